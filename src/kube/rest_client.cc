@@ -1,0 +1,285 @@
+#include "kube/rest_client.h"
+
+#include <cpprest/http_client.h>
+#include <cpprest/rawptrstream.h>
+#include <cpprest/containerstream.h>
+
+#include <boost/asio/ssl.hpp>
+#include <chrono>
+#include <mutex>
+
+#include "kube/status.h"
+
+namespace umbra::kube {
+namespace {
+
+using web::http::client::http_client;
+using web::http::client::http_client_config;
+
+constexpr auto TokenFileRefresh = std::chrono::minutes(1);  // client-go's cached token source
+constexpr auto WatchIdleTimeout = std::chrono::minutes(15);
+
+// Loads CA / client certificate into `ctx`; throws boost::system::system_error on bad PEM.
+void loadTls(boost::asio::ssl::context& ctx, const ClusterConfig& cfg) {
+  if (!cfg.caPem.empty()) {
+    ctx.add_certificate_authority(boost::asio::buffer(cfg.caPem.data(), cfg.caPem.size()));
+  }
+  if (!cfg.clientCertPem.empty()) {
+    ctx.use_certificate_chain(
+        boost::asio::buffer(cfg.clientCertPem.data(), cfg.clientCertPem.size()));
+    ctx.use_private_key(boost::asio::buffer(cfg.clientKeyPem.data(), cfg.clientKeyPem.size()),
+                        boost::asio::ssl::context::pem);
+  }
+}
+
+http_client_config clientConfig(const ClusterConfig& cfg, std::chrono::seconds timeout) {
+  http_client_config c;
+  c.set_timeout(timeout);
+  c.set_validate_certificates(!cfg.insecureSkipTlsVerify);
+  c.set_ssl_context_callback([cfg](boost::asio::ssl::context& ctx) { loadTls(ctx, cfg); });
+  return c;
+}
+
+}  // namespace
+
+struct RestClient::Impl {
+  ClusterConfig cfg;
+  http_client client;
+  http_client watchClient;
+  RequestObserver observer;
+  std::mutex tokenMutex;
+  std::string cachedToken;
+  std::chrono::steady_clock::time_point tokenReadAt{};
+
+  explicit Impl(const ClusterConfig& c)
+      : cfg(c),
+        client(web::uri(c.server), clientConfig(c, c.requestTimeout)),
+        watchClient(web::uri(c.server),
+                    clientConfig(c, std::chrono::duration_cast<std::chrono::seconds>(
+                                        WatchIdleTimeout))) {}
+
+  std::string bearerToken() {
+    if (cfg.tokenFile.empty()) {
+      return cfg.token;
+    }
+    const std::lock_guard<std::mutex> lock(tokenMutex);
+    const auto now = std::chrono::steady_clock::now();
+    if (cachedToken.empty() || now - tokenReadAt > TokenFileRefresh) {
+      auto text = readFile(cfg.tokenFile);
+      if (text.ok()) {
+        cachedToken = *text;
+        while (!cachedToken.empty() && std::isspace(static_cast<unsigned char>(cachedToken.back()))) {
+          cachedToken.pop_back();
+        }
+        tokenReadAt = now;
+      }  // else keep the last token: a rotation in progress must not break every request
+    }
+    return cachedToken;
+  }
+
+  web::http::http_request build(const HttpRequest& r) {
+    web::http::http_request req(r.method);
+    req.set_request_uri(r.target());
+    auto& h = req.headers();
+    h.add("Accept", "application/json");
+    h.add("User-Agent", cfg.userAgent);
+    if (const std::string token = bearerToken(); !token.empty()) {
+      h.add("Authorization", "Bearer " + token);
+    }
+    if (!r.body.empty()) {
+      req.set_body(r.body, r.contentType);
+    }
+    return req;
+  }
+
+  std::string what(const HttpRequest& r) const { return r.method + " " + cfg.server + r.target(); }
+
+  // Turns a transport exception into a one-line error naming the URL (and the CA on TLS trouble).
+  Error transportError(const HttpRequest& r, const std::exception& e) const {
+    std::string msg = e.what();
+    ErrorKind kind = ErrorKind::Network;
+    if (const auto* he = dynamic_cast<const web::http::http_exception*>(&e)) {
+      if (he->error_code() == std::errc::timed_out) {
+        kind = ErrorKind::Timeout;
+      }
+    }
+    const bool tls = msg.find("handshake") != std::string::npos ||
+                     msg.find("certificate") != std::string::npos ||
+                     msg.find("SSL") != std::string::npos;
+    if (tls) {
+      msg = "TLS handshake failed (" + msg + "); the server certificate is not trusted by " +
+            (cfg.caSource.empty() ? std::string("the system trust store") : cfg.caSource);
+    }
+    return Error::make(kind, what(r) + ": " + msg);
+  }
+
+  void observe(const HttpRequest& r, int code, std::chrono::steady_clock::time_point start) {
+    if (observer) {
+      observer(r.watch ? "WATCH" : r.method, code,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+  }
+
+  Result<Json> roundTrip(const HttpRequest& r) {
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      web::http::http_response resp = client.request(build(r)).get();
+      const int code = resp.status_code();
+      const std::string body = resp.extract_utf8string(true).get();
+      observe(r, code, start);
+      if (code < 200 || code >= 300) {
+        std::optional<std::string> retryAfter;
+        if (resp.headers().has("Retry-After")) {
+          retryAfter = resp.headers()["Retry-After"];
+        }
+        return errorFromResponse(code, body, what(r), retryAfter);
+      }
+      if (body.empty()) {
+        return Json::object();
+      }
+      auto parsed = Json::parse(body, nullptr, false);
+      if (parsed.is_discarded()) {
+        return Error::make(ErrorKind::ServerError, what(r) + ": response is not JSON");
+      }
+      return parsed;
+    } catch (const std::exception& e) {
+      observe(r, 0, start);
+      return transportError(r, e);
+    }
+  }
+
+  Status streamWatch(const HttpRequest& r, const WatchHandler& handler,
+                     const CancellationPtr& cancel) {
+    const auto start = std::chrono::steady_clock::now();
+    pplx::cancellation_token_source cts;
+    size_t reg = SIZE_MAX;
+    if (cancel) {
+      reg = cancel->onCancel([cts]() mutable { cts.cancel(); });
+    }
+    struct Unregister {
+      const CancellationPtr& c;
+      size_t id;
+      ~Unregister() {
+        if (c && id != SIZE_MAX) {
+          c->unregister(id);
+        }
+      }
+    } unregister{cancel, reg};
+    try {
+      web::http::http_response resp = watchClient.request(build(r), cts.get_token()).get();
+      const int code = resp.status_code();
+      observe(r, code, start);
+      if (code != 200) {
+        const std::string body = resp.extract_utf8string(true).get();
+        return errorFromResponse(code, body, what(r));
+      }
+      auto stream = resp.body();
+      while (true) {
+        concurrency::streams::container_buffer<std::string> line;
+        const size_t n = stream.read_line(line).get();
+        if (cancel && cancel->cancelled()) {
+          return Error::make(ErrorKind::Cancelled, what(r) + ": cancelled");
+        }
+        if (n == 0) {
+          if (stream.is_eof()) {
+            return okStatus();  // the server ended the stream (timeoutSeconds)
+          }
+          continue;
+        }
+        auto ev = Json::parse(line.collection(), nullptr, false);
+        if (ev.is_discarded() || !ev.is_object() || !ev.contains("type")) {
+          return Error::make(ErrorKind::ServerError, what(r) + ": malformed watch event");
+        }
+        const std::string t = ev["type"].get<std::string>();
+        WatchEvent event{WatchEventType::Error, std::move(ev["object"])};
+        if (t == "ADDED") {
+          event.type = WatchEventType::Added;
+        } else if (t == "MODIFIED") {
+          event.type = WatchEventType::Modified;
+        } else if (t == "DELETED") {
+          event.type = WatchEventType::Deleted;
+        } else if (t == "BOOKMARK") {
+          event.type = WatchEventType::Bookmark;
+        }
+        if (!handler(std::move(event))) {
+          cts.cancel();
+          return okStatus();
+        }
+      }
+    } catch (const pplx::task_canceled&) {
+      return Error::make(ErrorKind::Cancelled, what(r) + ": cancelled");
+    } catch (const std::exception& e) {
+      if (cancel && cancel->cancelled()) {
+        return Error::make(ErrorKind::Cancelled, what(r) + ": cancelled");
+      }
+      return transportError(r, e);
+    }
+  }
+};
+
+Result<std::unique_ptr<RestClient>> RestClient::create(const ClusterConfig& config) {
+  try {
+    web::uri check(config.server);
+    (void)check;
+  } catch (const std::exception& e) {
+    return Error::config(config.source + ": server \"" + config.server + "\": " + e.what());
+  }
+  try {
+    boost::asio::ssl::context probe(boost::asio::ssl::context::sslv23_client);
+    loadTls(probe, config);
+  } catch (const std::exception& e) {
+    const std::string which = config.clientCertPem.empty() || config.caPem.empty()
+                                  ? (config.caPem.empty() ? config.clientCertSource : config.caSource)
+                                  : config.caSource + " or " + config.clientCertSource;
+    return Error::config(config.source + ": invalid TLS material in " + which + ": " + e.what());
+  }
+  return std::unique_ptr<RestClient>(new RestClient(std::make_unique<Impl>(config)));
+}
+
+RestClient::RestClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RestClient::~RestClient() = default;
+
+void RestClient::setObserver(RequestObserver observer) { impl_->observer = std::move(observer); }
+const ClusterConfig& RestClient::config() const { return impl_->cfg; }
+
+Result<Json> RestClient::get(const ResourceType& type, const ObjectRef& ref) {
+  return impl_->roundTrip(getRequest(type, ref));
+}
+
+Result<Json> RestClient::list(const ResourceType& type, const std::string& ns,
+                              const ListOptions& opts) {
+  return impl_->roundTrip(listRequest(type, ns, opts));
+}
+
+Result<Json> RestClient::create(const ResourceType& type, const std::string& ns, const Json& obj,
+                                const WriteOptions& opts) {
+  return impl_->roundTrip(createRequest(type, ns, obj.dump(), opts));
+}
+
+Result<Json> RestClient::update(const ResourceType& type, const Json& obj,
+                                const WriteOptions& opts, const std::string& subresource) {
+  const auto& meta = obj.at("metadata");
+  const ObjectRef ref{meta.value("namespace", ""), meta.value("name", "")};
+  return impl_->roundTrip(updateRequest(type, ref, obj.dump(), opts, subresource));
+}
+
+Result<Json> RestClient::patch(const ResourceType& type, const ObjectRef& ref,
+                               PatchType patchType, const Json& body, const WriteOptions& opts,
+                               const std::string& subresource) {
+  return impl_->roundTrip(patchRequest(type, ref, patchType, body.dump(), opts, subresource));
+}
+
+Result<Json> RestClient::remove(const ResourceType& type, const ObjectRef& ref,
+                                const DeleteOptions& opts) {
+  return impl_->roundTrip(deleteRequest(type, ref, opts));
+}
+
+Result<Json> RestClient::send(const HttpRequest& request) { return impl_->roundTrip(request); }
+
+Status RestClient::watch(const ResourceType& type, const std::string& ns,
+                         const WatchOptions& opts, const WatchHandler& handler,
+                         const CancellationPtr& cancel) {
+  return impl_->streamWatch(watchRequest(type, ns, opts), handler, cancel);
+}
+
+}  // namespace umbra::kube

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace umbra::kube {
+
+using ObjectPtr = std::shared_ptr<const nlohmann::json>;
+
+// A thread-safe cache of objects keyed by "<ns>/<name>", with namespace and label indexes
+// (client-go's ThreadSafeStore with its two most used indexers). Objects are immutable once
+// stored; readers share them.
+class Store {
+ public:
+  ObjectPtr get(const std::string& key) const;
+  std::vector<ObjectPtr> list() const;
+  std::vector<ObjectPtr> byNamespace(const std::string& ns) const;
+  std::vector<ObjectPtr> byLabel(const std::string& label, const std::string& value) const;
+  size_t size() const;
+
+  // Inserts or replaces; returns the previous object or nullptr.
+  ObjectPtr upsert(nlohmann::json obj);
+  // Removes; returns the removed object or nullptr.
+  ObjectPtr erase(const std::string& key);
+  // Replaces the whole content in one swap (a relist); returns the previous content.
+  std::unordered_map<std::string, ObjectPtr> replace(std::vector<nlohmann::json> objects);
+
+ private:
+  void indexLocked(const std::string& key, const nlohmann::json& obj);
+  void unindexLocked(const std::string& key, const nlohmann::json& obj);
+  std::vector<ObjectPtr> collectLocked(const std::set<std::string>* keys) const;
+
+  mutable std::shared_mutex mutex_;
+  std::unordered_map<std::string, ObjectPtr> items_;
+  std::map<std::string, std::set<std::string>> byNamespace_;
+  std::map<std::string, std::set<std::string>> byLabel_;  // "k=v" -> keys
+};
+
+}  // namespace umbra::kube

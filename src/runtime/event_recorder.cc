@@ -1,0 +1,88 @@
+#include "runtime/event_recorder.h"
+
+#include <cstdio>
+
+#include "common/log.h"
+#include "runtime/time_format.h"
+
+namespace umbra::runtime {
+
+using kube::Json;
+
+EventRecorder::EventRecorder(kube::KubeClient& client, std::string reportingController,
+                             std::string reportingInstance, const Clock& clock)
+    : client_(client),
+      controller_(std::move(reportingController)),
+      instance_(std::move(reportingInstance)),
+      clock_(clock) {}
+
+Status EventRecorder::record(const Json& regarding, EventType type, const std::string& reason,
+                             const std::string& action, const std::string& note) {
+  const Json& meta = regarding.at("metadata");
+  const std::string ns = meta.value("namespace", "default");
+  const std::string name = meta.value("name", "");
+  const std::string typeName = type == EventType::Normal ? "Normal" : "Warning";
+  const std::string shortNote = note.size() > 1024 ? note.substr(0, 1021) + "..." : note;
+  const std::string key =
+      meta.value("uid", ns + "/" + name) + "|" + typeName + "|" + reason + "|" + action + "|" +
+      shortNote;
+  const SteadyTime now = clock_.now();
+  const std::string nowText = formatMicroTime(clock_.wallNow());
+
+  std::unique_lock<std::mutex> lock(mutex_);
+  auto it = seen_.find(key);
+  if (it != seen_.end() && now - it->second.last < SeriesWindow) {
+    Seen& s = it->second;
+    s.count += 1;
+    s.last = now;
+    const Json patch = {{"series", {{"count", s.count}, {"lastObservedTime", nowText}}}};
+    const std::string eventName = s.eventName;
+    const std::string eventNs = s.ns;
+    lock.unlock();
+    auto r = client_.patch(kube::resources::events(), {eventNs, eventName}, kube::PatchType::Merge,
+                           patch);
+    if (r.ok() || !r.error().is(ErrorKind::NotFound)) {
+      return r.ok() ? okStatus() : Status(r.error());
+    }
+    lock.lock();  // the Event expired (TTL): start a new one below
+    seen_.erase(key);
+  }
+  char suffix[32];
+  std::snprintf(suffix, sizeof(suffix), ".%llx%04llx",
+                static_cast<unsigned long long>(
+                    std::chrono::duration_cast<std::chrono::microseconds>(
+                        clock_.wallNow().time_since_epoch())
+                        .count()),
+                static_cast<unsigned long long>(sequence_++ & 0xffff));
+  const std::string eventName = name + suffix;
+  seen_[key] = Seen{eventName, ns, 1, now};
+  lock.unlock();
+
+  Json event = {
+      {"apiVersion", "events.k8s.io/v1"},
+      {"kind", "Event"},
+      {"metadata", {{"name", eventName}, {"namespace", ns}}},
+      {"eventTime", nowText},
+      {"reportingController", controller_},
+      {"reportingInstance", instance_},
+      {"action", action},
+      {"reason", reason},
+      {"type", typeName},
+      {"note", shortNote},
+      {"regarding",
+       {{"apiVersion", regarding.value("apiVersion", "")},
+        {"kind", regarding.value("kind", "")},
+        {"namespace", ns},
+        {"name", name},
+        {"uid", meta.value("uid", "")},
+        {"resourceVersion", meta.value("resourceVersion", "")}}}};
+  auto r = client_.create(kube::resources::events(), ns, event);
+  if (!r.ok()) {
+    log::warn("cannot record event", {{"object", ns + "/" + name}, {"reason", reason},
+                                      {"error", r.error().describe()}});
+    return r.error();
+  }
+  return okStatus();
+}
+
+}  // namespace umbra::runtime
