@@ -99,7 +99,6 @@ gen_certs() {
 extendedKeyUsage=serverAuth"
     cert admin "/O=system:masters/CN=umbra-admin" "extendedKeyUsage=clientAuth"
     cert user "/CN=umbra-user" "extendedKeyUsage=clientAuth"
-    cert controller-manager "/CN=system:kube-controller-manager" "extendedKeyUsage=clientAuth"
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
   )
@@ -205,9 +204,11 @@ up() {
   fi
   write_kubeconfig "$dir/kubeconfig" admin
   write_kubeconfig "$dir/user.kubeconfig" user
-  write_kubeconfig "$dir/controller-manager.kubeconfig" controller-manager
+  # The controller-manager runs as system:masters: without per-controller service accounts
+  # (--use-service-account-credentials, which needs the token controller), its own identity may
+  # not delete the dependents the garbage collector finds.
   start kube-controller-manager "$k8s_bin/kube-controller-manager" \
-    --kubeconfig="$dir/controller-manager.kubeconfig" \
+    --kubeconfig="$dir/kubeconfig" \
     --controllers=namespace-controller,garbage-collector-controller \
     --leader-elect=false --bind-address=127.0.0.1 --secure-port=0 \
     --use-service-account-credentials=false

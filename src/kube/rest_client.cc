@@ -217,7 +217,7 @@ struct RestClient::Impl {
   }
 };
 
-Result<std::unique_ptr<RestClient>> RestClient::create(const ClusterConfig& config) {
+Result<std::unique_ptr<RestClient>> RestClient::fromConfig(const ClusterConfig& config) {
   try {
     web::uri check(config.server);
     (void)check;

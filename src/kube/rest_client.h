@@ -19,7 +19,7 @@ using RequestObserver = std::function<void(const std::string& verb, int code, do
 class RestClient final : public KubeClient {
  public:
   // Validates the TLS material up front: a bad PEM is a Config error naming its source.
-  static Result<std::unique_ptr<RestClient>> create(const ClusterConfig& config);
+  static Result<std::unique_ptr<RestClient>> fromConfig(const ClusterConfig& config);
   ~RestClient() override;
 
   void setObserver(RequestObserver observer);
