@@ -52,7 +52,7 @@ build() {
       go build -trimpath -tags selinux,notest -ldflags "$ldflags" -o "$out/bin.tmp/${binpkg%%=*}" "${binpkg#*=}"
     done
   )
-  rm -rf "$out/bin"
+  rm -rf "${out:?}/bin"
   mv "$out/bin.tmp" "$out/bin"
   echo "built in $((SECONDS - start)) s on $(date -u +%FT%TZ)" >"$out/stamp"
   log "$name: built in $((SECONDS - start)) s"

@@ -212,8 +212,8 @@ up() {
     --controllers=namespace-controller,garbage-collector-controller \
     --leader-elect=false --bind-address=127.0.0.1 --secure-port=0 \
     --use-service-account-credentials=false
-  local kc="$k8s_bin/kubectl --kubeconfig=$dir/kubeconfig"
-  if ! wait_for kube-apiserver 60 $kc get namespace default; then
+  local kc=("$k8s_bin/kubectl" "--kubeconfig=$dir/kubeconfig")
+  if ! wait_for kube-apiserver 60 "${kc[@]}" get namespace default; then
     down_quiet
     die "namespace 'default' did not appear"
   fi
@@ -227,12 +227,13 @@ KUBECTL=$k8s_bin/kubectl
 ENV
   if [[ -n $owner ]]; then
     # Watchdog: tears the cluster down when the owner exits, however it exits.
+    # shellcheck disable=SC2016 # $1..$3 expand in the child shell
     setsid bash -c 'while kill -0 "$1" 2>/dev/null && [[ -d "$3" ]]; do sleep 0.5; done
                     [[ -d "$3" ]] && "$2" down --dir "$3"' _ "$owner" "$0" "$dir" \
       >/dev/null 2>&1 </dev/null &
     echo $! >"$dir/watchdog.pid"
   fi
-  log "ready: $($kc version -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])') at https://127.0.0.1:$api_port"
+  log "ready: $("${kc[@]}" version -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])') at https://127.0.0.1:$api_port"
   echo "$dir/kubeconfig"
 }
 

@@ -31,13 +31,13 @@ bool Error::retryable() const {
     case ErrorKind::Timeout:
     case ErrorKind::ServerError:
     case ErrorKind::Network:
-    case ErrorKind::Gone:
-      return true;
-    default:
-      return false;
+    case ErrorKind::Gone: return true;
+    default: return false;
   }
 }
 
-std::string Error::describe() const { return std::string(toString(kind)) + ": " + message; }
+std::string Error::describe() const {
+  return std::string(toString(kind)) + ": " + message;
+}
 
 }  // namespace umbra

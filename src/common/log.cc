@@ -96,7 +96,9 @@ bool parseFormat(std::string_view s, Format& out) {
   return false;
 }
 
-bool enabled(Level level) { return level >= g_level.load(); }
+bool enabled(Level level) {
+  return level >= g_level.load();
+}
 
 std::string formatLine(Format format, Level level, std::string_view msg, const Fields& fields) {
   std::string line;

@@ -26,10 +26,18 @@ bool enabled(Level level);
 //   json: {"ts":"...","level":"info","msg":"...","key":"value"}
 void write(Level level, std::string_view msg, const Fields& fields = {});
 
-inline void debug(std::string_view msg, const Fields& f = {}) { write(Level::Debug, msg, f); }
-inline void info(std::string_view msg, const Fields& f = {}) { write(Level::Info, msg, f); }
-inline void warn(std::string_view msg, const Fields& f = {}) { write(Level::Warn, msg, f); }
-inline void error(std::string_view msg, const Fields& f = {}) { write(Level::Error, msg, f); }
+inline void debug(std::string_view msg, const Fields& f = {}) {
+  write(Level::Debug, msg, f);
+}
+inline void info(std::string_view msg, const Fields& f = {}) {
+  write(Level::Info, msg, f);
+}
+inline void warn(std::string_view msg, const Fields& f = {}) {
+  write(Level::Warn, msg, f);
+}
+inline void error(std::string_view msg, const Fields& f = {}) {
+  write(Level::Error, msg, f);
+}
 
 // Formats one line without writing it (used by write() and by tests).
 std::string formatLine(Format format, Level level, std::string_view msg, const Fields& fields);

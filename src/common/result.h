@@ -77,24 +77,29 @@ class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
-inline Status okStatus() { return {}; }
+inline Status okStatus() {
+  return {};
+}
 
 }  // namespace umbra
 
 // Propagates an error from an expression returning Result<...>: UMBRA_TRY(auto x, f());
+// `tmp` and `decl` are a name and a declaration, which cannot be parenthesized.
 #define UMBRA_CONCAT_INNER(a, b) a##b
 #define UMBRA_CONCAT(a, b) UMBRA_CONCAT_INNER(a, b)
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define UMBRA_TRY_IMPL(tmp, decl, expr) \
   auto tmp = (expr);                    \
   if (!tmp.ok()) {                      \
     return std::move(tmp).error();      \
   }                                     \
   decl = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
 #define UMBRA_TRY(decl, expr) UMBRA_TRY_IMPL(UMBRA_CONCAT(umbra_try_, __LINE__), decl, expr)
-#define UMBRA_CHECK(expr)                         \
-  do {                                            \
-    auto umbra_check_status = (expr);             \
-    if (!umbra_check_status.ok()) {               \
+#define UMBRA_CHECK(expr)                           \
+  do {                                              \
+    auto umbra_check_status = (expr);               \
+    if (!umbra_check_status.ok()) {                 \
       return std::move(umbra_check_status).error(); \
-    }                                             \
+    }                                               \
   } while (false)

@@ -15,8 +15,10 @@ const char* toString(WatchEventType type) {
 
 Result<Json> listAll(KubeClient& client, const ResourceType& type, const std::string& ns,
                      ListOptions opts) {
-  Json all = {{"kind", type.kind + "List"}, {"apiVersion", type.apiVersion()},
-              {"metadata", Json::object()}, {"items", Json::array()}};
+  Json all = {{"kind", type.kind + "List"},
+              {"apiVersion", type.apiVersion()},
+              {"metadata", Json::object()},
+              {"items", Json::array()}};
   opts.continueToken.clear();
   while (true) {
     UMBRA_TRY(Json page, client.list(type, ns, opts));

@@ -108,8 +108,8 @@ Result<ClusterConfig> parseKubeconfigNode(const YAML::Node& root, const std::str
     const YAML::Node user = userEntry["user"] ? userEntry["user"] : YAML::Node(YAML::NodeType::Map);
     const std::string uwhere = origin + ": users[" + userName + "].user";
     std::string keySource;
-    UMBRA_TRY(cfg.clientCertPem, pemField(user, "client-certificate", uwhere, baseDir,
-                                          cfg.clientCertSource));
+    UMBRA_TRY(cfg.clientCertPem,
+              pemField(user, "client-certificate", uwhere, baseDir, cfg.clientCertSource));
     UMBRA_TRY(cfg.clientKeyPem, pemField(user, "client-key", uwhere, baseDir, keySource));
     if (cfg.clientCertPem.empty() != cfg.clientKeyPem.empty()) {
       return Error::config(uwhere + ": client-certificate and client-key must be given together");
@@ -125,8 +125,9 @@ Result<ClusterConfig> parseKubeconfigNode(const YAML::Node& root, const std::str
       }
     }
     if (user["exec"] || user["auth-provider"]) {
-      return Error::config(uwhere + ": exec and auth-provider plugins are not supported; "
-                                    "use a token, tokenFile or client certificate");
+      return Error::config(uwhere +
+                           ": exec and auth-provider plugins are not supported; "
+                           "use a token, tokenFile or client certificate");
     }
   }
   return cfg;
@@ -150,8 +151,8 @@ Result<ClusterConfig> parseKubeconfig(const std::string& yaml, const std::string
     return parseKubeconfigNode(YAML::Load(yaml), origin, baseDir, context);
   } catch (const YAML::Exception& e) {
     // yaml-cpp marks are 0-based.
-    return Error::config(origin + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " +
-                         e.msg);
+    return Error::config(origin + ":" + std::to_string(e.mark.line + 1) +
+                         ": invalid YAML: " + e.msg);
   }
 }
 

@@ -38,7 +38,9 @@ void Reflector::setResourceVersion(const std::string& rv) {
   resourceVersion_ = rv;
 }
 
-void Reflector::setResourceVersionForTest(const std::string& rv) { setResourceVersion(rv); }
+void Reflector::setResourceVersionForTest(const std::string& rv) {
+  setResourceVersion(rv);
+}
 
 Status Reflector::listAndReplace() {
   state_ = State::Listing;
@@ -62,7 +64,8 @@ Status Reflector::listAndReplace() {
   for (const ObjectPtr& obj : store_.list()) {
     const auto it = previous.find(keyOf(*obj));
     if (it == previous.end()) {
-      if (handlers_.onAdd) handlers_.onAdd(obj);
+      if (handlers_.onAdd)
+        handlers_.onAdd(obj);
     } else {
       if (handlers_.onUpdate && resourceVersionOf(*it->second) != resourceVersionOf(*obj)) {
         handlers_.onUpdate(it->second, obj);
@@ -71,7 +74,8 @@ Status Reflector::listAndReplace() {
     }
   }
   for (const auto& [key, obj] : previous) {
-    if (handlers_.onDelete) handlers_.onDelete(obj);
+    if (handlers_.onDelete)
+      handlers_.onDelete(obj);
   }
   synced_ = true;
   state_ = State::Watching;
@@ -87,7 +91,8 @@ void Reflector::applyEvent(WatchEvent& event) {
       ObjectPtr previous = store_.upsert(std::move(event.object));
       ObjectPtr current = store_.get(keyOf(*stored));
       if (previous == nullptr) {
-        if (handlers_.onAdd) handlers_.onAdd(current);
+        if (handlers_.onAdd)
+          handlers_.onAdd(current);
       } else if (handlers_.onUpdate) {
         handlers_.onUpdate(previous, current);
       }
@@ -101,8 +106,7 @@ void Reflector::applyEvent(WatchEvent& event) {
       break;
     }
     case WatchEventType::Bookmark:
-    case WatchEventType::Error:
-      break;
+    case WatchEventType::Error: break;
   }
 }
 
@@ -135,8 +139,7 @@ Status Reflector::watchOnce(const CancellationPtr& cancel) {
 }
 
 void Reflector::run(const CancellationPtr& cancel) {
-  JitteredBackoff backoff(std::chrono::milliseconds(800), std::chrono::seconds(30),
-                          options_.seed);
+  JitteredBackoff backoff(std::chrono::milliseconds(800), std::chrono::seconds(30), options_.seed);
   while (!cancel->cancelled()) {
     if (state_ != State::Watching) {
       Status st = listAndReplace();

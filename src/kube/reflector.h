@@ -25,7 +25,8 @@ struct ReflectorOptions {
   std::string labelSelector;
   std::string fieldSelector;
   int64_t pageSize = 500;
-  // Watch requests ask the server to end the stream after a random time in [min, 2*min] (client-go).
+  // Watch requests ask the server to end the stream after a random time in [min, 2*min]
+  // (client-go).
   std::chrono::seconds minWatchTimeout{300};
   uint64_t seed = 1;
 };

@@ -55,7 +55,9 @@ std::string HttpRequest::target() const {
   return out;
 }
 
-std::string HttpRequest::describe() const { return method + " " + target(); }
+std::string HttpRequest::describe() const {
+  return method + " " + target();
+}
 
 std::string collectionPath(const ResourceType& type, const std::string& ns) {
   std::string path = type.groupVersionPath();
@@ -116,8 +118,12 @@ HttpRequest createRequest(const ResourceType& type, const std::string& ns, std::
 
 HttpRequest updateRequest(const ResourceType& type, const ObjectRef& ref, std::string body,
                           const WriteOptions& opts, const std::string& subresource) {
-  HttpRequest req{"PUT", objectPath(type, ref.ns, ref.name, subresource), {}, std::move(body),
-                  "application/json", false};
+  HttpRequest req{"PUT",
+                  objectPath(type, ref.ns, ref.name, subresource),
+                  {},
+                  std::move(body),
+                  "application/json",
+                  false};
   addWriteOptions(req, opts);
   return req;
 }
@@ -125,8 +131,12 @@ HttpRequest updateRequest(const ResourceType& type, const ObjectRef& ref, std::s
 HttpRequest patchRequest(const ResourceType& type, const ObjectRef& ref, PatchType patchType,
                          std::string body, const WriteOptions& opts,
                          const std::string& subresource) {
-  HttpRequest req{"PATCH", objectPath(type, ref.ns, ref.name, subresource), {}, std::move(body),
-                  contentType(patchType), false};
+  HttpRequest req{"PATCH",
+                  objectPath(type, ref.ns, ref.name, subresource),
+                  {},
+                  std::move(body),
+                  contentType(patchType),
+                  false};
   addWriteOptions(req, opts);
   if (patchType == PatchType::Apply && opts.force) {
     req.query.emplace_back("force", "true");
@@ -150,8 +160,8 @@ HttpRequest deleteRequest(const ResourceType& type, const ObjectRef& ref,
   if (opts.preconditionResourceVersion) {
     body["preconditions"]["resourceVersion"] = *opts.preconditionResourceVersion;
   }
-  return HttpRequest{"DELETE", objectPath(type, ref.ns, ref.name), {}, body.dump(),
-                     "application/json", false};
+  return HttpRequest{
+      "DELETE", objectPath(type, ref.ns, ref.name), {}, body.dump(), "application/json", false};
 }
 
 }  // namespace umbra::kube

@@ -42,6 +42,7 @@ HttpRequest updateRequest(const ResourceType& type, const ObjectRef& ref, std::s
 HttpRequest patchRequest(const ResourceType& type, const ObjectRef& ref, PatchType patchType,
                          std::string body, const WriteOptions& opts,
                          const std::string& subresource = "");
-HttpRequest deleteRequest(const ResourceType& type, const ObjectRef& ref, const DeleteOptions& opts);
+HttpRequest deleteRequest(const ResourceType& type, const ObjectRef& ref,
+                          const DeleteOptions& opts);
 
 }  // namespace umbra::kube

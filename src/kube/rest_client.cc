@@ -1,8 +1,8 @@
 #include "kube/rest_client.h"
 
+#include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
 #include <cpprest/rawptrstream.h>
-#include <cpprest/containerstream.h>
 
 #include <boost/asio/ssl.hpp>
 #include <chrono>
@@ -54,9 +54,9 @@ struct RestClient::Impl {
   explicit Impl(const ClusterConfig& c)
       : cfg(c),
         client(web::uri(c.server), clientConfig(c, c.requestTimeout)),
-        watchClient(web::uri(c.server),
-                    clientConfig(c, std::chrono::duration_cast<std::chrono::seconds>(
-                                        WatchIdleTimeout))) {}
+        watchClient(
+            web::uri(c.server),
+            clientConfig(c, std::chrono::duration_cast<std::chrono::seconds>(WatchIdleTimeout))) {}
 
   std::string bearerToken() {
     if (cfg.tokenFile.empty()) {
@@ -68,7 +68,8 @@ struct RestClient::Impl {
       auto text = readFile(cfg.tokenFile);
       if (text.ok()) {
         cachedToken = *text;
-        while (!cachedToken.empty() && std::isspace(static_cast<unsigned char>(cachedToken.back()))) {
+        while (!cachedToken.empty() &&
+               std::isspace(static_cast<unsigned char>(cachedToken.back()))) {
           cachedToken.pop_back();
         }
         tokenReadAt = now;
@@ -228,9 +229,10 @@ Result<std::unique_ptr<RestClient>> RestClient::fromConfig(const ClusterConfig& 
     boost::asio::ssl::context probe(boost::asio::ssl::context::sslv23_client);
     loadTls(probe, config);
   } catch (const std::exception& e) {
-    const std::string which = config.clientCertPem.empty() || config.caPem.empty()
-                                  ? (config.caPem.empty() ? config.clientCertSource : config.caSource)
-                                  : config.caSource + " or " + config.clientCertSource;
+    const std::string which =
+        config.clientCertPem.empty() || config.caPem.empty()
+            ? (config.caPem.empty() ? config.clientCertSource : config.caSource)
+            : config.caSource + " or " + config.clientCertSource;
     return Error::config(config.source + ": invalid TLS material in " + which + ": " + e.what());
   }
   return std::unique_ptr<RestClient>(new RestClient(std::make_unique<Impl>(config)));
@@ -239,8 +241,12 @@ Result<std::unique_ptr<RestClient>> RestClient::fromConfig(const ClusterConfig& 
 RestClient::RestClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RestClient::~RestClient() = default;
 
-void RestClient::setObserver(RequestObserver observer) { impl_->observer = std::move(observer); }
-const ClusterConfig& RestClient::config() const { return impl_->cfg; }
+void RestClient::setObserver(RequestObserver observer) {
+  impl_->observer = std::move(observer);
+}
+const ClusterConfig& RestClient::config() const {
+  return impl_->cfg;
+}
 
 Result<Json> RestClient::get(const ResourceType& type, const ObjectRef& ref) {
   return impl_->roundTrip(getRequest(type, ref));
@@ -256,15 +262,15 @@ Result<Json> RestClient::create(const ResourceType& type, const std::string& ns,
   return impl_->roundTrip(createRequest(type, ns, obj.dump(), opts));
 }
 
-Result<Json> RestClient::update(const ResourceType& type, const Json& obj,
-                                const WriteOptions& opts, const std::string& subresource) {
+Result<Json> RestClient::update(const ResourceType& type, const Json& obj, const WriteOptions& opts,
+                                const std::string& subresource) {
   const auto& meta = obj.at("metadata");
   const ObjectRef ref{meta.value("namespace", ""), meta.value("name", "")};
   return impl_->roundTrip(updateRequest(type, ref, obj.dump(), opts, subresource));
 }
 
-Result<Json> RestClient::patch(const ResourceType& type, const ObjectRef& ref,
-                               PatchType patchType, const Json& body, const WriteOptions& opts,
+Result<Json> RestClient::patch(const ResourceType& type, const ObjectRef& ref, PatchType patchType,
+                               const Json& body, const WriteOptions& opts,
                                const std::string& subresource) {
   return impl_->roundTrip(patchRequest(type, ref, patchType, body.dump(), opts, subresource));
 }
@@ -274,11 +280,12 @@ Result<Json> RestClient::remove(const ResourceType& type, const ObjectRef& ref,
   return impl_->roundTrip(deleteRequest(type, ref, opts));
 }
 
-Result<Json> RestClient::send(const HttpRequest& request) { return impl_->roundTrip(request); }
+Result<Json> RestClient::send(const HttpRequest& request) {
+  return impl_->roundTrip(request);
+}
 
-Status RestClient::watch(const ResourceType& type, const std::string& ns,
-                         const WatchOptions& opts, const WatchHandler& handler,
-                         const CancellationPtr& cancel) {
+Status RestClient::watch(const ResourceType& type, const std::string& ns, const WatchOptions& opts,
+                         const WatchHandler& handler, const CancellationPtr& cancel) {
   return impl_->streamWatch(watchRequest(type, ns, opts), handler, cancel);
 }
 

@@ -2,34 +2,38 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+
 namespace umbra::kube {
 namespace {
 
 ErrorKind kindFor(int code, const std::string& reason) {
   // The reason is authoritative when present (a 504 may say Timeout, a 500 may say Expired).
-  if (reason == "NotFound") return ErrorKind::NotFound;
-  if (reason == "AlreadyExists") return ErrorKind::AlreadyExists;
-  if (reason == "Conflict") return ErrorKind::Conflict;
-  if (reason == "Gone" || reason == "Expired") return ErrorKind::Gone;
-  if (reason == "Forbidden") return ErrorKind::Forbidden;
-  if (reason == "Unauthorized") return ErrorKind::Unauthorized;
-  if (reason == "Invalid") return ErrorKind::Invalid;
-  if (reason == "TooManyRequests") return ErrorKind::TooManyRequests;
-  if (reason == "Timeout" || reason == "ServerTimeout") return ErrorKind::Timeout;
-  switch (code) {
-    case 400: return ErrorKind::BadRequest;
-    case 401: return ErrorKind::Unauthorized;
-    case 403: return ErrorKind::Forbidden;
-    case 404: return ErrorKind::NotFound;
-    case 409: return ErrorKind::Conflict;
-    case 410: return ErrorKind::Gone;
-    case 422: return ErrorKind::Invalid;
-    case 429: return ErrorKind::TooManyRequests;
-    case 504: return ErrorKind::Timeout;
-    default: break;
+  static const std::map<std::string, ErrorKind> byReason = {
+      {"NotFound", ErrorKind::NotFound},
+      {"AlreadyExists", ErrorKind::AlreadyExists},
+      {"Conflict", ErrorKind::Conflict},
+      {"Gone", ErrorKind::Gone},
+      {"Expired", ErrorKind::Gone},
+      {"Forbidden", ErrorKind::Forbidden},
+      {"Unauthorized", ErrorKind::Unauthorized},
+      {"Invalid", ErrorKind::Invalid},
+      {"TooManyRequests", ErrorKind::TooManyRequests},
+      {"Timeout", ErrorKind::Timeout},
+      {"ServerTimeout", ErrorKind::Timeout},
+  };
+  static const std::map<int, ErrorKind> byCode = {
+      {400, ErrorKind::BadRequest}, {401, ErrorKind::Unauthorized},    {403, ErrorKind::Forbidden},
+      {404, ErrorKind::NotFound},   {409, ErrorKind::Conflict},        {410, ErrorKind::Gone},
+      {422, ErrorKind::Invalid},    {429, ErrorKind::TooManyRequests}, {504, ErrorKind::Timeout},
+  };
+  if (const auto it = byReason.find(reason); it != byReason.end()) {
+    return it->second;
   }
-  if (code >= 500) return ErrorKind::ServerError;
-  return ErrorKind::BadRequest;
+  if (const auto it = byCode.find(code); it != byCode.end()) {
+    return it->second;
+  }
+  return code >= 500 ? ErrorKind::ServerError : ErrorKind::BadRequest;
 }
 
 std::string firstLine(std::string s) {
@@ -52,13 +56,13 @@ Error fromStatus(int code, const nlohmann::json& status, const std::string& what
   Error err;
   err.kind = kindFor(code, reason);
   err.httpCode = code;
-  err.message = what + ": " + std::to_string(code) + " " + firstLine(status.value("message", reason));
+  err.message =
+      what + ": " + std::to_string(code) + " " + firstLine(status.value("message", reason));
   if (status.contains("details") && status["details"].is_object()) {
     const auto& details = status["details"];
     if (details.contains("causes") && details["causes"].is_array()) {
       for (const auto& c : details["causes"]) {
-        err.causes.push_back(
-            {c.value("field", ""), c.value("reason", ""), c.value("message", "")});
+        err.causes.push_back({c.value("field", ""), c.value("reason", ""), c.value("message", "")});
       }
     }
     if (details.contains("retryAfterSeconds") && details["retryAfterSeconds"].is_number()) {

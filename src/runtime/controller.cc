@@ -7,7 +7,9 @@ namespace umbra::runtime {
 Controller::Controller(std::string name, WorkQueue& queue, ReconcileFn reconcile, int workers)
     : name_(std::move(name)), queue_(queue), reconcile_(std::move(reconcile)), workers_(workers) {}
 
-Controller::~Controller() { stop(); }
+Controller::~Controller() {
+  stop();
+}
 
 void Controller::start() {
   for (int i = 0; i < workers_; ++i) {
@@ -52,13 +54,13 @@ void Controller::handle(const std::string& key, const Result<Action>& result) {
   ++errors_;
   const Error& err = result.error();
   if (err.is(ErrorKind::Terminal)) {
-    log::warn("reconcile failed terminally", {{"controller", name_}, {"key", key},
-                                              {"error", err.message}});
+    log::warn("reconcile failed terminally",
+              {{"controller", name_}, {"key", key}, {"error", err.message}});
     queue_.forget(key);
     return;
   }
-  log::info("reconcile failed, will retry", {{"controller", name_}, {"key", key},
-                                             {"error", err.describe()}});
+  log::info("reconcile failed, will retry",
+            {{"controller", name_}, {"key", key}, {"error", err.describe()}});
   if (err.retryAfter) {
     queue_.addAfter(key, *err.retryAfter);
   } else {

@@ -13,8 +13,7 @@ namespace umbra::runtime {
 
 struct EventLoop::Impl {
   boost::asio::io_context io;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard{
-      io.get_executor()};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard{io.get_executor()};
   boost::asio::signal_set signals{io};
   std::thread thread;
   int signalsSeen = 0;
@@ -37,9 +36,13 @@ EventLoop::EventLoop() : impl_(std::make_unique<Impl>()) {
   impl_->thread = std::thread([this] { impl_->io.run(); });
 }
 
-EventLoop::~EventLoop() { stop(); }
+EventLoop::~EventLoop() {
+  stop();
+}
 
-SteadyTime EventLoop::now() const { return std::chrono::steady_clock::now(); }
+SteadyTime EventLoop::now() const {
+  return std::chrono::steady_clock::now();
+}
 
 void EventLoop::schedule(Duration delay, std::function<void()> fn) {
   auto timer = std::make_shared<boost::asio::steady_timer>(impl_->io, delay);
@@ -50,7 +53,9 @@ void EventLoop::schedule(Duration delay, std::function<void()> fn) {
   });
 }
 
-void EventLoop::post(std::function<void()> fn) { boost::asio::post(impl_->io, std::move(fn)); }
+void EventLoop::post(std::function<void()> fn) {
+  boost::asio::post(impl_->io, std::move(fn));
+}
 
 void EventLoop::handleShutdownSignals(std::function<void(int)> onSignal) {
   auto cb = std::make_shared<std::function<void(int)>>(std::move(onSignal));

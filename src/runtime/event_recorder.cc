@@ -23,9 +23,8 @@ Status EventRecorder::record(const Json& regarding, EventType type, const std::s
   const std::string name = meta.value("name", "");
   const std::string typeName = type == EventType::Normal ? "Normal" : "Warning";
   const std::string shortNote = note.size() > 1024 ? note.substr(0, 1021) + "..." : note;
-  const std::string key =
-      meta.value("uid", ns + "/" + name) + "|" + typeName + "|" + reason + "|" + action + "|" +
-      shortNote;
+  const std::string key = meta.value("uid", ns + "/" + name) + "|" + typeName + "|" + reason + "|" +
+                          action + "|" + shortNote;
   const SteadyTime now = clock_.now();
   const std::string nowText = formatMicroTime(clock_.wallNow());
 
@@ -48,38 +47,37 @@ Status EventRecorder::record(const Json& regarding, EventType type, const std::s
     seen_.erase(key);
   }
   char suffix[32];
-  std::snprintf(suffix, sizeof(suffix), ".%llx%04llx",
-                static_cast<unsigned long long>(
-                    std::chrono::duration_cast<std::chrono::microseconds>(
-                        clock_.wallNow().time_since_epoch())
-                        .count()),
-                static_cast<unsigned long long>(sequence_++ & 0xffff));
+  std::snprintf(
+      suffix, sizeof(suffix), ".%llx%04llx",
+      static_cast<unsigned long long>(
+          std::chrono::duration_cast<std::chrono::microseconds>(clock_.wallNow().time_since_epoch())
+              .count()),
+      static_cast<unsigned long long>(sequence_++ & 0xffff));
   const std::string eventName = name + suffix;
   seen_[key] = Seen{eventName, ns, 1, now};
   lock.unlock();
 
-  Json event = {
-      {"apiVersion", "events.k8s.io/v1"},
-      {"kind", "Event"},
-      {"metadata", {{"name", eventName}, {"namespace", ns}}},
-      {"eventTime", nowText},
-      {"reportingController", controller_},
-      {"reportingInstance", instance_},
-      {"action", action},
-      {"reason", reason},
-      {"type", typeName},
-      {"note", shortNote},
-      {"regarding",
-       {{"apiVersion", regarding.value("apiVersion", "")},
-        {"kind", regarding.value("kind", "")},
-        {"namespace", ns},
-        {"name", name},
-        {"uid", meta.value("uid", "")},
-        {"resourceVersion", meta.value("resourceVersion", "")}}}};
+  Json event = {{"apiVersion", "events.k8s.io/v1"},
+                {"kind", "Event"},
+                {"metadata", {{"name", eventName}, {"namespace", ns}}},
+                {"eventTime", nowText},
+                {"reportingController", controller_},
+                {"reportingInstance", instance_},
+                {"action", action},
+                {"reason", reason},
+                {"type", typeName},
+                {"note", shortNote},
+                {"regarding",
+                 {{"apiVersion", regarding.value("apiVersion", "")},
+                  {"kind", regarding.value("kind", "")},
+                  {"namespace", ns},
+                  {"name", name},
+                  {"uid", meta.value("uid", "")},
+                  {"resourceVersion", meta.value("resourceVersion", "")}}}};
   auto r = client_.create(kube::resources::events(), ns, event);
   if (!r.ok()) {
-    log::warn("cannot record event", {{"object", ns + "/" + name}, {"reason", reason},
-                                      {"error", r.error().describe()}});
+    log::warn("cannot record event",
+              {{"object", ns + "/" + name}, {"reason", reason}, {"error", r.error().describe()}});
     return r.error();
   }
   return okStatus();

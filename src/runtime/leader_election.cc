@@ -26,7 +26,7 @@ bool LeaderElector::tryAcquireOrRenew() {
   if (!current.ok()) {
     if (!current.error().is(ErrorKind::NotFound)) {
       log::warn("leader election: cannot read lease", {{"lease", config_.ns + "/" + config_.name},
-                                                        {"error", current.error().describe()}});
+                                                       {"error", current.error().describe()}});
       return false;
     }
     Json lease = {{"apiVersion", "coordination.k8s.io/v1"},
@@ -101,7 +101,8 @@ void LeaderElector::run(const CancellationPtr& cancel,
   }
   leader_ = true;
   log::info("became leader", {{"lease", lease}, {"identity", config_.identity}});
-  if (onStartedLeading) onStartedLeading();
+  if (onStartedLeading)
+    onStartedLeading();
   SteadyTime lastRenew = clock_.now();
   while (!cancel->waitFor(config_.retryPeriod)) {
     if (tryAcquireOrRenew()) {
@@ -110,7 +111,8 @@ void LeaderElector::run(const CancellationPtr& cancel,
       log::error("leadership lost: lease not renewed within the renew deadline",
                  {{"lease", lease}, {"identity", config_.identity}});
       leader_ = false;
-      if (onStoppedLeading) onStoppedLeading();
+      if (onStoppedLeading)
+        onStoppedLeading();
       return;
     }
   }
@@ -119,7 +121,8 @@ void LeaderElector::run(const CancellationPtr& cancel,
   }
   leader_ = false;
   log::info("stopped leading", {{"lease", lease}, {"identity", config_.identity}});
-  if (onStoppedLeading) onStoppedLeading();
+  if (onStoppedLeading)
+    onStoppedLeading();
 }
 
 }  // namespace umbra::runtime

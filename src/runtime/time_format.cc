@@ -23,8 +23,12 @@ std::string format(SystemTime t, bool micro) {
 }
 }  // namespace
 
-std::string formatMicroTime(SystemTime t) { return format(t, true); }
-std::string formatTime(SystemTime t) { return format(t, false); }
+std::string formatMicroTime(SystemTime t) {
+  return format(t, true);
+}
+std::string formatTime(SystemTime t) {
+  return format(t, false);
+}
 
 std::optional<SystemTime> parseTime(const std::string& s) {
   std::tm tm{};

@@ -26,13 +26,15 @@ struct WorkQueue::State {
       return;
     }
     dirty.insert(key);
-    if (metrics) metrics->added();
+    if (metrics)
+      metrics->added();
     if (processing.count(key) != 0) {
       return;  // re-queued by done()
     }
     queue.push_back(key);
     addedAt.emplace(key, now);
-    if (metrics) metrics->depth(queue.size());
+    if (metrics)
+      metrics->depth(queue.size());
     cv.notify_one();
   }
 };
@@ -42,7 +44,9 @@ WorkQueue::WorkQueue(Scheduler& scheduler, WorkQueueOptions options)
   state_->bucket = TokenBucket(options_.qps, options_.burst);
 }
 
-WorkQueue::~WorkQueue() { shutDown(); }
+WorkQueue::~WorkQueue() {
+  shutDown();
+}
 
 void WorkQueue::add(const std::string& key) {
   const std::lock_guard<std::mutex> lock(state_->mutex);
@@ -91,7 +95,8 @@ void WorkQueue::addRateLimited(const std::string& key) {
     const auto perKey = options_.backoff.delay(n);
     const auto overall = state_->bucket.reserve(scheduler_.now());
     delay = std::chrono::duration_cast<Duration>(std::max(perKey, overall));
-    if (state_->metrics) state_->metrics->retried();
+    if (state_->metrics)
+      state_->metrics->retried();
   }
   addAfter(key, delay);
 }
@@ -144,7 +149,8 @@ void WorkQueue::done(const std::string& key) {
   if (state_->dirty.count(key) != 0 && !state_->shuttingDown) {
     state_->queue.push_back(key);
     state_->addedAt.emplace(key, scheduler_.now());
-    if (state_->metrics) state_->metrics->depth(state_->queue.size());
+    if (state_->metrics)
+      state_->metrics->depth(state_->queue.size());
   }
   state_->cv.notify_all();
 }

@@ -19,11 +19,11 @@ namespace umbra::runtime {
 class QueueMetrics {
  public:
   virtual ~QueueMetrics() = default;
-  virtual void depth(size_t n) = 0;                     // workqueue_depth
-  virtual void added() = 0;                             // workqueue_adds_total
-  virtual void queueLatency(double seconds) = 0;        // workqueue_queue_duration_seconds
-  virtual void workDuration(double seconds) = 0;        // workqueue_work_duration_seconds
-  virtual void retried() = 0;                           // workqueue_retries_total
+  virtual void depth(size_t n) = 0;               // workqueue_depth
+  virtual void added() = 0;                       // workqueue_adds_total
+  virtual void queueLatency(double seconds) = 0;  // workqueue_queue_duration_seconds
+  virtual void workDuration(double seconds) = 0;  // workqueue_work_duration_seconds
+  virtual void retried() = 0;                     // workqueue_retries_total
 };
 
 struct WorkQueueOptions {

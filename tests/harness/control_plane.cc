@@ -69,7 +69,9 @@ CommandResult runCommand(const std::string& command) {
   return result;
 }
 
-std::string ControlPlane::sourceDir() { return UMBRA_SOURCE_DIR; }
+std::string ControlPlane::sourceDir() {
+  return UMBRA_SOURCE_DIR;
+}
 
 ControlPlane& ControlPlane::instance() {
   static ControlPlane cp;
@@ -172,33 +174,38 @@ Status ControlPlane::installCrds(const std::vector<std::string>& manifests) {
         version = v["name"];
       }
     }
-    const bool established = eventually([&] {
-      auto c = client->get(kube::resources::customResourceDefinitions(), {"", name});
-      if (!c.ok() || !(*c).contains("status")) {
-        return false;
-      }
-      for (const auto& cond : (*c)["status"].value("conditions", kube::Json::array())) {
-        if (cond.value("type", "") == "Established" && cond.value("status", "") == "True") {
-          return true;
-        }
-      }
-      return false;
-    }, std::chrono::seconds(60));
+    const bool established = eventually(
+        [&] {
+          auto c = client->get(kube::resources::customResourceDefinitions(), {"", name});
+          if (!c.ok() || !(*c).contains("status")) {
+            return false;
+          }
+          for (const auto& cond : (*c)["status"].value("conditions", kube::Json::array())) {
+            if (cond.value("type", "") == "Established" && cond.value("status", "") == "True") {
+              return true;
+            }
+          }
+          return false;
+        },
+        std::chrono::seconds(60));
     if (!established) {
       return Error::make(ErrorKind::Timeout, "CRD " + name + " did not become Established");
     }
-    const bool discovered = eventually([&] {
-      auto d = client->send({"GET", "/apis/" + group + "/" + version, {}, "", "", false});
-      if (!d.ok()) {
-        return false;
-      }
-      for (const auto& r : (*d)["resources"]) {
-        if (r.value("name", "") == plural) {
-          return true;
-        }
-      }
-      return false;
-    }, std::chrono::seconds(60));
+    const std::string discoveryPath = "/apis/" + group + "/" + version;
+    const bool discovered = eventually(
+        [&] {
+          auto d = client->send({"GET", discoveryPath, {}, "", "", false});
+          if (!d.ok()) {
+            return false;
+          }
+          for (const auto& r : (*d)["resources"]) {
+            if (r.value("name", "") == plural) {
+              return true;
+            }
+          }
+          return false;
+        },
+        std::chrono::seconds(60));
     if (!discovered) {
       return Error::make(ErrorKind::Timeout, "CRD " + name + " never appeared in discovery");
     }
@@ -216,10 +223,9 @@ TestNamespace::TestNamespace() {
   }
   name_ = n + "-" + randomSuffix();
   auto client = ControlPlane::instance().adminClient();
-  auto r = client->create(kube::resources::namespaces(), "",
-                          {{"apiVersion", "v1"},
-                           {"kind", "Namespace"},
-                           {"metadata", {{"name", name_}}}});
+  auto r = client->create(
+      kube::resources::namespaces(), "",
+      {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name_}}}});
   if (!r.ok()) {
     ADD_FAILURE() << r.error().message;
   }

@@ -43,7 +43,8 @@ TEST(BadInput, WrongCaFailsTheHandshakeAndNamesTheCaSource) {
             0);
   kube::ClusterConfig cfg = adminConfig();
   cfg.caPem = *kube::readFile(ca);
-  cfg.caSource = "test kubeconfig: clusters[umbra-local].cluster.certificate-authority (" + ca + ")";
+  cfg.caSource =
+      "test kubeconfig: clusters[umbra-local].cluster.certificate-authority (" + ca + ")";
   auto client = kube::RestClient::fromConfig(cfg);
   ASSERT_TRUE(client.ok());
   auto r = (*client)->get(kube::resources::configMaps(), {"default", "x"});

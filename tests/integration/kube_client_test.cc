@@ -14,7 +14,8 @@ class KubeClientTest : public ::testing::Test {
 };
 
 TEST_F(KubeClientTest, ConfigMapCrudRoundTrip) {
-  auto created = client_->create(res::configMaps(), ns_.name(), configMap(ns_.name(), "c1", {{"k", "v1"}}));
+  auto created =
+      client_->create(res::configMaps(), ns_.name(), configMap(ns_.name(), "c1", {{"k", "v1"}}));
   ASSERT_TRUE(created.ok()) << created.error().message;
   EXPECT_FALSE((*created)["metadata"]["uid"].get<std::string>().empty());
 
@@ -69,9 +70,10 @@ TEST_F(KubeClientTest, DeletePreconditionOnUidIsEnforced) {
 
 TEST_F(KubeClientTest, PaginationWithLimitTwo) {
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(client_->create(res::configMaps(), ns_.name(),
-                                configMap(ns_.name(), "p" + std::to_string(i)))
-                    .ok());
+    ASSERT_TRUE(
+        client_
+            ->create(res::configMaps(), ns_.name(), configMap(ns_.name(), "p" + std::to_string(i)))
+            .ok());
   }
   kube::ListOptions opts;
   opts.limit = 2;
@@ -138,19 +140,19 @@ TEST_F(KubeClientTest, MergeJsonAndServerSideApplyPatchesOnCustomResource) {
   EXPECT_EQ((*merged)["spec"]["color"], "blue");
   EXPECT_EQ((*merged)["spec"]["size"], 3);
 
-  auto jsonPatched = client_->patch(
-      widgets(), ref, kube::PatchType::Json,
-      Json::array({{{"op", "replace"}, {"path", "/spec/size"}, {"value", 7}},
-                   {{"op", "add"}, {"path", "/spec/tags/-"}, {"value", "b"}}}));
+  auto jsonPatched =
+      client_->patch(widgets(), ref, kube::PatchType::Json,
+                     Json::array({{{"op", "replace"}, {"path", "/spec/size"}, {"value", 7}},
+                                  {{"op", "add"}, {"path", "/spec/tags/-"}, {"value", "b"}}}));
   ASSERT_TRUE(jsonPatched.ok()) << jsonPatched.error().message;
   EXPECT_EQ((*jsonPatched)["spec"]["size"], 7);
   EXPECT_EQ((*jsonPatched)["spec"]["tags"], Json::array({"a", "b"}));
 
   // A failing JSON patch "test" op is rejected and changes nothing.
-  auto failedTest = client_->patch(
-      widgets(), ref, kube::PatchType::Json,
-      Json::array({{{"op", "test"}, {"path", "/spec/size"}, {"value", 1}},
-                   {{"op", "replace"}, {"path", "/spec/size"}, {"value", 2}}}));
+  auto failedTest =
+      client_->patch(widgets(), ref, kube::PatchType::Json,
+                     Json::array({{{"op", "test"}, {"path", "/spec/size"}, {"value", 1}},
+                                  {{"op", "replace"}, {"path", "/spec/size"}, {"value", 2}}}));
   EXPECT_FALSE(failedTest.ok());
 
   kube::WriteOptions apply;
@@ -223,11 +225,13 @@ TEST_F(KubeClientTest, GarbageCollectorDeletesDependentsOfADeletedOwner) {
                                                        {"name", "owner"},
                                                        {"uid", (*owner)["metadata"]["uid"]}}});
   ASSERT_TRUE(client_->create(res::configMaps(), ns_.name(), child).ok());
-  ASSERT_TRUE(client_->remove(res::configMaps(), {ns_.name(), "owner"},
-                              {.propagationPolicy = "Background"})
-                  .ok());
+  ASSERT_TRUE(
+      client_->remove(res::configMaps(), {ns_.name(), "owner"}, {.propagationPolicy = "Background"})
+          .ok());
   EXPECT_TRUE(eventually(
-      [&] { return !client_->get(res::configMaps(), {ns_.name(), "child"}).ok(); },
+      [&] {
+        return !client_->get(res::configMaps(), {ns_.name(), "child"}).ok();
+      },
       std::chrono::seconds(30)))
       << "kube-controller-manager's garbage collector should delete the dependent";
 }

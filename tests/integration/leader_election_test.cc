@@ -16,11 +16,11 @@ class Candidate {
   Candidate(const std::string& ns, const std::string& identity, bool releaseOnCancel)
       : client_(ControlPlane::instance().adminClient()),
         elector_(*client_, runtime::LeaderElectionConfig{ns, "umbra-leader", identity, 3s, 2s,
-                                                         std::chrono::seconds(1),
-                                                         releaseOnCancel}),
+                                                         std::chrono::seconds(1), releaseOnCancel}),
         cancel_(std::make_shared<Cancellation>()) {
     thread_ = std::thread([this] {
-      elector_.run(cancel_, [this] { startedAt_ = std::chrono::steady_clock::now(); }, [] {});
+      elector_.run(
+          cancel_, [this] { startedAt_ = std::chrono::steady_clock::now(); }, [] {});
     });
   }
   ~Candidate() { stop(); }
@@ -57,7 +57,8 @@ TEST_F(LeaderElectionTest, OnlyOneLeadsAndAReleasedLeaseIsTakenAtOnce) {
   ASSERT_TRUE(eventually([&] { return b.leading(); }, 10s));
   const auto handover = b.startedAt() - stopped;
   std::fprintf(stderr, "[leader] handover after release: %lld ms\n",
-               static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(handover).count()));
+               static_cast<long long>(
+                   std::chrono::duration_cast<std::chrono::milliseconds>(handover).count()));
   EXPECT_LT(handover, 3s) << "a released lease is taken within one retry period";
 }
 
@@ -72,7 +73,8 @@ TEST_F(LeaderElectionTest, CrashedLeaderIsReplacedWithinTheLeaseDuration) {
   ASSERT_TRUE(eventually([&] { return b.leading(); }, 15s));
   const auto handover = b.startedAt() - stopped;
   std::fprintf(stderr, "[leader] handover after crash: %lld ms (lease 3 s, retry 1 s)\n",
-               static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(handover).count()));
+               static_cast<long long>(
+                   std::chrono::duration_cast<std::chrono::milliseconds>(handover).count()));
   // b must wait out the lease (3 s from its last observation of a renewal), plus one retry period.
   EXPECT_GE(handover, 1s);
   EXPECT_LE(handover, 3s + 1s + 500ms);
@@ -86,7 +88,8 @@ TEST_F(LeaderElectionTest, CrashedLeaderIsReplacedWithinTheLeaseDuration) {
 TEST(EventRecorderTest, RepeatsAreAggregatedIntoOneEventSeries) {
   TestNamespace ns;
   auto client = ControlPlane::instance().adminClient();
-  auto cm = client->create(kube::resources::configMaps(), ns.name(), configMap(ns.name(), "subject"));
+  auto cm =
+      client->create(kube::resources::configMaps(), ns.name(), configMap(ns.name(), "subject"));
   ASSERT_TRUE(cm.ok());
   runtime::EventRecorder recorder(*client, "umbra-operator", "test-instance");
   for (int i = 0; i < 3; ++i) {
@@ -94,7 +97,8 @@ TEST(EventRecorderTest, RepeatsAreAggregatedIntoOneEventSeries) {
                                       "shadow did not start on node-a");
     ASSERT_TRUE(st.ok()) << st.error().message;
   }
-  ASSERT_TRUE(recorder.record(*cm, runtime::EventType::Normal, "Placed", "Place", "on node-b").ok());
+  ASSERT_TRUE(
+      recorder.record(*cm, runtime::EventType::Normal, "Placed", "Place", "on node-b").ok());
   auto events = client->list(kube::resources::events(), ns.name(), {});
   ASSERT_TRUE(events.ok());
   ASSERT_EQ((*events)["items"].size(), 2u);

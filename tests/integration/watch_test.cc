@@ -100,8 +100,9 @@ TEST_F(WatchTest, CancellationEndsABlockedWatchPromptly) {
   auto cancel = std::make_shared<Cancellation>();
   Status result = okStatus();
   std::thread watcher([&] {
-    result = client_->watch(res::configMaps(), ns_.name(), {.timeoutSeconds = 300},
-                            [](kube::WatchEvent&&) { return true; }, cancel);
+    result = client_->watch(
+        res::configMaps(), ns_.name(), {.timeoutSeconds = 300},
+        [](kube::WatchEvent&&) { return true; }, cancel);
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the stream open
   const auto start = std::chrono::steady_clock::now();
@@ -123,9 +124,10 @@ TEST_F(WatchTest, ServerClosedWatchResumesWithoutLossOrDuplicates) {
   // Write across several stream lifetimes.
   constexpr int N = 30;
   for (int i = 0; i < N; ++i) {
-    ASSERT_TRUE(client_->create(res::configMaps(), ns_.name(),
-                                configMap(ns_.name(), "r" + std::to_string(i)))
-                    .ok());
+    ASSERT_TRUE(
+        client_
+            ->create(res::configMaps(), ns_.name(), configMap(ns_.name(), "r" + std::to_string(i)))
+            .ok());
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
   }
   ASSERT_TRUE(eventually([&] { return store.size() == N; })) << store.size();
@@ -149,8 +151,7 @@ Json podTemplate(const std::string& ns, const std::string& name) {
   return {{"apiVersion", "v1"},
           {"kind", "PodTemplate"},
           {"metadata", {{"name", name}, {"namespace", ns}}},
-          {"template",
-           {{"spec", {{"containers", {{{"name", "c"}, {"image", "busybox"}}}}}}}}};
+          {"template", {{"spec", {{"containers", {{{"name", "c"}, {"image", "busybox"}}}}}}}}};
 }
 
 TEST_F(WatchTest, GoneAfterEtcdCompactionLeadsToRelist) {

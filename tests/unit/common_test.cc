@@ -16,7 +16,7 @@ TEST(ExponentialBackoff, DoublesFromFiveMillisecondsAndCapsAtThousandSeconds) {
   EXPECT_EQ(b.delay(1), 10ms);
   EXPECT_EQ(b.delay(10), 5120ms);
   EXPECT_EQ(b.delay(17), std::chrono::nanoseconds(655360ms));
-  EXPECT_EQ(b.delay(18), std::chrono::nanoseconds(1000s));  // 1310.72 s capped
+  EXPECT_EQ(b.delay(18), std::chrono::nanoseconds(1000s));    // 1310.72 s capped
   EXPECT_EQ(b.delay(1000), std::chrono::nanoseconds(1000s));  // no overflow
 }
 
@@ -77,12 +77,11 @@ TEST(Result, TryPropagatesErrors) {
 }
 
 TEST(Log, FormatsTextAndJsonOnOneLine) {
-  const std::string text =
-      log::formatLine(log::Format::Text, log::Level::Info, "reconciled",
-                      {{"placement", "ns/a"}, {"note", "two words"}});
+  const std::string text = log::formatLine(log::Format::Text, log::Level::Info, "reconciled",
+                                           {{"placement", "ns/a"}, {"note", "two words"}});
   EXPECT_NE(text.find(" INFO reconciled placement=ns/a note=\"two words\"\n"), std::string::npos);
-  const std::string json = log::formatLine(log::Format::Json, log::Level::Warn, "a \"q\"\nb",
-                                           {{"k", "v"}});
+  const std::string json =
+      log::formatLine(log::Format::Json, log::Level::Warn, "a \"q\"\nb", {{"k", "v"}});
   EXPECT_NE(json.find(R"("level":"warn","msg":"a \"q\"\nb","k":"v"})"), std::string::npos);
   EXPECT_EQ(std::count(json.begin(), json.end(), '\n'), 1);
   log::Level l;

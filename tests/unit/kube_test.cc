@@ -31,9 +31,10 @@ TEST(Request, ListEncodesSelectorsAndPagination) {
   o.continueToken = "abc=";
   const auto r = listRequest(resources::pods(), "x", o);
   EXPECT_EQ(r.method, "GET");
-  EXPECT_EQ(r.target(),
-            "/api/v1/namespaces/x/pods?labelSelector=umbra.io%2Frole%3Dshadow%2Capp%20in%20%28a%2Cb%29"
-            "&limit=2&continue=abc%3D");
+  EXPECT_EQ(
+      r.target(),
+      "/api/v1/namespaces/x/pods?labelSelector=umbra.io%2Frole%3Dshadow%2Capp%20in%20%28a%2Cb%29"
+      "&limit=2&continue=abc%3D");
 }
 
 TEST(Request, WatchAsksForBookmarksAndTimeout) {
@@ -49,7 +50,8 @@ TEST(Request, WatchAsksForBookmarksAndTimeout) {
 
 TEST(Request, WritesSendStrictFieldValidationAndFieldManager) {
   const auto c = createRequest(resources::configMaps(), "x", "{}", {});
-  EXPECT_EQ(c.target(), "/api/v1/namespaces/x/configmaps?fieldManager=umbra&fieldValidation=Strict");
+  EXPECT_EQ(c.target(),
+            "/api/v1/namespaces/x/configmaps?fieldManager=umbra&fieldValidation=Strict");
   WriteOptions apply;
   apply.force = true;
   const auto p = patchRequest(resources::configMaps(), {"x", "c"}, PatchType::Apply, "{}", apply);
@@ -88,8 +90,10 @@ TEST(Status, MapsApiStatusReasonsToKinds) {
   EXPECT_EQ(i.causes[0].field, "spec.count");
   EXPECT_FALSE(i.retryable());
 
-  EXPECT_TRUE(errorFromResponse(404, R"({"kind":"Status","reason":"NotFound"})", "x").is(ErrorKind::NotFound));
-  EXPECT_TRUE(errorFromResponse(409, R"({"kind":"Status","reason":"AlreadyExists"})", "x").is(ErrorKind::AlreadyExists));
+  EXPECT_TRUE(errorFromResponse(404, R"({"kind":"Status","reason":"NotFound"})", "x")
+                  .is(ErrorKind::NotFound));
+  EXPECT_TRUE(errorFromResponse(409, R"({"kind":"Status","reason":"AlreadyExists"})", "x")
+                  .is(ErrorKind::AlreadyExists));
   EXPECT_TRUE(errorFromResponse(403, "", "x").is(ErrorKind::Forbidden));
   EXPECT_TRUE(errorFromResponse(401, "Unauthorized", "x").is(ErrorKind::Unauthorized));
   EXPECT_TRUE(errorFromResponse(410, "", "x").is(ErrorKind::Gone));
@@ -103,7 +107,8 @@ TEST(Status, HonoursRetryAfterFromHeaderOrDetails) {
   EXPECT_TRUE(h.is(ErrorKind::TooManyRequests));
   EXPECT_EQ(h.retryAfter.value(), std::chrono::seconds(7));
   const Error d = errorFromResponse(
-      429, R"({"kind":"Status","reason":"TooManyRequests","details":{"retryAfterSeconds":3}})", "x");
+      429, R"({"kind":"Status","reason":"TooManyRequests","details":{"retryAfterSeconds":3}})",
+      "x");
   EXPECT_EQ(d.retryAfter.value(), std::chrono::seconds(3));
 }
 
@@ -186,7 +191,8 @@ clusters:
 users:
 - name: u1
   user:
-    client-certificate-data: )" + base64Encode("CERT") + R"(
+    client-certificate-data: )" + base64Encode("CERT") +
+                                               R"(
     client-key-data: )" + base64Encode("KEY") + R"(
 - name: u2
   user: {tokenFile: token}
@@ -225,22 +231,27 @@ TEST_F(KubeconfigTest, BadInputGivesOneLineErrorsNamingFileAndField) {
   check("- just\n- a list\n", "not a kubeconfig");
   check("contexts: []\n", "current-context: not set");
   check("current-context: x\ncontexts: []\n", "contexts: no entry named \"x\"");
-  check("current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\nclusters: [{name: c, "
-        "cluster: {}}]\n",
-        "clusters[c].cluster.server: missing");
-  check("current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\nclusters: [{name: c, "
-        "cluster: {server: 'ftp://h'}}]\n",
-        "is not an http(s) URL");
-  check("current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\nclusters: [{name: c, "
-        "cluster: {server: 'https://h', certificate-authority-data: '@@@'}}]\n",
-        "certificate-authority-data: not valid base64");
-  check("current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\nclusters: [{name: c, "
-        "cluster: {server: 'https://h', certificate-authority: /nonexistent/ca.crt}}]\n",
-        "certificate-authority: /nonexistent/ca.crt: No such file or directory");
-  check("current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\nclusters: "
-        "[{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: u, user: "
-        "{client-certificate-data: Q0VSVA==}}]\n",
-        "client-certificate and client-key must be given together");
+  check(
+      "current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\nclusters: [{name: c, "
+      "cluster: {}}]\n",
+      "clusters[c].cluster.server: missing");
+  check(
+      "current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\nclusters: [{name: c, "
+      "cluster: {server: 'ftp://h'}}]\n",
+      "is not an http(s) URL");
+  check(
+      "current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\nclusters: [{name: c, "
+      "cluster: {server: 'https://h', certificate-authority-data: '@@@'}}]\n",
+      "certificate-authority-data: not valid base64");
+  check(
+      "current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\nclusters: [{name: c, "
+      "cluster: {server: 'https://h', certificate-authority: /nonexistent/ca.crt}}]\n",
+      "certificate-authority: /nonexistent/ca.crt: No such file or directory");
+  check(
+      "current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\nclusters: "
+      "[{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: u, user: "
+      "{client-certificate-data: Q0VSVA==}}]\n",
+      "client-certificate and client-key must be given together");
   const auto missing = loadKubeconfig((dir_ / "absent").string());
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("absent: No such file or directory"), std::string::npos);

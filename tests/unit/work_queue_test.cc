@@ -87,8 +87,8 @@ TEST(WorkQueue, RateLimitedBacksOffExponentiallyPerKeyAndForgetResets) {
 TEST(WorkQueue, OverallRateCapDelaysBeyondPerKeyBackoff) {
   ManualScheduler s;
   WorkQueue q(s, WorkQueueOptions{ExponentialBackoff{}, 10, 1});  // 10 qps, burst 1
-  q.addRateLimited("ns/a");  // bucket: 0, per-key 5 ms
-  q.addRateLimited("ns/b");  // bucket: 100 ms
+  q.addRateLimited("ns/a");                                       // bucket: 0, per-key 5 ms
+  q.addRateLimited("ns/b");                                       // bucket: 100 ms
   s.advance(5ms);
   EXPECT_EQ(q.len(), 1u);
   s.advance(95ms);
@@ -144,14 +144,15 @@ TEST(Controller, RetriesErrorsWithBackoffAndStopsOnSuccess) {
   ManualScheduler s;
   WorkQueue q(s);
   std::atomic<int> calls{0};
-  Controller c("test", q,
-               [&](const std::string&) -> Result<Action> {
-                 if (++calls < 3) {
-                   return Error::make(ErrorKind::Conflict, "stale");
-                 }
-                 return Action::awaitChange();
-               },
-               1);
+  Controller c(
+      "test", q,
+      [&](const std::string&) -> Result<Action> {
+        if (++calls < 3) {
+          return Error::make(ErrorKind::Conflict, "stale");
+        }
+        return Action::awaitChange();
+      },
+      1);
   c.start();
   q.add("ns/a");
   // Each failure schedules a retry: fire timers until the third call succeeds.
@@ -168,12 +169,13 @@ TEST(Controller, TerminalErrorsAreNotRetried) {
   ManualScheduler s;
   WorkQueue q(s);
   std::atomic<int> calls{0};
-  Controller c("test", q,
-               [&](const std::string&) -> Result<Action> {
-                 ++calls;
-                 return Error::make(ErrorKind::Terminal, "target missing");
-               },
-               2);
+  Controller c(
+      "test", q,
+      [&](const std::string&) -> Result<Action> {
+        ++calls;
+        return Error::make(ErrorKind::Terminal, "target missing");
+      },
+      2);
   c.start();
   q.add("ns/a");
   while (calls < 1) {
@@ -189,12 +191,13 @@ TEST(Controller, RequeueAfterSchedulesTheKey) {
   ManualScheduler s;
   WorkQueue q(s);
   std::atomic<int> calls{0};
-  Controller c("test", q,
-               [&](const std::string&) -> Result<Action> {
-                 ++calls;
-                 return Action::requeueAfter(30s);
-               },
-               1);
+  Controller c(
+      "test", q,
+      [&](const std::string&) -> Result<Action> {
+        ++calls;
+        return Action::requeueAfter(30s);
+      },
+      1);
   c.start();
   q.add("ns/a");
   while (calls < 1) {

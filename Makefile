@@ -1,0 +1,65 @@
+# Umbra: kubebuilder-style entry points. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PRESET ?= default
+BUILD_DIR := $(if $(filter asan,$(PRESET)),build-asan,build)
+JOBS ?= $(shell nproc)
+CTEST := ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+.PHONY: help
+help: ## Show the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+.PHONY: setup
+setup: ## Install packages, helm and the control plane (idempotent)
+	@scripts/setup.sh
+
+.PHONY: configure
+configure:
+	@cmake --preset $(PRESET) >/dev/null
+
+.PHONY: build
+build: configure ## Build everything (PRESET=asan for ASan+UBSan)
+	@cmake --build --preset $(PRESET) -j $(JOBS)
+
+.PHONY: test
+test: setup build ## Set up, build and run every test (unit + integration)
+	@$(CTEST)
+
+.PHONY: test-unit
+test-unit: build ## Unit tests only (no servers)
+	@$(CTEST) -L unit
+
+.PHONY: test-integration
+test-integration: setup build ## Integration tests against a real control plane
+	@$(CTEST) -L integration
+
+.PHONY: test-asan
+test-asan: ## Every test under ASan+UBSan
+	@$(MAKE) --no-print-directory test PRESET=asan
+
+.PHONY: lint
+lint: configure ## clang-format check, clang-tidy on changed files, shellcheck
+	@scripts/lint.sh
+
+.PHONY: format
+format: ## Apply clang-format to the sources
+	@git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+.PHONY: demo
+demo: setup build ## The main job: a local control plane with KubeVirt's API, until Ctrl-C
+	@scripts/demo.sh
+
+.PHONY: bench-informer
+bench-informer: setup build ## Informer sync of 10,000 ConfigMaps: time and peak RSS
+	@$(BUILD_DIR)/bench/bench_informer_sync --objects 10000
+
+.PHONY: cluster-up cluster-down
+cluster-up: setup ## Start the local control plane (scripts/local-cluster.sh up)
+	@scripts/local-cluster.sh up
+cluster-down: ## Stop it
+	@scripts/local-cluster.sh down
+
+.PHONY: clean
+clean: ## Remove build trees (caches under ~/.cache/umbra stay)
+	@rm -rf build build-asan
