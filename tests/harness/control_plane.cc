@@ -191,7 +191,8 @@ Status ControlPlane::installCrds(const std::vector<std::string>& manifests) {
     if (!established) {
       return Error::make(ErrorKind::Timeout, "CRD " + name + " did not become Established");
     }
-    const std::string discoveryPath = "/apis/" + group + "/" + version;
+    std::string discoveryPath = "/apis/";
+    discoveryPath.append(group).append("/").append(version);
     const bool discovered = eventually(
         [&] {
           auto d = client->send({"GET", discoveryPath, {}, "", "", false});
