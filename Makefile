@@ -52,7 +52,7 @@ demo: setup build ## The main job: a local control plane with KubeVirt's API, un
 
 .PHONY: bench-informer
 bench-informer: setup build ## Informer sync of 10,000 ConfigMaps: time and peak RSS
-	@$(BUILD_DIR)/bench/bench_informer_sync --objects 10000
+	@BENCH_BIN=$(BUILD_DIR)/bench/bench_informer_sync scripts/bench-informer.sh 10000
 
 .PHONY: cluster-up cluster-down
 cluster-up: setup ## Start the local control plane (scripts/local-cluster.sh up)

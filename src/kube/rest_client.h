@@ -28,15 +28,16 @@ class RestClient final : public KubeClient {
   Result<Json> get(const ResourceType& type, const ObjectRef& ref) override;
   Result<Json> list(const ResourceType& type, const std::string& ns,
                     const ListOptions& opts) override;
+  // Defaults repeat KubeClient's: calls through a RestClient use these.
   Result<Json> create(const ResourceType& type, const std::string& ns, const Json& obj,
-                      const WriteOptions& opts) override;
-  Result<Json> update(const ResourceType& type, const Json& obj, const WriteOptions& opts,
-                      const std::string& subresource) override;
+                      const WriteOptions& opts = {}) override;
+  Result<Json> update(const ResourceType& type, const Json& obj, const WriteOptions& opts = {},
+                      const std::string& subresource = "") override;
   Result<Json> patch(const ResourceType& type, const ObjectRef& ref, PatchType patchType,
-                     const Json& body, const WriteOptions& opts,
-                     const std::string& subresource) override;
+                     const Json& body, const WriteOptions& opts = {},
+                     const std::string& subresource = "") override;
   Result<Json> remove(const ResourceType& type, const ObjectRef& ref,
-                      const DeleteOptions& opts) override;
+                      const DeleteOptions& opts = {}) override;
   Result<Json> send(const HttpRequest& request) override;
   Status watch(const ResourceType& type, const std::string& ns, const WatchOptions& opts,
                const WatchHandler& handler, const CancellationPtr& cancel) override;
