@@ -43,7 +43,15 @@ start() {
   echo $! >"$dir/$name.pid"
 }
 
-alive() { [[ -f $dir/$1.pid ]] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
+# A process that has exited but was not reaped (a zombie: PID 1 of a container may never reap)
+# counts as gone.
+running() {
+  local stat
+  stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [[ $stat != Z* ]]
+}
+
+alive() { [[ -f $dir/$1.pid ]] && running "$(cat "$dir/$1.pid")"; }
 
 # wait_for NAME SECONDS CHECK...: polls CHECK every 100 ms while NAME's process lives.
 wait_for() {
@@ -65,10 +73,10 @@ stop_one() {
   local name=$1 pid
   [[ -f $dir/$name.pid ]] || return 0
   pid=$(cat "$dir/$name.pid")
-  if kill -0 "$pid" 2>/dev/null; then
+  if running "$pid"; then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do
-      kill -0 "$pid" 2>/dev/null || break
+      running "$pid" || break
       sleep 0.1
     done
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true

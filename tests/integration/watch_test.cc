@@ -2,6 +2,7 @@
 #include <thread>
 
 #include "integration/common.h"
+#include "kube/informer.h"
 #include "kube/reflector.h"
 
 namespace umbra::testing {
@@ -197,6 +198,19 @@ TEST_F(WatchTest, RelistReportsObjectsDeletedWhileAway) {
   ASSERT_TRUE(eventually([&] { return reflector->hasSynced(); }));
   EXPECT_EQ(rec.count("delete:ghost"), 1u);
   EXPECT_EQ(store.get(ns_.name() + "/ghost"), nullptr);
+}
+
+TEST_F(WatchTest, InformerResyncRedeliversCachedObjects) {
+  ASSERT_TRUE(client_->create(res::configMaps(), ns_.name(), configMap(ns_.name(), "a")).ok());
+  Recorder rec;
+  kube::Informer informer(*client_, {res::configMaps(), ns_.name()}, rec.handlers(),
+                          std::chrono::seconds(1));
+  informer.start();
+  ASSERT_TRUE(informer.waitForSync(std::chrono::seconds(20)));
+  EXPECT_EQ(rec.count("add:a"), 1u);
+  // No change happens, yet a level-based controller must see the object again.
+  EXPECT_TRUE(eventually([&] { return rec.count("update:a") >= 2; }, std::chrono::seconds(10)));
+  informer.stop();
 }
 
 }  // namespace
