@@ -73,6 +73,26 @@ std::string ControlPlane::sourceDir() {
   return UMBRA_SOURCE_DIR;
 }
 
+std::string ControlPlane::sharedDir() {
+  const char* env = std::getenv("UMBRA_SHARED");
+  return env != nullptr && *env != '\0' ? env : sourceDir() + "/../shared";
+}
+
+Status ControlPlane::installAllCrds() {
+  std::vector<std::string> manifests;
+  for (const std::string& base : {sourceDir() + "/crds", sharedDir() + "/kubevirt/crds"}) {
+    if (!std::filesystem::is_directory(base)) {
+      return Error::config(base + ": CRD directory not found (set UMBRA_SHARED?)");
+    }
+    for (const auto& entry : std::filesystem::directory_iterator(base)) {
+      if (entry.path().extension() == ".yaml") {
+        manifests.push_back(entry.path().string());
+      }
+    }
+  }
+  return installCrds(manifests);
+}
+
 ControlPlane& ControlPlane::instance() {
   static ControlPlane cp;
   return cp;

@@ -47,6 +47,10 @@ class ControlPlane {
 
   // Source tree root (for scripts/ and the shared/ folder beside it).
   static std::string sourceDir();
+  // The read-only shared material: $UMBRA_SHARED, else ../shared beside the source tree.
+  static std::string sharedDir();
+  // Umbra's CRDs (crds/*.yaml) and KubeVirt's (shared/kubevirt/crds), Established and discoverable.
+  Status installAllCrds();
 
  private:
   std::string env(const std::string& key) const;
