@@ -1,0 +1,87 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+#include "kube/resource.h"
+
+namespace umbra::api {
+
+using Json = nlohmann::json;
+using std::chrono::milliseconds;
+
+inline constexpr const char* Group = "umbra.io";
+inline constexpr const char* Version = "v1alpha1";
+inline constexpr const char* FinalizerName = "umbra.io/cleanup";
+inline constexpr const char* PlacementLabel = "umbra.io/placement";
+inline constexpr const char* RoleLabel = "umbra.io/role";
+
+const kube::ResourceType& shadowPlacements();
+const kube::ResourceType& virtualMachines();
+const kube::ResourceType& virtualMachineInstances();
+const kube::ResourceType& migrations();
+
+enum class TargetKind { VirtualMachine, VirtualMachineInstance };
+enum class Mode { Apply, Recommend };
+enum class Fidelity { Passive, Synthetic };
+
+struct ScoringWeights {
+  double cpu = 0.4;
+  double memory = 0.2;
+  double disk = 0.2;
+  double network = 0.2;
+};
+
+struct SyntheticLoad {
+  std::string profile = "steady";
+  int cpuPercent = 50;
+};
+
+// What the operator uses where a ShadowPlacement leaves a field unset (the --config file).
+struct PlacementDefaults {
+  int candidateCount = 3;                         // shadow_instance_count
+  double cpuFraction = 0.01;                      // resource_limit_shadow: 1 % CPU
+  double memoryFraction = 0.02;                   //                        2 % RAM
+  double cpuFloorCores = 0.010;                   // a shadow's CPU limit is at least 10m
+  double memoryFloorBytes = 128.0 * 1024 * 1024;  // enough for the probe image to boot
+  std::string probeImage = "quay.io/kubevirt/cirros-container-disk-demo:v1.6.0";
+  milliseconds shadowStartTimeout{std::chrono::minutes(3)};
+  milliseconds observationDuration{std::chrono::minutes(5)};
+  milliseconds observationInterval{std::chrono::seconds(15)};
+  double minConfidence = 0.7;
+  int maxExtensions = 2;
+  ScoringWeights weights;
+};
+
+// A ShadowPlacement's effective settings: its spec over the operator's defaults.
+struct PlacementSettings {
+  TargetKind targetKind = TargetKind::VirtualMachine;
+  std::string targetName;
+  Mode mode = Mode::Apply;
+  int candidateCount = 3;
+  std::map<std::string, std::string> nodeSelector;
+  double cpuFraction = 0.01;
+  double memoryFraction = 0.02;
+  Fidelity fidelity = Fidelity::Passive;
+  SyntheticLoad load;
+  milliseconds observationDuration{};
+  milliseconds observationInterval{};
+  double minConfidence = 0.7;
+  int maxExtensions = 2;
+  ScoringWeights weights;
+};
+
+// Reads a ShadowPlacement object. The API server has validated the schema already; this checks
+// what it cannot (and guards against an older CRD) and returns a Terminal error naming the field,
+// e.g. "ns/web: spec.observation.duration: \"5 minutes\" is not a duration".
+Result<PlacementSettings> settingsFrom(const Json& sp, const PlacementDefaults& defaults);
+
+const char* toString(TargetKind kind);
+const char* toString(Mode mode);
+const char* toString(Fidelity fidelity);
+
+}  // namespace umbra::api

@@ -1,0 +1,209 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+
+#include "api/quantity.h"
+#include "kube/config.h"
+
+namespace umbra::config {
+namespace {
+
+// Walks the YAML tree, remembering the path for messages.
+class Reader {
+ public:
+  explicit Reader(std::string origin) : origin_(std::move(origin)) {}
+
+  Error error(const std::string& field, const std::string& what) const {
+    return Error::config(origin_ + ": " + field + ": " + what);
+  }
+
+  // Rejects keys of `node` not in `known`.
+  Status onlyKeys(const YAML::Node& node, const std::string& where,
+                  const std::set<std::string>& known) const {
+    if (!node) {
+      return okStatus();
+    }
+    if (!node.IsMap()) {
+      return error(where.empty() ? "(top level)" : where, "must be a mapping");
+    }
+    for (const auto& kv : node) {
+      const std::string key = kv.first.as<std::string>();
+      if (known.count(key) == 0) {
+        return error(where.empty() ? key : where + "." + key, "unknown field");
+      }
+    }
+    return okStatus();
+  }
+
+  Status number(const YAML::Node& n, const std::string& field, double lo, double hi,
+                double& out) const {
+    if (!n) {
+      return okStatus();
+    }
+    try {
+      const double v = n.as<double>();
+      if (v < lo || v > hi) {
+        return error(field, "must be in [" + fmt(lo) + ", " + fmt(hi) + "], got " + fmt(v));
+      }
+      out = v;
+      return okStatus();
+    } catch (const YAML::Exception&) {
+      return error(field, "must be a number, got \"" + n.Scalar() + "\"");
+    }
+  }
+
+  Status integer(const YAML::Node& n, const std::string& field, int lo, int hi, int& out) const {
+    if (!n) {
+      return okStatus();
+    }
+    try {
+      const int v = n.as<int>();
+      if (v < lo || v > hi) {
+        return error(field, "must be " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " +
+                                std::to_string(v));
+      }
+      out = v;
+      return okStatus();
+    } catch (const YAML::Exception&) {
+      return error(field, "must be an integer, got \"" + n.Scalar() + "\"");
+    }
+  }
+
+  Status duration(const YAML::Node& n, const std::string& field,
+                  std::chrono::milliseconds& out) const {
+    if (!n) {
+      return okStatus();
+    }
+    const auto d = n.IsScalar() ? api::parseDuration(n.Scalar()) : std::nullopt;
+    if (!d || d->count() <= 0) {
+      return error(field, "\"" + (n.IsScalar() ? n.Scalar() : std::string("?")) +
+                              "\" is not a duration (e.g. 90s, 5m, 24h)");
+    }
+    out = *d;
+    return okStatus();
+  }
+
+  Status quantity(const YAML::Node& n, const std::string& field, double& out) const {
+    if (!n) {
+      return okStatus();
+    }
+    const auto q = n.IsScalar() ? api::parseQuantity(n.Scalar()) : std::nullopt;
+    if (!q || *q <= 0) {
+      return error(field, "\"" + (n.IsScalar() ? n.Scalar() : std::string("?")) +
+                              "\" is not a positive quantity (e.g. 10m, 128Mi)");
+    }
+    out = *q;
+    return okStatus();
+  }
+
+  Status string(const YAML::Node& n, const std::string& field, std::string& out) const {
+    if (!n) {
+      return okStatus();
+    }
+    if (!n.IsScalar() || n.Scalar().empty()) {
+      return error(field, "must be a non-empty string");
+    }
+    out = n.Scalar();
+    return okStatus();
+  }
+
+ private:
+  static std::string fmt(double v) {
+    std::string s = std::to_string(v);
+    s.erase(s.find_last_not_of('0') + 1);
+    if (!s.empty() && s.back() == '.') {
+      s.pop_back();
+    }
+    return s;
+  }
+  std::string origin_;
+};
+
+Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
+  OperatorConfig c;
+  if (!root || root.IsNull()) {
+    return c;  // an empty file means all defaults
+  }
+  UMBRA_CHECK(r.onlyKeys(root, "",
+                         {"shadows", "mirroringPercentage", "observation", "scoring",
+                          "retrainingInterval", "maxConcurrentPlacements", "prometheus", "model"}));
+  api::PlacementDefaults& p = c.placement;
+  const YAML::Node shadows = root["shadows"];
+  UMBRA_CHECK(r.onlyKeys(shadows, "shadows",
+                         {"count", "cpuFraction", "memoryFraction", "cpuFloor", "memoryFloor",
+                          "probeImage", "startTimeout"}));
+  if (shadows) {
+    UMBRA_CHECK(r.integer(shadows["count"], "shadows.count", 1, 10, p.candidateCount));
+    UMBRA_CHECK(r.number(shadows["cpuFraction"], "shadows.cpuFraction", 1e-6, 0.5, p.cpuFraction));
+    UMBRA_CHECK(
+        r.number(shadows["memoryFraction"], "shadows.memoryFraction", 1e-6, 0.5, p.memoryFraction));
+    UMBRA_CHECK(r.quantity(shadows["cpuFloor"], "shadows.cpuFloor", p.cpuFloorCores));
+    UMBRA_CHECK(r.quantity(shadows["memoryFloor"], "shadows.memoryFloor", p.memoryFloorBytes));
+    UMBRA_CHECK(r.string(shadows["probeImage"], "shadows.probeImage", p.probeImage));
+    UMBRA_CHECK(r.duration(shadows["startTimeout"], "shadows.startTimeout", p.shadowStartTimeout));
+  }
+  UMBRA_CHECK(
+      r.integer(root["mirroringPercentage"], "mirroringPercentage", 0, 100, c.mirroringPercentage));
+  const YAML::Node obs = root["observation"];
+  UMBRA_CHECK(
+      r.onlyKeys(obs, "observation", {"duration", "interval", "minConfidence", "maxExtensions"}));
+  if (obs) {
+    UMBRA_CHECK(r.duration(obs["duration"], "observation.duration", p.observationDuration));
+    UMBRA_CHECK(r.duration(obs["interval"], "observation.interval", p.observationInterval));
+    UMBRA_CHECK(r.number(obs["minConfidence"], "observation.minConfidence", 0, 1, p.minConfidence));
+    UMBRA_CHECK(
+        r.integer(obs["maxExtensions"], "observation.maxExtensions", 0, 10, p.maxExtensions));
+    if (p.observationInterval > p.observationDuration) {
+      return r.error("observation.interval", "must not exceed observation.duration");
+    }
+  }
+  const YAML::Node scoring = root["scoring"];
+  UMBRA_CHECK(r.onlyKeys(scoring, "scoring", {"weights"}));
+  if (scoring && scoring["weights"]) {
+    const YAML::Node w = scoring["weights"];
+    UMBRA_CHECK(r.onlyKeys(w, "scoring.weights", {"cpu", "memory", "disk", "network"}));
+    UMBRA_CHECK(r.number(w["cpu"], "scoring.weights.cpu", 0, 1, p.weights.cpu));
+    UMBRA_CHECK(r.number(w["memory"], "scoring.weights.memory", 0, 1, p.weights.memory));
+    UMBRA_CHECK(r.number(w["disk"], "scoring.weights.disk", 0, 1, p.weights.disk));
+    UMBRA_CHECK(r.number(w["network"], "scoring.weights.network", 0, 1, p.weights.network));
+    if (p.weights.cpu + p.weights.memory + p.weights.disk + p.weights.network <= 0) {
+      return r.error("scoring.weights", "at least one weight must be positive");
+    }
+  }
+  UMBRA_CHECK(r.duration(root["retrainingInterval"], "retrainingInterval", c.retrainingInterval));
+  UMBRA_CHECK(r.integer(root["maxConcurrentPlacements"], "maxConcurrentPlacements", 1, 1000,
+                        c.maxConcurrentPlacements));
+  UMBRA_CHECK(r.onlyKeys(root["prometheus"], "prometheus", {"url"}));
+  if (root["prometheus"]) {
+    UMBRA_CHECK(r.string(root["prometheus"]["url"], "prometheus.url", c.prometheusUrl));
+    if (c.prometheusUrl.rfind("http://", 0) != 0 && c.prometheusUrl.rfind("https://", 0) != 0) {
+      return r.error("prometheus.url", "\"" + c.prometheusUrl + "\" is not an http(s) URL");
+    }
+  }
+  UMBRA_CHECK(r.onlyKeys(root["model"], "model", {"path"}));
+  if (root["model"]) {
+    UMBRA_CHECK(r.string(root["model"]["path"], "model.path", c.modelPath));
+  }
+  return c;
+}
+
+}  // namespace
+
+Result<OperatorConfig> parseConfig(const std::string& yaml, const std::string& origin) {
+  const Reader reader(origin);
+  try {
+    return parseRoot(YAML::Load(yaml), reader);
+  } catch (const YAML::Exception& e) {
+    return Error::config(origin + ":" + std::to_string(e.mark.line + 1) +
+                         ": invalid YAML: " + e.msg);
+  }
+}
+
+Result<OperatorConfig> loadConfig(const std::string& path) {
+  UMBRA_TRY(const std::string text, kube::readFile(path));
+  return parseConfig(text, path);
+}
+
+}  // namespace umbra::config

@@ -1,0 +1,276 @@
+#include "placement/candidates.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "api/quantity.h"
+
+namespace umbra::placement {
+namespace {
+
+Error terminal(const std::string& field, const std::string& what) {
+  return Error::make(ErrorKind::Terminal, field + ": " + what);
+}
+
+Result<double> quantityAt(const Json& obj, const char* key, const std::string& field) {
+  const auto it = obj.find(key);
+  if (it == obj.end()) {
+    return 0.0;
+  }
+  const std::string text = it->is_string() ? it->get<std::string>() : it->dump();
+  const auto q = api::parseQuantity(text);
+  if (!q) {
+    return terminal(field, "\"" + text + "\" is not a quantity");
+  }
+  return *q;
+}
+
+const Json& at(const Json& obj, const char* key) {
+  static const Json empty = Json::object();
+  const auto it = obj.find(key);
+  return it != obj.end() && it->is_object() ? *it : empty;
+}
+
+Resources requestsOfVmiSpec(const Json& spec) {
+  // Best effort: a malformed running VMI must not stop classification of the others.
+  auto r = requirementsOf(spec);
+  return r.ok() ? r->requests : Resources{};
+}
+
+bool labelMatches(const NodeView& node, const std::string& key, const std::string& value) {
+  const auto it = node.labels.find(key);
+  return it != node.labels.end() && it->second == value;
+}
+
+bool expressionMatches(const Json& expr, const std::string& actual, bool present) {
+  const std::string op = expr.value("operator", "");
+  std::vector<std::string> values;
+  for (const auto& v : expr.value("values", Json::array())) {
+    values.push_back(v.get<std::string>());
+  }
+  const bool in = std::find(values.begin(), values.end(), actual) != values.end();
+  if (op == "In")
+    return present && in;
+  if (op == "NotIn")
+    return !present || !in;
+  if (op == "Exists")
+    return present;
+  if (op == "DoesNotExist")
+    return !present;
+  if ((op == "Gt" || op == "Lt") && present && values.size() == 1) {
+    char* end = nullptr;
+    const long long a = std::strtoll(actual.c_str(), &end, 10);
+    const long long b = std::strtoll(values[0].c_str(), nullptr, 10);
+    return *end == '\0' && (op == "Gt" ? a > b : a < b);
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<TargetRequirements> requirementsOf(const Json& spec) {
+  TargetRequirements t;
+  const Json& domain = at(spec, "domain");
+  const Json& resources = at(domain, "resources");
+  const Json& cpu = at(domain, "cpu");
+  const double vcpus = static_cast<double>(cpu.value("cores", 1) * cpu.value("sockets", 1) *
+                                           cpu.value("threads", 1));
+  UMBRA_TRY(const double reqCpu,
+            quantityAt(at(resources, "requests"), "cpu", "spec.domain.resources.requests.cpu"));
+  UMBRA_TRY(const double reqMem, quantityAt(at(resources, "requests"), "memory",
+                                            "spec.domain.resources.requests.memory"));
+  UMBRA_TRY(const double limCpu,
+            quantityAt(at(resources, "limits"), "cpu", "spec.domain.resources.limits.cpu"));
+  UMBRA_TRY(const double guest,
+            quantityAt(at(domain, "memory"), "guest", "spec.domain.memory.guest"));
+  t.requests.cpu = reqCpu > 0 ? reqCpu : vcpus / CpuAllocationRatio;
+  t.requests.memory = reqMem > 0 ? reqMem : guest;
+  t.size.cpu = std::max({vcpus, limCpu, reqCpu});
+  t.size.memory = guest > 0 ? guest : reqMem;
+  if (t.size.memory <= 0) {
+    return terminal("spec.domain.memory.guest",
+                    "the target sets no memory (memory.guest or resources.requests.memory)");
+  }
+  for (const auto& [k, v] : at(spec, "nodeSelector").items()) {
+    t.nodeSelector[k] = v.get<std::string>();
+  }
+  const Json& required = at(at(at(spec, "affinity"), "nodeAffinity"),
+                            "requiredDuringSchedulingIgnoredDuringExecution");
+  t.requiredAffinityTerms = required.value("nodeSelectorTerms", Json::array());
+  t.tolerations = spec.value("tolerations", Json::array());
+  return t;
+}
+
+NodeView nodeViewOf(const Json& node) {
+  NodeView v;
+  const Json& meta = at(node, "metadata");
+  v.name = meta.value("name", "");
+  for (const auto& [k, val] : at(meta, "labels").items()) {
+    v.labels[k] = val.get<std::string>();
+  }
+  const Json& spec = at(node, "spec");
+  v.unschedulable = spec.value("unschedulable", false);
+  v.taints = spec.value("taints", Json::array());
+  const Json& status = at(node, "status");
+  for (const auto& c : status.value("conditions", Json::array())) {
+    if (c.value("type", "") == "Ready") {
+      v.ready = c.value("status", "") == "True";
+    }
+  }
+  const Json& alloc = at(status, "allocatable");
+  v.allocatable.cpu = quantityAt(alloc, "cpu", "status.allocatable.cpu").valueOr(0);
+  v.allocatable.memory = quantityAt(alloc, "memory", "status.allocatable.memory").valueOr(0);
+  return v;
+}
+
+std::map<std::string, Resources> requestedPerNode(const std::vector<Json>& vmis,
+                                                  const std::vector<Json>& pods,
+                                                  const std::string& skipVmi) {
+  std::map<std::string, Resources> out;
+  for (const Json& vmi : vmis) {
+    const Json& meta = at(vmi, "metadata");
+    if (meta.value("namespace", "") + "/" + meta.value("name", "") == skipVmi) {
+      continue;
+    }
+    const Json& status = at(vmi, "status");
+    const std::string phase = status.value("phase", "");
+    const std::string node = status.value("nodeName", "");
+    if (node.empty() || phase == "Succeeded" || phase == "Failed") {
+      continue;
+    }
+    const Resources r = requestsOfVmiSpec(at(vmi, "spec"));
+    out[node].cpu += r.cpu;
+    out[node].memory += r.memory;
+  }
+  for (const Json& pod : pods) {
+    const std::string node = at(pod, "spec").value("nodeName", "");
+    const std::string phase = at(pod, "status").value("phase", "");
+    if (node.empty() || phase == "Succeeded" || phase == "Failed") {
+      continue;
+    }
+    // virt-launcher pods carry the VMI's requests, which are counted above.
+    if (at(at(pod, "metadata"), "labels").value("kubevirt.io", "") == "virt-launcher") {
+      continue;
+    }
+    for (const auto& c : at(pod, "spec").value("containers", Json::array())) {
+      const Json& req = at(at(c, "resources"), "requests");
+      out[node].cpu += quantityAt(req, "cpu", "").valueOr(0);
+      out[node].memory += quantityAt(req, "memory", "").valueOr(0);
+    }
+  }
+  return out;
+}
+
+bool matchesNodeSelectorTerm(const Json& term, const NodeView& node) {
+  for (const auto& expr : term.value("matchExpressions", Json::array())) {
+    const std::string key = expr.value("key", "");
+    const auto it = node.labels.find(key);
+    const bool present = it != node.labels.end();
+    if (!expressionMatches(expr, present ? it->second : "", present)) {
+      return false;
+    }
+  }
+  for (const auto& expr : term.value("matchFields", Json::array())) {
+    if (expr.value("key", "") != "metadata.name" || !expressionMatches(expr, node.name, true)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool tolerates(const Json& tolerations, const Json& taint) {
+  const std::string key = taint.value("key", "");
+  const std::string value = taint.value("value", "");
+  const std::string effect = taint.value("effect", "");
+  for (const auto& t : tolerations) {
+    const std::string tEffect = t.value("effect", "");
+    if (!tEffect.empty() && tEffect != effect) {
+      continue;
+    }
+    const std::string tKey = t.value("key", "");
+    const std::string op = t.value("operator", "Equal");
+    if (op == "Exists" && (tKey.empty() || tKey == key)) {
+      return true;
+    }
+    if (op == "Equal" && tKey == key && t.value("value", "") == value) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<Verdict> classify(const std::vector<NodeView>& nodes, const TargetRequirements& target,
+                              const std::map<std::string, std::string>& extraSelector) {
+  std::vector<Verdict> out;
+  for (const NodeView& n : nodes) {
+    Verdict v{n.name, false, "", 0};
+    const double freeCpu = n.allocatable.cpu - n.requested.cpu;
+    const double freeMem = n.allocatable.memory - n.requested.memory;
+    std::string unmatched;
+    for (const auto& [k, val] : target.nodeSelector) {
+      if (unmatched.empty() && !labelMatches(n, k, val))
+        unmatched = "target nodeSelector " + k;
+    }
+    for (const auto& [k, val] : extraSelector) {
+      if (unmatched.empty() && !labelMatches(n, k, val))
+        unmatched = "candidates.nodeSelector " + k;
+    }
+    std::string untolerated;
+    for (const auto& taint : n.taints) {
+      const std::string effect = taint.value("effect", "");
+      if (untolerated.empty() && (effect == "NoSchedule" || effect == "NoExecute") &&
+          !tolerates(target.tolerations, taint)) {
+        untolerated = taint.value("key", "") + ":" + effect;
+      }
+    }
+    const bool affinityOk =
+        target.requiredAffinityTerms.empty() ||
+        std::any_of(target.requiredAffinityTerms.begin(), target.requiredAffinityTerms.end(),
+                    [&](const Json& term) { return matchesNodeSelectorTerm(term, n); });
+    if (!n.ready) {
+      v.reason = "node is not Ready";
+    } else if (n.unschedulable) {
+      v.reason = "node is cordoned";
+    } else if (!labelMatches(n, "kubevirt.io/schedulable", "true")) {
+      v.reason = "node is not kubevirt.io/schedulable=true";
+    } else if (!unmatched.empty()) {
+      v.reason = "does not match " + unmatched;
+    } else if (!affinityOk) {
+      v.reason = "does not match the target's required node affinity";
+    } else if (!untolerated.empty()) {
+      v.reason = "taint " + untolerated + " is not tolerated";
+    } else if (freeCpu < target.requests.cpu) {
+      v.reason = "insufficient cpu";
+    } else if (freeMem < target.requests.memory) {
+      v.reason = "insufficient memory";
+    } else {
+      v.feasible = true;
+      const double cpuLeft =
+          n.allocatable.cpu > 0 ? (freeCpu - target.requests.cpu) / n.allocatable.cpu : 0;
+      const double memLeft =
+          n.allocatable.memory > 0 ? (freeMem - target.requests.memory) / n.allocatable.memory : 0;
+      v.score = (cpuLeft + memLeft) / 2;  // kube-scheduler's LeastAllocated
+    }
+    out.push_back(std::move(v));
+  }
+  std::sort(out.begin(), out.end(), [](const Verdict& a, const Verdict& b) {
+    if (a.feasible != b.feasible)
+      return a.feasible;
+    if (a.score != b.score)
+      return a.score > b.score;
+    return a.node < b.node;
+  });
+  return out;
+}
+
+std::vector<std::string> topCandidates(const std::vector<Verdict>& verdicts, int count) {
+  std::vector<std::string> out;
+  for (const Verdict& v : verdicts) {
+    if (v.feasible && static_cast<int>(out.size()) < count) {
+      out.push_back(v.node);
+    }
+  }
+  return out;
+}
+
+}  // namespace umbra::placement

@@ -1,0 +1,75 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+
+namespace umbra::placement {
+
+using Json = nlohmann::json;
+
+struct Resources {
+  double cpu = 0;     // cores
+  double memory = 0;  // bytes
+};
+
+// What the full VM needs from a node, read from a VMI spec (a VMI's `spec`, or a VM's
+// `spec.template.spec`).
+struct TargetRequirements {
+  Resources requests;  // what the scheduler reserves for it
+  Resources size;      // what it can use: vCPUs and guest memory (shadows are a fraction of this)
+  std::map<std::string, std::string> nodeSelector;
+  Json requiredAffinityTerms = Json::array();  // nodeSelectorTerms, OR'ed
+  Json tolerations = Json::array();
+};
+
+// KubeVirt's default: without explicit requests a VMI requests vCPUs / cpuAllocationRatio.
+inline constexpr double CpuAllocationRatio = 10.0;
+
+// Errors are Terminal and name the field ("spec.domain.resources.requests.cpu: \"x\" ...").
+Result<TargetRequirements> requirementsOf(const Json& vmiSpec);
+
+// A node as the classifier sees it.
+struct NodeView {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  Json taints = Json::array();
+  bool ready = false;
+  bool unschedulable = false;
+  Resources allocatable;
+  Resources requested;  // sum of requests of VMIs and pods already on the node
+};
+
+NodeView nodeViewOf(const Json& node);
+// Adds up the requests of running/pending VMIs (status.nodeName) and non-terminated pods
+// (spec.nodeName) per node. `skipVmi` (a key "ns/name") is left out: the target itself.
+std::map<std::string, Resources> requestedPerNode(const std::vector<Json>& vmis,
+                                                  const std::vector<Json>& pods,
+                                                  const std::string& skipVmi = "");
+
+struct Verdict {
+  std::string node;
+  bool feasible = false;
+  std::string reason;  // why not, for infeasible nodes
+  double score = 0;    // static score: free share left after placing the target (higher first)
+};
+
+// Classifies every node: Ready, not cordoned, kubevirt.io/schedulable=true, the target's
+// nodeSelector and required node affinity, the CR's extra selector, taints tolerated, and
+// allocatable - requested >= the target's requests. Feasible nodes come first, best score first,
+// then by name (deterministic).
+std::vector<Verdict> classify(const std::vector<NodeView>& nodes, const TargetRequirements& target,
+                              const std::map<std::string, std::string>& extraSelector);
+
+// The first `count` feasible nodes of classify()'s result.
+std::vector<std::string> topCandidates(const std::vector<Verdict>& verdicts, int count);
+
+// Exposed for tests.
+bool matchesNodeSelectorTerm(const Json& term, const NodeView& node);
+bool tolerates(const Json& tolerations, const Json& taint);
+
+}  // namespace umbra::placement

@@ -1,0 +1,47 @@
+#include "placement/scoring.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace umbra::placement {
+
+double scoreOf(const Contention& c, const api::ScoringWeights& w) {
+  const double total = w.cpu + w.memory + w.disk + w.network;
+  if (total <= 0) {
+    return 0;
+  }
+  const auto clamp01 = [](double v) { return std::clamp(v, 0.0, 1.0); };
+  const double latency = c.networkLatency > 0 ? c.networkLatency / (c.networkLatency + 0.010) : 0;
+  const double weighted = w.cpu * clamp01(c.cpuContention) + w.memory * clamp01(c.memoryPressure) +
+                          w.disk * clamp01(c.ioWait) + w.network * clamp01(latency);
+  return 100.0 * (1.0 - weighted / total);
+}
+
+Decision decide(const std::vector<CandidateForecast>& forecasts, const api::ScoringWeights& w) {
+  Decision d;
+  d.minConfidence = forecasts.empty() ? 0 : 1;
+  for (const CandidateForecast& f : forecasts) {
+    char reason[160];
+    std::snprintf(reason, sizeof(reason),
+                  "predicted steal %.1f%%, memory pressure %.1f%%, io wait %.1f%%, latency %.1f ms",
+                  100 * f.predicted.cpuContention, 100 * f.predicted.memoryPressure,
+                  100 * f.predicted.ioWait, 1000 * f.predicted.networkLatency);
+    d.ranked.push_back({f.node, scoreOf(f.predicted, w), f.confidence, f.predicted, reason});
+    d.minConfidence = std::min(d.minConfidence, f.confidence);
+  }
+  std::sort(d.ranked.begin(), d.ranked.end(),
+            [](const ScoredCandidate& a, const ScoredCandidate& b) {
+              if (a.score != b.score)
+                return a.score > b.score;
+              if (a.confidence != b.confidence)
+                return a.confidence > b.confidence;
+              return a.node < b.node;
+            });
+  if (!d.ranked.empty()) {
+    d.selected = d.ranked.front().node;
+    d.confidence = d.ranked.front().confidence;
+  }
+  return d;
+}
+
+}  // namespace umbra::placement

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "api/shadow_placement.h"
+
+namespace umbra::placement {
+
+// Contention the target would meet on a node. Fractions in [0, 1]; latency in seconds.
+struct Contention {
+  double cpuContention = 0;   // steal: share of time a vCPU waits for a physical CPU
+  double memoryPressure = 0;  // share of time stalled on memory
+  double ioWait = 0;          // share of time waiting on disk
+  double networkLatency = 0;  // added latency, seconds
+};
+
+struct CandidateForecast {
+  std::string node;
+  Contention predicted;
+  double confidence = 0;  // [0, 1]
+};
+
+struct ScoredCandidate {
+  std::string node;
+  double score = 0;  // 0..100, higher is better
+  double confidence = 0;
+  Contention predicted;
+  std::string reason;  // one line: what dominated the score
+};
+
+// 100 x (1 - weighted mean of the normalised contention terms). Latency is normalised as
+// l / (l + 10 ms), so 10 ms of added latency counts as half of the worst.
+double scoreOf(const Contention& c, const api::ScoringWeights& w);
+
+struct Decision {
+  std::vector<ScoredCandidate> ranked;  // best first
+  std::string selected;                 // empty when there is no candidate
+  double confidence = 0;                // the selected candidate's
+  // The lowest confidence among the candidates: observation is extended while it is below
+  // minConfidence, since a ranking is only as sure as its least certain member.
+  double minConfidence = 0;
+};
+
+// Ranks by score, then confidence, then node name (deterministic).
+Decision decide(const std::vector<CandidateForecast>& forecasts, const api::ScoringWeights& w);
+
+}  // namespace umbra::placement

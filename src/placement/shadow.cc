@@ -1,0 +1,143 @@
+#include "placement/shadow.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+
+#include "api/quantity.h"
+
+namespace umbra::placement {
+namespace {
+
+// The first containerDisk image among the target's volumes, if any.
+std::string containerDiskImage(const Json& targetSpec) {
+  for (const auto& v : targetSpec.value("volumes", Json::array())) {
+    if (v.contains("containerDisk") && v["containerDisk"].contains("image")) {
+      return v["containerDisk"]["image"].get<std::string>();
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string shadowName(const std::string& placement, const std::string& node) {
+  std::string name = placement + "-shadow-" + node;
+  if (name.size() <= 63) {
+    return name;
+  }
+  char hash[16];
+  std::snprintf(hash, sizeof(hash), "%08zx", std::hash<std::string>{}(name)&0xffffffffu);
+  name.resize(63 - 9);
+  while (!name.empty() && (name.back() == '-' || name.back() == '.')) {
+    name.pop_back();
+  }
+  return name + "-" + hash;
+}
+
+Resources shadowResources(const TargetRequirements& target, const api::PlacementSettings& s,
+                          const api::PlacementDefaults& d) {
+  return Resources{std::max(d.cpuFloorCores, target.size.cpu * s.cpuFraction),
+                   std::max(d.memoryFloorBytes, target.size.memory * s.memoryFraction)};
+}
+
+std::string syntheticUserData(const api::SyntheticLoad& load) {
+  // duty = busy share of each 10 s period; spiky/bursty alternate a high and a low phase, diurnal
+  // follows the hour of the day. Kept short: KubeVirt refuses inline user data over 2048 bytes.
+  const int pct = std::clamp(load.cpuPercent, 1, 100);
+  std::string script =
+      "#!/bin/sh\n"
+      "P=" +
+      std::to_string(pct) +
+      "\n"
+      "PROFILE=" +
+      load.profile +
+      "\n"
+      "duty() {\n"
+      "  case $PROFILE in\n"
+      "    spiky) if [ $(( $(date +%s) % 60 )) -lt 10 ]; then echo $P; else echo $((P/5)); fi ;;\n"
+      "    bursty) if [ $(( $(date +%s) % 300 )) -lt 120 ]; then echo $P; else echo 0; fi ;;\n"
+      "    diurnal) H=$(date +%H); H=${H#0}; D=$((H<12 ? H : 24-H)); echo $((P*(D+2)/14)) ;;\n"
+      "    *) echo $P ;;\n"
+      "  esac\n"
+      "}\n"
+      "if command -v stress-ng >/dev/null 2>&1 && [ \"$PROFILE\" = steady ]; then\n"
+      "  exec stress-ng --cpu 1 --cpu-load $P --timeout 0\n"
+      "fi\n"
+      "while :; do\n"
+      "  B=$(( ($(duty) + 5) / 10 ))\n"
+      "  if [ $B -gt 0 ]; then timeout $B sh -c 'while :; do :; done'; fi\n"
+      "  sleep $((10 - B))\n"
+      "done\n";
+  // Each 10 s period is busy for duty/10 seconds (rounded) and idle for the rest.
+  return "#cloud-config\n"
+         "write_files:\n"
+         "- path: /usr/local/bin/umbra-load\n"
+         "  permissions: '0755'\n"
+         "  content: |\n" +
+         [&] {
+           std::string indented;
+           size_t start = 0;
+           while (start < script.size()) {
+             const size_t nl = script.find('\n', start);
+             indented += "    " + script.substr(start, nl - start) + "\n";
+             start = nl + 1;
+           }
+           return indented;
+         }() +
+         "runcmd:\n"
+         "- [sh, -c, 'nohup /usr/local/bin/umbra-load >/dev/null 2>&1 &']\n";
+}
+
+Json buildShadowVmi(const Json& placement, const Json& targetSpec, const std::string& node,
+                    const api::PlacementSettings& settings,
+                    const api::PlacementDefaults& defaults) {
+  const Json& meta = placement.at("metadata");
+  const std::string spName = meta.value("name", "");
+  auto target = requirementsOf(targetSpec);
+  const Resources r = target.ok() ? shadowResources(*target, settings, defaults)
+                                  : Resources{defaults.cpuFloorCores, defaults.memoryFloorBytes};
+  const std::string cpu = api::formatMilliCpu(r.cpu);
+  const std::string memory = api::formatMebibytes(r.memory);
+  std::string image = containerDiskImage(targetSpec);
+  if (image.empty()) {
+    image = defaults.probeImage;
+  }
+  Json disks = Json::array({{{"name", "probe"}, {"disk", {{"bus", "virtio"}}}}});
+  Json volumes = Json::array({{{"name", "probe"}, {"containerDisk", {{"image", image}}}}});
+  if (settings.fidelity == api::Fidelity::Synthetic) {
+    disks.push_back({{"name", "cloudinit"}, {"disk", {{"bus", "virtio"}}}});
+    volumes.push_back({{"name", "cloudinit"},
+                       {"cloudInitNoCloud", {{"userData", syntheticUserData(settings.load)}}}});
+  }
+  Json spec = {{"nodeSelector", {{"kubernetes.io/hostname", node}}},
+               {"terminationGracePeriodSeconds", 0},
+               {"domain",
+                {{"cpu", {{"cores", 1}, {"sockets", 1}, {"threads", 1}}},
+                 {"memory", {{"guest", memory}}},
+                 {"resources",
+                  {{"requests", {{"cpu", cpu}, {"memory", memory}}},
+                   {"limits", {{"cpu", cpu}, {"memory", memory}}}}},
+                 {"devices", {{"disks", disks}}}}},
+               {"volumes", volumes}};
+  if (targetSpec.contains("tolerations")) {
+    spec["tolerations"] = targetSpec["tolerations"];
+  }
+  return {{"apiVersion", "kubevirt.io/v1"},
+          {"kind", "VirtualMachineInstance"},
+          {"metadata",
+           {{"name", shadowName(spName, node)},
+            {"namespace", meta.value("namespace", "")},
+            {"labels",
+             {{api::PlacementLabel, spName}, {api::RoleLabel, "shadow"}, {"umbra.io/node", node}}},
+            {"ownerReferences",
+             Json::array({{{"apiVersion", std::string(api::Group) + "/" + api::Version},
+                           {"kind", "ShadowPlacement"},
+                           {"name", spName},
+                           {"uid", meta.value("uid", "")},
+                           {"controller", true},
+                           {"blockOwnerDeletion", true}}})}}},
+          {"spec", spec}};
+}
+
+}  // namespace umbra::placement

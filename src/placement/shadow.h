@@ -1,0 +1,37 @@
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "api/shadow_placement.h"
+#include "common/result.h"
+#include "placement/candidates.h"
+
+namespace umbra::placement {
+
+// Deterministic name `<placement>-shadow-<node>`, so that a retried create meets AlreadyExists
+// instead of making a twin. Names longer than 63 characters keep a readable prefix and end in a
+// hash of the full name (the name also becomes a label value on the launcher pod).
+std::string shadowName(const std::string& placement, const std::string& node);
+
+// The shadow's CPU limit and memory: the target's size times the fractions, raised to the floors.
+Resources shadowResources(const TargetRequirements& target, const api::PlacementSettings& s,
+                          const api::PlacementDefaults& d);
+
+// Cloud-init user data that runs the Synthetic load profile: stress-ng when the image has it,
+// otherwise a duty-cycled shell loop. Always <= 2048 bytes (KubeVirt's inline limit).
+std::string syntheticUserData(const api::SyntheticLoad& load);
+
+// A throttled copy of the target, pinned to `node`:
+//  - CPU request = limit = shadowResources().cpu, one vCPU; memory guest = request = limit;
+//  - the target's containerDisk image if it has one, else the probe image; never its volumes;
+//  - nodeSelector {kubernetes.io/hostname: node}, the target's tolerations;
+//  - labels umbra.io/placement and umbra.io/role=shadow; an ownerReference to the placement;
+//  - cloud-init for Synthetic.
+// `placement` is the ShadowPlacement object (metadata.name/namespace/uid); `targetSpec` is the
+// target VMI's spec or the VM's template spec.
+Json buildShadowVmi(const Json& placement, const Json& targetSpec, const std::string& node,
+                    const api::PlacementSettings& settings, const api::PlacementDefaults& defaults);
+
+}  // namespace umbra::placement

@@ -1,0 +1,176 @@
+#include <gtest/gtest.h>
+
+#include "api/quantity.h"
+#include "api/shadow_placement.h"
+#include "config/config.h"
+
+namespace umbra {
+namespace {
+
+using api::Json;
+using namespace std::chrono_literals;
+
+TEST(Quantity, ParsesKubernetesSuffixes) {
+  EXPECT_DOUBLE_EQ(*api::parseQuantity("2"), 2);
+  EXPECT_DOUBLE_EQ(*api::parseQuantity("500m"), 0.5);
+  EXPECT_DOUBLE_EQ(*api::parseQuantity("4Gi"), 4.0 * 1024 * 1024 * 1024);
+  EXPECT_DOUBLE_EQ(*api::parseQuantity("1.5G"), 1.5e9);
+  EXPECT_DOUBLE_EQ(*api::parseQuantity("1e3"), 1000);
+  EXPECT_DOUBLE_EQ(*api::parseQuantity("128Mi"), 128.0 * 1024 * 1024);
+  EXPECT_FALSE(api::parseQuantity("").has_value());
+  EXPECT_FALSE(api::parseQuantity("4 GB").has_value());
+  EXPECT_FALSE(api::parseQuantity("Gi").has_value());
+  EXPECT_FALSE(api::parseQuantity("-1").has_value());
+  EXPECT_EQ(api::formatMilliCpu(0.02), "20m");
+  EXPECT_EQ(api::formatMilliCpu(0.0101), "11m") << "rounded up";
+  EXPECT_EQ(api::formatMebibytes(81.92 * 1024 * 1024), "82Mi");
+}
+
+TEST(Duration, ParsesGoDurations) {
+  EXPECT_EQ(*api::parseDuration("5m"), 5min);
+  EXPECT_EQ(*api::parseDuration("1h30m"), 90min);
+  EXPECT_EQ(*api::parseDuration("1.5s"), 1500ms);
+  EXPECT_EQ(*api::parseDuration("250ms"), 250ms);
+  EXPECT_FALSE(api::parseDuration("5 minutes").has_value());
+  EXPECT_FALSE(api::parseDuration("5").has_value());
+  EXPECT_FALSE(api::parseDuration("-5s").has_value());
+  EXPECT_EQ(api::formatDuration(90min), "1h30m");
+  EXPECT_EQ(api::formatDuration(15s), "15s");
+  EXPECT_EQ(api::formatDuration(1500ms), "1500ms");
+}
+
+Json placement(Json spec) {
+  return {{"apiVersion", "umbra.io/v1alpha1"},
+          {"kind", "ShadowPlacement"},
+          {"metadata", {{"name", "web"}, {"namespace", "prod"}, {"uid", "u-1"}}},
+          {"spec", std::move(spec)}};
+}
+
+TEST(Settings, OperatorDefaultsFillWhatTheSpecLeavesOut) {
+  api::PlacementDefaults d;
+  d.candidateCount = 4;
+  d.observationDuration = 2min;
+  auto s = api::settingsFrom(
+      placement({{"target", {{"kind", "VirtualMachine"}, {"name", "web-1"}}}}), d);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->targetName, "web-1");
+  EXPECT_EQ(s->mode, api::Mode::Apply);
+  EXPECT_EQ(s->candidateCount, 4);
+  EXPECT_DOUBLE_EQ(s->cpuFraction, 0.01);
+  EXPECT_DOUBLE_EQ(s->memoryFraction, 0.02);
+  EXPECT_EQ(s->observationDuration, 2min);
+  EXPECT_EQ(s->observationInterval, 15s);
+  EXPECT_EQ(s->fidelity, api::Fidelity::Passive);
+  EXPECT_DOUBLE_EQ(s->weights.cpu, 0.4);
+}
+
+TEST(Settings, TheSpecOverridesTheDefaults) {
+  auto s = api::settingsFrom(
+      placement(
+          {{"target", {{"kind", "VirtualMachineInstance"}, {"name", "db"}}},
+           {"mode", "Recommend"},
+           {"candidates", {{"count", 5}, {"nodeSelector", {{"zone", "a"}}}}},
+           {"shadow",
+            {{"cpuFraction", 0.05},
+             {"fidelity", "Synthetic"},
+             {"syntheticLoad", {{"profile", "spiky"}, {"cpuPercent", 80}}}}},
+           {"observation", {{"duration", "90s"}, {"interval", "5s"}, {"maxExtensions", 0}}},
+           {"scoring", {{"weights", {{"cpu", 1}, {"memory", 0}, {"disk", 0}, {"network", 0}}}}}}),
+      {});
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->targetKind, api::TargetKind::VirtualMachineInstance);
+  EXPECT_EQ(s->mode, api::Mode::Recommend);
+  EXPECT_EQ(s->candidateCount, 5);
+  EXPECT_EQ(s->nodeSelector.at("zone"), "a");
+  EXPECT_DOUBLE_EQ(s->cpuFraction, 0.05);
+  EXPECT_EQ(s->fidelity, api::Fidelity::Synthetic);
+  EXPECT_EQ(s->load.profile, "spiky");
+  EXPECT_EQ(s->load.cpuPercent, 80);
+  EXPECT_EQ(s->observationDuration, 90s);
+  EXPECT_EQ(s->maxExtensions, 0);
+  EXPECT_DOUBLE_EQ(s->weights.memory, 0);
+}
+
+TEST(Settings, WhatTheSchemaCannotCatchIsATerminalErrorNamingTheField) {
+  const auto bad = [](Json spec, const std::string& field) {
+    auto s = api::settingsFrom(placement(std::move(spec)), {});
+    ASSERT_FALSE(s.ok());
+    EXPECT_TRUE(s.error().is(ErrorKind::Terminal));
+    EXPECT_EQ(s.error().message.rfind("prod/web: " + field, 0), 0u) << s.error().message;
+  };
+  const Json target = {{"kind", "VirtualMachine"}, {"name", "web-1"}};
+  bad({{"target", {{"kind", "Pod"}, {"name", "x"}}}}, "spec.target.kind");
+  bad({{"target", target}, {"shadow", {{"fidelity", "Mirror"}}}}, "spec.shadow.fidelity");
+  bad({{"target", target}, {"observation", {{"duration", "soon"}}}}, "spec.observation.duration");
+  bad({{"target", target}, {"observation", {{"duration", "10s"}, {"interval", "1m"}}}},
+      "spec.observation.interval");
+  bad({{"target", target}, {"candidates", {{"count", 0}}}}, "spec.candidates.count");
+}
+
+TEST(Config, EmptyFileMeansTheDesignDefaults) {
+  auto c = config::parseConfig("", "umbra.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->placement.candidateCount, 3);
+  EXPECT_DOUBLE_EQ(c->placement.cpuFraction, 0.01);
+  EXPECT_DOUBLE_EQ(c->placement.memoryFraction, 0.02);
+  EXPECT_EQ(c->mirroringPercentage, 10);
+  EXPECT_EQ(c->retrainingInterval, std::chrono::hours(24));
+}
+
+TEST(Config, OverridesAreRead) {
+  auto c = config::parseConfig(R"(
+shadows: {count: 5, cpuFraction: 0.02, cpuFloor: 20m, memoryFloor: 256Mi, probeImage: img:1}
+mirroringPercentage: 20
+observation: {duration: 2m, interval: 10s, minConfidence: 0.8, maxExtensions: 1}
+scoring: {weights: {cpu: 1, memory: 0, disk: 0, network: 0}}
+retrainingInterval: 12h
+maxConcurrentPlacements: 4
+prometheus: {url: "http://prom:9090"}
+model: {path: /models/m.pt}
+)",
+                               "umbra.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->placement.candidateCount, 5);
+  EXPECT_DOUBLE_EQ(c->placement.cpuFloorCores, 0.02);
+  EXPECT_DOUBLE_EQ(c->placement.memoryFloorBytes, 256.0 * 1024 * 1024);
+  EXPECT_EQ(c->placement.probeImage, "img:1");
+  EXPECT_EQ(c->placement.observationDuration, 2min);
+  EXPECT_DOUBLE_EQ(c->placement.weights.cpu, 1);
+  EXPECT_EQ(c->retrainingInterval, std::chrono::hours(12));
+  EXPECT_EQ(c->maxConcurrentPlacements, 4);
+  EXPECT_EQ(c->prometheusUrl, "http://prom:9090");
+  EXPECT_EQ(c->modelPath, "/models/m.pt");
+}
+
+TEST(Config, BadInputNamesFileAndField) {
+  const auto bad = [](const std::string& yaml, const std::string& expected) {
+    auto c = config::parseConfig(yaml, "umbra.yaml");
+    ASSERT_FALSE(c.ok()) << yaml;
+    EXPECT_TRUE(c.error().is(ErrorKind::Config));
+    EXPECT_EQ(c.error().message, expected);
+  };
+  bad("shadows: {count: 0}", "umbra.yaml: shadows.count: must be 1..10, got 0");
+  bad("shadows: {count: many}", "umbra.yaml: shadows.count: must be an integer, got \"many\"");
+  bad("shadows: {cout: 3}", "umbra.yaml: shadows.cout: unknown field");
+  bad("shadowz: {}", "umbra.yaml: shadowz: unknown field");
+  bad("shadows: {memoryFloor: lots}",
+      "umbra.yaml: shadows.memoryFloor: \"lots\" is not a positive quantity (e.g. 10m, 128Mi)");
+  bad("observation: {duration: 5 minutes}",
+      "umbra.yaml: observation.duration: \"5 minutes\" is not a duration (e.g. 90s, 5m, 24h)");
+  bad("observation: {minConfidence: 2}",
+      "umbra.yaml: observation.minConfidence: must be in [0, 1], got 2");
+  bad("prometheus: {url: prom:9090}",
+      "umbra.yaml: prometheus.url: \"prom:9090\" is not an http(s) URL");
+  bad("scoring: {weights: {cpu: 0, memory: 0, disk: 0, network: 0}}",
+      "umbra.yaml: scoring.weights: at least one weight must be positive");
+  auto yaml = config::parseConfig("shadows: [unclosed", "umbra.yaml");
+  ASSERT_FALSE(yaml.ok());
+  EXPECT_EQ(yaml.error().message.rfind("umbra.yaml:1: invalid YAML", 0), 0u)
+      << yaml.error().message;
+  auto missing = config::loadConfig("/nonexistent/umbra.yaml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message, "/nonexistent/umbra.yaml: No such file or directory");
+}
+
+}  // namespace
+}  // namespace umbra

@@ -1,0 +1,293 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "harness/openapi_validator.h"
+#include "placement/candidates.h"
+#include "placement/scoring.h"
+#include "placement/shadow.h"
+
+namespace umbra::placement {
+namespace {
+
+Json node(const std::string& name, const std::string& cpu = "16", const std::string& mem = "64Gi") {
+  return {
+      {"metadata",
+       {{"name", name},
+        {"labels",
+         {{"kubernetes.io/hostname", name}, {"kubevirt.io/schedulable", "true"}, {"zone", "a"}}}}},
+      {"spec", Json::object()},
+      {"status",
+       {{"allocatable", {{"cpu", cpu}, {"memory", mem}}},
+        {"conditions", Json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
+}
+
+Json vmiSpec(const std::string& cpu = "2", const std::string& mem = "4Gi") {
+  return {{"domain",
+           {{"cpu", {{"cores", 2}}},
+            {"memory", {{"guest", mem}}},
+            {"resources", {{"requests", {{"cpu", cpu}, {"memory", mem}}}}},
+            {"devices",
+             {{"disks", Json::array({{{"name", "root"}, {"disk", {{"bus", "virtio"}}}}})}}}}},
+          {"volumes",
+           Json::array({{{"name", "root"},
+                         {"containerDisk", {{"image", "quay.io/containerdisks/fedora:40"}}}}})}};
+}
+
+std::vector<NodeView> views(const std::vector<Json>& nodes) {
+  std::vector<NodeView> out;
+  for (const auto& n : nodes)
+    out.push_back(nodeViewOf(n));
+  return out;
+}
+
+TEST(Requirements, ReadsRequestsSizeSelectorAffinityAndTolerations) {
+  Json spec = vmiSpec("2", "4Gi");
+  spec["nodeSelector"] = {{"zone", "a"}};
+  spec["tolerations"] = Json::array({{{"key", "gpu"}, {"operator", "Exists"}}});
+  auto t = requirementsOf(spec);
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_DOUBLE_EQ(t->requests.cpu, 2);
+  EXPECT_DOUBLE_EQ(t->requests.memory, 4.0 * (1 << 30));
+  EXPECT_DOUBLE_EQ(t->size.cpu, 2);
+  EXPECT_EQ(t->nodeSelector.at("zone"), "a");
+  EXPECT_EQ(t->tolerations.size(), 1u);
+
+  Json noRequests = {{"domain", {{"cpu", {{"cores", 4}}}, {"memory", {{"guest", "8Gi"}}}}}};
+  auto n = requirementsOf(noRequests);
+  ASSERT_TRUE(n.ok());
+  EXPECT_DOUBLE_EQ(n->requests.cpu, 0.4) << "vCPUs / cpuAllocationRatio, as KubeVirt requests";
+  EXPECT_DOUBLE_EQ(n->size.cpu, 4);
+
+  auto bad = requirementsOf({{"domain", {{"resources", {{"requests", {{"cpu", "two"}}}}}}}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message, "spec.domain.resources.requests.cpu: \"two\" is not a quantity");
+  auto noMemory = requirementsOf({{"domain", {{"cpu", {{"cores", 1}}}}}});
+  ASSERT_FALSE(noMemory.ok());
+  EXPECT_TRUE(noMemory.error().is(ErrorKind::Terminal));
+}
+
+TEST(Classify, FiltersWithAReasonForEveryRejectedNode) {
+  Json notReady = node("n-notready");
+  notReady["status"]["conditions"][0]["status"] = "False";
+  Json cordoned = node("n-cordoned");
+  cordoned["spec"]["unschedulable"] = true;
+  Json unlabelled = node("n-unlabelled");
+  unlabelled["metadata"]["labels"].erase("kubevirt.io/schedulable");
+  Json zoneB = node("n-zoneb");
+  zoneB["metadata"]["labels"]["zone"] = "b";
+  Json tainted = node("n-tainted");
+  tainted["spec"]["taints"] =
+      Json::array({{{"key", "dedicated"}, {"value", "db"}, {"effect", "NoSchedule"}}});
+  Json preferNo = node("n-prefer");
+  preferNo["spec"]["taints"] = Json::array({{{"key", "x"}, {"effect", "PreferNoSchedule"}}});
+  Json small = node("n-small", "1", "64Gi");
+  std::vector<NodeView> nodes =
+      views({notReady, cordoned, unlabelled, zoneB, tainted, preferNo, small, node("n-ok")});
+  Json spec = vmiSpec();
+  spec["nodeSelector"] = {{"zone", "a"}};
+  auto t = requirementsOf(spec);
+  ASSERT_TRUE(t.ok());
+  const auto verdicts = classify(nodes, *t, {});
+  std::map<std::string, std::string> reasons;
+  for (const auto& v : verdicts)
+    reasons[v.node] = v.feasible ? "ok" : v.reason;
+  EXPECT_EQ(reasons["n-notready"], "node is not Ready");
+  EXPECT_EQ(reasons["n-cordoned"], "node is cordoned");
+  EXPECT_EQ(reasons["n-unlabelled"], "node is not kubevirt.io/schedulable=true");
+  EXPECT_EQ(reasons["n-zoneb"], "does not match target nodeSelector zone");
+  EXPECT_EQ(reasons["n-tainted"], "taint dedicated:NoSchedule is not tolerated");
+  EXPECT_EQ(reasons["n-prefer"], "ok") << "PreferNoSchedule does not filter";
+  EXPECT_EQ(reasons["n-small"], "insufficient cpu");
+  EXPECT_EQ(reasons["n-ok"], "ok");
+  EXPECT_TRUE(verdicts[0].feasible && verdicts[1].feasible) << "feasible nodes come first";
+  EXPECT_FALSE(verdicts[2].feasible);
+}
+
+TEST(Classify, TolerationsAffinityAndTheExtraSelector) {
+  Json tainted = node("n1");
+  tainted["spec"]["taints"] =
+      Json::array({{{"key", "dedicated"}, {"value", "db"}, {"effect", "NoExecute"}}});
+  Json labelled = node("n2");
+  labelled["metadata"]["labels"]["disk"] = "ssd";
+  labelled["metadata"]["labels"]["generation"] = "5";
+  Json spec = vmiSpec();
+  spec["tolerations"] =
+      Json::array({{{"key", "dedicated"}, {"operator", "Equal"}, {"value", "db"}}});
+  auto t = requirementsOf(spec);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(topCandidates(classify(views({tainted}), *t, {}), 3), std::vector<std::string>{"n1"});
+
+  t->requiredAffinityTerms = Json::array(
+      {{{"matchExpressions",
+         Json::array({{{"key", "disk"}, {"operator", "In"}, {"values", {"ssd"}}},
+                      {{"key", "generation"}, {"operator", "Gt"}, {"values", {"4"}}}})}}});
+  EXPECT_EQ(topCandidates(classify(views({tainted, labelled}), *t, {}), 3),
+            std::vector<std::string>{"n2"});
+  t->requiredAffinityTerms = Json::array();
+  EXPECT_EQ(topCandidates(classify(views({tainted, labelled}), *t, {{"disk", "ssd"}}), 3),
+            std::vector<std::string>{"n2"});
+  EXPECT_TRUE(tolerates(Json::array({{{"operator", "Exists"}}}),
+                        {{"key", "any"}, {"effect", "NoSchedule"}}));
+  EXPECT_FALSE(
+      tolerates(Json::array({{{"key", "a"}, {"operator", "Exists"}, {"effect", "NoExecute"}}}),
+                {{"key", "a"}, {"effect", "NoSchedule"}}));
+}
+
+TEST(Classify, RanksByFreeCapacityAfterPlacementAndCountsWhatIsAlreadyThere) {
+  std::vector<Json> vmis = {
+      {{"metadata", {{"name", "busy"}, {"namespace", "x"}}},
+       {"spec", vmiSpec("12", "48Gi")},
+       {"status", {{"phase", "Running"}, {"nodeName", "n1"}}}},
+      {{"metadata", {{"name", "done"}, {"namespace", "x"}}},
+       {"spec", vmiSpec("12", "48Gi")},
+       {"status", {{"phase", "Succeeded"}, {"nodeName", "n2"}}}},
+  };
+  std::vector<Json> pods = {
+      {{"metadata", {{"name", "p"}}},
+       {"spec",
+        {{"nodeName", "n3"},
+         {"containers", Json::array({{{"resources", {{"requests", {{"cpu", "15"}}}}}}})}}},
+       {"status", {{"phase", "Running"}}}}};
+  const auto requested = requestedPerNode(vmis, pods);
+  EXPECT_DOUBLE_EQ(requested.at("n1").cpu, 12);
+  EXPECT_EQ(requested.count("n2"), 0u) << "finished VMIs hold nothing";
+  std::vector<NodeView> nodes = views({node("n1"), node("n2"), node("n3"), node("n4")});
+  for (auto& n : nodes) {
+    if (requested.count(n.name))
+      n.requested = requested.at(n.name);
+  }
+  auto t = requirementsOf(vmiSpec("2", "4Gi"));
+  ASSERT_TRUE(t.ok());
+  const auto verdicts = classify(nodes, *t, {});
+  EXPECT_EQ(topCandidates(verdicts, 2), (std::vector<std::string>{"n2", "n4"}))
+      << "empty nodes, by name";
+  EXPECT_EQ(topCandidates(verdicts, 10), (std::vector<std::string>{"n2", "n4", "n1"}));
+  EXPECT_EQ(verdicts.back().node, "n3");
+  EXPECT_EQ(verdicts.back().reason, "insufficient cpu");
+}
+
+Json sp() {
+  return {{"apiVersion", "umbra.io/v1alpha1"},
+          {"kind", "ShadowPlacement"},
+          {"metadata", {{"name", "web-1"}, {"namespace", "prod"}, {"uid", "uid-123"}}}};
+}
+
+std::string swaggerPath() {
+  const char* env = std::getenv("UMBRA_SHARED");
+  return std::string(env != nullptr && *env != '\0' ? env : UMBRA_SOURCE_DIR "/../shared") +
+         "/kubevirt/swagger.json";
+}
+
+TEST(Shadow, ThrottledCopyPinnedToTheNodeAndOwnedByThePlacement) {
+  api::PlacementSettings s;
+  s.cpuFraction = 0.01;
+  s.memoryFraction = 0.02;
+  api::PlacementDefaults d;
+  Json target = vmiSpec("2", "16Gi");
+  target["volumes"].push_back(
+      {{"name", "data"}, {"persistentVolumeClaim", {{"claimName", "db-data"}}}});
+  target["tolerations"] = Json::array({{{"key", "dedicated"}, {"operator", "Exists"}}});
+  const Json vmi = buildShadowVmi(sp(), target, "node-a", s, d);
+  EXPECT_EQ(vmi["metadata"]["name"], "web-1-shadow-node-a");
+  EXPECT_EQ(vmi["metadata"]["labels"]["umbra.io/placement"], "web-1");
+  EXPECT_EQ(vmi["metadata"]["labels"]["umbra.io/role"], "shadow");
+  EXPECT_EQ(vmi["metadata"]["ownerReferences"][0]["uid"], "uid-123");
+  EXPECT_EQ(vmi["metadata"]["ownerReferences"][0]["controller"], true);
+  EXPECT_EQ(vmi["spec"]["nodeSelector"], Json({{"kubernetes.io/hostname", "node-a"}}));
+  // 1 % of 2 vCPUs = 20m; 2 % of 16Gi = 327.68Mi -> 328Mi (above the 128Mi floor).
+  EXPECT_EQ(vmi["spec"]["domain"]["resources"]["limits"]["cpu"], "20m");
+  EXPECT_EQ(vmi["spec"]["domain"]["resources"]["requests"]["cpu"], "20m");
+  EXPECT_EQ(vmi["spec"]["domain"]["memory"]["guest"], "328Mi");
+  EXPECT_EQ(vmi["spec"]["volumes"].size(), 1u) << "never the target's volumes";
+  EXPECT_EQ(vmi["spec"]["volumes"][0]["containerDisk"]["image"],
+            "quay.io/containerdisks/fedora:40");
+  EXPECT_EQ(vmi["spec"]["tolerations"], target["tolerations"]);
+}
+
+TEST(Shadow, FloorsAndTheProbeImageApplyToSmallOrDisklessTargets) {
+  api::PlacementSettings s;
+  api::PlacementDefaults d;
+  Json target = {{"domain", {{"cpu", {{"cores", 1}}}, {"memory", {{"guest", "1Gi"}}}}}};
+  const Json vmi = buildShadowVmi(sp(), target, "n", s, d);
+  EXPECT_EQ(vmi["spec"]["domain"]["resources"]["limits"]["cpu"], "10m") << "CPU floor";
+  EXPECT_EQ(vmi["spec"]["domain"]["memory"]["guest"], "128Mi") << "memory floor";
+  EXPECT_EQ(vmi["spec"]["volumes"][0]["containerDisk"]["image"], d.probeImage);
+}
+
+TEST(Shadow, LongNamesAreShortenedDeterministically) {
+  const std::string a = shadowName(std::string(40, 'p'), "node-with-a-rather-long-name-01");
+  EXPECT_LE(a.size(), 63u);
+  EXPECT_EQ(a, shadowName(std::string(40, 'p'), "node-with-a-rather-long-name-01"));
+  EXPECT_NE(a, shadowName(std::string(40, 'p'), "node-with-a-rather-long-name-02"));
+}
+
+TEST(Shadow, SyntheticUserDataFitsKubeVirtsLimitForEveryProfile) {
+  for (const char* profile : {"steady", "diurnal", "spiky", "bursty"}) {
+    const std::string ud = syntheticUserData({profile, 100});
+    EXPECT_LE(ud.size(), 2048u) << profile;
+    EXPECT_EQ(ud.rfind("#cloud-config\n", 0), 0u);
+    EXPECT_NE(ud.find("PROFILE=" + std::string(profile)), std::string::npos);
+  }
+}
+
+TEST(Shadow, EveryGeneratedShadowValidatesAgainstKubeVirtsSchema) {
+  auto schema = umbra::testing::KubeVirtSchema::load(swaggerPath());
+  ASSERT_TRUE(schema.ok()) << schema.error().message;
+  api::PlacementDefaults d;
+  for (const auto fidelity : {api::Fidelity::Passive, api::Fidelity::Synthetic}) {
+    api::PlacementSettings s;
+    s.fidelity = fidelity;
+    Json target = vmiSpec();
+    target["tolerations"] =
+        Json::array({{{"key", "k"}, {"operator", "Exists"}, {"effect", "NoSchedule"}}});
+    const Json vmi = buildShadowVmi(sp(), target, "node-a", s, d);
+    const auto errors = schema->validate(vmi);
+    EXPECT_TRUE(errors.empty()) << api::toString(fidelity) << ": "
+                                << ::testing::PrintToString(errors);
+  }
+}
+
+TEST(Shadow, TheValidatorRejectsWhatKubeVirtsWebhookRejects) {
+  auto schema = umbra::testing::KubeVirtSchema::load(swaggerPath());
+  ASSERT_TRUE(schema.ok()) << schema.error().message;
+  Json vmi = buildShadowVmi(sp(), vmiSpec(), "n", {}, {});
+  Json misspelt = vmi;
+  misspelt["spec"]["nodeSelecter"] = {{"a", "b"}};
+  ASSERT_EQ(schema->validate(misspelt),
+            std::vector<std::string>{"spec.nodeSelecter: unknown field"});
+  Json wrongType = vmi;
+  wrongType["spec"]["domain"]["cpu"]["cores"] = "one";
+  EXPECT_FALSE(schema->validate(wrongType).empty());
+  Json noDomain = vmi;
+  noDomain["spec"].erase("domain");
+  EXPECT_EQ(schema->validate(noDomain), std::vector<std::string>{"spec.domain: required"});
+  Json extraTop = vmi;
+  extraTop["specs"] = Json::object();
+  EXPECT_FALSE(schema->validate(extraTop).empty());
+}
+
+TEST(Scoring, WeightsContentionAndRanksDeterministically) {
+  const api::ScoringWeights w;  // 0.4 cpu, 0.2 each other
+  EXPECT_DOUBLE_EQ(scoreOf({}, w), 100);
+  EXPECT_NEAR(scoreOf({1, 1, 1, 1e9}, w), 0, 1e-6);
+  EXPECT_NEAR(scoreOf({0.5, 0, 0, 0}, w), 80, 1e-9);
+  EXPECT_NEAR(scoreOf({0, 0, 0, 0.010}, w), 90, 1e-9) << "10 ms latency is half of the worst";
+  const Decision d = decide({{"b", {0.10, 0, 0, 0}, 0.9},
+                             {"a", {0.10, 0, 0, 0}, 0.9},
+                             {"c", {0.02, 0, 0, 0}, 0.6},
+                             {"d", {0.10, 0, 0, 0}, 0.95}},
+                            w);
+  ASSERT_EQ(d.ranked.size(), 4u);
+  EXPECT_EQ(d.selected, "c");
+  EXPECT_DOUBLE_EQ(d.confidence, 0.6);
+  EXPECT_DOUBLE_EQ(d.minConfidence, 0.6);
+  EXPECT_EQ(d.ranked[1].node, "d") << "ties broken by confidence";
+  EXPECT_EQ(d.ranked[2].node, "a") << "then by name";
+  EXPECT_NE(d.ranked[0].reason.find("predicted steal 2.0%"), std::string::npos)
+      << d.ranked[0].reason;
+  EXPECT_TRUE(decide({}, w).selected.empty());
+}
+
+}  // namespace
+}  // namespace umbra::placement
