@@ -1,0 +1,25 @@
+#pragma once
+
+// Internal to the reconciler's .cc files: the world as read at the start of one pass.
+#include <string>
+
+#include "controller/shadow_placement_reconciler.h"
+#include "placement/candidates.h"
+
+namespace umbra::controller {
+
+struct ShadowPlacementReconciler::Pass {
+  Json sp;  // the placement as cached
+  std::string ns;
+  std::string name;
+  int64_t generation = 0;
+  api::PlacementSettings settings;
+  Json status;      // being rebuilt by this pass
+  Json original;    // as read; writeStatus() skips an unchanged status
+  Json target;      // the VM or VMI
+  Json targetSpec;  // its VMI spec (a VM's template spec)
+  placement::TargetRequirements req;
+  SystemTime now;
+};
+
+}  // namespace umbra::controller

@@ -1,0 +1,282 @@
+#include "controller/shadow_placement_reconciler.h"
+
+#include <algorithm>
+
+#include "api/quantity.h"
+#include "common/log.h"
+#include "controller/reconcile_pass.h"
+#include "controller/status.h"
+#include "placement/candidates.h"
+#include "placement/shadow.h"
+#include "runtime/time_format.h"
+
+namespace umbra::controller {
+
+using runtime::Action;
+using runtime::EventType;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto UnschedulableRetry = 30s;
+constexpr auto QueuedRetry = 5s;
+constexpr auto ProbeRecheck = 2s;
+
+bool hasFinalizer(const Json& sp) {
+  for (const auto& f : sp["metadata"].value("finalizers", Json::array())) {
+    if (f == api::FinalizerName)
+      return true;
+  }
+  return false;
+}
+
+Duration toDuration(std::chrono::milliseconds ms) {
+  return std::chrono::duration_cast<Duration>(ms);
+}
+
+}  // namespace
+
+ShadowPlacementReconciler::ShadowPlacementReconciler(ReconcilerDeps deps) : d_(std::move(deps)) {}
+
+std::string ShadowPlacementReconciler::placementKeyOfShadow(const Json& vmi) {
+  const Json& meta = vmi.at("metadata");
+  const auto labels = meta.value("labels", Json::object());
+  const std::string placement = labels.value(api::PlacementLabel, "");
+  if (placement.empty() || labels.value(api::RoleLabel, "") != "shadow") {
+    return "";
+  }
+  return meta.value("namespace", "") + "/" + placement;
+}
+
+void ShadowPlacementReconciler::event(const Json& sp, EventType type, const std::string& reason,
+                                      const std::string& action, const std::string& note) {
+  (void)d_.events.record(sp, type, reason, action, note);  // logged by the recorder on failure
+}
+
+Result<Action> ShadowPlacementReconciler::reconcile(const std::string& key) {
+  const kube::ObjectPtr cached = d_.caches.placements.get(key);
+  if (!cached) {
+    return Action::awaitChange();  // deleted; the finalizer already ran
+  }
+  Pass p;
+  p.sp = *cached;
+  const Json& meta = p.sp["metadata"];
+  p.ns = meta.value("namespace", "");
+  p.name = meta.value("name", "");
+  p.generation = meta.value("generation", static_cast<int64_t>(0));
+  p.now = d_.clock.wallNow();
+  p.status = p.sp.value("status", Json::object());
+  p.original = p.status;
+
+  if (meta.contains("deletionTimestamp")) {
+    return finalize(p.sp);
+  }
+  if (!hasFinalizer(p.sp)) {
+    Json updated = p.sp;
+    updated["metadata"]["finalizers"].push_back(api::FinalizerName);
+    UMBRA_TRY(auto ignored, d_.client.update(api::shadowPlacements(), updated));
+    (void)ignored;
+    return Action::awaitChange();  // our own write brings the next pass
+  }
+  const std::string current = p.status.value("phase", "");
+  if (isTerminal(current)) {
+    bool noneLeft = false;
+    UMBRA_CHECK(deleteShadows(p.sp, false, noneLeft));
+    return Action::awaitChange();
+  }
+  auto settings = api::settingsFrom(p.sp, d_.config.placement);
+  if (!settings.ok()) {
+    return fail(p, "InvalidSpec", settings.error().message);
+  }
+  p.settings = *settings;
+  const bool isVm = p.settings.targetKind == api::TargetKind::VirtualMachine;
+  const kube::ObjectPtr target =
+      (isVm ? d_.caches.vms : d_.caches.vmis).get(p.ns + "/" + p.settings.targetName);
+  if (!target) {
+    return fail(p, "TargetNotFound",
+                std::string(api::toString(p.settings.targetKind)) + " " + p.ns + "/" +
+                    p.settings.targetName + " does not exist");
+  }
+  p.target = *target;
+  p.targetSpec = isVm ? p.target["spec"]["template"].value("spec", Json::object())
+                      : p.target.value("spec", Json::object());
+  auto req = placement::requirementsOf(p.targetSpec);
+  if (!req.ok()) {
+    return fail(p, "InvalidTarget", p.settings.targetName + ": " + req.error().message);
+  }
+  p.req = *req;
+  p.status["observedGeneration"] = p.generation;
+
+  if (current.empty() || current == phase::Pending)
+    return selectCandidates(p);
+  if (current == phase::Probing)
+    return probe(p);
+  if (current == phase::Observing)
+    return observe(p);
+  if (current == phase::Placing)
+    return place(p);
+  return Error::bug("unhandled phase " + current);
+}
+
+Result<Action> ShadowPlacementReconciler::fail(Pass& p, const std::string& reason,
+                                               const std::string& message) {
+  setPhase(p.status, phase::Failed, reason, message);
+  setCondition(p.status, condition::Placed, false, reason, message, p.generation, p.now);
+  UMBRA_CHECK(writeStatus(p));
+  event(p.sp, EventType::Warning, reason, "Fail", message);
+  bool noneLeft = false;
+  UMBRA_CHECK(deleteShadows(p.sp, false, noneLeft));
+  return Action::awaitChange();
+}
+
+Status ShadowPlacementReconciler::writeStatus(Pass& p) {
+  if (p.status == p.original) {
+    return okStatus();
+  }
+  p.status["shadowCount"] = [&] {
+    int n = 0;
+    for (const auto& s : p.status.value("shadows", Json::array())) {
+      n += s.value("phase", "") != "Dropped" ? 1 : 0;
+    }
+    return n;
+  }();
+  // The resourceVersion makes the patch conditional: a pass that read a stale cache gets a
+  // Conflict and is retried, instead of overwriting newer progress.
+  const Json patch = {
+      {"metadata", {{"resourceVersion", p.sp["metadata"].value("resourceVersion", "")}}},
+      {"status", p.status}};
+  auto r = d_.client.patch(api::shadowPlacements(), {p.ns, p.name}, kube::PatchType::Merge, patch,
+                           {}, "status");
+  if (!r.ok()) {
+    return r.error();
+  }
+  p.original = p.status;
+  p.sp["metadata"]["resourceVersion"] = (*r)["metadata"].value("resourceVersion", "");
+  return okStatus();
+}
+
+Result<Action> ShadowPlacementReconciler::selectCandidates(Pass& p) {
+  int active = 0;
+  for (const auto& other : d_.caches.placements.list()) {
+    const std::string ph = (*other).value("status", Json::object()).value("phase", "");
+    active += (ph == phase::Probing || ph == phase::Observing) ? 1 : 0;
+  }
+  if (active >= d_.config.maxConcurrentPlacements) {
+    setPhase(
+        p.status, phase::Pending, "Queued",
+        "waiting: " + std::to_string(active) + " placements are probing (maxConcurrentPlacements)");
+    UMBRA_CHECK(writeStatus(p));
+    return Action::requeueAfter(QueuedRetry);
+  }
+  std::vector<Json> vmis;
+  for (const auto& v : d_.caches.vmis.list()) {
+    if (placementKeyOfShadow(*v) != p.ns + "/" + p.name)
+      vmis.push_back(*v);
+  }
+  std::vector<Json> pods;
+  for (const auto& pod : d_.caches.pods.list())
+    pods.push_back(*pod);
+  const auto requested =
+      placement::requestedPerNode(vmis, pods, p.ns + "/" + p.settings.targetName);
+  std::vector<placement::NodeView> nodes;
+  for (const auto& n : d_.caches.nodes.list()) {
+    auto view = placement::nodeViewOf(*n);
+    if (const auto it = requested.find(view.name); it != requested.end())
+      view.requested = it->second;
+    nodes.push_back(std::move(view));
+  }
+  const auto verdicts = placement::classify(nodes, p.req, p.settings.nodeSelector);
+  const auto chosen = placement::topCandidates(verdicts, p.settings.candidateCount);
+  if (chosen.empty()) {
+    std::string why = nodes.empty() ? "no nodes" : "";
+    for (size_t i = 0; i < verdicts.size() && i < 3; ++i) {
+      why += (i ? "; " : "") + verdicts[i].node + ": " + verdicts[i].reason;
+    }
+    const std::string message =
+        "no feasible node (" + why + (verdicts.size() > 3 ? "; ..." : "") + ")";
+    setPhase(p.status, phase::Pending, "Unschedulable", message);
+    UMBRA_CHECK(writeStatus(p));
+    event(p.sp, EventType::Warning, "Unschedulable", "SelectCandidates", message);
+    return Action::requeueAfter(UnschedulableRetry);
+  }
+  Json shadows = Json::array();
+  std::string names;
+  for (const auto& node : chosen) {
+    shadows.push_back(
+        {{"node", node}, {"name", placement::shadowName(p.name, node)}, {"phase", "Pending"}});
+    names += (names.empty() ? "" : ", ") + node;
+  }
+  p.status["shadows"] = shadows;
+  p.status["extensions"] = 0;
+  const std::string message = "probing " + std::to_string(chosen.size()) + " of " +
+                              std::to_string(p.settings.candidateCount) +
+                              " requested candidates: " + names;
+  setPhase(p.status, phase::Probing, "CandidatesSelected", message);
+  UMBRA_CHECK(writeStatus(p));  // the choice is recorded before any shadow exists
+  event(p.sp, EventType::Normal, "CandidatesSelected", "SelectCandidates", message);
+  return probe(p);
+}
+
+Result<Action> ShadowPlacementReconciler::probe(Pass& p) {
+  Json& shadows = p.status["shadows"];
+  int running = 0;
+  int live = 0;
+  for (auto& s : shadows) {
+    if (s.value("phase", "") == "Dropped")
+      continue;
+    ++live;
+    const std::string name = s.value("name", "");
+    const kube::ObjectPtr vmi = d_.caches.vmis.get(p.ns + "/" + name);
+    if (!vmi) {
+      const Json shadow = placement::buildShadowVmi(p.sp, p.targetSpec, s.value("node", ""),
+                                                    p.settings, d_.config.placement);
+      auto created = d_.client.create(api::virtualMachineInstances(), p.ns, shadow);
+      if (!created.ok() && !created.error().is(ErrorKind::AlreadyExists)) {
+        return created.error();
+      }
+      continue;
+    }
+    const Json vstatus = (*vmi).value("status", Json::object());
+    const std::string vphase = vstatus.value("phase", "");
+    const auto createdAt = runtime::parseTime((*vmi)["metadata"].value("creationTimestamp", ""));
+    const bool late =
+        createdAt && p.now - *createdAt > toDuration(d_.config.placement.shadowStartTimeout);
+    if (vphase == "Running") {
+      ++running;
+      if (s.value("phase", "") != "Running") {
+        s["phase"] = "Running";
+        s["runningSince"] = runtime::formatTime(p.now);
+      }
+    } else if (vphase == "Failed" || vphase == "Succeeded" || late) {
+      s["phase"] = "Dropped";
+      s["reason"] = late ? "shadow did not start within " +
+                               api::formatDuration(d_.config.placement.shadowStartTimeout)
+                         : "shadow VMI " + vphase;
+      --live;
+      (void)d_.client.remove(api::virtualMachineInstances(), {p.ns, name}, {});
+      event(p.sp, EventType::Warning, "ShadowDropped", "Probe",
+            s.value("node", "") + ": " + s.value("reason", ""));
+    }
+  }
+  if (live == 0) {
+    return fail(p, "NoShadowStarted", "no shadow VMI started on any candidate");
+  }
+  if (running < live) {
+    setCondition(p.status, condition::ShadowsReady, false, "Starting",
+                 std::to_string(running) + "/" + std::to_string(live) + " shadows running",
+                 p.generation, p.now);
+    UMBRA_CHECK(writeStatus(p));
+    return Action::requeueAfter(ProbeRecheck);
+  }
+  setCondition(p.status, condition::ShadowsReady, true, "Running",
+               std::to_string(live) + " shadows running", p.generation, p.now);
+  p.status["observationStartedAt"] = runtime::formatTime(p.now);
+  setPhase(p.status, phase::Observing, "Observing",
+           "observing " + std::to_string(live) + " shadows for " +
+               api::formatDuration(p.settings.observationDuration));
+  UMBRA_CHECK(writeStatus(p));
+  event(p.sp, EventType::Normal, "Observing", "Observe", p.status.value("message", ""));
+  return Action::requeueAfter(toDuration(p.settings.observationDuration));
+}
+
+}  // namespace umbra::controller

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <string>
+
+#include "common/result.h"
+#include "placement/scoring.h"
+#include "telemetry/metrics_source.h"
+
+namespace umbra::model {
+
+// The full VM that would land on the node.
+struct TargetProfile {
+  double vcpus = 1;
+  double memoryBytes = 0;
+};
+
+struct Forecast {
+  placement::Contention p50;
+  placement::Contention p90;
+  double confidence = 0;  // [0, 1]: from the predicted spread and the data's coverage
+};
+
+// Predicts the contention the target would meet on a candidate node from that node's telemetry.
+class Forecaster {
+ public:
+  virtual ~Forecaster() = default;
+  virtual Result<Forecast> forecast(const telemetry::CandidateTelemetry& observed,
+                                    const TargetProfile& target) = 0;
+  // Reported in status.model, e.g. "baseline/window-mean".
+  virtual std::string name() const = 0;
+};
+
+// A transparent baseline until the LSTM lands: p50 is the mean of the observed window, p90 adds
+// 1.28 standard deviations; the target's own load raises CPU contention in proportion to the
+// node's utilisation (a busier node shares less). Confidence falls with the spread (coefficient of
+// variation of steal) and with gaps (share of missing steps).
+class WindowMeanForecaster final : public Forecaster {
+ public:
+  Result<Forecast> forecast(const telemetry::CandidateTelemetry& observed,
+                            const TargetProfile& target) override;
+  std::string name() const override { return "baseline/window-mean"; }
+};
+
+}  // namespace umbra::model

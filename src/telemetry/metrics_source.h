@@ -1,0 +1,45 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+
+namespace umbra::telemetry {
+
+// One observation step for one candidate: what its shadow and its node experienced.
+// Fractions in [0, 1]; latency in seconds. `present` is false for a gap (no sample at that step).
+struct Sample {
+  double cpuSteal = 0;        // shadow vCPU delay rate (kubevirt_vmi_vcpu_delay_seconds_total)
+  double cpuUtilization = 0;  // node busy share (node_cpu_seconds_total, 1 - idle)
+  double memoryPressure = 0;  // node_pressure_memory_*
+  double ioWait = 0;          // node iowait share
+  double networkLatency = 0;  // added latency seen by the shadow
+  bool present = true;
+};
+
+struct ShadowRef {
+  std::string ns;
+  std::string name;
+  std::string node;
+};
+
+struct CandidateTelemetry {
+  std::string node;
+  std::vector<Sample> samples;  // one per step, oldest first
+};
+
+// Where shadow and node behaviour comes from (Prometheus in production). One call per placement
+// decision, covering every candidate.
+class MetricsSource {
+ public:
+  virtual ~MetricsSource() = default;
+  // @return one CandidateTelemetry per shadow, in the order given; an error (e.g. the source is
+  // unreachable, or a series is absent) is reported as MetricsAvailable=False and retried.
+  virtual Result<std::vector<CandidateTelemetry>> observe(const std::vector<ShadowRef>& shadows,
+                                                          SystemTime start, SystemTime end,
+                                                          Duration step) = 0;
+};
+
+}  // namespace umbra::telemetry

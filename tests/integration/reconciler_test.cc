@@ -1,0 +1,440 @@
+// The ShadowPlacement reconciler against a real API server with KubeVirt's CRDs, a KubeVirt
+// stand-in, a fake telemetry source and an injected clock. Each test drives reconcile passes
+// itself (no timers), reading results from the API server, not the operator's cache.
+#include <set>
+#include <thread>
+
+#include "controller/shadow_placement_reconciler.h"
+#include "controller/status.h"
+#include "fakes/fake_clock.h"
+#include "fakes/fake_metrics_source.h"
+#include "fakes/fault_injecting_client.h"
+#include "harness/kubevirt_standin.h"
+#include "harness/openapi_validator.h"
+#include "integration/common.h"
+#include "kube/informer.h"
+
+namespace umbra::testing {
+namespace {
+
+using kube::Json;
+using namespace std::chrono_literals;
+
+// The operator's moving parts, minus the work queue: informers, the reconciler, its fakes.
+class Operator {
+ public:
+  Operator(kube::KubeClient& writer, kube::KubeClient& reader, const std::string& ns,
+           FakeMetricsSource& metrics, FakeClock& clock)
+      : placements_(reader, {api::shadowPlacements(), ns}, {}),
+        vmis_(reader, {api::virtualMachineInstances(), ""}, {}),
+        vms_(reader, {api::virtualMachines(), ns}, {}),
+        nodes_(reader, {kube::resources::nodes(), ""}, {}),
+        pods_(reader, {kube::resources::pods(), ""}, {}),
+        events_(writer, "umbra-operator", "test", clock),
+        reconciler_(
+            {writer,
+             {placements_.store(), vmis_.store(), vms_.store(), nodes_.store(), pods_.store()},
+             metrics,
+             forecaster_,
+             events_,
+             clock,
+             config::OperatorConfig{}}) {
+    for (auto* i : {&placements_, &vmis_, &vms_, &nodes_, &pods_})
+      i->start();
+    for (auto* i : {&placements_, &vmis_, &vms_, &nodes_, &pods_}) {
+      EXPECT_TRUE(i->waitForSync(20s));
+    }
+  }
+  controller::ShadowPlacementReconciler& reconciler() { return reconciler_; }
+  const kube::Store& placements() const { return placements_.store(); }
+  const kube::Store& vmis() const { return vmis_.store(); }
+  const kube::Store& vms() const { return vms_.store(); }
+
+ private:
+  kube::Informer placements_, vmis_, vms_, nodes_, pods_;
+  model::WindowMeanForecaster forecaster_;
+  runtime::EventRecorder events_;
+  controller::ShadowPlacementReconciler reconciler_;
+};
+
+std::string rvOf(const Json& o) {
+  return o["metadata"].value("resourceVersion", "");
+}
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const Status st = ControlPlane::instance().installAllCrds();
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
+  void SetUp() override {
+    admin_ = ControlPlane::instance().adminClient();
+    standin_ = std::make_unique<KubeVirtStandIn>(*admin_);
+    for (const char* n : {"a", "b", "c", "d"}) {
+      ASSERT_TRUE(
+          standin_->createNode(node(n), "16", "64Gi", {{"umbra.test/group", ns_.name()}}).ok());
+    }
+    // Contention grows from a to d.
+    metrics_.setSteal(node("a"), 0.02);
+    metrics_.setSteal(node("b"), 0.08);
+    metrics_.setSteal(node("c"), 0.20);
+    metrics_.setSteal(node("d"), 0.40);
+  }
+  void startOperator(kube::KubeClient& writer) {
+    op_ = std::make_unique<Operator>(writer, *admin_, ns_.name(), metrics_, clock_);
+  }
+  std::string node(const std::string& suffix) const { return ns_.name() + "-" + suffix; }
+  std::string key(const std::string& name) const { return ns_.name() + "/" + name; }
+
+  Json server(const kube::ResourceType& t, const std::string& name) {
+    auto r = admin_->get(t, {ns_.name(), name});
+    return r.ok() ? *r : Json();
+  }
+  Json placement(const std::string& name) { return server(api::shadowPlacements(), name); }
+  std::string phaseOf(const std::string& name) {
+    const Json sp = placement(name);
+    return sp.is_null() ? "<gone>" : sp.value("status", Json::object()).value("phase", "");
+  }
+  std::vector<Json> shadows() {
+    kube::ListOptions o;
+    o.labelSelector = "umbra.io/role=shadow";
+    auto l = admin_->list(api::virtualMachineInstances(), ns_.name(), o);
+    EXPECT_TRUE(l.ok());
+    return l.ok() ? (*l)["items"].get<std::vector<Json>>() : std::vector<Json>{};
+  }
+
+  // Waits until the operator's caches hold what the server holds for this namespace.
+  void waitForCaches(const std::string& name) {
+    const bool caught = eventually(
+        [&] {
+          const Json sp = placement(name);
+          const auto cached = op_->placements().get(key(name));
+          if (sp.is_null() != (cached == nullptr))
+            return false;
+          if (cached && rvOf(*cached) != rvOf(sp))
+            return false;
+          auto l = admin_->list(api::virtualMachineInstances(), ns_.name(), {});
+          if (!l.ok())
+            return false;
+          size_t inNs = 0;
+          for (const auto& v : op_->vmis().byNamespace(ns_.name())) {
+            (void)v;
+            ++inNs;
+          }
+          if (inNs != (*l)["items"].size())
+            return false;
+          for (const auto& item : (*l)["items"]) {
+            const auto c = op_->vmis().get(kube::keyOf(item));
+            if (!c || rvOf(*c) != rvOf(item))
+              return false;
+          }
+          return true;
+        },
+        10s);
+    ASSERT_TRUE(caught) << "operator caches did not catch up";
+  }
+
+  // One reconcile pass after the caches caught up; KubeVirt then runs what was created.
+  Result<runtime::Action> pass(const std::string& name) {
+    waitForCaches(name);
+    auto r = op_->reconciler().reconcile(key(name));
+    EXPECT_TRUE(standin_->runPendingVmis(ns_.name()).ok());
+    return r;
+  }
+
+  // Passes until the phase is one of `phases`; time jumps past each requested requeue.
+  std::string runUntil(const std::string& name, const std::set<std::string>& phases,
+                       int maxPasses = 30) {
+    for (int i = 0; i < maxPasses; ++i) {
+      const std::string ph = phaseOf(name);
+      if (phases.count(ph))
+        return ph;
+      auto r = pass(name);
+      if (!r.ok()) {
+        std::fprintf(stderr, "[pass] %s: %s\n", name.c_str(), r.error().describe().c_str());
+      }
+      if (r.ok() && r->requeues()) {
+        clock_.advance(r->after() + 1s);
+      }
+    }
+    std::fprintf(stderr, "[runUntil] %s stopped in %s: %s\n", name.c_str(), phaseOf(name).c_str(),
+                 placement(name).value("status", Json::object()).dump().c_str());
+    return phaseOf(name);
+  }
+
+  TestNamespace ns_;
+  std::unique_ptr<kube::KubeClient> admin_;
+  std::unique_ptr<KubeVirtStandIn> standin_;
+  FakeMetricsSource metrics_;
+  FakeClock clock_;
+  std::unique_ptr<Operator> op_;
+};
+
+TEST_F(ReconcilerTest, HaltedVmIsStartedOnTheLeastContendedNode) {
+  startOperator(*admin_);
+  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
+                  .ok());
+  ASSERT_EQ(runUntil("web", {"Observing"}), "Observing");
+
+  // Three shadows, one per top candidate, each a valid KubeVirt VMI pinned to its node.
+  auto schema = KubeVirtSchema::load(ControlPlane::sharedDir() + "/kubevirt/swagger.json");
+  ASSERT_TRUE(schema.ok());
+  const auto live = shadows();
+  ASSERT_EQ(live.size(), 3u);
+  std::set<std::string> nodes;
+  for (Json s : live) {
+    nodes.insert(s["spec"]["nodeSelector"]["kubernetes.io/hostname"]);
+    EXPECT_EQ(s["metadata"]["ownerReferences"][0]["kind"], "ShadowPlacement");
+    s.erase("status");
+    s["metadata"] = Json::object();
+    EXPECT_EQ(schema->validate(s), std::vector<std::string>{});
+  }
+  EXPECT_EQ(nodes.size(), 3u);
+
+  ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed");
+  const Json sp = placement("web");
+  const Json& st = sp["status"];
+  const std::string best = node("a");
+  EXPECT_EQ(st["selectedNode"], best);
+  EXPECT_EQ(st["candidates"].size(), 3u);
+  EXPECT_EQ(st["candidates"][0]["node"], best);
+  EXPECT_GT(st["candidates"][0]["score"].get<double>(), st["candidates"][1]["score"].get<double>());
+  EXPECT_EQ(st["model"], "baseline/window-mean");
+  EXPECT_EQ(controller::conditionStatus(st, "Placed"), "True");
+  EXPECT_EQ(controller::conditionStatus(st, "Decided"), "True");
+  EXPECT_EQ(controller::conditionStatus(st, "ShadowsReady"), "True");
+  EXPECT_EQ(controller::conditionStatus(st, "MetricsAvailable"), "True");
+  const Json vm = server(api::virtualMachines(), "web");
+  EXPECT_EQ(vm["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"], best);
+  EXPECT_EQ(vm["spec"]["runStrategy"], "Always");
+  EXPECT_TRUE(eventually([&] { return shadows().empty(); })) << "no shadow may remain";
+  auto events = admin_->list(kube::resources::events(), ns_.name(), {});
+  std::set<std::string> reasons;
+  for (const auto& e : (*events)["items"])
+    reasons.insert(e["reason"]);
+  for (const char* r : {"CandidatesSelected", "Observing", "Decided", "Placed"}) {
+    EXPECT_TRUE(reasons.count(r)) << r;
+  }
+}
+
+TEST_F(ReconcilerTest, RunningVmIsMovedWithAMigration) {
+  startOperator(*admin_);
+  Json vm = haltedVm(ns_.name(), "web");
+  vm["spec"]["runStrategy"] = "Always";
+  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), vm).ok());
+  ASSERT_TRUE(
+      standin_->createRunningVmi(ns_.name(), "web", node("d"), vm["spec"]["template"]["spec"])
+          .ok());
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
+                  .ok());
+  ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed");
+  const std::string best = placement("web")["status"]["selectedNode"];
+  EXPECT_EQ(best, node("a"));
+  auto mig = admin_->get(api::migrations(), {ns_.name(), "web-migration"});
+  ASSERT_TRUE(mig.ok()) << mig.error().message;
+  EXPECT_EQ((*mig)["spec"]["vmiName"], "web");
+  EXPECT_EQ((*mig)["spec"]["addedNodeSelector"]["kubernetes.io/hostname"], best);
+  EXPECT_EQ(server(api::virtualMachines(),
+                   "web")["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"],
+            best);
+  EXPECT_TRUE(eventually([&] { return shadows().empty(); }));
+}
+
+TEST_F(ReconcilerTest, VmiTargetIsMovedWithAMigration) {
+  startOperator(*admin_);
+  ASSERT_TRUE(standin_
+                  ->createRunningVmi(ns_.name(), "db", node("c"),
+                                     haltedVm(ns_.name(), "x")["spec"]["template"]["spec"])
+                  .ok());
+  ASSERT_TRUE(
+      admin_
+          ->create(api::shadowPlacements(), ns_.name(),
+                   placementFor(ns_.name(), "db", "VirtualMachineInstance", "db", ns_.name()))
+          .ok());
+  ASSERT_EQ(runUntil("db", {"Placed", "Failed"}), "Placed");
+  auto mig = admin_->get(api::migrations(), {ns_.name(), "db-migration"});
+  ASSERT_TRUE(mig.ok());
+  EXPECT_EQ((*mig)["spec"]["addedNodeSelector"]["kubernetes.io/hostname"], node("a"));
+}
+
+TEST_F(ReconcilerTest, RecommendModeChangesNothing) {
+  startOperator(*admin_);
+  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
+  Json sp = placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name());
+  sp["spec"]["mode"] = "Recommend";
+  ASSERT_TRUE(admin_->create(api::shadowPlacements(), ns_.name(), sp).ok());
+  ASSERT_EQ(runUntil("web", {"Recommended", "Failed"}), "Recommended");
+  EXPECT_EQ(placement("web")["status"]["selectedNode"], node("a"));
+  const Json vm = server(api::virtualMachines(), "web");
+  EXPECT_EQ(vm["spec"]["runStrategy"], "Halted");
+  EXPECT_FALSE(vm["spec"]["template"]["spec"].contains("nodeSelector"));
+  EXPECT_TRUE(eventually([&] { return shadows().empty(); }));
+}
+
+TEST_F(ReconcilerTest, FewerFeasibleNodesThanRequestedUsesThem) {
+  startOperator(*admin_);
+  for (const char* n : {"c", "d"}) {  // cordon two of the four
+    ASSERT_TRUE(admin_
+                    ->patch(kube::resources::nodes(), {"", node(n)}, kube::PatchType::Merge,
+                            {{"spec", {{"unschedulable", true}}}})
+                    .ok());
+  }
+  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
+                  .ok());
+  ASSERT_EQ(runUntil("web", {"Observing"}), "Observing");
+  EXPECT_EQ(shadows().size(), 2u);
+  EXPECT_EQ(placement("web")["status"]["shadowCount"], 2);
+  auto events = admin_->list(kube::resources::events(), ns_.name(), {});
+  ASSERT_TRUE(events.ok());
+  bool said = false;
+  for (const auto& e : (*events)["items"]) {
+    said |= e.value("note", "").find("probing 2 of 3 requested candidates") != std::string::npos;
+  }
+  EXPECT_TRUE(said) << "the CandidatesSelected event says how many were feasible";
+  ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed");
+}
+
+TEST_F(ReconcilerTest, NoFeasibleNodeStaysPendingUnschedulable) {
+  startOperator(*admin_);
+  Json vm = haltedVm(ns_.name(), "huge");
+  vm["spec"]["template"]["spec"]["domain"]["resources"]["requests"]["cpu"] = "64";
+  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), vm).ok());
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "huge", "VirtualMachine", "huge", ns_.name()))
+                  .ok());
+  auto r = pass("huge");  // finalizer
+  r = pass("huge");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->requeues()) << "retried later";
+  const Json st = placement("huge")["status"];
+  EXPECT_EQ(st["phase"], "Pending");
+  EXPECT_EQ(st["reason"], "Unschedulable");
+  EXPECT_NE(st["message"].get<std::string>().find("insufficient cpu"), std::string::npos);
+  EXPECT_TRUE(shadows().empty());
+}
+
+TEST_F(ReconcilerTest, MissingTargetFails) {
+  startOperator(*admin_);
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "ghost", "VirtualMachine", "ghost", ns_.name()))
+                  .ok());
+  ASSERT_EQ(runUntil("ghost", {"Failed"}, 5), "Failed");
+  const Json st = placement("ghost")["status"];
+  EXPECT_EQ(st["reason"], "TargetNotFound");
+  EXPECT_NE(st["message"].get<std::string>().find("VirtualMachine " + ns_.name() +
+                                                  "/ghost does not exist"),
+            std::string::npos);
+}
+
+TEST_F(ReconcilerTest, DeletedMidObservationLeavesNoShadow) {
+  startOperator(*admin_);
+  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
+                  .ok());
+  ASSERT_EQ(runUntil("web", {"Observing"}), "Observing");
+  ASSERT_EQ(shadows().size(), 3u);
+  ASSERT_TRUE(admin_->remove(api::shadowPlacements(), {ns_.name(), "web"}).ok());
+  EXPECT_EQ(runUntil("web", {"<gone>"}, 10), "<gone>") << "the finalizer must be released";
+  EXPECT_TRUE(shadows().empty());
+  EXPECT_EQ(server(api::virtualMachines(), "web")["spec"]["runStrategy"], "Halted");
+}
+
+TEST_F(ReconcilerTest, LowConfidenceExtendsObservationThenDecidesAndSaysSo) {
+  startOperator(*admin_);
+  metrics_.setJitter(0.05);  // noisy steal: low confidence
+  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
+  Json sp = placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name());
+  sp["spec"]["observation"]["minConfidence"] = 0.9;
+  ASSERT_TRUE(admin_->create(api::shadowPlacements(), ns_.name(), sp).ok());
+  ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed");
+  const Json st = placement("web")["status"];
+  EXPECT_EQ(st["extensions"], 2) << "maxExtensions";
+  for (const auto& c : st["conditions"]) {
+    if (c["type"] == "Decided") {
+      EXPECT_EQ(c["reason"], "LowConfidence");
+    }
+  }
+}
+
+TEST_F(ReconcilerTest, TelemetryOutageIsReportedNotGuessed) {
+  startOperator(*admin_);
+  metrics_.setUnavailable(true);
+  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
+                  .ok());
+  runUntil("web", {"Placed"}, 12);
+  Json st = placement("web")["status"];
+  EXPECT_EQ(st["phase"], "Observing");
+  EXPECT_EQ(controller::conditionStatus(st, "MetricsAvailable"), "False");
+  EXPECT_FALSE(st.contains("selectedNode"));
+  metrics_.setUnavailable(false);
+  ASSERT_EQ(runUntil("web", {"Placed"}), "Placed");
+  EXPECT_EQ(controller::conditionStatus(placement("web")["status"], "MetricsAvailable"), "True");
+}
+
+TEST_F(ReconcilerTest, RestartMidObservationResumesWithoutDuplicates) {
+  startOperator(*admin_);
+  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
+                  .ok());
+  ASSERT_EQ(runUntil("web", {"Observing"}), "Observing");
+  std::set<std::string> before;
+  for (const auto& s : shadows())
+    before.insert(s["metadata"]["uid"]);
+  op_.reset();  // the operator goes away with everything in memory
+  startOperator(*admin_);
+  ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed");
+  EXPECT_EQ(before.size(), 3u);
+  EXPECT_TRUE(eventually([&] { return shadows().empty(); }));
+}
+
+TEST_F(ReconcilerTest, EveryFailingCallLeavesNoOrphanedShadow) {
+  int run = 0;
+  for (int failAt = 0;; ++failAt, ++run) {
+    SCOPED_TRACE("failing call " + std::to_string(failAt));
+    FaultInjectingClient faulty(*admin_, failAt);
+    op_.reset();
+    startOperator(faulty);
+    const std::string name = "web-" + std::to_string(run);
+    ASSERT_TRUE(
+        admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), name)).ok());
+    ASSERT_TRUE(admin_
+                    ->create(api::shadowPlacements(), ns_.name(),
+                             placementFor(ns_.name(), name, "VirtualMachine", name, ns_.name()))
+                    .ok());
+    ASSERT_EQ(runUntil(name, {"Placed", "Failed"}, 40), "Placed");
+    EXPECT_TRUE(eventually([&] { return shadows().empty(); })) << "orphaned shadow after Placed";
+    EXPECT_EQ(server(api::virtualMachines(),
+                     name)["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"],
+              node("a"));
+    // Deleting the placement releases its finalizer.
+    ASSERT_TRUE(admin_->remove(api::shadowPlacements(), {ns_.name(), name}).ok());
+    ASSERT_EQ(runUntil(name, {"<gone>"}, 10), "<gone>");
+    EXPECT_TRUE(shadows().empty());
+    if (!faulty.fired()) {
+      std::fprintf(stderr, "[fault-injection] %d runs; a placement takes %d API calls\n", run + 1,
+                   faulty.calls());
+      break;
+    }
+  }
+  EXPECT_GT(run, 5);
+}
+
+}  // namespace
+}  // namespace umbra::testing
