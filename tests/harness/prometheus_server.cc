@@ -1,0 +1,77 @@
+#include "harness/prometheus_server.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "harness/control_plane.h"
+
+namespace umbra::testing {
+
+PrometheusServer::~PrometheusServer() {
+  stop();
+}
+
+Status PrometheusServer::start(const std::string& openMetrics) {
+  char tmpl[] = "/tmp/umbra-prom.XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) {
+    return Error::bug("mkdtemp failed");
+  }
+  dir_ = tmpl;
+  std::ofstream(dir_ + "/data.om") << openMetrics;
+  std::ofstream(dir_ + "/prometheus.yml") << "global: {scrape_interval: 15s}\nscrape_configs: []\n";
+  const auto backfill = runCommand("promtool tsdb create-blocks-from openmetrics " + dir_ +
+                                   "/data.om " + dir_ + "/tsdb");
+  if (backfill.exitCode != 0) {
+    return Error::make(ErrorKind::Internal, "promtool backfill failed: " + backfill.output);
+  }
+  const auto port = runCommand(
+      "python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); "
+      "print(s.getsockname()[1])'");
+  const std::string listen = "127.0.0.1:" + port.output.substr(0, port.output.find('\n'));
+  url_ = "http://" + listen;
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::setpgid(0, 0);
+    const std::string log = dir_ + "/prometheus.log";
+    FILE* out = std::freopen(log.c_str(), "w", stderr);
+    (void)out;
+    const std::string cfg = "--config.file=" + dir_ + "/prometheus.yml";
+    const std::string tsdb = "--storage.tsdb.path=" + dir_ + "/tsdb";
+    const std::string addr = "--web.listen-address=" + listen;
+    ::execlp("prometheus", "prometheus", cfg.c_str(), tsdb.c_str(), addr.c_str(),
+             "--storage.tsdb.retention.time=30d", "--log.level=warn", nullptr);
+    ::_exit(127);
+  }
+  const bool ready =
+      eventually([&] { return runCommand("curl -fsS " + url_ + "/-/ready").exitCode == 0; },
+                 std::chrono::seconds(30));
+  if (!ready) {
+    stop();
+    return Error::make(ErrorKind::Timeout, "prometheus did not become ready at " + url_);
+  }
+  return okStatus();
+}
+
+void PrometheusServer::stop() {
+  if (pid_ > 0) {
+    ::kill(-pid_, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 100 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ::kill(-pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+  if (!dir_.empty()) {
+    std::filesystem::remove_all(dir_);
+    dir_.clear();
+  }
+}
+
+}  // namespace umbra::testing
