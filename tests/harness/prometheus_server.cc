@@ -29,6 +29,26 @@ Status PrometheusServer::start(const std::string& openMetrics) {
   if (backfill.exitCode != 0) {
     return Error::make(ErrorKind::Internal, "promtool backfill failed: " + backfill.output);
   }
+  return launch();
+}
+
+Status PrometheusServer::startScraping(const std::string& target) {
+  char tmpl[] = "/tmp/umbra-prom.XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) {
+    return Error::bug("mkdtemp failed");
+  }
+  dir_ = tmpl;
+  std::ofstream(dir_ + "/prometheus.yml")
+      << "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+         "scrape_configs:\n"
+         "- job_name: umbra-test\n"
+         "  honor_labels: true\n"
+         "  static_configs: [{targets: ['"
+      << target << "']}]\n";
+  return launch();
+}
+
+Status PrometheusServer::launch() {
   const auto port = runCommand(
       "python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); "
       "print(s.getsockname()[1])'");

@@ -14,12 +14,15 @@ class PrometheusServer {
   ~PrometheusServer();
   // `openMetrics` must end with "# EOF".
   Status start(const std::string& openMetrics);
+  // An empty TSDB scraping http://<target>/metrics every second (honor_labels).
+  Status startScraping(const std::string& target);
   void stop();
   const std::string& url() const { return url_; }
 
  private:
   std::string dir_;
   std::string url_;
+  Status launch();
   int pid_ = -1;
 };
 

@@ -1,0 +1,261 @@
+// umbra-operator: flags and wiring only. The reconciler lives in src/controller.
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "common/log.h"
+#include "config/config.h"
+#include "controller/shadow_placement_reconciler.h"
+#include "controller/status.h"
+#include "exposition/health_server.h"
+#include "exposition/operator_metrics.h"
+#include "flags.h"
+#include "kube/config.h"
+#include "kube/informer.h"
+#include "kube/rest_client.h"
+#include "model/forecaster.h"
+#include "runtime/event_loop.h"
+#include "runtime/leader_election.h"
+#include "runtime/time_format.h"
+#include "telemetry/prometheus_source.h"
+
+namespace {
+
+using namespace umbra;
+using kube::Json;
+using kube::ObjectPtr;
+
+int fatal(const std::string& message) {
+  log::error(message);
+  return 1;
+}
+
+std::string identity() {
+  char host[256] = "unknown";
+  ::gethostname(host, sizeof(host) - 1);
+  std::mt19937_64 rng(std::random_device{}());
+  char suffix[16];
+  std::snprintf(suffix, sizeof(suffix), "%08llx",
+                static_cast<unsigned long long>(rng() & 0xffffffffu));
+  return std::string(host) + "_" + suffix;
+}
+
+std::string phaseOf(const ObjectPtr& o) {
+  return o ? (*o).value("status", Json::object()).value("phase", "") : "";
+}
+
+// Waits for the first shutdown signal.
+class ShutdownLatch {
+ public:
+  void trigger(int code) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (!done_) {
+      done_ = true;
+      code_ = code;
+    }
+    cv_.notify_all();
+  }
+  int wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [this] { return done_; });
+    return code_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  int code_ = 0;
+};
+
+int run(const op::Flags& flags) {
+  auto cfg = flags.config.empty() ? Result<config::OperatorConfig>(config::OperatorConfig{})
+                                  : config::loadConfig(flags.config);
+  if (!cfg.ok())
+    return fatal(cfg.error().message);
+  if (flags.maxConcurrentPlacements > 0)
+    cfg->maxConcurrentPlacements = flags.maxConcurrentPlacements;
+
+  auto cluster = kube::loadDefault(flags.kubeconfig, flags.context);
+  if (!cluster.ok())
+    return fatal(cluster.error().message);
+  auto rest = kube::RestClient::fromConfig(*cluster);
+  if (!rest.ok())
+    return fatal(rest.error().message);
+  kube::RestClient& client = **rest;
+  auto version = client.send({"GET", "/version", {}, "", "", false});
+  if (!version.ok())
+    return fatal("cannot reach the API server: " + version.error().message);
+
+  std::string error;
+  auto metrics = exposition::OperatorMetrics::create(flags.metricsBindAddress, error);
+  if (!metrics)
+    return fatal(error);
+  client.setObserver([&m = *metrics](const std::string& verb, int code, double s) {
+    m.apiRequest(verb, code, s);
+  });
+
+  runtime::EventLoop loop;
+  ShutdownLatch latch;
+  loop.handleShutdownSignals([&](int sig) {
+    log::info("shutdown signal received, draining", {{"signal", std::to_string(sig)}});
+    latch.trigger(0);
+  });
+  runtime::WorkQueue queue(loop);
+  queue.setMetrics(&metrics->queue());
+
+  // Informers: placements in the watch scope; what occupies nodes cluster-wide.
+  const auto enqueue = [&queue](const ObjectPtr& o) { queue.add(kube::keyOf(*o)); };
+  kube::Informer placements(
+      client, {umbra::api::shadowPlacements(), flags.ns},
+      {enqueue,
+       [&](const ObjectPtr& old, const ObjectPtr& now) {
+         const std::string from = phaseOf(old), to = phaseOf(now);
+         if (from != to) {
+           log::info("placement phase changed", {{"placement", kube::keyOf(*now)},
+                                                 {"from", from},
+                                                 {"to", to},
+                                                 {"reason", (*now)["status"].value("reason", "")}});
+           if (controller::isTerminal(to)) {
+             const auto created =
+                 runtime::parseTime((*now)["metadata"].value("creationTimestamp", ""));
+             metrics->placementFinished(to, created
+                                                ? std::chrono::duration<double>(
+                                                      std::chrono::system_clock::now() - *created)
+                                                      .count()
+                                                : 0);
+           }
+         }
+         if ((*now).value("status", Json::object()).value("extensions", 0) >
+             (*old).value("status", Json::object()).value("extensions", 0)) {
+           metrics->observationExtended();
+         }
+         queue.add(kube::keyOf(*now));
+       },
+       enqueue},
+      std::chrono::minutes(10));
+  // A change to a shadow or a target wakes the placements it concerns.
+  const auto wakeOwners = [&](const ObjectPtr& o) {
+    const std::string shadowOf = controller::ShadowPlacementReconciler::placementKeyOfShadow(*o);
+    if (!shadowOf.empty()) {
+      queue.add(shadowOf);
+      return;
+    }
+    const std::string ns = (*o)["metadata"].value("namespace", "");
+    const std::string name = (*o)["metadata"].value("name", "");
+    for (const auto& sp : placements.store().byNamespace(ns)) {
+      if ((*sp)["spec"]["target"].value("name", "") == name)
+        queue.add(kube::keyOf(*sp));
+    }
+  };
+  kube::Informer vmis(
+      client, {umbra::api::virtualMachineInstances(), ""},
+      {wakeOwners, [&](const ObjectPtr&, const ObjectPtr& n) { wakeOwners(n); }, wakeOwners});
+  kube::Informer vms(
+      client, {umbra::api::virtualMachines(), flags.ns},
+      {wakeOwners, [&](const ObjectPtr&, const ObjectPtr& n) { wakeOwners(n); }, wakeOwners});
+  kube::Informer nodes(client, {kube::resources::nodes(), ""}, {});
+  kube::Informer pods(client, {kube::resources::pods(), ""}, {});
+  for (auto* i : {&placements, &vmis, &vms, &nodes, &pods})
+    i->start();
+
+  telemetry::PrometheusSource prometheus({cfg->prometheusUrl});
+  model::WindowMeanForecaster forecaster;
+  metrics->modelInfo(forecaster.name());
+  const std::string me = identity();
+  runtime::EventRecorder events(client, "umbra-operator", me);
+  controller::ShadowPlacementReconciler reconciler(
+      {client,
+       {placements.store(), vmis.store(), vms.store(), nodes.store(), pods.store()},
+       prometheus,
+       forecaster,
+       events,
+       RealClock::instance(),
+       *cfg});
+  runtime::Controller controller(
+      "shadowplacement", queue,
+      [&](const std::string& key) {
+        auto r = reconciler.reconcile(key);
+        metrics->reconciled(r.ok() ? "success" : toString(r.error().kind));
+        // Keep the shadow gauge current.
+        metrics->shadowsActive(vmis.store().byLabel(umbra::api::RoleLabel, "shadow").size());
+        return r;
+      },
+      flags.workers);
+
+  auto health = exposition::HealthServer::start(
+      flags.healthProbeBindAddress,
+      [&] {
+        return placements.hasSynced() && vmis.hasSynced() && vms.hasSynced() && nodes.hasSynced() &&
+               pods.hasSynced();
+      },
+      error);
+  if (!health)
+    return fatal(error);
+
+  for (auto* i : {&placements, &vmis, &vms, &nodes, &pods}) {
+    if (!i->waitForSync(std::chrono::minutes(2))) {
+      return fatal("caches did not sync within 2 minutes (" + i->reflector().lastResourceVersion() +
+                   ")");
+    }
+  }
+  log::info("umbra-operator started", {{"identity", me},
+                                       {"apiserver", cluster->server},
+                                       {"server version", (*version).value("gitVersion", "")},
+                                       {"namespace", flags.ns.empty() ? "<all>" : flags.ns},
+                                       {"prometheus", cfg->prometheusUrl}});
+  std::thread elector;
+  auto cancelElection = std::make_shared<Cancellation>();
+  runtime::LeaderElector leader(client,
+                                {flags.leaderElectionNamespace, flags.leaderElectionId, me});
+  if (flags.leaderElect) {
+    elector = std::thread([&] {
+      leader.run(
+          cancelElection, [&] { controller.start(); },
+          [&] { latch.trigger(cancelElection->cancelled() ? 0 : 1); });
+    });
+  } else {
+    controller.start();
+  }
+  const int code = latch.wait();
+  controller.stop();  // in-flight reconciles finish; nothing new starts
+  cancelElection->cancel();
+  if (elector.joinable())
+    elector.join();  // releases the lease
+  for (auto* i : {&placements, &vmis, &vms, &nodes, &pods})
+    i->stop();
+  log::info("umbra-operator stopped", {{"exit code", std::to_string(code)}});
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto flags = op::parseFlags(argc, argv);
+  if (!flags.ok()) {
+    std::fprintf(stderr, "umbra-operator: %s\n", flags.error().message.c_str());
+    return 2;
+  }
+  if (flags->help) {
+    std::fputs(op::usage().c_str(), stdout);
+    return 0;
+  }
+  log::Format format;
+  log::Level level;
+  if (!log::parseFormat(flags->logFormat, format)) {
+    std::fprintf(stderr, "umbra-operator: --log-format: \"%s\" is not text or json\n",
+                 flags->logFormat.c_str());
+    return 2;
+  }
+  if (!log::parseLevel(flags->logLevel, level)) {
+    std::fprintf(stderr, "umbra-operator: --log-level: \"%s\" is not debug, info, warn or error\n",
+                 flags->logLevel.c_str());
+    return 2;
+  }
+  log::configure(format, level);
+  return run(*flags);
+}

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "runtime/work_queue.h"
+
+namespace umbra::exposition {
+
+// Umbra's own metrics, served in Prometheus text format on --metrics-bind-address. prometheus-cpp
+// stays inside operator_metrics.cc.
+class OperatorMetrics {
+ public:
+  // Binds `address` ("127.0.0.1:8080", ":8080"); an empty address or "0" serves nothing but still
+  // counts (for tests).
+  static std::unique_ptr<OperatorMetrics> create(const std::string& address, std::string& error);
+  ~OperatorMetrics();
+
+  runtime::QueueMetrics& queue();  // workqueue_* {name="shadowplacement"}
+  void apiRequest(const std::string& verb, int code, double seconds);
+  void reconciled(const std::string& result);  // "success" or an ErrorKind
+  void placementFinished(const std::string& result, double seconds);
+  void observationExtended();
+  void shadowsActive(size_t n);
+  void modelInfo(const std::string& version);
+  // The text exposition (what GET /metrics returns).
+  std::string scrape() const;
+
+  struct Impl;
+
+ private:
+  explicit OperatorMetrics(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace umbra::exposition

@@ -1,0 +1,241 @@
+// The umbra-operator binary end to end: a real control plane with KubeVirt's CRDs, a real
+// Prometheus scraping an exporter of KubeVirt- and node-exporter-named series, and the KubeVirt
+// stand-in. The operator is SIGKILLed mid-observation and restarted; the placement completes with
+// no duplicate and no orphaned shadow; /metrics passes promtool.
+#include <signal.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "api/shadow_placement.h"
+#include "harness/kubevirt_standin.h"
+#include "harness/process.h"
+#include "harness/prometheus_server.h"
+#include "integration/common.h"
+
+namespace umbra::testing {
+namespace {
+
+using kube::Json;
+using namespace std::chrono_literals;
+
+// Serves /metrics from a file rewritten twice a second with counters growing at fixed rates.
+class Exporter {
+ public:
+  Exporter(std::string ns, std::map<std::string, double> stealByNode)
+      : ns_(std::move(ns)), steal_(std::move(stealByNode)) {
+    char tmpl[] = "/tmp/umbra-exporter.XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    port_ = freePort();
+    write(0);
+    server_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"/usr/bin/python3", "-m", "http.server", std::to_string(port_),
+                                 "--bind", "127.0.0.1", "--directory", dir_},
+        dir_ + "/server.log");
+    writer_ = std::thread([this] {
+      double t = 0;
+      while (!stop_) {
+        std::this_thread::sleep_for(500ms);
+        t += 0.5;
+        write(t);
+      }
+    });
+  }
+  ~Exporter() {
+    stop_ = true;
+    writer_.join();
+    server_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  void write(double t) {
+    std::ostringstream m;
+    for (const auto& [node, steal] : steal_) {
+      m << "kubevirt_vmi_vcpu_delay_seconds_total{namespace=\"" << ns_ << "\",name=\"web-shadow-"
+        << node << "\",node=\"" << node << "\",id=\"0\"} " << steal * t << "\n";
+      m << "node_cpu_seconds_total{node=\"" << node << "\",cpu=\"0\",mode=\"idle\"} " << 0.5 * t
+        << "\n";
+      m << "node_cpu_seconds_total{node=\"" << node << "\",cpu=\"0\",mode=\"iowait\"} " << 0.01 * t
+        << "\n";
+      m << "node_pressure_memory_waiting_seconds_total{node=\"" << node << "\"} " << 0.0 * t
+        << "\n";
+    }
+    std::ofstream(dir_ + "/metrics.tmp") << m.str();
+    std::filesystem::rename(dir_ + "/metrics.tmp", dir_ + "/metrics");
+  }
+  std::string ns_;
+  std::map<std::string, double> steal_;
+  std::string dir_;
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> server_;
+  std::thread writer_;
+  std::atomic<bool> stop_{false};
+};
+
+class OperatorBinaryTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const Status st = ControlPlane::instance().installAllCrds();
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
+  void SetUp() override {
+    admin_ = ControlPlane::instance().adminClient();
+    standin_ = std::make_unique<KubeVirtStandIn>(*admin_);
+    log_ = ControlPlane::instance().dir() + "/operator-" + ns_.name() + ".log";
+  }
+  std::string node(const std::string& s) const { return ns_.name() + "-" + s; }
+  std::unique_ptr<ChildProcess> startOperator(const std::string& configPath) {
+    return std::make_unique<ChildProcess>(
+        std::vector<std::string>{
+            UMBRA_OPERATOR_BINARY, "--kubeconfig=" + ControlPlane::instance().kubeconfig(),
+            "--config=" + configPath, "--namespace=" + ns_.name(), "--leader-elect",
+            "--leader-election-namespace=" + ns_.name(),
+            "--metrics-bind-address=127.0.0.1:" + std::to_string(metricsPort_),
+            "--health-probe-bind-address=127.0.0.1:" + std::to_string(healthPort_),
+            "--log-format=json"},
+        log_);
+  }
+  std::string phase() {
+    auto sp = admin_->get(api::shadowPlacements(), {ns_.name(), "web"});
+    return sp.ok() ? (*sp).value("status", Json::object()).value("phase", "") : "<gone>";
+  }
+  std::vector<Json> shadows() {
+    kube::ListOptions o;
+    o.labelSelector = "umbra.io/role=shadow";
+    auto l = admin_->list(api::virtualMachineInstances(), ns_.name(), o);
+    return l.ok() ? (*l)["items"].get<std::vector<Json>>() : std::vector<Json>{};
+  }
+  std::string logTail() { return runCommand("tail -n 30 " + log_).output; }
+
+  TestNamespace ns_;
+  std::unique_ptr<kube::KubeClient> admin_;
+  std::unique_ptr<KubeVirtStandIn> standin_;
+  std::string log_;
+  int metricsPort_ = freePort();
+  int healthPort_ = freePort();
+};
+
+TEST_F(OperatorBinaryTest, SigkillMidObservationThenRestartCompletesThePlacement) {
+  for (const char* n : {"a", "b", "c"}) {
+    ASSERT_TRUE(
+        standin_->createNode(node(n), "16", "64Gi", {{"umbra.test/group", ns_.name()}}).ok());
+  }
+  Exporter exporter(ns_.name(), {{node("a"), 0.15}, {node("b"), 0.01}, {node("c"), 0.30}});
+  PrometheusServer prometheus;
+  ASSERT_TRUE(prometheus.startScraping(exporter.target()).ok());
+  const std::string configPath = ControlPlane::instance().dir() + "/umbra-" + ns_.name() + ".yaml";
+  std::ofstream(configPath) << "prometheus: {url: \"" << prometheus.url() << "\"}\n";
+
+  // KubeVirt's part: start every shadow the operator creates.
+  std::atomic<bool> stop{false};
+  std::thread kubevirt([&] {
+    while (!stop) {
+      (void)standin_->runPendingVmis(ns_.name());
+      std::this_thread::sleep_for(200ms);
+    }
+  });
+  struct Join {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~Join() {
+      stop = true;
+      t.join();
+    }
+  } join{stop, kubevirt};
+
+  auto op = startOperator(configPath);
+  ASSERT_TRUE(eventually(
+      [&] {
+        return runCommand("curl -fsS http://127.0.0.1:" + std::to_string(healthPort_) + "/readyz")
+                   .output == "ok";
+      },
+      30s))
+      << logTail();
+  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
+                  .ok());
+  const auto created = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] { return phase() == "Observing"; }, 30s)) << phase() << "\n"
+                                                                       << logTail();
+  std::set<std::string> uids;
+  for (const auto& s : shadows())
+    uids.insert(s["metadata"]["uid"]);
+  ASSERT_EQ(uids.size(), 3u);
+
+  op->signal(SIGKILL);
+  EXPECT_EQ(op->wait(10), -1) << "killed, not exited";
+  op = startOperator(configPath);  // takes over the lease once the dead leader's expires
+
+  ASSERT_TRUE(eventually([&] { return phase() == "Placed"; }, 60s)) << phase() << "\n" << logTail();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - created).count();
+  std::fprintf(stderr,
+               "[operator] create -> Placed in %.1f s (observation 10 s, with a SIGKILL and a 15 s "
+               "lease takeover)\n",
+               seconds);
+  auto sp = admin_->get(api::shadowPlacements(), {ns_.name(), "web"});
+  EXPECT_EQ((*sp)["status"]["selectedNode"], node("b")) << (*sp)["status"].dump();
+  auto vm = admin_->get(api::virtualMachines(), {ns_.name(), "web"});
+  EXPECT_EQ((*vm)["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"], node("b"));
+  EXPECT_TRUE(eventually([&] { return shadows().empty(); }, 20s)) << "no shadow may remain";
+
+  const auto printed =
+      runCommand(ControlPlane::instance().kubectl() + " -n " + ns_.name() + " get sp");
+  EXPECT_NE(printed.output.find("Placed"), std::string::npos) << printed.output;
+  EXPECT_NE(printed.output.find(node("b")), std::string::npos) << printed.output;
+
+  const std::string metricsFile =
+      ControlPlane::instance().dir() + "/metrics-" + ns_.name() + ".txt";
+  ASSERT_EQ(runCommand("curl -fsS -o " + metricsFile +
+                       " http://127.0.0.1:" + std::to_string(metricsPort_) + "/metrics")
+                .exitCode,
+            0);
+  const auto lint = runCommand("promtool check metrics < " + metricsFile);
+  EXPECT_EQ(lint.exitCode, 0) << lint.output;
+  const auto body = runCommand("cat " + metricsFile).output;
+  EXPECT_NE(body.find("umbra_placements_total{result=\"Placed\"} 1"), std::string::npos) << body;
+  EXPECT_NE(body.find("workqueue_adds_total"), std::string::npos);
+  EXPECT_NE(body.find("rest_client_requests_total"), std::string::npos);
+
+  op->signal(SIGTERM);
+  EXPECT_EQ(op->wait(20), 0) << logTail();
+  auto lease = admin_->get(kube::resources::leases(), {ns_.name(), "umbra-operator"});
+  ASSERT_TRUE(lease.ok());
+  EXPECT_EQ((*lease)["spec"]["holderIdentity"], "") << "a clean shutdown releases the lease";
+}
+
+TEST_F(OperatorBinaryTest, BadInputIsOneLineAndExitsNonZero) {
+  const auto run = [](const std::string& args) {
+    return runCommand(std::string(UMBRA_OPERATOR_BINARY) + " " + args);
+  };
+  const auto flag = run("--frobnicate");
+  EXPECT_EQ(flag.exitCode, 2);
+  EXPECT_EQ(flag.output, "umbra-operator: unknown flag --frobnicate (see --help)\n");
+  const auto config =
+      run("--kubeconfig=" + ControlPlane::instance().kubeconfig() + " --config=/nonexistent.yaml");
+  EXPECT_EQ(config.exitCode, 1);
+  EXPECT_NE(config.output.find("/nonexistent.yaml: No such file or directory"), std::string::npos)
+      << config.output;
+  const std::string bad = ControlPlane::instance().dir() + "/bad-" + ns_.name() + ".yaml";
+  std::ofstream(bad) << "shadows: {count: 0}\n";
+  const auto range =
+      run("--kubeconfig=" + ControlPlane::instance().kubeconfig() + " --config=" + bad);
+  EXPECT_EQ(range.exitCode, 1);
+  EXPECT_NE(range.output.find(bad + ": shadows.count: must be 1..10, got 0"), std::string::npos)
+      << range.output;
+  const auto kc = run("--kubeconfig=/nonexistent/kubeconfig");
+  EXPECT_EQ(kc.exitCode, 1);
+  EXPECT_NE(kc.output.find("/nonexistent/kubeconfig: No such file or directory"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace umbra::testing
