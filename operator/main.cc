@@ -163,7 +163,10 @@ int run(const op::Flags& flags) {
   for (auto* i : {&placements, &vmis, &vms, &nodes, &pods})
     i->start();
 
-  telemetry::PrometheusSource prometheus({cfg->prometheusUrl});
+  telemetry::PrometheusOptions promOptions{cfg->prometheusUrl};
+  promOptions.catalog.rateWindow =
+      std::chrono::duration_cast<std::chrono::seconds>(cfg->prometheusRateWindow);
+  telemetry::PrometheusSource prometheus(promOptions);
   model::WindowMeanForecaster forecaster;
   metrics->modelInfo(forecaster.name());
   const std::string me = identity();

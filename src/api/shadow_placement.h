@@ -50,6 +50,9 @@ struct PlacementDefaults {
   double memoryFloorBytes = 128.0 * 1024 * 1024;  // enough for the probe image to boot
   std::string probeImage = "quay.io/kubevirt/cirros-container-disk-demo:v1.6.0";
   milliseconds shadowStartTimeout{std::chrono::minutes(3)};
+  // How long a placement waits for its target to appear (kubectl apply -f dir/ creates files in
+  // name order) before it fails with TargetNotFound.
+  milliseconds targetWaitTimeout{std::chrono::minutes(2)};
   milliseconds observationDuration{std::chrono::minutes(5)};
   milliseconds observationInterval{std::chrono::seconds(15)};
   double minConfidence = 0.7;

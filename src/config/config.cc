@@ -133,7 +133,7 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
   const YAML::Node shadows = root["shadows"];
   UMBRA_CHECK(r.onlyKeys(shadows, "shadows",
                          {"count", "cpuFraction", "memoryFraction", "cpuFloor", "memoryFloor",
-                          "probeImage", "startTimeout"}));
+                          "probeImage", "startTimeout", "targetWaitTimeout"}));
   if (shadows) {
     UMBRA_CHECK(r.integer(shadows["count"], "shadows.count", 1, 10, p.candidateCount));
     UMBRA_CHECK(r.number(shadows["cpuFraction"], "shadows.cpuFraction", 1e-6, 0.5, p.cpuFraction));
@@ -143,6 +143,8 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
     UMBRA_CHECK(r.quantity(shadows["memoryFloor"], "shadows.memoryFloor", p.memoryFloorBytes));
     UMBRA_CHECK(r.string(shadows["probeImage"], "shadows.probeImage", p.probeImage));
     UMBRA_CHECK(r.duration(shadows["startTimeout"], "shadows.startTimeout", p.shadowStartTimeout));
+    UMBRA_CHECK(
+        r.duration(shadows["targetWaitTimeout"], "shadows.targetWaitTimeout", p.targetWaitTimeout));
   }
   UMBRA_CHECK(
       r.integer(root["mirroringPercentage"], "mirroringPercentage", 0, 100, c.mirroringPercentage));
@@ -175,12 +177,14 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
   UMBRA_CHECK(r.duration(root["retrainingInterval"], "retrainingInterval", c.retrainingInterval));
   UMBRA_CHECK(r.integer(root["maxConcurrentPlacements"], "maxConcurrentPlacements", 1, 1000,
                         c.maxConcurrentPlacements));
-  UMBRA_CHECK(r.onlyKeys(root["prometheus"], "prometheus", {"url"}));
+  UMBRA_CHECK(r.onlyKeys(root["prometheus"], "prometheus", {"url", "rateWindow"}));
   if (root["prometheus"]) {
     UMBRA_CHECK(r.string(root["prometheus"]["url"], "prometheus.url", c.prometheusUrl));
     if (c.prometheusUrl.rfind("http://", 0) != 0 && c.prometheusUrl.rfind("https://", 0) != 0) {
       return r.error("prometheus.url", "\"" + c.prometheusUrl + "\" is not an http(s) URL");
     }
+    UMBRA_CHECK(r.duration(root["prometheus"]["rateWindow"], "prometheus.rateWindow",
+                           c.prometheusRateWindow));
   }
   UMBRA_CHECK(r.onlyKeys(root["model"], "model", {"path"}));
   if (root["model"]) {

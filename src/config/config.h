@@ -16,6 +16,10 @@ struct OperatorConfig {
   std::chrono::milliseconds retrainingInterval{std::chrono::hours(24)};
   int maxConcurrentPlacements = 10;
   std::string prometheusUrl = "http://prometheus-operated.monitoring.svc:9090";
+  // rate() window for telemetry: at least twice the cluster's scrape interval. A step counts
+  // only once a whole window of a shadow's life lies behind it, so observation.duration should
+  // be several windows long.
+  std::chrono::milliseconds prometheusRateWindow{std::chrono::minutes(1)};
   std::string modelPath = "/var/lib/umbra/model.pt";
 };
 

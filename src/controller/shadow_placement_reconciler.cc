@@ -93,9 +93,20 @@ Result<Action> ShadowPlacementReconciler::reconcile(const std::string& key) {
   const kube::ObjectPtr target =
       (isVm ? d_.caches.vms : d_.caches.vmis).get(p.ns + "/" + p.settings.targetName);
   if (!target) {
-    return fail(p, "TargetNotFound",
-                std::string(api::toString(p.settings.targetKind)) + " " + p.ns + "/" +
-                    p.settings.targetName + " does not exist");
+    const std::string message = std::string(api::toString(p.settings.targetKind)) + " " + p.ns +
+                                "/" + p.settings.targetName + " does not exist";
+    const auto created = runtime::parseTime(meta.value("creationTimestamp", ""));
+    const auto waited = created ? p.now - *created : Duration::zero();
+    const auto limit = toDuration(d_.config.placement.targetWaitTimeout);
+    if (waited >= limit) {
+      return fail(p, "TargetNotFound", message);
+    }
+    // It may be on its way (kubectl apply -f dir/ creates in name order): wait, then fail.
+    setPhase(p.status, phase::Pending, "TargetNotFound",
+             message + " (yet); waiting up to " +
+                 api::formatDuration(d_.config.placement.targetWaitTimeout));
+    UMBRA_CHECK(writeStatus(p));
+    return Action::requeueAfter(std::min<Duration>(limit - waited, 5s));
   }
   p.target = *target;
   p.targetSpec = isVm ? p.target["spec"]["template"].value("spec", Json::object())

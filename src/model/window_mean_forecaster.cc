@@ -28,7 +28,9 @@ Result<Forecast> WindowMeanForecaster::forecast(const telemetry::CandidateTeleme
   }
   if (n == 0) {
     return Error::make(ErrorKind::Terminal,
-                       "node " + observed.node + ": no telemetry sample in the observation window");
+                       "node " + observed.node +
+                           ": no usable telemetry sample yet (is observation.duration longer than "
+                           "the rate window?)");
   }
   const double dn = static_cast<double>(n);
   const auto mean = [dn](double v) { return v / dn; };

@@ -126,10 +126,12 @@ Result<std::vector<CandidateTelemetry>> PrometheusSource::observe(
     names.push_back(s.name);
     nodes.push_back(s.node);
   }
+  const std::string window = std::to_string(impl_->options.catalog.rateWindow.count()) + "s";
   const auto expand = [&](const std::string& q) {
-    return replaceAll(
-        replaceAll(replaceAll(q, "$ns", shadows.front().ns), "$shadows", alternation(names)),
-        "$nodes", alternation(nodes));
+    std::string out = replaceAll(q, "$ns", shadows.front().ns);
+    out = replaceAll(out, "$shadows", alternation(names));
+    out = replaceAll(out, "$nodes", alternation(nodes));
+    return replaceAll(out, "$window", window);
   };
   const int64_t s0 = unixSeconds(start);
   const int64_t s1 = unixSeconds(end);
@@ -169,7 +171,9 @@ Result<std::vector<CandidateTelemetry>> PrometheusSource::observe(
       sample.cpuUtilization = pointAt(util, s.node, t, ignored);
       sample.memoryPressure = pointAt(memory, s.node, t, ignored);
       sample.ioWait = pointAt(io, s.node, t, ignored);
-      sample.present = stealFound;  // a step without the shadow's steal is a gap
+      // A step without the shadow's steal, or whose rate window starts before the observation
+      // (when the shadow's series was born), is a gap.
+      sample.present = stealFound && t - c.rateWindow.count() >= s0;
       ct.samples.push_back(sample);
     }
     out.push_back(std::move(ct));

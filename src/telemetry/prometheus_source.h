@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -12,16 +13,22 @@ namespace umbra::telemetry {
 // names) are substituted; each query must return one series per shadow (label `name`) or per
 // node (label `node`). Clusters relabel, so this is configurable; the defaults follow KubeVirt's
 // and node-exporter's names (shared/kubevirt/API-NOTES.md) with a `node` label on node series.
+//
+// `$window` is the rate window. A shadow's series is born when its observation starts, and rate()
+// over a window reaching back before a series' first sample reads low (Prometheus does not
+// extrapolate past it), so steps earlier than start + window are reported as gaps, not values.
 struct MetricCatalog {
+  std::chrono::seconds rateWindow{60};
   std::string cpuSteal =
       "sum by (name) "
-      "(rate(kubevirt_vmi_vcpu_delay_seconds_total{namespace=\"$ns\",name=~\"$shadows\"}[1m]))";
+      "(rate(kubevirt_vmi_vcpu_delay_seconds_total{namespace=\"$ns\",name=~\"$shadows\"}[$window])"
+      ")";
   std::string cpuUtilization =
-      "1 - avg by (node) (rate(node_cpu_seconds_total{mode=\"idle\",node=~\"$nodes\"}[1m]))";
+      "1 - avg by (node) (rate(node_cpu_seconds_total{mode=\"idle\",node=~\"$nodes\"}[$window]))";
   std::string memoryPressure =
-      "max by (node) (rate(node_pressure_memory_waiting_seconds_total{node=~\"$nodes\"}[1m]))";
+      "max by (node) (rate(node_pressure_memory_waiting_seconds_total{node=~\"$nodes\"}[$window]))";
   std::string ioWait =
-      "avg by (node) (rate(node_cpu_seconds_total{mode=\"iowait\",node=~\"$nodes\"}[1m]))";
+      "avg by (node) (rate(node_cpu_seconds_total{mode=\"iowait\",node=~\"$nodes\"}[$window]))";
 };
 
 struct PrometheusOptions {

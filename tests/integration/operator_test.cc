@@ -26,8 +26,8 @@ using namespace std::chrono_literals;
 // Serves /metrics from a file rewritten twice a second with counters growing at fixed rates.
 class Exporter {
  public:
-  Exporter(std::string ns, std::map<std::string, double> stealByNode)
-      : ns_(std::move(ns)), steal_(std::move(stealByNode)) {
+  Exporter(std::string ns, std::map<std::string, double> stealByNode, std::string placement = "web")
+      : ns_(std::move(ns)), steal_(std::move(stealByNode)), placement_(std::move(placement)) {
     char tmpl[] = "/tmp/umbra-exporter.XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     port_ = freePort();
@@ -57,8 +57,8 @@ class Exporter {
   void write(double t) {
     std::ostringstream m;
     for (const auto& [node, steal] : steal_) {
-      m << "kubevirt_vmi_vcpu_delay_seconds_total{namespace=\"" << ns_ << "\",name=\"web-shadow-"
-        << node << "\",node=\"" << node << "\",id=\"0\"} " << steal * t << "\n";
+      m << "kubevirt_vmi_vcpu_delay_seconds_total{namespace=\"" << ns_ << "\",name=\"" << placement_
+        << "-shadow-" << node << "\",node=\"" << node << "\",id=\"0\"} " << steal * t << "\n";
       m << "node_cpu_seconds_total{node=\"" << node << "\",cpu=\"0\",mode=\"idle\"} " << 0.5 * t
         << "\n";
       m << "node_cpu_seconds_total{node=\"" << node << "\",cpu=\"0\",mode=\"iowait\"} " << 0.01 * t
@@ -71,6 +71,7 @@ class Exporter {
   }
   std::string ns_;
   std::map<std::string, double> steal_;
+  std::string placement_;
   std::string dir_;
   int port_ = 0;
   std::unique_ptr<ChildProcess> server_;
@@ -130,7 +131,8 @@ TEST_F(OperatorBinaryTest, SigkillMidObservationThenRestartCompletesThePlacement
   PrometheusServer prometheus;
   ASSERT_TRUE(prometheus.startScraping(exporter.target()).ok());
   const std::string configPath = ControlPlane::instance().dir() + "/umbra-" + ns_.name() + ".yaml";
-  std::ofstream(configPath) << "prometheus: {url: \"" << prometheus.url() << "\"}\n";
+  std::ofstream(configPath) << "prometheus: {url: \"" << prometheus.url()
+                            << "\", rateWindow: 5s}\n";
 
   // KubeVirt's part: start every shadow the operator creates.
   std::atomic<bool> stop{false};
@@ -210,6 +212,73 @@ TEST_F(OperatorBinaryTest, SigkillMidObservationThenRestartCompletesThePlacement
   auto lease = admin_->get(kube::resources::leases(), {ns_.name(), "umbra-operator"});
   ASSERT_TRUE(lease.ok());
   EXPECT_EQ((*lease)["spec"]["holderIdentity"], "") << "a clean shutdown releases the lease";
+}
+
+TEST_F(OperatorBinaryTest, ExamplesArePlacedWithinObservationPlus30Seconds) {
+  for (const char* n : {"a", "b", "c", "d"}) {
+    ASSERT_TRUE(standin_->createNode(node(n), "16", "64Gi", {}).ok());
+  }
+  Exporter exporter(ns_.name(),
+                    {{node("a"), 0.20}, {node("b"), 0.12}, {node("c"), 0.02}, {node("d"), 0.30}},
+                    "web-1");
+  PrometheusServer prometheus;
+  ASSERT_TRUE(prometheus.startScraping(exporter.target()).ok());
+  const std::string configPath =
+      ControlPlane::instance().dir() + "/umbra-ex-" + ns_.name() + ".yaml";
+  std::ofstream(configPath) << "prometheus: {url: \"" << prometheus.url()
+                            << "\", rateWindow: 5s}\n";
+  std::atomic<bool> stop{false};
+  std::thread kubevirt([&] {
+    while (!stop) {
+      (void)standin_->runPendingVmis(ns_.name());
+      std::this_thread::sleep_for(200ms);
+    }
+  });
+  struct Join {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~Join() {
+      stop = true;
+      t.join();
+    }
+  } join{stop, kubevirt};
+  auto op = startOperator(configPath);
+  ASSERT_TRUE(eventually(
+      [&] {
+        return runCommand("curl -fsS http://127.0.0.1:" + std::to_string(healthPort_) + "/readyz")
+                   .output == "ok";
+      },
+      30s))
+      << logTail();
+
+  const auto kubectl = ControlPlane::instance().kubectl() + " -n " + ns_.name();
+  const auto applied =
+      runCommand(kubectl + " apply -f " + ControlPlane::sourceDir() + "/examples/");
+  ASSERT_EQ(applied.exitCode, 0) << applied.output;
+  const auto start = std::chrono::steady_clock::now();
+  const auto placedPhase = [&] {
+    auto sp = admin_->get(api::shadowPlacements(), {ns_.name(), "web-1"});
+    return sp.ok() && (*sp).value("status", Json::object()).value("phase", "") == "Placed";
+  };
+  // The example observes for 2m: Placed must follow within 30 s of that.
+  ASSERT_TRUE(eventually(placedPhase, 150s))
+      << admin_->get(api::shadowPlacements(), {ns_.name(), "web-1"})->dump() << "\n"
+      << logTail();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(stderr, "[examples] kubectl apply -> Placed in %.1f s (observation 120 s)\n",
+               seconds);
+  EXPECT_LT(seconds, 150.0) << "observation (120 s) + 30 s";
+  auto vm = admin_->get(api::virtualMachines(), {ns_.name(), "web-1"});
+  EXPECT_EQ((*vm)["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"], node("c"));
+  EXPECT_EQ((*vm)["spec"]["runStrategy"], "Always");
+  EXPECT_TRUE(eventually([&] { return shadows().empty(); }, 20s));
+  const auto wide = runCommand(kubectl + " get sp -o wide");
+  std::fprintf(stderr, "%s", wide.output.c_str());
+  EXPECT_NE(wide.output.find("Placed"), std::string::npos);
+  EXPECT_NE(wide.output.find(node("c")), std::string::npos);
+  op->signal(SIGTERM);
+  EXPECT_EQ(op->wait(20), 0);
 }
 
 TEST_F(OperatorBinaryTest, BadInputIsOneLineAndExitsNonZero) {

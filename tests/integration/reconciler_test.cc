@@ -328,12 +328,30 @@ TEST_F(ReconcilerTest, MissingTargetFails) {
                   ->create(api::shadowPlacements(), ns_.name(),
                            placementFor(ns_.name(), "ghost", "VirtualMachine", "ghost", ns_.name()))
                   .ok());
-  ASSERT_EQ(runUntil("ghost", {"Failed"}, 5), "Failed");
+  ASSERT_TRUE(pass("ghost").ok());  // finalizer
+  ASSERT_TRUE(pass("ghost").ok());
+  EXPECT_EQ(phaseOf("ghost"), "Pending") << "the target may still be on its way";
+  EXPECT_EQ(placement("ghost")["status"]["reason"], "TargetNotFound");
+  ASSERT_EQ(runUntil("ghost", {"Failed"}, 40), "Failed");
   const Json st = placement("ghost")["status"];
   EXPECT_EQ(st["reason"], "TargetNotFound");
   EXPECT_NE(st["message"].get<std::string>().find("VirtualMachine " + ns_.name() +
                                                   "/ghost does not exist"),
             std::string::npos);
+}
+
+TEST_F(ReconcilerTest, TargetCreatedAfterThePlacementIsPlaced) {
+  startOperator(*admin_);
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
+                  .ok());
+  ASSERT_TRUE(pass("web").ok());
+  ASSERT_TRUE(pass("web").ok());
+  ASSERT_EQ(phaseOf("web"), "Pending");
+  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
+  ASSERT_TRUE(eventually([&] { return op_->vms().get(key("web")) != nullptr; }));
+  EXPECT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed");
 }
 
 TEST_F(ReconcilerTest, DeletedMidObservationLeavesNoShadow) {
