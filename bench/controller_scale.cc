@@ -1,0 +1,291 @@
+// Controller scale benchmark (issue: the core loop). A real control plane with KubeVirt's CRDs,
+// 50 stand-in nodes, a real Prometheus scraping this process's exporter of KubeVirt-named series
+// for every live shadow, and the umbra-operator binary. 200 ShadowPlacements are created at once
+// (10 s observation); prints create->shadows-created p50/p99, the operator's peak RSS, CPU-seconds
+// and API requests per placement. Figures only; asserts nothing.
+//
+//   bench_controller_scale --operator build/operator/umbra-operator [--placements 200] [--nodes 50]
+#include <cpprest/http_listener.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "api/shadow_placement.h"
+#include "harness/kubevirt_standin.h"
+#include "harness/process.h"
+#include "kube/config.h"
+#include "kube/informer.h"
+#include "kube/rest_client.h"
+
+namespace {
+
+using namespace umbra;
+using kube::Json;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+std::string sh(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0)
+    out.append(buf, n);
+  ::pclose(p);
+  while (!out.empty() && out.back() == '\n')
+    out.pop_back();
+  return out;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty())
+    return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1,
+                    static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5))];
+}
+
+// Sum of a counter family in a text exposition, skipping lines that contain `skip`.
+double sumCounter(const std::string& text, const std::string& name, const std::string& skip) {
+  double total = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name, 0) == 0 && (skip.empty() || line.find(skip) == std::string::npos)) {
+      total += std::stod(line.substr(line.rfind(' ') + 1));
+    }
+  }
+  return total;
+}
+
+struct ProcStats {
+  double cpuSeconds = 0;
+  double peakRssMb = 0;
+};
+ProcStats procStats(int pid) {
+  ProcStats s;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string tok;
+  for (int i = 1; i <= 15 && stat >> tok; ++i) {
+    if (i == 14 || i == 15)
+      s.cpuSeconds += std::stod(tok) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmHWM:", 0) == 0)
+      s.peakRssMb = std::stod(line.substr(6)) / 1024.0;
+  }
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string operatorBin;
+  int placements = 200;
+  int nodes = 50;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--operator")
+      operatorBin = argv[i + 1];
+    else if (a == "--placements")
+      placements = std::atoi(argv[i + 1]);
+    else if (a == "--nodes")
+      nodes = std::atoi(argv[i + 1]);
+  }
+  if (operatorBin.empty()) {
+    std::fprintf(stderr, "usage: %s --operator PATH [--placements N] [--nodes N]\n", argv[0]);
+    return 2;
+  }
+  const std::string src = UMBRA_SOURCE_DIR;
+  const std::string dir = sh("mktemp -d /tmp/umbra-bench-scale.XXXXXX");
+  const std::string kubeconfig =
+      sh(src + "/scripts/local-cluster.sh up --dir " + dir + "/cp --owner-pid " +
+         std::to_string(::getpid()) + " 2>/dev/null");
+  const std::string kubectl =
+      sh("grep ^KUBECTL= " + dir + "/cp/cluster.env | cut -d= -f2") + " --kubeconfig=" + kubeconfig;
+  const char* sharedEnv = std::getenv("UMBRA_SHARED");
+  const std::string shared = sharedEnv ? sharedEnv : src + "/../shared";
+  sh(kubectl + " create -f " + src + "/crds/ -f " + shared + "/kubevirt/crds/");
+  sh(kubectl + " wait --for condition=established --timeout=60s crd --all");
+  sh(kubectl + " create namespace bench");
+  std::fprintf(stderr, "[bench] control plane up (%s)\n", kubeconfig.c_str());
+
+  auto cfg = kube::loadKubeconfig(kubeconfig);
+  cfg->requestTimeout = 60s;
+  auto client = std::move(kube::RestClient::fromConfig(*cfg)).value();
+  testing::KubeVirtStandIn standin(*client);
+  for (int n = 0; n < nodes; ++n) {
+    (void)standin.createNode("node-" + std::to_string(n), "32", "128Gi", {});
+  }
+
+  // Shadows as this process sees them: first-seen time, for create->shadows latency.
+  std::mutex mutex;
+  std::map<std::string, Clock::time_point> shadowSeen;  // shadow name -> first seen
+  std::map<std::string, std::pair<std::string, std::string>>
+      shadowInfo;  // name -> (placement, node)
+  kube::Informer vmis(*client, {api::virtualMachineInstances(), "bench"},
+                      {[&](const kube::ObjectPtr& o) {
+                         const auto labels = (*o)["metadata"].value("labels", Json::object());
+                         if (labels.value("umbra.io/role", "") != "shadow")
+                           return;
+                         const std::lock_guard<std::mutex> lock(mutex);
+                         const std::string name = (*o)["metadata"]["name"];
+                         shadowSeen.emplace(name, Clock::now());
+                         shadowInfo[name] = {labels.value("umbra.io/placement", ""),
+                                             labels.value("umbra.io/node", "")};
+                       },
+                       nullptr, nullptr});
+  vmis.start();
+  vmis.waitForSync(30s);
+
+  // The exporter: steal grows with the node index; counters start when a shadow is first seen.
+  const int exporterPort = testing::freePort();
+  web::http::experimental::listener::http_listener exporter(
+      web::uri("http://127.0.0.1:" + std::to_string(exporterPort)));
+  exporter.support(web::http::methods::GET, [&](web::http::http_request req) {
+    std::ostringstream m;
+    const auto now = Clock::now();
+    const std::lock_guard<std::mutex> lock(mutex);
+    for (const auto& [name, seen] : shadowSeen) {
+      const auto& [placement, node] = shadowInfo[name];
+      const double idx = std::atof(node.c_str() + 5);
+      const double t = std::chrono::duration<double>(now - seen).count();
+      m << "kubevirt_vmi_vcpu_delay_seconds_total{namespace=\"bench\",name=\"" << name
+        << "\",node=\"" << node << "\",id=\"0\"} " << (0.01 + 0.005 * idx) * t << "\n";
+    }
+    const double up = std::chrono::duration<double>(now.time_since_epoch()).count();
+    for (int n = 0; n < nodes; ++n) {
+      m << "node_cpu_seconds_total{node=\"node-" << n << "\",cpu=\"0\",mode=\"idle\"} " << 0.5 * up
+        << "\n";
+    }
+    req.reply(web::http::status_codes::OK, m.str(), "text/plain; version=0.0.4");
+  });
+  exporter.open().wait();
+
+  const int promPort = testing::freePort();
+  std::ofstream(dir + "/prometheus.yml")
+      << "global: {scrape_interval: 1s}\nscrape_configs:\n- job_name: bench\n  honor_labels: true\n"
+         "  static_configs: [{targets: ['127.0.0.1:"
+      << exporterPort << "']}]\n";
+  testing::ChildProcess prometheus(
+      {"/usr/bin/prometheus", "--config.file=" + dir + "/prometheus.yml",
+       "--storage.tsdb.path=" + dir + "/tsdb",
+       "--web.listen-address=127.0.0.1:" + std::to_string(promPort), "--log.level=warn"},
+      dir + "/prometheus.log");
+  std::ofstream(dir + "/umbra.yaml")
+      << "prometheus: {url: \"http://127.0.0.1:" << promPort << "\", rateWindow: 5s}\n";
+  const int metricsPort = testing::freePort();
+  const int healthPort = testing::freePort();
+  testing::ChildProcess op(
+      {operatorBin, "--kubeconfig=" + kubeconfig, "--config=" + dir + "/umbra.yaml",
+       "--namespace=bench", "--max-concurrent-placements=" + std::to_string(placements),
+       "--workers=8", "--metrics-bind-address=127.0.0.1:" + std::to_string(metricsPort),
+       "--health-probe-bind-address=127.0.0.1:" + std::to_string(healthPort), "--log-level=warn"},
+      dir + "/operator.log");
+  const std::string health = "curl -fsS http://127.0.0.1:" + std::to_string(healthPort) + "/readyz";
+  for (int i = 0; i < 300 && sh(health) != "ok"; ++i)
+    std::this_thread::sleep_for(100ms);
+
+  for (int i = 0; i < placements; ++i) {
+    (void)client->create(api::virtualMachines(), "bench",
+                         testing::haltedVm("bench", "vm-" + std::to_string(i)));
+  }
+  const std::string metricsUrl =
+      "curl -fsS http://127.0.0.1:" + std::to_string(metricsPort) + "/metrics";
+  const std::string before = sh(metricsUrl);
+  const ProcStats statsBefore = procStats(op.pid());
+
+  std::atomic<bool> stop{false};
+  std::thread kubevirt([&] {
+    while (!stop) {
+      (void)standin.runPendingVmis("bench");
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  std::map<std::string, Clock::time_point> created;
+  std::mutex createdMutex;
+  std::atomic<int> next{0};
+  std::vector<std::thread> creators;
+  const auto start = Clock::now();
+  for (int w = 0; w < 16; ++w) {
+    creators.emplace_back([&] {
+      for (int i = next++; i < placements; i = next++) {
+        const std::string name = "vm-" + std::to_string(i);
+        Json sp = testing::placementFor("bench", name, "VirtualMachine", name, "", 3);
+        sp["spec"]["candidates"].erase("nodeSelector");
+        auto r = client->create(api::shadowPlacements(), "bench", sp);
+        const std::lock_guard<std::mutex> lock(createdMutex);
+        if (r.ok())
+          created[name] = Clock::now();
+      }
+    });
+  }
+  for (auto& t : creators)
+    t.join();
+
+  // Wait for every placement to reach a final phase.
+  std::map<std::string, int> phases;
+  for (int i = 0; i < 600; ++i) {
+    phases.clear();
+    auto list = kube::listAll(*client, api::shadowPlacements(), "bench", {});
+    for (const auto& sp : (*list)["items"])
+      phases[sp.value("status", Json::object()).value("phase", "")]++;
+    if (phases["Placed"] + phases["Recommended"] + phases["Failed"] == placements)
+      break;
+    std::this_thread::sleep_for(1s);
+  }
+  const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+  const std::string after = sh(metricsUrl);
+  const ProcStats statsAfter = procStats(op.pid());
+  stop = true;
+  kubevirt.join();
+
+  std::vector<double> toShadows;
+  {
+    const std::lock_guard<std::mutex> lock(mutex);
+    std::map<std::string, Clock::time_point> lastShadow;
+    for (const auto& [name, seen] : shadowSeen) {
+      auto& last = lastShadow[shadowInfo[name].first];
+      last = std::max(last, seen);
+    }
+    for (const auto& [sp, t] : lastShadow) {
+      if (created.count(sp))
+        toShadows.push_back(std::chrono::duration<double>(t - created[sp]).count());
+    }
+  }
+  const double requests = sumCounter(after, "rest_client_requests_total", "WATCH") -
+                          sumCounter(before, "rest_client_requests_total", "WATCH");
+  std::printf("placements: %d on %d nodes, 10 s observation; final phases:", placements, nodes);
+  for (const auto& [p, n] : phases)
+    std::printf(" %s=%d", p.c_str(), n);
+  std::printf("\nall final after %.1f s\n", wall);
+  std::printf(
+      "create -> shadows created: p50 %.2f s, p99 %.2f s (target p99 < 2 s; %zu placements "
+      "measured)\n",
+      percentile(toShadows, 0.5), percentile(toShadows, 0.99), toShadows.size());
+  std::printf("operator peak RSS: %.1f MB (target < 200 MB)\n", statsAfter.peakRssMb);
+  std::printf("operator CPU: %.3f CPU-seconds per placement\n",
+              (statsAfter.cpuSeconds - statsBefore.cpuSeconds) / placements);
+  std::printf(
+      "API requests per placement (watches excluded, events included): %.1f (target <= 15)\n",
+      requests / placements);
+  std::printf("  of which Event writes: %.1f\n",
+              (sumCounter(after, "rest_client_requests_total{code=\"201\",verb=\"POST\"}", "") -
+               sumCounter(before, "rest_client_requests_total{code=\"201\",verb=\"POST\"}", "")) /
+                  placements);
+  op.signal(SIGTERM);
+  op.wait(20);
+  exporter.close().wait();
+  vmis.stop();
+  sh(src + "/scripts/local-cluster.sh down --dir " + dir + "/cp");
+  sh("rm -rf " + dir);
+  return 0;
+}
