@@ -54,6 +54,10 @@ demo: setup build ## The main job: a local control plane with KubeVirt's API, un
 bench-informer: setup build ## Informer sync of 10,000 ConfigMaps: time and peak RSS
 	@BENCH_BIN=$(BUILD_DIR)/bench/bench_informer_sync scripts/bench-informer.sh 10000
 
+.PHONY: bench-controller
+bench-controller: setup build ## 200 ShadowPlacements at once on 50 nodes: latency, RSS, API requests
+	@$(BUILD_DIR)/bench/bench_controller_scale --operator $(BUILD_DIR)/operator/umbra-operator
+
 .PHONY: cluster-up cluster-down
 cluster-up: setup ## Start the local control plane (scripts/local-cluster.sh up)
 	@scripts/local-cluster.sh up

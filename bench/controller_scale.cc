@@ -106,9 +106,10 @@ int main(int argc, char** argv) {
   }
   const std::string src = UMBRA_SOURCE_DIR;
   const std::string dir = sh("mktemp -d /tmp/umbra-bench-scale.XXXXXX");
-  const std::string kubeconfig =
-      sh(src + "/scripts/local-cluster.sh up --dir " + dir + "/cp --owner-pid " +
-         std::to_string(::getpid()) + " 2>/dev/null");
+  std::string kubeconfig = sh(src + "/scripts/local-cluster.sh up --dir " + dir +
+                              "/cp --owner-pid " + std::to_string(::getpid()));
+  kubeconfig =
+      kubeconfig.substr(kubeconfig.rfind('\n') + 1);  // the last line; progress precedes it
   const std::string kubectl =
       sh("grep ^KUBECTL= " + dir + "/cp/cluster.env | cut -d= -f2") + " --kubeconfig=" + kubeconfig;
   const char* sharedEnv = std::getenv("UMBRA_SHARED");

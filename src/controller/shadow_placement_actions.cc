@@ -110,13 +110,17 @@ Result<Action> ShadowPlacementReconciler::observe(Pass& p) {
                                       : "");
   setCondition(p.status, condition::Decided, true, unsure ? "LowConfidence" : "Decided", message,
                p.generation, p.now);
-  const bool apply = p.settings.mode == api::Mode::Apply;
-  setPhase(p.status, apply ? phase::Placing : phase::Recommended, "Decided", message);
+  if (p.settings.mode == api::Mode::Apply) {
+    // The decision is written together with its outcome by place(), in one status write.
+    setPhase(p.status, phase::Placing, "Decided", message);
+    return place(p);
+  }
+  setPhase(p.status, phase::Recommended, "Decided", message);
   UMBRA_CHECK(writeStatus(p));
-  event(p.sp, EventType::Normal, apply ? "Decided" : "Recommended", "Decide", message);
+  event(p.sp, EventType::Normal, "Recommended", "Decide", message);
   bool noneLeft = false;
   UMBRA_CHECK(deleteShadows(p.sp, false, noneLeft));  // the decision is made: stop probing
-  return apply ? place(p) : Action::awaitChange();
+  return Action::awaitChange();
 }
 
 Status ShadowPlacementReconciler::applyPlacement(Pass& p, std::string& how) {
@@ -162,25 +166,27 @@ Status ShadowPlacementReconciler::applyPlacement(Pass& p, std::string& how) {
 }
 
 Result<Action> ShadowPlacementReconciler::place(Pass& p) {
-  bool noneLeft = false;
-  UMBRA_CHECK(deleteShadows(p.sp, false, noneLeft));
   std::string how;
   const Status applied = applyPlacement(p, how);
   if (!applied.ok()) {
+    // Record the decision (phase Placing) so that the retry places without observing again.
     if (applied.error().is(ErrorKind::Forbidden)) {
       setCondition(p.status, condition::Placed, false, "Forbidden", applied.error().message,
                    p.generation, p.now);
-      UMBRA_CHECK(writeStatus(p));
       event(p.sp, EventType::Warning, "Forbidden", "Place", applied.error().message);
     }
+    UMBRA_CHECK(writeStatus(p));
     return applied.error();
   }
   const std::string node = p.status.value("selectedNode", "");
-  const std::string message = "placed on " + node + ": " + how;
+  const std::string message = "placed on " + node + ": " + how + " (" +
+                              p.status.value("message", std::string("decided")) + ")";
   setPhase(p.status, phase::Placed, "Placed", message);
   setCondition(p.status, condition::Placed, true, "Placed", message, p.generation, p.now);
   UMBRA_CHECK(writeStatus(p));
   event(p.sp, EventType::Normal, "Placed", "Place", message);
+  bool noneLeft = false;
+  UMBRA_CHECK(deleteShadows(p.sp, false, noneLeft));
   return Action::awaitChange();
 }
 

@@ -74,9 +74,10 @@ Result<Action> ShadowPlacementReconciler::reconcile(const std::string& key) {
   if (!hasFinalizer(p.sp)) {
     Json updated = p.sp;
     updated["metadata"]["finalizers"].push_back(api::FinalizerName);
-    UMBRA_TRY(auto ignored, d_.client.update(api::shadowPlacements(), updated));
-    (void)ignored;
-    return Action::awaitChange();  // our own write brings the next pass
+    UMBRA_TRY(Json stored, d_.client.update(api::shadowPlacements(), updated));
+    // Go on with what the server returned (its resourceVersion is current): waiting for our own
+    // write to come back through the watch would cost a round trip and a stale-cache Conflict.
+    p.sp["metadata"] = stored["metadata"];
   }
   const std::string current = p.status.value("phase", "");
   if (isTerminal(current)) {
@@ -223,8 +224,10 @@ Result<Action> ShadowPlacementReconciler::selectCandidates(Pass& p) {
                               std::to_string(p.settings.candidateCount) +
                               " requested candidates: " + names;
   setPhase(p.status, phase::Probing, "CandidatesSelected", message);
-  UMBRA_CHECK(writeStatus(p));  // the choice is recorded before any shadow exists
   event(p.sp, EventType::Normal, "CandidatesSelected", "SelectCandidates", message);
+  // probe() creates the shadows, then records the choice. A crash in between is safe: the next
+  // pass chooses again (our own shadows do not count against the nodes), creates meet
+  // AlreadyExists, and any shadow of an earlier choice is found by its label and deleted.
   return probe(p);
 }
 
@@ -273,9 +276,9 @@ Result<Action> ShadowPlacementReconciler::probe(Pass& p) {
     return fail(p, "NoShadowStarted", "no shadow VMI started on any candidate");
   }
   if (running < live) {
+    // A count-free message: the status is written once while shadows start, not per shadow.
     setCondition(p.status, condition::ShadowsReady, false, "Starting",
-                 std::to_string(running) + "/" + std::to_string(live) + " shadows running",
-                 p.generation, p.now);
+                 "waiting for the shadow VMIs to run", p.generation, p.now);
     UMBRA_CHECK(writeStatus(p));
     return Action::requeueAfter(ProbeRecheck);
   }

@@ -18,6 +18,11 @@ class FakeClock final : public Clock {
     return std::chrono::system_clock::now() +
            std::chrono::duration_cast<std::chrono::system_clock::duration>(offset_);
   }
+  // Back to real time.
+  void reset() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    offset_ = Duration::zero();
+  }
   void advance(Duration d) {
     const std::lock_guard<std::mutex> lock(mutex_);
     offset_ += d;

@@ -142,6 +142,16 @@ class ReconcilerTest : public ::testing::Test {
     return r;
   }
 
+  // As the controller does after an error: pass again until a pass succeeds with nothing left.
+  void settle(const std::string& name) {
+    for (int i = 0; i < 10; ++i) {
+      auto r = pass(name);
+      if (r.ok() && !r->requeues())
+        return;
+    }
+    ADD_FAILURE() << name << " did not settle";
+  }
+
   // Passes until the phase is one of `phases`; time jumps past each requested requeue.
   std::string runUntil(const std::string& name, const std::set<std::string>& phases,
                        int maxPasses = 30) {
@@ -215,7 +225,7 @@ TEST_F(ReconcilerTest, HaltedVmIsStartedOnTheLeastContendedNode) {
   std::set<std::string> reasons;
   for (const auto& e : (*events)["items"])
     reasons.insert(e["reason"]);
-  for (const char* r : {"CandidatesSelected", "Observing", "Decided", "Placed"}) {
+  for (const char* r : {"CandidatesSelected", "Observing", "Placed"}) {
     EXPECT_TRUE(reasons.count(r)) << r;
   }
 }
@@ -428,6 +438,7 @@ TEST_F(ReconcilerTest, EveryFailingCallLeavesNoOrphanedShadow) {
     SCOPED_TRACE("failing call " + std::to_string(failAt));
     FaultInjectingClient faulty(*admin_, failAt);
     op_.reset();
+    clock_.reset();  // each run's placement is young again (the target wait is measured from it)
     startOperator(faulty);
     const std::string name = "web-" + std::to_string(run);
     ASSERT_TRUE(
@@ -436,7 +447,9 @@ TEST_F(ReconcilerTest, EveryFailingCallLeavesNoOrphanedShadow) {
                     ->create(api::shadowPlacements(), ns_.name(),
                              placementFor(ns_.name(), name, "VirtualMachine", name, ns_.name()))
                     .ok());
-    ASSERT_EQ(runUntil(name, {"Placed", "Failed"}, 40), "Placed");
+    ASSERT_EQ(runUntil(name, {"Placed", "Failed"}, 40), "Placed")
+        << placement(name).value("status", Json::object()).dump();
+    settle(name);  // a failed call is always retried by the controller
     EXPECT_TRUE(eventually([&] { return shadows().empty(); })) << "orphaned shadow after Placed";
     EXPECT_EQ(server(api::virtualMachines(),
                      name)["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"],
