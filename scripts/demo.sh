@@ -25,7 +25,7 @@ kubectl=("$KUBECTL" "--kubeconfig=$kubeconfig")
 
 if [[ -d $shared/kubevirt/crds ]]; then
   echo "[demo] installing KubeVirt's CRDs from $shared/kubevirt/crds"
-  "${kubectl[@]}" create -f "$shared/kubevirt/crds/" -o name | sed 's/^/[demo]   /'
+  "${kubectl[@]}" create -f "$shared/kubevirt/crds/" -f "$here/crds/" -o name | sed 's/^/[demo]   /'
   "${kubectl[@]}" wait --for condition=established --timeout=60s crd --all >/dev/null
 else
   echo "[demo] $shared/kubevirt/crds not found; skipping KubeVirt's CRDs (set UMBRA_SHARED)"

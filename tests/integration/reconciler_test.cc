@@ -49,6 +49,7 @@ class Operator {
   const kube::Store& placements() const { return placements_.store(); }
   const kube::Store& vmis() const { return vmis_.store(); }
   const kube::Store& vms() const { return vms_.store(); }
+  const kube::Store& nodes() const { return nodes_.store(); }
 
  private:
   kube::Informer placements_, vmis_, vms_, nodes_, pods_;
@@ -293,6 +294,10 @@ TEST_F(ReconcilerTest, FewerFeasibleNodesThanRequestedUsesThem) {
                     ->patch(kube::resources::nodes(), {"", node(n)}, kube::PatchType::Merge,
                             {{"spec", {{"unschedulable", true}}}})
                     .ok());
+    ASSERT_TRUE(eventually([&] {
+      const auto cached = op_->nodes().get(node(n));
+      return cached && (*cached)["spec"].value("unschedulable", false);
+    }));
   }
   ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
   ASSERT_TRUE(admin_
