@@ -114,12 +114,52 @@ class OperatorBinaryTest : public ::testing::Test {
   }
   std::string logTail() { return runCommand("tail -n 30 " + log_).output; }
 
+  // Exporter, Prometheus scraping it, the operator's config, and KubeVirt's part (start every
+  // VMI the operator creates); all torn down with the fixture.
+  std::string startTelemetryAndKubeVirt(std::map<std::string, double> stealByNode,
+                                        const std::string& placement) {
+    exporter_ = std::make_unique<Exporter>(ns_.name(), std::move(stealByNode), placement);
+    prometheus_ = std::make_unique<PrometheusServer>();
+    const Status st = prometheus_->startScraping(exporter_->target());
+    EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error().message);
+    const std::string configPath =
+        ControlPlane::instance().dir() + "/umbra-" + placement + "-" + ns_.name() + ".yaml";
+    std::ofstream(configPath) << "prometheus: {url: \"" << prometheus_->url()
+                              << "\", rateWindow: 5s}\n";
+    kubevirt_ = std::thread([this] {
+      while (!stopKubevirt_) {
+        (void)standin_->runPendingVmis(ns_.name());
+        std::this_thread::sleep_for(200ms);
+      }
+    });
+    return configPath;
+  }
+  bool ready() {
+    return eventually(
+        [&] {
+          return runCommand("curl -fsS http://127.0.0.1:" + std::to_string(healthPort_) + "/readyz")
+                     .output == "ok";
+        },
+        30s);
+  }
+  void TearDown() override {
+    stopKubevirt_ = true;
+    if (kubevirt_.joinable())
+      kubevirt_.join();
+    prometheus_.reset();
+    exporter_.reset();
+  }
+
   TestNamespace ns_;
   std::unique_ptr<kube::KubeClient> admin_;
   std::unique_ptr<KubeVirtStandIn> standin_;
   std::string log_;
   int metricsPort_ = freePort();
   int healthPort_ = freePort();
+  std::unique_ptr<Exporter> exporter_;
+  std::unique_ptr<PrometheusServer> prometheus_;
+  std::thread kubevirt_;
+  std::atomic<bool> stopKubevirt_{false};
 };
 
 TEST_F(OperatorBinaryTest, SigkillMidObservationThenRestartCompletesThePlacement) {
@@ -127,38 +167,10 @@ TEST_F(OperatorBinaryTest, SigkillMidObservationThenRestartCompletesThePlacement
     ASSERT_TRUE(
         standin_->createNode(node(n), "16", "64Gi", {{"umbra.test/group", ns_.name()}}).ok());
   }
-  Exporter exporter(ns_.name(), {{node("a"), 0.15}, {node("b"), 0.01}, {node("c"), 0.30}});
-  PrometheusServer prometheus;
-  ASSERT_TRUE(prometheus.startScraping(exporter.target()).ok());
-  const std::string configPath = ControlPlane::instance().dir() + "/umbra-" + ns_.name() + ".yaml";
-  std::ofstream(configPath) << "prometheus: {url: \"" << prometheus.url()
-                            << "\", rateWindow: 5s}\n";
-
-  // KubeVirt's part: start every shadow the operator creates.
-  std::atomic<bool> stop{false};
-  std::thread kubevirt([&] {
-    while (!stop) {
-      (void)standin_->runPendingVmis(ns_.name());
-      std::this_thread::sleep_for(200ms);
-    }
-  });
-  struct Join {
-    std::atomic<bool>& stop;
-    std::thread& t;
-    ~Join() {
-      stop = true;
-      t.join();
-    }
-  } join{stop, kubevirt};
-
+  const std::string configPath =
+      startTelemetryAndKubeVirt({{node("a"), 0.15}, {node("b"), 0.01}, {node("c"), 0.30}}, "web");
   auto op = startOperator(configPath);
-  ASSERT_TRUE(eventually(
-      [&] {
-        return runCommand("curl -fsS http://127.0.0.1:" + std::to_string(healthPort_) + "/readyz")
-                   .output == "ok";
-      },
-      30s))
-      << logTail();
+  ASSERT_TRUE(ready()) << logTail();
   ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
   ASSERT_TRUE(admin_
                   ->create(api::shadowPlacements(), ns_.name(),
@@ -218,38 +230,10 @@ TEST_F(OperatorBinaryTest, ExamplesArePlacedWithinObservationPlus30Seconds) {
   for (const char* n : {"a", "b", "c", "d"}) {
     ASSERT_TRUE(standin_->createNode(node(n), "16", "64Gi", {}).ok());
   }
-  Exporter exporter(ns_.name(),
-                    {{node("a"), 0.20}, {node("b"), 0.12}, {node("c"), 0.02}, {node("d"), 0.30}},
-                    "web-1");
-  PrometheusServer prometheus;
-  ASSERT_TRUE(prometheus.startScraping(exporter.target()).ok());
-  const std::string configPath =
-      ControlPlane::instance().dir() + "/umbra-ex-" + ns_.name() + ".yaml";
-  std::ofstream(configPath) << "prometheus: {url: \"" << prometheus.url()
-                            << "\", rateWindow: 5s}\n";
-  std::atomic<bool> stop{false};
-  std::thread kubevirt([&] {
-    while (!stop) {
-      (void)standin_->runPendingVmis(ns_.name());
-      std::this_thread::sleep_for(200ms);
-    }
-  });
-  struct Join {
-    std::atomic<bool>& stop;
-    std::thread& t;
-    ~Join() {
-      stop = true;
-      t.join();
-    }
-  } join{stop, kubevirt};
+  const std::string configPath = startTelemetryAndKubeVirt(
+      {{node("a"), 0.20}, {node("b"), 0.12}, {node("c"), 0.02}, {node("d"), 0.30}}, "web-1");
   auto op = startOperator(configPath);
-  ASSERT_TRUE(eventually(
-      [&] {
-        return runCommand("curl -fsS http://127.0.0.1:" + std::to_string(healthPort_) + "/readyz")
-                   .output == "ok";
-      },
-      30s))
-      << logTail();
+  ASSERT_TRUE(ready()) << logTail();
 
   const auto kubectl = ControlPlane::instance().kubectl() + " -n " + ns_.name();
   const auto applied =

@@ -135,6 +135,15 @@ class ReconcilerTest : public ::testing::Test {
     ASSERT_TRUE(caught) << "operator caches did not catch up";
   }
 
+  // A halted VM `name` and a placement of it restricted to this test's nodes.
+  bool createVmAndPlacement(const std::string& name) {
+    auto vm = admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), name));
+    auto sp = admin_->create(api::shadowPlacements(), ns_.name(),
+                             placementFor(ns_.name(), name, "VirtualMachine", name, ns_.name()));
+    EXPECT_TRUE(vm.ok() && sp.ok());
+    return vm.ok() && sp.ok();
+  }
+
   // One reconcile pass after the caches caught up; KubeVirt then runs what was created.
   Result<runtime::Action> pass(const std::string& name) {
     waitForCaches(name);
@@ -183,11 +192,7 @@ class ReconcilerTest : public ::testing::Test {
 
 TEST_F(ReconcilerTest, HaltedVmIsStartedOnTheLeastContendedNode) {
   startOperator(*admin_);
-  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
-  ASSERT_TRUE(admin_
-                  ->create(api::shadowPlacements(), ns_.name(),
-                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
-                  .ok());
+  ASSERT_TRUE(createVmAndPlacement("web"));
   ASSERT_EQ(runUntil("web", {"Observing"}), "Observing");
 
   // Three shadows, one per top candidate, each a valid KubeVirt VMI pinned to its node.
@@ -299,11 +304,7 @@ TEST_F(ReconcilerTest, FewerFeasibleNodesThanRequestedUsesThem) {
       return cached && (*cached)["spec"].value("unschedulable", false);
     }));
   }
-  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
-  ASSERT_TRUE(admin_
-                  ->create(api::shadowPlacements(), ns_.name(),
-                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
-                  .ok());
+  ASSERT_TRUE(createVmAndPlacement("web"));
   ASSERT_EQ(runUntil("web", {"Observing"}), "Observing");
   EXPECT_EQ(shadows().size(), 2u);
   EXPECT_EQ(placement("web")["status"]["shadowCount"], 2);
@@ -371,11 +372,7 @@ TEST_F(ReconcilerTest, TargetCreatedAfterThePlacementIsPlaced) {
 
 TEST_F(ReconcilerTest, DeletedMidObservationLeavesNoShadow) {
   startOperator(*admin_);
-  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
-  ASSERT_TRUE(admin_
-                  ->create(api::shadowPlacements(), ns_.name(),
-                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
-                  .ok());
+  ASSERT_TRUE(createVmAndPlacement("web"));
   ASSERT_EQ(runUntil("web", {"Observing"}), "Observing");
   ASSERT_EQ(shadows().size(), 3u);
   ASSERT_TRUE(admin_->remove(api::shadowPlacements(), {ns_.name(), "web"}).ok());
@@ -404,11 +401,7 @@ TEST_F(ReconcilerTest, LowConfidenceExtendsObservationThenDecidesAndSaysSo) {
 TEST_F(ReconcilerTest, TelemetryOutageIsReportedNotGuessed) {
   startOperator(*admin_);
   metrics_.setUnavailable(true);
-  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
-  ASSERT_TRUE(admin_
-                  ->create(api::shadowPlacements(), ns_.name(),
-                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
-                  .ok());
+  ASSERT_TRUE(createVmAndPlacement("web"));
   runUntil("web", {"Placed"}, 12);
   Json st = placement("web")["status"];
   EXPECT_EQ(st["phase"], "Observing");
@@ -421,11 +414,7 @@ TEST_F(ReconcilerTest, TelemetryOutageIsReportedNotGuessed) {
 
 TEST_F(ReconcilerTest, RestartMidObservationResumesWithoutDuplicates) {
   startOperator(*admin_);
-  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
-  ASSERT_TRUE(admin_
-                  ->create(api::shadowPlacements(), ns_.name(),
-                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
-                  .ok());
+  ASSERT_TRUE(createVmAndPlacement("web"));
   ASSERT_EQ(runUntil("web", {"Observing"}), "Observing");
   std::set<std::string> before;
   for (const auto& s : shadows())
