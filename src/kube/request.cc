@@ -164,4 +164,13 @@ HttpRequest deleteRequest(const ResourceType& type, const ObjectRef& ref,
       "DELETE", objectPath(type, ref.ns, ref.name), {}, body.dump(), "application/json", false};
 }
 
+HttpRequest deleteCollectionRequest(const ResourceType& type, const std::string& ns,
+                                    const ListOptions& selectors, const DeleteOptions& opts) {
+  HttpRequest req = deleteRequest(type, {ns, ""}, opts);
+  req.path = collectionPath(type, ns);
+  addIfSet(req, "labelSelector", selectors.labelSelector);
+  addIfSet(req, "fieldSelector", selectors.fieldSelector);
+  return req;
+}
+
 }  // namespace umbra::kube

@@ -44,5 +44,9 @@ HttpRequest patchRequest(const ResourceType& type, const ObjectRef& ref, PatchTy
                          const std::string& subresource = "");
 HttpRequest deleteRequest(const ResourceType& type, const ObjectRef& ref,
                           const DeleteOptions& opts);
+// DELETE on a collection: every object matching the selectors, in one request (RBAC verb
+// `deletecollection`).
+HttpRequest deleteCollectionRequest(const ResourceType& type, const std::string& ns,
+                                    const ListOptions& selectors, const DeleteOptions& opts);
 
 }  // namespace umbra::kube

@@ -73,6 +73,16 @@ TEST(Request, DeleteCarriesPropagationAndPreconditions) {
   EXPECT_FALSE(body["preconditions"].contains("resourceVersion"));
 }
 
+TEST(Request, DeleteCollectionSelectsByLabel) {
+  ListOptions sel;
+  sel.labelSelector = "umbra.io/placement=web,umbra.io/role=shadow";
+  const auto r = deleteCollectionRequest(resources::configMaps(), "x", sel, {});
+  EXPECT_EQ(r.method, "DELETE");
+  EXPECT_EQ(r.target(),
+            "/api/v1/namespaces/x/"
+            "configmaps?labelSelector=umbra.io%2Fplacement%3Dweb%2Cumbra.io%2Frole%3Dshadow");
+}
+
 TEST(Status, MapsApiStatusReasonsToKinds) {
   const std::string conflict =
       R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":"the object has been modified","reason":"Conflict","code":409})";
