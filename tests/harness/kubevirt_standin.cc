@@ -40,7 +40,8 @@ Status KubeVirtStandIn::createNode(const std::string& name, const std::string& c
   // lifecycle controller lifts it once the node is Ready. No such controller runs here.
   Json taints = Json::array();
   for (const auto& t : ready["spec"].value("taints", Json::array())) {
-    if (t.value("key", "") != "node.kubernetes.io/not-ready") taints.push_back(t);
+    if (t.value("key", "") != "node.kubernetes.io/not-ready")
+      taints.push_back(t);
   }
   ready["spec"]["taints"] = taints;
   auto st = client_.update(kube::resources::nodes(), ready);

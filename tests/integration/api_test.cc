@@ -52,9 +52,9 @@ TEST_F(ApiTest, InvalidSpecsAreRejectedWithTheSchemasMessage) {
 }
 
 TEST_F(ApiTest, TargetIsImmutableButOtherFieldsChange) {
-  ASSERT_EQ(
-      kubectl("apply -f " + ControlPlane::sourceDir() + "/examples/02-shadowplacement.yaml").exitCode,
-      0);
+  ASSERT_EQ(kubectl("apply -f " + ControlPlane::sourceDir() + "/examples/02-shadowplacement.yaml")
+                .exitCode,
+            0);
   const auto moved =
       kubectl("patch sp web-1 --type merge -p '{\"spec\":{\"target\":{\"name\":\"web-2\"}}}'");
   EXPECT_NE(moved.exitCode, 0);
@@ -64,9 +64,9 @@ TEST_F(ApiTest, TargetIsImmutableButOtherFieldsChange) {
 }
 
 TEST_F(ApiTest, PrinterColumnsShortNameAndCategory) {
-  ASSERT_EQ(
-      kubectl("apply -f " + ControlPlane::sourceDir() + "/examples/02-shadowplacement.yaml").exitCode,
-      0);
+  ASSERT_EQ(kubectl("apply -f " + ControlPlane::sourceDir() + "/examples/02-shadowplacement.yaml")
+                .exitCode,
+            0);
   const auto get = kubectl("get sp");
   ASSERT_EQ(get.exitCode, 0) << get.output;
   const std::string header = get.output.substr(0, get.output.find('\n'));
