@@ -75,7 +75,9 @@ Result<Flags> parseFlags(int argc, const char* const* argv) {
     char* end = nullptr;
     const long n = std::strtol(value.c_str(), &end, 10);
     if (value.empty() || *end != '\0' || n < 1 || n > 1000) {
-      return Error::config("flag --" + arg + ": \"" + value + "\" is not a number in 1..1000");
+      std::string message = "flag --";
+      message.append(arg).append(": \"").append(value).append("\" is not a number in 1..1000");
+      return Error::config(message);
     }
     *ints[arg] = static_cast<int>(n);
   }

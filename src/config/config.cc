@@ -31,7 +31,9 @@ class Reader {
     for (const auto& kv : node) {
       const std::string key = kv.first.as<std::string>();
       if (known.count(key) == 0) {
-        return error(where.empty() ? key : where + "." + key, "unknown field");
+        std::string field = where;
+        field.append(where.empty() ? "" : ".").append(key);
+        return error(field, "unknown field");
       }
     }
     return okStatus();

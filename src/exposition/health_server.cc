@@ -11,12 +11,13 @@ struct HealthServer::Impl {
 };
 
 std::unique_ptr<HealthServer> HealthServer::start(const std::string& address,
-                                                  std::function<bool()> ready, std::string& error) {
+                                                  const std::function<bool()>& ready,
+                                                  std::string& error) {
   auto impl = std::make_unique<Impl>();
   const std::string host = address.front() == ':' ? "0.0.0.0" + address : address;
   try {
     impl->listener = std::make_unique<http_listener>(web::uri("http://" + host));
-    impl->listener->support(web::http::methods::GET, [ready](web::http::http_request req) {
+    impl->listener->support(web::http::methods::GET, [ready](const web::http::http_request& req) {
       const std::string path = req.relative_uri().path();
       if (path == "/healthz") {
         req.reply(web::http::status_codes::OK, "ok");

@@ -11,7 +11,8 @@ namespace umbra::exposition {
 class HealthServer {
  public:
   static std::unique_ptr<HealthServer> start(const std::string& address,
-                                             std::function<bool()> ready, std::string& error);
+                                             const std::function<bool()>& ready,
+                                             std::string& error);
   ~HealthServer();
   struct Impl;
 

@@ -54,6 +54,12 @@ Status EventRecorder::record(const Json& regarding, EventType type, const std::s
               .count()),
       static_cast<unsigned long long>(sequence_++ & 0xffff));
   const std::string eventName = name + suffix;
+  if (seen_.size() >= MaxTracked) {
+    // A long-running operator would otherwise remember every event it ever sent.
+    for (auto it = seen_.begin(); it != seen_.end();) {
+      it = now - it->second.last >= SeriesWindow ? seen_.erase(it) : std::next(it);
+    }
+  }
   seen_[key] = Seen{eventName, ns, 1, now};
   lock.unlock();
 

@@ -28,6 +28,7 @@ class EventRecorder {
                 const std::string& action, const std::string& note);
 
   static constexpr std::chrono::minutes SeriesWindow{6};
+  static constexpr size_t MaxTracked = 4096;  // older entries are pruned past this
 
  private:
   struct Seen {
