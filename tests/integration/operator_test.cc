@@ -16,6 +16,7 @@
 #include "harness/process.h"
 #include "harness/prometheus_server.h"
 #include "integration/common.h"
+#include "integration/kubevirt_fixture.h"
 
 namespace umbra::testing {
 namespace {
@@ -79,18 +80,12 @@ class Exporter {
   std::atomic<bool> stop_{false};
 };
 
-class OperatorBinaryTest : public ::testing::Test {
+class OperatorBinaryTest : public KubeVirtFixture {
  protected:
-  static void SetUpTestSuite() {
-    const Status st = ControlPlane::instance().installAllCrds();
-    ASSERT_TRUE(st.ok()) << st.error().message;
-  }
   void SetUp() override {
-    admin_ = ControlPlane::instance().adminClient();
-    standin_ = std::make_unique<KubeVirtStandIn>(*admin_);
+    KubeVirtFixture::SetUp();
     log_ = ControlPlane::instance().dir() + "/operator-" + ns_.name() + ".log";
   }
-  std::string node(const std::string& s) const { return ns_.name() + "-" + s; }
   std::unique_ptr<ChildProcess> startOperator(const std::string& configPath) {
     return std::make_unique<ChildProcess>(
         std::vector<std::string>{
@@ -105,12 +100,6 @@ class OperatorBinaryTest : public ::testing::Test {
   std::string phase() {
     auto sp = admin_->get(api::shadowPlacements(), {ns_.name(), "web"});
     return sp.ok() ? (*sp).value("status", Json::object()).value("phase", "") : "<gone>";
-  }
-  std::vector<Json> shadows() {
-    kube::ListOptions o;
-    o.labelSelector = "umbra.io/role=shadow";
-    auto l = admin_->list(api::virtualMachineInstances(), ns_.name(), o);
-    return l.ok() ? (*l)["items"].get<std::vector<Json>>() : std::vector<Json>{};
   }
   std::string logTail() { return runCommand("tail -n 30 " + log_).output; }
 
@@ -150,9 +139,6 @@ class OperatorBinaryTest : public ::testing::Test {
     exporter_.reset();
   }
 
-  TestNamespace ns_;
-  std::unique_ptr<kube::KubeClient> admin_;
-  std::unique_ptr<KubeVirtStandIn> standin_;
   std::string log_;
   int metricsPort_ = freePort();
   int healthPort_ = freePort();

@@ -12,6 +12,7 @@
 #include "harness/kubevirt_standin.h"
 #include "harness/openapi_validator.h"
 #include "integration/common.h"
+#include "integration/kubevirt_fixture.h"
 #include "kube/informer.h"
 
 namespace umbra::testing {
@@ -62,15 +63,10 @@ std::string rvOf(const Json& o) {
   return o["metadata"].value("resourceVersion", "");
 }
 
-class ReconcilerTest : public ::testing::Test {
+class ReconcilerTest : public KubeVirtFixture {
  protected:
-  static void SetUpTestSuite() {
-    const Status st = ControlPlane::instance().installAllCrds();
-    ASSERT_TRUE(st.ok()) << st.error().message;
-  }
   void SetUp() override {
-    admin_ = ControlPlane::instance().adminClient();
-    standin_ = std::make_unique<KubeVirtStandIn>(*admin_);
+    KubeVirtFixture::SetUp();
     for (const char* n : {"a", "b", "c", "d"}) {
       ASSERT_TRUE(
           standin_->createNode(node(n), "16", "64Gi", {{"umbra.test/group", ns_.name()}}).ok());
@@ -84,7 +80,6 @@ class ReconcilerTest : public ::testing::Test {
   void startOperator(kube::KubeClient& writer) {
     op_ = std::make_unique<Operator>(writer, *admin_, ns_.name(), metrics_, clock_);
   }
-  std::string node(const std::string& suffix) const { return ns_.name() + "-" + suffix; }
   std::string key(const std::string& name) const { return ns_.name() + "/" + name; }
 
   Json server(const kube::ResourceType& t, const std::string& name) {
@@ -95,13 +90,6 @@ class ReconcilerTest : public ::testing::Test {
   std::string phaseOf(const std::string& name) {
     const Json sp = placement(name);
     return sp.is_null() ? "<gone>" : sp.value("status", Json::object()).value("phase", "");
-  }
-  std::vector<Json> shadows() {
-    kube::ListOptions o;
-    o.labelSelector = "umbra.io/role=shadow";
-    auto l = admin_->list(api::virtualMachineInstances(), ns_.name(), o);
-    EXPECT_TRUE(l.ok());
-    return l.ok() ? (*l)["items"].get<std::vector<Json>>() : std::vector<Json>{};
   }
 
   // Waits until the operator's caches hold what the server holds for this namespace.
@@ -182,9 +170,6 @@ class ReconcilerTest : public ::testing::Test {
     return phaseOf(name);
   }
 
-  TestNamespace ns_;
-  std::unique_ptr<kube::KubeClient> admin_;
-  std::unique_ptr<KubeVirtStandIn> standin_;
   FakeMetricsSource metrics_;
   FakeClock clock_;
   std::unique_ptr<Operator> op_;
