@@ -1,7 +1,5 @@
 #include "kube/reflector.h"
 
-#include <random>
-
 #include "common/backoff.h"
 #include "common/log.h"
 #include "kube/status.h"
@@ -21,7 +19,11 @@ std::string resourceVersionOf(const Json& obj) {
 
 Reflector::Reflector(KubeClient& client, ReflectorOptions options, Store& store,
                      EventHandlers handlers)
-    : client_(client), options_(std::move(options)), store_(store), handlers_(std::move(handlers)) {
+    : client_(client),
+      options_(std::move(options)),
+      store_(store),
+      handlers_(std::move(handlers)),
+      rng_(options_.seed) {
   what_ = options_.type.resource + (options_.ns.empty() ? "" : " in " + options_.ns);
 }
 
@@ -87,9 +89,8 @@ void Reflector::applyEvent(WatchEvent& event) {
   switch (event.type) {
     case WatchEventType::Added:
     case WatchEventType::Modified: {
-      auto stored = std::make_shared<const Json>(event.object);
-      ObjectPtr previous = store_.upsert(std::move(event.object));
-      ObjectPtr current = store_.get(keyOf(*stored));
+      ObjectPtr current;
+      ObjectPtr previous = store_.upsert(std::move(event.object), &current);
       if (previous == nullptr) {
         if (handlers_.onAdd)
           handlers_.onAdd(current);
@@ -111,14 +112,13 @@ void Reflector::applyEvent(WatchEvent& event) {
 }
 
 Status Reflector::watchOnce(const CancellationPtr& cancel) {
-  static thread_local std::mt19937_64 rng(options_.seed);
   const int min = static_cast<int>(options_.minWatchTimeout.count());
   WatchOptions opts;
   opts.labelSelector = options_.labelSelector;
   opts.fieldSelector = options_.fieldSelector;
   opts.resourceVersion = lastResourceVersion();
   opts.allowWatchBookmarks = true;
-  opts.timeoutSeconds = std::uniform_int_distribution<int>(min, 2 * min)(rng);
+  opts.timeoutSeconds = std::uniform_int_distribution<int>(min, 2 * min)(rng_);
   ++watches_;
   Status streamError = okStatus();
   Status st = client_.watch(

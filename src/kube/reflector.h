@@ -4,6 +4,7 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <random>
 #include <string>
 
 #include "common/result.h"
@@ -66,6 +67,7 @@ class Reflector {
   ReflectorOptions options_;
   Store& store_;
   EventHandlers handlers_;
+  std::mt19937_64 rng_;  // jitters watch timeouts; used only on the run() thread
   std::atomic<State> state_{State::Empty};
   std::atomic<bool> synced_{false};
   std::atomic<int> relists_{0};

@@ -19,17 +19,25 @@ using web::http::client::http_client_config;
 constexpr auto TokenFileRefresh = std::chrono::minutes(1);  // client-go's cached token source
 constexpr auto WatchIdleTimeout = std::chrono::minutes(15);
 
-// Loads CA / client certificate into `ctx`; throws boost::system::system_error on bad PEM.
-void loadTls(boost::asio::ssl::context& ctx, const ClusterConfig& cfg) {
+// Each loader throws boost::system::system_error on bad PEM.
+void loadCa(boost::asio::ssl::context& ctx, const ClusterConfig& cfg) {
   if (!cfg.caPem.empty()) {
     ctx.add_certificate_authority(boost::asio::buffer(cfg.caPem.data(), cfg.caPem.size()));
   }
+}
+
+void loadClientCertificate(boost::asio::ssl::context& ctx, const ClusterConfig& cfg) {
   if (!cfg.clientCertPem.empty()) {
     ctx.use_certificate_chain(
         boost::asio::buffer(cfg.clientCertPem.data(), cfg.clientCertPem.size()));
     ctx.use_private_key(boost::asio::buffer(cfg.clientKeyPem.data(), cfg.clientKeyPem.size()),
                         boost::asio::ssl::context::pem);
   }
+}
+
+void loadTls(boost::asio::ssl::context& ctx, const ClusterConfig& cfg) {
+  loadCa(ctx, cfg);
+  loadClientCertificate(ctx, cfg);
 }
 
 http_client_config clientConfig(const ClusterConfig& cfg, std::chrono::seconds timeout) {
@@ -225,15 +233,19 @@ Result<std::unique_ptr<RestClient>> RestClient::fromConfig(const ClusterConfig& 
   } catch (const std::exception& e) {
     return Error::config(config.source + ": server \"" + config.server + "\": " + e.what());
   }
+  // Checked one at a time so that the error names the field that is wrong.
+  boost::asio::ssl::context probe(boost::asio::ssl::context::sslv23_client);
   try {
-    boost::asio::ssl::context probe(boost::asio::ssl::context::sslv23_client);
-    loadTls(probe, config);
+    loadCa(probe, config);
   } catch (const std::exception& e) {
-    const std::string which =
-        config.clientCertPem.empty() || config.caPem.empty()
-            ? (config.caPem.empty() ? config.clientCertSource : config.caSource)
-            : config.caSource + " or " + config.clientCertSource;
-    return Error::config(config.source + ": invalid TLS material in " + which + ": " + e.what());
+    return Error::config(config.source + ": invalid TLS material in " + config.caSource + ": " +
+                         e.what());
+  }
+  try {
+    loadClientCertificate(probe, config);
+  } catch (const std::exception& e) {
+    return Error::config(config.source + ": invalid TLS material in " + config.clientCertSource +
+                         " (or its client-key): " + e.what());
   }
   return std::unique_ptr<RestClient>(new RestClient(std::make_unique<Impl>(config)));
 }

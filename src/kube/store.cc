@@ -96,9 +96,12 @@ void Store::unindexLocked(const std::string& key, const nlohmann::json& obj) {
   }
 }
 
-ObjectPtr Store::upsert(nlohmann::json obj) {
+ObjectPtr Store::upsert(nlohmann::json obj, ObjectPtr* stored) {
   const std::string key = keyOf(obj);
   auto ptr = std::make_shared<const nlohmann::json>(std::move(obj));
+  if (stored != nullptr) {
+    *stored = ptr;
+  }
   const std::unique_lock lock(mutex_);
   ObjectPtr previous;
   auto it = items_.find(key);

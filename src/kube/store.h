@@ -25,8 +25,9 @@ class Store {
   std::vector<ObjectPtr> byLabel(const std::string& label, const std::string& value) const;
   size_t size() const;
 
-  // Inserts or replaces; returns the previous object or nullptr.
-  ObjectPtr upsert(nlohmann::json obj);
+  // Inserts or replaces; returns the previous object or nullptr. `stored`, when given, receives
+  // the object now in the store (no second lookup).
+  ObjectPtr upsert(nlohmann::json obj, ObjectPtr* stored = nullptr);
   // Removes; returns the removed object or nullptr.
   ObjectPtr erase(const std::string& key);
   // Replaces the whole content in one swap (a relist); returns the previous content.

@@ -144,7 +144,9 @@ TEST(Store, IndexesByNamespaceAndLabelAndKeepsIndexesInStepWithUpdates) {
   EXPECT_EQ(s.byNamespace("a").size(), 2u);
   EXPECT_EQ(s.byLabel("role", "shadow").size(), 2u);
   // Relabel x: the old label index entry goes away.
-  const auto prev = s.upsert(object("a", "x", {{"role", "target"}}));
+  ObjectPtr stored;
+  const auto prev = s.upsert(object("a", "x", {{"role", "target"}}), &stored);
+  EXPECT_EQ(stored, s.get("a/x")) << "upsert hands back what it stored";
   ASSERT_NE(prev, nullptr);
   EXPECT_EQ((*prev)["metadata"]["labels"]["role"], "shadow");
   EXPECT_EQ(s.byLabel("role", "shadow").size(), 1u);
