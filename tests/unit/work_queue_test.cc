@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <thread>
 
 #include "fakes/manual_scheduler.h"
@@ -12,6 +13,18 @@ namespace {
 
 using namespace std::chrono_literals;
 using umbra::testing::ManualScheduler;
+
+// Waits (bounded) for a worker thread to reach a state; false after 5 s.
+bool spinUntil(const std::function<bool()>& condition) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::yield();
+  }
+  return true;
+}
 
 TEST(WorkQueue, DeduplicatesWaitingKeys) {
   ManualScheduler s;
@@ -178,13 +191,11 @@ TEST(Controller, TerminalErrorsAreNotRetried) {
       2);
   c.start();
   q.add("ns/a");
-  while (calls < 1) {
-    std::this_thread::yield();
-  }
+  ASSERT_TRUE(spinUntil([&] { return calls >= 1; }));
+  c.stop();  // drains: the error has been handled once this returns
+  EXPECT_EQ(s.pending(), 0u) << "no retry is scheduled for a terminal error";
   s.advance(2000s);
-  c.stop();
   EXPECT_EQ(calls.load(), 1);
-  EXPECT_EQ(s.pending(), 0u);
 }
 
 TEST(Controller, RequeueAfterSchedulesTheKey) {
@@ -200,16 +211,9 @@ TEST(Controller, RequeueAfterSchedulesTheKey) {
       1);
   c.start();
   q.add("ns/a");
-  while (calls < 1) {
-    std::this_thread::yield();
-  }
-  while (s.pending() < 1) {
-    std::this_thread::yield();
-  }
+  ASSERT_TRUE(spinUntil([&] { return calls >= 1 && s.pending() >= 1; }));
   s.advance(30s);
-  while (calls < 2) {
-    std::this_thread::yield();
-  }
+  ASSERT_TRUE(spinUntil([&] { return calls >= 2; }));
   c.stop();
   EXPECT_GE(calls.load(), 2);
 }
