@@ -180,14 +180,21 @@ Result<Action> ShadowPlacementReconciler::selectCandidates(Pass& p) {
     UMBRA_CHECK(writeStatus(p));
     return Action::requeueAfter(QueuedRetry);
   }
-  std::vector<Json> vmis;
-  for (const auto& v : d_.caches.vmis.list()) {
-    if (placementKeyOfShadow(*v) != p.ns + "/" + p.name)
-      vmis.push_back(*v);
+  // Read the caches in place: the objects stay alive while we hold their pointers.
+  const std::vector<kube::ObjectPtr> cachedVmis = d_.caches.vmis.list();
+  const std::vector<kube::ObjectPtr> cachedPods = d_.caches.pods.list();
+  std::vector<const Json*> vmis;
+  vmis.reserve(cachedVmis.size());
+  for (const auto& v : cachedVmis) {
+    if (placementKeyOfShadow(*v) != p.ns + "/" + p.name) {
+      vmis.push_back(v.get());
+    }
   }
-  std::vector<Json> pods;
-  for (const auto& pod : d_.caches.pods.list())
-    pods.push_back(*pod);
+  std::vector<const Json*> pods;
+  pods.reserve(cachedPods.size());
+  for (const auto& pod : cachedPods) {
+    pods.push_back(pod.get());
+  }
   const auto requested =
       placement::requestedPerNode(vmis, pods, p.ns + "/" + p.settings.targetName);
   std::vector<placement::NodeView> nodes;

@@ -123,11 +123,12 @@ NodeView nodeViewOf(const Json& node) {
   return v;
 }
 
-std::map<std::string, Resources> requestedPerNode(const std::vector<Json>& vmis,
-                                                  const std::vector<Json>& pods,
+std::map<std::string, Resources> requestedPerNode(const std::vector<const Json*>& vmis,
+                                                  const std::vector<const Json*>& pods,
                                                   const std::string& skipVmi) {
   std::map<std::string, Resources> out;
-  for (const Json& vmi : vmis) {
+  for (const Json* vmiPtr : vmis) {
+    const Json& vmi = *vmiPtr;
     const Json& meta = at(vmi, "metadata");
     if (meta.value("namespace", "") + "/" + meta.value("name", "") == skipVmi) {
       continue;
@@ -142,7 +143,8 @@ std::map<std::string, Resources> requestedPerNode(const std::vector<Json>& vmis,
     out[node].cpu += r.cpu;
     out[node].memory += r.memory;
   }
-  for (const Json& pod : pods) {
+  for (const Json* podPtr : pods) {
+    const Json& pod = *podPtr;
     const std::string node = at(pod, "spec").value("nodeName", "");
     const std::string phase = at(pod, "status").value("phase", "");
     if (node.empty() || phase == "Succeeded" || phase == "Failed") {

@@ -46,9 +46,10 @@ struct NodeView {
 
 NodeView nodeViewOf(const Json& node);
 // Adds up the requests of running/pending VMIs (status.nodeName) and non-terminated pods
-// (spec.nodeName) per node. `skipVmi` (a key "ns/name") is left out: the target itself.
-std::map<std::string, Resources> requestedPerNode(const std::vector<Json>& vmis,
-                                                  const std::vector<Json>& pods,
+// (spec.nodeName) per node. The objects are read in place (non-owning pointers into a cache).
+// `skipVmi` (a key "ns/name") is left out: the target itself.
+std::map<std::string, Resources> requestedPerNode(const std::vector<const Json*>& vmis,
+                                                  const std::vector<const Json*>& pods,
                                                   const std::string& skipVmi = "");
 
 struct Verdict {

@@ -149,7 +149,7 @@ TEST(Classify, RanksByFreeCapacityAfterPlacementAndCountsWhatIsAlreadyThere) {
         {{"nodeName", "n3"},
          {"containers", Json::array({{{"resources", {{"requests", {{"cpu", "15"}}}}}}})}}},
        {"status", {{"phase", "Running"}}}}};
-  const auto requested = requestedPerNode(vmis, pods);
+  const auto requested = requestedPerNode({&vmis[0], &vmis[1]}, {&pods[0]});
   EXPECT_DOUBLE_EQ(requested.at("n1").cpu, 12);
   EXPECT_EQ(requested.count("n2"), 0u) << "finished VMIs hold nothing";
   std::vector<NodeView> nodes = views({node("n1"), node("n2"), node("n3"), node("n4")});
