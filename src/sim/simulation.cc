@@ -1,0 +1,327 @@
+#include "sim/simulation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+namespace umbra::sim {
+namespace {
+
+constexpr double GiB = 1024.0 * 1024 * 1024;
+constexpr double MiB = 1024.0 * 1024;
+constexpr double NoiseSlotSeconds = 15;
+constexpr double IoBytes = 16 * 1024;  // bytes per I/O operation
+constexpr double PacketBytes = 1000;   // bytes per packet
+constexpr double ReadShare = 0.6;      // of disk traffic
+
+uint64_t mix(uint64_t x) {  // splitmix64
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+double uniform(uint64_t h) {
+  return static_cast<double>(h >> 11) * 0x1.0p-53;
+}
+
+}  // namespace
+
+uint64_t hashOf(const std::string& text) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (const unsigned char c : text) {
+    h = (h ^ c) * 1099511628211ULL;
+  }
+  return h;
+}
+
+double profileFactor(const std::string& profile, double t, uint64_t key) {
+  if (profile == "diurnal") {
+    // Lowest at 03:00 (t = 0 is midnight), highest at 15:00.
+    return 1.0 + 0.7 * std::sin(2 * std::numbers::pi * (t / 86400.0 - 9.0 / 24.0));
+  }
+  if (profile == "spiky") {
+    const auto slot = static_cast<uint64_t>(std::max(0.0, t) / 60.0);
+    return uniform(mix(key ^ mix(slot))) < 0.15 ? 3.0 : 0.5;
+  }
+  if (profile == "bursty") {
+    const auto slot = static_cast<uint64_t>(std::max(0.0, t) / 300.0);
+    return uniform(mix(key ^ mix(slot + 0x5bd1e995))) < 0.35 ? 2.2 : 0.35;
+  }
+  return 1.0;  // steady
+}
+
+Simulation::Simulation(ClusterSpec cluster, uint64_t seed, const TraceSet* traces)
+    : cluster_(std::move(cluster)), seed_(seed), traces_(traces) {
+  for (const auto& n : cluster_.nodes) {
+    nodeIndex_[n.name] = nodes_.size();
+    NodeState s;
+    s.spec = n;
+    nodes_.push_back(std::move(s));
+  }
+  onNode_.resize(nodes_.size());
+}
+
+const NodeState* Simulation::node(const std::string& name) const {
+  const auto it = nodeIndex_.find(name);
+  return it == nodeIndex_.end() ? nullptr : &nodes_[it->second];
+}
+
+const WorkloadState* Simulation::workload(const std::string& id) const {
+  const auto it = workloads_.find(id);
+  return it == workloads_.end() ? nullptr : &it->second;
+}
+
+Status Simulation::addWorkload(WorkloadSpec spec, const std::string& node) {
+  if (!nodeIndex_.count(node))
+    return Error::make(ErrorKind::BadRequest, "workload " + spec.id + ": unknown node " + node);
+  if (workloads_.count(spec.id))
+    return Error::make(ErrorKind::AlreadyExists, "workload " + spec.id + " already exists");
+  if (!cluster_.physics.classes.count(spec.interferenceClass))
+    return Error::make(
+        ErrorKind::BadRequest,
+        "workload " + spec.id + ": unknown interference class " + spec.interferenceClass);
+  if (spec.source.kind == SourceKind::Trace && !spec.source.trace)
+    return Error::make(ErrorKind::BadRequest,
+                       "workload " + spec.id + ": trace source without a trace");
+  WorkloadState w;
+  w.node = node;
+  w.spec = std::move(spec);
+  const std::string id = w.spec.id;
+  workloads_.emplace(id, std::move(w));
+  dirty_ = true;
+  return okStatus();
+}
+
+void Simulation::removeWorkload(const std::string& id) {
+  dirty_ |= workloads_.erase(id) > 0;
+}
+
+Status Simulation::moveWorkload(const std::string& id, const std::string& node) {
+  auto it = workloads_.find(id);
+  if (it == workloads_.end())
+    return Error::make(ErrorKind::NotFound, "workload " + id + " does not exist");
+  if (!nodeIndex_.count(node))
+    return Error::make(ErrorKind::BadRequest, "workload " + id + ": unknown node " + node);
+  it->second.node = node;
+  dirty_ = true;
+  return okStatus();
+}
+
+void Simulation::setPaused(const std::string& id, bool paused) {
+  if (auto it = workloads_.find(id); it != workloads_.end())
+    it->second.paused = paused;
+}
+
+double Simulation::noise(uint64_t key, double t) const {
+  const double sigma = cluster_.physics.noise;
+  if (sigma <= 0)
+    return 1.0;
+  const auto slot = static_cast<uint64_t>(std::max(0.0, t) / NoiseSlotSeconds);
+  const uint64_t h = mix(seed_ ^ mix(key ^ mix(slot)));
+  // Box-Muller from two independent uniforms.
+  const double u1 = std::max(uniform(h), 1e-12);
+  const double u2 = uniform(mix(h));
+  const double z = std::sqrt(-2 * std::log(u1)) * std::cos(2 * std::numbers::pi * u2);
+  return std::max(0.0, 1.0 + sigma * std::clamp(z, -3.0, 3.0));
+}
+
+Demand Simulation::demandAt(const WorkloadSpec& spec, double t, int depth) const {
+  const DemandSource& src = spec.source;
+  const uint64_t key = hashOf(spec.id);
+  Demand d;
+  switch (src.kind) {
+    case SourceKind::Idle: d = {0.03 * spec.vcpus, 0.25 * spec.memoryBytes, 4 * 1024, 1024}; break;
+    case SourceKind::Profile: {
+      const double f = profileFactor(src.profile, t, key ^ seed_);
+      const double load = src.level * f;
+      d = {load * spec.vcpus, (0.3 + 0.4 * src.level) * spec.memoryBytes,
+           load * spec.vcpus * 10 * MiB, load * spec.vcpus * 5 * MiB};
+      break;
+    }
+    case SourceKind::Trace: {
+      const auto p = src.trace->at(src.traceOffset + t);
+      d = {p.cpu * spec.vcpus, p.memory * spec.memoryBytes, p.disk, p.network};
+      break;
+    }
+    case SourceKind::Mirror: {
+      const auto it = workloads_.find(src.mirrorOf);
+      if (it == workloads_.end() || depth > 0) {
+        d = {0.03 * spec.vcpus, 0.25 * spec.memoryBytes, 4 * 1024, 1024};
+        break;
+      }
+      const Demand m = demandAt(it->second.spec, t, depth + 1);
+      d = {m.cpu * src.mirrorFraction,
+           std::max(0.25 * spec.memoryBytes, m.memory * src.mirrorFraction),
+           m.disk * src.mirrorFraction, m.network * src.mirrorFraction};
+      break;
+    }
+  }
+  const double n = noise(key, t);
+  const double cpuCap = spec.cpuLimit > 0 ? std::min(spec.cpuLimit, spec.vcpus) : spec.vcpus;
+  return {std::min(d.cpu * n, cpuCap), std::min(d.memory, spec.memoryBytes), d.disk * n,
+          d.network * n};
+}
+
+Demand Simulation::background(const NodeSpec& n, double t) const {
+  const Background& b = n.background;
+  Demand d;
+  d.memory = b.memory * n.memoryBytes;
+  if (!b.profile.empty()) {
+    const double load = b.level * profileFactor(b.profile, t, hashOf(n.name) ^ seed_);
+    d.cpu = load * n.cpuCores;
+    d.disk = load * 0.2 * n.diskBytesPerSecond;
+    d.network = load * 0.1 * n.networkBytesPerSecond;
+  } else if (!b.trace.empty() && traces_) {
+    const auto it = traces_->series.find(b.trace);
+    if (it != traces_->series.end()) {
+      const double offset = uniform(mix(seed_ ^ hashOf(n.name))) * it->second.seconds();
+      const auto p = it->second.at(offset + t);
+      d.cpu = p.cpu * b.share * n.cpuCores;
+      d.disk = p.disk * b.share;
+      d.network = p.network * b.share;
+    }
+  }
+  d.cpu *= noise(hashOf(n.name), t);
+  return d;
+}
+
+void Simulation::reindex() {
+  for (auto& v : onNode_)
+    v.clear();
+  for (auto& [id, w] : workloads_)
+    onNode_[nodeIndex_.at(w.node)].push_back(&w);
+  dirty_ = false;
+}
+
+void Simulation::step(double dt, double speed) {
+  if (dirty_)
+    reindex();
+  for (auto& [id, w] : workloads_) {
+    w.demand = w.paused ? Demand{0, demandAt(w.spec, demandTime_).memory, 0, 0}
+                        : demandAt(w.spec, demandTime_);
+  }
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    stepNode(i, dt);
+  demandTime_ += dt * speed;
+  elapsed_ += dt;
+}
+
+void Simulation::stepNode(size_t index, double dt) {
+  NodeState& n = nodes_[index];
+  const NodeSpec& spec = n.spec;
+  const Physics& ph = cluster_.physics;
+  const Demand bg = background(spec, demandTime_);
+  const auto& here = onNode_[index];
+
+  // CPU: processor sharing with a run-queue delay that grows nonlinearly towards saturation.
+  const double cores = spec.cpuCores;
+  double demand = bg.cpu;
+  double pressure = bg.cpu;  // the background counts as a neutral neighbour
+  for (const WorkloadState* w : here) {
+    const double phys = w->demand.cpu / spec.cpuSpeed;
+    demand += phys;
+    pressure += phys * ph.classes.at(w->spec.interferenceClass).pressure;
+  }
+  const double rho = demand / cores;
+  const double queue = ph.cpu.at(std::min(rho, 1.0));
+  const double share = demand > cores ? cores / demand : 1.0;
+  const double delay = demand > 0 ? 1.0 - (1.0 - queue) * share : 0.0;
+  const double busy = demand * (1.0 - delay);  // <= cores: conservation
+
+  // Memory: pressure once use passes memoryPressureStart of capacity; swapping past it.
+  double memory = bg.memory;
+  double disk = bg.disk;
+  double network = bg.network;
+  for (const WorkloadState* w : here) {
+    memory += w->demand.memory;
+    disk += w->demand.disk;
+    network += w->demand.network;
+  }
+  const double u = memory / spec.memoryBytes;
+  const double mp =
+      u <= ph.memoryPressureStart
+          ? 0.0
+          : std::min(1.0, std::pow((u - ph.memoryPressureStart) / (1 - ph.memoryPressureStart), 2));
+
+  // Disk and network: shared bandwidth, queueing wait and M/M/1 latency.
+  const auto queued = [](const QueueCurve& c, double load, double capacity, double& util) {
+    util = load / capacity;
+    const double served = load > capacity ? capacity / load : 1.0;
+    return load > 0 ? 1.0 - (1.0 - c.at(std::min(util, 1.0))) * served : 0.0;
+  };
+  double diskUtil = 0;
+  double netUtil = 0;
+  const double ioWait = queued(ph.disk, disk, spec.diskBytesPerSecond, diskUtil);
+  n.networkWait = queued(ph.network, network, spec.networkBytesPerSecond, netUtil);
+  const double diskLatency = ph.diskLatencySeconds / (1.0 - std::min(diskUtil, 0.95));
+  const double netLatency = ph.networkLatencySeconds / (1.0 - std::min(netUtil, 0.95));
+  const double diskServed = disk > spec.diskBytesPerSecond ? spec.diskBytesPerSecond / disk : 1.0;
+  const double netServed =
+      network > spec.networkBytesPerSecond ? spec.networkBytesPerSecond / network : 1.0;
+
+  n.cpuDemand = demand;
+  n.cpuBusy = busy;
+  n.cpuUtilization = busy / cores;
+  n.runQueueDelay = delay;
+  n.memoryUsed = memory;
+  n.memoryPressure = mp;
+  n.diskUtilization = diskUtil;
+  n.ioWait = ioWait;
+  n.networkUtilization = netUtil;
+
+  NodeCounters& c = n.counters;
+  const double idleCores = std::max(0.0, cores - busy);
+  c.user += 0.8 * busy * dt;
+  c.system += 0.2 * busy * dt;
+  c.iowait += ioWait * idleCores * dt;  // iowait is idle time with I/O outstanding
+  c.idle += (1.0 - ioWait) * idleCores * dt;
+  c.pressureCpuWaiting += delay * dt;
+  c.pressureMemoryWaiting += mp * dt;
+  c.pressureMemoryStalled += mp * mp * dt;
+  c.pressureIoWaiting += ioWait * dt;
+  c.pressureIoStalled += ioWait * ioWait * dt;
+  const double diskBytes = std::min(disk, spec.diskBytesPerSecond) * dt;
+  c.diskReadBytes += ReadShare * diskBytes;
+  c.diskWrittenBytes += (1 - ReadShare) * diskBytes;
+  c.diskReads += ReadShare * diskBytes / IoBytes;
+  c.diskWrites += (1 - ReadShare) * diskBytes / IoBytes;
+  c.diskIoSeconds += std::min(1.0, diskUtil) * dt;
+  const double netBytes = std::min(network, spec.networkBytesPerSecond) * dt;
+  c.networkRxBytes += 0.5 * netBytes;
+  c.networkTxBytes += 0.5 * netBytes;
+
+  for (WorkloadState* w : here) {
+    const double phys = w->demand.cpu / spec.cpuSpeed;
+    // Hidden interference: pressure from the others, felt in proportion to the sensitivity.
+    const InterferenceClass& k = ph.classes.at(w->spec.interferenceClass);
+    const double others = std::max(0.0, pressure - phys * k.pressure) / cores;
+    const double interference = std::min(0.9, ph.interference * k.sensitivity * others);
+    const double steal = 1.0 - (1.0 - delay) * (1.0 - interference);
+    w->steal = steal;
+    w->queueDelay = delay;
+    w->interference = interference;
+    w->memoryPressure = mp;
+    w->ioWait = ioWait;
+    w->diskLatency = diskLatency;
+    w->networkLatency = netLatency;
+    WorkloadCounters& wc = w->counters;
+    wc.cpuRunning += phys * (1.0 - delay) * dt;
+    wc.cpuDelay += phys * steal * dt;
+    wc.cpuWait += phys * delay * dt;
+    const double bytes = w->demand.disk * diskServed * dt;
+    wc.diskReadBytes += ReadShare * bytes;
+    wc.diskWriteBytes += (1 - ReadShare) * bytes;
+    wc.diskReads += ReadShare * bytes / IoBytes;
+    wc.diskWrites += (1 - ReadShare) * bytes / IoBytes;
+    wc.diskReadSeconds += ReadShare * bytes / IoBytes * diskLatency;
+    wc.diskWriteSeconds += (1 - ReadShare) * bytes / IoBytes * diskLatency;
+    const double net = w->demand.network * netServed * dt;
+    wc.networkRxBytes += 0.5 * net;
+    wc.networkTxBytes += 0.5 * net;
+    wc.networkRxPackets += 0.5 * net / PacketBytes;
+    wc.networkTxPackets += 0.5 * net / PacketBytes;
+  }
+}
+
+}  // namespace umbra::sim

@@ -1,0 +1,148 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "sim/cluster.h"
+#include "sim/trace.h"
+
+namespace umbra::sim {
+
+// What a workload asks for at one instant.
+struct Demand {
+  double cpu = 0;      // cores of the traces' reference speed
+  double memory = 0;   // bytes
+  double disk = 0;     // bytes/s
+  double network = 0;  // bytes/s
+};
+
+enum class SourceKind {
+  Idle,     // a booted guest doing nothing (a Passive shadow)
+  Profile,  // steady | diurnal | spiky | bursty at `level` of the vCPUs
+  Trace,    // a recorded series, replayed from `traceOffset`
+  Mirror,   // `mirrorFraction` of another workload's demand (a Mirror shadow)
+};
+
+struct DemandSource {
+  SourceKind kind = SourceKind::Idle;
+  std::string profile = "steady";
+  double level = 0.3;
+  const Trace* trace = nullptr;
+  double traceOffset = 0;  // seconds into the trace at demand time 0
+  std::string mirrorOf;    // workload id
+  double mirrorFraction = 0.1;
+};
+
+struct WorkloadSpec {
+  std::string id;  // "namespace/name"
+  double vcpus = 1;
+  double memoryBytes = 1024.0 * 1024 * 1024;
+  double cpuLimit = 0;  // cores; 0 means the vCPUs
+  std::string interferenceClass = "neutral";
+  DemandSource source;
+};
+
+// Cumulative, monotonic; what the exporters turn into *_total counters.
+struct WorkloadCounters {
+  double cpuRunning = 0;  // vCPU seconds running
+  double cpuDelay = 0;    // vCPU seconds runnable but not running, as the guest sees it (steal)
+  double cpuWait = 0;     // host run-queue wait only (no interference)
+  double diskReadBytes = 0, diskWriteBytes = 0, diskReads = 0, diskWrites = 0;
+  double diskReadSeconds = 0, diskWriteSeconds = 0;
+  double networkRxBytes = 0, networkTxBytes = 0, networkRxPackets = 0, networkTxPackets = 0;
+};
+
+struct WorkloadState {
+  WorkloadSpec spec;
+  std::string node;
+  bool paused = false;
+  Demand demand;              // this step's, after noise and caps
+  double steal = 0;           // delay fraction of runnable time, interference included
+  double queueDelay = 0;      // the node's run-queue share of it
+  double interference = 0;    // the hidden part
+  double memoryPressure = 0;  // stall fraction
+  double ioWait = 0;          // fraction of I/O time spent queued
+  double diskLatency = 0;     // seconds per I/O
+  double networkLatency = 0;  // seconds
+  WorkloadCounters counters;
+};
+
+struct NodeCounters {
+  // Summed over the node's CPUs, in seconds (node_cpu_seconds_total by mode).
+  double user = 0, system = 0, idle = 0, iowait = 0, steal = 0;
+  double pressureCpuWaiting = 0;
+  double pressureMemoryWaiting = 0, pressureMemoryStalled = 0;
+  double pressureIoWaiting = 0, pressureIoStalled = 0;
+  double diskReadBytes = 0, diskWrittenBytes = 0, diskReads = 0, diskWrites = 0, diskIoSeconds = 0;
+  double networkRxBytes = 0, networkTxBytes = 0;
+};
+
+struct NodeState {
+  NodeSpec spec;
+  double cpuDemand = 0;       // physical cores wanted (VMs + background)
+  double cpuBusy = 0;         // physical cores given
+  double cpuUtilization = 0;  // busy / cores
+  double runQueueDelay = 0;   // delay fraction every runnable vCPU on the node sees
+  double memoryUsed = 0;      // bytes
+  double memoryPressure = 0;
+  double diskUtilization = 0, ioWait = 0;
+  double networkUtilization = 0, networkWait = 0;
+  NodeCounters counters;
+};
+
+// The cluster's physics, with injected time: step() advances it. No I/O, no clock, no threads;
+// deterministic for a seed (noise is a hash of the seed, the workload and the time slot, so it
+// does not depend on the order workloads were added in).
+class Simulation {
+ public:
+  Simulation(ClusterSpec cluster, uint64_t seed, const TraceSet* traces = nullptr);
+
+  // Errors: unknown node, duplicate id, unknown interference class, missing trace.
+  Status addWorkload(WorkloadSpec spec, const std::string& node);
+  void removeWorkload(const std::string& id);
+  Status moveWorkload(const std::string& id, const std::string& node);
+  void setPaused(const std::string& id, bool paused);
+
+  // Counters integrate over `dt` seconds; the demand clock (traces, profiles) advances by
+  // dt * speed, so a replay can run faster than the counters' real time.
+  void step(double dt, double speed = 1.0);
+
+  // What a workload wants at demand time `t`, noise and caps applied (ignores pausing).
+  Demand demandAt(const WorkloadSpec& spec, double t, int depth = 0) const;
+
+  double demandTime() const { return demandTime_; }
+  double elapsed() const { return elapsed_; }
+  const ClusterSpec& cluster() const { return cluster_; }
+  const std::vector<NodeState>& nodes() const { return nodes_; }
+  const NodeState* node(const std::string& name) const;
+  const WorkloadState* workload(const std::string& id) const;
+  const std::map<std::string, WorkloadState>& workloads() const { return workloads_; }
+
+ private:
+  void stepNode(size_t index, double dt);
+  Demand background(const NodeSpec& node, double t) const;
+  double noise(uint64_t key, double t) const;
+  void reindex();
+
+  ClusterSpec cluster_;
+  uint64_t seed_;
+  const TraceSet* traces_;
+  std::vector<NodeState> nodes_;
+  std::map<std::string, size_t> nodeIndex_;
+  std::map<std::string, WorkloadState> workloads_;
+  std::vector<std::vector<WorkloadState*>> onNode_;
+  bool dirty_ = true;
+  double demandTime_ = 0;
+  double elapsed_ = 0;
+};
+
+// Multiplier of a synthetic profile at time t (mean about 1). `key` makes spikes and bursts
+// differ between workloads.
+double profileFactor(const std::string& profile, double t, uint64_t key);
+
+uint64_t hashOf(const std::string& text);
+
+}  // namespace umbra::sim

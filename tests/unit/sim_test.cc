@@ -1,0 +1,299 @@
+// The simulation core: physics, determinism, trace and cluster parsing.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "sim/cluster.h"
+#include "sim/files.h"
+#include "sim/simulation.h"
+#include "sim/trace.h"
+
+namespace umbra::sim {
+namespace {
+
+constexpr double GiB = 1024.0 * 1024 * 1024;
+
+ClusterSpec twoNodes(double interference = 0.0) {
+  ClusterSpec c;
+  c.name = "test";
+  c.physics.noise = 0;  // exact figures
+  c.physics.interference = interference;
+  c.physics.classes["cache-heavy"] = {1.5, 3.0};
+  c.physics.classes["sensitive"] = {3.0, 0.5};
+  for (const char* n : {"a", "b"}) {
+    NodeSpec s;
+    s.name = n;
+    s.cpuCores = 8;
+    s.memoryBytes = 32 * GiB;
+    c.nodes.push_back(s);
+  }
+  return c;
+}
+
+WorkloadSpec steady(const std::string& id, double vcpus, double level,
+                    const std::string& klass = "neutral") {
+  WorkloadSpec w;
+  w.id = id;
+  w.vcpus = vcpus;
+  w.memoryBytes = 4 * GiB;
+  w.interferenceClass = klass;
+  w.source.kind = SourceKind::Profile;
+  w.source.profile = "steady";
+  w.source.level = level;
+  return w;
+}
+
+TEST(QueueCurveTest, ZeroWhenIdleAndGrowingTowardsSaturation) {
+  const QueueCurve q;
+  EXPECT_EQ(q.at(0), 0);
+  double last = 0;
+  for (double rho = 0.05; rho <= 1.0; rho += 0.05) {
+    EXPECT_GT(q.at(rho), last) << rho;
+    last = q.at(rho);
+  }
+  // Nonlinear: the last 10 % of utilisation costs more than the first 80 %.
+  EXPECT_GT(q.at(1.0) - q.at(0.9), 5 * q.at(0.8));
+}
+
+TEST(PhysicsTest, DelayIsZeroOnAnIdleNode) {
+  Simulation sim(twoNodes(), 1);
+  sim.step(15);
+  EXPECT_EQ(sim.node("a")->runQueueDelay, 0);
+  EXPECT_EQ(sim.node("a")->counters.pressureCpuWaiting, 0);
+  // An idle probe on an otherwise idle node sees (next to) no steal.
+  WorkloadSpec probe;
+  probe.id = "ns/probe";
+  ASSERT_TRUE(sim.addWorkload(probe, "a").ok());
+  sim.step(15);
+  EXPECT_LT(sim.workload("ns/probe")->steal, 1e-9);
+}
+
+TEST(PhysicsTest, ContentionIsMonotonicInLoad) {
+  Simulation sim(twoNodes(), 1);
+  ASSERT_TRUE(sim.addWorkload(steady("ns/watched", 2, 0.5), "a").ok());
+  double lastDelay = -1, lastSteal = -1, lastMemory = -1, lastIo = -1;
+  for (int k = 0; k < 14; ++k) {
+    sim.step(15);
+    const auto* w = sim.workload("ns/watched");
+    const auto* n = sim.node("a");
+    EXPECT_GE(n->runQueueDelay, lastDelay) << k;
+    EXPECT_GE(w->steal, lastSteal) << k;
+    EXPECT_GE(n->memoryPressure, lastMemory) << k;
+    EXPECT_GE(n->ioWait, lastIo) << k;
+    lastDelay = n->runQueueDelay;
+    lastSteal = w->steal;
+    lastMemory = n->memoryPressure;
+    lastIo = n->ioWait;
+    ASSERT_TRUE(sim.addWorkload(steady("ns/load-" + std::to_string(k), 2, 0.8), "a").ok());
+  }
+  EXPECT_GT(lastSteal, 0.3) << "14 busy 2-vCPU neighbours on 8 cores must hurt";
+  EXPECT_GT(lastMemory, 0) << "15 x 4 GiB VMs on 32 GiB";
+}
+
+TEST(PhysicsTest, ANodeNeverGivesMoreCpuThanItHas) {
+  Simulation sim(twoNodes(), 1);
+  for (int k = 0; k < 12; ++k)  // 24 vCPUs at full load on 8 cores
+    ASSERT_TRUE(sim.addWorkload(steady("ns/vm-" + std::to_string(k), 2, 1.0), "a").ok());
+  for (int i = 0; i < 100; ++i)
+    sim.step(15);
+  const NodeState& n = *sim.node("a");
+  EXPECT_LE(n.cpuBusy, 8.0 + 1e-9);
+  double running = 0;
+  for (const auto& [id, w] : sim.workloads())
+    running += w.counters.cpuRunning;
+  EXPECT_LE(running, 8.0 * sim.elapsed() + 1e-6);
+  // Every CPU-second of the node is accounted for in exactly one mode.
+  const auto& c = n.counters;
+  EXPECT_NEAR(c.user + c.system + c.idle + c.iowait + c.steal, 8.0 * sim.elapsed(), 1e-6);
+  // Overloaded: each VM waits for the share it does not get.
+  EXPECT_GE(sim.workload("ns/vm-0")->steal, 1.0 - 8.0 / 24.0);
+}
+
+TEST(PhysicsTest, WithoutInterferenceNodeUtilisationExplainsEverything) {
+  Simulation sim(twoNodes(0.0), 1);
+  // Same total demand on both nodes, different mixes and classes.
+  ASSERT_TRUE(sim.addWorkload(steady("ns/a1", 4, 0.75, "sensitive"), "a").ok());
+  ASSERT_TRUE(sim.addWorkload(steady("ns/a2", 2, 0.75, "cache-heavy"), "a").ok());
+  ASSERT_TRUE(sim.addWorkload(steady("ns/b1", 3, 0.75), "b").ok());
+  ASSERT_TRUE(sim.addWorkload(steady("ns/b2", 3, 0.75, "sensitive"), "b").ok());
+  sim.step(15);
+  EXPECT_DOUBLE_EQ(sim.node("a")->cpuUtilization, sim.node("b")->cpuUtilization);
+  for (const char* id : {"ns/a1", "ns/a2", "ns/b1", "ns/b2"}) {
+    EXPECT_DOUBLE_EQ(sim.workload(id)->steal, sim.node("a")->runQueueDelay) << id;
+    EXPECT_EQ(sim.workload(id)->interference, 0) << id;
+  }
+}
+
+TEST(PhysicsTest, InterferenceHurtsWithoutShowingInNodeUtilisation) {
+  Simulation quiet(twoNodes(0.5), 1);
+  Simulation noisy(twoNodes(0.5), 1);
+  for (auto* sim : {&quiet, &noisy})
+    ASSERT_TRUE(sim->addWorkload(steady("ns/victim", 2, 0.5, "sensitive"), "a").ok());
+  ASSERT_TRUE(quiet.addWorkload(steady("ns/neighbour", 2, 0.5), "a").ok());
+  ASSERT_TRUE(noisy.addWorkload(steady("ns/neighbour", 2, 0.5, "cache-heavy"), "a").ok());
+  quiet.step(15);
+  noisy.step(15);
+  EXPECT_DOUBLE_EQ(quiet.node("a")->cpuUtilization, noisy.node("a")->cpuUtilization);
+  EXPECT_GT(noisy.workload("ns/victim")->steal, 2 * quiet.workload("ns/victim")->steal);
+}
+
+TEST(PhysicsTest, AProbeSeesTheNodesContentionScaledByItsSize) {
+  Simulation sim(twoNodes(), 1);
+  for (int k = 0; k < 4; ++k)
+    ASSERT_TRUE(sim.addWorkload(steady("ns/load-" + std::to_string(k), 2, 0.9), "a").ok());
+  WorkloadSpec probe = steady("ns/probe", 1, 0.5);
+  probe.cpuLimit = 0.04;  // a throttled shadow
+  ASSERT_TRUE(sim.addWorkload(probe, "a").ok());
+  sim.step(60);
+  const auto* p = sim.workload("ns/probe");
+  const auto* big = sim.workload("ns/load-0");
+  EXPECT_DOUBLE_EQ(p->demand.cpu, 0.04) << "capped by its limit";
+  EXPECT_DOUBLE_EQ(p->steal, big->steal) << "the same delay fraction";
+  EXPECT_NEAR(p->counters.cpuDelay / big->counters.cpuDelay, 0.04 / 1.8, 1e-9)
+      << "delay seconds in proportion to its size";
+}
+
+TEST(PhysicsTest, MirrorShadowsCarryAShareOfTheTargetsDemand) {
+  Simulation sim(twoNodes(), 1);
+  ASSERT_TRUE(sim.addWorkload(steady("ns/web", 4, 0.5), "a").ok());
+  WorkloadSpec mirror;
+  mirror.id = "ns/web-shadow-b";
+  mirror.vcpus = 1;
+  mirror.source.kind = SourceKind::Mirror;
+  mirror.source.mirrorOf = "ns/web";
+  mirror.source.mirrorFraction = 0.1;
+  ASSERT_TRUE(sim.addWorkload(mirror, "b").ok());
+  sim.step(15);
+  EXPECT_DOUBLE_EQ(sim.workload("ns/web-shadow-b")->demand.cpu, 0.1 * 2.0);
+}
+
+TEST(SimulationTest, DeterministicForASeed) {
+  const auto run = [](uint64_t seed) {
+    ClusterSpec c = twoNodes(0.3);
+    c.physics.noise = 0.1;
+    c.nodes[0].background = {"spiky", "", 0.3, 1, 0.1};
+    Simulation sim(c, seed);
+    (void)sim.addWorkload(steady("ns/x", 2, 0.6, "cache-heavy"), "a");
+    WorkloadSpec y = steady("ns/y", 2, 0.6);
+    y.source.profile = "bursty";
+    (void)sim.addWorkload(y, "a");
+    for (int i = 0; i < 500; ++i)
+      sim.step(15);
+    return sim.workload("ns/x")->counters.cpuDelay + sim.node("a")->counters.idle;
+  };
+  EXPECT_EQ(run(7), run(7));
+  EXPECT_NE(run(7), run(8));
+}
+
+TEST(SimulationTest, MovesAndRemovalsKeepCountersAndRejectUnknownNodes) {
+  Simulation sim(twoNodes(), 1);
+  ASSERT_TRUE(sim.addWorkload(steady("ns/x", 2, 0.5), "a").ok());
+  EXPECT_FALSE(sim.addWorkload(steady("ns/x", 2, 0.5), "a").ok()) << "duplicate";
+  EXPECT_FALSE(sim.addWorkload(steady("ns/y", 2, 0.5), "nowhere").ok());
+  EXPECT_FALSE(sim.addWorkload(steady("ns/z", 2, 0.5, "unknown-class"), "a").ok());
+  sim.step(15);
+  const double before = sim.workload("ns/x")->counters.cpuRunning;
+  ASSERT_TRUE(sim.moveWorkload("ns/x", "b").ok());
+  sim.step(15);
+  EXPECT_GT(sim.workload("ns/x")->counters.cpuRunning, before);
+  EXPECT_GT(sim.node("b")->cpuBusy, 0);
+  EXPECT_EQ(sim.node("a")->cpuBusy, 0);
+  sim.removeWorkload("ns/x");
+  sim.step(15);
+  EXPECT_EQ(sim.node("b")->cpuBusy, 0);
+}
+
+TEST(TraceTest, ResamplesAndMarksGaps) {
+  std::istringstream csv(
+      "series_id,timestamp_s,cpu_util,mem_util,disk_io,net_io\n"
+      "vm_1,0,0.2,0.5,10,20\n"
+      "vm_1,150,0.4,0.5,10,20\n"  // same 300 s slot: averaged
+      "vm_1,300,0.5,,,\n"         // memory unknown, not zero
+      "vm_1,1200,0.1,0.3,0,0\n"   // slots 2 and 3 missing
+      "vm_2,0,1.3,0.1,1,1\n");    // clipped to 1
+  TraceSet set;
+  ASSERT_TRUE(parseTraceCsv(csv, "t.csv", 300, {1024, 1024}, set).ok());
+  ASSERT_EQ(set.series.size(), 2u);
+  const Trace& t = set.series.at("vm_1");
+  ASSERT_EQ(t.slots(), 5u);
+  EXPECT_NEAR(t.cpu[0], 0.3, 1e-6);
+  EXPECT_NEAR(t.memory[1], 0.5, 1e-6) << "an unknown value carries the last one forward";
+  EXPECT_EQ(t.gaps(), 2u);
+  EXPECT_EQ(t.observed[2], 0);
+  EXPECT_NEAR(t.cpu[3], 0.5, 1e-6) << "gaps hold the last observation";
+  EXPECT_NEAR(t.disk[0], 10 * 1024, 1e-3) << "KB/s to bytes/s";
+  EXPECT_NEAR(t.at(150).cpu, 0.4, 1e-6) << "interpolated halfway between slots 0 and 1";
+  EXPECT_NEAR(t.at(t.seconds()).cpu, t.cpu[0], 1e-6) << "wraps around";
+  EXPECT_NEAR(set.series.at("vm_2").cpu[0], 1.0, 1e-6);
+}
+
+TEST(TraceTest, ErrorsNameTheLineAndColumn) {
+  const auto error = [](const std::string& text) {
+    std::istringstream in(text);
+    TraceSet set;
+    const Status st = parseTraceCsv(in, "t.csv", 300, {}, set);
+    return st.ok() ? std::string("ok") : st.error().message;
+  };
+  const std::string header = "series_id,timestamp_s,cpu_util,mem_util,disk_io,net_io\n";
+  EXPECT_EQ(error("id,time\n").substr(0, 6), "t.csv:");
+  EXPECT_EQ(error(header + "vm,0,abc,0,0,0\n"),
+            "t.csv:2: cpu_util: not a non-negative number \"abc\"");
+  EXPECT_EQ(error(header + "vm,-5,0,0,0,0\n"),
+            "t.csv:2: timestamp_s: not a non-negative number \"-5\"");
+  EXPECT_EQ(error(header + "vm,0,0,0\n"), "t.csv:2: expected 6 fields");
+  EXPECT_EQ(error(header + "a,0,0,0,0,0\nb,0,0,0,0,0\na,300,0,0,0,0\n"),
+            "t.csv:4: series_id: a appears twice (rows must be sorted by series)");
+}
+
+TEST(TraceTest, MetaGivesSizes) {
+  std::istringstream csv(
+      "series_id,timestamp_s,cpu_util,mem_util,disk_io,net_io\nbitbrains_rnd_001,0,0.5,0.5,0,0\n");
+  std::istringstream meta(
+      "series_id,source_file,start_unix_s,duration_s,n_samples,median_step_s,max_gap_s,cpu_cores,"
+      "cpu_capacity_mhz,mem_capacity_kb,capacity_changed\n"
+      "bitbrains_rnd_001,rnd/2013-8/1.csv,1375308176,2591725,8627,300,2179,2,5852.0,8388608,0\n");
+  TraceSet set;
+  ASSERT_TRUE(parseTraceCsv(csv, "t.csv", 300, {}, set).ok());
+  ASSERT_TRUE(parseTraceMeta(meta, "t_meta.csv", set).ok());
+  EXPECT_EQ(set.series.at("bitbrains_rnd_001").cpuCores, 2);
+  EXPECT_EQ(set.series.at("bitbrains_rnd_001").memoryBytes, 8388608.0 * 1024);
+}
+
+TEST(ClusterTest, TheExampleClustersParse) {
+  auto small = loadCluster(UMBRA_SOURCE_DIR "/examples/clusters/small.yaml");
+  ASSERT_TRUE(small.ok()) << small.error().message;
+  EXPECT_EQ(small->nodes.size(), 6u);
+  EXPECT_EQ(small->nodes[2].cpuSpeed, 1.2);
+  EXPECT_EQ(small->nodes[4].taints.at(0).key, "dedicated");
+  auto medium = loadCluster(UMBRA_SOURCE_DIR "/examples/clusters/medium.yaml");
+  ASSERT_TRUE(medium.ok()) << medium.error().message;
+  EXPECT_EQ(medium->nodes.size(), 50u);
+  EXPECT_EQ(medium->nodes[0].name, "general-00");
+}
+
+TEST(ClusterTest, BadInputNamesTheFileAndField) {
+  const auto error = [](const std::string& yaml) {
+    auto r = parseCluster(yaml, "c.yaml");
+    return r.ok() ? std::string("ok") : r.error().message;
+  };
+  const std::string node = "nodes:\n  - {name: a, cpu: 4, memory: 8Gi";
+  EXPECT_EQ(error(node + "}\n"), "ok");
+  EXPECT_EQ(error(node + ", memroy: 1}\n"), "c.yaml: nodes[0].memroy: unknown field");
+  EXPECT_EQ(error("nodes:\n  - {name: a, cpu: lots, memory: 8Gi}\n"),
+            "c.yaml: nodes[0].cpu: must be a number or a quantity, got \"lots\"");
+  EXPECT_EQ(error("nodes:\n  - {name: a, cpu: 4}\n"), "c.yaml: nodes[0].memory: is required");
+  EXPECT_EQ(error(node + ", background: {profile: wavy, level: 0.1}}\n"),
+            "c.yaml: nodes[0].background.profile: must be steady, diurnal, spiky or bursty, got "
+            "\"wavy\"");
+  EXPECT_EQ(error(node + "}\n  - {name: a, cpu: 4, memory: 8Gi}\n"),
+            "c.yaml: nodes[1].name: duplicate node a");
+  EXPECT_EQ(error("physics: {noise: 2}\n" + node + "}\n"),
+            "c.yaml: physics.noise: must be at most 0.500000, got 2");
+  EXPECT_EQ(error("nodes: [\n"), error("nodes: [\n"));  // a YAML syntax error, not a crash
+  EXPECT_EQ(error("nodes: [\n").substr(0, 13), "c.yaml: line ");
+  EXPECT_EQ(loadCluster("/nonexistent/c.yaml").error().message,
+            "/nonexistent/c.yaml: cannot read: No such file or directory");
+}
+
+}  // namespace
+}  // namespace umbra::sim
