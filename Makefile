@@ -47,7 +47,7 @@ format: ## Apply clang-format to the sources
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i
 
 .PHONY: demo
-demo: setup build ## The main job: a local control plane with KubeVirt's API, until Ctrl-C
+demo: setup build ## The main job: control plane + umbra-sim + Prometheus + operator + examples/, until Ctrl-C
 	@scripts/demo.sh
 
 .PHONY: bench-informer

@@ -1,51 +1,127 @@
 #!/usr/bin/env bash
-# `make demo`: the main job. Today it brings up what the foundation provides: a real local
-# control plane (etcd + kube-apiserver + kube-controller-manager) with KubeVirt's CRDs installed,
-# and keeps it running until Ctrl-C, then removes everything. The simulator, the operator and an
-# example placement join it as their issues land (see README "Status").
+# `make demo`: the main job on one machine. A real local control plane (etcd + kube-apiserver +
+# kube-controller-manager) with KubeVirt's CRDs; umbra-sim playing KubeVirt and six nodes
+# (examples/clusters/small.yaml) and exporting their metrics; Debian's Prometheus scraping it;
+# umbra-operator; then `kubectl apply -f examples/` and the placement followed to its end.
+# It keeps everything running until Ctrl-C (or exits once placed with --once), then removes it all.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir=${UMBRA_DEMO_DIR:-/tmp/umbra-demo}
 shared=${UMBRA_SHARED:-$here/../shared}
+build=${UMBRA_BUILD_DIR:-$here/build}
+once=false
+[[ ${1:-} == --once ]] && once=true
 
+sim_bin=$build/src/simulator/umbra-sim
+operator_bin=$build/operator/umbra-operator
+for b in "$sim_bin" "$operator_bin"; do
+  [[ -x $b ]] || { echo "[demo] $b is missing: run 'make build' first" >&2; exit 1; }
+done
+[[ -d $shared/kubevirt/crds ]] || { echo "[demo] $shared/kubevirt/crds not found (set UMBRA_SHARED)" >&2; exit 1; }
+command -v prometheus >/dev/null || { echo "[demo] prometheus is not installed: run scripts/setup.sh" >&2; exit 1; }
+
+pids=()
 cleanup() {
   echo
-  echo "[demo] stopping the control plane and removing $dir"
-  "$here/scripts/local-cluster.sh" down --dir "$dir" >/dev/null 2>&1 || true
+  echo "[demo] stopping the operator, the simulator, Prometheus and the control plane"
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  "$here/scripts/local-cluster.sh" down --dir "$dir/cp" >/dev/null 2>&1 || true
+  rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$here/scripts/local-cluster.sh" down --dir "$dir" >/dev/null 2>&1 || true
-echo "[demo] starting the local control plane (first run builds it: many minutes)"
-kubeconfig=$("$here/scripts/local-cluster.sh" up --dir "$dir" --owner-pid $$)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {  # url, what, seconds
+  for _ in $(seq 1 $(($3 * 10))); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "[demo] $2 did not answer at $1; its log: $dir/$2.log" >&2
+  tail -5 "$dir/$2.log" >&2 || true
+  return 1
+}
+
+"$here/scripts/local-cluster.sh" down --dir "$dir/cp" >/dev/null 2>&1 || true
+rm -rf "$dir" && mkdir -p "$dir"
+echo "[demo] starting the local control plane (the first run builds it: many minutes)"
+kubeconfig=$("$here/scripts/local-cluster.sh" up --dir "$dir/cp" --owner-pid $$)
 # shellcheck disable=SC1091
-source "$dir/cluster.env"
+source "$dir/cp/cluster.env"
 kubectl=("$KUBECTL" "--kubeconfig=$kubeconfig")
+echo "[demo] installing KubeVirt's CRDs ($shared/kubevirt/crds) and Umbra's"
+"${kubectl[@]}" create -f "$shared/kubevirt/crds/" -f "$here/crds/" -o name | sed 's/^/[demo]   /'
+"${kubectl[@]}" wait --for condition=established --timeout=60s crd --all >/dev/null
 
-if [[ -d $shared/kubevirt/crds ]]; then
-  echo "[demo] installing KubeVirt's CRDs from $shared/kubevirt/crds"
-  "${kubectl[@]}" create -f "$shared/kubevirt/crds/" -f "$here/crds/" -o name | sed 's/^/[demo]   /'
-  "${kubectl[@]}" wait --for condition=established --timeout=60s crd --all >/dev/null
-else
-  echo "[demo] $shared/kubevirt/crds not found; skipping KubeVirt's CRDs (set UMBRA_SHARED)"
+sim_port=$(free_port)
+traces=()
+[[ -d $shared/data/traces ]] && traces=(--traces "$shared/data/traces")
+echo "[demo] starting umbra-sim: examples/clusters/small.yaml, metrics on 127.0.0.1:$sim_port"
+"$sim_bin" --kubeconfig "$kubeconfig" --cluster "$here/examples/clusters/small.yaml" \
+  --metrics-addr "127.0.0.1:$sim_port" "${traces[@]}" >"$dir/umbra-sim.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$sim_port/healthz" umbra-sim 60
+
+prom_port=$(free_port)
+cat >"$dir/prometheus.yml" <<YAML
+global: {scrape_interval: 5s, evaluation_interval: 5s}
+scrape_configs:
+  - job_name: umbra-sim
+    static_configs: [{targets: ["127.0.0.1:$sim_port"]}]
+YAML
+echo "[demo] starting Prometheus on 127.0.0.1:$prom_port (scraping umbra-sim every 5 s)"
+prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/tsdb" \
+  --web.listen-address="127.0.0.1:$prom_port" --log.level=warn >"$dir/prometheus.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$prom_port/-/ready" prometheus 60
+
+metrics_port=$(free_port)
+health_port=$(free_port)
+cat >"$dir/umbra.yaml" <<YAML
+prometheus: {url: "http://127.0.0.1:$prom_port", rateWindow: 30s}
+YAML
+echo "[demo] starting umbra-operator (metrics on 127.0.0.1:$metrics_port)"
+"$operator_bin" --kubeconfig "$kubeconfig" --config "$dir/umbra.yaml" \
+  --metrics-bind-address "127.0.0.1:$metrics_port" --health-probe-bind-address "127.0.0.1:$health_port" \
+  >"$dir/umbra-operator.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$health_port/readyz" umbra-operator 60
+
+"${kubectl[@]}" get nodes
+echo "[demo] kubectl apply -f examples/"
+"${kubectl[@]}" apply -f "$here/examples/"
+sp=$("${kubectl[@]}" get sp -o jsonpath='{.items[0].metadata.name}')
+echo "[demo] following ShadowPlacement $sp (observation as in examples/02-shadowplacement.yaml)"
+last=""
+for _ in $(seq 1 600); do
+  phase=$("${kubectl[@]}" get sp "$sp" -o jsonpath='{.status.phase}')
+  if [[ $phase != "$last" ]]; then
+    echo "[demo] $(date +%T) phase ${phase:-<none>}: $("${kubectl[@]}" get sp "$sp" -o jsonpath='{.status.message}')"
+    last=$phase
+  fi
+  case $phase in Placed | Recommended | Failed) break ;; esac
+  sleep 1
+done
+if [[ $phase == Placed ]]; then  # the placed VM boots on its node
+  "${kubectl[@]}" wait --for=jsonpath='{.status.printableStatus}'=Running vm --all --timeout=60s >/dev/null || true
 fi
-
-echo "[demo] server version: $("${kubectl[@]}" version -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])')"
-echo "[demo] readyz: $("${kubectl[@]}" get --raw /readyz)"
-"${kubectl[@]}" get crd -o 'custom-columns=CRD:.metadata.name,ESTABLISHED:.status.conditions[?(@.type=="Established")].status'
+"${kubectl[@]}" get sp -o wide
+"${kubectl[@]}" get vm,vmi -o wide
+echo "[demo] candidates:"
+"${kubectl[@]}" get sp "$sp" -o jsonpath='{range .status.candidates[*]}  {.node}: score {.score}, confidence {.confidence}, steal {.predicted.cpuContention} {.reason}{"\n"}{end}'
+echo "[demo] events:"
+"${kubectl[@]}" get events --field-selector "involvedObject.name=$sp" -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message 2>/dev/null || true
+[[ $phase == Placed || $phase == Recommended ]] || { echo "[demo] placement ended $phase; logs in $dir" >&2; $once && exit 1; }
+$once && exit 0
 cat <<MSG
 
-[demo] The control plane is running. In another terminal:
+[demo] Everything is running. In another terminal:
          export KUBECONFIG=$kubeconfig
-         $KUBECTL get --raw /readyz
-         $KUBECTL api-resources --api-group=kubevirt.io
+         $KUBECTL get sp,vm,vmi,nodes
+         curl -s 127.0.0.1:$sim_port/metrics | grep kubevirt_vmi_vcpu_delay
+         Prometheus: http://127.0.0.1:$prom_port  (try rate(kubevirt_vmi_vcpu_delay_seconds_total[1m]))
 [demo] Press Ctrl-C to stop and clean up.
 MSG
-while true; do
-  sleep 5
-  if ! kill -0 "$(cat "$dir/kube-apiserver.pid" 2>/dev/null)" 2>/dev/null; then
-    echo "[demo] kube-apiserver exited; see $dir/kube-apiserver.log" >&2
-    exit 1
-  fi
+while sleep 5; do
+  for p in "${pids[@]}"; do
+    kill -0 "$p" 2>/dev/null || { echo "[demo] a component exited; logs in $dir" >&2; exit 1; }
+  done
 done

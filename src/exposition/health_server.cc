@@ -12,14 +12,18 @@ struct HealthServer::Impl {
 
 std::unique_ptr<HealthServer> HealthServer::start(const std::string& address,
                                                   const std::function<bool()>& ready,
-                                                  std::string& error) {
+                                                  std::string& error, Pages pages,
+                                                  const std::string& flag) {
   auto impl = std::make_unique<Impl>();
   const std::string host = address.front() == ':' ? "0.0.0.0" + address : address;
   try {
     impl->listener = std::make_unique<http_listener>(web::uri("http://" + host));
-    impl->listener->support(web::http::methods::GET, [ready](const web::http::http_request& req) {
+    impl->listener->support(web::http::methods::GET, [ready, pages = std::move(pages)](
+                                                         const web::http::http_request& req) {
       const std::string path = req.relative_uri().path();
-      if (path == "/healthz") {
+      if (const auto page = pages.find(path); page != pages.end()) {
+        req.reply(web::http::status_codes::OK, page->second(), "text/plain; version=0.0.4");
+      } else if (path == "/healthz") {
         req.reply(web::http::status_codes::OK, "ok");
       } else if (path == "/readyz") {
         const bool ok = ready();
@@ -31,7 +35,7 @@ std::unique_ptr<HealthServer> HealthServer::start(const std::string& address,
     });
     impl->listener->open().wait();
   } catch (const std::exception& e) {
-    error = "--health-probe-bind-address " + address + ": " + e.what();
+    error = flag + " " + address + ": " + e.what();
     return nullptr;
   }
   return std::unique_ptr<HealthServer>(new HealthServer(std::move(impl)));

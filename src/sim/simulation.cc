@@ -13,6 +13,7 @@ constexpr double NoiseSlotSeconds = 15;
 constexpr double IoBytes = 16 * 1024;  // bytes per I/O operation
 constexpr double PacketBytes = 1000;   // bytes per packet
 constexpr double ReadShare = 0.6;      // of disk traffic
+constexpr double MaxDelay = 0.95;  // bounds runnable time at 20x the running time
 
 uint64_t mix(uint64_t x) {  // splitmix64
   x += 0x9e3779b97f4a7c15ULL;
@@ -227,7 +228,7 @@ void Simulation::stepNode(size_t index, double dt) {
   const double queue = ph.cpu.at(std::min(rho, 1.0));
   const double share = demand > cores ? cores / demand : 1.0;
   const double delay = demand > 0 ? 1.0 - (1.0 - queue) * share : 0.0;
-  const double busy = demand * (1.0 - delay);  // <= cores: conservation
+  const double busy = demand * share;  // work-conserving, and never more than the cores
 
   // Memory: pressure once use passes memoryPressureStart of capacity; swapping past it.
   double memory = bg.memory;
@@ -306,9 +307,11 @@ void Simulation::stepNode(size_t index, double dt) {
     w->diskLatency = diskLatency;
     w->networkLatency = netLatency;
     WorkloadCounters& wc = w->counters;
-    wc.cpuRunning += phys * (1.0 - delay) * dt;
-    wc.cpuDelay += phys * steal * dt;
-    wc.cpuWait += phys * delay * dt;
+    // Served work runs; the runnable time around it is running / (1 - delay fraction).
+    const double running = phys * share;
+    wc.cpuRunning += running * dt;
+    wc.cpuDelay += running * steal / (1.0 - std::min(steal, MaxDelay)) * dt;
+    wc.cpuWait += running * delay / (1.0 - std::min(delay, MaxDelay)) * dt;
     const double bytes = w->demand.disk * diskServed * dt;
     wc.diskReadBytes += ReadShare * bytes;
     wc.diskWriteBytes += (1 - ReadShare) * bytes;

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "kube/client.h"
+#include "kube/informer.h"
+#include "sim/simulation.h"
+#include "simulator/exposition.h"
+
+namespace umbra::simulator {
+
+struct SimulatorOptions {
+  std::chrono::milliseconds bootDelay{2000};       // Scheduled -> Running
+  std::chrono::milliseconds migrationDelay{2000};  // migration Running -> Succeeded
+  std::chrono::seconds leaseDuration{40};
+  double traceSpeed = 1.0;  // demand clock speed relative to real time
+  uint64_t seed = 1;
+};
+
+// Plays KubeVirt's virt-controller and virt-handler and the nodes' kubelets against a real API
+// server, as kwok does for pods: Node objects with heartbeats, VMIs for running VMs, scheduling,
+// boot, migrations; and drives the physics with what runs where. Single-threaded: tick() does
+// one round; metrics() may be called from any thread.
+class KubeVirtSimulator {
+ public:
+  KubeVirtSimulator(kube::KubeClient& client, sim::ClusterSpec cluster, const sim::TraceSet* traces,
+                    SimulatorOptions options);
+  ~KubeVirtSimulator();
+
+  // Creates (or adopts) the Node objects and starts the informers; errors name the node.
+  Status start(std::chrono::milliseconds syncTimeout = std::chrono::seconds(30));
+  // One round: heartbeats, VMs, VMIs, migrations, then the physics for the elapsed time.
+  void tick();
+  // The Prometheus exposition of the current state.
+  std::string metrics() const;
+  // Counts for logs and tests.
+  size_t runningVmis() const;
+
+ private:
+  void heartbeat(bool force);
+  void syncVms();
+  void syncVmis();
+  void syncMigrations();
+  void syncWorkloads();
+  Result<std::string> schedule(const nlohmann::json& vmiSpec, const std::string& ns,
+                               const std::string& name,
+                               const std::map<std::string, std::string>& extraSelector,
+                               const std::string& avoidNode);
+  nlohmann::json nodeObject(const sim::NodeSpec& n) const;
+
+  kube::KubeClient& client_;
+  SimulatorOptions options_;
+  const sim::TraceSet* traces_;
+  mutable std::mutex mutex_;  // guards sim_ and vmiInfo_ against metrics()
+  sim::Simulation sim_;
+  std::map<std::string, VmiInfo> vmiInfo_;
+  std::map<std::string, std::string> workloadUid_;  // id -> VMI uid in the simulation
+  std::unique_ptr<kube::Informer> nodes_, vms_, vmis_, migrations_, pods_;
+  std::map<std::string, std::chrono::steady_clock::time_point> scheduledAt_;     // VMI key
+  std::map<std::string, std::chrono::steady_clock::time_point> migratingSince_;  // VMIM key
+  std::map<std::string, std::string> warned_;  // VMI key -> last warning logged
+  std::chrono::steady_clock::time_point lastTick_{}, lastHeartbeat_{};
+};
+
+}  // namespace umbra::simulator

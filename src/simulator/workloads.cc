@@ -1,0 +1,149 @@
+#include "simulator/workloads.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <regex>
+
+#include "api/quantity.h"
+
+namespace umbra::simulator {
+
+using nlohmann::json;
+
+namespace {
+
+double quantityAt(const json& obj, std::initializer_list<const char*> path, double fallback) {
+  const json* cur = &obj;
+  for (const char* p : path) {
+    if (!cur->is_object() || !cur->contains(p))
+      return fallback;
+    cur = &(*cur)[p];
+  }
+  if (cur->is_number())
+    return cur->get<double>();
+  if (cur->is_string()) {
+    const auto v = api::parseQuantity(cur->get<std::string>());
+    return v ? *v : fallback;
+  }
+  return fallback;
+}
+
+// The guest script a Synthetic shadow runs (placement::syntheticUserData): P=<percent>,
+// PROFILE=<name>. The simulated guest "runs" it.
+bool syntheticLoad(const json& spec, std::string& profile, double& level) {
+  for (const auto& v : spec.value("volumes", json::array())) {
+    const std::string data =
+        v.value("cloudInitNoCloud", json::object()).value("userData", std::string());
+    std::smatch p, prof;
+    static const std::regex percent("(^|\\n)P=([0-9]+)");
+    static const std::regex name("(^|\\n)PROFILE=([a-z]+)");
+    if (std::regex_search(data, p, percent) && std::regex_search(data, prof, name)) {
+      level = std::clamp(std::atof(p[2].str().c_str()) / 100.0, 0.0, 1.0);
+      profile = prof[2].str();
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+sim::WorkloadSpec workloadOf(const json& vmi, const sim::Physics& physics,
+                             const sim::TraceSet* traces, uint64_t seed, std::string& warning) {
+  const json& meta = vmi.at("metadata");
+  const json spec = vmi.value("spec", json::object());
+  const json domain = spec.value("domain", json::object());
+  sim::WorkloadSpec w;
+  w.id = meta.value("namespace", "") + "/" + meta.value("name", "");
+  const json cpu = domain.value("cpu", json::object());
+  w.vcpus = std::max(1.0, quantityAt(cpu, {"sockets"}, 1) * quantityAt(cpu, {"cores"}, 1) *
+                              quantityAt(cpu, {"threads"}, 1));
+  w.memoryBytes = quantityAt(domain, {"memory", "guest"},
+                             quantityAt(domain, {"resources", "requests", "memory"}, 1 << 30));
+  w.cpuLimit = quantityAt(domain, {"resources", "limits", "cpu"}, 0);
+
+  const json annotations = meta.value("annotations", json::object());
+  const json labels = meta.value("labels", json::object());
+  const std::string klass = annotations.value(ClassAnnotation, "");
+  if (!klass.empty()) {
+    if (physics.classes.count(klass))
+      w.interferenceClass = klass;
+    else
+      warning = std::string(ClassAnnotation) + ": unknown interference class \"" + klass + "\"";
+  }
+
+  // The default demand.
+  const auto fallback = [&] {
+    if (labels.value("umbra.io/role", "") == "shadow") {
+      std::string profile;
+      double level = 0;
+      if (syntheticLoad(spec, profile, level)) {
+        w.source.kind = sim::SourceKind::Profile;
+        w.source.profile = profile;
+        w.source.level = level;
+      } else {
+        w.source.kind = sim::SourceKind::Idle;
+      }
+      return;
+    }
+    std::vector<const sim::Trace*> candidates;
+    if (traces) {
+      for (const auto& [id, t] : traces->series) {
+        if (!id.starts_with("alibaba"))  // machines, not VMs
+          candidates.push_back(&t);
+      }
+    }
+    const uint64_t h = sim::hashOf(w.id) ^ seed;
+    if (candidates.empty()) {
+      w.source.kind = sim::SourceKind::Profile;
+      w.source.profile = "steady";
+      w.source.level = 0.3;
+      return;
+    }
+    w.source.kind = sim::SourceKind::Trace;
+    w.source.trace = candidates[h % candidates.size()];
+    w.source.traceOffset = static_cast<double>((h >> 20) % 86400);
+  };
+
+  const std::string mirrorOf = annotations.value(MirrorOfAnnotation, "");
+  const std::string chosen = annotations.value(WorkloadAnnotation, "");
+  if (!mirrorOf.empty()) {
+    w.source.kind = sim::SourceKind::Mirror;
+    w.source.mirrorOf = meta.value("namespace", "") + "/" + mirrorOf;
+    const double pct = std::atof(annotations.value(MirrorPercentageAnnotation, "10").c_str());
+    w.source.mirrorFraction = std::clamp(pct, 0.0, 100.0) / 100.0;
+    return w;
+  }
+  if (chosen.empty()) {
+    fallback();
+    return w;
+  }
+  static const std::regex traceRe("trace:([A-Za-z0-9_.-]+)(@([0-9]+))?");
+  static const std::regex profileRe("profile:(steady|diurnal|spiky|bursty):([0-9.]+)");
+  std::smatch m;
+  if (chosen == "idle") {
+    w.source.kind = sim::SourceKind::Idle;
+  } else if (std::regex_match(chosen, m, profileRe) && std::atof(m[2].str().c_str()) <= 1.0) {
+    w.source.kind = sim::SourceKind::Profile;
+    w.source.profile = m[1].str();
+    w.source.level = std::atof(m[2].str().c_str());
+  } else if (std::regex_match(chosen, m, traceRe)) {
+    const auto it = traces ? traces->series.find(m[1].str()) : decltype(traces->series.end()){};
+    if (!traces || it == traces->series.end()) {
+      warning = std::string(WorkloadAnnotation) + ": no trace " + m[1].str() +
+                (traces ? "" : " (umbra-sim runs without --traces)");
+      fallback();
+    } else {
+      w.source.kind = sim::SourceKind::Trace;
+      w.source.trace = &it->second;
+      w.source.traceOffset = m[3].matched ? std::atof(m[3].str().c_str()) : 0;
+    }
+  } else {
+    warning = std::string(WorkloadAnnotation) + ": \"" + chosen +
+              "\" is not trace:<id>[@<s>], profile:<steady|diurnal|spiky|bursty>:<0..1> or idle";
+    fallback();
+  }
+  return w;
+}
+
+}  // namespace umbra::simulator

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/simulation.h"
+
+namespace umbra::simulator {
+
+// Annotations (on a VMI, or on a VM's template) that choose what the simulated guest does:
+//   umbra.io/sim-workload: trace:<series id>[@<offset seconds>] |
+//   profile:<steady|diurnal|spiky|bursty>:<level> | idle umbra.io/sim-class:    an interference
+//   class of the cluster's physics (default neutral) umbra.io/mirror-of,
+//   umbra.io/mirror-percentage: a Mirror shadow's target VMI and share
+inline constexpr const char* WorkloadAnnotation = "umbra.io/sim-workload";
+inline constexpr const char* ClassAnnotation = "umbra.io/sim-class";
+inline constexpr const char* MirrorOfAnnotation = "umbra.io/mirror-of";
+inline constexpr const char* MirrorPercentageAnnotation = "umbra.io/mirror-percentage";
+
+// The simulated workload of a VMI: its size from spec.domain (vCPUs = sockets x cores x
+// threads, guest memory, CPU limit) and its demand from the annotations above; without them a
+// shadow (umbra.io/role=shadow) runs the load its cloud-init script describes (Synthetic) or
+// idles (Passive), and any other VMI replays a trace picked by a hash of its name (or, without
+// traces, a steady 30 % load). A bad annotation falls back to that default and sets `warning`.
+sim::WorkloadSpec workloadOf(const nlohmann::json& vmi, const sim::Physics& physics,
+                             const sim::TraceSet* traces, uint64_t seed, std::string& warning);
+
+}  // namespace umbra::simulator

@@ -1,0 +1,347 @@
+// umbra-sim end to end: the binary against a real control plane with KubeVirt's CRDs, scraped by
+// a real Prometheus. One simulator for the suite (its nodes are cluster-scoped); each test works
+// in its own namespace.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "api/shadow_placement.h"
+#include "harness/openapi_validator.h"
+#include "harness/process.h"
+#include "harness/prometheus_server.h"
+#include "integration/common.h"
+
+namespace umbra::testing {
+namespace {
+
+using kube::Json;
+using namespace std::chrono_literals;
+
+const std::string ClusterFile =
+    ControlPlane::sourceDir() + "/tests/integration/testdata/sim-cluster.yaml";
+
+class SimulatorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const Status st = ControlPlane::instance().installAllCrds();
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    port_ = freePort();
+    log_ = ControlPlane::instance().dir() + "/umbra-sim.log";
+    sim_ = new ChildProcess(
+        {UMBRA_SIM_BINARY, "--kubeconfig", ControlPlane::instance().kubeconfig(), "--cluster",
+         ClusterFile, "--metrics-addr", "127.0.0.1:" + std::to_string(port_), "--boot-delay",
+         "300ms", "--migration-delay", "300ms", "--tick", "100ms"},
+        log_);
+    ASSERT_TRUE(eventually(
+        [] { return metrics().find("node_cpu_seconds_total") != std::string::npos; }, 60s))
+        << runCommand("cat " + log_).output;
+  }
+  static void TearDownTestSuite() {
+    if (sim_) {
+      sim_->signal(SIGTERM);
+      EXPECT_EQ(sim_->wait(20), 0) << "umbra-sim shuts down cleanly on SIGTERM";
+      delete sim_;
+      sim_ = nullptr;
+    }
+  }
+  void SetUp() override {
+    admin_ = ControlPlane::instance().adminClient();
+    auto schema = KubeVirtSchema::load(ControlPlane::sharedDir() + "/kubevirt/swagger.json");
+    ASSERT_TRUE(schema.ok());
+    schema_ = std::make_unique<KubeVirtSchema>(std::move(schema).value());
+  }
+  // Every VMI the simulator wrote still validates against KubeVirt's schema.
+  void TearDown() override {
+    auto list = admin_->list(api::virtualMachineInstances(), ns_.name(), {});
+    ASSERT_TRUE(list.ok());
+    for (Json vmi : (*list)["items"]) {
+      vmi["apiVersion"] = "kubevirt.io/v1";
+      vmi["kind"] = "VirtualMachineInstance";
+      const auto errors = schema_->validate(vmi);
+      EXPECT_TRUE(errors.empty()) << vmi["metadata"]["name"] << ": " << errors.front();
+    }
+  }
+
+  static std::string metrics() {
+    return runCommand("curl -fsS http://127.0.0.1:" + std::to_string(port_) + "/metrics").output;
+  }
+
+  static Json vmSpec(const Json& nodeSelector) {
+    Json spec = {
+        {"domain",
+         {{"cpu", {{"cores", 2}}},
+          {"memory", {{"guest", "2Gi"}}},
+          {"resources", {{"requests", {{"cpu", "2"}, {"memory", "2Gi"}}}}},
+          {"devices",
+           {{"disks", Json::array({{{"name", "root"}, {"disk", {{"bus", "virtio"}}}}})}}}}},
+        {"volumes",
+         Json::array({{{"name", "root"},
+                       {"containerDisk", {{"image", "quay.io/containerdisks/fedora:40"}}}}})}};
+    if (!nodeSelector.empty())
+      spec["nodeSelector"] = nodeSelector;
+    return spec;
+  }
+  Json vmi(const std::string& name, const Json& nodeSelector,
+           const std::string& load = "profile:steady:0.5") {
+    return {{"apiVersion", "kubevirt.io/v1"},
+            {"kind", "VirtualMachineInstance"},
+            {"metadata",
+             {{"name", name},
+              {"namespace", ns_.name()},
+              {"annotations", {{"umbra.io/sim-workload", load}}}}},
+            {"spec", vmSpec(nodeSelector)}};
+  }
+  Json get(const kube::ResourceType& t, const std::string& name) {
+    auto r = admin_->get(t, {ns_.name(), name});
+    return r.ok() ? *r : Json();
+  }
+  std::string phaseOf(const kube::ResourceType& t, const std::string& name) {
+    const Json o = get(t, name);
+    return o.is_null() ? "<gone>" : o.value("status", Json::object()).value("phase", "");
+  }
+  bool runningOn(const std::string& name, std::string* node = nullptr) {
+    const bool ok =
+        eventually([&] { return phaseOf(api::virtualMachineInstances(), name) == "Running"; });
+    if (node)
+      *node = get(api::virtualMachineInstances(), name)["status"].value("nodeName", "");
+    return ok;
+  }
+
+  static inline ChildProcess* sim_ = nullptr;
+  static inline int port_ = 0;
+  static inline std::string log_;
+  TestNamespace ns_;
+  std::unique_ptr<kube::KubeClient> admin_;
+  std::unique_ptr<KubeVirtSchema> schema_;
+};
+
+TEST_F(SimulatorTest, NodesAreReadyWithHeartbeatsAndNoStartupTaint) {
+  for (const char* name : {"sim-idle", "sim-busy", "sim-tiny"}) {
+    auto node = admin_->get(kube::resources::nodes(), {"", name});
+    ASSERT_TRUE(node.ok()) << name;
+    EXPECT_EQ((*node)["metadata"]["labels"]["kubevirt.io/schedulable"], "true");
+    bool ready = false;
+    for (const auto& c : (*node)["status"]["conditions"])
+      ready |= c["type"] == "Ready" && c["status"] == "True";
+    EXPECT_TRUE(ready) << name;
+    EXPECT_EQ((*node)["spec"].value("taints", Json::array()).size(), 0u) << name;
+    EXPECT_TRUE(admin_->get(kube::resources::leases(), {"kube-node-lease", name}).ok()) << name;
+  }
+  const auto out =
+      runCommand(ControlPlane::instance().kubectl() + " get nodes -l type=umbra-sim --no-headers");
+  EXPECT_EQ(std::count(out.output.begin(), out.output.end(), '\n'), 3) << out.output;
+  EXPECT_EQ(out.output.find("NotReady"), std::string::npos) << out.output;
+}
+
+TEST_F(SimulatorTest, AStartedVmGetsARunningVmiOnAFeasibleNodeAndHaltingRemovesIt) {
+  const Json vm = {{"apiVersion", "kubevirt.io/v1"},
+                   {"kind", "VirtualMachine"},
+                   {"metadata", {{"name", "web"}, {"namespace", ns_.name()}}},
+                   {"spec",
+                    {{"runStrategy", "Always"},
+                     {"template",
+                      {{"metadata", {{"labels", {{"app", "web"}}}}},
+                       {"spec", vmSpec({{"umbra.test/zone", "a"}})}}}}}};
+  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), vm).ok());
+  std::string node;
+  ASSERT_TRUE(runningOn("web", &node));
+  EXPECT_TRUE(node == "sim-idle" || node == "sim-busy") << node << " is not in zone a";
+  const Json created = get(api::virtualMachineInstances(), "web");
+  EXPECT_EQ(created["metadata"]["labels"]["kubevirt.io/nodeName"], node);
+  EXPECT_EQ(created["metadata"]["labels"]["app"], "web") << "the template's labels";
+  EXPECT_EQ(created["metadata"]["ownerReferences"][0]["kind"], "VirtualMachine");
+  EXPECT_TRUE(eventually([&] {
+    return get(api::virtualMachines(), "web")
+               .value("status", Json::object())
+               .value("printableStatus", "") == "Running";
+  }));
+  EXPECT_TRUE(eventually([&] {
+    return metrics().find("name=\"web\",namespace=\"" + ns_.name()) != std::string::npos;
+  })) << "the running VMI is exported";
+  ASSERT_TRUE(admin_
+                  ->patch(api::virtualMachines(), {ns_.name(), "web"}, kube::PatchType::Merge,
+                          {{"spec", {{"runStrategy", "Halted"}}}})
+                  .ok());
+  EXPECT_TRUE(
+      eventually([&] { return phaseOf(api::virtualMachineInstances(), "web") == "<gone>"; }));
+  EXPECT_TRUE(eventually([&] {
+    return get(api::virtualMachines(), "web")["status"].value("printableStatus", "") == "Stopped";
+  }));
+}
+
+TEST_F(SimulatorTest, AVmiWithAnImpossibleSelectorStaysPendingWithAReason) {
+  ASSERT_TRUE(admin_
+                  ->create(api::virtualMachineInstances(), ns_.name(),
+                           vmi("nowhere", {{"umbra.test/zone", "mars"}}))
+                  .ok());
+  ASSERT_TRUE(
+      eventually([&] { return phaseOf(api::virtualMachineInstances(), "nowhere") == "Pending"; }));
+  const Json st = get(api::virtualMachineInstances(), "nowhere")["status"];
+  ASSERT_EQ(st["conditions"].size(), 1u);
+  EXPECT_EQ(st["conditions"][0]["type"], "PodScheduled");
+  EXPECT_EQ(st["conditions"][0]["status"], "False");
+  EXPECT_EQ(st["conditions"][0]["reason"], "Unschedulable");
+  EXPECT_NE(st["conditions"][0].value("message", "").find("0/3 nodes are available"),
+            std::string::npos)
+      << st["conditions"][0].dump();
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(phaseOf(api::virtualMachineInstances(), "nowhere"), "Pending") << "and stays so";
+  EXPECT_FALSE(get(api::virtualMachineInstances(), "nowhere")["status"].contains("nodeName"));
+  // Too big for the only node its selector allows (1 core, 2 GiB).
+  ASSERT_TRUE(admin_
+                  ->create(api::virtualMachineInstances(), ns_.name(),
+                           vmi("too-big", {{"umbra.test/zone", "b"}}))
+                  .ok());
+  ASSERT_TRUE(
+      eventually([&] { return phaseOf(api::virtualMachineInstances(), "too-big") == "Pending"; }));
+}
+
+TEST_F(SimulatorTest, AMigrationWithAddedNodeSelectorMovesTheVmi) {
+  ASSERT_TRUE(admin_
+                  ->create(api::virtualMachineInstances(), ns_.name(),
+                           vmi("mover", {{"kubernetes.io/hostname", "sim-idle"}}))
+                  .ok());
+  ASSERT_TRUE(runningOn("mover"));
+  // Like the operator: the pin is replaced... on a VMI that cannot be patched, so this VMI's own
+  // selector (sim-idle) wins over addedNodeSelector and the migration cannot go anywhere else.
+  const auto migration = [&](const std::string& name, const std::string& vmiName,
+                             const std::string& node) {
+    return Json{
+        {"apiVersion", "kubevirt.io/v1"},
+        {"kind", "VirtualMachineInstanceMigration"},
+        {"metadata", {{"name", name}, {"namespace", ns_.name()}}},
+        {"spec",
+         {{"vmiName", vmiName}, {"addedNodeSelector", {{"kubernetes.io/hostname", node}}}}}};
+  };
+  ASSERT_TRUE(
+      admin_->create(api::migrations(), ns_.name(), migration("pinned", "mover", "sim-busy")).ok());
+  ASSERT_TRUE(eventually([&] { return phaseOf(api::migrations(), "pinned") == "Failed"; }));
+
+  // A VMI selected by zone moves to the node addedNodeSelector names.
+  ASSERT_TRUE(admin_
+                  ->create(api::virtualMachineInstances(), ns_.name(),
+                           vmi("zoned", {{"umbra.test/zone", "a"}}))
+                  .ok());
+  std::string from;
+  ASSERT_TRUE(runningOn("zoned", &from));
+  const std::string to = from == "sim-idle" ? "sim-busy" : "sim-idle";
+  ASSERT_TRUE(admin_->create(api::migrations(), ns_.name(), migration("move", "zoned", to)).ok());
+  ASSERT_TRUE(eventually([&] { return phaseOf(api::migrations(), "move") == "Succeeded"; }))
+      << get(api::migrations(), "move").dump();
+  const Json moved = get(api::virtualMachineInstances(), "zoned");
+  EXPECT_EQ(moved["status"]["nodeName"], to);
+  EXPECT_EQ(moved["metadata"]["labels"]["kubevirt.io/nodeName"], to);
+  EXPECT_EQ(moved["status"]["migrationState"]["sourceNode"], from);
+  EXPECT_EQ(moved["status"]["migrationState"]["completed"], true);
+  EXPECT_TRUE(eventually([&] {
+    return metrics().find("name=\"zoned\",namespace=\"" + ns_.name() + "\",node=\"" + to) !=
+           std::string::npos;
+  })) << "its metrics follow it";
+}
+
+TEST_F(SimulatorTest, PrometheusSeesMoreDelayOnTheOverloadedNode) {
+  for (const char* node : {"sim-idle", "sim-busy"}) {
+    ASSERT_TRUE(admin_
+                    ->create(api::virtualMachineInstances(), ns_.name(),
+                             vmi(std::string("on-") + node, {{"kubernetes.io/hostname", node}}))
+                    .ok());
+  }
+  ASSERT_TRUE(runningOn("on-sim-idle"));
+  ASSERT_TRUE(runningOn("on-sim-busy"));
+  PrometheusServer prometheus;
+  ASSERT_TRUE(prometheus.startScraping("127.0.0.1:" + std::to_string(port_)).ok());
+  const auto started = std::chrono::steady_clock::now();
+  const auto query = [&](const std::string& promql) {
+    const auto r = runCommand("curl -fsS " + prometheus.url() +
+                              "/api/v1/query --data-urlencode 'query=" + promql + "'");
+    const Json doc = Json::parse(r.output, nullptr, false);
+    std::map<std::string, double> out;
+    if (doc.is_discarded() || doc.value("status", "") != "success")
+      return out;
+    for (const auto& s : doc["data"]["result"]) {
+      const Json& m = s["metric"];
+      out[m.value("name", m.value("node", ""))] = std::stod(s["value"][1].get<std::string>());
+    }
+    return out;
+  };
+  const auto steal = [&](const std::string& window) {
+    return query("sum by (name) (rate(kubevirt_vmi_vcpu_delay_seconds_total{namespace=\"" +
+                 ns_.name() + "\"}[" + window + "]))");
+  };
+  std::map<std::string, double> delay;
+  ASSERT_TRUE(eventually(
+      [&] {
+        delay = steal("1m");
+        return delay.size() == 2;
+      },
+      30s))
+      << "Prometheus answers the KubeVirt query";
+  EXPECT_GT(delay["on-sim-busy"], 10 * delay["on-sim-idle"]);
+  // rate() divides by the whole window: magnitudes need a window the series fills (scrapes are
+  // 1 s apart here).
+  std::this_thread::sleep_until(started + 13s);
+  delay = steal("10s");
+  EXPECT_GT(delay["on-sim-busy"], 0.3) << "a 2-vCPU VM at 50 % on an overloaded node waits";
+  EXPECT_LT(delay["on-sim-idle"], 0.001) << "and on an idle node it does not";
+  const auto util = query(
+      "1 - avg by (node) (rate(node_cpu_seconds_total{mode=\"idle\",node=~\"sim-.*\"}[10s]))");
+  ASSERT_EQ(util.size(), 3u) << "Prometheus answers the node-exporter query";
+  EXPECT_GT(util.at("sim-busy"), 0.9);
+  EXPECT_LT(util.at("sim-idle"), 0.5) << "a few VMs of this suite's tests on 16 cores";
+  EXPECT_EQ(query("node_memory_MemAvailable_bytes{node=\"sim-idle\"}").size(), 1u);
+  EXPECT_EQ(
+      query("rate(node_pressure_cpu_waiting_seconds_total{node=\"sim-busy\"}[10s]) > 0.1").size(),
+      1u);
+}
+
+TEST_F(SimulatorTest, TheExpositionPassesPromtool) {
+  ASSERT_TRUE(admin_
+                  ->create(api::virtualMachineInstances(), ns_.name(),
+                           vmi("exported", {{"kubernetes.io/hostname", "sim-idle"}}))
+                  .ok());
+  ASSERT_TRUE(runningOn("exported"));
+  ASSERT_TRUE(eventually([&] { return metrics().find("name=\"exported\"") != std::string::npos; }));
+  const std::string file = ControlPlane::instance().dir() + "/sim-metrics.txt";
+  std::ofstream(file) << metrics();
+  // Exit 3 is lint findings only: KubeVirt's and node-exporter's real names
+  // (node_memory_MemAvailable_bytes, kubernetes_vmi_label_kubevirt_io_nodeName) are not
+  // snake_case and must stay as they are. A parse error exits 1.
+  const auto r = runCommand("promtool check metrics < " + file);
+  EXPECT_TRUE(r.exitCode == 0 || r.exitCode == 3) << r.output;
+  std::istringstream lines(r.output);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_NE(line.find("should be written in 'snake_case'"), std::string::npos) << line;
+  }
+}
+
+TEST(SimulatorBadInputTest, BadFilesGiveOneLineErrorsNamingFileAndField) {
+  const std::string dir = ControlPlane::instance().dir();
+  std::ofstream(dir + "/bad-cluster.yaml") << "nodes:\n  - {name: a, cpu: 4, memory: lots}\n";
+  std::ofstream(dir + "/trace-cluster.yaml")
+      << "nodes:\n  - {name: a, cpu: 4, memory: 8Gi, background: {trace: nope, share: 0.5}}\n";
+  const std::string sim =
+      std::string(UMBRA_SIM_BINARY) + " --kubeconfig " + ControlPlane::instance().kubeconfig();
+  struct Case {
+    std::string args, expect;
+  } cases[] = {
+      {"--cluster " + dir + "/bad-cluster.yaml",
+       dir + "/bad-cluster.yaml: nodes[0].memory: must be a number or a quantity, got \"lots\""},
+      {"--cluster " + dir + "/missing.yaml",
+       dir + "/missing.yaml: cannot read: No such file or directory"},
+      {"--cluster " + dir + "/trace-cluster.yaml", "node a: background.trace needs --traces"},
+      {"--cluster " + ClusterFile + " --traces " + dir, dir + ": no *.csv.gz traces"},
+      {"--cluster " + ClusterFile + " --trace-speed fast", "--trace-speed: must be a number"},
+  };
+  for (const auto& c : cases) {
+    const auto r = runCommand(sim + " " + c.args + " 2>&1");
+    EXPECT_EQ(r.exitCode, 1) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.expect), std::string::npos) << c.args << "\n" << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << "one line: " << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace umbra::testing
