@@ -1,6 +1,8 @@
 #include "controller/shadow_placement_reconciler.h"
 
 #include <algorithm>
+#include <future>
+#include <optional>
 
 #include "api/quantity.h"
 #include "common/log.h"
@@ -50,7 +52,7 @@ std::string ShadowPlacementReconciler::placementKeyOfShadow(const Json& vmi) {
 
 void ShadowPlacementReconciler::event(const Json& sp, EventType type, const std::string& reason,
                                       const std::string& action, const std::string& note) {
-  (void)d_.events.record(sp, type, reason, action, note);  // logged by the recorder on failure
+  d_.events.post(sp, type, reason, action, note);  // written in the background
 }
 
 Result<Action> ShadowPlacementReconciler::reconcile(const std::string& key) {
@@ -240,6 +242,26 @@ Result<Action> ShadowPlacementReconciler::selectCandidates(Pass& p) {
 
 Result<Action> ShadowPlacementReconciler::probe(Pass& p) {
   Json& shadows = p.status["shadows"];
+  // Create the missing shadows concurrently: one round trip for the placement, not one per
+  // candidate (the create-to-shadows latency is what a burst of placements queues on).
+  std::vector<std::future<Result<Json>>> creating;
+  for (const auto& s : shadows) {
+    if (s.value("phase", "") == "Dropped" || d_.caches.vmis.get(p.ns + "/" + s.value("name", "")))
+      continue;
+    Json shadow = placement::buildShadowVmi(p.sp, p.targetSpec, s.value("node", ""), p.settings,
+                                            d_.config.placement);
+    creating.push_back(std::async(std::launch::async, [this, ns = p.ns, vmi = std::move(shadow)] {
+      return d_.client.create(api::virtualMachineInstances(), ns, vmi);
+    }));
+  }
+  std::optional<Error> createError;
+  for (auto& f : creating) {
+    auto created = f.get();  // wait for all of them before returning, even on an error
+    if (!created.ok() && !created.error().is(ErrorKind::AlreadyExists) && !createError)
+      createError = created.error();
+  }
+  if (createError)
+    return *createError;
   int running = 0;
   int live = 0;
   for (auto& s : shadows) {
@@ -248,15 +270,8 @@ Result<Action> ShadowPlacementReconciler::probe(Pass& p) {
     ++live;
     const std::string name = s.value("name", "");
     const kube::ObjectPtr vmi = d_.caches.vmis.get(p.ns + "/" + name);
-    if (!vmi) {
-      const Json shadow = placement::buildShadowVmi(p.sp, p.targetSpec, s.value("node", ""),
-                                                    p.settings, d_.config.placement);
-      auto created = d_.client.create(api::virtualMachineInstances(), p.ns, shadow);
-      if (!created.ok() && !created.error().is(ErrorKind::AlreadyExists)) {
-        return created.error();
-      }
-      continue;
-    }
+    if (!vmi)
+      continue;  // created above; the watch brings it
     const Json vstatus = (*vmi).value("status", Json::object());
     const std::string vphase = vstatus.value("phase", "");
     const auto createdAt = runtime::parseTime((*vmi)["metadata"].value("creationTimestamp", ""));

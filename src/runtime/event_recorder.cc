@@ -16,6 +16,65 @@ EventRecorder::EventRecorder(kube::KubeClient& client, std::string reportingCont
       instance_(std::move(reportingInstance)),
       clock_(clock) {}
 
+EventRecorder::~EventRecorder() {
+  {
+    const std::lock_guard<std::mutex> lock(queueMutex_);
+    if (!thread_.joinable())
+      return;
+  }
+  flush(ShutdownGrace);
+  {
+    const std::lock_guard<std::mutex> lock(queueMutex_);
+    stopping_ = true;
+    if (!queue_.empty())
+      log::warn("dropping undelivered events at shutdown",
+                {{"count", std::to_string(queue_.size())}});
+    queue_.clear();
+  }
+  queueChanged_.notify_all();
+  thread_.join();
+}
+
+void EventRecorder::post(const Json& regarding, EventType type, const std::string& reason,
+                         const std::string& action, const std::string& note) {
+  {
+    const std::lock_guard<std::mutex> lock(queueMutex_);
+    if (queue_.size() >= MaxQueued) {
+      log::warn("event queue full, dropping event",
+                {{"object", regarding["metadata"].value("namespace", "") + "/" +
+                                regarding["metadata"].value("name", "")},
+                 {"reason", reason}});
+      return;
+    }
+    queue_.push_back(Posted{regarding, type, reason, action, note});
+    if (!thread_.joinable())
+      thread_ = std::thread([this] { deliver(); });
+  }
+  queueChanged_.notify_all();
+}
+
+void EventRecorder::deliver() {
+  std::unique_lock<std::mutex> lock(queueMutex_);
+  for (;;) {
+    queueChanged_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (stopping_)
+      return;
+    Posted e = std::move(queue_.front());
+    queue_.pop_front();
+    delivering_ = true;
+    lock.unlock();
+    (void)record(e.regarding, e.type, e.reason, e.action, e.note);  // logs its own failures
+    lock.lock();
+    delivering_ = false;
+    queueChanged_.notify_all();
+  }
+}
+
+bool EventRecorder::flush(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(queueMutex_);
+  return queueChanged_.wait_for(lock, timeout, [&] { return queue_.empty() && !delivering_; });
+}
+
 Status EventRecorder::record(const Json& regarding, EventType type, const std::string& reason,
                              const std::string& action, const std::string& note) {
   const Json& meta = regarding.at("metadata");
