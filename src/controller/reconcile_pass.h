@@ -1,6 +1,7 @@
 #pragma once
 
 // Internal to the reconciler's .cc files: the world as read at the start of one pass.
+#include <future>
 #include <string>
 
 #include "controller/shadow_placement_reconciler.h"
@@ -20,6 +21,7 @@ struct ShadowPlacementReconciler::Pass {
   Json targetSpec;  // its VMI spec (a VM's template spec)
   placement::TargetRequirements req;
   SystemTime now;
+  std::future<Result<Json>> finalizer;  // adding our finalizer, when this pass does
 };
 
 }  // namespace umbra::controller

@@ -74,13 +74,37 @@ Result<Action> ShadowPlacementReconciler::reconcile(const std::string& key) {
     return finalize(p.sp);
   }
   if (!hasFinalizer(p.sp)) {
+    // Added concurrently with this pass's first steps (a new placement's shadows, which is what
+    // a burst of placements waits for), and awaited before any status write and before the pass
+    // ends. Shadows created before the finalizer is stored are still cleaned up if the CR is
+    // deleted in between: their ownerReference lets the garbage collector take them.
     Json updated = p.sp;
     updated["metadata"]["finalizers"].push_back(api::FinalizerName);
-    UMBRA_TRY(Json stored, d_.client.update(api::shadowPlacements(), updated));
-    // Go on with what the server returned (its resourceVersion is current): waiting for our own
-    // write to come back through the watch would cost a round trip and a stale-cache Conflict.
-    p.sp["metadata"] = stored["metadata"];
+    p.finalizer = std::async(std::launch::async, [this, updated = std::move(updated)] {
+      return d_.client.update(api::shadowPlacements(), updated);
+    });
   }
+  auto result = advance(p);
+  const Status finalizer = awaitFinalizer(p);
+  if (!finalizer.ok())
+    return finalizer.error();
+  return result;
+}
+
+Status ShadowPlacementReconciler::awaitFinalizer(Pass& p) {
+  if (!p.finalizer.valid())
+    return okStatus();
+  auto stored = p.finalizer.get();
+  if (!stored.ok())
+    return stored.error();
+  // Go on with what the server returned (its resourceVersion is current): waiting for our own
+  // write to come back through the watch would cost a round trip and a stale-cache Conflict.
+  p.sp["metadata"] = (*stored)["metadata"];
+  return okStatus();
+}
+
+Result<Action> ShadowPlacementReconciler::advance(Pass& p) {
+  const Json& meta = p.sp["metadata"];
   const std::string current = p.status.value("phase", "");
   if (isTerminal(current)) {
     bool noneLeft = false;
@@ -147,6 +171,7 @@ Status ShadowPlacementReconciler::writeStatus(Pass& p) {
   if (p.status == p.original) {
     return okStatus();
   }
+  UMBRA_CHECK(awaitFinalizer(p));
   p.status["shadowCount"] = [&] {
     int n = 0;
     for (const auto& s : p.status.value("shadows", Json::array())) {

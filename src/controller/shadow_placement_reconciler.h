@@ -55,6 +55,8 @@ class ShadowPlacementReconciler {
   struct Pass;  // the world as read at the start of one reconcile
 
   Result<runtime::Action> finalize(const Json& sp);
+  Result<runtime::Action> advance(Pass& p);  // the phase's next step
+  Status awaitFinalizer(Pass& p);
   Result<runtime::Action> selectCandidates(Pass& p);
   Result<runtime::Action> probe(Pass& p);
   Result<runtime::Action> observe(Pass& p);

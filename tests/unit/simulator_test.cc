@@ -1,0 +1,132 @@
+// umbra-sim's pure parts: which workload a VMI becomes, and the exposition.
+#include <gtest/gtest.h>
+
+#include "api/shadow_placement.h"
+#include "placement/shadow.h"
+#include "simulator/exposition.h"
+#include "simulator/workloads.h"
+
+namespace umbra::simulator {
+namespace {
+
+using nlohmann::json;
+
+json vmi(json annotations, json labels = json::object(), json extraSpec = json::object()) {
+  json spec = {{"domain",
+                {{"cpu", {{"cores", 2}, {"sockets", 2}}},
+                 {"memory", {{"guest", "4Gi"}}},
+                 {"resources", {{"limits", {{"cpu", "500m"}}}}}}}};
+  spec.update(extraSpec);
+  return {{"metadata",
+           {{"name", "vm"}, {"namespace", "ns"}, {"annotations", annotations}, {"labels", labels}}},
+          {"spec", spec}};
+}
+
+sim::TraceSet traces() {
+  sim::TraceSet set;
+  sim::Trace t;
+  t.id = "bitbrains_rnd_001";
+  t.cpu = {0.5f};
+  t.memory = {0.5f};
+  t.disk = {0};
+  t.network = {0};
+  t.observed = {1};
+  set.series[t.id] = t;
+  return set;
+}
+
+TEST(WorkloadOfTest, SizeComesFromTheDomain) {
+  std::string warning;
+  const auto w = workloadOf(vmi(json::object()), {}, nullptr, 1, warning);
+  EXPECT_EQ(w.id, "ns/vm");
+  EXPECT_EQ(w.vcpus, 4);
+  EXPECT_EQ(w.memoryBytes, 4.0 * 1024 * 1024 * 1024);
+  EXPECT_EQ(w.cpuLimit, 0.5);
+  EXPECT_EQ(w.source.kind, sim::SourceKind::Profile) << "no traces: a steady load";
+  EXPECT_TRUE(warning.empty());
+}
+
+TEST(WorkloadOfTest, AnnotationsChooseTheDemand) {
+  const sim::TraceSet set = traces();
+  std::string warning;
+  auto w =
+      workloadOf(vmi({{WorkloadAnnotation, "trace:bitbrains_rnd_001@600"}}), {}, &set, 1, warning);
+  EXPECT_EQ(w.source.kind, sim::SourceKind::Trace);
+  EXPECT_EQ(w.source.trace, &set.series.at("bitbrains_rnd_001"));
+  EXPECT_EQ(w.source.traceOffset, 600);
+  w = workloadOf(vmi({{WorkloadAnnotation, "profile:diurnal:0.4"}}), {}, &set, 1, warning);
+  EXPECT_EQ(w.source.profile, "diurnal");
+  EXPECT_EQ(w.source.level, 0.4);
+  w = workloadOf(vmi({{MirrorOfAnnotation, "web"}, {MirrorPercentageAnnotation, "10"}}), {}, &set,
+                 1, warning);
+  EXPECT_EQ(w.source.kind, sim::SourceKind::Mirror);
+  EXPECT_EQ(w.source.mirrorOf, "ns/web");
+  EXPECT_DOUBLE_EQ(w.source.mirrorFraction, 0.1);
+  EXPECT_TRUE(warning.empty());
+  w = workloadOf(vmi(json::object()), {}, &set, 1, warning);
+  EXPECT_EQ(w.source.kind, sim::SourceKind::Trace) << "with traces, a VM replays one by default";
+}
+
+TEST(WorkloadOfTest, BadAnnotationsFallBackAndSaySo) {
+  const sim::TraceSet set = traces();
+  std::string warning;
+  auto w = workloadOf(vmi({{WorkloadAnnotation, "profile:wavy:2"}}), {}, &set, 1, warning);
+  EXPECT_EQ(w.source.kind, sim::SourceKind::Trace);
+  EXPECT_NE(warning.find("is not trace:<id>"), std::string::npos) << warning;
+  warning.clear();
+  w = workloadOf(vmi({{WorkloadAnnotation, "trace:nope"}}), {}, &set, 1, warning);
+  EXPECT_EQ(warning, "umbra.io/sim-workload: no trace nope");
+  warning.clear();
+  w = workloadOf(vmi({{ClassAnnotation, "noisy"}}), {}, &set, 1, warning);
+  EXPECT_EQ(w.interferenceClass, "neutral");
+  EXPECT_EQ(warning, "umbra.io/sim-class: unknown interference class \"noisy\"");
+}
+
+TEST(WorkloadOfTest, ShadowsRunTheirCloudInitLoadOrIdle) {
+  std::string warning;
+  const json shadowLabels = {{"umbra.io/role", "shadow"}};
+  auto w = workloadOf(vmi(json::object(), shadowLabels), {}, nullptr, 1, warning);
+  EXPECT_EQ(w.source.kind, sim::SourceKind::Idle) << "Passive";
+  api::SyntheticLoad load;
+  load.profile = "spiky";
+  load.cpuPercent = 70;
+  const json volumes =
+      json::array({{{"name", "cloudinit"},
+                    {"cloudInitNoCloud", {{"userData", placement::syntheticUserData(load)}}}}});
+  w = workloadOf(vmi(json::object(), shadowLabels, {{"volumes", volumes}}), {}, nullptr, 1,
+                 warning);
+  EXPECT_EQ(w.source.kind, sim::SourceKind::Profile) << "Synthetic: the guest runs the script";
+  EXPECT_EQ(w.source.profile, "spiky");
+  EXPECT_DOUBLE_EQ(w.source.level, 0.7);
+}
+
+TEST(ExpositionTest, KubeVirtAndNodeExporterNamesAndLabels) {
+  sim::ClusterSpec c;
+  sim::NodeSpec n;
+  n.name = "node-a";
+  n.cpuCores = 2;
+  n.memoryBytes = 8.0 * 1024 * 1024 * 1024;
+  c.nodes.push_back(n);
+  sim::Simulation s(c, 1);
+  sim::WorkloadSpec w;
+  w.id = "ns/web";
+  w.vcpus = 2;
+  ASSERT_TRUE(s.addWorkload(w, "node-a").ok());
+  s.step(10);
+  const std::string text =
+      renderMetrics(s, {{"ns/web", {"ns", "web", "Running", {{"kubevirt.io/domain", "web"}}}}});
+  for (const char* want :
+       {"kubevirt_vmi_vcpu_delay_seconds_total{name=\"web\",namespace=\"ns\",node=\"node-a\","
+        "kubernetes_vmi_label_kubevirt_io_domain=\"web\",id=\"1\"} ",
+        "# TYPE kubevirt_vmi_vcpu_delay_seconds_total counter\n",
+        "node_cpu_seconds_total{node=\"node-a\",cpu=\"1\",mode=\"idle\"} ",
+        "node_memory_MemAvailable_bytes{node=\"node-a\"} ",
+        "node_pressure_cpu_waiting_seconds_total{node=\"node-a\"} "}) {
+    EXPECT_NE(text.find(want), std::string::npos) << want;
+  }
+  EXPECT_EQ(vmiLabelName("app.kubernetes.io/name-x"),
+            "kubernetes_vmi_label_app_kubernetes_io_name_x");
+}
+
+}  // namespace
+}  // namespace umbra::simulator
