@@ -177,7 +177,7 @@ int main(int argc, char** argv) {
   testing::ChildProcess op(
       {operatorBin, "--kubeconfig=" + kubeconfig, "--config=" + dir + "/umbra.yaml",
        "--namespace=bench", "--max-concurrent-placements=" + std::to_string(placements),
-       "--workers=8", "--metrics-bind-address=127.0.0.1:" + std::to_string(metricsPort),
+       "--workers=16", "--metrics-bind-address=127.0.0.1:" + std::to_string(metricsPort),
        "--health-probe-bind-address=127.0.0.1:" + std::to_string(healthPort), "--log-level=warn"},
       dir + "/operator.log");
   const std::string health = "curl -fsS http://127.0.0.1:" + std::to_string(healthPort) + "/readyz";
