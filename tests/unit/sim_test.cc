@@ -185,6 +185,28 @@ TEST(SimulationTest, DeterministicForASeed) {
   EXPECT_NE(run(7), run(8));
 }
 
+TEST(SimulationTest, TraceSpeedMovesTheDemandClockNotTheCounters) {
+  ClusterSpec c = twoNodes();
+  Simulation fast(c, 1);
+  Simulation slow(c, 1);
+  WorkloadSpec w = steady("ns/x", 2, 0.5);
+  w.source.profile = "diurnal";
+  ASSERT_TRUE(fast.addWorkload(w, "a").ok());
+  ASSERT_TRUE(slow.addWorkload(w, "a").ok());
+  for (int i = 0; i < 60; ++i) {
+    fast.step(1, 600);  // ten simulated minutes per second
+    slow.step(1);
+  }
+  EXPECT_EQ(fast.elapsed(), 60);
+  EXPECT_EQ(fast.demandTime(), 36000);
+  EXPECT_EQ(slow.demandTime(), 60);
+  // Counters integrate over the real 60 s either way; the demand followed the faster clock.
+  EXPECT_LE(fast.workload("ns/x")->counters.cpuRunning, 2.0 * 60);
+  EXPECT_NE(fast.workload("ns/x")->demand.cpu, slow.workload("ns/x")->demand.cpu);
+  EXPECT_DOUBLE_EQ(fast.workload("ns/x")->demand.cpu, fast.demandAt(w, 59 * 600.0).cpu)
+      << "a step uses the demand at its start";
+}
+
 TEST(SimulationTest, MovesAndRemovalsKeepCountersAndRejectUnknownNodes) {
   Simulation sim(twoNodes(), 1);
   ASSERT_TRUE(sim.addWorkload(steady("ns/x", 2, 0.5), "a").ok());
