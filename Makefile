@@ -58,6 +58,10 @@ bench-informer: setup build ## Informer sync of 10,000 ConfigMaps: time and peak
 bench-controller: setup build ## 200 ShadowPlacements at once on 50 nodes: latency, RSS, API requests
 	@$(BUILD_DIR)/bench/bench_controller_scale --operator $(BUILD_DIR)/operator/umbra-operator --sim $(BUILD_DIR)/src/simulator/umbra-sim
 
+.PHONY: e2e-kind
+e2e-kind: ## End to end on kind with a real KubeVirt (needs Docker and kind; see kind-config/)
+	@tests/e2e/kind-e2e.sh
+
 .PHONY: bench-sim
 bench-sim: build ## One simulated day: 50 nodes, 500 trace-driven VMs, 15 s steps (offline)
 	@$(BUILD_DIR)/bench/bench_sim_day --traces $${UMBRA_SHARED:-../shared}/data/traces

@@ -47,9 +47,21 @@ kubeconfig=$("$here/scripts/local-cluster.sh" up --dir "$dir/cp" --owner-pid $$)
 # shellcheck disable=SC1091
 source "$dir/cp/cluster.env"
 kubectl=("$KUBECTL" "--kubeconfig=$kubeconfig")
-echo "[demo] installing KubeVirt's CRDs ($shared/kubevirt/crds) and Umbra's"
-"${kubectl[@]}" create -f "$shared/kubevirt/crds/" -f "$here/crds/" -o name | sed 's/^/[demo]   /'
+echo "[demo] installing KubeVirt's CRDs ($shared/kubevirt/crds)"
+"${kubectl[@]}" create -f "$shared/kubevirt/crds/" -o name | sed 's/^/[demo]   /'
+# Umbra's CRD, service account and RBAC come from its Helm chart, as on a real cluster. Nothing
+# schedules pods here (no kubelet), so the chart's Deployment is scaled to 0 and the operator runs
+# on this machine as the chart's service account: the demo exercises the chart's least-privilege
+# RBAC.
+echo "[demo] helm install umbra charts/umbra (CRD, RBAC, config; the operator runs locally)"
+"$here/scripts/helm.sh" install umbra "$here/charts/umbra" --namespace umbra-system --create-namespace \
+  --kubeconfig "$kubeconfig" --set replicaCount=0 >"$dir/helm-install.log" 2>&1 ||
+  { cat "$dir/helm-install.log" >&2; exit 1; }
 "${kubectl[@]}" wait --for condition=established --timeout=60s crd --all >/dev/null
+token=$("${kubectl[@]}" -n umbra-system create token umbra --duration=24h)
+cp "$kubeconfig" "$dir/umbra.kubeconfig"
+"$KUBECTL" --kubeconfig="$dir/umbra.kubeconfig" config set-credentials umbra --token="$token" >/dev/null
+"$KUBECTL" --kubeconfig="$dir/umbra.kubeconfig" config set-context --current --user=umbra >/dev/null
 
 sim_port=$(free_port)
 traces=()
@@ -78,8 +90,8 @@ health_port=$(free_port)
 cat >"$dir/umbra.yaml" <<YAML
 prometheus: {url: "http://127.0.0.1:$prom_port", rateWindow: 30s}
 YAML
-echo "[demo] starting umbra-operator (metrics on 127.0.0.1:$metrics_port)"
-"$operator_bin" --kubeconfig "$kubeconfig" --config "$dir/umbra.yaml" \
+echo "[demo] starting umbra-operator as system:serviceaccount:umbra-system:umbra (metrics on 127.0.0.1:$metrics_port)"
+"$operator_bin" --kubeconfig "$dir/umbra.kubeconfig" --config "$dir/umbra.yaml" \
   --metrics-bind-address "127.0.0.1:$metrics_port" --health-probe-bind-address "127.0.0.1:$health_port" \
   >"$dir/umbra-operator.log" 2>&1 &
 pids+=($!)
@@ -91,11 +103,20 @@ echo "[demo] kubectl apply -f examples/"
 sp=$("${kubectl[@]}" get sp -o jsonpath='{.items[0].metadata.name}')
 echo "[demo] following ShadowPlacement $sp (observation as in examples/02-shadowplacement.yaml)"
 last=""
+since=$SECONDS
 for _ in $(seq 1 600); do
   phase=$("${kubectl[@]}" get sp "$sp" -o jsonpath='{.status.phase}')
   if [[ $phase != "$last" ]]; then
     echo "[demo] $(date +%T) phase ${phase:-<none>}: $("${kubectl[@]}" get sp "$sp" -o jsonpath='{.status.message}')"
+    if [[ $phase == Observing ]]; then
+      "${kubectl[@]}" get vmi -l umbra.io/role=shadow \
+        -o custom-columns='  SHADOW:.metadata.name,NODE:.status.nodeName,PHASE:.status.phase,CPU-LIMIT:.spec.domain.resources.limits.cpu'
+    fi
     last=$phase
+    since=$SECONDS
+  elif ((SECONDS - since >= 30)); then
+    echo "[demo] $(date +%T) still $phase ($("${kubectl[@]}" get sp "$sp" -o jsonpath='{.status.message}'))"
+    since=$SECONDS
   fi
   case $phase in Placed | Recommended | Failed) break ;; esac
   sleep 1
@@ -118,6 +139,8 @@ cat <<MSG
          $KUBECTL get sp,vm,vmi,nodes
          curl -s 127.0.0.1:$sim_port/metrics | grep kubevirt_vmi_vcpu_delay
          Prometheus: http://127.0.0.1:$prom_port  (try rate(kubevirt_vmi_vcpu_delay_seconds_total[1m]))
+         Umbra's own metrics: curl -s 127.0.0.1:$metrics_port/metrics
+         Logs: $dir/{umbra-operator,umbra-sim,prometheus}.log
 [demo] Press Ctrl-C to stop and clean up.
 MSG
 while sleep 5; do

@@ -1,0 +1,261 @@
+// The Helm chart against real tools and a real API server: helm lint/template, the rendered
+// config through the operator's own parser, helm install into the local control plane, the RBAC
+// matrix with `kubectl auth can-i`, the examples and the CRD's validation, helm uninstall.
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "config/config.h"
+#include "integration/common.h"
+
+namespace umbra::testing {
+namespace {
+
+const std::string Source = ControlPlane::sourceDir();
+const std::string Chart = Source + "/charts/umbra";
+const std::string Helm = Source + "/scripts/helm.sh";
+const std::string AllFeatures =
+    " --set serviceMonitor.enabled=true,model.persistence.enabled=true,replicaCount=2,"
+    "watchNamespace=apps,model.persistence.storageClassName=fast";
+
+CommandResult helm(const std::string& args) {
+  return runCommand(Helm + " " + args + " 2>&1");
+}
+
+// The operator's config file from a rendered ConfigMap: the block under `umbra.yaml: |`.
+std::string configOf(const std::string& rendered) {
+  const std::string key = "umbra.yaml: |\n";
+  size_t pos = rendered.find(key);
+  if (pos == std::string::npos)
+    return "";
+  pos += key.size();
+  std::string out;
+  while (pos < rendered.size()) {
+    const size_t end = rendered.find('\n', pos);
+    const std::string line = rendered.substr(pos, end == std::string::npos ? end : end - pos);
+    if (line.rfind("    ", 0) != 0 && !line.empty())
+      break;
+    out += (line.empty() ? line : line.substr(4)) + "\n";
+    if (end == std::string::npos)
+      break;
+    pos = end + 1;
+  }
+  return out;
+}
+
+TEST(ChartTest, LintsStrictlyWithDefaultsAndEveryFeature) {
+  for (const std::string& extra : {std::string(), AllFeatures}) {
+    const auto r = helm("lint --strict " + Chart + extra);
+    EXPECT_EQ(r.exitCode, 0) << r.output;
+    EXPECT_NE(r.output.find("0 chart(s) failed"), std::string::npos) << r.output;
+  }
+}
+
+TEST(ChartTest, TemplatesAreHardenedAndFollowTheValues) {
+  const auto plain = helm("template umbra " + Chart + " --namespace umbra-system");
+  ASSERT_EQ(plain.exitCode, 0) << plain.output;
+  for (const char* want :
+       {"runAsNonRoot: true", "readOnlyRootFilesystem: true", "drop: [ALL]", "type: RuntimeDefault",
+        "allowPrivilegeEscalation: false", "path: /healthz", "path: /readyz", "emptyDir: {}"}) {
+    EXPECT_NE(plain.output.find(want), std::string::npos) << want;
+  }
+  EXPECT_EQ(plain.output.find("--leader-elect"), std::string::npos) << "one replica, no election";
+  EXPECT_EQ(plain.output.find("kind: ServiceMonitor"), std::string::npos);
+  EXPECT_EQ(plain.output.find("kind: PersistentVolumeClaim"), std::string::npos);
+  EXPECT_EQ(plain.output.find("'*'"), std::string::npos) << "no wildcard in RBAC";
+  EXPECT_EQ(plain.output.find("\"*\""), std::string::npos) << "no wildcard in RBAC";
+  std::smatch m;
+  EXPECT_FALSE(std::regex_search(plain.output, m, std::regex("verbs: \\[[^\\]]*\\*"))) << m.str();
+
+  const auto all = helm("template umbra " + Chart + " --namespace umbra-system" + AllFeatures);
+  ASSERT_EQ(all.exitCode, 0) << all.output;
+  for (const char* want :
+       {"--leader-elect", "--leader-election-namespace=umbra-system", "--namespace=apps",
+        "kind: ServiceMonitor", "kind: PersistentVolumeClaim", "claimName: umbra-model",
+        "storageClassName: fast", "replicas: 2"}) {
+    EXPECT_NE(all.output.find(want), std::string::npos) << want;
+  }
+  // The CRD comes from crds/, the single source: rendered identical to the file.
+  const auto crds = helm("show crds " + Chart);
+  std::ifstream file(Source + "/crds/shadowplacements.umbra.io.yaml");
+  const std::string source((std::istreambuf_iterator<char>(file)), {});
+  EXPECT_NE(crds.output.find(source), std::string::npos) << "charts/umbra/crds drifted from crds/";
+}
+
+TEST(ChartTest, TheRenderedConfigIsWhatTheOperatorAccepts) {
+  const auto r =
+      helm("template umbra " + Chart +
+           " --show-only templates/configmap.yaml --set shadowInstanceCount=5,"
+           "mirroringPercentage=20,retrainingInterval=12h,prometheus.url=http://prom:9090"
+           " --set-json 'resourceLimitShadow={\"cpu\":0.05,\"memory\":0.02}'");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  auto cfg = config::parseConfig(configOf(r.output), "configmap umbra-config");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message << "\n" << r.output;
+  EXPECT_EQ(cfg->placement.candidateCount, 5);
+  EXPECT_EQ(cfg->mirroringPercentage, 20);
+  EXPECT_EQ(cfg->retrainingInterval, std::chrono::hours(12));
+  EXPECT_DOUBLE_EQ(cfg->placement.cpuFraction, 0.05);
+  EXPECT_DOUBLE_EQ(cfg->placement.memoryFraction, 0.02);
+  EXPECT_EQ(cfg->prometheusUrl, "http://prom:9090");
+  // The defaults are the design's.
+  const auto d = helm("template umbra " + Chart + " --show-only templates/configmap.yaml");
+  auto defaults = config::parseConfig(configOf(d.output), "configmap umbra-config");
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message;
+  EXPECT_EQ(defaults->placement.candidateCount, 3);
+  EXPECT_EQ(defaults->mirroringPercentage, 10);
+  EXPECT_EQ(defaults->retrainingInterval, std::chrono::hours(24));
+  EXPECT_DOUBLE_EQ(defaults->placement.cpuFraction, 0.01);
+  EXPECT_DOUBLE_EQ(defaults->placement.memoryFraction, 0.02);
+}
+
+TEST(ChartTest, TheSchemaRefusesBadValuesNamingThem) {
+  const struct {
+    std::string set, field;
+  } cases[] = {{"shadowInstanceCount=20", "shadowInstanceCount"},
+               {"mirroringPercentage=150", "mirroringPercentage"},
+               {"retrainingInterval=daily", "retrainingInterval"},
+               {"resourceLimitShadow.cpu=2", "resourceLimitShadow"},
+               {"prometheus.url=prometheus:9090", "prometheus"},
+               {"logLevel=loud", "logLevel"},
+               {"shadowInstanceCont=3", "shadowInstanceCont"}};
+  for (const auto& c : cases) {
+    const auto r = helm("template umbra " + Chart + " --set " + c.set);
+    EXPECT_NE(r.exitCode, 0) << c.set;
+    EXPECT_NE(r.output.find(c.field), std::string::npos) << c.set << ": " << r.output;
+  }
+}
+
+class ChartInstallTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::vector<std::string> kubevirt;
+    for (const auto& e :
+         std::filesystem::directory_iterator(ControlPlane::sharedDir() + "/kubevirt/crds"))
+      if (e.path().extension() == ".yaml")
+        kubevirt.push_back(e.path().string());
+    const Status st = ControlPlane::instance().installCrds(kubevirt);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
+  std::string kubectl() const { return ControlPlane::instance().kubectl(); }
+  std::string kubeconfigFlag() const {
+    return " --kubeconfig " + ControlPlane::instance().kubeconfig();
+  }
+};
+
+TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCleanly) {
+  TestNamespace release;   // the release's namespace
+  TestNamespace workload;  // where users put VMs and placements
+  const std::string ns = release.name();
+  const auto installed = helm("install umbra " + Chart + " --namespace " + ns + kubeconfigFlag() +
+                              " --set prometheus.url=http://prometheus.monitoring:9090");
+  ASSERT_EQ(installed.exitCode, 0) << installed.output;
+  EXPECT_NE(installed.output.find("Place a VirtualMachine"), std::string::npos) << "NOTES.txt";
+
+  // Objects created; the CRD Established.
+  for (const char* what : {"deployment/umbra", "serviceaccount/umbra", "configmap/umbra-config",
+                           "service/umbra-metrics", "role/umbra-leader-election",
+                           "rolebinding/umbra-leader-election"}) {
+    const auto r =
+        runCommand(kubectl() + " -n " + ns + " get " + std::string(what) + " -o name 2>&1");
+    EXPECT_EQ(r.exitCode, 0) << what << ": " << r.output;
+  }
+  for (const char* what : {"clusterrole/umbra", "clusterrolebinding/umbra"}) {
+    EXPECT_EQ(runCommand(kubectl() + " get " + std::string(what) + " -o name").exitCode, 0) << what;
+  }
+  const auto established = runCommand(kubectl() +
+                                      " wait --for condition=established --timeout=30s "
+                                      "crd/shadowplacements.umbra.io 2>&1");
+  ASSERT_EQ(established.exitCode, 0) << established.output;
+
+  // The RBAC matrix, as the operator's service account.
+  const std::string as = " --as=system:serviceaccount:" + ns + ":umbra";
+  const auto canI = [&](const std::string& args) {
+    // The answer is the last line; a warning ("not namespace scoped") may come first.
+    std::string out = runCommand(kubectl() + " auth can-i " + args + as).output;
+    while (!out.empty() && out.back() == '\n')
+      out.pop_back();
+    return out.substr(out.rfind('\n') + 1) == "yes";
+  };
+
+  const std::string w = " -n " + workload.name();
+  const std::vector<std::string> allowed = {
+      "get shadowplacements.umbra.io" + w,
+      "list shadowplacements.umbra.io -A",
+      "watch shadowplacements.umbra.io -A",
+      "update shadowplacements.umbra.io" + w,
+      "patch shadowplacements.umbra.io" + w,
+      "update shadowplacements.umbra.io --subresource=status" + w,
+      "patch shadowplacements.umbra.io --subresource=status" + w,
+      "update shadowplacements.umbra.io --subresource=finalizers" + w,
+      "create virtualmachineinstances.kubevirt.io" + w,
+      "delete virtualmachineinstances.kubevirt.io" + w,
+      "deletecollection virtualmachineinstances.kubevirt.io" + w,
+      "list virtualmachineinstances.kubevirt.io -A",
+      "watch virtualmachineinstances.kubevirt.io -A",
+      "patch virtualmachines.kubevirt.io" + w,
+      "watch virtualmachines.kubevirt.io -A",
+      "create virtualmachineinstancemigrations.kubevirt.io" + w,
+      "list nodes",
+      "watch nodes",
+      "list pods -A",
+      "watch pods -A",
+      "create events.events.k8s.io" + w,
+      "patch events.events.k8s.io" + w,
+      "get leases.coordination.k8s.io -n " + ns,
+      "create leases.coordination.k8s.io -n " + ns,
+      "update leases.coordination.k8s.io -n " + ns};
+  for (const auto& a : allowed)
+    EXPECT_TRUE(canI(a)) << "should be allowed: " << a;
+  const std::vector<std::string> denied = {
+      "get secrets" + w,
+      "list secrets -A",
+      "create configmaps" + w,
+      "update configmaps -n " + ns,
+      "delete configmaps -n " + ns,
+      "update leases.coordination.k8s.io" + w,
+      "create leases.coordination.k8s.io -n kube-system",
+      "delete shadowplacements.umbra.io" + w,
+      "create shadowplacements.umbra.io" + w,
+      "delete virtualmachines.kubevirt.io" + w,
+      "update virtualmachines.kubevirt.io" + w,
+      "update virtualmachineinstances.kubevirt.io" + w,
+      "delete nodes",
+      "patch nodes",
+      "delete pods" + w,
+      "create pods" + w,
+      "update virtualmachines.subresources.kubevirt.io --subresource=migrate" + w,
+      "create clusterrolebindings",
+      "escalate clusterroles",
+      "impersonate serviceaccounts"};
+  for (const auto& d : denied)
+    EXPECT_FALSE(canI(d)) << "should be denied: " << d;
+
+  // Users' objects: the examples are accepted, an invalid placement is refused with the reason.
+  const auto examples = runCommand(kubectl() + w + " apply -f " + Source + "/examples/ 2>&1");
+  EXPECT_EQ(examples.exitCode, 0) << examples.output;
+  const auto invalid = runCommand(kubectl() + w + " apply -f " + Source +
+                                  "/tests/integration/testdata/invalid/01-no-target.yaml 2>&1");
+  EXPECT_NE(invalid.exitCode, 0);
+  EXPECT_NE(invalid.output.find("spec.target: Required value"), std::string::npos)
+      << invalid.output;
+  ASSERT_EQ(runCommand(kubectl() + w + " delete -f " + Source + "/examples/ --wait=false").exitCode,
+            0);
+
+  // Uninstall: everything goes but the CRD (Helm never deletes crds/).
+  const auto removed = helm("uninstall umbra --namespace " + ns + kubeconfigFlag() + " --wait");
+  ASSERT_EQ(removed.exitCode, 0) << removed.output;
+  const auto left =
+      runCommand(kubectl() + " -n " + ns +
+                 " get deploy,sa,cm,svc,role,rolebinding -l app.kubernetes.io/instance=umbra"
+                 " -o name 2>&1");
+  EXPECT_EQ(left.output, "") << left.output;
+  const auto cluster = runCommand(kubectl() +
+                                  " get clusterrole,clusterrolebinding -l "
+                                  "app.kubernetes.io/instance=umbra -o name 2>&1");
+  EXPECT_EQ(cluster.output, "") << cluster.output;
+  EXPECT_EQ(runCommand(kubectl() + " get crd shadowplacements.umbra.io -o name").exitCode, 0)
+      << "the CRD stays, as Helm leaves crds/";
+}
+
+}  // namespace
+}  // namespace umbra::testing

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# operator/Dockerfile stays consistent with scripts/setup.sh and with the binary:
+#  1. its build stage installs exactly setup.sh's package list;
+#  2. every shared library umbra-operator links comes from a package of its runtime stage, from
+#     the base image, or from a dependency of a listed package.
+# Usage: check-dockerfile.sh SOURCE_DIR OPERATOR_BINARY
+set -euo pipefail
+src=$1
+binary=$2
+dockerfile=$src/operator/Dockerfile
+
+setup_packages=$(sed -n '/^packages=(/,/^)/p' "$src/scripts/setup.sh" | sed '1d;$d' | tr -s ' \n' '\n' | sed '/^$/d' | sort)
+# The build stage: the first apt-get install's continuation lines up to the '&&'.
+stage_packages() {  # $1: 1 for the build stage, 2 for the runtime stage
+  awk -v want="$1" '
+    /apt-get install/ { n++; on = (n == want); next }
+    on && /&&/ { on = 0 }
+    on { gsub(/\\/, ""); print }
+  ' "$dockerfile" | tr -s ' \n' '\n' | sed '/^$/d' | sort
+}
+build_packages=$(stage_packages 1)
+if [[ $setup_packages != "$build_packages" ]]; then
+  echo "operator/Dockerfile: the build stage's packages differ from scripts/setup.sh's:" >&2
+  diff <(echo "$setup_packages") <(echo "$build_packages") >&2 || true
+  exit 1
+fi
+
+runtime=$(stage_packages 2)
+base="libc6 libgcc-s1 libstdc++6 zlib1g"
+depends=$(for p in $runtime; do dpkg-query -W -f='${Depends}\n' "$p" 2>/dev/null; done | tr ',|' '\n' | sed 's/(.*//; s/:any//; s/ //g' | sort -u)
+status=0
+for lib in $(ldd "$binary" | awk '/=>/ {print $3}'); do
+  pkg=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null | head -1 | cut -d: -f1) || true
+  if [[ -z $pkg ]]; then
+    pkg=$(dpkg -S "$lib" 2>/dev/null | head -1 | cut -d: -f1) || true
+  fi
+  if [[ -z $pkg ]]; then
+    echo "operator/Dockerfile: $lib belongs to no Debian package" >&2
+    status=1
+  elif ! grep -qx "$pkg" <<<"$runtime" && ! grep -qw "$pkg" <<<"$base" && ! grep -qx "$pkg" <<<"$depends"; then
+    echo "operator/Dockerfile: the runtime stage lacks $pkg (for $(basename "$lib"))" >&2
+    status=1
+  fi
+done
+[[ $status == 0 ]] && echo "operator/Dockerfile agrees with scripts/setup.sh and with $(basename "$binary")'s libraries"
+exit $status
