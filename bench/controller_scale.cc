@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -51,7 +52,7 @@ double percentile(std::vector<double> v, double p) {
     return 0;
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1,
-                    static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5))];
+                    static_cast<size_t>(std::lround(p * static_cast<double>(v.size() - 1))))];
 }
 
 // Sum of a counter family in a text exposition, skipping lines that contain `skip`.
@@ -204,6 +205,7 @@ int main(int argc, char** argv) {
       {"umbra-sim", simulator.pid()},
       {"bench (this process)", ::getpid()}};
   std::vector<double> cpuBefore;
+  cpuBefore.reserve(components.size());
   for (const auto& [name, pid] : components)
     cpuBefore.push_back(procStats(pid).cpuSeconds);
 
@@ -211,6 +213,7 @@ int main(int argc, char** argv) {
   std::mutex createdMutex;
   std::atomic<int> next{0};
   std::vector<std::thread> creators;
+  creators.reserve(16);
   const auto start = Clock::now();
   for (int w = 0; w < 16; ++w) {
     creators.emplace_back([&] {

@@ -35,7 +35,7 @@ class Fields {
     for (const auto& kv : n) {
       const auto key = kv.first.as<std::string>();
       if (!known.count(key))
-        return fail(path + "." + key, "unknown field");
+        return fail(std::string(path).append(".").append(key), "unknown field");
     }
     return okStatus();
   }

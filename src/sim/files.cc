@@ -105,8 +105,12 @@ Status checkTraces(const ClusterSpec& cluster, const TraceSet& traces, const std
   for (size_t i = 0; i < cluster.nodes.size(); ++i) {
     const std::string& t = cluster.nodes[i].background.trace;
     if (!t.empty() && !traces.series.count(t))
-      return Error::config(source + ": node " + cluster.nodes[i].name +
-                           ": background.trace: no series " + t + " in the traces");
+      return Error::config(std::string(source)
+                               .append(": node ")
+                               .append(cluster.nodes[i].name)
+                               .append(": background.trace: no series ")
+                               .append(t)
+                               .append(" in the traces"));
   }
   return okStatus();
 }

@@ -7,13 +7,12 @@
 namespace umbra::sim {
 namespace {
 
-constexpr double GiB = 1024.0 * 1024 * 1024;
 constexpr double MiB = 1024.0 * 1024;
 constexpr double NoiseSlotSeconds = 15;
 constexpr double IoBytes = 16 * 1024;  // bytes per I/O operation
 constexpr double PacketBytes = 1000;   // bytes per packet
 constexpr double ReadShare = 0.6;      // of disk traffic
-constexpr double MaxDelay = 0.95;  // bounds runnable time at 20x the running time
+constexpr double MaxDelay = 0.95;      // bounds runnable time at 20x the running time
 
 uint64_t mix(uint64_t x) {  // splitmix64
   x += 0x9e3779b97f4a7c15ULL;

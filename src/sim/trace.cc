@@ -1,6 +1,7 @@
 #include "sim/trace.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 
@@ -36,8 +37,8 @@ std::vector<std::string> TraceSet::ids() const {
 namespace {
 
 struct Accumulator {
-  std::vector<double> sum[4];
-  std::vector<uint32_t> count[4];
+  std::array<std::vector<double>, 4> sum;
+  std::array<std::vector<uint32_t>, 4> count;
   void add(size_t slot, int column, double v) {
     if (sum[column].size() <= slot) {
       sum[column].resize(slot + 1, 0.0);
@@ -139,7 +140,12 @@ Status parseTraceCsv(std::istream& in, const std::string& source, double stepSec
     if (split(line, f, 6) != 6)
       return Error::config(source + ":" + std::to_string(lineNo) + ": expected 6 fields");
     const auto where = [&](const std::string& column) {
-      return source + ":" + std::to_string(lineNo) + ": " + column + ": ";
+      return std::string(source)
+          .append(":")
+          .append(std::to_string(lineNo))
+          .append(": ")
+          .append(column)
+          .append(": ");
     };
     if (f[0].empty())
       return Error::config(where("series_id") + "empty");

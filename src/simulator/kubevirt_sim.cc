@@ -444,7 +444,7 @@ void KubeVirtSimulator::syncMigrations() {
     if (finalPhase(phase))
       continue;
     const std::string vmiName = m["spec"].value("vmiName", "");
-    const kube::ObjectPtr vmiPtr = vmis_->store().get(ns + "/" + vmiName);
+    const kube::ObjectPtr vmiPtr = vmis_->store().get(std::string(ns).append("/").append(vmiName));
     const auto setStatus = [&](Json st) {
       auto r = client_.patch(api::migrations(), {ns, m["metadata"].value("name", "")},
                              kube::PatchType::Merge, {{"status", st}}, {}, "status");

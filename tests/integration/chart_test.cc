@@ -45,7 +45,9 @@ std::string configOf(const std::string& rendered) {
 
 TEST(ChartTest, LintsStrictlyWithDefaultsAndEveryFeature) {
   for (const std::string& extra : {std::string(), AllFeatures}) {
-    const auto r = helm("lint --strict " + Chart + extra);
+    std::string args = "lint --strict " + Chart;
+    args += extra;
+    const auto r = helm(args);
     EXPECT_EQ(r.exitCode, 0) << r.output;
     EXPECT_NE(r.output.find("0 chart(s) failed"), std::string::npos) << r.output;
   }
@@ -145,7 +147,7 @@ class ChartInstallTest : public ::testing::Test {
 TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCleanly) {
   TestNamespace release;   // the release's namespace
   TestNamespace workload;  // where users put VMs and placements
-  const std::string ns = release.name();
+  const std::string& ns = release.name();
   const auto installed = helm("install umbra " + Chart + " --namespace " + ns + kubeconfigFlag() +
                               " --set prometheus.url=http://prometheus.monitoring:9090");
   ASSERT_EQ(installed.exitCode, 0) << installed.output;

@@ -157,7 +157,7 @@ class ReconcilerTest : public KubeVirtFixture {
   std::string runUntil(const std::string& name, const std::set<std::string>& phases,
                        int maxPasses = 30) {
     for (int i = 0; i < maxPasses; ++i) {
-      const std::string ph = phaseOf(name);
+      std::string ph = phaseOf(name);
       if (phases.count(ph))
         return ph;
       auto r = pass(name);

@@ -11,7 +11,7 @@ namespace {
 
 using nlohmann::json;
 
-json vmi(json annotations, json labels = json::object(), json extraSpec = json::object()) {
+json vmi(json annotations, json labels = json::object(), const json& extraSpec = json::object()) {
   json spec = {{"domain",
                 {{"cpu", {{"cores", 2}, {"sockets", 2}}},
                  {"memory", {{"guest", "4Gi"}}},
@@ -115,13 +115,14 @@ TEST(ExpositionTest, KubeVirtAndNodeExporterNamesAndLabels) {
   s.step(10);
   const std::string text =
       renderMetrics(s, {{"ns/web", {"ns", "web", "Running", {{"kubevirt.io/domain", "web"}}}}});
-  for (const char* want :
-       {"kubevirt_vmi_vcpu_delay_seconds_total{name=\"web\",namespace=\"ns\",node=\"node-a\","
-        "kubernetes_vmi_label_kubevirt_io_domain=\"web\",id=\"1\"} ",
-        "# TYPE kubevirt_vmi_vcpu_delay_seconds_total counter\n",
-        "node_cpu_seconds_total{node=\"node-a\",cpu=\"1\",mode=\"idle\"} ",
-        "node_memory_MemAvailable_bytes{node=\"node-a\"} ",
-        "node_pressure_cpu_waiting_seconds_total{node=\"node-a\"} "}) {
+  const std::string delay =
+      std::string("kubevirt_vmi_vcpu_delay_seconds_total{name=\"web\",namespace=\"ns\",") +
+      "node=\"node-a\",kubernetes_vmi_label_kubevirt_io_domain=\"web\",id=\"1\"} ";
+  for (const std::string& want :
+       std::vector<std::string>{delay, "# TYPE kubevirt_vmi_vcpu_delay_seconds_total counter\n",
+                                "node_cpu_seconds_total{node=\"node-a\",cpu=\"1\",mode=\"idle\"} ",
+                                "node_memory_MemAvailable_bytes{node=\"node-a\"} ",
+                                "node_pressure_cpu_waiting_seconds_total{node=\"node-a\"} "}) {
     EXPECT_NE(text.find(want), std::string::npos) << want;
   }
   EXPECT_EQ(vmiLabelName("app.kubernetes.io/name-x"),
