@@ -97,6 +97,40 @@ echo "[demo] starting umbra-operator as system:serviceaccount:umbra-system:umbra
 pids+=($!)
 wait_http "http://127.0.0.1:$health_port/readyz" umbra-operator 60
 
+# Background VMs already running in the cluster, replaying busy Bitbrains VMs (without --traces,
+# a steady load): they make the nodes differ in what node-level requests cannot show.
+if ((${#traces[@]} > 0)); then
+  echo "[demo] starting 8 background VMs that replay real Bitbrains traces"
+  i=0
+  for series in 306 198 041 043 053 046 045 047; do
+    i=$((i + 1))
+    cat <<YAML
+---
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {name: background-$i, labels: {app: background}}
+spec:
+  runStrategy: Always
+  template:
+    metadata:
+      labels: {app: background}
+      annotations: {umbra.io/sim-workload: "trace:bitbrains_rnd_$series"}
+    spec:
+      domain:
+        cpu: {cores: 4}
+        memory: {guest: 8Gi}
+        resources: {requests: {cpu: "2", memory: 8Gi}}
+        devices: {disks: [{name: root, disk: {bus: virtio}}]}
+      volumes: [{name: root, containerDisk: {image: quay.io/containerdisks/fedora:40}}]
+YAML
+  done | "${kubectl[@]}" apply -f - >/dev/null
+  for _ in $(seq 1 120); do  # umbra-sim creates the VMIs, then boots them
+    running=$("${kubectl[@]}" get vmi -l app=background -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | grep -c '^Running$' || true)
+    ((running == 8)) && break
+    sleep 0.5
+  done
+  "${kubectl[@]}" get vmi -l app=background -o custom-columns='  BACKGROUND VM:.metadata.name,NODE:.status.nodeName'
+fi
 "${kubectl[@]}" get nodes
 echo "[demo] kubectl apply -f examples/"
 "${kubectl[@]}" apply -f "$here/examples/"
