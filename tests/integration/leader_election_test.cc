@@ -116,5 +116,32 @@ TEST(EventRecorderTest, RepeatsAreAggregatedIntoOneEventSeries) {
   }
 }
 
+TEST(EventRecorderTest, PostedEventsAreWrittenInTheBackgroundAndFlushedAtShutdown) {
+  TestNamespace ns;
+  auto client = ControlPlane::instance().adminClient();
+  auto cm =
+      client->create(kube::resources::configMaps(), ns.name(), configMap(ns.name(), "subject"));
+  ASSERT_TRUE(cm.ok());
+  {
+    runtime::EventRecorder recorder(*client, "umbra-operator", "test-instance");
+    for (int i = 0; i < 3; ++i)
+      recorder.post(*cm, runtime::EventType::Normal, "Step", "Probe", "step " + std::to_string(i));
+    recorder.post(*cm, runtime::EventType::Normal, "Step", "Probe", "step 0");  // a repeat
+    ASSERT_TRUE(recorder.flush());
+    auto events = client->list(kube::resources::events(), ns.name(), {});
+    ASSERT_TRUE(events.ok());
+    ASSERT_EQ((*events)["items"].size(), 3u);
+    for (const auto& e : (*events)["items"]) {
+      EXPECT_EQ(e.contains("series") ? e["series"]["count"].get<int>() : 1,
+                e["note"] == "step 0" ? 2 : 1)
+          << e.dump();
+    }
+    recorder.post(*cm, runtime::EventType::Warning, "Last", "Probe", "at shutdown");
+  }  // the destructor delivers what is queued
+  auto events = client->list(kube::resources::events(), ns.name(), {});
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ((*events)["items"].size(), 4u);
+}
+
 }  // namespace
 }  // namespace umbra::testing
