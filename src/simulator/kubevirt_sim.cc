@@ -1,6 +1,7 @@
 #include "simulator/kubevirt_sim.h"
 
 #include <algorithm>
+#include <set>
 
 #include "api/quantity.h"
 #include "api/shadow_placement.h"
