@@ -19,10 +19,15 @@ namespace umbra::telemetry {
 // extrapolate past it), so steps earlier than start + window are reported as gaps, not values.
 struct MetricCatalog {
   std::chrono::seconds rateWindow{60};
+  // The delay fraction of the shadow's runnable time (delay / (delay + running)): what share of
+  // the time its vCPUs wanted to run they waited, which the guest sees as steal. A ratio, so a
+  // throttled 20m probe and a 2-core VM on the same node read the same contention.
   std::string cpuSteal =
-      "sum by (name) "
-      "(rate(kubevirt_vmi_vcpu_delay_seconds_total{namespace=\"$ns\",name=~\"$shadows\"}[$window])"
-      ")";
+      "sum by (name) (rate(kubevirt_vmi_vcpu_delay_seconds_total{namespace=\"$ns\","
+      "name=~\"$shadows\"}[$window])) / clamp_min(sum by (name) "
+      "(rate(kubevirt_vmi_vcpu_delay_seconds_total{namespace=\"$ns\",name=~\"$shadows\"}[$window]))"
+      " + sum by (name) (rate(kubevirt_vmi_vcpu_seconds_total{namespace=\"$ns\","
+      "name=~\"$shadows\",state=\"running\"}[$window])), 1e-9)";
   std::string cpuUtilization =
       "1 - avg by (node) (rate(node_cpu_seconds_total{mode=\"idle\",node=~\"$nodes\"}[$window]))";
   std::string memoryPressure =

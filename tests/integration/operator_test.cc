@@ -60,6 +60,9 @@ class Exporter {
     for (const auto& [node, steal] : steal_) {
       m << "kubevirt_vmi_vcpu_delay_seconds_total{namespace=\"" << ns_ << "\",name=\"" << placement_
         << "-shadow-" << node << "\",node=\"" << node << "\",id=\"0\"} " << steal * t << "\n";
+      m << "kubevirt_vmi_vcpu_seconds_total{namespace=\"" << ns_ << "\",name=\"" << placement_
+        << "-shadow-" << node << "\",node=\"" << node << "\",id=\"0\",state=\"running\"} "
+        << (1 - steal) * t << "\n";
       m << "node_cpu_seconds_total{node=\"" << node << "\",cpu=\"0\",mode=\"idle\"} " << 0.5 * t
         << "\n";
       m << "node_cpu_seconds_total{node=\"" << node << "\",cpu=\"0\",mode=\"iowait\"} " << 0.01 * t

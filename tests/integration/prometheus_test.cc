@@ -38,6 +38,15 @@ struct Series {
            << "\n";
       }
     }
+    // Running the rest of its runnable time: the delay fraction is `steal`.
+    om << "# TYPE kubevirt_vmi_vcpu_seconds counter\n";
+    for (const auto& r : rows) {
+      for (int64_t t = begin; t <= end; t += 15) {
+        om << "kubevirt_vmi_vcpu_seconds_total{namespace=\"ns\",name=\"" << r.shadow << "\",node=\""
+           << r.node << "\",id=\"0\",state=\"running\"} " << (1 - r.steal) * (t - begin) << " " << t
+           << "\n";
+      }
+    }
     om << "# TYPE node_cpu_seconds counter\n";
     for (const auto& r : rows) {
       for (int64_t t = begin; t <= end; t += 15) {
