@@ -283,8 +283,7 @@ void KubeVirtSimulator::syncVms() {
     const bool deleting = vmiPtr && (*vmiPtr)["metadata"].contains("deletionTimestamp");
     const bool run =
         strategy == "Always" || strategy == "RerunOnFailure" ||
-        (strategy == "Once" &&
-         vm.value("status", Json::object()).value("printableStatus", "") != "Succeeded");
+        (strategy == "Once" && !vm.value("status", Json::object()).value("created", false));
 
     if (run && !vmiPtr && vm["metadata"].value("deletionTimestamp", "").empty()) {
       const Json tmpl = spec.value("template", Json::object());
@@ -309,7 +308,7 @@ void KubeVirtSimulator::syncVms() {
       else if (!r.error().is(ErrorKind::AlreadyExists))
         log::warn("cannot create VMI", {{"vm", key}, {"error", r.error().describe()}});
     } else if (vmiPtr && !deleting &&
-               (!run || (vmiPhase == "Failed") ||
+               ((!run && strategy != "Once") || (vmiPhase == "Failed" && strategy != "Once") ||
                 (strategy == "Always" && vmiPhase == "Succeeded"))) {
       auto r = client_.remove(api::virtualMachineInstances(), {ns, name}, {});
       if (r.ok())

@@ -172,6 +172,44 @@ TEST_F(SimulatorTest, AStartedVmGetsARunningVmiOnAFeasibleNodeAndHaltingRemovesI
   }));
 }
 
+TEST_F(SimulatorTest, RunStrategyOnceRunsOneVmiAndKeepsIt) {
+  const Json vm = {
+      {"apiVersion", "kubevirt.io/v1"},
+      {"kind", "VirtualMachine"},
+      {"metadata", {{"name", "once"}, {"namespace", ns_.name()}}},
+      {"spec",
+       {{"runStrategy", "Once"}, {"template", {{"spec", vmSpec({{"umbra.test/zone", "a"}})}}}}}};
+  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), vm).ok());
+  ASSERT_TRUE(runningOn("once"));
+  const std::string uid = get(api::virtualMachineInstances(), "once")["metadata"]["uid"];
+  ASSERT_TRUE(eventually(
+      [&] { return get(api::virtualMachines(), "once")["status"].value("created", false); }));
+  std::this_thread::sleep_for(1s);  // several simulator ticks
+  EXPECT_EQ(get(api::virtualMachineInstances(), "once")["metadata"]["uid"], uid)
+      << "the same VMI, neither deleted nor replaced";
+  EXPECT_EQ(phaseOf(api::virtualMachineInstances(), "once"), "Running");
+}
+
+TEST_F(SimulatorTest, StartStrategyPausedRunsPausedWithoutCpu) {
+  Json paused = vmi("paused", {{"kubernetes.io/hostname", "sim-idle"}});
+  paused["spec"]["startStrategy"] = "Paused";
+  ASSERT_TRUE(admin_->create(api::virtualMachineInstances(), ns_.name(), paused).ok());
+  ASSERT_TRUE(runningOn("paused"));
+  bool pausedCondition = false;
+  const Json running = get(api::virtualMachineInstances(), "paused");
+  for (const auto& c : running["status"]["conditions"])
+    pausedCondition |= c["type"] == "Paused" && c["status"] == "True";
+  EXPECT_TRUE(pausedCondition) << running.dump();
+  const std::string series =
+      "kubevirt_vmi_cpu_usage_seconds_total{name=\"paused\",namespace=\"" + ns_.name() + "\"";
+  ASSERT_TRUE(eventually([&] { return metrics().find(series) != std::string::npos; }));
+  std::this_thread::sleep_for(500ms);
+  const std::string text = metrics();
+  const size_t at = text.find(series);
+  const double used = std::stod(text.substr(text.find("} ", at) + 2));
+  EXPECT_EQ(used, 0) << "a paused guest runs nothing";
+}
+
 TEST_F(SimulatorTest, AVmiWithAnImpossibleSelectorStaysPendingWithAReason) {
   ASSERT_TRUE(admin_
                   ->create(api::virtualMachineInstances(), ns_.name(),
