@@ -139,6 +139,7 @@ Status KubeVirtSimulator::start(std::chrono::milliseconds syncTimeout) {
       return Error::make(existing.error().kind, "node " + n.name + ": " + existing.error().message);
     }
   }
+  readySince_ = now();
   heartbeat(true);
   lastTick_ = SteadyClock::now();
   log::info("simulated nodes ready", {{"cluster", sim_.cluster().name},
@@ -163,7 +164,7 @@ void KubeVirtSimulator::heartbeat(bool force) {
                   {"status", status},
                   {"reason", reason},
                   {"lastHeartbeatTime", stamp},
-                  {"lastTransitionTime", stamp}};
+                  {"lastTransitionTime", readySince_}};  // no transition since start
     };
     const Json status = {
         {"status",

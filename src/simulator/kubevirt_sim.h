@@ -64,6 +64,7 @@ class KubeVirtSimulator {
   std::map<std::string, std::chrono::steady_clock::time_point> migratingSince_;  // VMIM key
   std::map<std::string, std::string> warned_;  // VMI key -> last warning logged
   std::chrono::steady_clock::time_point lastTick_{}, lastHeartbeat_{};
+  std::string readySince_;  // the nodes' conditions have held since start()
 };
 
 }  // namespace umbra::simulator

@@ -132,7 +132,11 @@ class ReconcilerTest : public KubeVirtFixture {
     auto sp = admin_->create(api::shadowPlacements(), ns_.name(),
                              placementFor(ns_.name(), name, "VirtualMachine", name, ns_.name()));
     EXPECT_TRUE(vm.ok() && sp.ok());
-    return vm.ok() && sp.ok();
+    // The target exists for these tests: wait until the operator's cache has it too (passes
+    // run back to back, faster than a watch event may arrive).
+    const bool cached = eventually([&] { return op_ && op_->vms().get(key(name)) != nullptr; });
+    EXPECT_TRUE(cached) << "the VM never reached the operator's cache";
+    return vm.ok() && sp.ok() && cached;
   }
 
   // One reconcile pass after the caches caught up; KubeVirt then runs what was created.
