@@ -85,11 +85,16 @@ TEST_F(LeaderElectionTest, CrashedLeaderIsReplacedWithinTheLeaseDuration) {
   EXPECT_EQ((*lease)["spec"]["leaseTransitions"], 1);
 }
 
-TEST(EventRecorderTest, RepeatsAreAggregatedIntoOneEventSeries) {
+// Events about a ConfigMap "subject" in a namespace of the test's own.
+class EventRecorderTest : public ::testing::Test {
+ protected:
   TestNamespace ns;
-  auto client = ControlPlane::instance().adminClient();
-  auto cm =
-      client->create(kube::resources::configMaps(), ns.name(), configMap(ns.name(), "subject"));
+  std::unique_ptr<kube::KubeClient> client = ControlPlane::instance().adminClient();
+};
+
+TEST_F(EventRecorderTest, RepeatsAreAggregatedIntoOneEventSeries) {
+  const std::string& ns_name = ns.name();
+  auto cm = client->create(kube::resources::configMaps(), ns_name, configMap(ns_name, "subject"));
   ASSERT_TRUE(cm.ok());
   runtime::EventRecorder recorder(*client, "umbra-operator", "test-instance");
   for (int i = 0; i < 3; ++i) {
@@ -116,11 +121,9 @@ TEST(EventRecorderTest, RepeatsAreAggregatedIntoOneEventSeries) {
   }
 }
 
-TEST(EventRecorderTest, PostedEventsAreWrittenInTheBackgroundAndFlushedAtShutdown) {
-  TestNamespace ns;
-  auto client = ControlPlane::instance().adminClient();
-  auto cm =
-      client->create(kube::resources::configMaps(), ns.name(), configMap(ns.name(), "subject"));
+TEST_F(EventRecorderTest, PostedEventsAreWrittenInTheBackgroundAndFlushedAtShutdown) {
+  const std::string& ns_name = ns.name();
+  auto cm = client->create(kube::resources::configMaps(), ns_name, configMap(ns_name, "subject"));
   ASSERT_TRUE(cm.ok());
   {
     runtime::EventRecorder recorder(*client, "umbra-operator", "test-instance");
