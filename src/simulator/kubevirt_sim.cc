@@ -1,6 +1,7 @@
 #include "simulator/kubevirt_sim.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "api/quantity.h"
@@ -221,21 +222,17 @@ void KubeVirtSimulator::heartbeat(bool force) {
   }
 }
 
-Result<std::string> KubeVirtSimulator::schedule(const Json& vmiSpec, const std::string& ns,
-                                                const std::string& name,
-                                                const std::map<std::string, std::string>& extra,
-                                                const std::string& avoidNode) {
-  auto req = placement::requirementsOf(vmiSpec);
-  if (!req.ok())
-    return req.error();
-  std::vector<kube::ObjectPtr> vmiObjects = vmis_->store().list();
-  std::vector<kube::ObjectPtr> podObjects = pods_->store().list();
+std::vector<placement::NodeView> KubeVirtSimulator::nodeViews(const std::string& skipVmi) const {
+  const std::vector<kube::ObjectPtr> vmiObjects = vmis_->store().list();
+  const std::vector<kube::ObjectPtr> podObjects = pods_->store().list();
   std::vector<const Json*> vmis, pods;
+  vmis.reserve(vmiObjects.size());
+  pods.reserve(podObjects.size());
   for (const auto& v : vmiObjects)
     vmis.push_back(v.get());
   for (const auto& p : podObjects)
     pods.push_back(p.get());
-  const auto requested = placement::requestedPerNode(vmis, pods, ns + "/" + name);
+  const auto requested = placement::requestedPerNode(vmis, pods, skipVmi);
   std::vector<placement::NodeView> views;
   for (const auto& n : nodes_->store().list()) {
     if ((*n)["metadata"].value("annotations", Json::object()).value("umbra.io/simulated", "") !=
@@ -246,12 +243,31 @@ Result<std::string> KubeVirtSimulator::schedule(const Json& vmiSpec, const std::
       view.requested = it->second;
     views.push_back(std::move(view));
   }
+  return views;
+}
+
+Result<std::string> KubeVirtSimulator::schedule(const Json& vmiSpec,
+                                                std::vector<placement::NodeView>& views,
+                                                const std::map<std::string, std::string>& extra,
+                                                const std::string& avoidNode) {
+  auto req = placement::requirementsOf(vmiSpec);
+  if (!req.ok())
+    return req.error();
   const auto verdicts = placement::classify(views, *req, extra);
   std::string why;
   int shown = 0;
   for (const auto& v : verdicts) {
-    if (v.feasible && v.node != avoidNode)
+    if (v.feasible && v.node != avoidNode) {
+      // Assume it, as the kube-scheduler does: later VMIs of the same round see its requests
+      // before the cache does.
+      for (auto& view : views) {
+        if (view.name == v.node) {
+          view.requested.cpu += req->requests.cpu;
+          view.requested.memory += req->requests.memory;
+        }
+      }
       return v.node;
+    }
     if (shown++ < 6)
       why += (why.empty() ? "" : "; ") + v.node + ": " +
              (v.node == avoidNode ? std::string("the VMI runs there") : v.reason);
@@ -380,6 +396,7 @@ void KubeVirtSimulator::syncVms() {
 
 void KubeVirtSimulator::syncVmis() {
   const auto t = SteadyClock::now();
+  std::optional<std::vector<placement::NodeView>> views;
   for (const auto& ptr : vmis_->store().list()) {
     const Json& current = *ptr;
     if (current["metadata"].contains("deletionTimestamp"))
@@ -390,7 +407,9 @@ void KubeVirtSimulator::syncVmis() {
     const Json status = current.value("status", Json::object());
     const std::string phase = status.value("phase", "");
     if (phase.empty() || phase == "Pending") {
-      auto node = schedule(current.value("spec", Json::object()), ns, name, {}, "");
+      if (!views)
+        views = nodeViews("");  // once per round; schedule() adds what it places
+      auto node = schedule(current.value("spec", Json::object()), *views, {}, "");
       Json vmi = current;
       vmi["apiVersion"] = "kubevirt.io/v1";
       vmi["kind"] = "VirtualMachineInstance";
@@ -481,7 +500,8 @@ void KubeVirtSimulator::syncMigrations() {
           added[k] = v.get<std::string>();
       }
       const std::string source = (*vmiPtr)["status"].value("nodeName", "");
-      auto target = schedule((*vmiPtr)["spec"], ns, vmiName, added, source);
+      auto views = nodeViews(ns + "/" + vmiName);  // its requests leave the source with it
+      auto target = schedule((*vmiPtr)["spec"], views, added, source);
       if (!target.ok()) {
         fail("no node to migrate to: " + target.error().message);
         continue;

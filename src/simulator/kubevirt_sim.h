@@ -8,6 +8,7 @@
 
 #include "kube/client.h"
 #include "kube/informer.h"
+#include "placement/candidates.h"
 #include "sim/simulation.h"
 #include "simulator/exposition.h"
 
@@ -46,8 +47,11 @@ class KubeVirtSimulator {
   void syncVmis();
   void syncMigrations();
   void syncWorkloads();
-  Result<std::string> schedule(const nlohmann::json& vmiSpec, const std::string& ns,
-                               const std::string& name,
+  // The simulated nodes with the requests of what runs on them (leaving out `skipVmi`).
+  std::vector<placement::NodeView> nodeViews(const std::string& skipVmi) const;
+  // A feasible node, least allocated first, and its requests added to `views`; or why none.
+  Result<std::string> schedule(const nlohmann::json& vmiSpec,
+                               std::vector<placement::NodeView>& views,
                                const std::map<std::string, std::string>& extraSelector,
                                const std::string& avoidNode);
   nlohmann::json nodeObject(const sim::NodeSpec& n) const;

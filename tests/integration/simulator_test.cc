@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -235,6 +236,25 @@ TEST_F(SimulatorTest, AVmiWithAnImpossibleSelectorStaysPendingWithAReason) {
                   .ok());
   ASSERT_TRUE(
       eventually([&] { return phaseOf(api::virtualMachineInstances(), "too-big") == "Pending"; }));
+}
+
+TEST_F(SimulatorTest, VmisCreatedTogetherDoNotOvercommitANode) {
+  // sim-tiny (1 core, 2 GiB) has room for one of these; both arrive in the same round.
+  for (const char* name : {"first", "second"}) {
+    Json v = vmi(name, {{"umbra.test/zone", "b"}});
+    v["spec"]["domain"]["cpu"]["cores"] = 1;
+    v["spec"]["domain"]["memory"]["guest"] = "512Mi";
+    v["spec"]["domain"]["resources"]["requests"] = {{"cpu", "600m"}, {"memory", "512Mi"}};
+    ASSERT_TRUE(admin_->create(api::virtualMachineInstances(), ns_.name(), v).ok());
+  }
+  const auto phases = [&] {
+    return std::multiset<std::string>{phaseOf(api::virtualMachineInstances(), "first"),
+                                      phaseOf(api::virtualMachineInstances(), "second")};
+  };
+  const std::multiset<std::string> oneEach = {"Pending", "Running"};
+  ASSERT_TRUE(eventually([&] { return phases() == oneEach; }));
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(phases(), oneEach) << "the second VMI must not land on the full node";
 }
 
 TEST_F(SimulatorTest, AMigrationWithAddedNodeSelectorMovesTheVmi) {
