@@ -500,7 +500,7 @@ void KubeVirtSimulator::syncMigrations() {
           added[k] = v.get<std::string>();
       }
       const std::string source = (*vmiPtr)["status"].value("nodeName", "");
-      auto views = nodeViews(ns + "/" + vmiName);  // its requests leave the source with it
+      auto views = nodeViews(std::string(ns).append("/").append(vmiName));  // leaves its source
       auto target = schedule((*vmiPtr)["spec"], views, added, source);
       if (!target.ok()) {
         fail("no node to migrate to: " + target.error().message);
