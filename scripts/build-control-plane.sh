@@ -15,7 +15,8 @@ mkdir -p "$cache"
 
 log() { echo "[control-plane] $*" >&2; }
 
-sum_hash() { sha256sum "$1/go.sum" "$1/go.mod" | sha256sum | cut -c1-12; }
+# The key hashes the files' contents only, so that every clone (CI's fresh one included) shares it.
+sum_hash() { cat "$1/go.sum" "$1/go.mod" | sha256sum | cut -c1-12; }
 
 download() {
   local dir=$1 name=$2
