@@ -62,6 +62,10 @@ bench-controller: setup build ## 200 ShadowPlacements at once on 50 nodes: laten
 e2e-kind: ## End to end on kind with a real KubeVirt (needs Docker and kind; see kind-config/)
 	@tests/e2e/kind-e2e.sh
 
+.PHONY: bench-features
+bench-features: setup build ## Feature tensor of 10 candidates x 20 min at 15 s from a real Prometheus
+	@$(BUILD_DIR)/bench/bench_feature_assembly --traces $${UMBRA_SHARED:-../shared}/data/traces
+
 .PHONY: bench-sim
 bench-sim: build ## One simulated day: 50 nodes, 500 trace-driven VMs, 15 s steps (offline)
 	@$(BUILD_DIR)/bench/bench_sim_day --traces $${UMBRA_SHARED:-../shared}/data/traces

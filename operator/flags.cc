@@ -19,7 +19,9 @@ std::string usage() {
          "  --log-format text|json            (default text)\n"
          "  --log-level debug|info|warn|error (default info)\n"
          "  --max-concurrent-placements N     placements probing at once (default: config, 10)\n"
-         "  --workers N                       reconcile workers (default 4)\n";
+         "  --workers N                       reconcile workers (default 4)\n"
+         "  --print-catalog                   print the metric catalog in effect (defaults plus\n"
+         "                                    --config's prometheus.catalog) as YAML and exit\n";
 }
 
 Result<Flags> parseFlags(int argc, const char* const* argv) {
@@ -53,6 +55,10 @@ Result<Flags> parseFlags(int argc, const char* const* argv) {
       value = arg.substr(eq + 1);
       arg = arg.substr(0, eq);
       hasValue = true;
+    }
+    if (arg == "print-catalog") {
+      f.printCatalog = true;
+      continue;
     }
     if (arg == "leader-elect") {
       f.leaderElect = !hasValue || value == "true";

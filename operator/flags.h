@@ -21,6 +21,7 @@ struct Flags {
   int maxConcurrentPlacements = 0;  // 0: from the config file
   int workers = 4;
   bool help = false;
+  bool printCatalog = false;
 };
 
 // --name=value or --name value; errors are one line naming the flag.

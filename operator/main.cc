@@ -72,11 +72,59 @@ class ShutdownLatch {
   int code_ = 0;
 };
 
+// Times every forecast into umbra_forecast_duration_seconds.
+class TimedForecaster final : public model::Forecaster {
+ public:
+  TimedForecaster(model::Forecaster& inner, exposition::OperatorMetrics& metrics)
+      : inner_(inner), metrics_(metrics) {}
+  Result<model::Forecast> forecast(const telemetry::CandidateTelemetry& observed,
+                                   const model::TargetProfile& target) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto f = inner_.forecast(observed, target);
+    metrics_.forecastDuration(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    return f;
+  }
+  std::string name() const override { return inner_.name(); }
+
+ private:
+  model::Forecaster& inner_;
+  exposition::OperatorMetrics& metrics_;
+};
+
+Result<std::unique_ptr<telemetry::PrometheusSource>> prometheusSource(
+    const config::PrometheusSettings& p, exposition::OperatorMetrics& metrics) {
+  telemetry::PrometheusOptions o;
+  o.connection.url = p.url;
+  o.connection.timeout = p.timeout;
+  o.connection.bearerTokenFile = p.bearerTokenFile;
+  o.connection.username = p.username;
+  o.connection.caFile = p.caFile;
+  o.connection.insecureSkipVerify = p.insecureSkipVerify;
+  if (!p.passwordFile.empty()) {
+    UMBRA_TRY(std::string password, kube::readFile(p.passwordFile));
+    while (!password.empty() && (password.back() == '\n' || password.back() == '\r'))
+      password.pop_back();
+    o.connection.password = password;
+  }
+  o.catalog = p.catalog;
+  UMBRA_TRY(auto source, telemetry::PrometheusSource::create(std::move(o)));
+  source->client().setObserver(
+      [&metrics](const std::string& endpoint, const std::string& outcome, double s) {
+        metrics.prometheusQuery(endpoint, outcome, s);
+      });
+  return source;
+}
+
 int run(const op::Flags& flags) {
   auto cfg = flags.config.empty() ? Result<config::OperatorConfig>(config::OperatorConfig{})
                                   : config::loadConfig(flags.config);
   if (!cfg.ok())
     return fatal(cfg.error().message);
+  if (flags.printCatalog) {
+    std::fputs(cfg->prometheus.catalog.toYaml().c_str(), stdout);
+    return 0;
+  }
   if (flags.maxConcurrentPlacements > 0)
     cfg->maxConcurrentPlacements = flags.maxConcurrentPlacements;
 
@@ -163,18 +211,18 @@ int run(const op::Flags& flags) {
   for (auto* i : {&placements, &vmis, &vms, &nodes, &pods})
     i->start();
 
-  telemetry::PrometheusOptions promOptions{cfg->prometheusUrl};
-  promOptions.catalog.rateWindow =
-      std::chrono::duration_cast<std::chrono::seconds>(cfg->prometheusRateWindow);
-  telemetry::PrometheusSource prometheus(promOptions);
-  model::WindowMeanForecaster forecaster;
+  auto prometheus = prometheusSource(cfg->prometheus, *metrics);
+  if (!prometheus.ok())
+    return fatal(prometheus.error().message);
+  model::WindowMeanForecaster baseline;
+  TimedForecaster forecaster(baseline, *metrics);
   metrics->modelInfo(forecaster.name());
   const std::string me = identity();
   runtime::EventRecorder events(client, "umbra-operator", me);
   controller::ShadowPlacementReconciler reconciler(
       {client,
        {placements.store(), vmis.store(), vms.store(), nodes.store(), pods.store()},
-       prometheus,
+       **prometheus,
        forecaster,
        events,
        RealClock::instance(),
@@ -210,7 +258,7 @@ int run(const op::Flags& flags) {
                                        {"apiserver", cluster->server},
                                        {"server version", (*version).value("gitVersion", "")},
                                        {"namespace", flags.ns.empty() ? "<all>" : flags.ns},
-                                       {"prometheus", cfg->prometheusUrl}});
+                                       {"prometheus", cfg->prometheus.url}});
   std::thread elector;
   auto cancelElection = std::make_shared<Cancellation>();
   runtime::LeaderElector leader(client,

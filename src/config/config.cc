@@ -100,6 +100,17 @@ class Reader {
     return okStatus();
   }
 
+  Status boolean(const YAML::Node& n, const std::string& field, bool& out) const {
+    if (!n) {
+      return okStatus();
+    }
+    if (!n.IsScalar() || (n.Scalar() != "true" && n.Scalar() != "false")) {
+      return error(field, "must be true or false");
+    }
+    out = n.Scalar() == "true";
+    return okStatus();
+  }
+
   Status string(const YAML::Node& n, const std::string& field, std::string& out) const {
     if (!n) {
       return okStatus();
@@ -122,6 +133,70 @@ class Reader {
   }
   std::string origin_;
 };
+
+Status parsePrometheus(const YAML::Node& n, const Reader& r, PrometheusSettings& p) {
+  UMBRA_CHECK(r.onlyKeys(
+      n, "prometheus",
+      {"url", "rateWindow", "timeout", "bearerTokenFile", "basicAuth", "tls", "catalog"}));
+  if (!n) {
+    return okStatus();
+  }
+  UMBRA_CHECK(r.string(n["url"], "prometheus.url", p.url));
+  if (p.url.rfind("http://", 0) != 0 && p.url.rfind("https://", 0) != 0) {
+    return r.error("prometheus.url", "\"" + p.url + "\" is not an http(s) URL");
+  }
+  std::chrono::milliseconds window = p.catalog.rateWindow;
+  UMBRA_CHECK(r.duration(n["rateWindow"], "prometheus.rateWindow", window));
+  if (window < std::chrono::seconds(1)) {
+    return r.error("prometheus.rateWindow", "must be at least 1s");
+  }
+  p.catalog.rateWindow = std::chrono::duration_cast<std::chrono::seconds>(window);
+  UMBRA_CHECK(r.duration(n["timeout"], "prometheus.timeout", p.timeout));
+  UMBRA_CHECK(r.string(n["bearerTokenFile"], "prometheus.bearerTokenFile", p.bearerTokenFile));
+  UMBRA_CHECK(r.onlyKeys(n["basicAuth"], "prometheus.basicAuth", {"username", "passwordFile"}));
+  if (n["basicAuth"]) {
+    UMBRA_CHECK(r.string(n["basicAuth"]["username"], "prometheus.basicAuth.username", p.username));
+    UMBRA_CHECK(r.string(n["basicAuth"]["passwordFile"], "prometheus.basicAuth.passwordFile",
+                         p.passwordFile));
+    if (p.username.empty() || p.passwordFile.empty()) {
+      return r.error("prometheus.basicAuth", "needs both username and passwordFile");
+    }
+  }
+  if (!p.bearerTokenFile.empty() && !p.username.empty()) {
+    return r.error("prometheus", "bearerTokenFile and basicAuth are mutually exclusive");
+  }
+  UMBRA_CHECK(r.onlyKeys(n["tls"], "prometheus.tls", {"caFile", "insecureSkipVerify"}));
+  if (n["tls"]) {
+    UMBRA_CHECK(r.string(n["tls"]["caFile"], "prometheus.tls.caFile", p.caFile));
+    UMBRA_CHECK(r.boolean(n["tls"]["insecureSkipVerify"], "prometheus.tls.insecureSkipVerify",
+                          p.insecureSkipVerify));
+  }
+  const YAML::Node catalog = n["catalog"];
+  if (catalog && !catalog.IsMap()) {
+    return r.error("prometheus.catalog", "must map feature names to overrides");
+  }
+  for (const auto& kv : catalog) {
+    const std::string name = kv.first.as<std::string>();
+    const std::string at = "prometheus.catalog." + name;
+    const int i = p.catalog.index(name);
+    if (i < 0) {
+      std::string known;
+      for (const auto& f : p.catalog.features)
+        known += (known.empty() ? "" : ", ") + f.name;
+      return r.error(at, "unknown feature (known: " + known + ")");
+    }
+    auto& f = p.catalog.features[static_cast<size_t>(i)];
+    UMBRA_CHECK(r.onlyKeys(kv.second, at, {"query", "series", "scale", "required"}));
+    UMBRA_CHECK(r.string(kv.second["query"], at + ".query", f.query));
+    UMBRA_CHECK(r.string(kv.second["series"], at + ".series", f.series));
+    UMBRA_CHECK(r.number(kv.second["scale"], at + ".scale", 0, 1e15, f.scale));
+    if (!(f.scale > 0)) {
+      return r.error(at + ".scale", "must be positive (the feature is divided by it)");
+    }
+    UMBRA_CHECK(r.boolean(kv.second["required"], at + ".required", f.required));
+  }
+  return okStatus();
+}
 
 Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
   OperatorConfig c;
@@ -179,15 +254,7 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
   UMBRA_CHECK(r.duration(root["retrainingInterval"], "retrainingInterval", c.retrainingInterval));
   UMBRA_CHECK(r.integer(root["maxConcurrentPlacements"], "maxConcurrentPlacements", 1, 1000,
                         c.maxConcurrentPlacements));
-  UMBRA_CHECK(r.onlyKeys(root["prometheus"], "prometheus", {"url", "rateWindow"}));
-  if (root["prometheus"]) {
-    UMBRA_CHECK(r.string(root["prometheus"]["url"], "prometheus.url", c.prometheusUrl));
-    if (c.prometheusUrl.rfind("http://", 0) != 0 && c.prometheusUrl.rfind("https://", 0) != 0) {
-      return r.error("prometheus.url", "\"" + c.prometheusUrl + "\" is not an http(s) URL");
-    }
-    UMBRA_CHECK(r.duration(root["prometheus"]["rateWindow"], "prometheus.rateWindow",
-                           c.prometheusRateWindow));
-  }
+  UMBRA_CHECK(parsePrometheus(root["prometheus"], r, c.prometheus));
   UMBRA_CHECK(r.onlyKeys(root["model"], "model", {"path"}));
   if (root["model"]) {
     UMBRA_CHECK(r.string(root["model"]["path"], "model.path", c.modelPath));

@@ -5,8 +5,25 @@
 
 #include "api/shadow_placement.h"
 #include "common/result.h"
+#include "telemetry/catalog.h"
 
 namespace umbra::config {
+
+// Where and how to read telemetry (`prometheus:` in the file).
+struct PrometheusSettings {
+  std::string url = "http://prometheus-operated.monitoring.svc:9090";
+  std::chrono::milliseconds timeout{std::chrono::seconds(10)};
+  std::string bearerTokenFile;  // e.g. a projected service-account token for a Thanos querier
+  std::string username;         // basic auth; the password is read from passwordFile
+  std::string passwordFile;
+  std::string caFile;
+  bool insecureSkipVerify = false;
+  // Feature -> PromQL. Its rateWindow (prometheus.rateWindow) is at least twice the cluster's
+  // scrape interval; a shadow's step counts only once a whole window of its life lies behind it,
+  // so observation.duration should be several windows long. prometheus.catalog.<feature>
+  // overrides a feature's query, series, scale or required flag.
+  telemetry::MetricCatalog catalog = telemetry::MetricCatalog::defaults();
+};
 
 // The operator's configuration file (--config). Every field has the design's default; the file
 // overrides them and a ShadowPlacement overrides the placement defaults in turn.
@@ -15,11 +32,7 @@ struct OperatorConfig {
   int mirroringPercentage = 10;
   std::chrono::milliseconds retrainingInterval{std::chrono::hours(24)};
   int maxConcurrentPlacements = 10;
-  std::string prometheusUrl = "http://prometheus-operated.monitoring.svc:9090";
-  // rate() window for telemetry: at least twice the cluster's scrape interval. A step counts
-  // only once a whole window of a shadow's life lies behind it, so observation.duration should
-  // be several windows long.
-  std::chrono::milliseconds prometheusRateWindow{std::chrono::minutes(1)};
+  PrometheusSettings prometheus;
   std::string modelPath = "/var/lib/umbra/model.pt";
 };
 

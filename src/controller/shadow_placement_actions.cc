@@ -1,6 +1,7 @@
 // The second half of the reconciler: observe and decide, apply the decision, clean up.
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "api/quantity.h"
 #include "common/log.h"
@@ -75,8 +76,21 @@ Result<Action> ShadowPlacementReconciler::observe(Pass& p) {
     event(p.sp, EventType::Warning, "TelemetryUnavailable", "Observe", problem);
     return Action::requeueAfter(step);
   }
-  setCondition(p.status, condition::MetricsAvailable, true, "TelemetryRead",
-               std::to_string(refs.size()) + " shadows observed", p.generation, p.now);
+  // Optional features whose series are missing are named, so a relabelled cluster is diagnosable;
+  // the decision does not need them.
+  std::set<std::string> notes;
+  for (const auto& candidate : *observed) {
+    for (const auto& n : candidate.notes)
+      notes.insert(n.substr(0, n.find(':')));
+  }
+  std::string read = std::to_string(refs.size()) + " shadows observed";
+  if (!notes.empty()) {
+    read += "; no data for optional features:";
+    for (const auto& n : notes)
+      read += " " + n;
+  }
+  setCondition(p.status, condition::MetricsAvailable, true, "TelemetryRead", read, p.generation,
+               p.now);
   const placement::Decision decision = placement::decide(forecasts, p.settings.weights);
   const bool unsure = decision.minConfidence < p.settings.minConfidence;
   if (unsure && extensions < p.settings.maxExtensions) {

@@ -8,6 +8,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <mutex>
+#include <vector>
 
 namespace umbra::exposition {
 
@@ -96,6 +97,29 @@ struct OperatorMetrics::Impl final : runtime::QueueMetrics {
                                                       .Name("umbra_model_info")
                                                       .Help("The forecaster in use (value 1)")
                                                       .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& modelErrorF =
+      BuildGauge()
+          .Name("umbra_model_validation_error")
+          .Help("The forecaster's error on its held-back validation window, by metric")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& forecastDurF =
+      BuildHistogram()
+          .Name("umbra_forecast_duration_seconds")
+          .Help("Time to forecast one candidate")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& promQueriesF =
+      BuildCounter()
+          .Name("umbra_prometheus_requests_total")
+          .Help("Prometheus HTTP API requests by endpoint and outcome")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& promDurF =
+      BuildHistogram()
+          .Name("umbra_prometheus_request_duration_seconds")
+          .Help("Prometheus HTTP API request latency by endpoint")
+          .Register(*registry);
+  prometheus::Histogram& forecastDurH =
+      forecastDurF.Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.0005, 0.001, 0.002,
+                                                                   0.005, 0.01, 0.05, 0.1});
   const prometheus::Labels queueLabels{{"name", "shadowplacement"}};
   prometheus::Gauge& depthG = depthF.Add(queueLabels);
   prometheus::Counter& addsC = addsF.Add(queueLabels);
@@ -104,6 +128,7 @@ struct OperatorMetrics::Impl final : runtime::QueueMetrics {
   prometheus::Counter& retriesC = retriesF.Add(queueLabels);
   prometheus::Counter& extensionsC = extensionsF.Add({});
   prometheus::Gauge& shadowsG = shadowsF.Add({});
+  std::vector<prometheus::Gauge*> modelGauges;
 
   void depth(size_t n) override { depthG.Set(static_cast<double>(n)); }
   void added() override { addsC.Increment(); }
@@ -167,7 +192,27 @@ void OperatorMetrics::shadowsActive(size_t n) {
 
 void OperatorMetrics::modelInfo(const std::string& version) {
   const std::lock_guard<std::mutex> lock(impl_->mutex);
-  impl_->modelF.Add({{"version", version}}).Set(1);
+  // One series: the model in use now (an old version's series would linger at 1 otherwise).
+  for (auto* g : impl_->modelGauges)
+    impl_->modelF.Remove(g);
+  impl_->modelGauges = {&impl_->modelF.Add({{"version", version}})};
+  impl_->modelGauges.front()->Set(1);
+}
+
+void OperatorMetrics::modelValidationError(const std::string& metric, double value) {
+  const std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->modelErrorF.Add({{"metric", metric}}).Set(value);
+}
+
+void OperatorMetrics::forecastDuration(double seconds) {
+  impl_->forecastDurH.Observe(seconds);
+}
+
+void OperatorMetrics::prometheusQuery(const std::string& endpoint, const std::string& outcome,
+                                      double seconds) {
+  const std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->promQueriesF.Add({{"endpoint", endpoint}, {"outcome", outcome}}).Increment();
+  impl_->promDurF.Add({{"endpoint", endpoint}}, latencyBuckets()).Observe(seconds);
 }
 
 std::string OperatorMetrics::scrape() const {

@@ -23,6 +23,11 @@ class OperatorMetrics {
   void observationExtended();
   void shadowsActive(size_t n);
   void modelInfo(const std::string& version);
+  // The current model's validation error (e.g. metric "mase") on its held-back window.
+  void modelValidationError(const std::string& metric, double value);
+  void forecastDuration(double seconds);
+  // One Prometheus HTTP request: endpoint query|query_range, outcome success or an error type.
+  void prometheusQuery(const std::string& endpoint, const std::string& outcome, double seconds);
   // The text exposition (what GET /metrics returns).
   std::string scrape() const;
 

@@ -25,9 +25,29 @@ struct ShadowRef {
   std::string node;
 };
 
+// A fixed-shape feature tensor: rows are evaluation steps (oldest first), columns the catalog's
+// features in catalog order. Values are normalised (raw / feature scale); a gap holds 0 and
+// present = 0, so nothing is silently filled.
+struct FeatureFrame {
+  std::vector<std::string> columns;
+  std::vector<int64_t> times;    // unix seconds of each row
+  std::vector<double> values;    // rows x columns, row-major
+  std::vector<uint8_t> present;  // rows x columns
+
+  size_t rows() const { return times.size(); }
+  size_t cols() const { return columns.size(); }
+  double value(size_t row, size_t col) const { return values[row * cols() + col]; }
+  bool has(size_t row, size_t col) const { return present[row * cols() + col] != 0; }
+  int column(const std::string& name) const;  // -1 when absent
+  double coverage() const;                    // share of present cells
+};
+
 struct CandidateTelemetry {
   std::string node;
-  std::vector<Sample> samples;  // one per step, oldest first
+  std::vector<Sample> samples;  // one per step, oldest first: the decision features
+  FeatureFrame frame;           // every catalog feature (what a learned model reads)
+  // Optional features whose series were absent or stale, by name, for status messages.
+  std::vector<std::string> notes;
 };
 
 // Where shadow and node behaviour comes from (Prometheus in production). One call per placement

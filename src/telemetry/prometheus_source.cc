@@ -1,15 +1,12 @@
 #include "telemetry/prometheus_source.h"
 
-#include <cpprest/http_client.h>
-
+#include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <nlohmann/json.hpp>
+#include <future>
 
 namespace umbra::telemetry {
 namespace {
-
-using nlohmann::json;
 
 std::string replaceAll(std::string s, const std::string& from, const std::string& to) {
   for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
@@ -18,101 +15,181 @@ std::string replaceAll(std::string s, const std::string& from, const std::string
   return s;
 }
 
-// Names are DNS labels; escape the regex metacharacters they may contain ('.').
-std::string alternation(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) {
-    out += (out.empty() ? "" : "|") + replaceAll(n, ".", "\\\\.");
-  }
-  return out;
-}
-
 int64_t unixSeconds(SystemTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-}  // namespace
+std::string selectorOf(const Feature& f, const ShadowRef& s) {
+  return f.scope == Scope::Shadow
+             ? f.series + "{namespace=\"" + s.ns + "\",name=\"" + s.name + "\"}"
+             : f.series + "{node=\"" + s.node + "\"}";
+}
 
-Result<std::map<std::string, std::map<int64_t, double>>> parseMatrix(const std::string& body,
-                                                                     const std::string& label,
-                                                                     const std::string& what) {
-  const json doc = json::parse(body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return Error::make(ErrorKind::ServerError, what + ": response is not JSON");
-  }
-  if (doc.value("status", "") != "success") {
-    return Error::make(ErrorKind::BadRequest, what + ": " + doc.value("errorType", "error") + ": " +
-                                                  doc.value("error", "unknown error"));
-  }
-  const json& data = doc.value("data", json::object());
-  if (data.value("resultType", "") != "matrix") {
-    return Error::make(ErrorKind::ServerError,
-                       what + ": expected a matrix, got " + data.value("resultType", "nothing"));
-  }
-  std::map<std::string, std::map<int64_t, double>> out;
-  for (const auto& series : data.value("result", json::array())) {
-    const std::string key = series.value("metric", json::object()).value(label, "");
+std::string keyOf(const Feature& f, const ShadowRef& s) {
+  return f.scope == Scope::Shadow ? s.ns + "/" + s.name : s.node;
+}
+
+// The matrix as SeriesByKey: shadow features by "namespace/name", node features by node.
+SeriesByKey byKey(const QueryResult& r, Scope scope) {
+  SeriesByKey out;
+  for (const auto& s : r.series) {
+    const auto label = [&s](const char* k) {
+      const auto it = s.labels.find(k);
+      return it == s.labels.end() ? std::string() : it->second;
+    };
+    const std::string key =
+        scope == Scope::Shadow ? label("namespace") + "/" + label("name") : label("node");
     auto& points = out[key];
-    for (const auto& v : series.value("values", json::array())) {
-      if (!v.is_array() || v.size() != 2 || !v[1].is_string()) {
-        return Error::make(ErrorKind::ServerError, what + ": malformed sample");
-      }
-      const double value = std::strtod(v[1].get<std::string>().c_str(), nullptr);
-      points[static_cast<int64_t>(std::llround(v[0].get<double>()))] = value;
+    for (const auto& [ms, v] : s.points) {
+      if (std::isfinite(v))
+        points[ms / 1000] = v;
     }
   }
   return out;
 }
 
+}  // namespace
+
+int FeatureFrame::column(const std::string& name) const {
+  const auto it = std::find(columns.begin(), columns.end(), name);
+  return it == columns.end() ? -1 : static_cast<int>(it - columns.begin());
+}
+
+double FeatureFrame::coverage() const {
+  if (present.empty())
+    return 0;
+  return static_cast<double>(std::count(present.begin(), present.end(), 1)) /
+         static_cast<double>(present.size());
+}
+
+std::string nameAlternation(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) {
+    std::string escaped;
+    for (const char c : n) {
+      if (std::string_view(".+*?()[]{}|^$\\").find(c) != std::string_view::npos)
+        escaped += "\\\\";
+      escaped += c;
+    }
+    out += (out.empty() ? "" : "|") + escaped;
+  }
+  return out;
+}
+
+Result<CandidateTelemetry> assembleCandidate(const MetricCatalog& catalog,
+                                             const std::vector<SeriesByKey>& byFeature,
+                                             const ShadowRef& shadow, int64_t start, int64_t end,
+                                             int64_t step, int64_t shadowValidFrom,
+                                             int64_t staleAfter) {
+  if (byFeature.size() != catalog.features.size()) {
+    return Error::bug("assembleCandidate: one result per feature expected");
+  }
+  CandidateTelemetry c;
+  c.node = shadow.node;
+  FeatureFrame& f = c.frame;
+  f.columns = catalog.names();
+  for (int64_t t = start; t <= end; t += std::max<int64_t>(1, step))
+    f.times.push_back(t);
+  const size_t rows = f.rows();
+  const size_t cols = f.cols();
+  f.values.assign(rows * cols, 0.0);
+  f.present.assign(rows * cols, 0);
+  const int64_t lastRow = rows > 0 ? f.times.back() : end;
+  for (size_t j = 0; j < cols; ++j) {
+    const Feature& feature = catalog.features[j];
+    const auto series = byFeature[j].find(keyOf(feature, shadow));
+    std::string problem;
+    if (series == byFeature[j].end() || series->second.empty()) {
+      problem = "series " + selectorOf(feature, shadow) + " absent";
+    } else {
+      int64_t newest = series->second.rbegin()->first;
+      if (newest < lastRow - staleAfter) {
+        problem = "series " + selectorOf(feature, shadow) + " stale: no value in the last " +
+                  std::to_string(lastRow - newest) + "s of the window";
+      }
+      for (size_t i = 0; i < rows; ++i) {
+        const int64_t t = f.times[i];
+        if (feature.scope == Scope::Shadow && t < shadowValidFrom)
+          continue;
+        const auto p = series->second.find(t);
+        if (p == series->second.end())
+          continue;
+        f.values[i * cols + j] = p->second / feature.scale;
+        f.present[i * cols + j] = 1;
+      }
+    }
+    if (!problem.empty()) {
+      if (feature.required) {
+        return Error::make(ErrorKind::ServerError, problem);
+      }
+      c.notes.push_back(feature.name + ": " + problem);
+    }
+  }
+  // The decision features, in their natural units.
+  const auto col = [&](const char* name) { return catalog.index(name); };
+  const int steal = col("cpu_steal"), util = col("node_cpu_utilization"),
+            memory = col("node_pressure_memory"), io = col("node_cpu_iowait");
+  const auto raw = [&](int j, size_t i) {
+    return j < 0 || !f.has(i, static_cast<size_t>(j))
+               ? 0.0
+               : f.value(i, static_cast<size_t>(j)) *
+                     catalog.features[static_cast<size_t>(j)].scale;
+  };
+  for (size_t i = 0; i < rows; ++i) {
+    Sample s;
+    s.cpuSteal = raw(steal, i);
+    s.cpuUtilization = raw(util, i);
+    s.memoryPressure = raw(memory, i);
+    s.ioWait = raw(io, i);
+    s.present = steal >= 0 && f.has(i, static_cast<size_t>(steal));
+    c.samples.push_back(s);
+  }
+  return c;
+}
+
 struct PrometheusSource::Impl {
   PrometheusOptions options;
-  web::http::client::http_client client;
+  std::unique_ptr<PrometheusClient> client;
   std::atomic<int> queries{0};
 
-  static web::http::client::http_client_config config(const PrometheusOptions& o) {
-    web::http::client::http_client_config c;
-    c.set_timeout(o.timeout);
-    return c;
+  std::string expand(const std::string& q, const std::string& ns, const std::string& shadows,
+                     const std::string& nodes) const {
+    std::string out = replaceAll(q, "$ns", ns);
+    out = replaceAll(out, "$shadows", shadows);
+    out = replaceAll(out, "$nodes", nodes);
+    return replaceAll(out, "$window", std::to_string(options.catalog.rateWindow.count()) + "s");
   }
-  explicit Impl(PrometheusOptions o)
-      : options(std::move(o)), client(web::uri(options.url), config(options)) {}
 
-  Result<std::map<std::string, std::map<int64_t, double>>> queryRange(const std::string& promql,
-                                                                      const std::string& label,
-                                                                      int64_t start, int64_t end,
-                                                                      int64_t step) {
-    const std::string what = "query_range " + options.url + " {" + promql + "}";
+  Result<SeriesByKey> read(const Feature& f, const std::string& promql, SystemTime start,
+                           SystemTime end, std::chrono::seconds step) {
     ++queries;
-    try {
-      // POST form: long regexes of shadow names would not fit a URL.
-      web::http::http_request req(web::http::methods::POST);
-      req.set_request_uri("/api/v1/query_range");
-      const std::string form = "query=" + web::uri::encode_data_string(promql) +
-                               "&start=" + std::to_string(start) + "&end=" + std::to_string(end) +
-                               "&step=" + std::to_string(step);
-      req.set_body(form, "application/x-www-form-urlencoded");
-      if (!options.bearerToken.empty()) {
-        req.headers().add("Authorization", "Bearer " + options.bearerToken);
-      }
-      auto resp = client.request(req).get();
-      const std::string body = resp.extract_utf8string(true).get();
-      if (resp.status_code() >= 500) {
-        return Error::make(ErrorKind::ServerError,
-                           what + ": HTTP " + std::to_string(resp.status_code()));
-      }
-      return parseMatrix(body, label, what);
-    } catch (const std::exception& e) {
-      return Error::make(ErrorKind::Network, what + ": " + e.what());
-    }
+    UMBRA_TRY(const QueryResult r, client->queryRange(promql, start, end, step));
+    return byKey(r, f.scope);
   }
 };
 
-PrometheusSource::PrometheusSource(PrometheusOptions options)
-    : impl_(std::make_unique<Impl>(std::move(options))) {}
+Result<std::unique_ptr<PrometheusSource>> PrometheusSource::create(PrometheusOptions options) {
+  if (options.catalog.features.empty()) {
+    return Error::config("metric catalog: no features");
+  }
+  UMBRA_TRY(auto client, PrometheusClient::create(options.connection));
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  impl->client = std::move(client);
+  return std::unique_ptr<PrometheusSource>(new PrometheusSource(std::move(impl)));
+}
+
+PrometheusSource::PrometheusSource(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PrometheusSource::~PrometheusSource() = default;
 
 int PrometheusSource::queriesIssued() const {
   return impl_->queries.load();
+}
+PrometheusClient& PrometheusSource::client() {
+  return *impl_->client;
+}
+const MetricCatalog& PrometheusSource::catalog() const {
+  return impl_->options.catalog;
 }
 
 Result<std::vector<CandidateTelemetry>> PrometheusSource::observe(
@@ -120,63 +197,84 @@ Result<std::vector<CandidateTelemetry>> PrometheusSource::observe(
   if (shadows.empty()) {
     return std::vector<CandidateTelemetry>{};
   }
-  std::vector<std::string> names;
-  std::vector<std::string> nodes;
+  std::vector<std::string> namespaces, names, nodes;
   for (const auto& s : shadows) {
+    namespaces.push_back(s.ns);
     names.push_back(s.name);
     nodes.push_back(s.node);
   }
-  const std::string window = std::to_string(impl_->options.catalog.rateWindow.count()) + "s";
-  const auto expand = [&](const std::string& q) {
-    std::string out = replaceAll(q, "$ns", shadows.front().ns);
-    out = replaceAll(out, "$shadows", alternation(names));
-    out = replaceAll(out, "$nodes", alternation(nodes));
-    return replaceAll(out, "$window", window);
-  };
+  const MetricCatalog& catalog = impl_->options.catalog;
+  const auto stepS =
+      std::max(std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(step));
+  const std::string ns = nameAlternation(namespaces), sh = nameAlternation(names),
+                    nd = nameAlternation(nodes);
+  // The queries are independent: issued together, a decision waits for the slowest, not the sum.
+  std::vector<std::future<Result<SeriesByKey>>> pending;
+  for (const auto& f : catalog.features) {
+    pending.push_back(std::async(std::launch::async, [&, q = impl_->expand(f.query, ns, sh, nd)] {
+      return impl_->read(f, q, start, end, stepS);
+    }));
+  }
+  std::vector<Result<SeriesByKey>> answers;
+  answers.reserve(pending.size());
+  for (auto& p : pending)
+    answers.push_back(p.get());  // every future is waited for before any error returns
+  std::vector<SeriesByKey> byFeature;
+  for (auto& a : answers) {
+    UMBRA_TRY(auto data, std::move(a));
+    byFeature.push_back(std::move(data));
+  }
   const int64_t s0 = unixSeconds(start);
-  const int64_t s1 = unixSeconds(end);
-  const int64_t st =
-      std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(step).count());
-  const MetricCatalog& c = impl_->options.catalog;
-  UMBRA_TRY(const auto steal, impl_->queryRange(expand(c.cpuSteal), "name", s0, s1, st));
-  UMBRA_TRY(const auto util, impl_->queryRange(expand(c.cpuUtilization), "node", s0, s1, st));
-  UMBRA_TRY(const auto memory, impl_->queryRange(expand(c.memoryPressure), "node", s0, s1, st));
-  UMBRA_TRY(const auto io, impl_->queryRange(expand(c.ioWait), "node", s0, s1, st));
-
+  const int64_t window = catalog.rateWindow.count();
+  const int64_t staleAfter =
+      impl_->options.staleAfter.count() > 0 ? impl_->options.staleAfter.count() : 2 * window;
   std::vector<CandidateTelemetry> out;
   for (const auto& s : shadows) {
-    const auto it = steal.find(s.name);
-    if (it == steal.end()) {
-      return Error::make(ErrorKind::ServerError,
-                         "series kubevirt_vmi_vcpu_delay_seconds_total{namespace=\"" + s.ns +
-                             "\",name=\"" + s.name + "\"} absent");
+    UMBRA_TRY(auto c, assembleCandidate(catalog, byFeature, s, s0, unixSeconds(end), stepS.count(),
+                                        s0 + window, staleAfter));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<std::map<std::string, FeatureFrame>> PrometheusSource::history(
+    Scope scope, const std::string& nsRegex, const std::vector<std::string>& names,
+    SystemTime start, SystemTime end, std::chrono::seconds step) {
+  const MetricCatalog& catalog = impl_->options.catalog;
+  const std::string selected = names.empty() ? ".+" : nameAlternation(names);
+  std::vector<const Feature*> features;
+  std::vector<SeriesByKey> data;
+  for (const auto& f : catalog.features) {
+    if (f.scope != scope)
+      continue;
+    const std::string q = scope == Scope::Shadow ? impl_->expand(f.query, nsRegex, selected, ".+")
+                                                 : impl_->expand(f.query, ".+", ".+", selected);
+    UMBRA_TRY(auto d, impl_->read(f, q, start, end, step));
+    features.push_back(&f);
+    data.push_back(std::move(d));
+  }
+  std::map<std::string, FeatureFrame> out;
+  const int64_t s0 = unixSeconds(start), s1 = unixSeconds(end);
+  const int64_t st = std::max<int64_t>(1, step.count());
+  for (size_t j = 0; j < features.size(); ++j) {
+    for (const auto& [key, points] : data[j]) {
+      FeatureFrame& f = out[key];
+      if (f.columns.empty()) {
+        for (const auto* feature : features)
+          f.columns.push_back(feature->name);
+        for (int64_t t = s0; t <= s1; t += st)
+          f.times.push_back(t);
+        f.values.assign(f.rows() * f.cols(), 0.0);
+        f.present.assign(f.rows() * f.cols(), 0);
+      }
+      for (size_t i = 0; i < f.rows(); ++i) {
+        const auto p = points.find(f.times[i]);
+        if (p != points.end()) {
+          f.values[i * f.cols() + j] = p->second / features[j]->scale;
+          f.present[i * f.cols() + j] = 1;
+        }
+      }
     }
-    const auto pointAt = [](const std::map<std::string, std::map<int64_t, double>>& m,
-                            const std::string& key, int64_t t, bool& found) {
-      const auto series = m.find(key);
-      if (series == m.end())
-        return 0.0;
-      const auto p = series->second.find(t);
-      if (p == series->second.end())
-        return 0.0;
-      found = true;
-      return p->second;
-    };
-    CandidateTelemetry ct{s.node, {}};
-    for (int64_t t = s0; t <= s1; t += st) {
-      Sample sample;
-      bool stealFound = false;
-      bool ignored = false;
-      sample.cpuSteal = pointAt(steal, s.name, t, stealFound);
-      sample.cpuUtilization = pointAt(util, s.node, t, ignored);
-      sample.memoryPressure = pointAt(memory, s.node, t, ignored);
-      sample.ioWait = pointAt(io, s.node, t, ignored);
-      // A step without the shadow's steal, or whose rate window starts before the observation
-      // (when the shadow's series was born), is a gap.
-      sample.present = stealFound && t - c.rateWindow.count() >= s0;
-      ct.samples.push_back(sample);
-    }
-    out.push_back(std::move(ct));
   }
   return out;
 }

@@ -5,67 +5,72 @@
 #include <memory>
 #include <string>
 
+#include "telemetry/catalog.h"
 #include "telemetry/metrics_source.h"
+#include "telemetry/prometheus_client.h"
 
 namespace umbra::telemetry {
 
-// PromQL per feature. `$ns`, `$shadows` (a regex of shadow names) and `$nodes` (a regex of node
-// names) are substituted; each query must return one series per shadow (label `name`) or per
-// node (label `node`). Clusters relabel, so this is configurable; the defaults follow KubeVirt's
-// and node-exporter's names (shared/kubevirt/API-NOTES.md) with a `node` label on node series.
-//
-// `$window` is the rate window. A shadow's series is born when its observation starts, and rate()
-// over a window reaching back before a series' first sample reads low (Prometheus does not
-// extrapolate past it), so steps earlier than start + window are reported as gaps, not values.
-struct MetricCatalog {
-  std::chrono::seconds rateWindow{60};
-  // The delay fraction of the shadow's runnable time (delay / (delay + running)): what share of
-  // the time its vCPUs wanted to run they waited, which the guest sees as steal. A ratio, so a
-  // throttled 20m probe and a 2-core VM on the same node read the same contention.
-  std::string cpuSteal =
-      "sum by (name) (rate(kubevirt_vmi_vcpu_delay_seconds_total{namespace=\"$ns\","
-      "name=~\"$shadows\"}[$window])) / clamp_min(sum by (name) "
-      "(rate(kubevirt_vmi_vcpu_delay_seconds_total{namespace=\"$ns\",name=~\"$shadows\"}[$window]))"
-      " + sum by (name) (rate(kubevirt_vmi_vcpu_seconds_total{namespace=\"$ns\","
-      "name=~\"$shadows\",state=\"running\"}[$window])), 1e-9)";
-  std::string cpuUtilization =
-      "1 - avg by (node) (rate(node_cpu_seconds_total{mode=\"idle\",node=~\"$nodes\"}[$window]))";
-  std::string memoryPressure =
-      "max by (node) (rate(node_pressure_memory_waiting_seconds_total{node=~\"$nodes\"}[$window]))";
-  std::string ioWait =
-      "avg by (node) (rate(node_cpu_seconds_total{mode=\"iowait\",node=~\"$nodes\"}[$window]))";
-};
-
 struct PrometheusOptions {
-  std::string url;  // http(s)://host:port, no trailing slash
-  std::string bearerToken;
-  std::chrono::seconds timeout{10};
-  MetricCatalog catalog;
+  PrometheusConnection connection;
+  MetricCatalog catalog = MetricCatalog::defaults();
+  // A series whose newest value lies further than this before the window's last step is stale
+  // (its exporter stopped). Zero means two rate windows.
+  std::chrono::seconds staleAfter{0};
 };
 
-// A MetricsSource over Prometheus' HTTP API (query_range), through cpprestsdk (only in the .cc).
-// One query per feature for all shadows or nodes of a placement, never one per shadow.
-// Network latency has no standard series in KubeVirt or node-exporter; it is reported as 0.
+// {series key -> {unix seconds -> value}}; the key is "namespace/name" for shadow features and
+// the node name for node features.
+using SeriesByKey = std::map<std::string, std::map<int64_t, double>>;
+
+// A MetricsSource over Prometheus. One query_range per catalog feature for all shadows (or all
+// nodes) of a placement, never one per shadow: a regex of names selects them.
+//
+// A shadow's series are born when it starts, and rate() over a window reaching back before a
+// series' first sample reads low (Prometheus does not extrapolate past it), so shadow-feature steps
+// earlier than start + rateWindow are gaps, not values.
 class PrometheusSource final : public MetricsSource {
  public:
-  explicit PrometheusSource(PrometheusOptions options);
+  static Result<std::unique_ptr<PrometheusSource>> create(PrometheusOptions options);
   ~PrometheusSource() override;
 
   Result<std::vector<CandidateTelemetry>> observe(const std::vector<ShadowRef>& shadows,
                                                   SystemTime start, SystemTime end,
                                                   Duration step) override;
+
+  // Training history over a long window (chunked under Prometheus' per-series point limit): one
+  // frame per node (scope Node, `names` are node names) or per VMI (scope Shadow, `names` are VMI
+  // names in namespaces matching `nsRegex`, keys "namespace/name"), with that scope's features
+  // only. Empty `names` means every series the queries return. Gaps stay gaps.
+  Result<std::map<std::string, FeatureFrame>> history(Scope scope, const std::string& nsRegex,
+                                                      const std::vector<std::string>& names,
+                                                      SystemTime start, SystemTime end,
+                                                      std::chrono::seconds step);
+
+  // Catalog queries issued (one per feature per observe()); HTTP requests are
+  // client().requestsSent().
   int queriesIssued() const;
+  PrometheusClient& client();
+  const MetricCatalog& catalog() const;
 
   struct Impl;
 
  private:
+  explicit PrometheusSource(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 
-// Turns a query_range answer into {label value -> {unix seconds -> value}}; pure, for tests.
-// Errors name the query and Prometheus' errorType/error.
-Result<std::map<std::string, std::map<int64_t, double>>> parseMatrix(const std::string& body,
-                                                                     const std::string& label,
-                                                                     const std::string& what);
+// The pure assembly step, for tests: one candidate's frame and decision samples from the
+// per-feature query results (`byFeature[i]` answers catalog feature i), rows start, start+step, ...
+// <= end. Shadow-feature cells before `shadowValidFrom` are gaps. Errors name the absent or stale
+// series of a required feature; optional ones become gap columns and notes.
+Result<CandidateTelemetry> assembleCandidate(const MetricCatalog& catalog,
+                                             const std::vector<SeriesByKey>& byFeature,
+                                             const ShadowRef& shadow, int64_t start, int64_t end,
+                                             int64_t step, int64_t shadowValidFrom,
+                                             int64_t staleAfter);
+
+// Regex alternation of literal names (metacharacters escaped for PromQL's RE2 in a string).
+std::string nameAlternation(const std::vector<std::string>& names);
 
 }  // namespace umbra::telemetry

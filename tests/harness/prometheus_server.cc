@@ -48,28 +48,50 @@ Status PrometheusServer::startScraping(const std::string& target) {
   return launch();
 }
 
+void PrometheusServer::setWebConfig(std::string yaml, std::map<std::string, std::string> files,
+                                    bool tls, std::string curlArgs) {
+  webConfig_ = std::move(yaml);
+  webFiles_ = std::move(files);
+  tls_ = tls;
+  curlArgs_ = std::move(curlArgs);
+}
+
 Status PrometheusServer::launch() {
-  const auto port = runCommand(
-      "python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); "
-      "print(s.getsockname()[1])'");
-  const std::string listen = "127.0.0.1:" + port.output.substr(0, port.output.find('\n'));
-  url_ = "http://" + listen;
+  if (listen_.empty()) {
+    const auto port = runCommand(
+        "python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); "
+        "print(s.getsockname()[1])'");
+    listen_ = "127.0.0.1:" + port.output.substr(0, port.output.find('\n'));
+  }
+  url_ = (tls_ ? "https://" : "http://") + listen_;
+  std::string web;
+  if (!webConfig_.empty()) {
+    for (const auto& [name, content] : webFiles_)
+      std::ofstream(dir_ + "/" + name) << content;
+    std::ofstream(dir_ + "/web.yml") << webConfig_;
+    web = "--web.config.file=" + dir_ + "/web.yml";
+  }
   pid_ = ::fork();
   if (pid_ == 0) {
     ::setpgid(0, 0);
     const std::string log = dir_ + "/prometheus.log";
-    FILE* out = std::freopen(log.c_str(), "w", stderr);
+    FILE* out = std::freopen(log.c_str(), "a", stderr);
     (void)out;
     const std::string cfg = "--config.file=" + dir_ + "/prometheus.yml";
     const std::string tsdb = "--storage.tsdb.path=" + dir_ + "/tsdb";
-    const std::string addr = "--web.listen-address=" + listen;
-    ::execlp("prometheus", "prometheus", cfg.c_str(), tsdb.c_str(), addr.c_str(),
-             "--storage.tsdb.retention.time=30d", "--log.level=warn", nullptr);
+    const std::string addr = "--web.listen-address=" + listen_;
+    if (web.empty()) {
+      ::execlp("prometheus", "prometheus", cfg.c_str(), tsdb.c_str(), addr.c_str(),
+               "--storage.tsdb.retention.time=30d", "--log.level=warn", nullptr);
+    } else {
+      ::execlp("prometheus", "prometheus", cfg.c_str(), tsdb.c_str(), addr.c_str(), web.c_str(),
+               "--storage.tsdb.retention.time=30d", "--log.level=warn", nullptr);
+    }
     ::_exit(127);
   }
-  const bool ready =
-      eventually([&] { return runCommand("curl -fsS " + url_ + "/-/ready").exitCode == 0; },
-                 std::chrono::seconds(30));
+  const bool ready = eventually(
+      [&] { return runCommand("curl -fsS " + curlArgs_ + " " + url_ + "/-/ready").exitCode == 0; },
+      std::chrono::seconds(30));
   if (!ready) {
     stop();
     return Error::make(ErrorKind::Timeout, "prometheus did not become ready at " + url_);
@@ -77,7 +99,7 @@ Status PrometheusServer::launch() {
   return okStatus();
 }
 
-void PrometheusServer::stop() {
+void PrometheusServer::kill() {
   if (pid_ > 0) {
     ::kill(-pid_, SIGTERM);
     int status = 0;
@@ -88,6 +110,18 @@ void PrometheusServer::stop() {
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
   }
+}
+
+void PrometheusServer::pause() {
+  kill();
+}
+
+Status PrometheusServer::resume() {
+  return launch();
+}
+
+void PrometheusServer::stop() {
+  kill();
   if (!dir_.empty()) {
     std::filesystem::remove_all(dir_);
     dir_.clear();

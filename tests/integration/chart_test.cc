@@ -98,7 +98,23 @@ TEST(ChartTest, TheRenderedConfigIsWhatTheOperatorAccepts) {
   EXPECT_EQ(cfg->retrainingInterval, std::chrono::hours(12));
   EXPECT_DOUBLE_EQ(cfg->placement.cpuFraction, 0.05);
   EXPECT_DOUBLE_EQ(cfg->placement.memoryFraction, 0.02);
-  EXPECT_EQ(cfg->prometheusUrl, "http://prom:9090");
+  EXPECT_EQ(cfg->prometheus.url, "http://prom:9090");
+  // Prometheus behind TLS and a token, with a relabelled node series.
+  const auto secured = helm(
+      "template umbra " + Chart +
+      " --show-only templates/configmap.yaml --set prometheus.url=https://thanos:9091,"
+      "prometheus.bearerTokenFile=/var/run/secrets/tokens/prom,prometheus.tls.caFile=/etc/ca/ca.crt"
+      " --set-json 'prometheus.catalog={\"node_cpu_utilization\":{\"query\":\"1 - avg by (node) "
+      "(rate(node_cpu_seconds_total{mode=\\\"idle\\\",instance=~\\\"$nodes\\\"}[$window]))\"}}'");
+  ASSERT_EQ(secured.exitCode, 0) << secured.output;
+  auto sec = config::parseConfig(configOf(secured.output), "configmap umbra-config");
+  ASSERT_TRUE(sec.ok()) << sec.error().message << "\n" << secured.output;
+  EXPECT_EQ(sec->prometheus.bearerTokenFile, "/var/run/secrets/tokens/prom");
+  EXPECT_EQ(sec->prometheus.caFile, "/etc/ca/ca.crt");
+  const auto& util =
+      sec->prometheus.catalog
+          .features[static_cast<size_t>(sec->prometheus.catalog.index("node_cpu_utilization"))];
+  EXPECT_NE(util.query.find("instance=~\"$nodes\""), std::string::npos) << util.query;
   // The defaults are the design's.
   const auto d = helm("template umbra " + Chart + " --show-only templates/configmap.yaml");
   auto defaults = config::parseConfig(configOf(d.output), "configmap umbra-config");

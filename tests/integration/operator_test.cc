@@ -254,6 +254,66 @@ TEST_F(OperatorBinaryTest, ExamplesArePlacedWithinObservationPlus30Seconds) {
   EXPECT_EQ(op->wait(20), 0);
 }
 
+TEST_F(OperatorBinaryTest, PrometheusDownMidObservationIsReportedAndThePlacementRecovers) {
+  for (const char* n : {"a", "b", "c"}) {
+    ASSERT_TRUE(
+        standin_->createNode(node(n), "16", "64Gi", {{"umbra.test/group", ns_.name()}}).ok());
+  }
+  const std::string configPath =
+      startTelemetryAndKubeVirt({{node("a"), 0.15}, {node("b"), 0.01}, {node("c"), 0.30}}, "web");
+  auto op = startOperator(configPath);
+  ASSERT_TRUE(ready()) << logTail();
+  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
+                  .ok());
+  ASSERT_TRUE(eventually([&] { return phase() == "Observing"; }, 30s)) << phase() << "\n"
+                                                                       << logTail();
+  prometheus_->pause();
+  const auto metricsCondition = [&] {
+    auto sp = admin_->get(api::shadowPlacements(), {ns_.name(), "web"});
+    for (const auto& c : (*sp)["status"].value("conditions", Json::array())) {
+      if (c.value("type", "") == "MetricsAvailable")
+        return c;
+    }
+    return Json::object();
+  };
+  ASSERT_TRUE(eventually([&] { return metricsCondition().value("status", "") == "False"; }, 60s))
+      << phase() << "\n"
+      << logTail();
+  const Json down = metricsCondition();
+  EXPECT_EQ(down["reason"], "TelemetryUnavailable");
+  const std::string message = down.value("message", "");
+  EXPECT_NE(message.find(prometheus_->url()), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+  EXPECT_EQ(phase(), "Observing") << "no decision without telemetry";
+  EXPECT_EQ(shadows().size(), 3u) << "the shadows stay while waiting";
+
+  ASSERT_TRUE(prometheus_->resume().ok());
+  ASSERT_TRUE(eventually([&] { return phase() == "Placed"; }, 60s)) << phase() << "\n" << logTail();
+  EXPECT_EQ(metricsCondition()["status"], "True");
+  auto sp = admin_->get(api::shadowPlacements(), {ns_.name(), "web"});
+  EXPECT_EQ((*sp)["status"]["selectedNode"], node("b")) << (*sp)["status"].dump();
+  const auto body =
+      runCommand("curl -fsS http://127.0.0.1:" + std::to_string(metricsPort_) + "/metrics").output;
+  EXPECT_NE(
+      body.find("umbra_prometheus_requests_total{endpoint=\"query_range\",outcome=\"network\"}"),
+      std::string::npos)
+      << body;
+  EXPECT_NE(
+      body.find("umbra_prometheus_requests_total{endpoint=\"query_range\",outcome=\"success\"}"),
+      std::string::npos);
+  const std::string count = "umbra_forecast_duration_seconds_count ";
+  const auto forecasts = body.find(count);
+  ASSERT_NE(forecasts, std::string::npos) << body;
+  EXPECT_GE(std::stod(body.substr(forecasts + count.size())), 3.0)
+      << "one forecast per candidate at least";
+  EXPECT_TRUE(eventually([&] { return shadows().empty(); }, 20s));
+  op->signal(SIGTERM);
+  EXPECT_EQ(op->wait(20), 0);
+}
+
 TEST_F(OperatorBinaryTest, BadInputIsOneLineAndExitsNonZero) {
   const auto run = [](const std::string& args) {
     return runCommand(std::string(UMBRA_OPERATOR_BINARY) + " " + args);
@@ -273,6 +333,29 @@ TEST_F(OperatorBinaryTest, BadInputIsOneLineAndExitsNonZero) {
   EXPECT_EQ(range.exitCode, 1);
   EXPECT_NE(range.output.find(bad + ": shadows.count: must be 1..10, got 0"), std::string::npos)
       << range.output;
+  std::ofstream(bad) << "prometheus:\n  catalog:\n    cpu_stael: {query: x}\n";
+  const auto feature =
+      run("--kubeconfig=" + ControlPlane::instance().kubeconfig() + " --config=" + bad);
+  EXPECT_EQ(feature.exitCode, 1);
+  EXPECT_NE(feature.output.find(bad + ": prometheus.catalog.cpu_stael: unknown feature (known: "
+                                      "cpu_steal, cpu_wait,"),
+            std::string::npos)
+      << feature.output;
+  std::ofstream(bad) << "prometheus:\n  tls: {caFile: /nonexistent/ca.crt}\n";
+  const auto ca = run("--kubeconfig=" + ControlPlane::instance().kubeconfig() + " --config=" + bad);
+  EXPECT_EQ(ca.exitCode, 1);
+  EXPECT_NE(ca.output.find("prometheus CA file /nonexistent/ca.crt: cannot be read"),
+            std::string::npos)
+      << ca.output;
+  // The catalog in effect, overrides applied, as YAML.
+  std::ofstream(bad) << "prometheus:\n  rateWindow: 2m\n  catalog:\n    node_cpu_utilization:\n"
+                        "      query: 1 - avg by (node) (rate(node_cpu_seconds_total{mode=\"idle\","
+                        "instance=~\"$nodes\"}[$window]))\n";
+  const auto printed = run("--config=" + bad + " --print-catalog");
+  EXPECT_EQ(printed.exitCode, 0) << printed.output;
+  EXPECT_NE(printed.output.find("rateWindow: 120s"), std::string::npos) << printed.output;
+  EXPECT_NE(printed.output.find("instance=~\"$nodes\""), std::string::npos) << printed.output;
+  EXPECT_NE(printed.output.find("name: cpu_steal"), std::string::npos);
   const auto kc = run("--kubeconfig=/nonexistent/kubeconfig");
   EXPECT_EQ(kc.exitCode, 1);
   EXPECT_NE(kc.output.find("/nonexistent/kubeconfig: No such file or directory"),

@@ -14,6 +14,7 @@
 #include "harness/process.h"
 #include "harness/prometheus_server.h"
 #include "integration/common.h"
+#include "telemetry/prometheus_source.h"
 
 namespace umbra::testing {
 namespace {
@@ -353,6 +354,27 @@ TEST_F(SimulatorTest, PrometheusSeesMoreDelayOnTheOverloadedNode) {
   EXPECT_EQ(
       query("rate(node_pressure_cpu_waiting_seconds_total{node=\"sim-busy\"}[10s]) > 0.1").size(),
       1u);
+
+  // Umbra's own reader: every feature of the default catalog is there, one query per feature.
+  telemetry::PrometheusOptions o;
+  o.connection.url = prometheus.url();
+  o.catalog.rateWindow = 5s;
+  auto source = telemetry::PrometheusSource::create(o);
+  ASSERT_TRUE(source.ok()) << source.error().message;
+  const auto now = std::chrono::system_clock::now();
+  auto observed = (*source)->observe(
+      {{ns_.name(), "on-sim-idle", "sim-idle"}, {ns_.name(), "on-sim-busy", "sim-busy"}},
+      std::chrono::time_point_cast<std::chrono::seconds>(now - 12s),
+      std::chrono::time_point_cast<std::chrono::seconds>(now), 2s);
+  ASSERT_TRUE(observed.ok()) << observed.error().message;
+  EXPECT_EQ((*source)->queriesIssued(), static_cast<int>(o.catalog.features.size()));
+  for (const auto& c : *observed) {
+    EXPECT_TRUE(c.notes.empty()) << c.node << ": " << c.notes.front();
+    const auto& f = c.frame;
+    for (size_t j = 0; j < f.cols(); ++j)
+      EXPECT_TRUE(f.has(f.rows() - 1, j)) << c.node << " " << f.columns[j];
+  }
+  EXPECT_GT((*observed)[1].samples.back().cpuSteal, 10 * (*observed)[0].samples.back().cpuSteal);
 }
 
 TEST_F(SimulatorTest, TheExpositionPassesPromtool) {

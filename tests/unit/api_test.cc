@@ -138,8 +138,40 @@ model: {path: /models/m.pt}
   EXPECT_DOUBLE_EQ(c->placement.weights.cpu, 1);
   EXPECT_EQ(c->retrainingInterval, std::chrono::hours(12));
   EXPECT_EQ(c->maxConcurrentPlacements, 4);
-  EXPECT_EQ(c->prometheusUrl, "http://prom:9090");
+  EXPECT_EQ(c->prometheus.url, "http://prom:9090");
   EXPECT_EQ(c->modelPath, "/models/m.pt");
+}
+
+TEST(Config, PrometheusConnectionAndCatalogOverrides) {
+  auto c = config::parseConfig(R"(
+prometheus:
+  url: https://thanos-querier.openshift-monitoring.svc:9091
+  rateWindow: 2m
+  timeout: 30s
+  bearerTokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token
+  tls: {caFile: /etc/prometheus-ca/service-ca.crt, insecureSkipVerify: false}
+  catalog:
+    node_cpu_utilization:
+      query: 1 - avg by (node) (rate(node_cpu_seconds_total{mode="idle",instance=~"$nodes"}[$window]))
+    node_pressure_io: {required: true, scale: 2}
+)",
+                               "umbra.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const auto& p = c->prometheus;
+  EXPECT_EQ(p.url, "https://thanos-querier.openshift-monitoring.svc:9091");
+  EXPECT_EQ(p.catalog.rateWindow, std::chrono::minutes(2));
+  EXPECT_EQ(p.timeout, std::chrono::seconds(30));
+  EXPECT_EQ(p.bearerTokenFile, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+  EXPECT_EQ(p.caFile, "/etc/prometheus-ca/service-ca.crt");
+  const auto& f = p.catalog.features;
+  const auto util = static_cast<size_t>(p.catalog.index("node_cpu_utilization"));
+  EXPECT_NE(f[util].query.find("instance=~\"$nodes\""), std::string::npos);
+  EXPECT_EQ(f[util].series, "node_cpu_seconds_total") << "what is not overridden stays";
+  const auto io = static_cast<size_t>(p.catalog.index("node_pressure_io"));
+  EXPECT_TRUE(f[io].required);
+  EXPECT_DOUBLE_EQ(f[io].scale, 2);
+  EXPECT_EQ(p.catalog.names(), telemetry::MetricCatalog::defaults().names())
+      << "order and names are the model's schema";
 }
 
 TEST(Config, BadInputNamesFileAndField) {
@@ -163,6 +195,17 @@ TEST(Config, BadInputNamesFileAndField) {
       "umbra.yaml: prometheus.url: \"prom:9090\" is not an http(s) URL");
   bad("scoring: {weights: {cpu: 0, memory: 0, disk: 0, network: 0}}",
       "umbra.yaml: scoring.weights: at least one weight must be positive");
+  bad("prometheus: {basicAuth: {username: u}}",
+      "umbra.yaml: prometheus.basicAuth: needs both username and passwordFile");
+  bad("prometheus: {bearerTokenFile: /t, basicAuth: {username: u, passwordFile: /p}}",
+      "umbra.yaml: prometheus: bearerTokenFile and basicAuth are mutually exclusive");
+  bad("prometheus: {tls: {insecureSkipVerify: maybe}}",
+      "umbra.yaml: prometheus.tls.insecureSkipVerify: must be true or false");
+  bad("prometheus: {catalog: {cpu_steal: {qery: x}}}",
+      "umbra.yaml: prometheus.catalog.cpu_steal.qery: unknown field");
+  bad("prometheus: {catalog: {node_cpu_steal: {scale: 0}}}",
+      "umbra.yaml: prometheus.catalog.node_cpu_steal.scale: must be positive (the feature is "
+      "divided by it)");
   auto yaml = config::parseConfig("shadows: [unclosed", "umbra.yaml");
   ASSERT_FALSE(yaml.ok());
   EXPECT_EQ(yaml.error().message.rfind("umbra.yaml:1: invalid YAML", 0), 0u)
