@@ -66,6 +66,10 @@ e2e-kind: ## End to end on kind with a real KubeVirt (needs Docker and kind; see
 bench-features: setup build ## Feature tensor of 10 candidates x 20 min at 15 s from a real Prometheus
 	@$(BUILD_DIR)/bench/bench_feature_assembly --traces $${UMBRA_SHARED:-../shared}/data/traces
 
+.PHONY: bench-forecast
+bench-forecast: build ## LSTM vs baselines vs statsmodels on the traces (TRACES=dir), 30-min horizon
+	@scripts/bench-forecast.sh $(BUILD_DIR)/src/cli/umbra $${TRACES:-$${UMBRA_SHARED:-../shared}/data/traces}
+
 .PHONY: bench-sim
 bench-sim: build ## One simulated day: 50 nodes, 500 trace-driven VMs, 15 s steps (offline)
 	@$(BUILD_DIR)/bench/bench_sim_day --traces $${UMBRA_SHARED:-../shared}/data/traces

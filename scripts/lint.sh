@@ -14,7 +14,10 @@ fi
 base=$(git merge-base HEAD origin/main 2>/dev/null || git rev-parse HEAD~1 2>/dev/null || true)
 mapfile -t changed < <(
   { [[ -n $base ]] && git diff --name-only "$base" -- '*.cc'; git ls-files -m -o --exclude-standard -- '*.cc'; } |
-    sort -u | while read -r f; do [[ -f $f ]] && echo "$f"; done
+    sort -u | while read -r f; do [[ -f $f ]] && echo "$f"; done |
+    # clang-tidy 14 cannot parse LibTorch 1.13's c10::IValue headers with libstdc++ 12; the
+    # LibTorch users are compiled with -Werror by GCC instead.
+    grep -v -e '^src/model/lstm\.cc$'
 )
 if ((${#changed[@]} > 0)); then
   if [[ ! -f build/compile_commands.json ]]; then

@@ -14,11 +14,13 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
 #include "harness/control_plane.h"
 #include "harness/prometheus_server.h"
+#include "model/lstm.h"
 #include "telemetry/prometheus_source.h"
 
 namespace umbra::testing {
@@ -368,6 +370,81 @@ TEST_F(PrometheusTest, AStoppedPrometheusIsAnErrorNamingItsUrlAndRecoveryIsSeen)
   auto back = source->observe(shadows, at(series_.end - 600), at(series_.end), 15s);
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_NEAR((*back)[0].samples.back().cpuSteal, 0.02, 1e-6);
+}
+
+// ---- `umbra train`: the forecaster from a real Prometheus' node history, and from traces ----
+
+TEST(UmbraTrain, FromPrometheusNodeHistoryAndFromTraces) {
+  // Three days of 15 s node CPU counters for two nodes with a daily pattern.
+  const int64_t end = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                              .count() /
+                          60 * 60 -
+                      600;
+  const int64_t begin = end - 3 * 86400;
+  std::ostringstream om;
+  om << "# TYPE node_cpu_seconds counter\n";
+  for (const char* node : {"n1", "n2"}) {
+    double idle = 0;
+    for (int64_t t = begin; t <= end; t += 15) {  // the rate window (60 s) needs 2+ samples
+      const double busy = 0.4 + 0.3 * std::sin(2 * M_PI * static_cast<double>(t % 86400) / 86400.0);
+      idle += 15 * (1 - busy);
+      om << "node_cpu_seconds_total{node=\"" << node << "\",cpu=\"0\",mode=\"idle\"} " << idle
+         << " " << t << "\n";
+    }
+  }
+  om << "# EOF\n";
+  PrometheusServer prometheus;
+  ASSERT_TRUE(prometheus.start(om.str()).ok());
+  char tmpl[] = "/tmp/umbra-train.XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  const std::string umbra = UMBRA_CLI_BINARY;
+  const auto fromProm =
+      runCommand(umbra + " train --prometheus " + prometheus.url() + " --window 2d --out " + dir +
+                 "/model.pt --epochs 2 --batch 64 --steps-per-epoch 10");
+  ASSERT_EQ(fromProm.exitCode, 0) << fromProm.output;
+  EXPECT_NE(fromProm.output.find("[train] prometheus " + prometheus.url() +
+                                 ": 2 nodes, node_cpu_utilization over 2d"),
+            std::string::npos)
+      << fromProm.output;
+  EXPECT_NE(fromProm.output.find("[train] epoch  2"), std::string::npos) << fromProm.output;
+  auto loaded = model::LstmMethod::load(dir + "/model.pt", 6);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  const auto meta = nlohmann::json::parse((*loaded)->metadata());
+  EXPECT_EQ(meta["trainSeries"], 2);
+  EXPECT_EQ(meta["horizon"], 6);
+  EXPECT_TRUE(meta["validation"].contains("pinballLoss"));
+
+  // The traces' CSV format: two series of four days at 300 s.
+  const std::string traces = dir + "/traces";
+  std::filesystem::create_directories(traces);
+  {
+    std::ofstream csv(traces + "/tiny.csv");
+    csv << "series_id,timestamp_s,cpu_util,mem_util,disk_io,net_io\n";
+    for (const char* id : {"tiny-a", "tiny-b"}) {
+      for (int64_t t = 0; t < 4 * 86400; t += 300) {
+        csv << id << "," << t << ","
+            << 0.3 + 0.2 * std::sin(2 * M_PI * static_cast<double>(t) / 86400) << ",0.5,,\n";
+      }
+    }
+  }
+  const auto fromTraces = runCommand(umbra + " train --traces " + traces + " --out " + dir +
+                                     "/traces.pt --epochs 1 --batch 64 --steps-per-epoch 5");
+  ASSERT_EQ(fromTraces.exitCode, 0) << fromTraces.output;
+  EXPECT_TRUE(model::LstmMethod::load(dir + "/traces.pt", 6).ok());
+  // Bad input: one line, non-zero, nothing written.
+  const auto noDir = runCommand(umbra + " train --traces /nonexistent --out " + dir + "/x.pt");
+  EXPECT_EQ(noDir.exitCode, 1);
+  EXPECT_EQ(std::count(noDir.output.begin(), noDir.output.end(), '\n'), 1) << noDir.output;
+  EXPECT_NE(noDir.output.find("/nonexistent"), std::string::npos) << noDir.output;
+  const auto badWindow = runCommand(umbra + " train --prometheus " + prometheus.url() +
+                                    " --window 2x --out " + dir + "/x.pt");
+  EXPECT_EQ(badWindow.output,
+            "umbra: --window: \"2x\" is not a duration of at least 6h (e.g. 7d, 36h)\n");
+  const auto flag = runCommand(umbra + " train --frobnicate 1");
+  EXPECT_EQ(flag.output, "umbra: unknown flag --frobnicate\n");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/x.pt"));
+  std::filesystem::remove_all(dir);
 }
 
 // ---- TLS and basic auth, through Prometheus' --web.config.file ----

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The forecaster benchmark: `umbra bench forecast` (the LSTM and the C++ baselines) on a traces
+# folder, then Python's statsmodels on the same splits and origins (bench/forecast_peers.py), one
+# table, and a plot of forecast vs actual.
+#   scripts/bench-forecast.sh UMBRA_BINARY TRACES_DIR [OUT_DIR]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+umbra=${1:?usage: bench-forecast.sh UMBRA_BINARY TRACES_DIR [OUT_DIR]}
+traces=${2:?usage: bench-forecast.sh UMBRA_BINARY TRACES_DIR [OUT_DIR]}
+out=${3:-$here/bench/results}
+cache=${UMBRA_CACHE:-$HOME/.cache/umbra}
+venv=$cache/bench-venv-$(sha256sum "$here/bench/requirements.txt" | cut -c1-12)
+if [[ ! -d $traces ]]; then
+  echo "bench-forecast: traces folder $traces does not exist" >&2
+  exit 2
+fi
+if [[ ! -x $venv/bin/python ]]; then
+  echo "[bench] creating $venv (statsmodels, pandas, matplotlib from PyPI)" >&2
+  python3 -m venv "$venv.tmp"
+  "$venv.tmp/bin/pip" install -q -r "$here/bench/requirements.txt"
+  mv "$venv.tmp" "$venv"
+fi
+mkdir -p "$out"
+# The exported series and forecasts stay in the cache: statsmodels' scores are reused from there
+# when the series and settings are unchanged (they take minutes to recompute).
+work=$cache/bench-forecast
+mkdir -p "$work"
+"$umbra" bench forecast --traces "$traces" --json "$out/forecast.json" \
+  --export-series "$work/series.csv" --forecasts "$work/forecasts.csv"
+"$venv/bin/python" "$here/bench/forecast_peers.py" --series "$work/series.csv" \
+  --report "$out/forecast.json" --forecasts "$work/forecasts.csv" \
+  --plot "$out/forecast_vs_actual.png" --markdown "$out/forecast_table.md" \
+  --cache "$work/peers-cache.json"

@@ -1,0 +1,339 @@
+// umbra: the offline tools.
+//   umbra train --traces DIR | --prometheus URL [--window 7d] --out model.pt
+//   umbra bench forecast --traces DIR [--horizon-steps 6] [--json out.json] ...
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "api/quantity.h"
+#include "model/evaluation.h"
+#include "model/lstm.h"
+#include "sim/files.h"
+#include "telemetry/prometheus_source.h"
+
+namespace {
+
+using namespace umbra;
+using nlohmann::json;
+
+int usage() {
+  std::fputs(
+      "usage:\n"
+      "  umbra train (--traces DIR | --prometheus URL [--window 7d]) --out model.pt\n"
+      "              [--horizon-steps 6] [--epochs 12] [--seed 1] [--batch 1024]\n"
+      "              [--steps-per-epoch 40]\n"
+      "  umbra bench forecast --traces DIR [--horizon-steps 6] [--json out.json]\n"
+      "              [--origin-stride 6] [--target cpu|memory|both] [--series-limit N]\n"
+      "              [--export-series FILE.csv] [--forecasts FILE.csv] [--epochs 12]\n",
+      stderr);
+  return 2;
+}
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "umbra: %s\n", message.c_str());
+  return 1;
+}
+
+// --name value pairs after the subcommand; unknown names are errors.
+Result<std::map<std::string, std::string>> options(int argc, char** argv, int from,
+                                                   const std::vector<std::string>& known) {
+  std::map<std::string, std::string> out;
+  for (int i = from; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) != 0)
+      return Error::config("unexpected argument \"" + a + "\"");
+    a = a.substr(2);
+    std::string value;
+    if (const auto eq = a.find('='); eq != std::string::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return Error::config("flag --" + a + " needs a value");
+    }
+    if (std::find(known.begin(), known.end(), a) == known.end())
+      return Error::config("unknown flag --" + a);
+    out[a] = value;
+  }
+  return out;
+}
+
+Result<int> intFlag(const std::map<std::string, std::string>& f, const std::string& name, int def,
+                    int lo, int hi) {
+  const auto it = f.find(name);
+  if (it == f.end())
+    return def;
+  char* end = nullptr;
+  const long v = std::strtol(it->second.c_str(), &end, 10);
+  if (it->second.empty() || *end != '\0' || v < lo || v > hi)
+    return Error::config("--" + name + ": \"" + it->second + "\" is not a number in " +
+                         std::to_string(lo) + ".." + std::to_string(hi));
+  return static_cast<int>(v);
+}
+
+// Series of one utilisation column (cpu or memory), skipping series without data in it.
+std::vector<model::EvalSeries> seriesOf(const sim::TraceSet& set, const std::string& target,
+                                        int limit) {
+  std::vector<model::EvalSeries> out;
+  for (const auto& [id, t] : set.series) {
+    const auto& column = target == "memory" ? t.memory : t.cpu;
+    model::EvalSeries s{id, {}, t.observed};
+    s.values.assign(column.begin(), column.end());
+    double lo = 1e9, hi = -1e9;
+    for (const double v : s.values) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    if (s.values.size() < size_t{3} * 288 || hi <= 0)
+      continue;  // too short for a daily season, or an absent column (all zero)
+    for (double& v : s.values)
+      v = std::clamp(v, 0.0, 1.0);
+    out.push_back(std::move(s));
+    if (limit > 0 && static_cast<int>(out.size()) >= limit)
+      break;
+  }
+  return out;
+}
+
+void printEpoch(const model::EpochReport& e) {
+  std::fprintf(stderr,
+               "[train] epoch %2d  loss %.4f  validation loss %.4f  validation MAE vs no-change "
+               "%.3f  %.0f s (ETA %.0f s)\n",
+               e.epoch, e.trainLoss, e.validationLoss, e.validationMase, e.seconds, e.etaSeconds);
+}
+
+int train(int argc, char** argv) {
+  auto f = options(argc, argv, 2,
+                   {"traces", "prometheus", "window", "out", "horizon-steps", "epochs", "seed",
+                    "batch", "steps-per-epoch"});
+  if (!f.ok())
+    return fail(f.error().message);
+  if (f->count("out") == 0 || (f->count("traces") == 0) == (f->count("prometheus") == 0))
+    return usage();
+  auto horizon = intFlag(*f, "horizon-steps", 6, 1, 48);
+  auto epochs = intFlag(*f, "epochs", model::LstmOptions{}.maxEpochs, 1, 1000);
+  auto seed = intFlag(*f, "seed", 1, 0, 1 << 30);
+  auto batch = intFlag(*f, "batch", model::LstmOptions{}.batch, 1, 1 << 16);
+  auto steps = intFlag(*f, "steps-per-epoch", model::LstmOptions{}.stepsPerEpoch, 1, 1 << 20);
+  for (const auto* r : {&horizon, &epochs, &seed, &batch, &steps})
+    if (!r->ok())
+      return fail(r->error().message);
+  std::vector<model::TrainSeries> series;
+  std::string range;
+  if (f->count("traces")) {
+    auto set = sim::loadTraces(f->at("traces"));
+    if (!set.ok())
+      return fail(set.error().message);
+    for (auto& s : seriesOf(*set, "cpu", 0))
+      series.push_back({std::move(s.values), std::move(s.observed)});
+    range = "traces " + f->at("traces") + ": " + std::to_string(series.size()) + " series (cpu)";
+  } else {
+    const std::string text = f->count("window") ? f->at("window") : "7d";
+    // Prometheus-style days ("7d") besides Go durations ("168h").
+    std::optional<std::chrono::milliseconds> window;
+    if (!text.empty() && text.back() == 'd' &&
+        text.find_first_not_of("0123456789") == text.size() - 1)
+      window = std::chrono::hours(24) * std::stoi(text.substr(0, text.size() - 1));
+    else
+      window = api::parseDuration(text);
+    if (!window || *window < std::chrono::hours(6))
+      return fail("--window: \"" + text + "\" is not a duration of at least 6h (e.g. 7d, 36h)");
+    telemetry::PrometheusOptions o;
+    o.connection.url = f->at("prometheus");
+    o.connection.timeout = std::chrono::seconds(60);
+    auto source = telemetry::PrometheusSource::create(o);
+    if (!source.ok())
+      return fail(source.error().message);
+    const auto end =
+        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    const auto start = end - std::chrono::duration_cast<std::chrono::seconds>(*window);
+    auto nodes =
+        (*source)->history(telemetry::Scope::Node, "", {}, start, end, std::chrono::seconds(300));
+    if (!nodes.ok())
+      return fail(nodes.error().message);
+    for (const auto& [node, frame] : *nodes) {
+      const int c = frame.column("node_cpu_utilization");
+      if (c < 0)
+        continue;
+      model::TrainSeries s;
+      double last = 0;
+      for (size_t r = 0; r < frame.rows(); ++r) {
+        const bool has = frame.has(r, static_cast<size_t>(c));
+        last = has ? frame.value(r, static_cast<size_t>(c)) : last;
+        s.values.push_back(last);
+        s.observed.push_back(has ? 1 : 0);
+      }
+      series.push_back(std::move(s));
+    }
+    range = "prometheus " + o.connection.url + ": " + std::to_string(series.size()) +
+            " nodes, node_cpu_utilization over " + text;
+  }
+  if (series.empty())
+    return fail("no series to train on");
+  model::LstmOptions lo;
+  lo.maxEpochs = *epochs;
+  lo.seed = static_cast<uint64_t>(*seed);
+  lo.batch = *batch;
+  lo.stepsPerEpoch = *steps;
+  model::LstmMethod lstm(lo);
+  lstm.onEpoch(printEpoch);
+  lstm.setTrainingRange(range);
+  std::fprintf(stderr, "[train] %s\n", range.c_str());
+  if (auto st = lstm.fit(series, *horizon); !st.ok())
+    return fail(st.error().message);
+  if (auto st = lstm.save(f->at("out")); !st.ok())
+    return fail(st.error().message);
+  std::fprintf(stderr, "[train] wrote %s\n", f->at("out").c_str());
+  std::printf("%s\n", lstm.metadata().c_str());
+  return 0;
+}
+
+json reportJson(const model::MethodReport& r) {
+  json perSeries = json::array();
+  for (const double m : r.perSeriesMase)
+    perSeries.push_back(std::isnan(m) ? json(nullptr) : json(m));
+  return {{"method", r.method},
+          {"mase", r.mase},
+          {"smape", r.smape},
+          {"mae", r.mae},
+          {"p90Coverage", r.coverage},
+          {"trainSeconds", r.trainSeconds},
+          {"inferenceMicrosPerWindow", r.inferenceMicros},
+          {"seriesScored", r.series},
+          {"points", r.points},
+          {"perSeriesMase", perSeries}};
+}
+
+int benchForecast(int argc, char** argv) {
+  auto f = options(argc, argv, 3,
+                   {"traces", "horizon-steps", "json", "origin-stride", "target", "series-limit",
+                    "export-series", "forecasts", "epochs"});
+  if (!f.ok())
+    return fail(f.error().message);
+  if (f->count("traces") == 0)
+    return usage();
+  auto horizon = intFlag(*f, "horizon-steps", 6, 1, 48);
+  auto stride = intFlag(*f, "origin-stride", 6, 1, 10000);
+  auto limit = intFlag(*f, "series-limit", 0, 0, 1000000);
+  auto epochs = intFlag(*f, "epochs", model::LstmOptions{}.maxEpochs, 1, 1000);
+  for (const auto* r : {&horizon, &stride, &limit, &epochs})
+    if (!r->ok())
+      return fail(r->error().message);
+  const std::string target = f->count("target") ? f->at("target") : "both";
+  if (target != "cpu" && target != "memory" && target != "both")
+    return fail("--target: \"" + target + "\" is not cpu, memory or both");
+  auto set = sim::loadTraces(f->at("traces"));
+  if (!set.ok())
+    return fail(set.error().message);
+  model::EvalOptions eo;
+  eo.horizon = *horizon;
+  eo.originStride = *stride;
+  json out = {{"traces", f->at("traces")},
+              {"horizonSteps", eo.horizon},
+              {"stepSeconds", 300},
+              {"period", eo.period},
+              {"trainFraction", eo.trainFraction},
+              {"originStride", eo.originStride},
+              {"clamp", {0, 1}},
+              {"targets", json::object()}};
+  std::ofstream exported, forecasts;
+  if (f->count("export-series")) {
+    exported.open(f->at("export-series"));
+    exported << "target,series_id,index,value,observed\n";
+  }
+  if (f->count("forecasts")) {
+    forecasts.open(f->at("forecasts"));
+    forecasts << "target,series_id,method,origin,step,actual,p50,p90\n";
+  }
+  for (const std::string t : {"cpu", "memory"}) {
+    if (target != "both" && target != t)
+      continue;
+    const auto series = seriesOf(*set, t, *limit);
+    if (series.empty())
+      continue;
+    std::fprintf(stderr, "[bench] %s: %zu series, horizon %d steps, origins every %d steps\n",
+                 t.c_str(), series.size(), eo.horizon, eo.originStride);
+    auto last = model::lastValue();
+    auto snaive = model::seasonalNaive(eo.period);
+    auto hw = model::holtWinters(eo.period);
+    auto ar = model::linearAutoregressive(12, eo.period);
+    model::LstmOptions lo;
+    lo.maxEpochs = *epochs;
+    model::LstmMethod lstm(lo);
+    lstm.onEpoch(printEpoch);
+    const std::vector<model::SeriesMethod*> methods = {last.get(), snaive.get(), hw.get(), ar.get(),
+                                                       &lstm};
+    const auto reports = model::evaluate(series, methods, eo);
+    json section = {{"series", series.size()}, {"ids", json::array()}, {"methods", json::array()}};
+    for (const auto& s : series)
+      section["ids"].push_back(s.id);
+    std::printf("%s utilisation, %zu series, horizon %d x 300 s, origins every %d steps\n",
+                t.c_str(), series.size(), eo.horizon, eo.originStride);
+    std::printf("  %-16s %8s %8s %8s %9s %10s %12s\n", "method", "MASE", "sMAPE", "MAE", "p90 cov.",
+                "train s", "infer us/win");
+    for (const auto& r : reports) {
+      std::printf("  %-16s %8.4f %8.4f %8.4f %9.3f %10.1f %12.1f\n", r.method.c_str(), r.mase,
+                  r.smape, r.mae, r.coverage, r.trainSeconds, r.inferenceMicros);
+      section["methods"].push_back(reportJson(r));
+    }
+    out["targets"][t] = section;
+    if (exported.is_open()) {
+      for (const auto& s : series)
+        for (size_t i = 0; i < s.values.size(); ++i)
+          exported << t << ',' << s.id << ',' << i << ',' << s.values[i] << ','
+                   << (s.observed.empty() ? 1 : static_cast<int>(s.observed[i])) << '\n';
+    }
+    if (forecasts.is_open()) {
+      // Two days of the evaluation part of the first three series, every method, at the last step.
+      for (size_t i = 0; i < std::min<size_t>(3, series.size()); ++i) {
+        const auto& s = series[i];
+        const auto split =
+            static_cast<size_t>(eo.trainFraction * static_cast<double>(s.values.size()));
+        for (size_t origin = split;
+             origin + static_cast<size_t>(eo.horizon) < std::min(s.values.size(), split + 576);
+             ++origin) {
+          for (const auto* m : methods) {
+            const auto fc =
+                m->predict(i, std::span<const double>(s.values.data(), origin + 1), eo.horizon);
+            const size_t k = static_cast<size_t>(eo.horizon) - 1;
+            forecasts << t << ',' << s.id << ',' << m->name() << ',' << origin << ',' << eo.horizon
+                      << ',' << s.values[origin + 1 + k] << ',' << std::clamp(fc.p50[k], 0.0, 1.0)
+                      << ',' << std::clamp(fc.p90[k], 0.0, 1.0) << '\n';
+          }
+        }
+      }
+    }
+  }
+  if (f->count("json")) {
+    const std::string path = f->at("json");
+    std::ofstream(path + ".tmp") << out.dump(1) << "\n";
+    std::rename((path + ".tmp").c_str(), path.c_str());
+    std::fprintf(stderr, "[bench] wrote %s\n", path.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2)
+    return usage();
+  const std::string cmd = argv[1];
+  if (cmd == "train")
+    return train(argc, argv);
+  if (cmd == "bench" && argc >= 3 && std::string(argv[2]) == "forecast")
+    return benchForecast(argc, argv);
+  if (cmd == "-h" || cmd == "--help") {
+    usage();
+    return 0;
+  }
+  std::fprintf(stderr, "umbra: unknown command \"%s\"\n", cmd.c_str());
+  return usage();
+}

@@ -1,0 +1,210 @@
+// The demand forecasters: baselines against hand-computed values, the evaluation's scoring, and a
+// tiny LSTM (shapes, quantile order, learning, save/load, refusal of bad files).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "model/evaluation.h"
+#include "model/lstm.h"
+
+namespace umbra::model {
+namespace {
+
+TrainSeries series(std::vector<double> v) {
+  return {std::move(v), {}};
+}
+
+TEST(Baselines, HandComputedForecasts) {
+  const std::vector<double> y = {1, 2, 3, 4, 5, 6, 7, 8};
+  auto last = lastValue();
+  ASSERT_TRUE(last->fit({series(y)}, 3).ok());
+  EXPECT_EQ(last->predict(0, y, 3).p50, (std::vector<double>{8, 8, 8}));
+
+  auto snaive = seasonalNaive(4);
+  ASSERT_TRUE(snaive->fit({series(y)}, 6).ok());
+  // One season back from each target: y[8+h-1-4] for h = 1..4, then the season repeats.
+  EXPECT_EQ(snaive->predict(0, y, 6).p50, (std::vector<double>{5, 6, 7, 8, 5, 6}));
+
+  // y = 0.5 y[t-1] + 0.2 from 1: a linear AR recovers it exactly (direct, per step).
+  std::vector<double> ar(400);
+  ar[0] = 1;
+  for (size_t t = 1; t < ar.size(); ++t)
+    ar[t] = 0.5 * ar[t - 1] + 0.2 + 0.01 * std::sin(static_cast<double>(t));
+  auto lin = linearAutoregressive(3, 24);
+  ASSERT_TRUE(lin->fit({series(ar)}, 2).ok());
+  const std::span<const double> upTo(ar.data(), 300);
+  const auto f = lin->predict(0, upTo, 2);
+  EXPECT_NEAR(f.p50[0], ar[300], 0.01);
+  EXPECT_NEAR(f.p50[1], ar[301], 0.01);
+
+  // Trend + season of 24: Holt-Winters continues both.
+  std::vector<double> hw(size_t{24} * 20);
+  for (size_t t = 0; t < hw.size(); ++t)
+    hw[t] = 0.2 + 0.0002 * static_cast<double>(t) +
+            0.1 * std::sin(2 * M_PI * static_cast<double>(t) / 24);
+  auto holt = holtWinters(24);
+  ASSERT_TRUE(holt->fit({series(std::vector<double>(hw.begin(), hw.end() - 24))}, 6).ok());
+  const auto g = holt->predict(0, std::span<const double>(hw.data(), hw.size() - 24), 6);
+  for (size_t h = 0; h < 6; ++h)
+    EXPECT_NEAR(g.p50[h], hw[hw.size() - 24 + h], 0.01) << h;
+}
+
+TEST(Baselines, P90IsAboveP50ByTheInSampleErrorQuantile) {
+  std::vector<double> y(500);
+  for (size_t t = 0; t < y.size(); ++t)
+    y[t] = 0.5 + (t % 2 == 0 ? 0.1 : -0.1);  // alternates: last value is off by 0.2 or 0
+  auto last = lastValue();
+  ASSERT_TRUE(last->fit({series(y)}, 1).ok());
+  const auto f = last->predict(0, y, 1);
+  EXPECT_NEAR(f.p90[0] - f.p50[0], 0.2, 1e-9);
+}
+
+TEST(Evaluation, MaseAndCoverageByHand) {
+  // Period 2, alternating: seasonal naive is exact in sample, so the scale falls back to lag 1
+  // (|0.6 - 0.4| = 0.2) and last value's MAE on alternating targets is 0.2 at horizon 1: MASE 1.
+  EvalSeries s{"alt", std::vector<double>(100), {}};
+  for (size_t t = 0; t < s.values.size(); ++t)
+    s.values[t] = t % 2 == 0 ? 0.6 : 0.4;
+  EXPECT_NEAR(maseScale({s.values, {}}, 2), 0.2, 1e-12);
+  EvalOptions o;
+  o.horizon = 1;
+  o.period = 2;
+  o.originStride = 1;
+  auto last = lastValue();
+  auto snaive = seasonalNaive(2);
+  const auto r = evaluate({s}, {last.get(), snaive.get()}, o);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_NEAR(r[0].mase, 1.0, 1e-9);
+  EXPECT_NEAR(r[0].mae, 0.2, 1e-9);
+  EXPECT_NEAR(r[0].coverage, 1.0, 1e-9) << "p90 = last + 0.2 covers every target";
+  EXPECT_NEAR(r[1].mase, 0.0, 1e-9);
+  EXPECT_EQ(r[0].series, 1u);
+  // Unobserved targets are not scored.
+  s.observed.assign(s.values.size(), 1);
+  for (size_t t = 80; t < 100; ++t)
+    s.observed[t] = 0;
+  EXPECT_LT(evaluate({s}, {last.get()}, o)[0].points, r[0].points);
+}
+
+// A noisy daily-like pattern (period 24) for the LSTM.
+std::vector<EvalSeries> seasonalSeries(size_t count) {
+  std::vector<EvalSeries> out;
+  uint64_t state = 7;
+  const auto noise = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state >> 40) / static_cast<double>(1ULL << 24) - 0.5;
+  };
+  for (size_t i = 0; i < count; ++i) {
+    EvalSeries s{"s" + std::to_string(i), std::vector<double>(size_t{24} * 40), {}};
+    const double amp = 0.1 + 0.05 * static_cast<double>(i);
+    for (size_t t = 0; t < s.values.size(); ++t)
+      s.values[t] = 0.4 + amp * std::sin(2 * M_PI * static_cast<double>(t) / 24) + 0.02 * noise();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+LstmOptions tiny() {
+  LstmOptions o;
+  o.window = 12;
+  o.period = 24;
+  o.hidden = 8;
+  o.batch = 64;
+  o.stepsPerEpoch = 25;
+  o.maxEpochs = 8;
+  o.patience = 8;
+  o.learningRate = 1e-2;
+  return o;
+}
+
+std::string tempPath(const std::string& name) {
+  return (std::filesystem::temp_directory_path() /
+          ("umbra-model-test-" + std::to_string(::getpid()) + "-" + name))
+      .string();
+}
+
+TEST(Lstm, LearnsASeasonalSeriesAndBeatsLastValue) {
+  const auto all = seasonalSeries(3);
+  EvalOptions o;
+  o.horizon = 4;
+  o.period = 24;
+  o.originStride = 3;
+  LstmMethod lstm(tiny());
+  std::vector<double> losses;
+  lstm.onEpoch([&](const EpochReport& e) { losses.push_back(e.trainLoss); });
+  auto last = lastValue();
+  const auto r = evaluate(all, {&lstm, last.get()}, o);
+  ASSERT_TRUE(lstm.trained());
+  ASSERT_GE(losses.size(), 2u);
+  EXPECT_LT(losses.back(), 0.7 * losses.front()) << "the training loss falls";
+  EXPECT_LT(r[0].mae, 0.8 * r[1].mae) << "lstm MAE " << r[0].mae << " vs last value " << r[1].mae;
+  // Shapes and quantile order.
+  const auto& y = all[0].values;
+  const auto f = lstm.predict(0, std::span<const double>(y.data(), 500), 4);
+  ASSERT_EQ(f.p50.size(), 4u);
+  ASSERT_EQ(f.p90.size(), 4u);
+  for (size_t h = 0; h < 4; ++h)
+    EXPECT_GE(f.p90[h], f.p50[h]);
+}
+
+TEST(Lstm, SaveLoadGivesIdenticalPredictionsAndBadFilesAreRefused) {
+  const auto all = seasonalSeries(2);
+  EvalOptions o;
+  o.horizon = 3;
+  o.period = 24;
+  auto opts = tiny();
+  opts.maxEpochs = 2;
+  LstmMethod lstm(opts);
+  ASSERT_TRUE(lstm.fit(trainingParts(all, o), 3).ok());
+  const std::string path = tempPath("m.pt");
+  ASSERT_TRUE(lstm.save(path).ok());
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp." + std::to_string(::getpid())))
+      << "no temporary file left";
+  auto loaded = LstmMethod::load(path, 3);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  const std::span<const double> h(all[1].values.data(), 400);
+  EXPECT_EQ((*loaded)->predict(0, h, 3).p50, lstm.predict(0, h, 3).p50);
+  EXPECT_EQ((*loaded)->predict(0, h, 3).p90, lstm.predict(0, h, 3).p90);
+
+  auto mismatch = LstmMethod::load(path, 6);
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_EQ(mismatch.error().message, path + ": schema mismatch: horizon is 3, expected 6");
+
+  const std::string corrupt = tempPath("corrupt.pt");
+  {
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    bytes.resize(bytes.size() / 2);  // a half-written file
+    std::ofstream(corrupt, std::ios::binary) << bytes;
+  }
+  auto bad = LstmMethod::load(corrupt, 3);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message.rfind(corrupt + ": not a readable model file", 0), 0u)
+      << bad.error().message;
+  EXPECT_EQ(bad.error().message.find('\n'), std::string::npos);
+  auto missing = LstmMethod::load(tempPath("absent.pt"), 3);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message, tempPath("absent.pt") + ": no such model file");
+  std::filesystem::remove(path);
+  std::filesystem::remove(corrupt);
+}
+
+TEST(Lstm, TrainingIsReproducibleWithAFixedSeed) {
+  const auto all = seasonalSeries(2);
+  EvalOptions o;
+  o.horizon = 2;
+  o.period = 24;
+  auto opts = tiny();
+  opts.maxEpochs = 1;
+  LstmMethod a(opts), b(opts);
+  ASSERT_TRUE(a.fit(trainingParts(all, o), 2).ok());
+  ASSERT_TRUE(b.fit(trainingParts(all, o), 2).ok());
+  const std::span<const double> h(all[0].values.data(), 300);
+  EXPECT_EQ(a.predict(0, h, 2).p50, b.predict(0, h, 2).p50);
+}
+
+}  // namespace
+}  // namespace umbra::model
