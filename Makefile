@@ -5,6 +5,10 @@ PRESET ?= default
 BUILD_DIR := $(if $(filter asan,$(PRESET)),build-asan,build)
 JOBS ?= $(shell nproc)
 CTEST := ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+# ccache keyed on paths relative to the checkout, so that a fresh clone elsewhere (CI) reuses the
+# objects of an earlier one.
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= true
 
 .PHONY: help
 help: ## Show the targets
