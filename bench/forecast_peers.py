@@ -8,10 +8,11 @@ the in-sample seasonal-naive MAE, sMAPE, MAE, p90 coverage from in-sample h-step
 clamped to [0, 1]) and prints one table with every method. Optionally plots forecast vs actual.
 
   forecast_peers.py --series series.csv --report forecast.json [--forecasts forecasts.csv]
-                    [--plot out.png] [--markdown out.md] [--arima-fit-points 2000]
+                    [--plot out.png] [--markdown out.md] [--arima-fit-points 1000] [--jobs 2]
 """
 import argparse
 import json
+import multiprocessing
 import sys
 import time
 import warnings
@@ -49,9 +50,11 @@ def holt_winters(values, split, period, horizon):
     """statsmodels ExponentialSmoothing fitted on the training part; its smoothing parameters and
     initial states then run over the whole series, so every origin has its filtered state."""
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
+    # "heuristic" initial states (statsmodels' classical decomposition of the first seasons):
+    # estimating 288 initial seasonal states by likelihood takes minutes per series.
     fit = ExponentialSmoothing(values[:split], trend="add", seasonal="add",
                                seasonal_periods=period,
-                               initialization_method="estimated").fit()
+                               initialization_method="heuristic").fit()
     p = fit.params
     full = ExponentialSmoothing(values, trend="add", seasonal="add", seasonal_periods=period,
                                 initialization_method="known",
@@ -94,6 +97,65 @@ def arima(values, split, horizon, fit_points, order=(2, 0, 1)):
         return out
     return at
 
+_DATA = None
+
+
+def _load(path):
+    global _DATA
+    frame = pd.read_csv(path)
+    _DATA = {key: g.sort_values("index") for key, g in frame.groupby(["target", "series_id"])}
+
+
+PEERS = {"statsmodels ExponentialSmoothing": "hw", "statsmodels ARIMA(2,0,1)": "arima"}
+
+
+def _score_series(job):
+    """Fits and scores both statsmodels methods on one series (in a worker process)."""
+    target, sid, horizon, period, frac, stride, arima_points, _ = job
+    warnings.simplefilter("ignore")
+    s = _DATA[(target, sid)]
+    y = s.value.to_numpy(dtype=float)
+    obs = s.observed.to_numpy(dtype=int).astype(bool)
+    split = int(frac * len(y))
+    scale = mase_scale(y[:split], obs[:split], period)
+    origins = np.arange(max(split, 1) - 1, len(y) - horizon, stride)
+    out = {}
+    for name, kind in PEERS.items():
+        r = {"mase": [], "smape": [], "mae": [], "cov": [0, 0], "train": 0.0, "infer": 0.0,
+             "windows": 0, "failed": 0}
+        t0 = time.perf_counter()
+        try:
+            at = holt_winters(y, split, period, horizon) if kind == "hw" else \
+                arima(y, split, horizon, arima_points)
+            margin = residual_margin(at, y[:split], obs[:split], horizon,
+                                     2 * period if kind == "hw" else 1)
+        except Exception as e:  # a fit that does not converge counts as last value
+            print(f"[peers] {name} on {sid}: {str(e).splitlines()[0]}", file=sys.stderr)
+            r["failed"] = 1
+            at = lambda o: np.repeat(y[o][:, None], horizon, axis=1)  # noqa: E731
+            margin = np.zeros(horizon)
+        r["train"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        p50 = np.clip(at(origins), 0, 1)
+        r["infer"] = time.perf_counter() - t0
+        r["windows"] = len(origins)
+        p90 = np.clip(p50 + margin[None, :], 0, 1)
+        idx = origins[:, None] + 1 + np.arange(horizon)[None, :]
+        ok = obs[idx]
+        a = y[idx][ok]
+        f50, f90 = p50[ok], p90[ok]
+        if len(a):
+            mae = float(np.mean(np.abs(a - f50)))
+            denom = np.abs(a) + np.abs(f50)
+            r["mae"].append(mae)
+            r["smape"].append(float(np.mean(np.where(denom > 0, 2 * np.abs(a - f50) /
+                                                     np.where(denom > 0, denom, 1), 0))))
+            if scale > 1e-12:
+                r["mase"].append(mae / scale)
+            r["cov"] = [int(np.sum(a <= f90 + 1e-12)), len(a)]
+        out[name] = r
+    return out
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -102,7 +164,8 @@ def main():
     ap.add_argument("--forecasts")
     ap.add_argument("--plot")
     ap.add_argument("--markdown")
-    ap.add_argument("--arima-fit-points", type=int, default=2000)
+    ap.add_argument("--arima-fit-points", type=int, default=1000)
+    ap.add_argument("--jobs", type=int, default=2, help="series fitted in parallel")
     ap.add_argument("--cache", help="statsmodels scores from an earlier run on the same series and "
                     "settings are reused from (and written to) this JSON file")
     args = ap.parse_args()
@@ -110,7 +173,6 @@ def main():
     report = json.load(open(args.report))
     horizon, period = report["horizonSteps"], report["period"]
     frac, stride = report["trainFraction"], report["originStride"]
-    data = pd.read_csv(args.series)
     import hashlib
     key = hashlib.sha256(open(args.series, "rb").read()).hexdigest() + json.dumps(
         [horizon, period, frac, stride, args.arima_fit_points])
@@ -133,58 +195,24 @@ def main():
             print(f"[peers] {target}: statsmodels scores reused from {args.cache}", file=sys.stderr)
             continue
         methods = {m["method"]: m for m in section["methods"]}
-        peers = {"statsmodels ExponentialSmoothing": holt_winters, "statsmodels ARIMA(2,0,1)": arima}
         scores = {name: {"mase": [], "smape": [], "mae": [], "cov": [0, 0], "train": 0.0,
-                         "infer": 0.0, "windows": 0, "failed": 0} for name in peers}
-        frame = data[data.target == target]
+                         "infer": 0.0, "windows": 0, "failed": 0} for name in PEERS}
+        jobs = [(target, sid, horizon, period, frac, stride, args.arima_fit_points, args.series)
+                for sid in section["ids"]]
         started = time.perf_counter()
-        for n, sid in enumerate(section["ids"]):
-            if n and n % 50 == 0:
-                print(f"[peers] {target}: {n}/{len(section['ids'])} series, "
-                      f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
-            s = frame[frame.series_id == sid].sort_values("index")
-            y = s.value.to_numpy(dtype=float)
-            obs = s.observed.to_numpy(dtype=int).astype(bool)
-            split = int(frac * len(y))
-            scale = mase_scale(y[:split], obs[:split], period)
-            origins = np.arange(max(split, 1) - 1, len(y) - horizon, stride)
-            for name, make in peers.items():
-                sc = scores[name]
-                t0 = time.perf_counter()
-                try:
-                    # statsmodels resets warning filters on import; its convergence warnings are
-                    # expected on flat series and would bury the output.
-                    warnings.simplefilter("ignore")
-                    at = make(y, split, period, horizon) if make is holt_winters else \
-                        make(y, split, horizon, args.arima_fit_points)
-                    margin = residual_margin(at, y[:split], obs[:split], horizon,
-                                             2 * period if make is holt_winters else 1)
-                except Exception as e:  # a fit that does not converge counts as last value
-                    print(f"[peers] {name} on {sid}: {str(e).splitlines()[0]}", file=sys.stderr)
-                    sc["failed"] += 1
-                    at = lambda o: np.repeat(y[o][:, None], horizon, axis=1)  # noqa: E731
-                    margin = np.zeros(horizon)
-                sc["train"] += time.perf_counter() - t0
-                t0 = time.perf_counter()
-                p50 = np.clip(at(origins), 0, 1)
-                sc["infer"] += time.perf_counter() - t0
-                sc["windows"] += len(origins)
-                p90 = np.clip(p50 + margin[None, :], 0, 1)
-                idx = origins[:, None] + 1 + np.arange(horizon)[None, :]
-                ok = obs[idx]
-                a = y[idx][ok]
-                f50, f90 = p50[ok], p90[ok]
-                if len(a) == 0:
-                    continue
-                mae = float(np.mean(np.abs(a - f50)))
-                denom = np.abs(a) + np.abs(f50)
-                smape = float(np.mean(np.where(denom > 0, 2 * np.abs(a - f50) / np.where(denom > 0, denom, 1), 0)))
-                sc["mae"].append(mae)
-                sc["smape"].append(smape)
-                if scale > 1e-12:
-                    sc["mase"].append(mae / scale)
-                sc["cov"][0] += int(np.sum(a <= f90 + 1e-12))
-                sc["cov"][1] += len(a)
+        with multiprocessing.Pool(max(1, args.jobs), initializer=_load, initargs=(args.series,)) as pool:
+            for n, result in enumerate(pool.imap(_score_series, jobs, chunksize=4)):
+                if n and n % 50 == 0:
+                    print(f"[peers] {target}: {n}/{len(jobs)} series, "
+                          f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+                for name, r in result.items():
+                    sc = scores[name]
+                    for k in ("mase", "smape", "mae"):
+                        sc[k].extend(r[k])
+                    sc["cov"][0] += r["cov"][0]
+                    sc["cov"][1] += r["cov"][1]
+                    for k in ("train", "infer", "windows", "failed"):
+                        sc[k] += r[k]
         for name, m in methods.items():
             rows.append((target, name, m["mase"], m["smape"], m["mae"], m["p90Coverage"],
                          m["trainSeconds"], m["inferenceMicrosPerWindow"], m["seriesScored"], ""))

@@ -127,6 +127,17 @@ class ReconcilerTest : public KubeVirtFixture {
   }
 
   // A halted VM `name` and a placement of it restricted to this test's nodes.
+  // Creates a VM and waits until the operator's cache has it: passes run back to back, faster
+  // than a watch event may arrive, and a pass that misses the target reports TargetNotFound.
+  bool createVm(const Json& vm) {
+    const std::string name = vm["metadata"]["name"];
+    if (!admin_->create(api::virtualMachines(), ns_.name(), vm).ok())
+      return false;
+    const bool cached = eventually([&] { return op_ && op_->vms().get(key(name)) != nullptr; });
+    EXPECT_TRUE(cached) << "the VM never reached the operator's cache";
+    return cached;
+  }
+
   bool createVmAndPlacement(const std::string& name) {
     auto vm = admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), name));
     auto sp = admin_->create(api::shadowPlacements(), ns_.name(),
@@ -233,7 +244,7 @@ TEST_F(ReconcilerTest, RunningVmIsMovedWithAMigration) {
   startOperator(*admin_);
   Json vm = haltedVm(ns_.name(), "web");
   vm["spec"]["runStrategy"] = "Always";
-  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), vm).ok());
+  ASSERT_TRUE(createVm(vm));
   ASSERT_TRUE(
       standin_->createRunningVmi(ns_.name(), "web", node("d"), vm["spec"]["template"]["spec"])
           .ok());
@@ -273,7 +284,7 @@ TEST_F(ReconcilerTest, VmiTargetIsMovedWithAMigration) {
 
 TEST_F(ReconcilerTest, RecommendModeChangesNothing) {
   startOperator(*admin_);
-  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
+  ASSERT_TRUE(createVm(haltedVm(ns_.name(), "web")));
   Json sp = placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name());
   sp["spec"]["mode"] = "Recommend";
   ASSERT_TRUE(admin_->create(api::shadowPlacements(), ns_.name(), sp).ok());
@@ -316,7 +327,7 @@ TEST_F(ReconcilerTest, NoFeasibleNodeStaysPendingUnschedulable) {
   startOperator(*admin_);
   Json vm = haltedVm(ns_.name(), "huge");
   vm["spec"]["template"]["spec"]["domain"]["resources"]["requests"]["cpu"] = "64";
-  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), vm).ok());
+  ASSERT_TRUE(createVm(vm));
   ASSERT_TRUE(admin_
                   ->create(api::shadowPlacements(), ns_.name(),
                            placementFor(ns_.name(), "huge", "VirtualMachine", "huge", ns_.name()))
@@ -378,7 +389,7 @@ TEST_F(ReconcilerTest, DeletedMidObservationLeavesNoShadow) {
 TEST_F(ReconcilerTest, LowConfidenceExtendsObservationThenDecidesAndSaysSo) {
   startOperator(*admin_);
   metrics_.setJitter(0.05);  // noisy steal: low confidence
-  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
+  ASSERT_TRUE(createVm(haltedVm(ns_.name(), "web")));
   Json sp = placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name());
   sp["spec"]["observation"]["minConfidence"] = 0.9;
   ASSERT_TRUE(admin_->create(api::shadowPlacements(), ns_.name(), sp).ok());
@@ -429,8 +440,7 @@ TEST_F(ReconcilerTest, EveryFailingCallLeavesNoOrphanedShadow) {
     clock_.reset();  // each run's placement is young again (the target wait is measured from it)
     startOperator(faulty);
     const std::string name = "web-" + std::to_string(run);
-    ASSERT_TRUE(
-        admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), name)).ok());
+    ASSERT_TRUE(createVm(haltedVm(ns_.name(), name)));
     ASSERT_TRUE(admin_
                     ->create(api::shadowPlacements(), ns_.name(),
                              placementFor(ns_.name(), name, "VirtualMachine", name, ns_.name()))
