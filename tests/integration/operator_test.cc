@@ -134,6 +134,28 @@ class OperatorBinaryTest : public KubeVirtFixture {
         },
         30s);
   }
+  // The common start of the binary's scenarios: three nodes (b the quietest), telemetry and
+  // KubeVirt's part, the operator, and the "web" VM with its placement, until it is Observing.
+  void startObservingWeb(std::string& configPath, std::unique_ptr<ChildProcess>& op,
+                         std::chrono::steady_clock::time_point& created) {
+    for (const char* n : {"a", "b", "c"}) {
+      ASSERT_TRUE(
+          standin_->createNode(node(n), "16", "64Gi", {{"umbra.test/group", ns_.name()}}).ok());
+    }
+    configPath =
+        startTelemetryAndKubeVirt({{node("a"), 0.15}, {node("b"), 0.01}, {node("c"), 0.30}}, "web");
+    op = startOperator(configPath);
+    ASSERT_TRUE(ready()) << logTail();
+    ASSERT_TRUE(
+        admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
+    ASSERT_TRUE(admin_
+                    ->create(api::shadowPlacements(), ns_.name(),
+                             placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
+                    .ok());
+    created = std::chrono::steady_clock::now();
+    ASSERT_TRUE(eventually([&] { return phase() == "Observing"; }, 30s)) << phase() << "\n"
+                                                                         << logTail();
+  }
   void TearDown() override {
     stopKubevirt_ = true;
     if (kubevirt_.joinable())
@@ -152,22 +174,10 @@ class OperatorBinaryTest : public KubeVirtFixture {
 };
 
 TEST_F(OperatorBinaryTest, SigkillMidObservationThenRestartCompletesThePlacement) {
-  for (const char* n : {"a", "b", "c"}) {
-    ASSERT_TRUE(
-        standin_->createNode(node(n), "16", "64Gi", {{"umbra.test/group", ns_.name()}}).ok());
-  }
-  const std::string configPath =
-      startTelemetryAndKubeVirt({{node("a"), 0.15}, {node("b"), 0.01}, {node("c"), 0.30}}, "web");
-  auto op = startOperator(configPath);
-  ASSERT_TRUE(ready()) << logTail();
-  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
-  ASSERT_TRUE(admin_
-                  ->create(api::shadowPlacements(), ns_.name(),
-                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
-                  .ok());
-  const auto created = std::chrono::steady_clock::now();
-  ASSERT_TRUE(eventually([&] { return phase() == "Observing"; }, 30s)) << phase() << "\n"
-                                                                       << logTail();
+  std::string configPath;
+  std::unique_ptr<ChildProcess> op;
+  std::chrono::steady_clock::time_point created;
+  ASSERT_NO_FATAL_FAILURE(startObservingWeb(configPath, op, created));
   std::set<std::string> uids;
   for (const auto& s : shadows())
     uids.insert(s["metadata"]["uid"]);
@@ -255,21 +265,10 @@ TEST_F(OperatorBinaryTest, ExamplesArePlacedWithinObservationPlus30Seconds) {
 }
 
 TEST_F(OperatorBinaryTest, PrometheusDownMidObservationIsReportedAndThePlacementRecovers) {
-  for (const char* n : {"a", "b", "c"}) {
-    ASSERT_TRUE(
-        standin_->createNode(node(n), "16", "64Gi", {{"umbra.test/group", ns_.name()}}).ok());
-  }
-  const std::string configPath =
-      startTelemetryAndKubeVirt({{node("a"), 0.15}, {node("b"), 0.01}, {node("c"), 0.30}}, "web");
-  auto op = startOperator(configPath);
-  ASSERT_TRUE(ready()) << logTail();
-  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
-  ASSERT_TRUE(admin_
-                  ->create(api::shadowPlacements(), ns_.name(),
-                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
-                  .ok());
-  ASSERT_TRUE(eventually([&] { return phase() == "Observing"; }, 30s)) << phase() << "\n"
-                                                                       << logTail();
+  std::string configPath;
+  std::unique_ptr<ChildProcess> op;
+  std::chrono::steady_clock::time_point created;
+  ASSERT_NO_FATAL_FAILURE(startObservingWeb(configPath, op, created));
   prometheus_->pause();
   const auto metricsCondition = [&] {
     auto sp = admin_->get(api::shadowPlacements(), {ns_.name(), "web"});
