@@ -398,6 +398,9 @@ TEST(UmbraTrain, FromPrometheusNodeHistoryAndFromTraces) {
   ASSERT_TRUE(prometheus.start(om.str()).ok());
   char tmpl[] = "/tmp/umbra-train.XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
+  // Removed however the test ends (an ASSERT returns early).
+  const std::unique_ptr<const std::string, void (*)(const std::string*)> cleanup(
+      &dir, [](const std::string* d) { std::filesystem::remove_all(*d); });
   const std::string umbra = UMBRA_CLI_BINARY;
   const auto fromProm =
       runCommand(umbra + " train --prometheus " + prometheus.url() + " --window 2d --out " + dir +
@@ -444,7 +447,6 @@ TEST(UmbraTrain, FromPrometheusNodeHistoryAndFromTraces) {
   const auto flag = runCommand(umbra + " train --frobnicate 1");
   EXPECT_EQ(flag.output, "umbra: unknown flag --frobnicate\n");
   EXPECT_FALSE(std::filesystem::exists(dir + "/x.pt"));
-  std::filesystem::remove_all(dir);
 }
 
 // ---- TLS and basic auth, through Prometheus' --web.config.file ----
