@@ -381,7 +381,7 @@ TEST(UmbraTrain, FromPrometheusNodeHistoryAndFromTraces) {
                               .count() /
                           60 * 60 -
                       600;
-  const int64_t begin = end - 3 * 86400;
+  const int64_t begin = end - int64_t{3} * 86400;
   std::ostringstream om;
   om << "# TYPE node_cpu_seconds counter\n";
   for (const char* node : {"n1", "n2"}) {
@@ -425,7 +425,7 @@ TEST(UmbraTrain, FromPrometheusNodeHistoryAndFromTraces) {
     std::ofstream csv(traces + "/tiny.csv");
     csv << "series_id,timestamp_s,cpu_util,mem_util,disk_io,net_io\n";
     for (const char* id : {"tiny-a", "tiny-b"}) {
-      for (int64_t t = 0; t < 4 * 86400; t += 300) {
+      for (int64_t t = 0; t < int64_t{4} * 86400; t += 300) {
         csv << id << "," << t << ","
             << 0.3 + 0.2 * std::sin(2 * M_PI * static_cast<double>(t) / 86400) << ",0.5,,\n";
       }
