@@ -5,13 +5,13 @@
 #include <atomic>
 #include <boost/asio/ssl.hpp>
 #include <cmath>
-#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
 #include "common/base64.h"
+#include "kube/config.h"
 
 namespace umbra::telemetry {
 namespace {
@@ -28,15 +28,6 @@ std::string oneLine(std::string s) {
   while (!s.empty() && s.back() == ' ')
     s.pop_back();
   return s;
-}
-
-std::optional<std::string> readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return std::nullopt;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 int64_t unixMillis(SystemTime t) {
@@ -166,7 +157,8 @@ struct PrometheusClient::Impl {
     cfg.set_timeout(std::chrono::duration_cast<std::chrono::microseconds>(c.timeout));
     cfg.set_validate_certificates(!c.insecureSkipVerify);
     if (!c.caFile.empty()) {
-      const std::string ca = readFile(c.caFile).value_or("");
+      auto text = kube::readFile(c.caFile);
+      const std::string ca = text.ok() ? *text : std::string();
       cfg.set_ssl_context_callback([ca](boost::asio::ssl::context& ctx) {
         ctx.add_certificate_authority(boost::asio::buffer(ca.data(), ca.size()));
       });
@@ -184,8 +176,8 @@ struct PrometheusClient::Impl {
 
   Result<std::string> authorization() const {
     if (!c.bearerTokenFile.empty()) {
-      auto token = readFile(c.bearerTokenFile);
-      if (!token) {
+      auto token = kube::readFile(c.bearerTokenFile);
+      if (!token.ok()) {
         return Error::config("prometheus bearer token file " + c.bearerTokenFile +
                              ": cannot be read");
       }
@@ -270,8 +262,8 @@ Result<std::unique_ptr<PrometheusClient>> PrometheusClient::create(
     return Error::config("prometheus url \"" + connection.url + "\": " + oneLine(e.what()));
   }
   if (!connection.caFile.empty()) {
-    const auto ca = readFile(connection.caFile);
-    if (!ca) {
+    const auto ca = kube::readFile(connection.caFile);
+    if (!ca.ok()) {
       return Error::config("prometheus CA file " + connection.caFile + ": cannot be read");
     }
     boost::asio::ssl::context probe(boost::asio::ssl::context::sslv23_client);
@@ -282,7 +274,7 @@ Result<std::unique_ptr<PrometheusClient>> PrometheusClient::create(
                            oneLine(e.what()) + ")");
     }
   }
-  if (!connection.bearerTokenFile.empty() && !readFile(connection.bearerTokenFile)) {
+  if (!connection.bearerTokenFile.empty() && !kube::readFile(connection.bearerTokenFile).ok()) {
     return Error::config("prometheus bearer token file " + connection.bearerTokenFile +
                          ": cannot be read");
   }
