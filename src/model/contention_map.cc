@@ -1,0 +1,375 @@
+#include "model/contention_map.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace umbra::model {
+
+using nlohmann::json;
+
+namespace {
+
+double hinge(double x) { return std::max(0.0, x); }
+
+// The fixed features of each output's regression (their count is Head::features).
+int featuresOf(int output, const ContentionInputs& in, std::array<double, ContentionMap::MaxFeatures>& f) {
+  switch (output) {
+    case 0: {  // CPU steal: how loaded the node will be once the target adds its share
+      const double rho50 = in.nodeUtilP50 + in.cpuShare;
+      const double rho90 = in.nodeUtilP90 + in.cpuShare;
+      f = {in.shadowSteal,        in.shadowStealSd,    in.nodeUtilNow,
+           in.nodeUtilP50,        in.nodeUtilP90,      in.cpuShare,
+           hinge(rho50 - 0.6),    hinge(rho50 - 0.8),  hinge(rho90 - 0.9),
+           in.shadowSteal * rho50};
+      return 10;
+    }
+    case 1:  // memory stalls
+      f = {in.memoryPressure, in.memoryPressureSd, in.memoryShare, in.memoryPressure * in.memoryShare};
+      return 4;
+    case 2:  // I/O wait
+      f = {in.ioWait, in.ioWaitSd, in.nodeUtilP50, in.ioWait * in.cpuShare};
+      return 4;
+    default:  // network latency (seconds; scaled to milliseconds for the fit)
+      f = {in.networkLatency * 1e3, in.networkLatencySd * 1e3, in.nodeUtilP50};
+      return 3;
+  }
+}
+
+double& outputOf(placement::Contention& c, int output) {
+  switch (output) {
+    case 0: return c.cpuContention;
+    case 1: return c.memoryPressure;
+    case 2: return c.ioWait;
+    default: return c.networkLatency;
+  }
+}
+
+double outputOf(const placement::Contention& c, int output) {
+  return outputOf(const_cast<placement::Contention&>(c), output);
+}
+
+double unitOf(int output) { return output == 3 ? 1e3 : 1.0; }  // latency fitted in ms
+
+double apply(const ContentionMap::Head& h, const std::array<double, ContentionMap::MaxFeatures>& f,
+             const std::array<double, ContentionMap::MaxFeatures + 1>& w) {
+  double y = w[0];
+  for (int j = 0; j < h.features; ++j)
+    y += w[static_cast<size_t>(j) + 1] * (f[static_cast<size_t>(j)] - h.mean[static_cast<size_t>(j)]) /
+         h.sd[static_cast<size_t>(j)];
+  return y;
+}
+
+double pinball(double actual, double predicted, double q) {
+  const double d = actual - predicted;
+  return d >= 0 ? q * d : (q - 1) * d;
+}
+
+// Linear quantile regression by full-batch Adam on the pinball loss (standardised features).
+std::array<double, ContentionMap::MaxFeatures + 1> fitQuantile(
+    const std::vector<std::array<double, ContentionMap::MaxFeatures>>& x, const std::vector<double>& y,
+    const ContentionMap::Head& h, double q) {
+  std::array<double, ContentionMap::MaxFeatures + 1> w{}, m{}, v{};
+  std::vector<double> sorted = y;
+  std::sort(sorted.begin(), sorted.end());
+  w[0] = sorted[static_cast<size_t>(q * static_cast<double>(sorted.size() - 1))];
+  const double scale = std::max(1e-6, sorted.back() - sorted.front());
+  const double lr = 0.02 * scale, b1 = 0.9, b2 = 0.999;
+  const size_t d = static_cast<size_t>(h.features) + 1;
+  const double n = static_cast<double>(y.size());
+  for (int it = 1; it <= 1500; ++it) {
+    std::array<double, ContentionMap::MaxFeatures + 1> g{};
+    for (size_t i = 0; i < y.size(); ++i) {
+      const double r = y[i] - apply(h, x[i], w);
+      const double dl = r > 0 ? -q : (r < 0 ? 1 - q : 0);  // d loss / d prediction
+      g[0] += dl;
+      for (size_t j = 1; j < d; ++j)
+        g[j] += dl * (x[i][j - 1] - h.mean[j - 1]) / h.sd[j - 1];
+    }
+    for (size_t j = 0; j < d; ++j) {
+      g[j] = g[j] / n + (j > 0 ? 1e-4 * w[j] / scale : 0.0);
+      m[j] = b1 * m[j] + (1 - b1) * g[j];
+      v[j] = b2 * v[j] + (1 - b2) * g[j] * g[j];
+      const double mh = m[j] / (1 - std::pow(b1, it)), vh = v[j] / (1 - std::pow(b2, it));
+      w[j] -= lr * (1.0 - 0.9 * it / 1500.0) * mh / (std::sqrt(vh) + 1e-9);
+    }
+  }
+  return w;
+}
+
+json contentionJson(const placement::Contention& c) {
+  return {{"cpuContention", c.cpuContention},
+          {"memoryPressure", c.memoryPressure},
+          {"ioWait", c.ioWait},
+          {"networkLatency", c.networkLatency}};
+}
+
+placement::Contention contentionOf(const json& j) {
+  return {j.at("cpuContention").get<double>(), j.at("memoryPressure").get<double>(),
+          j.at("ioWait").get<double>(), j.at("networkLatency").get<double>()};
+}
+
+#define UMBRA_INPUT_FIELDS(X)                                                              \
+  X(shadowSteal) X(shadowStealSd) X(nodeUtilNow) X(nodeUtilP50) X(nodeUtilP90)             \
+  X(memoryPressure) X(memoryPressureSd) X(ioWait) X(ioWaitSd) X(networkLatency)           \
+  X(networkLatencySd) X(targetVcpus) X(cpuShare) X(memoryShare)
+
+json inputsJson(const ContentionInputs& in) {
+  json j;
+#define X(f) j[#f] = in.f;
+  UMBRA_INPUT_FIELDS(X)
+#undef X
+  return j;
+}
+
+ContentionInputs inputsOf(const json& j) {
+  ContentionInputs in;
+#define X(f) in.f = j.at(#f).get<double>();
+  UMBRA_INPUT_FIELDS(X)
+#undef X
+  return in;
+}
+
+Status writeAtomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) {
+      std::error_code ignored;
+      std::filesystem::remove(tmp, ignored);
+      return Error::make(ErrorKind::Invalid, path + ": cannot write: " + std::strerror(errno));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    return Error::make(ErrorKind::Invalid, path + ": cannot write: " + ec.message());
+  }
+  return okStatus();
+}
+
+}  // namespace
+
+ContentionMap ContentionMap::prior() { return {}; }
+
+Result<ContentionMap> ContentionMap::fit(const std::vector<Outcome>& outcomes) {
+  if (outcomes.size() < MinOutcomes) {
+    return Error::make(ErrorKind::Invalid, "contention mapping: " + std::to_string(outcomes.size()) +
+                                               " outcomes, need at least " +
+                                               std::to_string(MinOutcomes));
+  }
+  ContentionMap map;
+  map.learned_ = true;
+  map.trainedOn_ = outcomes.size();
+  for (int k = 0; k < Outputs; ++k) {
+    Head& h = map.heads_[static_cast<size_t>(k)];
+    std::vector<std::array<double, MaxFeatures>> x(outcomes.size());
+    std::vector<double> y(outcomes.size());
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      h.features = featuresOf(k, outcomes[i].inputs, x[i]);
+      y[i] = outputOf(outcomes[i].actual, k) * unitOf(k);
+    }
+    const double n = static_cast<double>(outcomes.size());
+    for (int j = 0; j < h.features; ++j) {
+      double s = 0, sq = 0;
+      for (const auto& r : x) {
+        s += r[static_cast<size_t>(j)];
+        sq += r[static_cast<size_t>(j)] * r[static_cast<size_t>(j)];
+      }
+      h.mean[static_cast<size_t>(j)] = s / n;
+      const double var = sq / n - (s / n) * (s / n);
+      h.sd[static_cast<size_t>(j)] = var > 1e-18 ? std::sqrt(var) : 1.0;  // a constant feature
+    }
+    h.w50 = fitQuantile(x, y, h, 0.5);
+    h.w90 = fitQuantile(x, y, h, 0.9);
+  }
+  return map;
+}
+
+ContentionQuantiles ContentionMap::predict(const ContentionInputs& in) const {
+  ContentionQuantiles out;
+  if (!learned_) {
+    const double load =
+        1.0 + std::clamp(in.nodeUtilP50, 0.0, 1.0) * std::max(1.0, in.targetVcpus) / 8.0;
+    out.p50 = {std::min(1.0, in.shadowSteal * load), in.memoryPressure, in.ioWait, in.networkLatency};
+    out.p90 = {std::min(1.0, out.p50.cpuContention + 1.28 * in.shadowStealSd),
+               std::min(1.0, in.memoryPressure + 1.28 * in.memoryPressureSd),
+               std::min(1.0, in.ioWait + 1.28 * in.ioWaitSd),
+               in.networkLatency + 1.28 * in.networkLatencySd};
+    return out;
+  }
+  for (int k = 0; k < Outputs; ++k) {
+    const Head& h = heads_[static_cast<size_t>(k)];
+    std::array<double, MaxFeatures> f{};
+    featuresOf(k, in, f);
+    const double hi = k == 3 ? 1e9 : 1.0;
+    const double p50 = std::clamp(apply(h, f, h.w50) / unitOf(k), 0.0, hi);
+    const double p90 = std::clamp(apply(h, f, h.w90) / unitOf(k), p50, hi);
+    outputOf(out.p50, k) = p50;
+    outputOf(out.p90, k) = p90;
+  }
+  return out;
+}
+
+double ContentionMap::loss(const std::vector<Outcome>& outcomes) const {
+  if (outcomes.empty())
+    return 0;
+  double total = 0;
+  for (int k = 0; k < Outputs; ++k) {
+    double size = 0, l = 0;
+    for (const auto& o : outcomes) {
+      const double a = outputOf(o.actual, k);
+      const ContentionQuantiles q = predict(o.inputs);
+      size += std::abs(a);
+      l += pinball(a, outputOf(q.p50, k), 0.5) + pinball(a, outputOf(q.p90, k), 0.9);
+    }
+    total += size > 0 ? l / size : l;
+  }
+  return total / Outputs;
+}
+
+std::string ContentionMap::describe() const {
+  return learned_ ? "contention/learned(" + std::to_string(trainedOn_) + " outcomes)"
+                  : "contention/prior";
+}
+
+Status ContentionMap::save(const std::string& path) const {
+  json heads = json::array();
+  for (const Head& h : heads_) {
+    json jh;
+    jh["features"] = h.features;
+    jh["mean"] = std::vector<double>(h.mean.begin(), h.mean.begin() + h.features);
+    jh["sd"] = std::vector<double>(h.sd.begin(), h.sd.begin() + h.features);
+    jh["w50"] = std::vector<double>(h.w50.begin(), h.w50.begin() + h.features + 1);
+    jh["w90"] = std::vector<double>(h.w90.begin(), h.w90.begin() + h.features + 1);
+    heads.push_back(jh);
+  }
+  const json doc = {{"format", "umbra-contention/1"},
+                    {"learned", learned_},
+                    {"trainedOn", trainedOn_},
+                    {"outputs", {"cpuContention", "memoryPressure", "ioWait", "networkLatency"}},
+                    {"heads", heads}};
+  return writeAtomically(path, doc.dump(1) + "\n");
+}
+
+Result<ContentionMap> ContentionMap::load(const std::string& path) {
+  const auto fail = [&](const std::string& what) {
+    return Error::make(ErrorKind::Invalid, path + ": " + what);
+  };
+  std::ifstream in(path);
+  if (!in) {
+    return fail(std::filesystem::exists(path) ? "cannot read" : "no such contention model file");
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  const json doc = json::parse(text.str(), nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return fail("not JSON");
+  }
+  if (doc.value("format", "") != "umbra-contention/1") {
+    return fail("schema mismatch: format is " + (doc.contains("format") ? doc["format"].dump() : "absent") +
+                ", expected \"umbra-contention/1\"");
+  }
+  ContentionMap map;
+  try {
+    map.learned_ = doc.at("learned").get<bool>();
+    map.trainedOn_ = doc.at("trainedOn").get<size_t>();
+    const json& heads = doc.at("heads");
+    if (!heads.is_array() || heads.size() != Outputs)
+      return fail("schema mismatch: heads must hold 4 entries");
+    for (int k = 0; k < Outputs; ++k) {
+      const json& jh = heads[static_cast<size_t>(k)];
+      Head& h = map.heads_[static_cast<size_t>(k)];
+      std::array<double, MaxFeatures> probe{};
+      h.features = jh.at("features").get<int>();
+      if (h.features != featuresOf(k, {}, probe))
+        return fail("schema mismatch: heads[" + std::to_string(k) + "].features is " +
+                    std::to_string(h.features) + ", expected " +
+                    std::to_string(featuresOf(k, {}, probe)));
+      const auto mean = jh.at("mean").get<std::vector<double>>();
+      const auto sd = jh.at("sd").get<std::vector<double>>();
+      const auto w50 = jh.at("w50").get<std::vector<double>>();
+      const auto w90 = jh.at("w90").get<std::vector<double>>();
+      const size_t f = static_cast<size_t>(h.features);
+      if (mean.size() != f || sd.size() != f || w50.size() != f + 1 || w90.size() != f + 1)
+        return fail("schema mismatch: heads[" + std::to_string(k) + "] has the wrong sizes");
+      for (size_t j = 0; j < f; ++j) {
+        if (!(sd[j] > 0))
+          return fail("heads[" + std::to_string(k) + "].sd must be positive");
+        h.mean[j] = mean[j];
+        h.sd[j] = sd[j];
+      }
+      std::copy(w50.begin(), w50.end(), h.w50.begin());
+      std::copy(w90.begin(), w90.end(), h.w90.begin());
+    }
+  } catch (const json::exception& e) {
+    return fail(std::string("schema mismatch: ") + e.what());
+  }
+  return map;
+}
+
+Status appendOutcome(const std::string& path, const Outcome& o) {
+  const json j = {{"time", o.time},     {"source", o.source},
+                  {"target", o.target}, {"node", o.node},
+                  {"inputs", inputsJson(o.inputs)}, {"actual", contentionJson(o.actual)}};
+  const std::string line = j.dump() + "\n";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return Error::make(ErrorKind::Invalid, path + ": cannot append an outcome: " + std::strerror(errno));
+  }
+  const ssize_t n = ::write(fd, line.data(), line.size());
+  const int err = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(line.size())) {
+    return Error::make(ErrorKind::Invalid,
+                       path + ": cannot append an outcome: " + (n < 0 ? std::strerror(err) : "short write"));
+  }
+  return okStatus();
+}
+
+Result<std::vector<Outcome>> readOutcomes(const std::string& path) {
+  std::vector<Outcome> out;
+  std::ifstream in(path);
+  if (!in) {
+    if (!std::filesystem::exists(path))
+      return out;  // none recorded yet
+    return Error::make(ErrorKind::Invalid, path + ": cannot read");
+  }
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty())
+      continue;
+    const json j = json::parse(line, nullptr, false);
+    try {
+      if (j.is_discarded())
+        throw std::runtime_error("not JSON");
+      Outcome o;
+      o.time = j.at("time").get<int64_t>();
+      o.source = j.value("source", "");
+      o.target = j.value("target", "");
+      o.node = j.value("node", "");
+      o.inputs = inputsOf(j.at("inputs"));
+      o.actual = contentionOf(j.at("actual"));
+      out.push_back(std::move(o));
+    } catch (const std::exception& e) {
+      return Error::make(ErrorKind::Invalid,
+                         path + ":" + std::to_string(number) + ": not an outcome record (" + e.what() + ")");
+    }
+  }
+  return out;
+}
+
+}  // namespace umbra::model

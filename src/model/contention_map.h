@@ -1,0 +1,89 @@
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "placement/scoring.h"
+
+namespace umbra::model {
+
+// What is known about a candidate when the decision is made: the probe's observation (means and
+// spreads over the observation window), the node's demand forecast over the horizon, and how big
+// the target is next to the node. The inputs of the contention mapping (part (b) of the forecaster).
+struct ContentionInputs {
+  double shadowSteal = 0, shadowStealSd = 0;  // the shadow's vCPU delay fraction
+  double nodeUtilNow = 0;                     // node CPU utilisation during the observation
+  double nodeUtilP50 = 0, nodeUtilP90 = 0;    // demand forecast, mean over the horizon steps
+  double memoryPressure = 0, memoryPressureSd = 0;
+  double ioWait = 0, ioWaitSd = 0;
+  double networkLatency = 0, networkLatencySd = 0;  // seconds
+  double targetVcpus = 1;
+  double cpuShare = 0;     // target vCPUs / node cores (0 when the node's size is unknown)
+  double memoryShare = 0;  // target memory / node memory
+};
+
+// What a placed VM actually experienced over the window after its placement, beside what was
+// known at the decision. Recorded by the operator after every placement, and produced offline by
+// the simulator (sim_outcomes.h).
+struct Outcome {
+  int64_t time = 0;  // unix seconds of the decision
+  std::string source;  // "operator" | "sim"
+  std::string target, node;
+  ContentionInputs inputs;
+  placement::Contention actual;  // means over the outcome window
+};
+
+struct ContentionQuantiles {
+  placement::Contention p50, p90;
+};
+
+// Maps ContentionInputs to the contention the target would meet. Two kinds:
+//  - the prior, used until outcomes exist: the shadow's observed means, CPU steal scaled up by the
+//    forecast node utilisation times the target's vCPUs / 8, p90 = p50 + 1.28 standard deviations;
+//  - learned: per output, a linear quantile regression (pinball loss at 0.5 and 0.9) on fixed
+//    features of the inputs (for steal, a piecewise-linear function of the node's forecast load
+//    plus the target's share), fitted to outcomes.
+class ContentionMap {
+ public:
+  static ContentionMap prior();
+  // Needs at least MinOutcomes outcomes. Deterministic.
+  static Result<ContentionMap> fit(const std::vector<Outcome>& outcomes);
+  static constexpr size_t MinOutcomes = 20;
+
+  ContentionQuantiles predict(const ContentionInputs& in) const;
+  // Mean pinball loss (at 0.5 and 0.9) over the outcomes, each output relative to the mean size
+  // of its actual values: the yardstick of champion/challenger.
+  double loss(const std::vector<Outcome>& outcomes) const;
+
+  bool learned() const { return learned_; }
+  size_t trainedOn() const { return trainedOn_; }
+  // "contention/prior" or "contention/learned(412 outcomes)".
+  std::string describe() const;
+
+  // JSON, written through a temporary file and a rename; errors name the path.
+  Status save(const std::string& path) const;
+  static Result<ContentionMap> load(const std::string& path);
+
+  static constexpr int Outputs = 4;  // cpuContention, memoryPressure, ioWait, networkLatency
+  static constexpr int MaxFeatures = 10;
+  struct Head {
+    int features = 0;
+    std::array<double, MaxFeatures> mean{}, sd{};
+    std::array<double, MaxFeatures + 1> w50{}, w90{};  // [0] is the intercept
+  };
+
+ private:
+  bool learned_ = false;
+  size_t trainedOn_ = 0;
+  std::array<Head, Outputs> heads_{};
+};
+
+// Outcomes as JSON lines. Appending writes one whole line with a single write(2), so concurrent
+// appends and crashes never interleave or truncate a record. Reading skips nothing silently: a
+// malformed line is an error naming the file and the line.
+Status appendOutcome(const std::string& path, const Outcome& o);
+Result<std::vector<Outcome>> readOutcomes(const std::string& path);
+
+}  // namespace umbra::model

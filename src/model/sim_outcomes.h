@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "common/result.h"
+#include "model/contention_map.h"
+#include "model/series_forecast.h"
+#include "sim/simulation.h"
+
+namespace umbra::model {
+
+struct SimOutcomeOptions {
+  size_t outcomes = 600;          // placements to record
+  double utilisation = 0.5;       // background load the cluster is filled to (mean node CPU)
+  size_t probesPerRound = 10;     // placements probed side by side (on distinct nodes)
+  double observeSeconds = 300;    // the shadow's observation
+  int horizon = 6;                // outcome window, in 300 s steps
+  double shadowCpuFraction = 0.01;
+  uint64_t seed = 1;
+};
+
+// Outcomes from the simulation core, as the operator would record them: a cluster filled with
+// trace-replaying VMs to `utilisation`, a day of node history, then rounds of arrivals. Each
+// arrival (a trace VM with a random class and offset) goes to a random node that has room; a
+// throttled idle shadow observes that node for `observeSeconds` first; the demand method
+// forecasts the node's CPU from its 300 s history; then the VM runs for the horizon, and what it
+// experienced (steal, the node's memory pressure and iowait, as the catalog's queries compute
+// them from counters) is the outcome. The VM leaves afterwards, so the load stays stationary.
+// Deterministic for a seed. `progress` is called after every round.
+Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
+                                              const sim::TraceSet& traces,
+                                              const SeriesMethod& demand,
+                                              const SimOutcomeOptions& options,
+                                              const std::function<void(size_t)>& progress = {});
+
+}  // namespace umbra::model
