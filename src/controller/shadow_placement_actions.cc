@@ -8,6 +8,7 @@
 #include "controller/reconcile_pass.h"
 #include "controller/shadow_placement_reconciler.h"
 #include "controller/status.h"
+#include "placement/candidates.h"
 #include "placement/scoring.h"
 #include "runtime/time_format.h"
 
@@ -58,8 +59,14 @@ Result<Action> ShadowPlacementReconciler::observe(Pass& p) {
   std::vector<placement::CandidateForecast> forecasts;
   std::string problem = observed.ok() ? "" : observed.error().message;
   if (observed.ok()) {
-    const model::TargetProfile profile{p.req.size.cpu, p.req.size.memory};
-    for (const auto& candidate : *observed) {
+    const model::TargetProfile profile{p.req.size.cpu, p.req.size.memory,
+                                      p.ns + "/" + p.settings.targetName};
+    for (auto& candidate : *observed) {
+      if (const auto node = d_.caches.nodes.get(candidate.node)) {
+        const auto view = placement::nodeViewOf(*node);
+        candidate.nodeCpuCores = view.allocatable.cpu;
+        candidate.nodeMemoryBytes = view.allocatable.memory;
+      }
       auto f = d_.forecaster.forecast(candidate, profile);
       if (!f.ok()) {
         problem = f.error().message;

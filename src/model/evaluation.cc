@@ -14,6 +14,34 @@ size_t splitOf(const EvalSeries& s, const EvalOptions& o) {
 
 }  // namespace
 
+std::vector<EvalSeries> seriesFromFrames(const std::map<std::string, telemetry::FeatureFrame>& frames,
+                                         const std::string& column) {
+  std::vector<EvalSeries> out;
+  for (const auto& [key, frame] : frames) {
+    const int c = frame.column(column);
+    if (c < 0)
+      continue;
+    EvalSeries s{key, {}, {}};
+    double last = 0;
+    bool seen = false;
+    for (size_t r = 0; r < frame.rows(); ++r) {
+      const bool has = frame.has(r, static_cast<size_t>(c));
+      if (has) {
+        last = frame.value(r, static_cast<size_t>(c));
+        if (!seen) {  // the first value also stands for the gaps before it
+          std::fill(s.values.begin(), s.values.end(), last);
+          seen = true;
+        }
+      }
+      s.values.push_back(last);
+      s.observed.push_back(has ? 1 : 0);
+    }
+    if (seen)
+      out.push_back(std::move(s));
+  }
+  return out;
+}
+
 std::vector<TrainSeries> trainingParts(const std::vector<EvalSeries>& all, const EvalOptions& o) {
   std::vector<TrainSeries> out;
   out.reserve(all.size());

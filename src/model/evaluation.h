@@ -1,9 +1,11 @@
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "model/series_forecast.h"
+#include "telemetry/metrics_source.h"
 
 namespace umbra::model {
 
@@ -33,6 +35,11 @@ struct MethodReport {
   size_t points = 0;
   std::vector<double> perSeriesMase;  // in input order; NaN where undefined
 };
+
+// One series per frame (e.g. per node from PrometheusSource::history) of the column `column`,
+// gaps carrying the last value and marked unobserved; frames without the column are skipped.
+std::vector<EvalSeries> seriesFromFrames(const std::map<std::string, telemetry::FeatureFrame>& frames,
+                                         const std::string& column);
 
 // The training parts, as the methods' fit() sees them.
 std::vector<TrainSeries> trainingParts(const std::vector<EvalSeries>& all, const EvalOptions& o);

@@ -12,6 +12,7 @@ namespace umbra::model {
 struct TargetProfile {
   double vcpus = 1;
   double memoryBytes = 0;
+  std::string key;  // "namespace/name" of the target, to match outcomes to decisions
 };
 
 struct Forecast {

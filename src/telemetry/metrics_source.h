@@ -48,6 +48,9 @@ struct CandidateTelemetry {
   FeatureFrame frame;           // every catalog feature (what a learned model reads)
   // Optional features whose series were absent or stale, by name, for status messages.
   std::vector<std::string> notes;
+  // The node's allocatable size (filled in by the reconciler; 0 when unknown).
+  double nodeCpuCores = 0;
+  double nodeMemoryBytes = 0;
 };
 
 // Where shadow and node behaviour comes from (Prometheus in production). One call per placement

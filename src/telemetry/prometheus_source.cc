@@ -239,13 +239,15 @@ Result<std::vector<CandidateTelemetry>> PrometheusSource::observe(
 
 Result<std::map<std::string, FeatureFrame>> PrometheusSource::history(
     Scope scope, const std::string& nsRegex, const std::vector<std::string>& names,
-    SystemTime start, SystemTime end, std::chrono::seconds step) {
+    SystemTime start, SystemTime end, std::chrono::seconds step,
+    const std::vector<std::string>& only) {
   const MetricCatalog& catalog = impl_->options.catalog;
   const std::string selected = names.empty() ? ".+" : nameAlternation(names);
   std::vector<const Feature*> features;
   std::vector<SeriesByKey> data;
   for (const auto& f : catalog.features) {
-    if (f.scope != scope)
+    if (f.scope != scope ||
+        (!only.empty() && std::find(only.begin(), only.end(), f.name) == only.end()))
       continue;
     const std::string q = scope == Scope::Shadow ? impl_->expand(f.query, nsRegex, selected, ".+")
                                                  : impl_->expand(f.query, ".+", ".+", selected);

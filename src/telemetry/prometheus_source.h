@@ -41,11 +41,13 @@ class PrometheusSource final : public MetricsSource {
   // Training history over a long window (chunked under Prometheus' per-series point limit): one
   // frame per node (scope Node, `names` are node names) or per VMI (scope Shadow, `names` are VMI
   // names in namespaces matching `nsRegex`, keys "namespace/name"), with that scope's features
-  // only. Empty `names` means every series the queries return. Gaps stay gaps.
+  // only. Empty `names` means every series the queries return. Gaps stay gaps. A non-empty
+  // `features` reads only those features (one query each).
   Result<std::map<std::string, FeatureFrame>> history(Scope scope, const std::string& nsRegex,
                                                       const std::vector<std::string>& names,
                                                       SystemTime start, SystemTime end,
-                                                      std::chrono::seconds step);
+                                                      std::chrono::seconds step,
+                                                      const std::vector<std::string>& features = {});
 
   // Catalog queries issued (one per feature per observe()); HTTP requests are
   // client().requestsSent().

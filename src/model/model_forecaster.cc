@@ -1,0 +1,151 @@
+#include "model/model_forecaster.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace umbra::model {
+
+namespace {
+
+struct Moments {
+  double sum = 0, sq = 0;
+  void add(double v) {
+    sum += v;
+    sq += v * v;
+  }
+  double mean(double n) const { return n > 0 ? sum / n : 0; }
+  double sd(double n) const {
+    return n > 0 ? std::sqrt(std::max(0.0, sq / n - (sum / n) * (sum / n))) : 0;
+  }
+};
+
+double meanOf(const std::vector<double>& v) {
+  double s = 0;
+  for (const double x : v)
+    s += x;
+  return v.empty() ? 0 : s / static_cast<double>(v.size());
+}
+
+}  // namespace
+
+std::string ForecastModels::name() const {
+  std::string n = demandName + " + " + contention.describe();
+  if (!fallbacks.empty()) {
+    n += " (fallback:";
+    for (size_t i = 0; i < fallbacks.size(); ++i)
+      n += (i ? "; " : " ") + fallbacks[i];
+    n += ")";
+  }
+  return n;
+}
+
+ModelForecaster::ModelForecaster(std::shared_ptr<const ForecastModels> models, NodeHistory history,
+                                 int horizon)
+    : models_(std::move(models)), history_(std::move(history)), horizon_(horizon) {}
+
+std::shared_ptr<const ForecastModels> ModelForecaster::models() const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return models_;
+}
+
+void ModelForecaster::setModels(std::shared_ptr<const ForecastModels> models) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  models_ = std::move(models);
+}
+
+std::string ModelForecaster::name() const { return models()->name(); }
+
+ContentionInputs ModelForecaster::inputsOf(const telemetry::CandidateTelemetry& observed,
+                                           const TargetProfile& target,
+                                           const QuantileForecast& demand) {
+  Moments steal, util, mem, io, net;
+  double n = 0;
+  for (const auto& s : observed.samples) {
+    if (!s.present)
+      continue;
+    ++n;
+    steal.add(s.cpuSteal);
+    util.add(s.cpuUtilization);
+    mem.add(s.memoryPressure);
+    io.add(s.ioWait);
+    net.add(s.networkLatency);
+  }
+  ContentionInputs in;
+  in.shadowSteal = steal.mean(n);
+  in.shadowStealSd = steal.sd(n);
+  in.nodeUtilNow = util.mean(n);
+  in.nodeUtilP50 = demand.p50.empty() ? in.nodeUtilNow : std::clamp(meanOf(demand.p50), 0.0, 1.0);
+  in.nodeUtilP90 =
+      demand.p90.empty() ? in.nodeUtilNow : std::clamp(meanOf(demand.p90), in.nodeUtilP50, 1.0);
+  in.memoryPressure = mem.mean(n);
+  in.memoryPressureSd = mem.sd(n);
+  in.ioWait = io.mean(n);
+  in.ioWaitSd = io.sd(n);
+  in.networkLatency = net.mean(n);
+  in.networkLatencySd = net.sd(n);
+  in.targetVcpus = target.vcpus;
+  in.cpuShare = observed.nodeCpuCores > 0 ? target.vcpus / observed.nodeCpuCores : 0;
+  in.memoryShare = observed.nodeMemoryBytes > 0 ? target.memoryBytes / observed.nodeMemoryBytes : 0;
+  return in;
+}
+
+Result<Forecast> ModelForecaster::forecast(const telemetry::CandidateTelemetry& observed,
+                                           const TargetProfile& target) {
+  size_t present = 0;
+  for (const auto& s : observed.samples)
+    present += s.present ? 1 : 0;
+  if (present == 0) {
+    return Error::make(ErrorKind::Terminal,
+                       "node " + observed.node +
+                           ": no usable telemetry sample yet (is observation.duration longer than "
+                           "the rate window?)");
+  }
+  const auto models = this->models();
+  // The demand forecast from the node's history; the observation's mean if there is none.
+  double historyFactor = 0.9;
+  QuantileForecast demand;
+  if (history_) {
+    const SystemTime end =
+        observed.frame.times.empty() ? SystemTime{} : SystemTime{std::chrono::seconds(observed.frame.times.back())};
+    auto h = history_(observed.node, end);
+    if (h.ok() && h->size() > 1) {
+      const std::lock_guard<std::mutex> lock(demandMutex_);
+      demand = models->demand->predict(0, *h, horizon_);
+      historyFactor = 1.0;
+    }
+  }
+  const ContentionInputs in = inputsOf(observed, target, demand);
+  const ContentionQuantiles q = models->contention.predict(in);
+  Forecast f;
+  f.p50 = q.p50;
+  f.p90 = q.p90;
+  const double coverage = static_cast<double>(present) / static_cast<double>(observed.samples.size());
+  const double enough = std::min(1.0, static_cast<double>(present) / 4.0);  // < 4 samples is thin
+  const double spread =
+      (q.p90.cpuContention - q.p50.cpuContention) / (q.p90.cpuContention + 0.05);
+  f.confidence = std::clamp(coverage * enough * historyFactor * (1.0 - spread), 0.0, 1.0);
+  if (!target.key.empty()) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    inputs_[target.key][observed.node] = in;
+  }
+  return f;
+}
+
+std::optional<ContentionInputs> ModelForecaster::inputsFor(const std::string& target,
+                                                           const std::string& node) const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  const auto t = inputs_.find(target);
+  if (t == inputs_.end())
+    return std::nullopt;
+  const auto n = t->second.find(node);
+  if (n == t->second.end())
+    return std::nullopt;
+  return n->second;
+}
+
+void ModelForecaster::forget(const std::string& target) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  inputs_.erase(target);
+}
+
+}  // namespace umbra::model
