@@ -1,5 +1,6 @@
 // umbra: the offline tools.
 //   umbra train --traces DIR | --prometheus URL [--window 7d] --out model.pt
+//   umbra train-contention --traces DIR --cluster FILE [--demand-model model.pt] --out FILE.json
 //   umbra bench forecast --traces DIR [--horizon-steps 6] [--json out.json] ...
 #include <algorithm>
 #include <chrono>
@@ -13,7 +14,9 @@
 
 #include "api/quantity.h"
 #include "model/evaluation.h"
+#include "model/contention_map.h"
 #include "model/lstm.h"
+#include "model/sim_outcomes.h"
 #include "sim/files.h"
 #include "telemetry/prometheus_source.h"
 
@@ -28,6 +31,9 @@ int usage() {
       "  umbra train (--traces DIR | --prometheus URL [--window 7d]) --out model.pt\n"
       "              [--horizon-steps 6] [--epochs 12] [--seed 1] [--batch 1024]\n"
       "              [--steps-per-epoch 40]\n"
+      "  umbra train-contention --traces DIR --cluster FILE --out contention.json\n"
+      "              [--demand-model model.pt] [--outcomes recorded.jsonl] [--count 600]\n"
+      "              [--utilisation 50] [--seed 1] [--save-outcomes FILE.jsonl]\n"
       "  umbra bench forecast --traces DIR [--horizon-steps 6] [--json out.json]\n"
       "              [--origin-stride 6] [--target cpu|memory|both] [--series-limit N]\n"
       "              [--export-series FILE.csv] [--forecasts FILE.csv] [--epochs 12]\n",
@@ -158,20 +164,8 @@ int train(int argc, char** argv) {
         (*source)->history(telemetry::Scope::Node, "", {}, start, end, std::chrono::seconds(300));
     if (!nodes.ok())
       return fail(nodes.error().message);
-    for (const auto& [node, frame] : *nodes) {
-      const int c = frame.column("node_cpu_utilization");
-      if (c < 0)
-        continue;
-      model::TrainSeries s;
-      double last = 0;
-      for (size_t r = 0; r < frame.rows(); ++r) {
-        const bool has = frame.has(r, static_cast<size_t>(c));
-        last = has ? frame.value(r, static_cast<size_t>(c)) : last;
-        s.values.push_back(last);
-        s.observed.push_back(has ? 1 : 0);
-      }
-      series.push_back(std::move(s));
-    }
+    for (auto& e : model::seriesFromFrames(*nodes, "node_cpu_utilization"))
+      series.push_back({std::move(e.values), std::move(e.observed)});
     range = "prometheus " + o.connection.url + ": " + std::to_string(series.size()) +
             " nodes, node_cpu_utilization over " + text;
   }
@@ -192,6 +186,104 @@ int train(int argc, char** argv) {
     return fail(st.error().message);
   std::fprintf(stderr, "[train] wrote %s\n", f->at("out").c_str());
   std::printf("%s\n", lstm.metadata().c_str());
+  return 0;
+}
+
+// Simulated outcomes (plus recorded ones), the learned mapping judged against the prior on the
+// newest 20 %, then refitted on all and written.
+int trainContention(int argc, char** argv) {
+  auto f = options(argc, argv, 2,
+                   {"traces", "cluster", "out", "demand-model", "outcomes", "count", "utilisation",
+                    "seed", "save-outcomes"});
+  if (!f.ok())
+    return fail(f.error().message);
+  if (!f->count("out") || !f->count("traces") || !f->count("cluster"))
+    return usage();
+  auto count = intFlag(*f, "count", 600, model::ContentionMap::MinOutcomes + 5, 1000000);
+  auto util = intFlag(*f, "utilisation", 50, 1, 95);
+  auto seed = intFlag(*f, "seed", 1, 0, 1 << 30);
+  for (const auto* r : {&count, &util, &seed})
+    if (!r->ok())
+      return fail(r->error().message);
+  auto traces = sim::loadTraces(f->at("traces"));
+  if (!traces.ok())
+    return fail(traces.error().message);
+  auto cluster = sim::loadCluster(f->at("cluster"));
+  if (!cluster.ok())
+    return fail(cluster.error().message);
+  if (auto st = sim::checkTraces(*cluster, *traces, f->at("cluster")); !st.ok())
+    return fail(st.error().message);
+  std::shared_ptr<const model::SeriesMethod> demand = model::lastValue();
+  std::string demandName = "baseline/last-value";
+  if (f->count("demand-model")) {
+    auto lstm = model::LstmMethod::load(f->at("demand-model"), 6);
+    if (!lstm.ok())
+      return fail(lstm.error().message);
+    demand = std::shared_ptr<const model::SeriesMethod>(std::move(*lstm));
+    demandName = "lstm " + f->at("demand-model");
+  }
+  model::SimOutcomeOptions so;
+  so.outcomes = static_cast<size_t>(*count);
+  so.utilisation = *util / 100.0;
+  so.seed = static_cast<uint64_t>(*seed);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::fprintf(stderr, "[contention] simulating %zu placements on %s at %d %% utilisation (demand: %s)\n",
+               so.outcomes, f->at("cluster").c_str(), *util, demandName.c_str());
+  auto outcomes = model::simulateOutcomes(*cluster, *traces, *demand, so);
+  if (!outcomes.ok())
+    return fail(outcomes.error().message);
+  const double simSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (f->count("outcomes")) {
+    auto recorded = model::readOutcomes(f->at("outcomes"));
+    if (!recorded.ok())
+      return fail(recorded.error().message);
+    outcomes->insert(outcomes->end(), recorded->begin(), recorded->end());
+  }
+  if (f->count("save-outcomes")) {
+    const std::string path = f->at("save-outcomes");
+    std::remove(path.c_str());
+    for (const auto& o : *outcomes)
+      if (auto st = model::appendOutcome(path, o); !st.ok())
+        return fail(st.error().message);
+  }
+  // Time-ordered: the newest 20 % judge.
+  const size_t judge = outcomes->size() / 5;
+  const std::vector<model::Outcome> fitPart(outcomes->begin(), outcomes->end() - static_cast<std::ptrdiff_t>(judge));
+  const std::vector<model::Outcome> judgePart(outcomes->end() - static_cast<std::ptrdiff_t>(judge), outcomes->end());
+  auto learned = model::ContentionMap::fit(fitPart);
+  if (!learned.ok())
+    return fail(learned.error().message);
+  const model::ContentionMap prior = model::ContentionMap::prior();
+  const auto stealStats = [&](const model::ContentionMap& m) {
+    double mae = 0, covered = 0;
+    for (const auto& o : judgePart) {
+      const auto q = m.predict(o.inputs);
+      mae += std::abs(q.p50.cpuContention - o.actual.cpuContention);
+      covered += o.actual.cpuContention <= q.p90.cpuContention + 1e-12 ? 1 : 0;
+    }
+    const double n = static_cast<double>(std::max<size_t>(1, judgePart.size()));
+    return std::make_pair(mae / n, covered / n);
+  };
+  const auto [lMae, lCov] = stealStats(*learned);
+  const auto [pMae, pCov] = stealStats(prior);
+  json report = {{"outcomes", outcomes->size()},
+                 {"simulatedSeconds", simSeconds},
+                 {"judged", judgePart.size()},
+                 {"learned", {{"loss", learned->loss(judgePart)}, {"stealMae", lMae}, {"stealP90Coverage", lCov}}},
+                 {"prior", {{"loss", prior.loss(judgePart)}, {"stealMae", pMae}, {"stealP90Coverage", pCov}}}};
+  std::fprintf(stderr,
+               "[contention] %zu outcomes in %.1f s; on the newest %zu: loss %.4f (prior %.4f), steal MAE "
+               "%.4f (prior %.4f), steal p90 coverage %.3f (prior %.3f)\n",
+               outcomes->size(), simSeconds, judgePart.size(), learned->loss(judgePart),
+               prior.loss(judgePart), lMae, pMae, lCov, pCov);
+  auto all = model::ContentionMap::fit(*outcomes);
+  if (!all.ok())
+    return fail(all.error().message);
+  if (auto st = all->save(f->at("out")); !st.ok())
+    return fail(st.error().message);
+  std::fprintf(stderr, "[contention] wrote %s\n", f->at("out").c_str());
+  std::printf("%s\n", report.dump().c_str());
   return 0;
 }
 
@@ -328,6 +420,8 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   if (cmd == "train")
     return train(argc, argv);
+  if (cmd == "train-contention")
+    return trainContention(argc, argv);
   if (cmd == "bench" && argc >= 3 && std::string(argv[2]) == "forecast")
     return benchForecast(argc, argv);
   if (cmd == "-h" || cmd == "--help") {
