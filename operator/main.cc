@@ -18,6 +18,10 @@
 #include "kube/informer.h"
 #include "kube/rest_client.h"
 #include "model/forecaster.h"
+#include "model/lstm.h"
+#include "model/model_forecaster.h"
+#include "model/retrainer.h"
+#include "outcomes.h"
 #include "runtime/event_loop.h"
 #include "runtime/leader_election.h"
 #include "runtime/time_format.h"
@@ -116,6 +120,67 @@ Result<std::unique_ptr<telemetry::PrometheusSource>> prometheusSource(
   return source;
 }
 
+// The trained models from their files; a missing or mismatched file falls back to a baseline (the
+// last value for demand, the prior for contention) with the reason, which status.model shows.
+std::shared_ptr<const model::ForecastModels> loadModels(const config::OperatorConfig& cfg,
+                                                        exposition::OperatorMetrics& metrics) {
+  auto m = std::make_shared<model::ForecastModels>();
+  auto lstm = model::LstmMethod::load(cfg.modelPath, 6);
+  if (lstm.ok()) {
+    m->demandName = model::demandNameOf(**lstm);
+    const auto meta = Json::parse((*lstm)->metadata(), nullptr, false);
+    if (meta.is_object() && meta.contains("validation"))
+      metrics.modelValidationError("pinball_loss",
+                                   meta["validation"].value("pinballLoss", 0.0));
+    m->demand = std::shared_ptr<const model::SeriesMethod>(std::move(*lstm));
+  } else {
+    m->demand = model::lastValue();
+    m->demandName = "baseline/last-value";
+    m->fallbacks.push_back("demand: " + lstm.error().message);
+  }
+  auto contention = model::ContentionMap::load(cfg.contentionModelPath);
+  if (contention.ok()) {
+    m->contention = *contention;
+  } else {
+    m->fallbacks.push_back("contention: " + contention.error().message);
+  }
+  for (const auto& f : m->fallbacks)
+    log::warn("the forecaster falls back to a baseline", {{"why", f}});
+  return m;
+}
+
+// Node CPU utilisation at 300 s from Prometheus, enough for the LSTM's window and season.
+model::NodeHistory nodeHistory(telemetry::PrometheusSource& prometheus, int periodSteps) {
+  return [&prometheus, periodSteps](const std::string& node,
+                                    SystemTime end) -> Result<std::vector<double>> {
+    const auto step = std::chrono::seconds(300);
+    const auto to = std::chrono::time_point_cast<std::chrono::seconds>(end);
+    UMBRA_TRY(auto frames, prometheus.history(telemetry::Scope::Node, "", {node},
+                                              to - step * (std::max(periodSteps, 288) + 48), to,
+                                              step, {"node_cpu_utilization"}));
+    auto series = model::seriesFromFrames(frames, "node_cpu_utilization");
+    if (series.empty())
+      return Error::make(ErrorKind::NotFound, "node " + node + ": no node_cpu_utilization history");
+    return std::move(series.front().values);
+  };
+}
+
+model::RetrainOptions retrainOptions(const config::OperatorConfig& cfg) {
+  model::RetrainOptions o;
+  o.interval = cfg.retrainingInterval;
+  o.holdBackFraction = cfg.retraining.holdBack;
+  o.lstm.maxEpochs = cfg.retraining.epochs;
+  o.lstm.stepsPerEpoch = cfg.retraining.stepsPerEpoch;
+  o.lstm.batch = cfg.retraining.batch;
+  o.lstm.hidden = cfg.retraining.hidden;
+  o.lstm.period = cfg.retraining.period;
+  o.lstm.threads = 1;  // reconciles keep the other core
+  o.modelPath = cfg.modelPath;
+  o.contentionPath = cfg.contentionModelPath;
+  o.outcomesPath = cfg.outcomesPath;
+  return o;
+}
+
 int run(const op::Flags& flags) {
   auto cfg = flags.config.empty() ? Result<config::OperatorConfig>(config::OperatorConfig{})
                                   : config::loadConfig(flags.config);
@@ -156,6 +221,42 @@ int run(const op::Flags& flags) {
   runtime::WorkQueue queue(loop);
   queue.setMetrics(&metrics->queue());
 
+  auto prometheus = prometheusSource(cfg->prometheus, *metrics);
+  if (!prometheus.ok())
+    return fatal(prometheus.error().message);
+  model::ModelForecaster learned(loadModels(*cfg, *metrics),
+                                 nodeHistory(**prometheus, cfg->retraining.period));
+  TimedForecaster forecaster(learned, *metrics);
+  metrics->modelInfo(forecaster.name());
+  op::OutcomeRecorder outcomes(**prometheus, learned, cfg->outcomesPath, cfg->outcomeWindow,
+                               *metrics);
+  model::Retrainer retrainer(
+      retrainOptions(*cfg),
+      [&prom = **prometheus, history = cfg->retraining.history]()
+          -> Result<std::vector<model::EvalSeries>> {
+        const auto end =
+            std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+        UMBRA_TRY(auto frames,
+                  prom.history(telemetry::Scope::Node, "", {},
+                               end - std::chrono::duration_cast<std::chrono::seconds>(history), end,
+                               std::chrono::seconds(300), {"node_cpu_utilization"}));
+        return model::seriesFromFrames(frames, "node_cpu_utilization");
+      },
+      learned,
+      [&](const model::RetrainReport& r) {
+        log::info("retraining round", {{"demand", r.demand},
+                                       {"contention", r.contention},
+                                       {"seconds", std::to_string(r.seconds)},
+                                       {"detail", r.message}});
+        metrics->retrained("demand", r.demand);
+        metrics->retrained("contention", r.contention);
+        if (r.demand == "promoted" || r.contention == "promoted")
+          metrics->modelInfo(learned.name());
+        if (r.demand == "promoted" || r.demand == "kept")
+          metrics->modelValidationError(
+              "mase", r.demand == "promoted" ? r.challengerMase : r.championMase);
+      });
+
   // Informers: placements in the watch scope; what occupies nodes cluster-wide.
   const auto enqueue = [&queue](const ObjectPtr& o) { queue.add(kube::keyOf(*o)); };
   kube::Informer placements(
@@ -168,6 +269,12 @@ int run(const op::Flags& flags) {
                                                  {"from", from},
                                                  {"to", to},
                                                  {"reason", (*now)["status"].value("reason", "")}});
+           if (to == "Placed") {
+             const Json& st = (*now)["status"];
+             outcomes.placed((*now)["metadata"].value("namespace", "") + "/" +
+                                 (*now)["spec"]["target"].value("name", ""),
+                             st.value("selectedNode", ""), std::chrono::system_clock::now());
+           }
            if (controller::isTerminal(to)) {
              const auto created =
                  runtime::parseTime((*now)["metadata"].value("creationTimestamp", ""));
@@ -211,12 +318,6 @@ int run(const op::Flags& flags) {
   for (auto* i : {&placements, &vmis, &vms, &nodes, &pods})
     i->start();
 
-  auto prometheus = prometheusSource(cfg->prometheus, *metrics);
-  if (!prometheus.ok())
-    return fatal(prometheus.error().message);
-  model::WindowMeanForecaster baseline;
-  TimedForecaster forecaster(baseline, *metrics);
-  metrics->modelInfo(forecaster.name());
   const std::string me = identity();
   runtime::EventRecorder events(client, "umbra-operator", me);
   controller::ShadowPlacementReconciler reconciler(
@@ -237,6 +338,12 @@ int run(const op::Flags& flags) {
         return r;
       },
       flags.workers);
+
+  const auto startWork = [&] {
+    controller.start();
+    if (cfg->retraining.enabled)
+      retrainer.start();
+  };
 
   auto health = exposition::HealthServer::start(
       flags.healthProbeBindAddress,
@@ -266,14 +373,16 @@ int run(const op::Flags& flags) {
   if (flags.leaderElect) {
     elector = std::thread([&] {
       leader.run(
-          cancelElection, [&] { controller.start(); },
+          cancelElection, [&] { startWork(); },
           [&] { latch.trigger(cancelElection->cancelled() ? 0 : 1); });
     });
   } else {
-    controller.start();
+    startWork();
   }
   const int code = latch.wait();
   controller.stop();  // in-flight reconciles finish; nothing new starts
+  retrainer.stop();   // a round in progress finishes (its files are written whole or not at all)
+  outcomes.stop();
   cancelElection->cancel();
   if (elector.joinable())
     elector.join();  // releases the lease

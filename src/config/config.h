@@ -33,7 +33,24 @@ struct OperatorConfig {
   std::chrono::milliseconds retrainingInterval{std::chrono::hours(24)};
   int maxConcurrentPlacements = 10;
   PrometheusSettings prometheus;
+  // The forecaster's files (`model:` in the file). A missing or mismatched model file is not an
+  // error: a baseline decides and status.model says why.
   std::string modelPath = "/var/lib/umbra/model.pt";
+  std::string contentionModelPath = "/var/lib/umbra/contention.json";
+  std::string outcomesPath = "/var/lib/umbra/outcomes.jsonl";
+  // How long after a placement the placed VM's contention is measured as its outcome.
+  std::chrono::milliseconds outcomeWindow{std::chrono::minutes(30)};
+  // Champion/challenger retraining every retrainingInterval (`model.retraining:`).
+  struct Retraining {
+    bool enabled = true;
+    std::chrono::milliseconds history{std::chrono::hours(24 * 7)};  // node history read
+    int epochs = 12;
+    int stepsPerEpoch = 40;
+    int batch = 1024;
+    int hidden = 32;
+    int period = 288;  // steps of 300 s in the season fed to the LSTM (a day)
+    double holdBack = 0.2;
+  } retraining;
 };
 
 // Reads YAML; unknown keys and out-of-range values are one-line errors naming the file and the

@@ -102,6 +102,18 @@ struct OperatorMetrics::Impl final : runtime::QueueMetrics {
           .Name("umbra_model_validation_error")
           .Help("The forecaster's error on its held-back validation window, by metric")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& retrainF =
+      BuildCounter()
+          .Name("umbra_model_retraining_total")
+          .Help("Retraining rounds by model (demand, contention) and result (promoted, kept, "
+                "skipped, failed)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& outcomesF =
+      BuildCounter()
+          .Name("umbra_outcomes_recorded_total")
+          .Help("Placement outcomes measured after outcomeWindow, by result (recorded, no_data, "
+                "failed)")
+          .Register(*registry);
   prometheus::Family<prometheus::Histogram>& forecastDurF =
       BuildHistogram()
           .Name("umbra_forecast_duration_seconds")
@@ -202,6 +214,16 @@ void OperatorMetrics::modelInfo(const std::string& version) {
 void OperatorMetrics::modelValidationError(const std::string& metric, double value) {
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->modelErrorF.Add({{"metric", metric}}).Set(value);
+}
+
+void OperatorMetrics::retrained(const std::string& model, const std::string& result) {
+  const std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->retrainF.Add({{"model", model}, {"result", result}}).Increment();
+}
+
+void OperatorMetrics::outcomeRecorded(const std::string& result) {
+  const std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->outcomesF.Add({{"result", result}}).Increment();
 }
 
 void OperatorMetrics::forecastDuration(double seconds) {

@@ -25,6 +25,9 @@ class OperatorMetrics {
   void modelInfo(const std::string& version);
   // The current model's validation error (e.g. metric "mase") on its held-back window.
   void modelValidationError(const std::string& metric, double value);
+  // A champion/challenger round: model demand|contention, result promoted|kept|skipped|failed.
+  void retrained(const std::string& model, const std::string& result);
+  void outcomeRecorded(const std::string& result);  // recorded | no_data | failed
   void forecastDuration(double seconds);
   // One Prometheus HTTP request: endpoint query|query_range, outcome success or an error type.
   void prometheusQuery(const std::string& endpoint, const std::string& outcome, double seconds);
