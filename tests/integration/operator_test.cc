@@ -17,6 +17,8 @@
 #include "harness/prometheus_server.h"
 #include "integration/common.h"
 #include "integration/kubevirt_fixture.h"
+#include "model/contention_map.h"
+#include "model/lstm.h"
 
 namespace umbra::testing {
 namespace {
@@ -57,6 +59,11 @@ class Exporter {
  private:
   void write(double t) {
     std::ostringstream m;
+    // The target itself once placed (what the outcome recorder measures): 4 % steal.
+    m << "kubevirt_vmi_vcpu_delay_seconds_total{namespace=\"" << ns_ << "\",name=\"" << placement_
+      << "\",id=\"0\"} " << 0.04 * t << "\n";
+    m << "kubevirt_vmi_vcpu_seconds_total{namespace=\"" << ns_ << "\",name=\"" << placement_
+      << "\",id=\"0\",state=\"running\"} " << 0.96 * t << "\n";
     for (const auto& [node, steal] : steal_) {
       m << "kubevirt_vmi_vcpu_delay_seconds_total{namespace=\"" << ns_ << "\",name=\"" << placement_
         << "-shadow-" << node << "\",node=\"" << node << "\",id=\"0\"} " << steal * t << "\n";
@@ -105,11 +112,24 @@ class OperatorBinaryTest : public KubeVirtFixture {
     return sp.ok() ? (*sp).value("status", Json::object()).value("phase", "") : "<gone>";
   }
   std::string logTail() { return runCommand("tail -n 30 " + log_).output; }
+  std::string scrapeMetrics() {
+    return runCommand("curl -fsS http://127.0.0.1:" + std::to_string(metricsPort_) + "/metrics")
+        .output;
+  }
+  // A temporary directory for model files, removed with the fixture.
+  std::string modelDir() {
+    if (modelDir_.empty()) {
+      char tmpl[] = "/tmp/umbra-models.XXXXXX";
+      modelDir_ = ::mkdtemp(tmpl);
+    }
+    return modelDir_;
+  }
 
   // Exporter, Prometheus scraping it, the operator's config, and KubeVirt's part (start every
   // VMI the operator creates); all torn down with the fixture.
   std::string startTelemetryAndKubeVirt(std::map<std::string, double> stealByNode,
-                                        const std::string& placement) {
+                                        const std::string& placement,
+                                        const std::string& extraConfig = "") {
     exporter_ = std::make_unique<Exporter>(ns_.name(), std::move(stealByNode), placement);
     prometheus_ = std::make_unique<PrometheusServer>();
     const Status st = prometheus_->startScraping(exporter_->target());
@@ -117,7 +137,8 @@ class OperatorBinaryTest : public KubeVirtFixture {
     const std::string configPath =
         ControlPlane::instance().dir() + "/umbra-" + placement + "-" + ns_.name() + ".yaml";
     std::ofstream(configPath) << "prometheus: {url: \"" << prometheus_->url()
-                              << "\", rateWindow: 5s}\n";
+                              << "\", rateWindow: 5s}\n"
+                              << extraConfig;
     kubevirt_ = std::thread([this] {
       while (!stopKubevirt_) {
         (void)standin_->runPendingVmis(ns_.name());
@@ -137,13 +158,15 @@ class OperatorBinaryTest : public KubeVirtFixture {
   // The common start of the binary's scenarios: three nodes (b the quietest), telemetry and
   // KubeVirt's part, the operator, and the "web" VM with its placement, until it is Observing.
   void startObservingWeb(std::string& configPath, std::unique_ptr<ChildProcess>& op,
-                         std::chrono::steady_clock::time_point& created) {
+                         std::chrono::steady_clock::time_point& created,
+                         const std::string& extraConfig = "") {
     for (const char* n : {"a", "b", "c"}) {
       ASSERT_TRUE(
           standin_->createNode(node(n), "16", "64Gi", {{"umbra.test/group", ns_.name()}}).ok());
     }
     configPath =
-        startTelemetryAndKubeVirt({{node("a"), 0.15}, {node("b"), 0.01}, {node("c"), 0.30}}, "web");
+        startTelemetryAndKubeVirt({{node("a"), 0.15}, {node("b"), 0.01}, {node("c"), 0.30}}, "web",
+                                  extraConfig);
     op = startOperator(configPath);
     ASSERT_TRUE(ready()) << logTail();
     ASSERT_TRUE(
@@ -162,7 +185,10 @@ class OperatorBinaryTest : public KubeVirtFixture {
       kubevirt_.join();
     prometheus_.reset();
     exporter_.reset();
+    if (!modelDir_.empty())
+      std::filesystem::remove_all(modelDir_);
   }
+  std::string modelDir_;
 
   std::string log_;
   int metricsPort_ = freePort();
@@ -359,6 +385,151 @@ TEST_F(OperatorBinaryTest, BadInputIsOneLineAndExitsNonZero) {
   EXPECT_EQ(kc.exitCode, 1);
   EXPECT_NE(kc.output.find("/nonexistent/kubeconfig: No such file or directory"),
             std::string::npos);
+}
+
+TEST_F(OperatorBinaryTest, TrainedModelsDecideAndThePlacedVmsOutcomeIsRecorded) {
+  const std::string dir = modelDir();
+  // A tiny LSTM (the operator expects a 6-step horizon) and a contention mapping learned from
+  // outcomes in which the VM's steal follows its probe's.
+  model::LstmOptions lo;
+  lo.window = 12;
+  lo.period = 24;
+  lo.hidden = 8;
+  lo.batch = 64;
+  lo.stepsPerEpoch = 10;
+  lo.maxEpochs = 2;
+  lo.threads = 1;
+  std::vector<model::TrainSeries> train(2);
+  for (size_t i = 0; i < train.size(); ++i)
+    for (int t = 0; t < 24 * 20; ++t)
+      train[i].values.push_back(0.4 + 0.2 * std::sin(2 * M_PI * t / 24.0 + static_cast<double>(i)));
+  model::LstmMethod lstm(lo);
+  ASSERT_TRUE(lstm.fit(train, 6).ok());
+  ASSERT_TRUE(lstm.save(dir + "/model.pt").ok());
+  std::vector<model::Outcome> outcomes;
+  for (int i = 0; i < 60; ++i) {
+    model::Outcome o;
+    o.time = i;
+    o.inputs.shadowSteal = 0.005 * (i % 30);
+    o.inputs.nodeUtilNow = o.inputs.nodeUtilP50 = o.inputs.nodeUtilP90 = 0.5;
+    o.actual.cpuContention = 0.01 + 1.2 * o.inputs.shadowSteal + 0.002 * (i % 3);
+    outcomes.push_back(o);
+  }
+  auto map = model::ContentionMap::fit(outcomes);
+  ASSERT_TRUE(map.ok());
+  ASSERT_TRUE(map->save(dir + "/contention.json").ok());
+  std::string configPath;
+  std::unique_ptr<ChildProcess> op;
+  std::chrono::steady_clock::time_point created;
+  ASSERT_NO_FATAL_FAILURE(startObservingWeb(
+      configPath, op, created,
+      "model: {path: " + dir + "/model.pt, contentionPath: " + dir +
+          "/contention.json, outcomesPath: " + dir +
+          "/outcomes.jsonl, outcomeWindow: 10s, retraining: {enabled: false}}\n"));
+  ASSERT_TRUE(eventually([&] { return phase() == "Placed"; }, 60s)) << phase() << "\n" << logTail();
+  auto sp = admin_->get(api::shadowPlacements(), {ns_.name(), "web"});
+  const Json status = (*sp)["status"];
+  const std::string modelName = status.value("model", "");
+  EXPECT_EQ(modelName.rfind("lstm/lstm-", 0), 0u) << modelName;
+  EXPECT_NE(modelName.find(" + contention/learned(60 outcomes)"), std::string::npos) << modelName;
+  EXPECT_EQ(modelName.find("fallback"), std::string::npos) << modelName;
+  EXPECT_EQ(status.value("selectedNode", ""), node("b")) << status.dump();
+  // Ten seconds after the placement, the VM's steal (4 %) is recorded beside the decision's inputs.
+  const std::string path = dir + "/outcomes.jsonl";
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto r = model::readOutcomes(path);
+        return r.ok() && !r->empty();
+      },
+      45s))
+      << logTail();
+  auto recorded = model::readOutcomes(path);
+  ASSERT_TRUE(recorded.ok()) << recorded.error().message;
+  ASSERT_EQ(recorded->size(), 1u);
+  const model::Outcome& o = recorded->front();
+  EXPECT_EQ(o.source, "operator");
+  EXPECT_EQ(o.target, ns_.name() + "/web");
+  EXPECT_EQ(o.node, node("b"));
+  EXPECT_NEAR(o.actual.cpuContention, 0.04, 0.01);
+  EXPECT_NEAR(o.inputs.shadowSteal, 0.01, 0.005) << "node b's probe";
+  EXPECT_GT(o.inputs.cpuShare, 0) << "the node's size is known";
+  EXPECT_NE(scrapeMetrics().find("umbra_outcomes_recorded_total{result=\"recorded\"} 1"),
+            std::string::npos);
+  op->signal(SIGTERM);
+  EXPECT_EQ(op->wait(20), 0);
+}
+
+TEST_F(OperatorBinaryTest, RetrainingPromotesAChallengerOnlyWhenItScoresBetter) {
+  // Three days of 15 s node CPU counters with a two-hour cycle, backfilled into Prometheus.
+  const int64_t end = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                              .count() /
+                          60 * 60 -
+                      600;
+  std::ostringstream om;
+  om << "# TYPE node_cpu_seconds counter\n";
+  for (const char* n : {"n1", "n2"}) {
+    double idle = 0;
+    for (int64_t t = end - int64_t{3} * 86400; t <= end; t += 15) {
+      const double busy = 0.4 + 0.3 * std::sin(2 * M_PI * static_cast<double>(t % 7200) / 7200.0);
+      idle += 15 * (1 - busy);
+      om << "node_cpu_seconds_total{node=\"" << n << "\",cpu=\"0\",mode=\"idle\"} " << idle << " "
+         << t << "\n";
+    }
+  }
+  om << "# EOF\n";
+  prometheus_ = std::make_unique<PrometheusServer>();
+  ASSERT_TRUE(prometheus_->start(om.str()).ok());
+  const std::string dir = modelDir();
+  const std::string configPath = dir + "/umbra.yaml";
+  std::ofstream(configPath) << "prometheus: {url: \"" << prometheus_->url() << "\"}\n"
+                            << "retrainingInterval: 3s\n"
+                            << "model: {path: " << dir << "/model.pt, contentionPath: " << dir
+                            << "/contention.json, outcomesPath: " << dir
+                            << "/outcomes.jsonl, retraining: {history: 48h, epochs: 6, "
+                               "stepsPerEpoch: 25, batch: 64, hidden: 8, period: 24}}\n";
+  auto op = startOperator(configPath);
+  ASSERT_TRUE(ready()) << logTail();
+  const std::string before = scrapeMetrics();
+  EXPECT_NE(before.find("umbra_model_info{version=\"baseline/last-value + contention/prior "
+                        "(fallback: demand: " +
+                        dir + "/model.pt: no such model file; contention: " + dir +
+                        "/contention.json: no such contention model file)\"} 1"),
+            std::string::npos)
+      << before;
+  // The first round: a trained LSTM beats the last value on a cycling load, so it is promoted.
+  ASSERT_TRUE(eventually(
+      [&] {
+        return scrapeMetrics().find(
+                   "umbra_model_retraining_total{model=\"demand\",result=\"promoted\"} 1") !=
+               std::string::npos;
+      },
+      90s))
+      << scrapeMetrics() << logTail();
+  auto saved = model::LstmMethod::load(dir + "/model.pt", 6);
+  ASSERT_TRUE(saved.ok()) << saved.error().message;
+  std::string after = scrapeMetrics();
+  EXPECT_NE(after.find("umbra_model_info{version=\"lstm/lstm-"), std::string::npos) << after;
+  EXPECT_NE(after.find("umbra_model_validation_error{metric=\"mase\"}"), std::string::npos);
+  EXPECT_NE(after.find("umbra_model_retraining_total{model=\"contention\",result=\"skipped\"}"),
+            std::string::npos)
+      << "no outcomes recorded yet";
+  // The next round trains the same challenger from the same data and seed: not better, so kept.
+  ASSERT_TRUE(eventually(
+      [&] {
+        return scrapeMetrics().find(
+                   "umbra_model_retraining_total{model=\"demand\",result=\"kept\"}") !=
+               std::string::npos;
+      },
+      90s))
+      << scrapeMetrics() << logTail();
+  EXPECT_NE(scrapeMetrics().find(
+                "umbra_model_retraining_total{model=\"demand\",result=\"promoted\"} 1"),
+            std::string::npos);
+  op->signal(SIGTERM);
+  EXPECT_EQ(op->wait(30), 0);
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
 }
 
 }  // namespace

@@ -1,0 +1,444 @@
+// The operator's forecaster: the contention mapping (fit, prior, files), the outcome records, the
+// ModelForecaster (demand from history, confidence, fallbacks) and champion/challenger retraining.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "model/contention_map.h"
+#include "model/model_forecaster.h"
+#include "model/retrainer.h"
+#include "model/sim_outcomes.h"
+#include "sim/files.h"
+
+namespace umbra::model {
+namespace {
+
+std::string tempPath(const std::string& name) {
+  return (std::filesystem::temp_directory_path() /
+          ("umbra-forecaster-test-" + std::to_string(::getpid()) + "-" + name))
+      .string();
+}
+
+// A node whose steal follows a queueing curve of its load plus the target's share, with noise.
+std::vector<Outcome> queueingOutcomes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u01(0, 1);
+  std::normal_distribution<double> noise(0, 1);
+  const auto curve = [](double rho) {
+    rho = std::clamp(rho, 0.0, 0.99);
+    return 0.02 * std::pow(rho, 4) / (1.05 - rho);
+  };
+  std::vector<Outcome> out;
+  for (size_t i = 0; i < n; ++i) {
+    Outcome o;
+    o.time = static_cast<int64_t>(i);
+    o.source = "test";
+    ContentionInputs& in = o.inputs;
+    in.nodeUtilNow = 0.9 * u01(rng);
+    in.nodeUtilP50 = std::clamp(in.nodeUtilNow + 0.05 * noise(rng), 0.0, 1.0);
+    in.nodeUtilP90 = std::min(1.0, in.nodeUtilP50 + 0.05);
+    in.shadowSteal = curve(in.nodeUtilNow) * (1 + 0.1 * noise(rng));
+    in.shadowStealSd = 0.1 * in.shadowSteal;
+    in.targetVcpus = 1 + std::floor(8 * u01(rng));
+    in.cpuShare = in.targetVcpus / 32;
+    in.memoryPressure = 0.01 * u01(rng);
+    in.memoryShare = 0.1 * u01(rng);
+    in.ioWait = 0.02 * u01(rng);
+    o.actual.cpuContention =
+        std::max(0.0, curve(in.nodeUtilNow + in.cpuShare) * (1 + 0.2 * noise(rng)));
+    o.actual.memoryPressure = in.memoryPressure * (1 + 2 * in.memoryShare);
+    o.actual.ioWait = in.ioWait;
+    out.push_back(o);
+  }
+  return out;
+}
+
+TEST(ContentionMap, LearnsAQueueingCurveBetterThanThePrior) {
+  const auto train = queueingOutcomes(400, 1);
+  const auto test = queueingOutcomes(300, 2);
+  auto learned = ContentionMap::fit(train);
+  ASSERT_TRUE(learned.ok()) << learned.error().message;
+  EXPECT_TRUE(learned->learned());
+  EXPECT_EQ(learned->describe(), "contention/learned(400 outcomes)");
+  const ContentionMap prior = ContentionMap::prior();
+  EXPECT_EQ(prior.describe(), "contention/prior");
+  EXPECT_LT(learned->loss(test), 0.8 * prior.loss(test))
+      << "learned " << learned->loss(test) << " vs prior " << prior.loss(test);
+  double covered = 0;
+  for (const auto& o : test) {
+    const auto q = learned->predict(o.inputs);
+    EXPECT_GE(q.p90.cpuContention, q.p50.cpuContention);
+    EXPECT_GE(q.p50.cpuContention, 0.0);
+    covered += o.actual.cpuContention <= q.p90.cpuContention ? 1 : 0;
+  }
+  covered /= static_cast<double>(test.size());
+  EXPECT_GT(covered, 0.8);
+  EXPECT_LT(covered, 0.98);
+  // More load on the node means more predicted steal.
+  ContentionInputs quiet = test[0].inputs, busy = test[0].inputs;
+  quiet.nodeUtilNow = quiet.nodeUtilP50 = quiet.nodeUtilP90 = 0.1;
+  busy.nodeUtilNow = busy.nodeUtilP50 = busy.nodeUtilP90 = 0.85;
+  quiet.shadowSteal = 0;
+  busy.shadowSteal = 0.05;
+  EXPECT_GT(learned->predict(busy).p50.cpuContention, learned->predict(quiet).p50.cpuContention);
+
+  auto few = ContentionMap::fit(queueingOutcomes(5, 3));
+  ASSERT_FALSE(few.ok());
+  EXPECT_EQ(few.error().message, "contention mapping: 5 outcomes, need at least 20");
+}
+
+TEST(ContentionMap, PriorIsTheObservedMeansWithLoadScaledSteal) {
+  ContentionInputs in;
+  in.shadowSteal = 0.1;
+  in.shadowStealSd = 0.05;
+  in.nodeUtilP50 = 0.5;
+  in.targetVcpus = 8;
+  in.memoryPressure = 0.02;
+  in.ioWait = 0.03;
+  const auto q = ContentionMap::prior().predict(in);
+  EXPECT_NEAR(q.p50.cpuContention, 0.1 * (1 + 0.5 * 8 / 8.0), 1e-12);
+  EXPECT_NEAR(q.p90.cpuContention, 0.15 + 1.28 * 0.05, 1e-12);
+  EXPECT_NEAR(q.p50.memoryPressure, 0.02, 1e-12);
+  EXPECT_NEAR(q.p50.ioWait, 0.03, 1e-12);
+}
+
+TEST(ContentionMap, SaveLoadRoundTripAndBadFilesAreRefusedInOneLine) {
+  auto map = ContentionMap::fit(queueingOutcomes(200, 4));
+  ASSERT_TRUE(map.ok());
+  const std::string path = tempPath("contention.json");
+  ASSERT_TRUE(map->save(path).ok());
+  auto loaded = ContentionMap::load(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  for (const auto& o : queueingOutcomes(20, 5)) {
+    const auto a = map->predict(o.inputs), b = loaded->predict(o.inputs);
+    EXPECT_DOUBLE_EQ(a.p50.cpuContention, b.p50.cpuContention);
+    EXPECT_DOUBLE_EQ(a.p90.memoryPressure, b.p90.memoryPressure);
+  }
+  EXPECT_EQ(loaded->describe(), "contention/learned(200 outcomes)");
+  const auto write = [&](const std::string& text) { std::ofstream(path, std::ios::trunc) << text; };
+  write("{ not json");
+  EXPECT_EQ(ContentionMap::load(path).error().message, path + ": not JSON");
+  write(R"({"format":"umbra-contention/0"})");
+  EXPECT_EQ(ContentionMap::load(path).error().message,
+            path + ": schema mismatch: format is \"umbra-contention/0\", expected "
+                   "\"umbra-contention/1\"");
+  write(R"({"format":"umbra-contention/1","learned":true,"trainedOn":1,"heads":[]})");
+  EXPECT_EQ(ContentionMap::load(path).error().message,
+            path + ": schema mismatch: heads must hold 4 entries");
+  std::filesystem::remove(path);
+  EXPECT_EQ(ContentionMap::load(path).error().message, path + ": no such contention model file");
+  const auto tmpLeft = std::filesystem::directory_iterator(std::filesystem::temp_directory_path());
+  for (const auto& e : tmpLeft)
+    EXPECT_EQ(e.path().string().find(path + ".tmp"), std::string::npos) << e.path();
+}
+
+TEST(Outcomes, AppendReadRoundTripAndAMalformedLineIsNamed) {
+  const std::string path = tempPath("outcomes.jsonl");
+  std::filesystem::remove(path);
+  auto none = readOutcomes(path);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty()) << "no file yet is no outcomes";
+  const auto written = queueingOutcomes(3, 6);
+  for (const auto& o : written)
+    ASSERT_TRUE(appendOutcome(path, o).ok());
+  auto read = readOutcomes(path);
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  ASSERT_EQ(read->size(), 3u);
+  EXPECT_DOUBLE_EQ((*read)[2].inputs.shadowSteal, written[2].inputs.shadowSteal);
+  EXPECT_DOUBLE_EQ((*read)[2].actual.cpuContention, written[2].actual.cpuContention);
+  EXPECT_EQ((*read)[1].source, "test");
+  std::ofstream(path, std::ios::app) << "{\"time\":1}\n";
+  auto bad = readOutcomes(path);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message.rfind(path + ":4: not an outcome record (", 0), 0u)
+      << bad.error().message;
+  EXPECT_EQ(bad.error().message.find('\n'), std::string::npos);
+  std::filesystem::remove(path);
+}
+
+// Predicts a fixed utilisation whatever the history.
+class Fixed final : public SeriesMethod {
+ public:
+  explicit Fixed(double p50, double p90) : p50_(p50), p90_(p90) {}
+  std::string name() const override { return "fixed"; }
+  Status fit(const std::vector<TrainSeries>&, int) override { return okStatus(); }
+  QuantileForecast predict(size_t, std::span<const double>, int horizon) const override {
+    return {std::vector<double>(static_cast<size_t>(horizon), p50_),
+            std::vector<double>(static_cast<size_t>(horizon), p90_)};
+  }
+
+ private:
+  double p50_, p90_;
+};
+
+telemetry::CandidateTelemetry observation(size_t rows, size_t gaps) {
+  telemetry::CandidateTelemetry c;
+  c.node = "node-a";
+  c.nodeCpuCores = 16;
+  c.nodeMemoryBytes = 64.0 * (1 << 30);
+  for (size_t i = 0; i < rows; ++i) {
+    telemetry::Sample s;
+    s.cpuSteal = 0.02 + 0.002 * static_cast<double>(i % 3);
+    s.cpuUtilization = 0.4;
+    s.present = i >= gaps;
+    c.samples.push_back(s);
+    c.frame.times.push_back(1000 + 15 * static_cast<int64_t>(i));
+  }
+  return c;
+}
+
+std::shared_ptr<const ForecastModels> modelsWith(std::shared_ptr<const SeriesMethod> demand,
+                                                 std::vector<std::string> fallbacks = {}) {
+  auto m = std::make_shared<ForecastModels>();
+  m->demand = std::move(demand);
+  m->demandName = "test/fixed";
+  m->fallbacks = std::move(fallbacks);
+  return m;
+}
+
+TEST(ModelForecaster, DemandComesFromTheNodeHistoryAndConfidenceFallsWithGaps) {
+  std::vector<std::string> asked;
+  ModelForecaster f(modelsWith(std::make_shared<Fixed>(0.7, 0.8)),
+                    [&](const std::string& node, SystemTime end) -> Result<std::vector<double>> {
+                      asked.push_back(node + "@" +
+                                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                         end.time_since_epoch())
+                                                         .count()));
+                      return std::vector<double>(40, 0.4);
+                    });
+  const TargetProfile target{4, 8.0 * (1 << 30), "ns/vm"};
+  auto full = f.forecast(observation(20, 0), target);
+  ASSERT_TRUE(full.ok()) << full.error().message;
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0], "node-a@" + std::to_string(1000 + 15 * 19)) << "history up to the last row";
+  const auto in = f.inputsFor("ns/vm", "node-a");
+  ASSERT_TRUE(in.has_value());
+  EXPECT_DOUBLE_EQ(in->nodeUtilP50, 0.7) << "the demand model's forecast, not the observation";
+  EXPECT_DOUBLE_EQ(in->nodeUtilP90, 0.8);
+  EXPECT_DOUBLE_EQ(in->nodeUtilNow, 0.4);
+  EXPECT_DOUBLE_EQ(in->cpuShare, 4.0 / 16);
+  EXPECT_DOUBLE_EQ(in->memoryShare, 8.0 / 64);
+  // p50 steal: the prior's load scaling of the observed mean.
+  EXPECT_NEAR(full->p50.cpuContention, in->shadowSteal * (1 + 0.7 * 4 / 8.0), 1e-12);
+  auto gappy = f.forecast(observation(20, 10), target);
+  ASSERT_TRUE(gappy.ok());
+  EXPECT_LT(gappy->confidence, full->confidence * 0.6) << "half the steps are gaps";
+  EXPECT_GT(full->confidence, 0.5);
+  auto empty = f.forecast(observation(5, 5), target);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.error().message.find("node node-a: no usable telemetry sample"), std::string::npos);
+  f.forget("ns/vm");
+  EXPECT_FALSE(f.inputsFor("ns/vm", "node-a").has_value());
+}
+
+TEST(ModelForecaster, UnreadableHistoryLowersConfidenceAndNamesTheFallback) {
+  ModelForecaster ok(modelsWith(std::make_shared<Fixed>(0.4, 0.4)),
+                     [](const std::string&, SystemTime) -> Result<std::vector<double>> {
+                       return std::vector<double>(40, 0.4);
+                     });
+  ModelForecaster down(
+      modelsWith(std::make_shared<Fixed>(0.4, 0.4), {"demand: /m/model.pt: no such model file"}),
+      [](const std::string&, SystemTime) -> Result<std::vector<double>> {
+        return Error::make(ErrorKind::Network, "http://prom:9090: connection refused");
+      });
+  const TargetProfile target{2, 0, "ns/vm"};
+  auto a = ok.forecast(observation(20, 0), target);
+  auto b = down.forecast(observation(20, 0), target);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NEAR(b->confidence, a->confidence * 0.9, 1e-12);
+  EXPECT_EQ(down.name(),
+            "test/fixed + contention/prior (fallback: demand: /m/model.pt: no such model file)");
+  EXPECT_EQ(ok.name(), "test/fixed + contention/prior");
+}
+
+// Three days of a daily pattern (period 24 steps, for speed) per node.
+std::vector<EvalSeries> seasonalNodes() {
+  std::vector<EvalSeries> out;
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> noise(0, 0.01);
+  for (int n = 0; n < 3; ++n) {
+    EvalSeries s{"node-" + std::to_string(n), std::vector<double>(24 * 30), {}};
+    for (size_t t = 0; t < s.values.size(); ++t)
+      s.values[t] = 0.4 + (0.1 + 0.05 * n) * std::sin(2 * M_PI * static_cast<double>(t) / 24) +
+                    noise(rng);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+RetrainOptions tinyRetraining(const std::string& dir) {
+  RetrainOptions o;
+  o.horizon = 4;
+  o.lstm.window = 12;
+  o.lstm.period = 24;
+  o.lstm.hidden = 8;
+  o.lstm.batch = 64;
+  o.lstm.stepsPerEpoch = 25;
+  o.lstm.maxEpochs = 6;
+  o.lstm.learningRate = 1e-2;
+  o.lstm.threads = 1;
+  o.modelPath = dir + "/model.pt";
+  o.contentionPath = dir + "/contention.json";
+  o.outcomesPath = dir + "/outcomes.jsonl";
+  return o;
+}
+
+// The perfect forecaster of seasonalNodes() without its noise.
+class Oracle final : public SeriesMethod {
+ public:
+  std::string name() const override { return "oracle"; }
+  Status fit(const std::vector<TrainSeries>&, int) override { return okStatus(); }
+  QuantileForecast predict(size_t index, std::span<const double> history,
+                           int horizon) const override {
+    QuantileForecast q;
+    for (int h = 1; h <= horizon; ++h) {
+      const double t = static_cast<double>(history.size() - 1 + static_cast<size_t>(h));
+      q.p50.push_back(0.4 + (0.1 + 0.05 * static_cast<double>(index)) *
+                                std::sin(2 * M_PI * t / 24));
+    }
+    q.p90 = q.p50;
+    return q;
+  }
+};
+
+class RetrainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = tempPath("retrain");
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(RetrainerTest, PromotesABetterChallengerAndKeepsABetterChampion) {
+  const auto nodes = seasonalNodes();
+  const HistoryReader history = [&]() -> Result<std::vector<EvalSeries>> { return nodes; };
+  // A poor champion (the last value on a daily wave) is replaced.
+  ModelForecaster f(modelsWith(lastValue(), {"demand: model.pt: no such model file"}), {});
+  std::vector<RetrainReport> reports;
+  Retrainer r(tinyRetraining(dir_), history, f, [&](const RetrainReport& x) { reports.push_back(x); });
+  const RetrainReport first = r.runOnce();
+  ASSERT_EQ(first.demand, "promoted") << first.message;
+  EXPECT_LT(first.challengerMase, first.championMase);
+  EXPECT_EQ(first.contention, "skipped") << "no outcomes recorded yet";
+  EXPECT_NE(first.message.find("contention: 0 outcomes recorded, need 25"), std::string::npos)
+      << first.message;
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(f.name().rfind("lstm/lstm-", 0), 0u) << f.name();
+  EXPECT_TRUE(f.models()->fallbacks.empty()) << "the demand fallback is gone";
+  auto saved = LstmMethod::load(dir_ + "/model.pt", 4);
+  ASSERT_TRUE(saved.ok()) << saved.error().message;
+
+  // The clairvoyant champion is kept, and its file is untouched.
+  const auto before = std::filesystem::last_write_time(dir_ + "/model.pt");
+  ModelForecaster g(modelsWith(std::make_shared<Oracle>()), {});
+  Retrainer r2(tinyRetraining(dir_), history, g);
+  const RetrainReport second = r2.runOnce();
+  EXPECT_EQ(second.demand, "kept") << second.message;
+  EXPECT_GT(second.challengerMase, second.championMase);
+  EXPECT_EQ(g.name(), "test/fixed + contention/prior");
+  EXPECT_EQ(std::filesystem::last_write_time(dir_ + "/model.pt"), before);
+}
+
+TEST_F(RetrainerTest, UnreadableHistoryOrTooShortSeriesChangeNothing) {
+  ModelForecaster f(modelsWith(lastValue()), {});
+  const auto models = f.models();
+  Retrainer down(tinyRetraining(dir_),
+                 []() -> Result<std::vector<EvalSeries>> {
+                   return Error::make(ErrorKind::Network, "http://prom:9090: connection refused");
+                 },
+                 f);
+  const RetrainReport a = down.runOnce();
+  EXPECT_EQ(a.demand, "failed");
+  EXPECT_EQ(a.message.rfind("demand: http://prom:9090: connection refused", 0), 0u) << a.message;
+  Retrainer shortHistory(tinyRetraining(dir_),
+                         []() -> Result<std::vector<EvalSeries>> {
+                           return std::vector<EvalSeries>{{"n", std::vector<double>(20, 0.3), {}}};
+                         },
+                         f);
+  const RetrainReport b = shortHistory.runOnce();
+  EXPECT_EQ(b.demand, "skipped") << b.message;
+  EXPECT_EQ(f.models(), models) << "the forecaster's models are the same object";
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/model.pt"));
+  EXPECT_TRUE(std::filesystem::is_empty(dir_)) << "no temp file left behind";
+}
+
+TEST_F(RetrainerTest, ContentionMappingIsRefittedFromRecordedOutcomesWhenBetter) {
+  for (const auto& o : queueingOutcomes(150, 8))
+    ASSERT_TRUE(appendOutcome(dir_ + "/outcomes.jsonl", o).ok());
+  ModelForecaster f(modelsWith(std::make_shared<Oracle>(), {"contention: c.json: no such contention model file"}),
+                    {});
+  Retrainer r(tinyRetraining(dir_), [] { return Result<std::vector<EvalSeries>>(seasonalNodes()); },
+              f);
+  const RetrainReport rep = r.runOnce();
+  EXPECT_EQ(rep.contention, "promoted") << rep.message;
+  EXPECT_LT(rep.challengerLoss, rep.championLoss);
+  EXPECT_EQ(f.models()->contention.describe(), "contention/learned(120 outcomes)");
+  EXPECT_TRUE(f.models()->fallbacks.empty());
+  auto loaded = ContentionMap::load(dir_ + "/contention.json");
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(loaded->trainedOn(), 120u);
+  // Run again: the learned map now competes with a challenger fitted on the same data and is
+  // not replaced by an equal one.
+  const RetrainReport again = r.runOnce();
+  EXPECT_EQ(again.contention, "kept") << again.message;
+}
+
+TEST(SimOutcomes, DeterministicAndBusierNodesGiveMoreSteal) {
+  auto cluster = sim::loadCluster(std::string(UMBRA_SOURCE_DIR) + "/examples/clusters/small.yaml");
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  sim::TraceSet traces;
+  std::ostringstream csv;
+  csv << "series_id,timestamp_s,cpu_util,mem_util,disk_io,net_io\n";
+  for (int v = 0; v < 4; ++v)
+    for (int t = 0; t < 288 * 3; ++t)
+      csv << "vm" << v << "," << t * 300 << ","
+          << 0.3 + 0.25 * std::sin(2 * M_PI * t / 288.0 + v) << ",0.5,100,100\n";
+  std::istringstream in(csv.str());
+  ASSERT_TRUE(sim::parseTraceCsv(in, "t.csv", 300, {}, traces).ok());
+  for (auto& [id, t] : traces.series)
+    t.cpuCores = 4;
+  SimOutcomeOptions o;
+  o.outcomes = 40;
+  o.utilisation = 0.3;
+  o.probesPerRound = 4;
+  auto last = lastValue();
+  auto a = simulateOutcomes(*cluster, traces, *last, o);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  ASSERT_EQ(a->size(), 40u);
+  auto b = simulateOutcomes(*cluster, traces, *last, o);
+  ASSERT_TRUE(b.ok());
+  double lowSum = 0, highSum = 0;
+  size_t low = 0, high = 0;
+  for (size_t i = 0; i < a->size(); ++i) {
+    const Outcome& x = (*a)[i];
+    EXPECT_DOUBLE_EQ(x.actual.cpuContention, (*b)[i].actual.cpuContention) << "same seed";
+    EXPECT_GE(x.actual.cpuContention, 0);
+    EXPECT_LE(x.actual.cpuContention, 1);
+    EXPECT_EQ(x.source, "sim");
+    EXPECT_GT(x.inputs.cpuShare, 0);
+    EXPECT_GE(x.inputs.nodeUtilNow, 0);
+    (x.inputs.nodeUtilNow > 0.5 ? highSum : lowSum) += x.actual.cpuContention;
+    (x.inputs.nodeUtilNow > 0.5 ? high : low) += 1;
+  }
+  ASSERT_GT(low, 0u);
+  ASSERT_GT(high, 0u);
+  EXPECT_GT(highSum / static_cast<double>(high), lowSum / static_cast<double>(low));
+  // Nearly idle VMs cannot fill the cluster to 60 %: said, not silently accepted.
+  for (auto& [id, t] : traces.series)
+    std::fill(t.cpu.begin(), t.cpu.end(), 0.01F);
+  o.utilisation = 0.6;
+  auto thin = simulateOutcomes(*cluster, traces, *last, o);
+  ASSERT_FALSE(thin.ok());
+  EXPECT_NE(thin.error().message.find("% utilisation of the 60 % asked for"), std::string::npos)
+      << thin.error().message;
+}
+
+}  // namespace
+}  // namespace umbra::model
