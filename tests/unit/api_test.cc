@@ -126,7 +126,12 @@ scoring: {weights: {cpu: 1, memory: 0, disk: 0, network: 0}}
 retrainingInterval: 12h
 maxConcurrentPlacements: 4
 prometheus: {url: "http://prom:9090"}
-model: {path: /models/m.pt}
+model:
+  path: /models/m.pt
+  contentionPath: /models/c.json
+  outcomesPath: /models/o.jsonl
+  outcomeWindow: 10m
+  retraining: {enabled: false, history: 72h, epochs: 3, stepsPerEpoch: 5, batch: 32, hidden: 4, period: 24, holdBack: 0.3}
 )",
                                "umbra.yaml");
   ASSERT_TRUE(c.ok()) << c.error().message;
@@ -140,6 +145,17 @@ model: {path: /models/m.pt}
   EXPECT_EQ(c->maxConcurrentPlacements, 4);
   EXPECT_EQ(c->prometheus.url, "http://prom:9090");
   EXPECT_EQ(c->modelPath, "/models/m.pt");
+  EXPECT_EQ(c->contentionModelPath, "/models/c.json");
+  EXPECT_EQ(c->outcomesPath, "/models/o.jsonl");
+  EXPECT_EQ(c->outcomeWindow, 10min);
+  EXPECT_FALSE(c->retraining.enabled);
+  EXPECT_EQ(c->retraining.history, std::chrono::hours(72));
+  EXPECT_EQ(c->retraining.epochs, 3);
+  EXPECT_EQ(c->retraining.stepsPerEpoch, 5);
+  EXPECT_EQ(c->retraining.batch, 32);
+  EXPECT_EQ(c->retraining.hidden, 4);
+  EXPECT_EQ(c->retraining.period, 24);
+  EXPECT_DOUBLE_EQ(c->retraining.holdBack, 0.3);
 }
 
 TEST(Config, PrometheusConnectionAndCatalogOverrides) {
@@ -182,6 +198,13 @@ TEST(Config, BadInputNamesFileAndField) {
     EXPECT_EQ(c.error().message, expected);
   };
   bad("shadows: {count: 0}", "umbra.yaml: shadows.count: must be 1..10, got 0");
+  bad("model: {retraining: {epochs: 0}}",
+      "umbra.yaml: model.retraining.epochs: must be 1..1000, got 0");
+  bad("model: {retraining: {holdBack: 0.9}}",
+      "umbra.yaml: model.retraining.holdBack: must be in [0.05, 0.5], got 0.9");
+  bad("model: {outcomeWindow: soon}",
+      "umbra.yaml: model.outcomeWindow: \"soon\" is not a duration (e.g. 90s, 5m, 24h)");
+  bad("model: {retrain: {}}", "umbra.yaml: model.retrain: unknown field");
   bad("shadows: {count: many}", "umbra.yaml: shadows.count: must be an integer, got \"many\"");
   bad("shadows: {cout: 3}", "umbra.yaml: shadows.cout: unknown field");
   bad("shadowz: {}", "umbra.yaml: shadowz: unknown field");
