@@ -130,8 +130,7 @@ std::shared_ptr<const model::ForecastModels> loadModels(const config::OperatorCo
     m->demandName = model::demandNameOf(**lstm);
     const auto meta = Json::parse((*lstm)->metadata(), nullptr, false);
     if (meta.is_object() && meta.contains("validation"))
-      metrics.modelValidationError("pinball_loss",
-                                   meta["validation"].value("pinballLoss", 0.0));
+      metrics.modelValidationError("pinball_loss", meta["validation"].value("pinballLoss", 0.0));
     m->demand = std::shared_ptr<const model::SeriesMethod>(std::move(*lstm));
   } else {
     m->demand = model::lastValue();
@@ -232,8 +231,8 @@ int run(const op::Flags& flags) {
                                *metrics);
   model::Retrainer retrainer(
       retrainOptions(*cfg),
-      [&prom = **prometheus, history = cfg->retraining.history]()
-          -> Result<std::vector<model::EvalSeries>> {
+      [&prom = **prometheus,
+       history = cfg->retraining.history]() -> Result<std::vector<model::EvalSeries>> {
         const auto end =
             std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
         UMBRA_TRY(auto frames,
@@ -253,8 +252,8 @@ int run(const op::Flags& flags) {
         if (r.demand == "promoted" || r.contention == "promoted")
           metrics->modelInfo(learned.name());
         if (r.demand == "promoted" || r.demand == "kept")
-          metrics->modelValidationError(
-              "mase", r.demand == "promoted" ? r.challengerMase : r.championMase);
+          metrics->modelValidationError("mase",
+                                        r.demand == "promoted" ? r.challengerMase : r.championMase);
       });
 
   // Informers: placements in the watch scope; what occupies nodes cluster-wide.

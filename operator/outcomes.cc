@@ -46,7 +46,9 @@ OutcomeRecorder::OutcomeRecorder(telemetry::PrometheusSource& prometheus,
       metrics_(metrics),
       thread_([this] { run(); }) {}
 
-OutcomeRecorder::~OutcomeRecorder() { stop(); }
+OutcomeRecorder::~OutcomeRecorder() {
+  stop();
+}
 
 void OutcomeRecorder::placed(const std::string& target, const std::string& node, SystemTime at) {
   const auto inputs = forecaster_.inputsFor(target, node);
@@ -115,7 +117,8 @@ void OutcomeRecorder::record(const Pending& p) {
   }
   const auto v = vm->find(p.target);
   const auto n = node->find(p.node);
-  const auto steal = v == vm->end() ? std::nullopt : meanOf(v->second, "cpu_steal", scaleOf("cpu_steal"));
+  const auto steal =
+      v == vm->end() ? std::nullopt : meanOf(v->second, "cpu_steal", scaleOf("cpu_steal"));
   if (!steal) {
     metrics_.outcomeRecorded("no_data");
     log::warn("no steal series for the placed VM over the outcome window; no outcome recorded",

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "api/quantity.h"
-#include "model/evaluation.h"
 #include "model/contention_map.h"
+#include "model/evaluation.h"
 #include "model/lstm.h"
 #include "model/sim_outcomes.h"
 #include "sim/files.h"
@@ -227,7 +227,8 @@ int trainContention(int argc, char** argv) {
   so.utilisation = *util / 100.0;
   so.seed = static_cast<uint64_t>(*seed);
   const auto t0 = std::chrono::steady_clock::now();
-  std::fprintf(stderr, "[contention] simulating %zu placements on %s at %d %% utilisation (demand: %s)\n",
+  std::fprintf(stderr,
+               "[contention] simulating %zu placements on %s at %d %% utilisation (demand: %s)\n",
                so.outcomes, f->at("cluster").c_str(), *util, demandName.c_str());
   auto outcomes = model::simulateOutcomes(*cluster, *traces, *demand, so);
   if (!outcomes.ok())
@@ -249,8 +250,10 @@ int trainContention(int argc, char** argv) {
   }
   // Time-ordered: the newest 20 % judge.
   const size_t judge = outcomes->size() / 5;
-  const std::vector<model::Outcome> fitPart(outcomes->begin(), outcomes->end() - static_cast<std::ptrdiff_t>(judge));
-  const std::vector<model::Outcome> judgePart(outcomes->end() - static_cast<std::ptrdiff_t>(judge), outcomes->end());
+  const std::vector<model::Outcome> fitPart(outcomes->begin(),
+                                            outcomes->end() - static_cast<std::ptrdiff_t>(judge));
+  const std::vector<model::Outcome> judgePart(outcomes->end() - static_cast<std::ptrdiff_t>(judge),
+                                              outcomes->end());
   auto learned = model::ContentionMap::fit(fitPart);
   if (!learned.ok())
     return fail(learned.error().message);
@@ -267,16 +270,19 @@ int trainContention(int argc, char** argv) {
   };
   const auto [lMae, lCov] = stealStats(*learned);
   const auto [pMae, pCov] = stealStats(prior);
-  json report = {{"outcomes", outcomes->size()},
-                 {"simulatedSeconds", simSeconds},
-                 {"judged", judgePart.size()},
-                 {"learned", {{"loss", learned->loss(judgePart)}, {"stealMae", lMae}, {"stealP90Coverage", lCov}}},
-                 {"prior", {{"loss", prior.loss(judgePart)}, {"stealMae", pMae}, {"stealP90Coverage", pCov}}}};
-  std::fprintf(stderr,
-               "[contention] %zu outcomes in %.1f s; on the newest %zu: loss %.4f (prior %.4f), steal MAE "
-               "%.4f (prior %.4f), steal p90 coverage %.3f (prior %.3f)\n",
-               outcomes->size(), simSeconds, judgePart.size(), learned->loss(judgePart),
-               prior.loss(judgePart), lMae, pMae, lCov, pCov);
+  json report = {
+      {"outcomes", outcomes->size()},
+      {"simulatedSeconds", simSeconds},
+      {"judged", judgePart.size()},
+      {"learned",
+       {{"loss", learned->loss(judgePart)}, {"stealMae", lMae}, {"stealP90Coverage", lCov}}},
+      {"prior", {{"loss", prior.loss(judgePart)}, {"stealMae", pMae}, {"stealP90Coverage", pCov}}}};
+  std::fprintf(
+      stderr,
+      "[contention] %zu outcomes in %.1f s; on the newest %zu: loss %.4f (prior %.4f), steal MAE "
+      "%.4f (prior %.4f), steal p90 coverage %.3f (prior %.3f)\n",
+      outcomes->size(), simSeconds, judgePart.size(), learned->loss(judgePart),
+      prior.loss(judgePart), lMae, pMae, lCov, pCov);
   auto all = model::ContentionMap::fit(*outcomes);
   if (!all.ok())
     return fail(all.error().message);

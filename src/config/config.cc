@@ -256,8 +256,8 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
                         c.maxConcurrentPlacements));
   UMBRA_CHECK(parsePrometheus(root["prometheus"], r, c.prometheus));
   const YAML::Node model = root["model"];
-  UMBRA_CHECK(r.onlyKeys(model, "model",
-                         {"path", "contentionPath", "outcomesPath", "outcomeWindow", "retraining"}));
+  UMBRA_CHECK(r.onlyKeys(
+      model, "model", {"path", "contentionPath", "outcomesPath", "outcomeWindow", "retraining"}));
   if (model) {
     UMBRA_CHECK(r.string(model["path"], "model.path", c.modelPath));
     UMBRA_CHECK(r.string(model["contentionPath"], "model.contentionPath", c.contentionModelPath));
@@ -272,8 +272,8 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
       UMBRA_CHECK(r.boolean(t["enabled"], "model.retraining.enabled", rt.enabled));
       UMBRA_CHECK(r.duration(t["history"], "model.retraining.history", rt.history));
       UMBRA_CHECK(r.integer(t["epochs"], "model.retraining.epochs", 1, 1000, rt.epochs));
-      UMBRA_CHECK(
-          r.integer(t["stepsPerEpoch"], "model.retraining.stepsPerEpoch", 1, 100000, rt.stepsPerEpoch));
+      UMBRA_CHECK(r.integer(t["stepsPerEpoch"], "model.retraining.stepsPerEpoch", 1, 100000,
+                            rt.stepsPerEpoch));
       UMBRA_CHECK(r.integer(t["batch"], "model.retraining.batch", 1, 65536, rt.batch));
       UMBRA_CHECK(r.integer(t["hidden"], "model.retraining.hidden", 1, 1024, rt.hidden));
       UMBRA_CHECK(r.integer(t["period"], "model.retraining.period", 1, 10000, rt.period));

@@ -60,7 +60,7 @@ Result<Action> ShadowPlacementReconciler::observe(Pass& p) {
   std::string problem = observed.ok() ? "" : observed.error().message;
   if (observed.ok()) {
     const model::TargetProfile profile{p.req.size.cpu, p.req.size.memory,
-                                      p.ns + "/" + p.settings.targetName};
+                                       p.ns + "/" + p.settings.targetName};
     for (auto& candidate : *observed) {
       if (const auto node = d_.caches.nodes.get(candidate.node)) {
         const auto view = placement::nodeViewOf(*node);

@@ -105,14 +105,16 @@ struct OperatorMetrics::Impl final : runtime::QueueMetrics {
   prometheus::Family<prometheus::Counter>& retrainF =
       BuildCounter()
           .Name("umbra_model_retraining_total")
-          .Help("Retraining rounds by model (demand, contention) and result (promoted, kept, "
-                "skipped, failed)")
+          .Help(
+              "Retraining rounds by model (demand, contention) and result (promoted, kept, "
+              "skipped, failed)")
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& outcomesF =
       BuildCounter()
           .Name("umbra_outcomes_recorded_total")
-          .Help("Placement outcomes measured after outcomeWindow, by result (recorded, no_data, "
-                "failed)")
+          .Help(
+              "Placement outcomes measured after outcomeWindow, by result (recorded, no_data, "
+              "failed)")
           .Register(*registry);
   prometheus::Family<prometheus::Histogram>& forecastDurF =
       BuildHistogram()

@@ -18,22 +18,25 @@ using nlohmann::json;
 
 namespace {
 
-double hinge(double x) { return std::max(0.0, x); }
+double hinge(double x) {
+  return std::max(0.0, x);
+}
 
 // The fixed features of each output's regression (their count is Head::features).
-int featuresOf(int output, const ContentionInputs& in, std::array<double, ContentionMap::MaxFeatures>& f) {
+int featuresOf(int output, const ContentionInputs& in,
+               std::array<double, ContentionMap::MaxFeatures>& f) {
   switch (output) {
     case 0: {  // CPU steal: how loaded the node will be once the target adds its share
       const double rho50 = in.nodeUtilP50 + in.cpuShare;
       const double rho90 = in.nodeUtilP90 + in.cpuShare;
-      f = {in.shadowSteal,        in.shadowStealSd,    in.nodeUtilNow,
-           in.nodeUtilP50,        in.nodeUtilP90,      in.cpuShare,
-           hinge(rho50 - 0.6),    hinge(rho50 - 0.8),  hinge(rho90 - 0.9),
-           in.shadowSteal * rho50};
+      f = {in.shadowSteal,     in.shadowStealSd,      in.nodeUtilNow,     in.nodeUtilP50,
+           in.nodeUtilP90,     in.cpuShare,           hinge(rho50 - 0.6), hinge(rho50 - 0.8),
+           hinge(rho90 - 0.9), in.shadowSteal * rho50};
       return 10;
     }
     case 1:  // memory stalls
-      f = {in.memoryPressure, in.memoryPressureSd, in.memoryShare, in.memoryPressure * in.memoryShare};
+      f = {in.memoryPressure, in.memoryPressureSd, in.memoryShare,
+           in.memoryPressure * in.memoryShare};
       return 4;
     case 2:  // I/O wait
       f = {in.ioWait, in.ioWaitSd, in.nodeUtilP50, in.ioWait * in.cpuShare};
@@ -57,13 +60,16 @@ double outputOf(const placement::Contention& c, int output) {
   return outputOf(const_cast<placement::Contention&>(c), output);
 }
 
-double unitOf(int output) { return output == 3 ? 1e3 : 1.0; }  // latency fitted in ms
+double unitOf(int output) {
+  return output == 3 ? 1e3 : 1.0;
+}  // latency fitted in ms
 
 double apply(const ContentionMap::Head& h, const std::array<double, ContentionMap::MaxFeatures>& f,
              const std::array<double, ContentionMap::MaxFeatures + 1>& w) {
   double y = w[0];
   for (int j = 0; j < h.features; ++j)
-    y += w[static_cast<size_t>(j) + 1] * (f[static_cast<size_t>(j)] - h.mean[static_cast<size_t>(j)]) /
+    y += w[static_cast<size_t>(j) + 1] *
+         (f[static_cast<size_t>(j)] - h.mean[static_cast<size_t>(j)]) /
          h.sd[static_cast<size_t>(j)];
   return y;
 }
@@ -75,8 +81,8 @@ double pinball(double actual, double predicted, double q) {
 
 // Linear quantile regression by full-batch Adam on the pinball loss (standardised features).
 std::array<double, ContentionMap::MaxFeatures + 1> fitQuantile(
-    const std::vector<std::array<double, ContentionMap::MaxFeatures>>& x, const std::vector<double>& y,
-    const ContentionMap::Head& h, double q) {
+    const std::vector<std::array<double, ContentionMap::MaxFeatures>>& x,
+    const std::vector<double>& y, const ContentionMap::Head& h, double q) {
   std::array<double, ContentionMap::MaxFeatures + 1> w{}, m{}, v{};
   std::vector<double> sorted = y;
   std::sort(sorted.begin(), sorted.end());
@@ -117,10 +123,11 @@ placement::Contention contentionOf(const json& j) {
           j.at("ioWait").get<double>(), j.at("networkLatency").get<double>()};
 }
 
-#define UMBRA_INPUT_FIELDS(X)                                                              \
-  X(shadowSteal) X(shadowStealSd) X(nodeUtilNow) X(nodeUtilP50) X(nodeUtilP90)             \
-  X(memoryPressure) X(memoryPressureSd) X(ioWait) X(ioWaitSd) X(networkLatency)           \
-  X(networkLatencySd) X(targetVcpus) X(cpuShare) X(memoryShare)
+#define UMBRA_INPUT_FIELDS(X)                                                         \
+  X(shadowSteal)                                                                      \
+  X(shadowStealSd) X(nodeUtilNow) X(nodeUtilP50) X(nodeUtilP90) X(memoryPressure)     \
+      X(memoryPressureSd) X(ioWait) X(ioWaitSd) X(networkLatency) X(networkLatencySd) \
+          X(targetVcpus) X(cpuShare) X(memoryShare)
 
 json inputsJson(const ContentionInputs& in) {
   json j;
@@ -161,13 +168,15 @@ Status writeAtomically(const std::string& path, const std::string& text) {
 
 }  // namespace
 
-ContentionMap ContentionMap::prior() { return {}; }
+ContentionMap ContentionMap::prior() {
+  return {};
+}
 
 Result<ContentionMap> ContentionMap::fit(const std::vector<Outcome>& outcomes) {
   if (outcomes.size() < MinOutcomes) {
-    return Error::make(ErrorKind::Invalid, "contention mapping: " + std::to_string(outcomes.size()) +
-                                               " outcomes, need at least " +
-                                               std::to_string(MinOutcomes));
+    return Error::make(ErrorKind::Invalid,
+                       "contention mapping: " + std::to_string(outcomes.size()) +
+                           " outcomes, need at least " + std::to_string(MinOutcomes));
   }
   ContentionMap map;
   map.learned_ = true;
@@ -202,7 +211,8 @@ ContentionQuantiles ContentionMap::predict(const ContentionInputs& in) const {
   if (!learned_) {
     const double load =
         1.0 + std::clamp(in.nodeUtilP50, 0.0, 1.0) * std::max(1.0, in.targetVcpus) / 8.0;
-    out.p50 = {std::min(1.0, in.shadowSteal * load), in.memoryPressure, in.ioWait, in.networkLatency};
+    out.p50 = {std::min(1.0, in.shadowSteal * load), in.memoryPressure, in.ioWait,
+               in.networkLatency};
     out.p90 = {std::min(1.0, out.p50.cpuContention + 1.28 * in.shadowStealSd),
                std::min(1.0, in.memoryPressure + 1.28 * in.memoryPressureSd),
                std::min(1.0, in.ioWait + 1.28 * in.ioWaitSd),
@@ -278,7 +288,8 @@ Result<ContentionMap> ContentionMap::load(const std::string& path) {
     return fail("not JSON");
   }
   if (doc.value("format", "") != "umbra-contention/1") {
-    return fail("schema mismatch: format is " + (doc.contains("format") ? doc["format"].dump() : "absent") +
+    return fail("schema mismatch: format is " +
+                (doc.contains("format") ? doc["format"].dump() : "absent") +
                 ", expected \"umbra-contention/1\"");
   }
   ContentionMap map;
@@ -320,20 +331,24 @@ Result<ContentionMap> ContentionMap::load(const std::string& path) {
 }
 
 Status appendOutcome(const std::string& path, const Outcome& o) {
-  const json j = {{"time", o.time},     {"source", o.source},
-                  {"target", o.target}, {"node", o.node},
-                  {"inputs", inputsJson(o.inputs)}, {"actual", contentionJson(o.actual)}};
+  const json j = {{"time", o.time},
+                  {"source", o.source},
+                  {"target", o.target},
+                  {"node", o.node},
+                  {"inputs", inputsJson(o.inputs)},
+                  {"actual", contentionJson(o.actual)}};
   const std::string line = j.dump() + "\n";
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return Error::make(ErrorKind::Invalid, path + ": cannot append an outcome: " + std::strerror(errno));
+    return Error::make(ErrorKind::Invalid,
+                       path + ": cannot append an outcome: " + std::strerror(errno));
   }
   const ssize_t n = ::write(fd, line.data(), line.size());
   const int err = errno;
   ::close(fd);
   if (n != static_cast<ssize_t>(line.size())) {
-    return Error::make(ErrorKind::Invalid,
-                       path + ": cannot append an outcome: " + (n < 0 ? std::strerror(err) : "short write"));
+    return Error::make(ErrorKind::Invalid, path + ": cannot append an outcome: " +
+                                               (n < 0 ? std::strerror(err) : "short write"));
   }
   return okStatus();
 }
@@ -365,8 +380,8 @@ Result<std::vector<Outcome>> readOutcomes(const std::string& path) {
       o.actual = contentionOf(j.at("actual"));
       out.push_back(std::move(o));
     } catch (const std::exception& e) {
-      return Error::make(ErrorKind::Invalid,
-                         path + ":" + std::to_string(number) + ": not an outcome record (" + e.what() + ")");
+      return Error::make(ErrorKind::Invalid, path + ":" + std::to_string(number) +
+                                                 ": not an outcome record (" + e.what() + ")");
     }
   }
   return out;

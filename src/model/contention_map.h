@@ -11,7 +11,8 @@ namespace umbra::model {
 
 // What is known about a candidate when the decision is made: the probe's observation (means and
 // spreads over the observation window), the node's demand forecast over the horizon, and how big
-// the target is next to the node. The inputs of the contention mapping (part (b) of the forecaster).
+// the target is next to the node. The inputs of the contention mapping (part (b) of the
+// forecaster).
 struct ContentionInputs {
   double shadowSteal = 0, shadowStealSd = 0;  // the shadow's vCPU delay fraction
   double nodeUtilNow = 0;                     // node CPU utilisation during the observation
@@ -28,7 +29,7 @@ struct ContentionInputs {
 // known at the decision. Recorded by the operator after every placement, and produced offline by
 // the simulator (sim_outcomes.h).
 struct Outcome {
-  int64_t time = 0;  // unix seconds of the decision
+  int64_t time = 0;    // unix seconds of the decision
   std::string source;  // "operator" | "sim"
   std::string target, node;
   ContentionInputs inputs;

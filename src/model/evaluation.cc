@@ -14,8 +14,8 @@ size_t splitOf(const EvalSeries& s, const EvalOptions& o) {
 
 }  // namespace
 
-std::vector<EvalSeries> seriesFromFrames(const std::map<std::string, telemetry::FeatureFrame>& frames,
-                                         const std::string& column) {
+std::vector<EvalSeries> seriesFromFrames(
+    const std::map<std::string, telemetry::FeatureFrame>& frames, const std::string& column) {
   std::vector<EvalSeries> out;
   for (const auto& [key, frame] : frames) {
     const int c = frame.column(column);

@@ -38,8 +38,8 @@ struct MethodReport {
 
 // One series per frame (e.g. per node from PrometheusSource::history) of the column `column`,
 // gaps carrying the last value and marked unobserved; frames without the column are skipped.
-std::vector<EvalSeries> seriesFromFrames(const std::map<std::string, telemetry::FeatureFrame>& frames,
-                                         const std::string& column);
+std::vector<EvalSeries> seriesFromFrames(
+    const std::map<std::string, telemetry::FeatureFrame>& frames, const std::string& column);
 
 // The training parts, as the methods' fit() sees them.
 std::vector<TrainSeries> trainingParts(const std::vector<EvalSeries>& all, const EvalOptions& o);

@@ -53,7 +53,9 @@ void ModelForecaster::setModels(std::shared_ptr<const ForecastModels> models) {
   models_ = std::move(models);
 }
 
-std::string ModelForecaster::name() const { return models()->name(); }
+std::string ModelForecaster::name() const {
+  return models()->name();
+}
 
 ContentionInputs ModelForecaster::inputsOf(const telemetry::CandidateTelemetry& observed,
                                            const TargetProfile& target,
@@ -105,8 +107,9 @@ Result<Forecast> ModelForecaster::forecast(const telemetry::CandidateTelemetry& 
   double historyFactor = 0.9;
   QuantileForecast demand;
   if (history_) {
-    const SystemTime end =
-        observed.frame.times.empty() ? SystemTime{} : SystemTime{std::chrono::seconds(observed.frame.times.back())};
+    const SystemTime end = observed.frame.times.empty()
+                               ? SystemTime{}
+                               : SystemTime{std::chrono::seconds(observed.frame.times.back())};
     auto h = history_(observed.node, end);
     if (h.ok() && h->size() > 1) {
       const std::lock_guard<std::mutex> lock(demandMutex_);
@@ -119,10 +122,10 @@ Result<Forecast> ModelForecaster::forecast(const telemetry::CandidateTelemetry& 
   Forecast f;
   f.p50 = q.p50;
   f.p90 = q.p90;
-  const double coverage = static_cast<double>(present) / static_cast<double>(observed.samples.size());
+  const double coverage =
+      static_cast<double>(present) / static_cast<double>(observed.samples.size());
   const double enough = std::min(1.0, static_cast<double>(present) / 4.0);  // < 4 samples is thin
-  const double spread =
-      (q.p90.cpuContention - q.p50.cpuContention) / (q.p90.cpuContention + 0.05);
+  const double spread = (q.p90.cpuContention - q.p50.cpuContention) / (q.p90.cpuContention + 0.05);
   f.confidence = std::clamp(coverage * enough * historyFactor * (1.0 - spread), 0.0, 1.0);
   if (!target.key.empty()) {
     const std::lock_guard<std::mutex> lock(mutex_);

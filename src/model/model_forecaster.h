@@ -61,7 +61,8 @@ class ModelForecaster final : public Forecaster {
 
   // What was known when a candidate was forecast for a target (kept for the latest
   // forecast per target and node), so that an outcome can be recorded after the placement.
-  std::optional<ContentionInputs> inputsFor(const std::string& target, const std::string& node) const;
+  std::optional<ContentionInputs> inputsFor(const std::string& target,
+                                            const std::string& node) const;
   // Forgets a target's inputs (after its outcome is scheduled, or when it is not placed).
   void forget(const std::string& target);
 

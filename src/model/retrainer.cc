@@ -7,7 +7,8 @@ namespace umbra::model {
 
 std::string demandNameOf(const LstmMethod& m) {
   const auto meta = nlohmann::json::parse(m.metadata(), nullptr, false);
-  return "lstm/" + (meta.is_object() ? meta.value("version", std::string("unversioned")) : "unversioned");
+  return "lstm/" +
+         (meta.is_object() ? meta.value("version", std::string("unversioned")) : "unversioned");
 }
 
 Retrainer::Retrainer(RetrainOptions options, HistoryReader history, ModelForecaster& forecaster,
@@ -17,7 +18,9 @@ Retrainer::Retrainer(RetrainOptions options, HistoryReader history, ModelForecas
       forecaster_(forecaster),
       onReport_(std::move(onReport)) {}
 
-Retrainer::~Retrainer() { stop(); }
+Retrainer::~Retrainer() {
+  stop();
+}
 
 void Retrainer::demandRound(RetrainReport& r, ForecastModels& next) {
   auto series = history_();
@@ -72,7 +75,8 @@ void Retrainer::contentionRound(RetrainReport& r, ForecastModels& next) {
     return;
   }
   const size_t judge = outcomes->size() / 5;
-  std::vector<Outcome> fitPart(outcomes->begin(), outcomes->end() - static_cast<std::ptrdiff_t>(judge));
+  std::vector<Outcome> fitPart(outcomes->begin(),
+                               outcomes->end() - static_cast<std::ptrdiff_t>(judge));
   const std::vector<Outcome> judgePart(outcomes->end() - static_cast<std::ptrdiff_t>(judge),
                                        outcomes->end());
   if (judge < 5 || fitPart.size() < ContentionMap::MinOutcomes) {
@@ -103,7 +107,8 @@ void Retrainer::contentionRound(RetrainReport& r, ForecastModels& next) {
     return;
   }
   next.contention = *challenger;
-  std::erase_if(next.fallbacks, [](const std::string& f) { return f.rfind("contention:", 0) == 0; });
+  std::erase_if(next.fallbacks,
+                [](const std::string& f) { return f.rfind("contention:", 0) == 0; });
   r.contention = "promoted";
 }
 

@@ -10,8 +10,8 @@ namespace umbra::model {
 
 namespace {
 
-constexpr double Dt = 15;       // simulation step, seconds
-constexpr double Slot = 300;    // history step, seconds
+constexpr double Dt = 15;     // simulation step, seconds
+constexpr double Slot = 300;  // history step, seconds
 constexpr double GiB = 1024.0 * 1024 * 1024;
 
 // What the catalog's queries compute, from counter deltas over one step.
@@ -183,7 +183,8 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
       c.nodeCpuCores = spec.cpuCores;
       c.nodeMemoryBytes = spec.memoryBytes;
       const auto forecast = demand.predict(p.node, history[p.node], o.horizon);
-      inputs.push_back(ModelForecaster::inputsOf(c, {p.vm.vcpus, p.vm.memoryBytes, p.vm.id}, forecast));
+      inputs.push_back(
+          ModelForecaster::inputsOf(c, {p.vm.vcpus, p.vm.memoryBytes, p.vm.id}, forecast));
       UMBRA_CHECK(s.addWorkload(p.vm, spec.name));
     }
     std::vector<placement::Contention> sum(probes.size());

@@ -12,11 +12,11 @@
 namespace umbra::model {
 
 struct SimOutcomeOptions {
-  size_t outcomes = 600;          // placements to record
-  double utilisation = 0.5;       // background load the cluster is filled to (mean node CPU)
-  size_t probesPerRound = 10;     // placements probed side by side (on distinct nodes)
-  double observeSeconds = 300;    // the shadow's observation
-  int horizon = 6;                // outcome window, in 300 s steps
+  size_t outcomes = 600;        // placements to record
+  double utilisation = 0.5;     // background load the cluster is filled to (mean node CPU)
+  size_t probesPerRound = 10;   // placements probed side by side (on distinct nodes)
+  double observeSeconds = 300;  // the shadow's observation
+  int horizon = 6;              // outcome window, in 300 s steps
   double shadowCpuFraction = 0.01;
   uint64_t seed = 1;
 };

@@ -43,11 +43,10 @@ class PrometheusSource final : public MetricsSource {
   // names in namespaces matching `nsRegex`, keys "namespace/name"), with that scope's features
   // only. Empty `names` means every series the queries return. Gaps stay gaps. A non-empty
   // `features` reads only those features (one query each).
-  Result<std::map<std::string, FeatureFrame>> history(Scope scope, const std::string& nsRegex,
-                                                      const std::vector<std::string>& names,
-                                                      SystemTime start, SystemTime end,
-                                                      std::chrono::seconds step,
-                                                      const std::vector<std::string>& features = {});
+  Result<std::map<std::string, FeatureFrame>> history(
+      Scope scope, const std::string& nsRegex, const std::vector<std::string>& names,
+      SystemTime start, SystemTime end, std::chrono::seconds step,
+      const std::vector<std::string>& features = {});
 
   // Catalog queries issued (one per feature per observe()); HTTP requests are
   // client().requestsSent().

@@ -164,9 +164,8 @@ class OperatorBinaryTest : public KubeVirtFixture {
       ASSERT_TRUE(
           standin_->createNode(node(n), "16", "64Gi", {{"umbra.test/group", ns_.name()}}).ok());
     }
-    configPath =
-        startTelemetryAndKubeVirt({{node("a"), 0.15}, {node("b"), 0.01}, {node("c"), 0.30}}, "web",
-                                  extraConfig);
+    configPath = startTelemetryAndKubeVirt(
+        {{node("a"), 0.15}, {node("b"), 0.01}, {node("c"), 0.30}}, "web", extraConfig);
     op = startOperator(configPath);
     ASSERT_TRUE(ready()) << logTail();
     ASSERT_TRUE(
@@ -523,9 +522,9 @@ TEST_F(OperatorBinaryTest, RetrainingPromotesAChallengerOnlyWhenItScoresBetter) 
       },
       90s))
       << scrapeMetrics() << logTail();
-  EXPECT_NE(scrapeMetrics().find(
-                "umbra_model_retraining_total{model=\"demand\",result=\"promoted\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      scrapeMetrics().find("umbra_model_retraining_total{model=\"demand\",result=\"promoted\"} 1"),
+      std::string::npos);
   op->signal(SIGTERM);
   EXPECT_EQ(op->wait(30), 0);
   for (const auto& e : std::filesystem::directory_iterator(dir))

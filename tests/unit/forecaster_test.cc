@@ -125,8 +125,9 @@ TEST(ContentionMap, SaveLoadRoundTripAndBadFilesAreRefusedInOneLine) {
   EXPECT_EQ(ContentionMap::load(path).error().message, path + ": not JSON");
   write(R"({"format":"umbra-contention/0"})");
   EXPECT_EQ(ContentionMap::load(path).error().message,
-            path + ": schema mismatch: format is \"umbra-contention/0\", expected "
-                   "\"umbra-contention/1\"");
+            path +
+                ": schema mismatch: format is \"umbra-contention/0\", expected "
+                "\"umbra-contention/1\"");
   write(R"({"format":"umbra-contention/1","learned":true,"trainedOn":1,"heads":[]})");
   EXPECT_EQ(ContentionMap::load(path).error().message,
             path + ": schema mismatch: heads must hold 4 entries");
@@ -203,14 +204,15 @@ std::shared_ptr<const ForecastModels> modelsWith(std::shared_ptr<const SeriesMet
 
 TEST(ModelForecaster, DemandComesFromTheNodeHistoryAndConfidenceFallsWithGaps) {
   std::vector<std::string> asked;
-  ModelForecaster f(modelsWith(std::make_shared<Fixed>(0.7, 0.8)),
-                    [&](const std::string& node, SystemTime end) -> Result<std::vector<double>> {
-                      asked.push_back(node + "@" +
-                                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                                         end.time_since_epoch())
-                                                         .count()));
-                      return std::vector<double>(40, 0.4);
-                    });
+  ModelForecaster f(
+      modelsWith(std::make_shared<Fixed>(0.7, 0.8)),
+      [&](const std::string& node, SystemTime end) -> Result<std::vector<double>> {
+        asked.push_back(
+            node + "@" +
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::seconds>(end.time_since_epoch()).count()));
+        return std::vector<double>(40, 0.4);
+      });
   const TargetProfile target{4, 8.0 * (1 << 30), "ns/vm"};
   auto full = f.forecast(observation(20, 0), target);
   ASSERT_TRUE(full.ok()) << full.error().message;
@@ -231,7 +233,8 @@ TEST(ModelForecaster, DemandComesFromTheNodeHistoryAndConfidenceFallsWithGaps) {
   EXPECT_GT(full->confidence, 0.5);
   auto empty = f.forecast(observation(5, 5), target);
   ASSERT_FALSE(empty.ok());
-  EXPECT_NE(empty.error().message.find("node node-a: no usable telemetry sample"), std::string::npos);
+  EXPECT_NE(empty.error().message.find("node node-a: no usable telemetry sample"),
+            std::string::npos);
   f.forget("ns/vm");
   EXPECT_FALSE(f.inputsFor("ns/vm", "node-a").has_value());
 }
@@ -264,8 +267,8 @@ std::vector<EvalSeries> seasonalNodes() {
   for (int n = 0; n < 3; ++n) {
     EvalSeries s{"node-" + std::to_string(n), std::vector<double>(24 * 30), {}};
     for (size_t t = 0; t < s.values.size(); ++t)
-      s.values[t] = 0.4 + (0.1 + 0.05 * n) * std::sin(2 * M_PI * static_cast<double>(t) / 24) +
-                    noise(rng);
+      s.values[t] =
+          0.4 + (0.1 + 0.05 * n) * std::sin(2 * M_PI * static_cast<double>(t) / 24) + noise(rng);
     out.push_back(std::move(s));
   }
   return out;
@@ -298,8 +301,8 @@ class Oracle final : public SeriesMethod {
     QuantileForecast q;
     for (int h = 1; h <= horizon; ++h) {
       const double t = static_cast<double>(history.size() - 1 + static_cast<size_t>(h));
-      q.p50.push_back(0.4 + (0.1 + 0.05 * static_cast<double>(index)) *
-                                std::sin(2 * M_PI * t / 24));
+      q.p50.push_back(0.4 +
+                      (0.1 + 0.05 * static_cast<double>(index)) * std::sin(2 * M_PI * t / 24));
     }
     q.p90 = q.p50;
     return q;
@@ -322,7 +325,8 @@ TEST_F(RetrainerTest, PromotesABetterChallengerAndKeepsABetterChampion) {
   // A poor champion (the last value on a daily wave) is replaced.
   ModelForecaster f(modelsWith(lastValue(), {"demand: model.pt: no such model file"}), {});
   std::vector<RetrainReport> reports;
-  Retrainer r(tinyRetraining(dir_), history, f, [&](const RetrainReport& x) { reports.push_back(x); });
+  Retrainer r(tinyRetraining(dir_), history, f,
+              [&](const RetrainReport& x) { reports.push_back(x); });
   const RetrainReport first = r.runOnce();
   ASSERT_EQ(first.demand, "promoted") << first.message;
   EXPECT_LT(first.challengerMase, first.championMase);
@@ -349,19 +353,21 @@ TEST_F(RetrainerTest, PromotesABetterChallengerAndKeepsABetterChampion) {
 TEST_F(RetrainerTest, UnreadableHistoryOrTooShortSeriesChangeNothing) {
   ModelForecaster f(modelsWith(lastValue()), {});
   const auto models = f.models();
-  Retrainer down(tinyRetraining(dir_),
-                 []() -> Result<std::vector<EvalSeries>> {
-                   return Error::make(ErrorKind::Network, "http://prom:9090: connection refused");
-                 },
-                 f);
+  Retrainer down(
+      tinyRetraining(dir_),
+      []() -> Result<std::vector<EvalSeries>> {
+        return Error::make(ErrorKind::Network, "http://prom:9090: connection refused");
+      },
+      f);
   const RetrainReport a = down.runOnce();
   EXPECT_EQ(a.demand, "failed");
   EXPECT_EQ(a.message.rfind("demand: http://prom:9090: connection refused", 0), 0u) << a.message;
-  Retrainer shortHistory(tinyRetraining(dir_),
-                         []() -> Result<std::vector<EvalSeries>> {
-                           return std::vector<EvalSeries>{{"n", std::vector<double>(20, 0.3), {}}};
-                         },
-                         f);
+  Retrainer shortHistory(
+      tinyRetraining(dir_),
+      []() -> Result<std::vector<EvalSeries>> {
+        return std::vector<EvalSeries>{{"n", std::vector<double>(20, 0.3), {}}};
+      },
+      f);
   const RetrainReport b = shortHistory.runOnce();
   EXPECT_EQ(b.demand, "skipped") << b.message;
   EXPECT_EQ(f.models(), models) << "the forecaster's models are the same object";
@@ -372,10 +378,11 @@ TEST_F(RetrainerTest, UnreadableHistoryOrTooShortSeriesChangeNothing) {
 TEST_F(RetrainerTest, ContentionMappingIsRefittedFromRecordedOutcomesWhenBetter) {
   for (const auto& o : queueingOutcomes(150, 8))
     ASSERT_TRUE(appendOutcome(dir_ + "/outcomes.jsonl", o).ok());
-  ModelForecaster f(modelsWith(std::make_shared<Oracle>(), {"contention: c.json: no such contention model file"}),
-                    {});
-  Retrainer r(tinyRetraining(dir_), [] { return Result<std::vector<EvalSeries>>(seasonalNodes()); },
-              f);
+  ModelForecaster f(
+      modelsWith(std::make_shared<Oracle>(), {"contention: c.json: no such contention model file"}),
+      {});
+  Retrainer r(
+      tinyRetraining(dir_), [] { return Result<std::vector<EvalSeries>>(seasonalNodes()); }, f);
   const RetrainReport rep = r.runOnce();
   EXPECT_EQ(rep.contention, "promoted") << rep.message;
   EXPECT_LT(rep.challengerLoss, rep.championLoss);
@@ -398,8 +405,8 @@ TEST(SimOutcomes, DeterministicAndBusierNodesGiveMoreSteal) {
   csv << "series_id,timestamp_s,cpu_util,mem_util,disk_io,net_io\n";
   for (int v = 0; v < 4; ++v)
     for (int t = 0; t < 288 * 3; ++t)
-      csv << "vm" << v << "," << t * 300 << ","
-          << 0.3 + 0.25 * std::sin(2 * M_PI * t / 288.0 + v) << ",0.5,100,100\n";
+      csv << "vm" << v << "," << t * 300 << "," << 0.3 + 0.25 * std::sin(2 * M_PI * t / 288.0 + v)
+          << ",0.5,100,100\n";
   std::istringstream in(csv.str());
   ASSERT_TRUE(sim::parseTraceCsv(in, "t.csv", 300, {}, traces).ok());
   for (auto& [id, t] : traces.series)
