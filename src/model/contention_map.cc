@@ -123,11 +123,11 @@ placement::Contention contentionOf(const json& j) {
           j.at("ioWait").get<double>(), j.at("networkLatency").get<double>()};
 }
 
-#define UMBRA_INPUT_FIELDS(X)                                                         \
-  X(shadowSteal)                                                                      \
-  X(shadowStealSd) X(nodeUtilNow) X(nodeUtilP50) X(nodeUtilP90) X(memoryPressure)     \
-      X(memoryPressureSd) X(ioWait) X(ioWaitSd) X(networkLatency) X(networkLatencySd) \
-          X(targetVcpus) X(cpuShare) X(memoryShare)
+#define UMBRA_INPUT_FIELDS(X)                                                                  \
+  X(shadowSteal)                                                                               \
+  X(shadowStealSd)                                                                             \
+  X(nodeUtilNow) X(nodeUtilP50) X(nodeUtilP90) X(memoryPressure) X(memoryPressureSd) X(ioWait) \
+      X(ioWaitSd) X(networkLatency) X(networkLatencySd) X(targetVcpus) X(cpuShare) X(memoryShare)
 
 json inputsJson(const ContentionInputs& in) {
   json j;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "placement/scoring.h"
@@ -16,8 +17,11 @@ struct TargetProfile {
 };
 
 struct Forecast {
+  // Over the horizon (what the decision scores).
   placement::Contention p50;
   placement::Contention p90;
+  // Per horizon step, when the forecaster has a per-step demand forecast (empty otherwise).
+  std::vector<placement::Contention> stepP50, stepP90;
   double confidence = 0;  // [0, 1]: from the predicted spread and the data's coverage
 };
 

@@ -282,6 +282,11 @@ Status LstmMethod::fit(const std::vector<TrainSeries>& train, int horizon) {
   m.info["epochs"] = epoch;
   m.info["trainSeries"] = train.size();
   m.info["trainWindows"] = fitOrigins.size();
+  // Fixed at training time, so the file and every report name the same version.
+  m.info["version"] =
+      "lstm-" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
   return okStatus();
 }
 
@@ -325,11 +330,6 @@ std::string LstmMethod::metadata() const {
   meta["layers"] = m.o.layers;
   meta["normalisation"] = {{"per", "mean absolute change over the period before the origin"},
                            {"changeScale", m.scale}};
-  if (!meta.contains("version")) {
-    const auto now = std::chrono::system_clock::now().time_since_epoch();
-    meta["version"] =
-        "lstm-" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now).count());
-  }
   return meta.dump();
 }
 

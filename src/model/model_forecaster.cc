@@ -122,6 +122,14 @@ Result<Forecast> ModelForecaster::forecast(const telemetry::CandidateTelemetry& 
   Forecast f;
   f.p50 = q.p50;
   f.p90 = q.p90;
+  for (size_t h = 0; h < demand.p50.size() && h < demand.p90.size(); ++h) {
+    ContentionInputs step = in;
+    step.nodeUtilP50 = std::clamp(demand.p50[h], 0.0, 1.0);
+    step.nodeUtilP90 = std::clamp(demand.p90[h], step.nodeUtilP50, 1.0);
+    const ContentionQuantiles s = models->contention.predict(step);
+    f.stepP50.push_back(s.p50);
+    f.stepP90.push_back(s.p90);
+  }
   const double coverage =
       static_cast<double>(present) / static_cast<double>(observed.samples.size());
   const double enough = std::min(1.0, static_cast<double>(present) / 4.0);  // < 4 samples is thin

@@ -27,7 +27,19 @@ fi
 
 runtime=$(stage_packages 2)
 base="libc6 libgcc-s1 libstdc++6 zlib1g"
-depends=$(for p in $runtime; do dpkg-query -W -f='${Depends}\n' "$p" 2>/dev/null; done | tr ',|' '\n' | sed 's/(.*//; s/:any//; s/ //g' | sort -u)
+# Everything the runtime packages pull in, transitively (apt installs the whole closure).
+deps_of() {
+  dpkg-query -W -f='${Depends},${Pre-Depends}\n' "$@" 2>/dev/null | tr ',|' '\n' |
+    sed 's/(.*//; s/:any//; s/ //g' | sed '/^$/d' | sort -u
+}
+depends=""
+frontier=$runtime
+# shellcheck disable=SC2086  # package lists are split on purpose
+while [[ -n $frontier ]]; do
+  next=$(deps_of $frontier | grep -vxF -f <(printf '%s\n' $runtime $depends) || true)
+  depends=$(printf '%s\n' $depends $next | sed '/^$/d' | sort -u)
+  frontier=$next
+done
 status=0
 for lib in $(ldd "$binary" | awk '/=>/ {print $3}'); do
   pkg=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null | head -1 | cut -d: -f1) || true

@@ -227,6 +227,12 @@ TEST(ModelForecaster, DemandComesFromTheNodeHistoryAndConfidenceFallsWithGaps) {
   EXPECT_DOUBLE_EQ(in->memoryShare, 8.0 / 64);
   // p50 steal: the prior's load scaling of the observed mean.
   EXPECT_NEAR(full->p50.cpuContention, in->shadowSteal * (1 + 0.7 * 4 / 8.0), 1e-12);
+  ASSERT_EQ(full->stepP50.size(), 6u) << "one per horizon step";
+  ASSERT_EQ(full->stepP90.size(), 6u);
+  for (size_t h = 0; h < 6; ++h) {
+    EXPECT_NEAR(full->stepP50[h].cpuContention, full->p50.cpuContention, 1e-12) << "flat demand";
+    EXPECT_GE(full->stepP90[h].cpuContention, full->stepP50[h].cpuContention);
+  }
   auto gappy = f.forecast(observation(20, 10), target);
   ASSERT_TRUE(gappy.ok());
   EXPECT_LT(gappy->confidence, full->confidence * 0.6) << "half the steps are gaps";
