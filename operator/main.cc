@@ -268,11 +268,13 @@ int run(const op::Flags& flags) {
                                                  {"from", from},
                                                  {"to", to},
                                                  {"reason", (*now)["status"].value("reason", "")}});
+           const std::string target = (*now)["metadata"].value("namespace", "") + "/" +
+                                      (*now)["spec"]["target"].value("name", "");
            if (to == "Placed") {
-             const Json& st = (*now)["status"];
-             outcomes.placed((*now)["metadata"].value("namespace", "") + "/" +
-                                 (*now)["spec"]["target"].value("name", ""),
-                             st.value("selectedNode", ""), std::chrono::system_clock::now());
+             outcomes.placed(target, (*now)["status"].value("selectedNode", ""),
+                             std::chrono::system_clock::now());
+           } else if (controller::isTerminal(to)) {
+             learned.forget(target);  // nothing was placed: no outcome to measure
            }
            if (controller::isTerminal(to)) {
              const auto created =
