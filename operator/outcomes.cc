@@ -23,16 +23,6 @@ std::optional<double> meanOf(const telemetry::FeatureFrame& f, const std::string
   return n ? std::optional<double>(sum / static_cast<double>(n)) : std::nullopt;
 }
 
-std::string regexQuote(const std::string& s) {
-  std::string out;
-  for (const char ch : s) {
-    if (std::string("\\.^$|?*+()[]{}").find(ch) != std::string::npos)
-      out += '\\';
-    out += ch;
-  }
-  return out;
-}
-
 }  // namespace
 
 OutcomeRecorder::OutcomeRecorder(telemetry::PrometheusSource& prometheus,
@@ -105,8 +95,8 @@ void OutcomeRecorder::record(const Pending& p) {
     const int i = catalog.index(f);
     return i < 0 ? 1.0 : catalog.features[static_cast<size_t>(i)].scale;
   };
-  auto vm = prometheus_.history(telemetry::Scope::Shadow, "^" + regexQuote(ns) + "$", {name}, p.at,
-                                end, step, {"cpu_steal"});
+  auto vm = prometheus_.history(telemetry::Scope::Shadow, telemetry::nameAlternation({ns}), {name},
+                                p.at, end, step, {"cpu_steal"});
   auto node = prometheus_.history(telemetry::Scope::Node, "", {p.node}, p.at, end, step,
                                   {"node_pressure_memory", "node_cpu_iowait"});
   if (!vm.ok() || !node.ok()) {
