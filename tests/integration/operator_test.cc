@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "api/shadow_placement.h"
+#include "fakes/tiny_lstm.h"
 #include "harness/kubevirt_standin.h"
 #include "harness/process.h"
 #include "harness/prometheus_server.h"
@@ -391,14 +392,11 @@ TEST_F(OperatorBinaryTest, TrainedModelsDecideAndThePlacedVmsOutcomeIsRecorded) 
   const std::string dir = modelDir();
   // A tiny LSTM (the operator expects a 6-step horizon) and a contention mapping learned from
   // outcomes in which the VM's steal follows its probe's.
-  model::LstmOptions lo;
-  lo.window = 12;
-  lo.period = 24;
-  lo.hidden = 8;
-  lo.batch = 64;
+  model::LstmOptions lo = tinyLstm();
   lo.stepsPerEpoch = 10;
   lo.maxEpochs = 2;
-  lo.threads = 1;
+  lo.patience = 3;
+  lo.learningRate = model::LstmOptions{}.learningRate;
   std::vector<model::TrainSeries> train(2);
   for (size_t i = 0; i < train.size(); ++i)
     for (int t = 0; t < 24 * 20; ++t)

@@ -9,6 +9,7 @@
 #include <random>
 #include <sstream>
 
+#include "fakes/tiny_lstm.h"
 #include "model/contention_map.h"
 #include "model/model_forecaster.h"
 #include "model/retrainer.h"
@@ -283,14 +284,9 @@ std::vector<EvalSeries> seasonalNodes() {
 RetrainOptions tinyRetraining(const std::string& dir) {
   RetrainOptions o;
   o.horizon = 4;
-  o.lstm.window = 12;
-  o.lstm.period = 24;
-  o.lstm.hidden = 8;
-  o.lstm.batch = 64;
-  o.lstm.stepsPerEpoch = 25;
+  o.lstm = testing::tinyLstm();
   o.lstm.maxEpochs = 6;
-  o.lstm.learningRate = 1e-2;
-  o.lstm.threads = 1;
+  o.lstm.patience = 3;
   o.modelPath = dir + "/model.pt";
   o.contentionPath = dir + "/contention.json";
   o.outcomesPath = dir + "/outcomes.jsonl";

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "fakes/tiny_lstm.h"
 #include "model/evaluation.h"
 #include "model/lstm.h"
 
@@ -108,16 +109,7 @@ std::vector<EvalSeries> seasonalSeries(size_t count) {
 }
 
 LstmOptions tiny() {
-  LstmOptions o;
-  o.window = 12;
-  o.period = 24;
-  o.hidden = 8;
-  o.batch = 64;
-  o.stepsPerEpoch = 25;
-  o.maxEpochs = 8;
-  o.patience = 8;
-  o.learningRate = 1e-2;
-  return o;
+  return testing::tinyLstm();
 }
 
 std::string tempPath(const std::string& name) {
