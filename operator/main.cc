@@ -3,6 +3,7 @@
 
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -18,10 +19,11 @@
 #include "kube/informer.h"
 #include "kube/rest_client.h"
 #include "model/forecaster.h"
-#include "model/lstm.h"
+#include "model/lstm_net.h"
 #include "model/model_forecaster.h"
 #include "model/retrainer.h"
 #include "outcomes.h"
+#include "trainer.h"
 #include "runtime/event_loop.h"
 #include "runtime/leader_election.h"
 #include "runtime/time_format.h"
@@ -125,9 +127,9 @@ Result<std::unique_ptr<telemetry::PrometheusSource>> prometheusSource(
 std::shared_ptr<const model::ForecastModels> loadModels(const config::OperatorConfig& cfg,
                                                         exposition::OperatorMetrics& metrics) {
   auto m = std::make_shared<model::ForecastModels>();
-  auto lstm = model::LstmMethod::load(cfg.modelPath, 6);
+  auto lstm = model::LstmNet::load(cfg.modelPath, 6);
   if (lstm.ok()) {
-    m->demandName = model::demandNameOf(**lstm);
+    m->demandName = (*lstm)->displayName();
     const auto meta = Json::parse((*lstm)->metadata(), nullptr, false);
     if (meta.is_object() && meta.contains("validation"))
       metrics.modelValidationError("pinball_loss", meta["validation"].value("pinballLoss", 0.0));
@@ -229,8 +231,15 @@ int run(const op::Flags& flags) {
   metrics->modelInfo(forecaster.name());
   op::OutcomeRecorder outcomes(**prometheus, learned, cfg->outcomesPath, cfg->outcomeWindow,
                                *metrics);
+  op::ChildTrainer childTrainer(
+      cfg->retraining.trainer,
+      std::filesystem::path(cfg->modelPath).parent_path().string().empty()
+          ? "."
+          : std::filesystem::path(cfg->modelPath).parent_path().string());
+  auto retrainOpts = retrainOptions(*cfg);
+  retrainOpts.train = childTrainer.trainer();
   model::Retrainer retrainer(
-      retrainOptions(*cfg),
+      std::move(retrainOpts),
       [&prom = **prometheus,
        history = cfg->retraining.history]() -> Result<std::vector<model::EvalSeries>> {
         const auto end =
@@ -342,8 +351,11 @@ int run(const op::Flags& flags) {
 
   const auto startWork = [&] {
     controller.start();
-    if (cfg->retraining.enabled)
+    if (cfg->retraining.enabled) {
+      log::info("retraining every interval in a child process",
+                {{"trainer", childTrainer.binary()}});
       retrainer.start();
+    }
   };
 
   auto health = exposition::HealthServer::start(
@@ -382,6 +394,7 @@ int run(const op::Flags& flags) {
   }
   const int code = latch.wait();
   controller.stop();  // in-flight reconciles finish; nothing new starts
+  childTrainer.cancel();  // a training child in progress ends now, and its files are removed
   retrainer.stop();   // a round in progress finishes (its files are written whole or not at all)
   outcomes.stop();
   cancelElection->cancel();

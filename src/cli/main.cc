@@ -1,5 +1,5 @@
 // umbra: the offline tools.
-//   umbra train --traces DIR | --prometheus URL [--window 7d] --out model.pt
+//   umbra train --traces DIR | --prometheus URL [--window 7d] | --series FILE --out model.pt
 //   umbra train-contention --traces DIR --cluster FILE [--demand-model model.pt] --out FILE.json
 //   umbra bench forecast --traces DIR [--horizon-steps 6] [--json out.json] ...
 #include <algorithm>
@@ -16,6 +16,7 @@
 #include "model/contention_map.h"
 #include "model/evaluation.h"
 #include "model/lstm.h"
+#include "model/series_file.h"
 #include "model/sim_outcomes.h"
 #include "sim/files.h"
 #include "telemetry/prometheus_source.h"
@@ -28,9 +29,10 @@ using nlohmann::json;
 int usage() {
   std::fputs(
       "usage:\n"
-      "  umbra train (--traces DIR | --prometheus URL [--window 7d]) --out model.pt\n"
-      "              [--horizon-steps 6] [--epochs 12] [--seed 1] [--batch 1024]\n"
-      "              [--steps-per-epoch 40]\n"
+      "  umbra train (--traces DIR | --prometheus URL [--window 7d] | --series FILE.json)\n"
+      "              --out model.pt [--horizon-steps 6] [--epochs 12] [--seed 1] [--batch 1024]\n"
+      "              [--steps-per-epoch 40] [--hidden 32] [--window-steps 24]\n"
+      "              [--period-steps 288] [--threads 2] [--training-range TEXT]\n"
       "  umbra train-contention --traces DIR --cluster FILE --out contention.json\n"
       "              [--demand-model model.pt] [--outcomes recorded.jsonl] [--count 600]\n"
       "              [--utilisation 50] [--seed 1] [--save-outcomes FILE.jsonl]\n"
@@ -117,23 +119,37 @@ void printEpoch(const model::EpochReport& e) {
 
 int train(int argc, char** argv) {
   auto f = options(argc, argv, 2,
-                   {"traces", "prometheus", "window", "out", "horizon-steps", "epochs", "seed",
-                    "batch", "steps-per-epoch"});
+                   {"traces", "prometheus", "series", "window", "out", "horizon-steps", "epochs",
+                    "seed", "batch", "steps-per-epoch", "hidden", "window-steps", "period-steps",
+                    "threads", "training-range"});
   if (!f.ok())
     return fail(f.error().message);
-  if (f->count("out") == 0 || (f->count("traces") == 0) == (f->count("prometheus") == 0))
+  if (f->count("out") == 0 ||
+      f->count("traces") + f->count("prometheus") + f->count("series") != 1)
     return usage();
   auto horizon = intFlag(*f, "horizon-steps", 6, 1, 48);
   auto epochs = intFlag(*f, "epochs", model::LstmOptions{}.maxEpochs, 1, 1000);
   auto seed = intFlag(*f, "seed", 1, 0, 1 << 30);
   auto batch = intFlag(*f, "batch", model::LstmOptions{}.batch, 1, 1 << 16);
   auto steps = intFlag(*f, "steps-per-epoch", model::LstmOptions{}.stepsPerEpoch, 1, 1 << 20);
-  for (const auto* r : {&horizon, &epochs, &seed, &batch, &steps})
+  auto hidden = intFlag(*f, "hidden", model::LstmOptions{}.hidden, 1, 1024);
+  auto windowSteps = intFlag(*f, "window-steps", model::LstmOptions{}.window,
+                             model::LstmShape::SkipSteps, 4096);
+  auto period = intFlag(*f, "period-steps", model::LstmOptions{}.period, 1, 100000);
+  auto threads = intFlag(*f, "threads", model::LstmOptions{}.threads, 1, 256);
+  for (const auto* r :
+       {&horizon, &epochs, &seed, &batch, &steps, &hidden, &windowSteps, &period, &threads})
     if (!r->ok())
       return fail(r->error().message);
   std::vector<model::TrainSeries> series;
   std::string range;
-  if (f->count("traces")) {
+  if (f->count("series")) {
+    auto read = model::readTrainSeries(f->at("series"));
+    if (!read.ok())
+      return fail(read.error().message);
+    series = std::move(*read);
+    range = "series " + f->at("series") + ": " + std::to_string(series.size()) + " series";
+  } else if (f->count("traces")) {
     auto set = sim::loadTraces(f->at("traces"));
     if (!set.ok())
       return fail(set.error().message);
@@ -176,12 +192,21 @@ int train(int argc, char** argv) {
   lo.seed = static_cast<uint64_t>(*seed);
   lo.batch = *batch;
   lo.stepsPerEpoch = *steps;
+  lo.hidden = *hidden;
+  lo.window = *windowSteps;
+  lo.period = *period;
+  lo.threads = *threads;
+  if (f->count("training-range"))
+    range = f->at("training-range");
   model::LstmMethod lstm(lo);
   lstm.onEpoch(printEpoch);
   lstm.setTrainingRange(range);
   std::fprintf(stderr, "[train] %s\n", range.c_str());
-  if (auto st = lstm.fit(series, *horizon); !st.ok())
-    return fail(st.error().message);
+  if (auto st = lstm.fit(series, *horizon); !st.ok()) {
+    fail(st.error().message);
+    // 3: the data cannot train a model (too short), as opposed to 1: something broke.
+    return st.error().kind == ErrorKind::Invalid ? 3 : 1;
+  }
   if (auto st = lstm.save(f->at("out")); !st.ok())
     return fail(st.error().message);
   std::fprintf(stderr, "[train] wrote %s\n", f->at("out").c_str());
@@ -216,7 +241,7 @@ int trainContention(int argc, char** argv) {
   std::shared_ptr<const model::SeriesMethod> demand = model::lastValue();
   std::string demandName = "baseline/last-value";
   if (f->count("demand-model")) {
-    auto lstm = model::LstmMethod::load(f->at("demand-model"), 6);
+    auto lstm = model::LstmNet::load(f->at("demand-model"), 6);
     if (!lstm.ok())
       return fail(lstm.error().message);
     demand = std::shared_ptr<const model::SeriesMethod>(std::move(*lstm));

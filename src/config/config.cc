@@ -266,7 +266,7 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
     const YAML::Node t = model["retraining"];
     UMBRA_CHECK(r.onlyKeys(t, "model.retraining",
                            {"enabled", "history", "epochs", "stepsPerEpoch", "batch", "hidden",
-                            "period", "holdBack"}));
+                            "period", "holdBack", "trainer"}));
     auto& rt = c.retraining;
     if (t) {
       UMBRA_CHECK(r.boolean(t["enabled"], "model.retraining.enabled", rt.enabled));
@@ -278,6 +278,7 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
       UMBRA_CHECK(r.integer(t["hidden"], "model.retraining.hidden", 1, 1024, rt.hidden));
       UMBRA_CHECK(r.integer(t["period"], "model.retraining.period", 1, 10000, rt.period));
       UMBRA_CHECK(r.number(t["holdBack"], "model.retraining.holdBack", 0.05, 0.5, rt.holdBack));
+      UMBRA_CHECK(r.string(t["trainer"], "model.retraining.trainer", rt.trainer));
     }
   }
   return c;

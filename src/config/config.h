@@ -50,6 +50,10 @@ struct OperatorConfig {
     int hidden = 32;
     int period = 288;  // steps of 300 s in the season fed to the LSTM (a day)
     double holdBack = 0.2;
+    // The `umbra` binary that trains a challenger, run as a short-lived child process so that
+    // the operator itself never loads LibTorch. Empty: `umbra` beside the operator's executable,
+    // else on PATH.
+    std::string trainer;
   } retraining;
 };
 

@@ -2,11 +2,10 @@
 #include "model/lstm.h"
 
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
-#include <filesystem>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -15,13 +14,9 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* Format = "umbra-forecaster/1";
-constexpr const char* Target = "cpu_util";
-constexpr int Inputs = 2;  // per step: change from the newest value; the same one period earlier
-constexpr int SkipSteps = 12;
-// Head inputs besides the seasonal changes: level, log scale, period mean, history mean.
-constexpr int Extra = 4;
-const std::vector<std::string> HeadInputs = {"level", "log_scale", "period_mean", "history_mean"};
+constexpr int Inputs = LstmShape::Inputs;
+constexpr int SkipSteps = LstmShape::SkipSteps;
+constexpr int Extra = LstmShape::ExtraInputs;
 const std::vector<double> Quantiles = {0.5, 0.9};
 
 struct NetImpl : torch::nn::Module {
@@ -68,43 +63,39 @@ struct LstmMethod::Impl {
   std::function<void(const EpochReport&)> onEpoch;
   json info = json::object();
 
-  // Features of the origin at the end of `y` into seq[window*Inputs] and extra[Extra+horizon];
-  // values before the series' start repeat its first value. Returns the window's scale.
+  std::shared_ptr<const LstmNet> trained;  // the exported network, after fit()
+
+  LstmShape shape() const {
+    LstmShape s;
+    s.window = o.window;
+    s.period = o.period;
+    s.hidden = o.hidden;
+    s.layers = o.layers;
+    s.horizon = horizon;
+    return s;
+  }
   double features(std::span<const double> y, float* seq, float* extra) const {
-    const auto n = static_cast<std::ptrdiff_t>(y.size());
-    const auto at = [&](std::ptrdiff_t t) {
-      return y[static_cast<size_t>(std::clamp<std::ptrdiff_t>(t, 0, n - 1))];
+    return LstmNet::features(shape(), scale, y, seq, extra);
+  }
+
+  // The trained module's parameters, in PyTorch's layout, as an LstmNet.
+  std::shared_ptr<const LstmNet> exportNet() const {
+    LstmWeights w;
+    const auto copy = [](const torch::Tensor& t) {
+      auto c = t.detach().contiguous().to(torch::kFloat);
+      const float* p = c.data_ptr<float>();
+      return std::vector<float>(p, p + c.numel());
     };
-    const double last = y.back();
-    // The scale looks back a whole period: a flat hour before a spike must not make the spike
-    // a hundred "units" tall.
-    const std::ptrdiff_t span = std::min<std::ptrdiff_t>(n - 1, std::max(o.window, o.period));
-    double change = 0;
-    for (std::ptrdiff_t k = n - span; k < n; ++k)
-      change += std::abs(at(k) - at(k - 1));
-    const double scale =
-        std::max(0.1 * this->scale, span > 0 ? change / static_cast<double>(span) : 0.0);
-    for (int k = 0; k < o.window; ++k) {
-      const std::ptrdiff_t t = n - o.window + k;
-      seq[k * Inputs + 0] = static_cast<float>((at(t) - last) / scale);
-      seq[k * Inputs + 1] = static_cast<float>((at(t - o.period) - last) / scale);
+    auto params = net->lstm->named_parameters();
+    for (int l = 0; l < o.layers; ++l) {
+      const std::string k = std::to_string(l);
+      w.layers.push_back({copy(params["weight_ih_l" + k]), copy(params["weight_hh_l" + k]),
+                          copy(params["bias_ih_l" + k]), copy(params["bias_hh_l" + k])});
     }
-    extra[0] = static_cast<float>(last);
-    for (int h = 1; h <= horizon; ++h)
-      extra[h] = static_cast<float>((at(n - 1 + h - o.period) - last) / scale);
-    extra[horizon + 1] = static_cast<float>(std::log(scale / this->scale));
-    // Where the series usually is: the means of the last period and of the whole history, as
-    // changes from the newest value (what a per-series autoregression learns as its intercept).
-    double dayMean = 0, allMean = 0;
-    for (std::ptrdiff_t k = n - span; k < n; ++k)
-      dayMean += at(k);
-    for (std::ptrdiff_t k = 0; k < n; ++k)
-      allMean += at(k);
-    dayMean = span > 0 ? dayMean / static_cast<double>(span) : last;
-    allMean /= static_cast<double>(n);
-    extra[horizon + 2] = static_cast<float>((dayMean - last) / scale);
-    extra[horizon + 3] = static_cast<float>((allMean - last) / scale);
-    return scale;
+    w.headWeight = copy(net->head->weight);
+    w.headBias = copy(net->head->bias);
+    return std::make_shared<const LstmNet>(shape(), scale, std::move(w),
+                                           LstmNet::describe(shape(), scale, info.dump()));
   }
 
   static torch::Tensor pinball(const torch::Tensor& pred, const torch::Tensor& target,
@@ -129,10 +120,13 @@ void LstmMethod::onEpoch(std::function<void(const EpochReport&)> callback) {
   impl_->onEpoch = std::move(callback);
 }
 bool LstmMethod::trained() const {
-  return !impl_->net.is_empty();
+  return impl_->trained != nullptr;
 }
 void LstmMethod::setTrainingRange(const std::string& description) {
   impl_->info["trainingData"] = description;
+}
+std::shared_ptr<const LstmNet> LstmMethod::net() const {
+  return impl_->trained;
 }
 
 Status LstmMethod::fit(const std::vector<TrainSeries>& train, int horizon) {
@@ -287,10 +281,34 @@ Status LstmMethod::fit(const std::vector<TrainSeries>& train, int horizon) {
       "lstm-" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count());
+  m.trained = m.exportNet();
   return okStatus();
 }
 
-QuantileForecast LstmMethod::predict(size_t, std::span<const double> history, int horizon) const {
+QuantileForecast LstmMethod::predict(size_t index, std::span<const double> history,
+                                     int horizon) const {
+  if (!impl_->trained) {
+    QuantileForecast out;
+    const double last = history.empty() ? 0 : history.back();
+    out.p50.assign(static_cast<size_t>(horizon), last);
+    out.p90.assign(static_cast<size_t>(horizon), last);
+    return out;
+  }
+  return impl_->trained->predict(index, history, horizon);
+}
+
+ChallengerTrainer inProcessTrainer() {
+  return [](const std::vector<TrainSeries>& train, const LstmOptions& options, int horizon,
+            const std::string& trainingRange) -> Result<std::shared_ptr<const LstmNet>> {
+    LstmMethod challenger(options);
+    challenger.setTrainingRange(trainingRange);
+    UMBRA_CHECK(challenger.fit(train, horizon));
+    return challenger.net();
+  };
+}
+
+QuantileForecast LstmMethod::predictWithTorch(std::span<const double> history,
+                                              int horizon) const {
   const Impl& m = *impl_;
   QuantileForecast out;
   const double last = history.empty() ? 0 : history.back();
@@ -314,117 +332,14 @@ QuantileForecast LstmMethod::predict(size_t, std::span<const double> history, in
 
 std::string LstmMethod::metadata() const {
   const Impl& m = *impl_;
-  json meta = m.info;
-  meta["format"] = Format;
-  meta["kind"] = "lstm";
-  meta["target"] = Target;
-  meta["inputs"] = {"change_from_newest", "change_one_period_earlier"};
-  meta["window"] = m.o.window;
-  meta["skipSteps"] = SkipSteps;
-  meta["headInputs"] = HeadInputs;
-  meta["period"] = m.o.period;
-  meta["stepSeconds"] = 300;
-  meta["horizon"] = m.horizon;
-  meta["quantiles"] = Quantiles;
-  meta["hidden"] = m.o.hidden;
-  meta["layers"] = m.o.layers;
-  meta["normalisation"] = {{"per", "mean absolute change over the period before the origin"},
-                           {"changeScale", m.scale}};
-  return meta.dump();
+  return m.trained ? m.trained->metadata() : LstmNet::describe(m.shape(), m.scale, m.info.dump());
 }
 
 Status LstmMethod::save(const std::string& path) const {
   if (!trained()) {
     return Error::make(ErrorKind::Invalid, path + ": no trained model to save");
   }
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  try {
-    torch::serialize::OutputArchive a;
-    impl_->net->save(a);
-    a.write("umbra_metadata", c10::IValue(metadata()));
-    a.save_to(tmp);
-    std::filesystem::rename(tmp, path);
-  } catch (const std::exception& e) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    std::string what = e.what();
-    what = what.substr(0, what.find('\n'));
-    return Error::make(ErrorKind::Invalid, path + ": cannot write the model: " + what);
-  }
-  return okStatus();
-}
-
-Result<std::unique_ptr<LstmMethod>> LstmMethod::load(const std::string& path, int expectedHorizon) {
-  const auto fail = [&](const std::string& what) {
-    return Error::make(ErrorKind::Invalid, path + ": " + what);
-  };
-  if (!std::filesystem::exists(path)) {
-    return fail("no such model file");
-  }
-  torch::serialize::InputArchive a;
-  json meta;
-  try {
-    a.load_from(path);
-    c10::IValue v;
-    if (!a.try_read("umbra_metadata", v) || !v.isString()) {
-      return fail("not an Umbra model (no metadata)");
-    }
-    meta = json::parse(v.toStringRef(), nullptr, false);
-  } catch (const std::exception& e) {
-    std::string what = e.what();
-    return fail("not a readable model file (" + what.substr(0, what.find('\n')) + ")");
-  }
-  if (meta.is_discarded() || !meta.is_object()) {
-    return fail("metadata is not JSON");
-  }
-  const auto expect = [&](const char* field, const json& want) -> Status {
-    if (!meta.contains(field) || meta[field] != want) {
-      return Error::make(ErrorKind::Invalid,
-                         path + ": schema mismatch: " + field + " is " +
-                             (meta.contains(field) ? meta[field].dump() : "absent") +
-                             ", expected " + want.dump());
-    }
-    return okStatus();
-  };
-  UMBRA_CHECK(expect("format", Format));
-  UMBRA_CHECK(expect("target", Target));
-  UMBRA_CHECK(expect("inputs", json{"change_from_newest", "change_one_period_earlier"}));
-  UMBRA_CHECK(expect("quantiles", Quantiles));
-  UMBRA_CHECK(expect("stepSeconds", 300));
-  UMBRA_CHECK(expect("horizon", expectedHorizon));
-  UMBRA_CHECK(expect("skipSteps", SkipSteps));
-  UMBRA_CHECK(expect("headInputs", HeadInputs));
-  LstmOptions o;
-  try {
-    o.window = meta.at("window").get<int>();
-    o.period = meta.at("period").get<int>();
-    o.hidden = meta.at("hidden").get<int>();
-    o.layers = meta.at("layers").get<int>();
-  } catch (const std::exception&) {
-    return fail("schema mismatch: window, period, hidden and layers must be integers");
-  }
-  if (o.window < SkipSteps || o.period < 1 || o.hidden < 1 || o.layers < 1) {
-    return fail("schema mismatch: window, period, hidden or layers out of range");
-  }
-  auto method = std::make_unique<LstmMethod>(o);
-  Impl& m = *method->impl_;
-  m.horizon = expectedHorizon;
-  m.scale = meta.value("normalisation", json::object()).value("changeScale", 0.0);
-  if (!(m.scale > 0)) {
-    return fail("schema mismatch: normalisation.changeScale must be positive");
-  }
-  Net net(o.hidden, o.layers, expectedHorizon);
-  try {
-    net->load(a);
-  } catch (const std::exception& e) {
-    std::string what = e.what();
-    return fail("weights do not match the metadata (" + what.substr(0, what.find('\n')) + ")");
-  }
-  net->eval();
-  m.net = net;
-  meta.erase("format");
-  m.info = meta;
-  return method;
+  return impl_->trained->save(path);
 }
 
 }  // namespace umbra::model

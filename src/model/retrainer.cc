@@ -1,15 +1,8 @@
 #include "model/retrainer.h"
 
 #include <cstdio>
-#include <nlohmann/json.hpp>
 
 namespace umbra::model {
-
-std::string demandNameOf(const LstmMethod& m) {
-  const auto meta = nlohmann::json::parse(m.metadata(), nullptr, false);
-  return "lstm/" +
-         (meta.is_object() ? meta.value("version", std::string("unversioned")) : "unversioned");
-}
 
 Retrainer::Retrainer(RetrainOptions options, HistoryReader history, ModelForecaster& forecaster,
                      std::function<void(const RetrainReport&)> onReport)
@@ -35,14 +28,21 @@ void Retrainer::demandRound(RetrainReport& r, ForecastModels& next) {
   eo.trainFraction = 1.0 - o_.holdBackFraction;
   eo.originStride = 1;
   const std::vector<TrainSeries> train = trainingParts(*series, eo);
-  auto challenger = std::make_shared<LstmMethod>(o_.lstm);
-  challenger->setTrainingRange("operator retraining: " + std::to_string(series->size()) +
-                               " nodes' node_cpu_utilization");
-  if (auto st = challenger->fit(train, o_.horizon); !st.ok()) {
+  if (!o_.train) {
     r.demand = "skipped";
-    r.message = "demand: " + st.error().message;
+    r.message = "demand: no trainer configured";
     return;
   }
+  auto trainedNet = o_.train(train, o_.lstm, o_.horizon,
+                             "operator retraining: " + std::to_string(series->size()) +
+                                 " nodes' node_cpu_utilization");
+  if (!trainedNet.ok()) {
+    const ErrorKind kind = trainedNet.error().kind;
+    r.demand = kind == ErrorKind::Invalid || kind == ErrorKind::Cancelled ? "skipped" : "failed";
+    r.message = "demand: " + trainedNet.error().message;
+    return;
+  }
+  const std::shared_ptr<const LstmNet> challenger = *trainedNet;
   FrozenMethod champion(next.demand), trained(challenger);
   const auto reports = evaluate(*series, {&champion, &trained}, eo);
   r.championMase = reports[0].mase;
@@ -61,7 +61,7 @@ void Retrainer::demandRound(RetrainReport& r, ForecastModels& next) {
     return;
   }
   next.demand = challenger;
-  next.demandName = demandNameOf(*challenger);
+  next.demandName = challenger->displayName();
   next.validationMase = r.challengerMase;
   std::erase_if(next.fallbacks, [](const std::string& f) { return f.rfind("demand:", 0) == 0; });
   r.demand = "promoted";

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "model/evaluation.h"
-#include "model/lstm.h"
+#include "model/lstm_net.h"
 #include "model/model_forecaster.h"
 
 namespace umbra::model {
@@ -21,6 +21,7 @@ struct RetrainOptions {
   // origins, MASE), and the challenger is trained on what precedes it.
   double holdBackFraction = 0.2;
   LstmOptions lstm;
+  ChallengerTrainer train;      // trains the challenger (in process, or an `umbra train` child)
   std::string modelPath;       // the champion is written here (temp file + rename) when replaced
   std::string contentionPath;  // likewise for the contention mapping
   std::string outcomesPath;    // recorded outcomes (JSON lines)
@@ -35,9 +36,6 @@ struct RetrainReport {
   double championLoss = 0, challengerLoss = 0;  // contention, on the newest outcomes
   double seconds = 0;
 };
-
-// "lstm/<version from the model's metadata>": how status.model names a trained demand model.
-std::string demandNameOf(const LstmMethod& m);
 
 // Node CPU utilisation series (300 s grid) over the retraining window.
 using HistoryReader = std::function<Result<std::vector<EvalSeries>>()>;

@@ -485,9 +485,13 @@ TEST_F(OperatorBinaryTest, RetrainingPromotesAChallengerOnlyWhenItScoresBetter) 
                             << "model: {path: " << dir << "/model.pt, contentionPath: " << dir
                             << "/contention.json, outcomesPath: " << dir
                             << "/outcomes.jsonl, retraining: {history: 48h, epochs: 6, "
-                               "stepsPerEpoch: 25, batch: 64, hidden: 8, period: 24}}\n";
+                               "stepsPerEpoch: 25, batch: 64, hidden: 8, period: 24, trainer: "
+                            << UMBRA_CLI_BINARY << "}}\n";
   auto op = startOperator(configPath);
   ASSERT_TRUE(ready()) << logTail();
+  // The operator runs the LSTM in plain C++ and trains in a child: LibTorch is never loaded.
+  EXPECT_EQ(runCommand("grep -c libtorch /proc/" + std::to_string(op->pid()) + "/maps").output,
+            "0\n");
   const std::string before = scrapeMetrics();
   EXPECT_NE(before.find("umbra_model_info{version=\"baseline/last-value + contention/prior "
                         "(fallback: demand: " +
@@ -504,7 +508,7 @@ TEST_F(OperatorBinaryTest, RetrainingPromotesAChallengerOnlyWhenItScoresBetter) 
       },
       90s))
       << scrapeMetrics() << logTail();
-  auto saved = model::LstmMethod::load(dir + "/model.pt", 6);
+  auto saved = model::LstmNet::load(dir + "/model.pt", 6);
   ASSERT_TRUE(saved.ok()) << saved.error().message;
   std::string after = scrapeMetrics();
   EXPECT_NE(after.find("umbra_model_info{version=\"lstm/lstm-"), std::string::npos) << after;
@@ -539,17 +543,24 @@ TEST_F(OperatorBinaryTest, RetrainingPromotesAChallengerOnlyWhenItScoresBetter) 
   }
   EXPECT_GE(rounds, 3);
   // The model in use is the one on disk.
-  auto onDisk = model::LstmMethod::load(dir + "/model.pt", 6);
+  auto onDisk = model::LstmNet::load(dir + "/model.pt", 6);
   ASSERT_TRUE(onDisk.ok()) << onDisk.error().message;
   const auto meta = Json::parse((*onDisk)->metadata());
   EXPECT_NE(scrapeMetrics().find("umbra_model_info{version=\"lstm/" +
                                  meta["version"].get<std::string>() + " + contention/prior"),
             std::string::npos)
       << scrapeMetrics();
+  // The training children logged their epochs through the operator.
+  EXPECT_NE(runCommand("grep -c 'retraining: trainer' " + log_).output, "0\n") << logTail();
+  // Shutdown during a round (one runs every 3 s) ends its trainer child too: no process and no
+  // file is left behind.
   op->signal(SIGTERM);
   EXPECT_EQ(op->wait(30), 0);
-  for (const auto& e : std::filesystem::directory_iterator(dir))
+  EXPECT_EQ(runCommand("pgrep -f -- '[-]-series " + dir + "/' | wc -l").output, "0\n");
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
     EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+    EXPECT_EQ(e.path().filename().string().find(".retrain-"), std::string::npos) << e.path();
+  }
 }
 
 }  // namespace

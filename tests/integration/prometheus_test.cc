@@ -411,7 +411,7 @@ TEST(UmbraTrain, FromPrometheusNodeHistoryAndFromTraces) {
             std::string::npos)
       << fromProm.output;
   EXPECT_NE(fromProm.output.find("[train] epoch  2"), std::string::npos) << fromProm.output;
-  auto loaded = model::LstmMethod::load(dir + "/model.pt", 6);
+  auto loaded = model::LstmNet::load(dir + "/model.pt", 6);
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
   const auto meta = nlohmann::json::parse((*loaded)->metadata());
   EXPECT_EQ(meta["trainSeries"], 2);
@@ -434,7 +434,7 @@ TEST(UmbraTrain, FromPrometheusNodeHistoryAndFromTraces) {
   const auto fromTraces = runCommand(umbra + " train --traces " + traces + " --out " + dir +
                                      "/traces.pt --epochs 1 --batch 64 --steps-per-epoch 5");
   ASSERT_EQ(fromTraces.exitCode, 0) << fromTraces.output;
-  EXPECT_TRUE(model::LstmMethod::load(dir + "/traces.pt", 6).ok());
+  EXPECT_TRUE(model::LstmNet::load(dir + "/traces.pt", 6).ok());
   // Bad input: one line, non-zero, nothing written.
   const auto noDir = runCommand(umbra + " train --traces /nonexistent --out " + dir + "/x.pt");
   EXPECT_EQ(noDir.exitCode, 1);

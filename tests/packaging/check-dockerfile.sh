@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # operator/Dockerfile stays consistent with scripts/setup.sh and with the binary:
 #  1. its build stage installs exactly setup.sh's package list;
-#  2. every shared library umbra-operator links comes from a package of its runtime stage, from
-#     the base image, or from a dependency of a listed package.
-# Usage: check-dockerfile.sh SOURCE_DIR OPERATOR_BINARY
+#  2. every shared library the binaries link (umbra-operator, and umbra, which it runs to retrain)
+#     comes from a package of its runtime stage, from the base image, or from a dependency of a
+#     listed package;
+#  3. the runtime stage copies every binary in.
+# Usage: check-dockerfile.sh SOURCE_DIR BINARY...
 set -euo pipefail
 src=$1
-binary=$2
+shift
+binaries=("$@")
 dockerfile=$src/operator/Dockerfile
 
 setup_packages=$(sed -n '/^packages=(/,/^)/p' "$src/scripts/setup.sh" | sed '1d;$d' | tr -s ' \n' '\n' | sed '/^$/d' | sort)
@@ -41,7 +44,14 @@ while [[ -n $frontier ]]; do
   frontier=$next
 done
 status=0
-for lib in $(ldd "$binary" | awk '/=>/ {print $3}'); do
+for binary in "${binaries[@]}"; do
+  name=$(basename "$binary")
+  if ! grep -q "^COPY --from=build .*/$name /usr/local/bin/$name\$" "$dockerfile"; then
+    echo "operator/Dockerfile: the runtime stage does not copy $name to /usr/local/bin" >&2
+    status=1
+  fi
+done
+for lib in $(ldd "${binaries[@]}" | awk '/=>/ {print $3}' | sort -u); do
   pkg=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null | head -1 | cut -d: -f1) || true
   if [[ -z $pkg ]]; then
     pkg=$(dpkg -S "$lib" 2>/dev/null | head -1 | cut -d: -f1) || true
@@ -54,5 +64,5 @@ for lib in $(ldd "$binary" | awk '/=>/ {print $3}'); do
     status=1
   fi
 done
-[[ $status == 0 ]] && echo "operator/Dockerfile agrees with scripts/setup.sh and with $(basename "$binary")'s libraries"
+[[ $status == 0 ]] && echo "operator/Dockerfile agrees with scripts/setup.sh and with the libraries of: ${binaries[*]##*/}"
 exit $status

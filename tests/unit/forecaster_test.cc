@@ -290,6 +290,7 @@ RetrainOptions tinyRetraining(const std::string& dir) {
   o.modelPath = dir + "/model.pt";
   o.contentionPath = dir + "/contention.json";
   o.outcomesPath = dir + "/outcomes.jsonl";
+  o.train = inProcessTrainer();
   return o;
 }
 
@@ -338,7 +339,7 @@ TEST_F(RetrainerTest, PromotesABetterChallengerAndKeepsABetterChampion) {
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(f.name().rfind("lstm/lstm-", 0), 0u) << f.name();
   EXPECT_TRUE(f.models()->fallbacks.empty()) << "the demand fallback is gone";
-  auto saved = LstmMethod::load(dir_ + "/model.pt", 4);
+  auto saved = LstmNet::load(dir_ + "/model.pt", 4);
   ASSERT_TRUE(saved.ok()) << saved.error().message;
 
   // The clairvoyant champion is kept, and its file is untouched.

@@ -155,13 +155,13 @@ TEST(Lstm, SaveLoadGivesIdenticalPredictionsAndBadFilesAreRefused) {
   ASSERT_TRUE(lstm.save(path).ok());
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp." + std::to_string(::getpid())))
       << "no temporary file left";
-  auto loaded = LstmMethod::load(path, 3);
+  auto loaded = LstmNet::load(path, 3);
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
   const std::span<const double> h(all[1].values.data(), 400);
   EXPECT_EQ((*loaded)->predict(0, h, 3).p50, lstm.predict(0, h, 3).p50);
   EXPECT_EQ((*loaded)->predict(0, h, 3).p90, lstm.predict(0, h, 3).p90);
 
-  auto mismatch = LstmMethod::load(path, 6);
+  auto mismatch = LstmNet::load(path, 6);
   ASSERT_FALSE(mismatch.ok());
   EXPECT_EQ(mismatch.error().message, path + ": schema mismatch: horizon is 3, expected 6");
 
@@ -172,16 +172,81 @@ TEST(Lstm, SaveLoadGivesIdenticalPredictionsAndBadFilesAreRefused) {
     bytes.resize(bytes.size() / 2);  // a half-written file
     std::ofstream(corrupt, std::ios::binary) << bytes;
   }
-  auto bad = LstmMethod::load(corrupt, 3);
+  auto bad = LstmNet::load(corrupt, 3);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().message.rfind(corrupt + ": not a readable model file", 0), 0u)
       << bad.error().message;
   EXPECT_EQ(bad.error().message.find('\n'), std::string::npos);
-  auto missing = LstmMethod::load(tempPath("absent.pt"), 3);
+  auto missing = LstmNet::load(tempPath("absent.pt"), 3);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().message, tempPath("absent.pt") + ": no such model file");
   std::filesystem::remove(path);
   std::filesystem::remove(corrupt);
+}
+
+// The operator runs the network in plain C++ (LstmNet): its forecasts must be LibTorch's, for one
+// and for two layers, at every origin tried.
+TEST(Lstm, PlainInferenceMatchesLibTorch) {
+  const auto all = seasonalSeries(2);
+  EvalOptions o;
+  o.horizon = 3;
+  o.period = 24;
+  for (const int layers : {1, 2}) {
+    auto opts = tiny();
+    opts.maxEpochs = 2;
+    opts.layers = layers;
+    LstmMethod lstm(opts);
+    ASSERT_TRUE(lstm.fit(trainingParts(all, o), 3).ok());
+    ASSERT_NE(lstm.net(), nullptr);
+    double worst = 0;
+    for (const size_t end : {5, 30, 200, 401, 599}) {
+      const std::span<const double> h(all[1].values.data(), end);
+      const auto plain = lstm.net()->predict(0, h, 3);
+      const auto torch = lstm.predictWithTorch(h, 3);
+      for (size_t k = 0; k < 3; ++k) {
+        worst = std::max(worst, std::abs(plain.p50[k] - torch.p50[k]));
+        worst = std::max(worst, std::abs(plain.p90[k] - torch.p90[k]));
+      }
+    }
+    EXPECT_LT(worst, 1e-5) << layers << " layer(s)";
+    // And a saved and reloaded network is the same network.
+    const std::string path = tempPath("layers.json");
+    ASSERT_TRUE(lstm.save(path).ok());
+    auto loaded = LstmNet::load(path, 3);
+    ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+    const std::span<const double> h(all[0].values.data(), 333);
+    EXPECT_EQ((*loaded)->predict(0, h, 3).p90, lstm.predict(0, h, 3).p90);
+    std::filesystem::remove(path);
+  }
+}
+
+TEST(Lstm, WeightsThatDoNotMatchTheShapeAreRefused) {
+  const auto all = seasonalSeries(1);
+  EvalOptions o;
+  o.horizon = 3;
+  o.period = 24;
+  auto opts = tiny();
+  opts.maxEpochs = 1;
+  LstmMethod lstm(opts);
+  ASSERT_TRUE(lstm.fit(trainingParts(all, o), 3).ok());
+  const std::string path = tempPath("shape.json");
+  ASSERT_TRUE(lstm.save(path).ok());
+  std::string text;
+  {
+    std::ifstream in(path);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // Claim 9 hidden units for weights of 8.
+  const auto at = text.find("\"hidden\":8");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 10, "\"hidden\":9");
+  std::ofstream(path) << text;
+  auto bad = LstmNet::load(path, 3);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message,
+            path + ": weights do not match the metadata: weights.lstm[0].weightIh has 64 values, "
+                   "expected 72");
+  std::filesystem::remove(path);
 }
 
 TEST(Lstm, TrainingIsReproducibleWithAFixedSeed) {
