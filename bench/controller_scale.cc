@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -292,6 +293,24 @@ int main(int argc, char** argv) {
   std::printf(
       "API requests per placement (watches excluded, events included): %.1f (target <= 15)\n",
       requests / placements);
+  {
+    // Per verb and code, to see where a placement's requests go.
+    std::map<std::string, double> byLine;
+    const auto collect = [&](const std::string& text, double sign) {
+      std::istringstream in(text);
+      for (std::string line; std::getline(in, line);) {
+        if (line.rfind("rest_client_requests_total{", 0) == 0 &&
+            line.find("WATCH") == std::string::npos)
+          byLine[line.substr(0, line.rfind(' '))] += sign * std::stod(line.substr(line.rfind(' ') + 1));
+      }
+    };
+    collect(after, 1);
+    collect(before, -1);
+    for (const auto& [labels, n] : byLine)
+      if (n > 0)
+        std::printf("  %s: %.2f per placement\n", labels.c_str() + std::strlen("rest_client_requests_total"),
+                    n / placements);
+  }
   std::printf("  of which Event writes: %.1f\n",
               (sumCounter(after, "rest_client_requests_total{code=\"201\",verb=\"POST\"}", "") -
                sumCounter(before, "rest_client_requests_total{code=\"201\",verb=\"POST\"}", "")) /

@@ -36,6 +36,16 @@ Duration toDuration(std::chrono::milliseconds ms) {
   return std::chrono::duration_cast<Duration>(ms);
 }
 
+// When a VMI entered Running, as virt-controller records it (status.phaseTransitionTimestamps).
+std::optional<SystemTime> runningSince(const Json& vmi) {
+  const Json status = vmi.value("status", Json::object());
+  for (const auto& t : status.value("phaseTransitionTimestamps", Json::array())) {
+    if (t.value("phase", "") == "Running")
+      return runtime::parseTime(t.value("phaseTransitionTimestamp", ""));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 ShadowPlacementReconciler::ShadowPlacementReconciler(ReconcilerDeps deps) : d_(std::move(deps)) {}
@@ -289,6 +299,7 @@ Result<Action> ShadowPlacementReconciler::probe(Pass& p) {
     return *createError;
   int running = 0;
   int live = 0;
+  bool dropped = false;
   for (auto& s : shadows) {
     if (s.value("phase", "") == "Dropped")
       continue;
@@ -306,7 +317,7 @@ Result<Action> ShadowPlacementReconciler::probe(Pass& p) {
       ++running;
       if (s.value("phase", "") != "Running") {
         s["phase"] = "Running";
-        s["runningSince"] = runtime::formatTime(p.now);
+        s["runningSince"] = runtime::formatTime(runningSince(*vmi).value_or(p.now));
       }
     } else if (vphase == "Failed" || vphase == "Succeeded" || late) {
       s["phase"] = "Dropped";
@@ -314,6 +325,7 @@ Result<Action> ShadowPlacementReconciler::probe(Pass& p) {
                                api::formatDuration(d_.config.placement.shadowStartTimeout)
                          : "shadow VMI " + vphase;
       --live;
+      dropped = true;
       (void)d_.client.remove(api::virtualMachineInstances(), {p.ns, name}, {});
       event(p.sp, EventType::Warning, "ShadowDropped", "Probe",
             s.value("node", "") + ": " + s.value("reason", ""));
@@ -323,7 +335,17 @@ Result<Action> ShadowPlacementReconciler::probe(Pass& p) {
     return fail(p, "NoShadowStarted", "no shadow VMI started on any candidate");
   }
   if (running < live) {
-    // A count-free message: the status is written once while shadows start, not per shadow.
+    // The status is written once while shadows start, not per shadow: a shadow that is running
+    // already is recorded with the others (its runningSince is the VMI's own transition time,
+    // so nothing is lost by waiting), unless one was dropped. Hence the count-free message too.
+    const Json& before = p.original.value("shadows", Json::array());
+    if (!dropped && before.size() == shadows.size()) {
+      bool same = true;
+      for (size_t i = 0; i < shadows.size(); ++i)
+        same = same && before[i].value("name", "") == shadows[i].value("name", "");
+      if (same)
+        shadows = before;
+    }
     setCondition(p.status, condition::ShadowsReady, false, "Starting",
                  "waiting for the shadow VMIs to run", p.generation, p.now);
     UMBRA_CHECK(writeStatus(p));

@@ -446,6 +446,11 @@ void KubeVirtSimulator::syncVmis() {
         conds.push_back(condition("Paused", true, "PausedByUser", "VMI was paused by user"));
       vmi["status"]["conditions"] = conds;
       vmi["status"]["guestOSInfo"] = {{"name", "umbra-sim"}};
+      // As virt-controller records them: when each phase began.
+      if (!vmi["status"].contains("phaseTransitionTimestamps"))
+        vmi["status"]["phaseTransitionTimestamps"] = Json::array();
+      vmi["status"]["phaseTransitionTimestamps"].push_back(
+          {{"phase", "Running"}, {"phaseTransitionTimestamp", now()}});
       writeVmi(client_, vmi, "boot");
       scheduledAt_.erase(key);
       log::info("VMI running", {{"vmi", key}, {"node", status.value("nodeName", "")}});
