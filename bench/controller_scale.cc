@@ -6,7 +6,10 @@
 //
 //   bench_controller_scale --operator build/operator/umbra-operator --sim
 //   build/src/simulator/umbra-sim
-//                          [--placements 200] [--nodes 50]
+//                          [--placements 200] [--nodes 50] [--vms 0]
+// --vms N first starts N running VirtualMachines (250m CPU, 512Mi each) that umbra-sim runs across
+// the nodes, so that the operator's caches and the candidate classification carry a populated
+// cluster (`make bench-scale`: 1,000 VMs).
 #include <signal.h>
 #include <unistd.h>
 
@@ -68,6 +71,46 @@ double sumCounter(const std::string& text, const std::string& name, const std::s
   return total;
 }
 
+// A quantile of a histogram family's observations between two scrapes (buckets summed over label
+// sets, linear within a bucket, as PromQL's histogram_quantile).
+double histogramQuantile(const std::string& after, const std::string& before,
+                         const std::string& name, double q, const std::string& filter = "") {
+  const auto buckets = [&](const std::string& text) {
+    std::map<double, double> out;  // le -> cumulative count
+    std::istringstream in(text);
+    const std::string prefix = name + "_bucket{";
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind(prefix, 0) != 0 || (!filter.empty() && line.find(filter) == std::string::npos))
+        continue;
+      const auto le = line.find("le=\"");
+      if (le == std::string::npos)
+        continue;
+      const std::string bound = line.substr(le + 4, line.find('"', le + 4) - le - 4);
+      const double b = bound == "+Inf" ? 1e300 : std::stod(bound);
+      out[b] += std::stod(line.substr(line.rfind(' ') + 1));
+    }
+    return out;
+  };
+  auto a = buckets(after);
+  const auto b = buckets(before);
+  for (auto& [le, n] : a)
+    n -= b.count(le) ? b.at(le) : 0;
+  if (a.empty() || a.rbegin()->second <= 0)
+    return 0;
+  const double rank = q * a.rbegin()->second;
+  double lower = 0, below = 0;
+  for (const auto& [le, n] : a) {
+    if (n >= rank) {
+      if (le >= 1e300)
+        return lower;  // above the largest finite bucket
+      return lower + (le - lower) * (n > below ? (rank - below) / (n - below) : 0);
+    }
+    lower = le;
+    below = n;
+  }
+  return lower;
+}
+
 struct ProcStats {
   double cpuSeconds = 0;
   double peakRssMb = 0;
@@ -95,6 +138,7 @@ int main(int argc, char** argv) {
   std::string simBin;
   int placements = 200;
   int nodes = 50;
+  int backgroundVms = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--operator")
@@ -105,9 +149,12 @@ int main(int argc, char** argv) {
       placements = std::atoi(argv[i + 1]);
     else if (a == "--nodes")
       nodes = std::atoi(argv[i + 1]);
+    else if (a == "--vms")
+      backgroundVms = std::atoi(argv[i + 1]);
   }
   if (operatorBin.empty() || simBin.empty()) {
-    std::fprintf(stderr, "usage: %s --operator PATH --sim PATH [--placements N] [--nodes N]\n",
+    std::fprintf(stderr,
+                 "usage: %s --operator PATH --sim PATH [--placements N] [--nodes N] [--vms N]\n",
                  argv[0]);
     return 2;
   }
@@ -190,9 +237,46 @@ int main(int argc, char** argv) {
     (void)client->create(api::virtualMachines(), "bench",
                          testing::haltedVm("bench", "vm-" + std::to_string(i)));
   }
+  if (backgroundVms > 0) {
+    const auto t0 = Clock::now();
+    std::atomic<int> nextVm{0};
+    std::vector<std::thread> starters;
+    for (int w = 0; w < 16; ++w) {
+      starters.emplace_back([&] {
+        for (int i = nextVm++; i < backgroundVms; i = nextVm++) {
+          Json vm = testing::haltedVm("bench", "bg-" + std::to_string(i));
+          vm["spec"]["runStrategy"] = "Always";
+          auto& domain = vm["spec"]["template"]["spec"]["domain"];
+          domain["cpu"]["cores"] = 1;
+          domain["memory"]["guest"] = "512Mi";
+          domain["resources"]["requests"] = {{"cpu", "250m"}, {"memory", "512Mi"}};
+          (void)client->create(api::virtualMachines(), "bench", vm);
+        }
+      });
+    }
+    for (auto& t : starters)
+      t.join();
+    int running = 0;
+    for (int i = 0; i < 600 && running < backgroundVms; ++i) {
+      std::this_thread::sleep_for(1s);
+      running = 0;
+      auto list = kube::listAll(*client, api::virtualMachineInstances(), "bench", {});
+      for (const auto& v : (*list)["items"])
+        running += v.value("status", Json::object()).value("phase", "") == "Running";
+    }
+    std::fprintf(stderr, "[bench] %d of %d background VMs running after %.1f s\n", running,
+                 backgroundVms, std::chrono::duration<double>(Clock::now() - t0).count());
+    std::this_thread::sleep_for(5s);  // let the operator's caches settle
+  }
   const std::string metricsUrl =
       "curl -fsS http://127.0.0.1:" + std::to_string(metricsPort) + "/metrics";
   const std::string before = sh(metricsUrl);
+  const std::string server = sh("grep server: " + kubeconfig + " | head -1 | awk '{print $2}'");
+  const auto apiserverMetrics = [&] {
+    return sh("curl -fsS --cacert " + dir + "/cp/ca.crt -H \"Authorization: Bearer $(cat " + dir +
+              "/cp/tokens/admin)\" " + server + "/metrics");
+  };
+  const std::string apiBefore = apiserverMetrics();
   const ProcStats statsBefore = procStats(op.pid());
   // Everything on this machine competes for its cores: account for each component.
   const auto pidOf = [&](const std::string& name) {
@@ -247,6 +331,7 @@ int main(int argc, char** argv) {
   }
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
   const std::string after = sh(metricsUrl);
+  const std::string apiAfter = apiserverMetrics();
   const ProcStats statsAfter = procStats(op.pid());
 
   std::vector<double> toShadows;
@@ -264,7 +349,10 @@ int main(int argc, char** argv) {
   }
   const double requests = sumCounter(after, "rest_client_requests_total", "WATCH") -
                           sumCounter(before, "rest_client_requests_total", "WATCH");
-  std::printf("placements: %d on %d nodes, 10 s observation; final phases:", placements, nodes);
+  std::printf(
+      "placements: %d on %d nodes with %d running background VMs, 10 s observation; "
+      "final phases:",
+      placements, nodes, backgroundVms);
   for (const auto& [p, n] : phases)
     std::printf(" %s=%d", p.c_str(), n);
   std::printf("\nall final after %.1f s\n", wall);
@@ -301,20 +389,44 @@ int main(int argc, char** argv) {
       for (std::string line; std::getline(in, line);) {
         if (line.rfind("rest_client_requests_total{", 0) == 0 &&
             line.find("WATCH") == std::string::npos)
-          byLine[line.substr(0, line.rfind(' '))] += sign * std::stod(line.substr(line.rfind(' ') + 1));
+          byLine[line.substr(0, line.rfind(' '))] +=
+              sign * std::stod(line.substr(line.rfind(' ') + 1));
       }
     };
     collect(after, 1);
     collect(before, -1);
     for (const auto& [labels, n] : byLine)
       if (n > 0)
-        std::printf("  %s: %.2f per placement\n", labels.c_str() + std::strlen("rest_client_requests_total"),
-                    n / placements);
+        std::printf("  %s: %.2f per placement\n",
+                    labels.c_str() + std::strlen("rest_client_requests_total"), n / placements);
   }
   std::printf("  of which Event writes: %.1f\n",
               (sumCounter(after, "rest_client_requests_total{code=\"201\",verb=\"POST\"}", "") -
                sumCounter(before, "rest_client_requests_total{code=\"201\",verb=\"POST\"}", "")) /
                   placements);
+  std::printf("API request latency (operator's client): p50 %.3f s, p99 %.3f s\n",
+              histogramQuantile(after, before, "rest_client_request_duration_seconds", 0.5),
+              histogramQuantile(after, before, "rest_client_request_duration_seconds", 0.99));
+  for (const std::string resource :
+       {"shadowplacements", "virtualmachineinstances", "virtualmachines", "events", "pods"}) {
+    for (const std::string verb : {"POST", "PATCH", "PUT"}) {
+      const std::string filter = "resource=\"" + resource + "\"";
+      const double p99 =
+          histogramQuantile(apiAfter, apiBefore, "apiserver_request_duration_seconds", 0.99,
+                            filter + ",scope=\"resource\",subresource=\"\",verb=\"" + verb);
+      if (p99 > 0)
+        std::printf(
+            "  apiserver %s %s: p50 %.3f s, p99 %.3f s\n", verb.c_str(), resource.c_str(),
+            histogramQuantile(apiAfter, apiBefore, "apiserver_request_duration_seconds", 0.5,
+                              filter + ",scope=\"resource\",subresource=\"\",verb=\"" + verb),
+            p99);
+    }
+  }
+  std::printf("work queue: wait p50 %.3f s, p99 %.3f s; processing p50 %.3f s, p99 %.3f s\n",
+              histogramQuantile(after, before, "workqueue_queue_duration_seconds", 0.5),
+              histogramQuantile(after, before, "workqueue_queue_duration_seconds", 0.99),
+              histogramQuantile(after, before, "workqueue_work_duration_seconds", 0.5),
+              histogramQuantile(after, before, "workqueue_work_duration_seconds", 0.99));
   std::printf(
       "observation extensions per placement: %.2f (each costs a status write and an Event)\n",
       (sumCounter(after, "umbra_observation_extensions_total", "") -
