@@ -62,6 +62,10 @@ bench-informer: setup build ## Informer sync of 10,000 ConfigMaps: time and peak
 bench-controller: setup build ## 200 ShadowPlacements at once on 50 nodes: latency, RSS, API requests
 	@$(BUILD_DIR)/bench/bench_controller_scale --operator $(BUILD_DIR)/operator/umbra-operator --sim $(BUILD_DIR)/src/simulator/umbra-sim
 
+.PHONY: bench-placement
+bench-placement: setup build ## Placement quality: Umbra vs requests, load-aware, forecast-only, oracle (TRACES=dir)
+	@scripts/bench-placement.sh $(BUILD_DIR)/src/cli/umbra $${TRACES:-$${UMBRA_SHARED:-../shared}/data/traces}
+
 .PHONY: bench-scale
 bench-scale: setup build ## 1,000 running VMs, then 200 ShadowPlacements at once on 50 nodes
 	@$(BUILD_DIR)/bench/bench_controller_scale --operator $(BUILD_DIR)/operator/umbra-operator --sim $(BUILD_DIR)/src/simulator/umbra-sim --vms 1000

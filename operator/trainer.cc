@@ -38,9 +38,8 @@ ChildTrainer::ChildTrainer(std::string binary, std::string workDir)
 
 model::ChallengerTrainer ChildTrainer::trainer() {
   return [this](const std::vector<model::TrainSeries>& series, const model::LstmOptions& options,
-                int horizon, const std::string& range) {
-    return train(series, options, horizon, range);
-  };
+                int horizon,
+                const std::string& range) { return train(series, options, horizon, range); };
 }
 
 void ChildTrainer::cancel() {
@@ -168,8 +167,8 @@ Result<std::shared_ptr<const model::LstmNet>> ChildTrainer::train(
     // 3: `umbra train` found too little data (the round is skipped, not failed).
     const ErrorKind kind =
         WIFEXITED(status) && WEXITSTATUS(status) == 3 ? ErrorKind::Invalid : ErrorKind::Internal;
-    return Error::make(kind, "trainer " + binary_ + " " + how +
-                                 (lastLine.empty() ? "" : ": " + lastLine));
+    return Error::make(
+        kind, "trainer " + binary_ + " " + how + (lastLine.empty() ? "" : ": " + lastLine));
   }
   auto net = model::LstmNet::load(modelPath, horizon);
   removeQuietly(modelPath);

@@ -9,17 +9,11 @@ umbra=${1:?usage: bench-forecast.sh UMBRA_BINARY TRACES_DIR [OUT_DIR]}
 traces=${2:?usage: bench-forecast.sh UMBRA_BINARY TRACES_DIR [OUT_DIR]}
 out=${3:-$here/bench/results}
 cache=${UMBRA_CACHE:-$HOME/.cache/umbra}
-venv=$cache/bench-venv-$(sha256sum "$here/bench/requirements.txt" | cut -c1-12)
 if [[ ! -d $traces ]]; then
   echo "bench-forecast: traces folder $traces does not exist" >&2
   exit 2
 fi
-if [[ ! -x $venv/bin/python ]]; then
-  echo "[bench] creating $venv (statsmodels, pandas, matplotlib from PyPI)" >&2
-  python3 -m venv "$venv.tmp"
-  "$venv.tmp/bin/pip" install -q -r "$here/bench/requirements.txt"
-  mv "$venv.tmp" "$venv"
-fi
+venv=$("$here/scripts/bench-venv.sh")
 mkdir -p "$out"
 # The exported series and forecasts stay in the cache: statsmodels' scores are reused from there
 # when the series and settings are unchanged (they take minutes to recompute).

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "model/contention_map.h"
 #include "model/evaluation.h"
 #include "model/lstm.h"
+#include "model/placement_bench.h"
 #include "model/series_file.h"
 #include "model/sim_outcomes.h"
 #include "sim/files.h"
@@ -38,7 +40,11 @@ int usage() {
       "              [--utilisation 50] [--seed 1] [--save-outcomes FILE.jsonl]\n"
       "  umbra bench forecast --traces DIR [--horizon-steps 6] [--json out.json]\n"
       "              [--origin-stride 6] [--target cpu|memory|both] [--series-limit N]\n"
-      "              [--export-series FILE.csv] [--forecasts FILE.csv] [--epochs 12]\n",
+      "              [--export-series FILE.csv] [--forecasts FILE.csv] [--epochs 12]\n"
+      "  umbra bench placement --traces DIR --cluster FILE [--utilisation 15,25]\n"
+      "              [--interference both|on|off] [--arrivals 48] [--seed 1] [--json out.json]\n"
+      "              [--demand-model model.pt] [--contention-model contention.json]\n"
+      "              [--oracle-lookahead-hours 24]\n",
       stderr);
   return 2;
 }
@@ -124,8 +130,7 @@ int train(int argc, char** argv) {
                     "threads", "training-range"});
   if (!f.ok())
     return fail(f.error().message);
-  if (f->count("out") == 0 ||
-      f->count("traces") + f->count("prometheus") + f->count("series") != 1)
+  if (f->count("out") == 0 || f->count("traces") + f->count("prometheus") + f->count("series") != 1)
     return usage();
   auto horizon = intFlag(*f, "horizon-steps", 6, 1, 48);
   auto epochs = intFlag(*f, "epochs", model::LstmOptions{}.maxEpochs, 1, 1000);
@@ -133,8 +138,8 @@ int train(int argc, char** argv) {
   auto batch = intFlag(*f, "batch", model::LstmOptions{}.batch, 1, 1 << 16);
   auto steps = intFlag(*f, "steps-per-epoch", model::LstmOptions{}.stepsPerEpoch, 1, 1 << 20);
   auto hidden = intFlag(*f, "hidden", model::LstmOptions{}.hidden, 1, 1024);
-  auto windowSteps = intFlag(*f, "window-steps", model::LstmOptions{}.window,
-                             model::LstmShape::SkipSteps, 4096);
+  auto windowSteps =
+      intFlag(*f, "window-steps", model::LstmOptions{}.window, model::LstmShape::SkipSteps, 4096);
   auto period = intFlag(*f, "period-steps", model::LstmOptions{}.period, 1, 100000);
   auto threads = intFlag(*f, "threads", model::LstmOptions{}.threads, 1, 256);
   for (const auto* r :
@@ -445,6 +450,166 @@ int benchForecast(int argc, char** argv) {
 
 }  // namespace
 
+// Placement quality: every placer on the same simulated cluster, arrivals and seed, at each
+// utilisation, with the hidden interference on and off. Markdown on stdout, JSON with every VM.
+int benchPlacement(int argc, char** argv) {
+  auto f = options(argc, argv, 3,
+                   {"traces", "cluster", "seed", "json", "utilisation", "arrivals", "demand-model",
+                    "contention-model", "oracle-lookahead-hours", "interference"});
+  if (!f.ok())
+    return fail(f.error().message);
+  if (!f->count("traces") || !f->count("cluster"))
+    return usage();
+  auto seed = intFlag(*f, "seed", 1, 0, 1 << 30);
+  auto arrivals = intFlag(*f, "arrivals", 48, 1, 10000);
+  auto lookahead = intFlag(*f, "oracle-lookahead-hours", 24, 1, 240);
+  for (const auto* r : {&seed, &arrivals, &lookahead})
+    if (!r->ok())
+      return fail(r->error().message);
+  std::vector<int> levels;
+  {
+    std::string text = f->count("utilisation") ? f->at("utilisation") : "15,25";
+    std::stringstream in(text);
+    for (std::string part; std::getline(in, part, ',');) {
+      char* end = nullptr;
+      const long v = std::strtol(part.c_str(), &end, 10);
+      if (part.empty() || *end != '\0' || v < 1 || v > 95)
+        return fail("--utilisation: \"" + text + "\" is not a list of percentages in 1..95");
+      levels.push_back(static_cast<int>(v));
+    }
+  }
+  const std::string interference = f->count("interference") ? f->at("interference") : "both";
+  std::vector<bool> interferenceModes;
+  if (interference == "both" || interference == "on")
+    interferenceModes.push_back(true);
+  if (interference == "both" || interference == "off")
+    interferenceModes.push_back(false);
+  if (interferenceModes.empty())
+    return fail("--interference: \"" + interference + "\" is not one of both, on, off");
+  auto traces = sim::loadTraces(f->at("traces"));
+  if (!traces.ok())
+    return fail(traces.error().message);
+  auto cluster = sim::loadCluster(f->at("cluster"));
+  if (!cluster.ok())
+    return fail(cluster.error().message);
+  if (auto st = sim::checkTraces(*cluster, *traces, f->at("cluster")); !st.ok())
+    return fail(st.error().message);
+  auto models = std::make_shared<model::ForecastModels>();
+  models->demand = model::lastValue();
+  models->demandName = "baseline/last-value";
+  if (f->count("demand-model")) {
+    auto lstm = model::LstmNet::load(f->at("demand-model"), 6);
+    if (!lstm.ok())
+      return fail(lstm.error().message);
+    models->demandName = (*lstm)->displayName();
+    models->demand = std::shared_ptr<const model::SeriesMethod>(std::move(*lstm));
+  }
+  if (f->count("contention-model")) {
+    auto map = model::ContentionMap::load(f->at("contention-model"));
+    if (!map.ok())
+      return fail(map.error().message);
+    models->contention = *map;
+  }
+  json out = {{"cluster", f->at("cluster")},
+              {"traces", f->at("traces")},
+              {"seed", *seed},
+              {"model", models->name()},
+              {"runs", json::array()}};
+  std::printf("# Placement benchmark: %s, seed %d, %d arrivals, model %s\n\n",
+              f->at("cluster").c_str(), *seed, *arrivals, models->name().c_str());
+  for (const int level : levels) {
+    for (const bool on : interferenceModes) {
+      model::PlacementBenchOptions o;
+      o.utilisation = level / 100.0;
+      o.interference = on;
+      o.arrivals = static_cast<size_t>(*arrivals);
+      o.oracleLookaheadSeconds = *lookahead * 3600.0;
+      o.seed = static_cast<uint64_t>(*seed);
+      const auto t0 = std::chrono::steady_clock::now();
+      auto report =
+          model::runPlacementBench(*cluster, *traces, models, o, [&](const std::string& placer) {
+            std::fprintf(
+                stderr, "[placement] %d %% %s: %s done (%.0f s)\n", level,
+                on ? "interference on" : "interference off", placer.c_str(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+          });
+      if (!report.ok())
+        return fail(report.error().message);
+      std::printf("## Background %d %% (reached %.1f %% mean node CPU), hidden interference %s\n\n",
+                  level, 100 * report->utilisation, on ? "on" : "off");
+      std::printf(
+          "| placer | mean p95 steal | mean steal | p95 of all 5-min steal | minutes over SLO "
+          "(steal > 10 %%) | p95 iowait | node CPU imbalance (sd) | shadow CPU-h %% | shadow "
+          "memory-h %% | decision latency (sim s) | decision compute (ms) |\n"
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+      json run = {{"utilisation", level},
+                  {"reached", report->utilisation},
+                  {"interference", on},
+                  {"placers", json::array()}};
+      const model::PlacerResult* la = nullptr;
+      const model::PlacerResult* um = nullptr;
+      const model::PlacerResult* orc = nullptr;
+      for (const auto& r : report->placers) {
+        std::printf(
+            "| %s | %.4f | %.4f | %.4f | %.0f | %.4f | %.4f | %.3f | %.3f | %.0f | %.1f |\n",
+            r.placer.c_str(), r.meanP95Steal, r.meanSteal, r.p95AllSteal, r.minutesOverSlo,
+            r.p95IoWait, r.imbalance, 100 * r.shadowCpuShare, 100 * r.shadowMemoryShare,
+            r.decisionSeconds, 1000 * r.computeSeconds);
+        json vms = json::array();
+        for (const auto& v : r.vms)
+          vms.push_back({{"id", v.id},
+                         {"node", v.node},
+                         {"vcpus", v.vcpus},
+                         {"meanSteal", v.meanSteal},
+                         {"p95Steal", v.p95Steal},
+                         {"minutesOverSlo", v.minutesOverSlo},
+                         {"p95IoWait", v.p95IoWait}});
+        run["placers"].push_back({{"placer", r.placer},
+                                  {"meanP95Steal", r.meanP95Steal},
+                                  {"meanSteal", r.meanSteal},
+                                  {"p95AllSteal", r.p95AllSteal},
+                                  {"minutesOverSlo", r.minutesOverSlo},
+                                  {"p95IoWait", r.p95IoWait},
+                                  {"imbalance", r.imbalance},
+                                  {"shadowCpuShare", r.shadowCpuShare},
+                                  {"shadowMemoryShare", r.shadowMemoryShare},
+                                  {"decisionSeconds", r.decisionSeconds},
+                                  {"computeSeconds", r.computeSeconds},
+                                  {"extensions", r.extensions},
+                                  {"vms", vms}});
+        if (r.placer == "load-aware")
+          la = &r;
+        if (r.placer == "umbra")
+          um = &r;
+        if (r.placer == "oracle")
+          orc = &r;
+      }
+      if (la && um && orc) {
+        const double ratio = la->meanP95Steal > 0 ? um->meanP95Steal / la->meanP95Steal : 0;
+        const double gap = la->meanP95Steal - orc->meanP95Steal;
+        const double closed = gap > 1e-9 ? (la->meanP95Steal - um->meanP95Steal) / gap : 0;
+        std::printf(
+            "\nUmbra vs load-aware, mean p95 steal: %.3f x (target <= 0.7 with "
+            "interference on, <= 1 off); gap to the oracle closed: %.0f %% (target >= 60 "
+            "%%); shadow cost %.2f %% of CPU-hours (target <= 2 %%); %.2f observation "
+            "extensions per placement\n\n",
+            ratio, 100 * closed, 100 * um->shadowCpuShare, um->extensions);
+        run["umbraVsLoadAware"] = ratio;
+        run["gapClosed"] = closed;
+      }
+      out["runs"].push_back(std::move(run));
+      std::fflush(stdout);
+    }
+  }
+  if (f->count("json")) {
+    std::ofstream file(f->at("json"));
+    file << out.dump(1) << "\n";
+    if (!file)
+      return fail(f->at("json") + ": cannot write");
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2)
     return usage();
@@ -455,6 +620,8 @@ int main(int argc, char** argv) {
     return trainContention(argc, argv);
   if (cmd == "bench" && argc >= 3 && std::string(argv[2]) == "forecast")
     return benchForecast(argc, argv);
+  if (cmd == "bench" && argc >= 3 && std::string(argv[2]) == "placement")
+    return benchPlacement(argc, argv);
   if (cmd == "-h" || cmd == "--help") {
     usage();
     return 0;

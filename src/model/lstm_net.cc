@@ -55,8 +55,8 @@ std::string checkSizes(const LstmShape& s, const LstmWeights& w) {
   }
   const auto outputs = static_cast<size_t>(2 * s.horizon);
   if (w.headWeight.size() != outputs * static_cast<size_t>(s.headInputs()))
-    return "weights.head.weight has " + std::to_string(w.headWeight.size()) +
-           " values, expected " + std::to_string(outputs * static_cast<size_t>(s.headInputs()));
+    return "weights.head.weight has " + std::to_string(w.headWeight.size()) + " values, expected " +
+           std::to_string(outputs * static_cast<size_t>(s.headInputs()));
   if (w.headBias.size() != outputs)
     return "weights.head.bias has " + std::to_string(w.headBias.size()) + " values, expected " +
            std::to_string(outputs);
@@ -65,8 +65,7 @@ std::string checkSizes(const LstmShape& s, const LstmWeights& w) {
 
 }  // namespace
 
-LstmNet::LstmNet(LstmShape shape, double changeScale, LstmWeights weights,
-                 std::string metadataJson)
+LstmNet::LstmNet(LstmShape shape, double changeScale, LstmWeights weights, std::string metadataJson)
     : shape_(shape),
       scale_(changeScale),
       weights_(std::move(weights)),
@@ -244,8 +243,8 @@ Status LstmNet::save(const std::string& path) const {
     if (!out) {
       std::error_code ignored;
       std::filesystem::remove(tmp, ignored);
-      return Error::make(ErrorKind::Invalid, path + ": cannot write the model: " +
-                                                 std::strerror(errno ? errno : EIO));
+      return Error::make(ErrorKind::Invalid,
+                         path + ": cannot write the model: " + std::strerror(errno ? errno : EIO));
     }
   }
   std::error_code ec;
@@ -274,8 +273,8 @@ Result<std::unique_ptr<LstmNet>> LstmNet::load(const std::string& path, int expe
     if (!doc.contains(field) || doc[field] != want) {
       return Error::make(ErrorKind::Invalid,
                          path + ": schema mismatch: " + field + " is " +
-                             (doc.contains(field) ? doc[field].dump() : "absent") +
-                             ", expected " + want.dump());
+                             (doc.contains(field) ? doc[field].dump() : "absent") + ", expected " +
+                             want.dump());
     }
     return okStatus();
   };
@@ -298,8 +297,9 @@ Result<std::unique_ptr<LstmNet>> LstmNet::load(const std::string& path, int expe
     s.layers = doc.at("layers").get<int>();
     scale = doc.at("normalisation").at("changeScale").get<double>();
   } catch (const std::exception&) {
-    return fail("schema mismatch: window, period, hidden, layers and normalisation.changeScale "
-                "must be numbers");
+    return fail(
+        "schema mismatch: window, period, hidden, layers and normalisation.changeScale "
+        "must be numbers");
   }
   if (s.window < LstmShape::SkipSteps || s.period < 1 || s.hidden < 1 || s.hidden > 4096 ||
       s.layers < 1 || s.layers > 16)
@@ -309,10 +309,9 @@ Result<std::unique_ptr<LstmNet>> LstmNet::load(const std::string& path, int expe
   try {
     const json& weights = doc.at("weights");
     for (const auto& L : weights.at("lstm")) {
-      w.layers.push_back({L.at("weightIh").get<std::vector<float>>(),
-                          L.at("weightHh").get<std::vector<float>>(),
-                          L.at("biasIh").get<std::vector<float>>(),
-                          L.at("biasHh").get<std::vector<float>>()});
+      w.layers.push_back(
+          {L.at("weightIh").get<std::vector<float>>(), L.at("weightHh").get<std::vector<float>>(),
+           L.at("biasIh").get<std::vector<float>>(), L.at("biasHh").get<std::vector<float>>()});
     }
     w.headWeight = weights.at("head").at("weight").get<std::vector<float>>();
     w.headBias = weights.at("head").at("bias").get<std::vector<float>>();

@@ -12,6 +12,7 @@
 #include "fakes/tiny_lstm.h"
 #include "model/contention_map.h"
 #include "model/model_forecaster.h"
+#include "model/placement_bench.h"
 #include "model/retrainer.h"
 #include "model/sim_outcomes.h"
 #include "sim/files.h"
@@ -400,9 +401,8 @@ TEST_F(RetrainerTest, ContentionMappingIsRefittedFromRecordedOutcomesWhenBetter)
   EXPECT_EQ(again.contention, "kept") << again.message;
 }
 
-TEST(SimOutcomes, DeterministicAndBusierNodesGiveMoreSteal) {
-  auto cluster = sim::loadCluster(std::string(UMBRA_SOURCE_DIR) + "/examples/clusters/small.yaml");
-  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+// Four sinusoidal 4-core VMs over three days.
+sim::TraceSet sineTraces() {
   sim::TraceSet traces;
   std::ostringstream csv;
   csv << "series_id,timestamp_s,cpu_util,mem_util,disk_io,net_io\n";
@@ -411,9 +411,16 @@ TEST(SimOutcomes, DeterministicAndBusierNodesGiveMoreSteal) {
       csv << "vm" << v << "," << t * 300 << "," << 0.3 + 0.25 * std::sin(2 * M_PI * t / 288.0 + v)
           << ",0.5,100,100\n";
   std::istringstream in(csv.str());
-  ASSERT_TRUE(sim::parseTraceCsv(in, "t.csv", 300, {}, traces).ok());
+  EXPECT_TRUE(sim::parseTraceCsv(in, "t.csv", 300, {}, traces).ok());
   for (auto& [id, t] : traces.series)
     t.cpuCores = 4;
+  return traces;
+}
+
+TEST(SimOutcomes, DeterministicAndBusierNodesGiveMoreSteal) {
+  auto cluster = sim::loadCluster(std::string(UMBRA_SOURCE_DIR) + "/examples/clusters/small.yaml");
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  sim::TraceSet traces = sineTraces();
   SimOutcomeOptions o;
   o.outcomes = 40;
   o.utilisation = 0.3;
@@ -448,6 +455,50 @@ TEST(SimOutcomes, DeterministicAndBusierNodesGiveMoreSteal) {
   ASSERT_FALSE(thin.ok());
   EXPECT_NE(thin.error().message.find("% utilisation of the 60 % asked for"), std::string::npos)
       << thin.error().message;
+}
+
+// Every placer places every arrival on the same cluster; only Umbra pays for shadows and waits
+// for its observation; the clairvoyant oracle does at least as well as placing by requests; the
+// same seed gives the same report.
+TEST(PlacementBench, PlacersSeeTheSameWorldAndTheOracleBoundsThem) {
+  auto cluster = sim::loadCluster(std::string(UMBRA_SOURCE_DIR) + "/examples/clusters/small.yaml");
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  const sim::TraceSet traces = sineTraces();
+  PlacementBenchOptions o;
+  o.utilisation = 0.25;
+  o.arrivals = 8;
+  o.lifetimeSeconds = 4 * 3600;
+  o.oracleLookaheadSeconds = 4 * 3600;
+  auto models = std::make_shared<ForecastModels>();
+  models->demand = lastValue();
+  models->demandName = "baseline/last-value";
+  auto a = runPlacementBench(*cluster, traces, models, o);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  ASSERT_EQ(a->placers.size(), 6u);
+  std::map<std::string, const PlacerResult*> by;
+  for (const auto& r : a->placers) {
+    by[r.placer] = &r;
+    EXPECT_EQ(r.vms.size(), 8u) << r.placer;
+    const bool probes = r.placer.rfind("umbra", 0) == 0;
+    EXPECT_EQ(r.shadowCpuShare > 0, probes) << r.placer;
+    EXPECT_EQ(r.decisionSeconds >= o.observeSeconds, probes) << r.placer;
+    EXPECT_LT(r.shadowCpuShare, 0.02) << r.placer;
+    for (const auto& vm : r.vms) {
+      EXPECT_GE(vm.p95Steal, vm.meanSteal - 1e-12);
+      EXPECT_LE(vm.p95Steal, 1.0);
+    }
+  }
+  EXPECT_LE(by["oracle"]->meanSteal, by["requests"]->meanSteal + 1e-9);
+  auto b = runPlacementBench(*cluster, traces, models, o);
+  ASSERT_TRUE(b.ok());
+  for (size_t i = 0; i < a->placers.size(); ++i)
+    EXPECT_DOUBLE_EQ(a->placers[i].meanP95Steal, b->placers[i].meanP95Steal)
+        << a->placers[i].placer;
+  // Umbra's longest observation must fit between two arrivals.
+  o.arrivalEverySeconds = 600;
+  auto tooClose = runPlacementBench(*cluster, traces, models, o);
+  ASSERT_FALSE(tooClose.ok());
+  EXPECT_NE(tooClose.error().message.find("further apart"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "model/model_forecaster.h"
+#include "sim/simulation.h"
+
+namespace umbra::model {
+
+// `umbra bench placement`: placement quality of Umbra against its peers and a clairvoyant oracle,
+// offline on the simulation core. Every placer gets its own run of the same cluster, background,
+// arrivals and seed; only the placements differ.
+struct PlacementBenchOptions {
+  double utilisation = 0.2;  // background the cluster is filled to (mean node CPU)
+  bool interference = true;  // false: the physics' hidden interference is off
+  size_t arrivals = 48;      // VMs placed, one every `arrivalEverySeconds`
+  double arrivalEverySeconds = 1800;
+  double lifetimeSeconds = 24 * 3600;  // each placed VM is measured over this, then leaves
+  double sloSteal = 0.10;              // "minutes over the SLO": 300 s slots with steal above
+  // Umbra: the operator's defaults.
+  int candidates = 3;
+  double observeSeconds = 300;
+  double minConfidence = 0.7;
+  int maxExtensions = 2;
+  double shadowCpuFraction = 0.01, shadowMemoryFraction = 0.02;
+  // Trimaran TargetLoadPacking's target utilisation.
+  double targetLoad = 0.4;
+  // The oracle simulates each feasible node's future with the VM on it over this long (the
+  // arrivals after it are not known to it).
+  double oracleLookaheadSeconds = 24 * 3600;
+  uint64_t seed = 1;
+};
+
+struct PlacedVm {
+  std::string id, node;
+  double vcpus = 0, memoryBytes = 0;
+  double meanSteal = 0, p95Steal = 0, minutesOverSlo = 0, p95IoWait = 0;
+};
+
+struct PlacerResult {
+  std::string placer;
+  std::vector<PlacedVm> vms;
+  // Over all placed VMs: the mean of each VM's p95 steal (the headline), mean steal, and the
+  // 95th percentile of all VMs' 300 s steal samples.
+  double meanP95Steal = 0, meanSteal = 0, p95AllSteal = 0;
+  double minutesOverSlo = 0;  // summed over VMs
+  double p95IoWait = 0;       // mean of each VM's p95 node iowait
+  double imbalance = 0;       // mean over 300 s slots of the std dev of node CPU utilisation
+  // Shadow cost as a share of the placed VMs' allocated CPU-hours and memory-hours.
+  double shadowCpuShare = 0, shadowMemoryShare = 0;
+  double decisionSeconds = 0;  // mean simulated time from arrival to placement
+  double computeSeconds = 0;   // wall time the placer's decisions took
+  double extensions = 0;       // mean observation extensions (Umbra)
+};
+
+struct PlacementBenchReport {
+  double utilisation = 0;  // reached
+  bool interference = true;
+  // requests, load-aware, forecast-only, umbra, umbra-preranked, oracle
+  std::vector<PlacerResult> placers;
+};
+
+// `models` decide for forecast-only and Umbra (the operator's ModelForecaster over simulated node
+// history and shadow telemetry).
+Result<PlacementBenchReport> runPlacementBench(
+    const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
+    std::shared_ptr<const ForecastModels> models, const PlacementBenchOptions& options,
+    const std::function<void(const std::string&)>& progress = {});
+
+}  // namespace umbra::model
