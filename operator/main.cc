@@ -23,11 +23,11 @@
 #include "model/model_forecaster.h"
 #include "model/retrainer.h"
 #include "outcomes.h"
-#include "trainer.h"
 #include "runtime/event_loop.h"
 #include "runtime/leader_election.h"
 #include "runtime/time_format.h"
 #include "telemetry/prometheus_source.h"
+#include "trainer.h"
 
 namespace {
 
@@ -231,11 +231,10 @@ int run(const op::Flags& flags) {
   metrics->modelInfo(forecaster.name());
   op::OutcomeRecorder outcomes(**prometheus, learned, cfg->outcomesPath, cfg->outcomeWindow,
                                *metrics);
-  op::ChildTrainer childTrainer(
-      cfg->retraining.trainer,
-      std::filesystem::path(cfg->modelPath).parent_path().string().empty()
-          ? "."
-          : std::filesystem::path(cfg->modelPath).parent_path().string());
+  op::ChildTrainer childTrainer(cfg->retraining.trainer,
+                                std::filesystem::path(cfg->modelPath).parent_path().string().empty()
+                                    ? "."
+                                    : std::filesystem::path(cfg->modelPath).parent_path().string());
   auto retrainOpts = retrainOptions(*cfg);
   retrainOpts.train = childTrainer.trainer();
   model::Retrainer retrainer(
@@ -393,9 +392,9 @@ int run(const op::Flags& flags) {
     startWork();
   }
   const int code = latch.wait();
-  controller.stop();  // in-flight reconciles finish; nothing new starts
+  controller.stop();      // in-flight reconciles finish; nothing new starts
   childTrainer.cancel();  // a training child in progress ends now, and its files are removed
-  retrainer.stop();   // a round in progress finishes (its files are written whole or not at all)
+  retrainer.stop();  // a round in progress finishes (its files are written whole or not at all)
   outcomes.stop();
   cancelElection->cancel();
   if (elector.joinable())

@@ -83,6 +83,7 @@ Result<std::shared_ptr<const model::LstmNet>> ChildTrainer::train(
                                    "--training-range",
                                    range};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args)
     argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -123,11 +123,13 @@ placement::Contention contentionOf(const json& j) {
           j.at("ioWait").get<double>(), j.at("networkLatency").get<double>()};
 }
 
-#define UMBRA_INPUT_FIELDS(X)                                                                  \
-  X(shadowSteal)                                                                               \
-  X(shadowStealSd)                                                                             \
-  X(nodeUtilNow) X(nodeUtilP50) X(nodeUtilP90) X(memoryPressure) X(memoryPressureSd) X(ioWait) \
-      X(ioWaitSd) X(networkLatency) X(networkLatencySd) X(targetVcpus) X(cpuShare) X(memoryShare)
+// The list is laid out by hand: clang-format does not settle on a layout for it.
+// clang-format off
+#define UMBRA_INPUT_FIELDS(X)                                                        \
+  X(shadowSteal) X(shadowStealSd) X(nodeUtilNow) X(nodeUtilP50) X(nodeUtilP90)      \
+  X(memoryPressure) X(memoryPressureSd) X(ioWait) X(ioWaitSd) X(networkLatency)     \
+  X(networkLatencySd) X(targetVcpus) X(cpuShare) X(memoryShare)
+// clang-format on
 
 json inputsJson(const ContentionInputs& in) {
   json j;

@@ -5,9 +5,9 @@
 
 #include <chrono>
 #include <cmath>
-#include <sstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 
 namespace umbra::model {
 namespace {
@@ -307,8 +307,7 @@ ChallengerTrainer inProcessTrainer() {
   };
 }
 
-QuantileForecast LstmMethod::predictWithTorch(std::span<const double> history,
-                                              int horizon) const {
+QuantileForecast LstmMethod::predictWithTorch(std::span<const double> history, int horizon) const {
   const Impl& m = *impl_;
   QuantileForecast out;
   const double last = history.empty() ? 0 : history.back();

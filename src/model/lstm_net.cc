@@ -36,7 +36,7 @@ size_t layerInputs(const LstmShape& s, size_t layer) {
 
 // The sizes the weights must have for `s`; an empty string when they do.
 std::string checkSizes(const LstmShape& s, const LstmWeights& w) {
-  const auto h4 = static_cast<size_t>(4 * s.hidden);
+  const size_t h4 = 4 * static_cast<size_t>(s.hidden);
   const auto hidden = static_cast<size_t>(s.hidden);
   if (w.layers.size() != static_cast<size_t>(s.layers))
     return "weights.lstm has " + std::to_string(w.layers.size()) + " layers, expected " +
@@ -53,7 +53,7 @@ std::string checkSizes(const LstmShape& s, const LstmWeights& w) {
     if (L.biasIh.size() != h4 || L.biasHh.size() != h4)
       return at + "biasIh and biasHh must have " + std::to_string(h4) + " values";
   }
-  const auto outputs = static_cast<size_t>(2 * s.horizon);
+  const size_t outputs = 2 * static_cast<size_t>(s.horizon);
   if (w.headWeight.size() != outputs * static_cast<size_t>(s.headInputs()))
     return "weights.head.weight has " + std::to_string(w.headWeight.size()) + " values, expected " +
            std::to_string(outputs * static_cast<size_t>(s.headInputs()));

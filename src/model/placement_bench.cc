@@ -434,7 +434,7 @@ Result<Choice> umbraChoice(World& w, ModelForecaster& forecaster, const sim::Wor
 
 Result<PlacementBenchReport> runPlacementBench(
     const sim::ClusterSpec& clusterIn, const sim::TraceSet& traces,
-    std::shared_ptr<const ForecastModels> models, const PlacementBenchOptions& o,
+    const std::shared_ptr<const ForecastModels>& models, const PlacementBenchOptions& o,
     const std::function<void(const std::string&)>& progress) {
   if (clusterIn.nodes.empty())
     return Error::config("placement bench: the cluster has no nodes");

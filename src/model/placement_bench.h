@@ -68,7 +68,7 @@ struct PlacementBenchReport {
 // history and shadow telemetry).
 Result<PlacementBenchReport> runPlacementBench(
     const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
-    std::shared_ptr<const ForecastModels> models, const PlacementBenchOptions& options,
+    const std::shared_ptr<const ForecastModels>& models, const PlacementBenchOptions& options,
     const std::function<void(const std::string&)>& progress = {});
 
 }  // namespace umbra::model

@@ -33,9 +33,9 @@ void Retrainer::demandRound(RetrainReport& r, ForecastModels& next) {
     r.message = "demand: no trainer configured";
     return;
   }
-  auto trainedNet = o_.train(train, o_.lstm, o_.horizon,
-                             "operator retraining: " + std::to_string(series->size()) +
-                                 " nodes' node_cpu_utilization");
+  auto trainedNet = o_.train(
+      train, o_.lstm, o_.horizon,
+      "operator retraining: " + std::to_string(series->size()) + " nodes' node_cpu_utilization");
   if (!trainedNet.ok()) {
     const ErrorKind kind = trainedNet.error().kind;
     r.demand = kind == ErrorKind::Invalid || kind == ErrorKind::Cancelled ? "skipped" : "failed";

@@ -21,7 +21,7 @@ struct RetrainOptions {
   // origins, MASE), and the challenger is trained on what precedes it.
   double holdBackFraction = 0.2;
   LstmOptions lstm;
-  ChallengerTrainer train;      // trains the challenger (in process, or an `umbra train` child)
+  ChallengerTrainer train;     // trains the challenger (in process, or an `umbra train` child)
   std::string modelPath;       // the champion is written here (temp file + rename) when replaced
   std::string contentionPath;  // likewise for the contention mapping
   std::string outcomesPath;    // recorded outcomes (JSON lines)

@@ -244,8 +244,9 @@ TEST(Lstm, WeightsThatDoNotMatchTheShapeAreRefused) {
   auto bad = LstmNet::load(path, 3);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().message,
-            path + ": weights do not match the metadata: weights.lstm[0].weightIh has 64 values, "
-                   "expected 72");
+            path +
+                ": weights do not match the metadata: weights.lstm[0].weightIh has 64 values, "
+                "expected 72");
   std::filesystem::remove(path);
 }
 
