@@ -291,6 +291,71 @@ TEST_F(OperatorBinaryTest, ExamplesArePlacedWithinObservationPlus30Seconds) {
   EXPECT_EQ(op->wait(20), 0);
 }
 
+// The whole loop with umbra-sim playing KubeVirt and the nodes (no stand-in, no fake exporter):
+// the shadows boot on the simulated nodes, Prometheus scrapes the simulator's KubeVirt and
+// node-exporter series, the physics decide which node is quiet, and the simulator starts the VM
+// where the operator put it.
+TEST_F(OperatorBinaryTest, WithUmbraSimTheVmRunsOnTheQuietestNode) {
+  const std::string dir = modelDir();
+  std::ofstream cluster(dir + "/cluster.yaml");
+  cluster << "name: operator-test\nphysics: {interference: 0, noise: 0.02}\nnodes:\n";
+  for (const auto& [n, level] : std::vector<std::pair<std::string, double>>{
+           {"a", 0.85}, {"b", 0.05}, {"c", 0.92}}) {
+    cluster << "  - {name: " << node(n) << ", cpu: 8, memory: 32Gi, labels: {umbra.test/group: "
+            << ns_.name() << "}, background: {profile: steady, level: " << level
+            << ", memory: 0.2}}\n";
+  }
+  cluster.close();
+  const int simPort = freePort();
+  ChildProcess sim({UMBRA_SIM_BINARY, "--kubeconfig", ControlPlane::instance().kubeconfig(),
+                    "--cluster", dir + "/cluster.yaml", "--metrics-addr",
+                    "127.0.0.1:" + std::to_string(simPort), "--boot-delay", "1s", "--tick",
+                    "200ms", "--log-level", "warn"},
+                   dir + "/umbra-sim.log");
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto n = admin_->get(kube::resources::nodes(), {"", node("b")});
+        return n.ok();
+      },
+      30s))
+      << runCommand("cat " + dir + "/umbra-sim.log").output;
+  prometheus_ = std::make_unique<PrometheusServer>();
+  const Status scraping = prometheus_->startScraping("127.0.0.1:" + std::to_string(simPort));
+  ASSERT_TRUE(scraping.ok()) << scraping.error().message;
+  const std::string configPath = dir + "/umbra.yaml";
+  std::ofstream(configPath) << "prometheus: {url: \"" << prometheus_->url()
+                            << "\", rateWindow: 5s}\n";
+  auto op = startOperator(configPath);
+  ASSERT_TRUE(ready()) << logTail();
+  ASSERT_TRUE(
+      admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
+                  .ok());
+  ASSERT_TRUE(eventually([&] { return phase() == "Placed"; }, 90s))
+      << admin_->get(api::shadowPlacements(), {ns_.name(), "web"})->dump() << "\n"
+      << logTail();
+  auto sp = admin_->get(api::shadowPlacements(), {ns_.name(), "web"});
+  EXPECT_EQ((*sp)["status"]["selectedNode"], node("b")) << (*sp)["status"].dump();
+  // Every candidate was probed by a shadow the simulator ran.
+  EXPECT_EQ((*sp)["status"]["candidates"].size(), 3u) << (*sp)["status"].dump();
+  // The simulator started the VM where the operator put it.
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto vmi = admin_->get(api::virtualMachineInstances(), {ns_.name(), "web"});
+        const Json status = vmi.ok() ? (*vmi).value("status", Json::object()) : Json::object();
+        return status.value("phase", "") == "Running" && status.value("nodeName", "") == node("b");
+      },
+      30s))
+      << runCommand("cat " + dir + "/umbra-sim.log").output;
+  EXPECT_TRUE(eventually([&] { return shadows().empty(); }, 20s)) << "no shadow may remain";
+  op->signal(SIGTERM);
+  EXPECT_EQ(op->wait(20), 0);
+  sim.signal(SIGTERM);
+  EXPECT_EQ(sim.wait(20), 0);
+}
+
 TEST_F(OperatorBinaryTest, PrometheusDownMidObservationIsReportedAndThePlacementRecovers) {
   std::string configPath;
   std::unique_ptr<ChildProcess> op;
