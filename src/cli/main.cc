@@ -116,6 +116,18 @@ std::vector<model::EvalSeries> seriesOf(const sim::TraceSet& set, const std::str
   return out;
 }
 
+// --traces and --cluster, loaded and checked against each other.
+struct SimInputs {
+  sim::TraceSet traces;
+  sim::ClusterSpec cluster;
+};
+Result<SimInputs> simInputs(const std::map<std::string, std::string>& f) {
+  UMBRA_TRY(auto traces, sim::loadTraces(f.at("traces")));
+  UMBRA_TRY(auto cluster, sim::loadCluster(f.at("cluster")));
+  UMBRA_CHECK(sim::checkTraces(cluster, traces, f.at("cluster")));
+  return SimInputs{std::move(traces), std::move(cluster)};
+}
+
 void printEpoch(const model::EpochReport& e) {
   std::fprintf(stderr,
                "[train] epoch %2d  loss %.4f  validation loss %.4f  validation MAE vs no-change "
@@ -235,14 +247,11 @@ int trainContention(int argc, char** argv) {
   for (const auto* r : {&count, &util, &seed})
     if (!r->ok())
       return fail(r->error().message);
-  auto traces = sim::loadTraces(f->at("traces"));
-  if (!traces.ok())
-    return fail(traces.error().message);
-  auto cluster = sim::loadCluster(f->at("cluster"));
-  if (!cluster.ok())
-    return fail(cluster.error().message);
-  if (auto st = sim::checkTraces(*cluster, *traces, f->at("cluster")); !st.ok())
-    return fail(st.error().message);
+  auto inputs = simInputs(*f);
+  if (!inputs.ok())
+    return fail(inputs.error().message);
+  const sim::TraceSet* traces = &inputs->traces;
+  const sim::ClusterSpec* cluster = &inputs->cluster;
   std::shared_ptr<const model::SeriesMethod> demand = model::lastValue();
   std::string demandName = "baseline/last-value";
   if (f->count("demand-model")) {
@@ -486,14 +495,11 @@ int benchPlacement(int argc, char** argv) {
     interferenceModes.push_back(false);
   if (interferenceModes.empty())
     return fail("--interference: \"" + interference + "\" is not one of both, on, off");
-  auto traces = sim::loadTraces(f->at("traces"));
-  if (!traces.ok())
-    return fail(traces.error().message);
-  auto cluster = sim::loadCluster(f->at("cluster"));
-  if (!cluster.ok())
-    return fail(cluster.error().message);
-  if (auto st = sim::checkTraces(*cluster, *traces, f->at("cluster")); !st.ok())
-    return fail(st.error().message);
+  auto inputs = simInputs(*f);
+  if (!inputs.ok())
+    return fail(inputs.error().message);
+  const sim::TraceSet* traces = &inputs->traces;
+  const sim::ClusterSpec* cluster = &inputs->cluster;
   auto models = std::make_shared<model::ForecastModels>();
   models->demand = model::lastValue();
   models->demandName = "baseline/last-value";

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/atomic_file.h"
+
 namespace umbra::model {
 
 using nlohmann::json;
@@ -147,27 +149,6 @@ ContentionInputs inputsOf(const json& j) {
   return in;
 }
 
-Status writeAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::error_code ignored;
-      std::filesystem::remove(tmp, ignored);
-      return Error::make(ErrorKind::Invalid, path + ": cannot write: " + std::strerror(errno));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    return Error::make(ErrorKind::Invalid, path + ": cannot write: " + ec.message());
-  }
-  return okStatus();
-}
-
 }  // namespace
 
 ContentionMap ContentionMap::prior() {
@@ -272,7 +253,7 @@ Status ContentionMap::save(const std::string& path) const {
                     {"trainedOn", trainedOn_},
                     {"outputs", {"cpuContention", "memoryPressure", "ioWait", "networkLatency"}},
                     {"heads", heads}};
-  return writeAtomically(path, doc.dump(1) + "\n");
+  return writeFileAtomically(path, doc.dump(1) + "\n", "the contention model");
 }
 
 Result<ContentionMap> ContentionMap::load(const std::string& path) {

@@ -1,15 +1,13 @@
 // The demand LSTM's inference in plain C++ (no LibTorch), and its file format.
 #include "model/lstm_net.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "common/atomic_file.h"
 
 namespace umbra::model {
 namespace {
@@ -235,26 +233,7 @@ Status LstmNet::save(const std::string& path) const {
   }
   doc["weights"] = {{"lstm", layers},
                     {"head", {{"weight", weights_.headWeight}, {"bias", weights_.headBias}}}};
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << doc.dump() << '\n';
-    out.flush();
-    if (!out) {
-      std::error_code ignored;
-      std::filesystem::remove(tmp, ignored);
-      return Error::make(ErrorKind::Invalid,
-                         path + ": cannot write the model: " + std::strerror(errno ? errno : EIO));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    return Error::make(ErrorKind::Invalid, path + ": cannot write the model: " + ec.message());
-  }
-  return okStatus();
+  return writeFileAtomically(path, doc.dump() + "\n", "the model");
 }
 
 Result<std::unique_ptr<LstmNet>> LstmNet::load(const std::string& path, int expectedHorizon) {

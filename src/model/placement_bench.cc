@@ -6,6 +6,7 @@
 #include <map>
 #include <random>
 
+#include "model/sim_outcomes.h"
 #include "placement/candidates.h"
 #include "placement/scoring.h"
 
@@ -45,23 +46,6 @@ telemetry::Sample nodeSample(const sim::NodeCounters& before, const sim::NodeSta
   s.cpuSteal =
       std::clamp((now.counters.pressureCpuWaiting - before.pressureCpuWaiting) / Dt, 0.0, 1.0);
   return s;
-}
-
-// A VM from a random trace; its size from the trace's machine (as simulateOutcomes draws them).
-sim::WorkloadSpec vmFrom(const sim::TraceSet& traces, const std::vector<std::string>& ids,
-                         const std::vector<std::string>& classes, std::mt19937_64& rng,
-                         const std::string& id) {
-  const auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
-  const sim::Trace& t = traces.series.at(ids[pick(ids.size())]);
-  sim::WorkloadSpec w;
-  w.id = id;
-  w.vcpus = std::clamp(std::round(t.cpuCores), 1.0, 16.0);
-  w.memoryBytes = std::clamp(t.memoryBytes, 1 * GiB, 64 * GiB);
-  w.interferenceClass = classes[pick(classes.size())];
-  w.source.kind = sim::SourceKind::Trace;
-  w.source.trace = &t;
-  w.source.traceOffset = std::uniform_real_distribution<double>(0, t.seconds())(rng);
-  return w;
 }
 
 struct Tracked {
@@ -242,7 +226,7 @@ Status fill(World& w, const sim::TraceSet& traces, const std::vector<std::string
   size_t serial = 0;
   for (int attempt = 0; meanUtil() < utilisation && attempt < 300; ++attempt) {
     for (int k = 0; k < 10; ++k) {
-      auto vm = vmFrom(traces, ids, classes, rng, "bg/" + std::to_string(serial++));
+      auto vm = traceVm(traces, ids, classes, rng, "bg/" + std::to_string(serial++));
       const size_t node = std::uniform_int_distribution<size_t>(0, n - 1)(rng);
       const auto& spec = w.spec(node);
       if (vcpus[node] + vm.vcpus > 3.2 * spec.cpuCores ||
@@ -456,7 +440,7 @@ Result<PlacementBenchReport> runPlacementBench(
   {
     std::mt19937_64 rng(o.seed ^ 0xa77171a1ULL);
     for (size_t i = 0; i < o.arrivals; ++i)
-      arrivals.push_back(vmFrom(traces, ids, classes, rng, "vm/" + std::to_string(i)));
+      arrivals.push_back(traceVm(traces, ids, classes, rng, "vm/" + std::to_string(i)));
   }
   PlacementBenchReport report;
   report.interference = o.interference;

@@ -1,12 +1,9 @@
 #include "model/series_file.h"
 
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "common/atomic_file.h"
 
 namespace umbra::model {
 
@@ -20,27 +17,7 @@ Status writeTrainSeries(const std::string& path, const std::vector<TrainSeries>&
   json doc = {{"format", Format}, {"series", json::array()}};
   for (const auto& s : series)
     doc["series"].push_back({{"values", s.values}, {"observed", s.observed}});
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << doc.dump();
-    out.flush();
-    if (!out) {
-      const int err = errno;
-      std::error_code ignored;
-      std::filesystem::remove(tmp, ignored);
-      return Error::make(ErrorKind::Internal,
-                         path + ": cannot write the series: " + std::strerror(err ? err : EIO));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    return Error::make(ErrorKind::Internal, path + ": cannot write the series: " + ec.message());
-  }
-  return okStatus();
+  return writeFileAtomically(path, doc.dump(), "the series");
 }
 
 Result<std::vector<TrainSeries>> readTrainSeries(const std::string& path) {

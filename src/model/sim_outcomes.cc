@@ -37,6 +37,22 @@ double stealOf(const sim::WorkloadCounters& before, const sim::WorkloadCounters&
 
 }  // namespace
 
+sim::WorkloadSpec traceVm(const sim::TraceSet& traces, const std::vector<std::string>& ids,
+                          const std::vector<std::string>& classes, std::mt19937_64& rng,
+                          const std::string& id) {
+  const auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  const sim::Trace& t = traces.series.at(ids[pick(ids.size())]);
+  sim::WorkloadSpec w;
+  w.id = id;
+  w.vcpus = std::clamp(std::round(t.cpuCores), 1.0, 16.0);
+  w.memoryBytes = std::clamp(t.memoryBytes, 1 * GiB, 64 * GiB);
+  w.interferenceClass = classes[pick(classes.size())];
+  w.source.kind = sim::SourceKind::Trace;
+  w.source.trace = &t;
+  w.source.traceOffset = std::uniform_real_distribution<double>(0, t.seconds())(rng);
+  return w;
+}
+
 Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
                                               const sim::TraceSet& traces,
                                               const SeriesMethod& demand,
@@ -58,18 +74,8 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
   for (size_t i = 0; i < nodeCount; ++i)
     memoryOn[i] = cluster.nodes[i].background.memory * cluster.nodes[i].memoryBytes;
   size_t serial = 0;
-  // A VM from a random trace; its size from the trace's machine, within a node's reach.
   const auto vmFrom = [&](const std::string& prefix) {
-    const sim::Trace& t = traces.series.at(ids[pick(ids.size())]);
-    sim::WorkloadSpec w;
-    w.id = prefix + "/" + std::to_string(serial++);
-    w.vcpus = std::clamp(std::round(t.cpuCores), 1.0, 16.0);
-    w.memoryBytes = std::clamp(t.memoryBytes, 1 * GiB, 64 * GiB);
-    w.interferenceClass = classes[pick(classes.size())];
-    w.source.kind = sim::SourceKind::Trace;
-    w.source.trace = &t;
-    w.source.traceOffset = std::uniform_real_distribution<double>(0, t.seconds())(rng);
-    return w;
+    return traceVm(traces, ids, classes, rng, prefix + "/" + std::to_string(serial++));
   };
   // Background VMs leave headroom for the arrivals (vCPU overcommit up to 4:1, as KubeVirt's
   // default cpuAllocationRatio of 10 allows).

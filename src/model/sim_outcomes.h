@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <random>
+#include <string>
 #include <vector>
 
 #include "common/result.h"
@@ -34,5 +36,12 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
                                               const SeriesMethod& demand,
                                               const SimOutcomeOptions& options,
                                               const std::function<void(size_t)>& progress = {});
+
+// A VM from a random trace, replayed from a random offset, with a random interference class; its
+// size from the trace's machine (1 to 16 vCPUs, 1 to 64 GiB). Shared by the simulated outcomes and
+// the placement benchmark, so that both draw the same kind of arrivals.
+sim::WorkloadSpec traceVm(const sim::TraceSet& traces, const std::vector<std::string>& ids,
+                          const std::vector<std::string>& classes, std::mt19937_64& rng,
+                          const std::string& id);
 
 }  // namespace umbra::model

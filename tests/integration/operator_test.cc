@@ -136,7 +136,7 @@ class OperatorBinaryTest : public KubeVirtFixture {
     prometheus_ = std::make_unique<PrometheusServer>();
     const Status st = prometheus_->startScraping(exporter_->target());
     EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error().message);
-    const std::string configPath =
+    std::string configPath =
         ControlPlane::instance().dir() + "/umbra-" + placement + "-" + ns_.name() + ".yaml";
     std::ofstream(configPath) << "prometheus: {url: \"" << prometheus_->url()
                               << "\", rateWindow: 5s}\n"
@@ -299,19 +299,19 @@ TEST_F(OperatorBinaryTest, WithUmbraSimTheVmRunsOnTheQuietestNode) {
   const std::string dir = modelDir();
   std::ofstream cluster(dir + "/cluster.yaml");
   cluster << "name: operator-test\nphysics: {interference: 0, noise: 0.02}\nnodes:\n";
-  for (const auto& [n, level] : std::vector<std::pair<std::string, double>>{
-           {"a", 0.85}, {"b", 0.05}, {"c", 0.92}}) {
-    cluster << "  - {name: " << node(n) << ", cpu: 8, memory: 32Gi, labels: {umbra.test/group: "
-            << ns_.name() << "}, background: {profile: steady, level: " << level
-            << ", memory: 0.2}}\n";
+  for (const auto& [n, level] :
+       std::vector<std::pair<std::string, double>>{{"a", 0.85}, {"b", 0.05}, {"c", 0.92}}) {
+    cluster << "  - {name: " << node(n)
+            << ", cpu: 8, memory: 32Gi, labels: {umbra.test/group: " << ns_.name()
+            << "}, background: {profile: steady, level: " << level << ", memory: 0.2}}\n";
   }
   cluster.close();
   const int simPort = freePort();
-  ChildProcess sim({UMBRA_SIM_BINARY, "--kubeconfig", ControlPlane::instance().kubeconfig(),
-                    "--cluster", dir + "/cluster.yaml", "--metrics-addr",
-                    "127.0.0.1:" + std::to_string(simPort), "--boot-delay", "1s", "--tick",
-                    "200ms", "--log-level", "warn"},
-                   dir + "/umbra-sim.log");
+  ChildProcess sim(
+      {UMBRA_SIM_BINARY, "--kubeconfig", ControlPlane::instance().kubeconfig(), "--cluster",
+       dir + "/cluster.yaml", "--metrics-addr", "127.0.0.1:" + std::to_string(simPort),
+       "--boot-delay", "1s", "--tick", "200ms", "--log-level", "warn"},
+      dir + "/umbra-sim.log");
   ASSERT_TRUE(eventually(
       [&] {
         auto n = admin_->get(kube::resources::nodes(), {"", node("b")});
@@ -327,8 +327,7 @@ TEST_F(OperatorBinaryTest, WithUmbraSimTheVmRunsOnTheQuietestNode) {
                             << "\", rateWindow: 5s}\n";
   auto op = startOperator(configPath);
   ASSERT_TRUE(ready()) << logTail();
-  ASSERT_TRUE(
-      admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
+  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
   ASSERT_TRUE(admin_
                   ->create(api::shadowPlacements(), ns_.name(),
                            placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
