@@ -112,7 +112,6 @@ Result<Forecast> ModelForecaster::forecast(const telemetry::CandidateTelemetry& 
                                : SystemTime{std::chrono::seconds(observed.frame.times.back())};
     auto h = history_(observed.node, end);
     if (h.ok() && h->size() > 1) {
-      const std::lock_guard<std::mutex> lock(demandMutex_);
       demand = models->demand->predict(0, *h, horizon_);
       historyFactor = 1.0;
     }

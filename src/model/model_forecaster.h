@@ -76,7 +76,6 @@ class ModelForecaster final : public Forecaster {
   NodeHistory history_;
   int horizon_;
   std::map<std::string, std::map<std::string, ContentionInputs>> inputs_;
-  std::mutex demandMutex_;  // LibTorch modules are not shared between threads mid-forward
 };
 
 // Wraps a method so that fit() keeps it as it is: the champion in a champion/challenger

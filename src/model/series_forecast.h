@@ -30,7 +30,8 @@ class SeriesMethod {
   // Learns from the training parts of every series: global methods (the LSTM) across them,
   // local ones (baselines) per series, indexed as given.
   virtual Status fit(const std::vector<TrainSeries>& train, int horizon) = 0;
-  // Forecasts series `index` from `history` (its values up to the origin, oldest first).
+  // Forecasts series `index` from `history` (its values up to the origin, oldest first). Reads
+  // only what fit() stored, so several reconciles may call it at once.
   virtual QuantileForecast predict(size_t index, std::span<const double> history,
                                    int horizon) const = 0;
 };
