@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/tls_trust.h"
 #include "model/series_file.h"
 
 namespace umbra::op {
@@ -87,6 +88,13 @@ Result<std::shared_ptr<const model::LstmNet>> ChildTrainer::train(
   for (auto& a : args)
     argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The environment as the operator was given it (common/tls_trust.h changes one variable).
+  std::vector<std::string> env = tls::originalEnvironment();
+  std::vector<char*> envp;
+  envp.reserve(env.size() + 1);
+  for (auto& e : env)
+    envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   int pipeFds[2];
   if (::pipe2(pipeFds, O_CLOEXEC) != 0) {
@@ -114,7 +122,7 @@ Result<std::shared_ptr<const model::LstmNet>> ChildTrainer::train(
         ::_exit(127);
       ::dup2(pipeFds[1], STDOUT_FILENO);
       ::dup2(pipeFds[1], STDERR_FILENO);
-      ::execvp(argv[0], argv.data());
+      ::execvpe(argv[0], argv.data(), envp.data());
       const char msg[] = "umbra: cannot execute the trainer binary\n";
       [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg, sizeof(msg) - 1);
       ::_exit(127);

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/base64.h"
+#include "common/tls_trust.h"
 #include "kube/config.h"
 
 namespace umbra::telemetry {
@@ -156,13 +157,15 @@ struct PrometheusClient::Impl {
     http_client_config cfg;
     cfg.set_timeout(std::chrono::duration_cast<std::chrono::microseconds>(c.timeout));
     cfg.set_validate_certificates(!c.insecureSkipVerify);
+    // The system's roots, plus caFile's; parsed once and shared (common/tls_trust.h).
+    tls::Material material;
+    material.alsoSystemRoots = true;
     if (!c.caFile.empty()) {
       auto text = kube::readFile(c.caFile);
-      const std::string ca = text.ok() ? *text : std::string();
-      cfg.set_ssl_context_callback([ca](boost::asio::ssl::context& ctx) {
-        ctx.add_certificate_authority(boost::asio::buffer(ca.data(), ca.size()));
-      });
+      material.caPem = text.ok() ? *text : std::string();
     }
+    cfg.set_ssl_context_callback(
+        [material](boost::asio::ssl::context& ctx) { tls::apply(ctx.native_handle(), material); });
     return cfg;
   }
   explicit Impl(PrometheusConnection conn)
@@ -281,6 +284,7 @@ Result<std::unique_ptr<PrometheusClient>> PrometheusClient::create(
   if (connection.maxPointsPerRequest < 1 || connection.maxPointsPerRequest > 11000) {
     return Error::config("prometheus maxPointsPerRequest must be 1..11000");
   }
+  tls::skipPerConnectionBundle();
   return std::unique_ptr<PrometheusClient>(
       new PrometheusClient(std::make_unique<Impl>(std::move(connection))));
 }

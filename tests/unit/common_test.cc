@@ -4,6 +4,7 @@
 #include "common/base64.h"
 #include "common/log.h"
 #include "common/result.h"
+#include "common/tls_trust.h"
 
 namespace umbra {
 namespace {
@@ -87,6 +88,35 @@ TEST(Log, FormatsTextAndJsonOnOneLine) {
   log::Level l;
   EXPECT_TRUE(log::parseLevel("debug", l));
   EXPECT_FALSE(log::parseLevel("loud", l));
+}
+
+TEST(TlsTrust, PerConnectionBundleIsSkippedAndChildrenGetTheOriginalEnvironment) {
+  const char* given = std::getenv("SSL_CERT_FILE");
+  const std::string original = given ? given : "";
+  const bool wasSet = given != nullptr;
+  tls::skipPerConnectionBundle();
+  tls::skipPerConnectionBundle();  // idempotent
+  ASSERT_NE(std::getenv("SSL_CERT_FILE"), nullptr);
+  EXPECT_STREQ(std::getenv("SSL_CERT_FILE"), "/dev/null");
+  int seen = 0;
+  for (const auto& e : tls::originalEnvironment()) {
+    if (e.rfind("SSL_CERT_FILE=", 0) == 0) {
+      ++seen;
+      EXPECT_EQ(e, "SSL_CERT_FILE=" + original);
+    }
+  }
+  EXPECT_EQ(seen, wasSet ? 1 : 0);
+}
+
+TEST(TlsTrust, BadMaterialIsRefusedNamingIt) {
+  tls::Material m;
+  m.caPem = "not a certificate";
+  try {
+    tls::apply(nullptr, m);
+    ADD_FAILURE() << "accepted a CA that is not PEM";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("certificate-authority"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
