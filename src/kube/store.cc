@@ -63,6 +63,12 @@ std::vector<ObjectPtr> Store::byLabel(const std::string& label, const std::strin
   return collectLocked(it == byLabel_.end() ? nullptr : &it->second);
 }
 
+size_t Store::countByLabel(const std::string& label, const std::string& value) const {
+  const std::shared_lock lock(mutex_);
+  const auto it = byLabel_.find(label + "=" + value);
+  return it == byLabel_.end() ? 0 : it->second.size();
+}
+
 size_t Store::size() const {
   const std::shared_lock lock(mutex_);
   return items_.size();

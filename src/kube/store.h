@@ -23,6 +23,7 @@ class Store {
   std::vector<ObjectPtr> list() const;
   std::vector<ObjectPtr> byNamespace(const std::string& ns) const;
   std::vector<ObjectPtr> byLabel(const std::string& label, const std::string& value) const;
+  size_t countByLabel(const std::string& label, const std::string& value) const;
   size_t size() const;
 
   // Inserts or replaces; returns the previous object or nullptr. `stored`, when given, receives

@@ -151,6 +151,8 @@ TEST(Store, IndexesByNamespaceAndLabelAndKeepsIndexesInStepWithUpdates) {
   EXPECT_EQ((*prev)["metadata"]["labels"]["role"], "shadow");
   EXPECT_EQ(s.byLabel("role", "shadow").size(), 1u);
   EXPECT_EQ(s.byLabel("role", "target").size(), 2u);
+  EXPECT_EQ(s.countByLabel("role", "target"), 2u);
+  EXPECT_EQ(s.countByLabel("role", "none"), 0u);
   EXPECT_NE(s.erase("a/x"), nullptr);
   EXPECT_EQ(s.erase("a/x"), nullptr);
   EXPECT_EQ(s.byLabel("role", "target").size(), 1u);
