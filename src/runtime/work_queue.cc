@@ -7,8 +7,10 @@ namespace umbra::runtime {
 struct WorkQueue::State {
   mutable std::mutex mutex;
   std::condition_variable cv;
-  std::deque<std::string> queue;
+  std::deque<std::string> queue;   // Normal keys, in order
+  std::deque<std::string> urgent;  // High keys, handed out first
   std::set<std::string> dirty;
+  std::set<std::string> dirtyUrgent;  // dirty keys added at High (queued or to re-queue at done())
   std::set<std::string> processing;
   std::unordered_map<std::string, SteadyTime> addedAt;
   std::unordered_map<std::string, SteadyTime> startedAt;
@@ -18,23 +20,37 @@ struct WorkQueue::State {
   bool shuttingDown = false;
   QueueMetrics* metrics = nullptr;
 
-  void addLocked(const std::string& key, SteadyTime now) {
+  size_t depth() const { return queue.size() + urgent.size(); }
+
+  void enqueueLocked(const std::string& key, SteadyTime now) {
+    (dirtyUrgent.count(key) != 0 ? urgent : queue).push_back(key);
+    addedAt.emplace(key, now);
+    if (metrics)
+      metrics->depth(depth());
+  }
+
+  void addLocked(const std::string& key, SteadyTime now, Priority priority) {
     if (shuttingDown) {
       return;
     }
+    const bool high = priority == Priority::High;
     if (dirty.count(key) != 0) {
+      if (high && dirtyUrgent.insert(key).second && processing.count(key) == 0) {
+        // Waiting at Normal: move it up, keeping the time it was first added.
+        queue.erase(std::find(queue.begin(), queue.end(), key));
+        urgent.push_back(key);
+      }
       return;
     }
     dirty.insert(key);
+    if (high)
+      dirtyUrgent.insert(key);
     if (metrics)
       metrics->added();
     if (processing.count(key) != 0) {
       return;  // re-queued by done()
     }
-    queue.push_back(key);
-    addedAt.emplace(key, now);
-    if (metrics)
-      metrics->depth(queue.size());
+    enqueueLocked(key, now);
     cv.notify_one();
   }
 };
@@ -48,9 +64,9 @@ WorkQueue::~WorkQueue() {
   shutDown();
 }
 
-void WorkQueue::add(const std::string& key) {
+void WorkQueue::add(const std::string& key, Priority priority) {
   const std::lock_guard<std::mutex> lock(state_->mutex);
-  state_->addLocked(key, scheduler_.now());
+  state_->addLocked(key, scheduler_.now(), priority);
 }
 
 void WorkQueue::addAfter(const std::string& key, Duration delay) {
@@ -83,7 +99,7 @@ void WorkQueue::addAfter(const std::string& key, Duration delay) {
       return;  // superseded by an earlier timer, which already fired
     }
     state->waiting.erase(it);
-    state->addLocked(key, scheduler->now());
+    state->addLocked(key, scheduler->now(), Priority::Normal);
   });
 }
 
@@ -114,17 +130,19 @@ size_t WorkQueue::numRequeues(const std::string& key) const {
 
 std::optional<std::string> WorkQueue::get() {
   std::unique_lock<std::mutex> lock(state_->mutex);
-  state_->cv.wait(lock, [this] { return !state_->queue.empty() || state_->shuttingDown; });
-  if (state_->shuttingDown || state_->queue.empty()) {
+  state_->cv.wait(lock, [this] { return state_->depth() != 0 || state_->shuttingDown; });
+  if (state_->shuttingDown || state_->depth() == 0) {
     return std::nullopt;
   }
-  std::string key = std::move(state_->queue.front());
-  state_->queue.pop_front();
+  auto& from = state_->urgent.empty() ? state_->queue : state_->urgent;
+  std::string key = std::move(from.front());
+  from.pop_front();
   state_->processing.insert(key);
   state_->dirty.erase(key);
+  state_->dirtyUrgent.erase(key);
   const SteadyTime now = scheduler_.now();
   if (state_->metrics) {
-    state_->metrics->depth(state_->queue.size());
+    state_->metrics->depth(state_->depth());
     const auto it = state_->addedAt.find(key);
     if (it != state_->addedAt.end()) {
       state_->metrics->queueLatency(std::chrono::duration<double>(now - it->second).count());
@@ -147,10 +165,7 @@ void WorkQueue::done(const std::string& key) {
     state_->startedAt.erase(it);
   }
   if (state_->dirty.count(key) != 0 && !state_->shuttingDown) {
-    state_->queue.push_back(key);
-    state_->addedAt.emplace(key, scheduler_.now());
-    if (state_->metrics)
-      state_->metrics->depth(state_->queue.size());
+    state_->enqueueLocked(key, scheduler_.now());
   }
   state_->cv.notify_all();
 }
@@ -165,7 +180,9 @@ void WorkQueue::shutDownWithDrain() {
   std::unique_lock<std::mutex> lock(state_->mutex);
   state_->shuttingDown = true;
   state_->queue.clear();  // nothing new is started; what is in flight finishes
+  state_->urgent.clear();
   state_->dirty.clear();
+  state_->dirtyUrgent.clear();
   state_->cv.notify_all();
   state_->cv.wait(lock, [this] { return state_->processing.empty(); });
 }
@@ -177,7 +194,7 @@ bool WorkQueue::shuttingDown() const {
 
 size_t WorkQueue::len() const {
   const std::lock_guard<std::mutex> lock(state_->mutex);
-  return state_->queue.size();
+  return state_->depth();
 }
 
 void WorkQueue::setMetrics(QueueMetrics* metrics) {

@@ -37,15 +37,20 @@ struct WorkQueueOptions {
 //  - a key is never handed to two workers: a key added while in flight is re-queued at done();
 //  - addAfter keeps the earlier time when a key is scheduled twice (kube-rs scheduler);
 //  - addRateLimited delays by max(per-key exponential backoff, the global token bucket).
+//  - add(key, Priority::High) is handed out before every Normal key (controller-runtime's priority
+//    queue): new work that someone waits for is not stuck behind routine re-checks. A key queued
+//    at Normal is moved up when added again at High.
 // Thread-safe. Owned by its controller; timers hold only a weak reference.
 class WorkQueue {
  public:
+  enum class Priority { Normal, High };
+
   WorkQueue(Scheduler& scheduler, WorkQueueOptions options = {});
   ~WorkQueue();
   WorkQueue(const WorkQueue&) = delete;
   WorkQueue& operator=(const WorkQueue&) = delete;
 
-  void add(const std::string& key);
+  void add(const std::string& key, Priority priority = Priority::Normal);
   void addAfter(const std::string& key, Duration delay);
   void addRateLimited(const std::string& key);
   // Clears the key's failure count (after a successful reconcile).

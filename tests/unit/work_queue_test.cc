@@ -37,6 +37,31 @@ TEST(WorkQueue, DeduplicatesWaitingKeys) {
   EXPECT_EQ(q.get().value(), "ns/b");
 }
 
+TEST(WorkQueue, HighPriorityKeysGoFirstAndAWaitingKeyMovesUp) {
+  ManualScheduler s;
+  WorkQueue q(s);
+  using P = WorkQueue::Priority;
+  q.add("ns/recheck-1");
+  q.add("ns/recheck-2");
+  q.add("ns/new-1", P::High);
+  q.add("ns/recheck-2", P::High);  // waiting at Normal: moves up, behind ns/new-1
+  q.add("ns/new-1");               // a Normal add does not move a High key down
+  q.add("ns/new-2", P::High);
+  EXPECT_EQ(q.len(), 4u);
+  EXPECT_EQ(q.get().value(), "ns/new-1");
+  EXPECT_EQ(q.get().value(), "ns/recheck-2");
+  EXPECT_EQ(q.get().value(), "ns/new-2");
+  EXPECT_EQ(q.get().value(), "ns/recheck-1");
+  EXPECT_EQ(q.len(), 0u);
+  // Added at High while in flight: re-queued at High when done.
+  q.add("ns/other");
+  q.add("ns/new-1", P::High);
+  q.done("ns/new-1");
+  EXPECT_EQ(q.get().value(), "ns/new-1");
+  q.done("ns/new-1");
+  EXPECT_EQ(q.get().value(), "ns/other");
+}
+
 TEST(WorkQueue, NeverHandsOneKeyToTwoWorkersAndRequeuesDirtiedKey) {
   ManualScheduler s;
   WorkQueue q(s);
