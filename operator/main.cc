@@ -265,7 +265,12 @@ int run(const op::Flags& flags) {
       });
 
   // Informers: placements in the watch scope; what occupies nodes cluster-wide.
-  const auto enqueue = [&queue](const ObjectPtr& o) { queue.add(kube::keyOf(*o)); };
+  // New placements go first: a burst of them waits on nothing but their first pass.
+  const auto enqueue = [&queue](const ObjectPtr& o) {
+    queue.add(kube::keyOf(*o), controller::ShadowPlacementReconciler::awaitsShadows(*o)
+                                   ? runtime::WorkQueue::Priority::High
+                                   : runtime::WorkQueue::Priority::Normal);
+  };
   kube::Informer placements(
       client, {umbra::api::shadowPlacements(), flags.ns},
       {enqueue,
@@ -298,7 +303,7 @@ int run(const op::Flags& flags) {
              (*old).value("status", Json::object()).value("extensions", 0)) {
            metrics->observationExtended();
          }
-         queue.add(kube::keyOf(*now));
+         enqueue(now);
        },
        enqueue},
       std::chrono::minutes(10));
@@ -343,7 +348,7 @@ int run(const op::Flags& flags) {
         auto r = reconciler.reconcile(key);
         metrics->reconciled(r.ok() ? "success" : toString(r.error().kind));
         // Keep the shadow gauge current.
-        metrics->shadowsActive(vmis.store().byLabel(umbra::api::RoleLabel, "shadow").size());
+        metrics->shadowsActive(vmis.store().countByLabel(umbra::api::RoleLabel, "shadow"));
         return r;
       },
       flags.workers);

@@ -19,6 +19,7 @@ inline constexpr const char* Version = "v1alpha1";
 inline constexpr const char* FinalizerName = "umbra.io/cleanup";
 inline constexpr const char* PlacementLabel = "umbra.io/placement";
 inline constexpr const char* RoleLabel = "umbra.io/role";
+inline constexpr const char* ShadowNodeLabel = "umbra.io/node";  // the candidate a shadow probes
 
 const kube::ResourceType& shadowPlacements();
 const kube::ResourceType& virtualMachines();

@@ -3,6 +3,7 @@
 // Internal to the reconciler's .cc files: the world as read at the start of one pass.
 #include <future>
 #include <string>
+#include <vector>
 
 #include "controller/shadow_placement_reconciler.h"
 #include "placement/candidates.h"
@@ -22,6 +23,8 @@ struct ShadowPlacementReconciler::Pass {
   placement::TargetRequirements req;
   SystemTime now;
   std::future<Result<Json>> finalizer;  // adding our finalizer, when this pass does
+  bool shadowsOnly = false;  // a new placement's first pass: create the shadows, write nothing else
+  std::vector<std::string> superseded;  // resourceVersions of the placement this pass wrote over
 };
 
 }  // namespace umbra::controller

@@ -60,6 +60,11 @@ std::string ShadowPlacementReconciler::placementKeyOfShadow(const Json& vmi) {
   return meta.value("namespace", "") + "/" + placement;
 }
 
+bool ShadowPlacementReconciler::awaitsShadows(const Json& sp) {
+  return !sp["metadata"].contains("deletionTimestamp") &&
+         sp.value("status", Json::object()).value("phase", "").empty();
+}
+
 void ShadowPlacementReconciler::event(const Json& sp, EventType type, const std::string& reason,
                                       const std::string& action, const std::string& note) {
   d_.events.post(sp, type, reason, action, note);  // written in the background
@@ -68,7 +73,19 @@ void ShadowPlacementReconciler::event(const Json& sp, EventType type, const std:
 Result<Action> ShadowPlacementReconciler::reconcile(const std::string& key) {
   const kube::ObjectPtr cached = d_.caches.placements.get(key);
   if (!cached) {
+    const std::lock_guard<std::mutex> lock(chosenMutex_);
+    chosen_.erase(key);  // deleted before its status was written: the GC takes its shadows
+    superseded_.erase(key);
     return Action::awaitChange();  // deleted; the finalizer already ran
+  }
+  const std::string version = (*cached)["metadata"].value("resourceVersion", "");
+  {
+    const std::lock_guard<std::mutex> lock(chosenMutex_);
+    if (const auto it = superseded_.find(key); it != superseded_.end()) {
+      if (it->second.count(version) != 0)
+        return Action::awaitChange();  // our newer write is on its way through the watch
+      superseded_.erase(it);
+    }
   }
   Pass p;
   p.sp = *cached;
@@ -83,11 +100,12 @@ Result<Action> ShadowPlacementReconciler::reconcile(const std::string& key) {
   if (meta.contains("deletionTimestamp")) {
     return finalize(p.sp);
   }
-  if (!hasFinalizer(p.sp)) {
-    // Added concurrently with this pass's first steps (a new placement's shadows, which is what
-    // a burst of placements waits for), and awaited before any status write and before the pass
-    // ends. Shadows created before the finalizer is stored are still cleaned up if the CR is
-    // deleted in between: their ownerReference lets the garbage collector take them.
+  // A new placement's first pass creates its shadows and nothing else (see the class comment).
+  p.shadowsOnly = !hasFinalizer(p.sp) && awaitsShadows(p.sp) && adoptedShadows(p).empty();
+  if (!hasFinalizer(p.sp) && !p.shadowsOnly) {
+    // Added concurrently with this pass's first steps, and awaited before any status write and
+    // before the pass ends. Shadows created before the finalizer is stored are still cleaned up
+    // if the CR is deleted in between: their ownerReference lets the garbage collector take them.
     Json updated = p.sp;
     updated["metadata"]["finalizers"].push_back(api::FinalizerName);
     p.finalizer = std::async(std::launch::async, [this, updated = std::move(updated)] {
@@ -96,6 +114,10 @@ Result<Action> ShadowPlacementReconciler::reconcile(const std::string& key) {
   }
   auto result = advance(p);
   const Status finalizer = awaitFinalizer(p);
+  if (!p.superseded.empty()) {
+    const std::lock_guard<std::mutex> lock(chosenMutex_);
+    superseded_[key].insert(p.superseded.begin(), p.superseded.end());
+  }
   if (!finalizer.ok())
     return finalizer.error();
   return result;
@@ -109,6 +131,7 @@ Status ShadowPlacementReconciler::awaitFinalizer(Pass& p) {
     return stored.error();
   // Go on with what the server returned (its resourceVersion is current): waiting for our own
   // write to come back through the watch would cost a round trip and a stale-cache Conflict.
+  p.superseded.push_back(p.sp["metadata"].value("resourceVersion", ""));
   p.sp["metadata"] = (*stored)["metadata"];
   return okStatus();
 }
@@ -200,15 +223,59 @@ Status ShadowPlacementReconciler::writeStatus(Pass& p) {
     return r.error();
   }
   p.original = p.status;
+  p.superseded.push_back(p.sp["metadata"].value("resourceVersion", ""));
   p.sp["metadata"]["resourceVersion"] = (*r)["metadata"].value("resourceVersion", "");
   return okStatus();
 }
 
+Json ShadowPlacementReconciler::adoptedShadows(const Pass& p) const {
+  const std::string uid = p.sp["metadata"].value("uid", "");
+  {
+    const std::lock_guard<std::mutex> lock(chosenMutex_);
+    const auto it = chosen_.find(p.ns + "/" + p.name);
+    if (it != chosen_.end() && it->second.uid == uid)
+      return it->second.shadows;
+  }
+  std::map<std::string, std::string> byNode;  // node -> shadow name, in node order
+  for (const auto& v : d_.caches.vmis.byLabel(api::PlacementLabel, p.name)) {
+    const Json& m = (*v)["metadata"];
+    const Json labels = m.value("labels", Json::object());
+    if (m.value("namespace", "") != p.ns || m.contains("deletionTimestamp") ||
+        labels.value(api::RoleLabel, "") != "shadow")
+      continue;
+    for (const auto& owner : m.value("ownerReferences", Json::array())) {
+      if (owner.value("uid", "") == uid)
+        byNode[labels.value(api::ShadowNodeLabel, "")] = m.value("name", "");
+    }
+  }
+  Json shadows = Json::array();
+  for (const auto& [node, name] : byNode) {
+    if (!node.empty())
+      shadows.push_back({{"node", node}, {"name", name}, {"phase", "Pending"}});
+  }
+  return shadows;
+}
+
 Result<Action> ShadowPlacementReconciler::selectCandidates(Pass& p) {
+  const std::string key = p.ns + "/" + p.name;
+  Json shadows = adoptedShadows(p);
+  if (!shadows.empty()) {
+    // Chosen by an earlier pass whose status write is still to come: record that choice.
+    auto result = startProbing(p, std::move(shadows));
+    if (result.ok()) {
+      const std::lock_guard<std::mutex> lock(chosenMutex_);
+      chosen_.erase(key);
+    }
+    return result;
+  }
   int active = 0;
   for (const auto& other : d_.caches.placements.list()) {
     const std::string ph = (*other).value("status", Json::object()).value("phase", "");
     active += (ph == phase::Probing || ph == phase::Observing) ? 1 : 0;
+  }
+  {
+    const std::lock_guard<std::mutex> lock(chosenMutex_);
+    active += static_cast<int>(chosen_.size());  // probing, with their status still to come
   }
   if (active >= d_.config.maxConcurrentPlacements) {
     setPhase(
@@ -255,23 +322,32 @@ Result<Action> ShadowPlacementReconciler::selectCandidates(Pass& p) {
     event(p.sp, EventType::Warning, "Unschedulable", "SelectCandidates", message);
     return Action::requeueAfter(UnschedulableRetry);
   }
-  Json shadows = Json::array();
-  std::string names;
   for (const auto& node : chosen) {
     shadows.push_back(
         {{"node", node}, {"name", placement::shadowName(p.name, node)}, {"phase", "Pending"}});
-    names += (names.empty() ? "" : ", ") + node;
   }
-  p.status["shadows"] = shadows;
-  p.status["extensions"] = 0;
-  const std::string message = "probing " + std::to_string(chosen.size()) + " of " +
+  if (p.shadowsOnly) {
+    // Remembered before the creates, so that a retry after a failed create keeps the choice.
+    const std::lock_guard<std::mutex> lock(chosenMutex_);
+    chosen_[key] = Chosen{p.sp["metadata"].value("uid", ""), shadows};
+  }
+  return startProbing(p, std::move(shadows));
+}
+
+Result<Action> ShadowPlacementReconciler::startProbing(Pass& p, Json shadows) {
+  std::string names;
+  for (const auto& s : shadows)
+    names += (names.empty() ? "" : ", ") + s.value("node", "");
+  const std::string message = "probing " + std::to_string(shadows.size()) + " of " +
                               std::to_string(p.settings.candidateCount) +
                               " requested candidates: " + names;
+  p.status["shadows"] = std::move(shadows);
+  p.status["extensions"] = 0;
   setPhase(p.status, phase::Probing, "CandidatesSelected", message);
-  event(p.sp, EventType::Normal, "CandidatesSelected", "SelectCandidates", message);
+  if (!p.shadowsOnly)
+    event(p.sp, EventType::Normal, "CandidatesSelected", "SelectCandidates", message);
   // probe() creates the shadows, then records the choice. A crash in between is safe: the next
-  // pass chooses again (our own shadows do not count against the nodes), creates meet
-  // AlreadyExists, and any shadow of an earlier choice is found by its label and deleted.
+  // pass adopts the shadows it finds (adoptedShadows()), and creates meet AlreadyExists.
   return probe(p);
 }
 
@@ -297,6 +373,8 @@ Result<Action> ShadowPlacementReconciler::probe(Pass& p) {
   }
   if (createError)
     return *createError;
+  if (p.shadowsOnly)
+    return Action::requeueSoon();  // the status, the finalizer and the Event come next pass
   int running = 0;
   int live = 0;
   bool dropped = false;

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <map>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +44,13 @@ struct ReconcilerDeps {
 // the world cannot tell again (the chosen candidates, when observation started, extensions, the
 // decision), so a restart at any moment resumes where the last pass left off.
 //
+// A new placement's first pass only creates its shadows, the step a burst of placements waits
+// for; the next pass (queued behind other placements' first passes) adds the finalizer, writes
+// the status and records the Event. Until then the shadows themselves record the choice: the
+// next pass adopts them (from memory, or from the cache after a restart) instead of choosing
+// again, and their ownerReference lets the garbage collector take them if the placement is
+// deleted in between.
+//
 //   Pending -> Probing (shadows created) -> Observing (all running) -> Placing / Recommended
 //   -> Placed;  Failed on a terminal error. Finalizer umbra.io/cleanup: shadows go first.
 class ShadowPlacementReconciler {
@@ -50,6 +60,9 @@ class ShadowPlacementReconciler {
 
   // The placement keys a VMI event concerns (its umbra.io/placement label), for the informer.
   static std::string placementKeyOfShadow(const Json& vmi);
+  // True for a placement whose shadows are yet to be created (no phase yet), the step a user
+  // waits for: the informer queues it ahead of re-checks of placements already probing.
+  static bool awaitsShadows(const Json& sp);
 
  private:
   struct Pass;  // the world as read at the start of one reconcile
@@ -58,11 +71,15 @@ class ShadowPlacementReconciler {
   Result<runtime::Action> advance(Pass& p);  // the phase's next step
   Status awaitFinalizer(Pass& p);
   Result<runtime::Action> selectCandidates(Pass& p);
+  Result<runtime::Action> startProbing(Pass& p, Json shadows);
   Result<runtime::Action> probe(Pass& p);
   Result<runtime::Action> observe(Pass& p);
   Result<runtime::Action> place(Pass& p);
   Result<runtime::Action> fail(Pass& p, const std::string& reason, const std::string& message);
 
+  // The candidate set an earlier pass chose for this placement, as status.shadows entries:
+  // remembered, else the shadows in the cache that this placement owns. Empty when none.
+  Json adoptedShadows(const Pass& p) const;
   Status writeStatus(Pass& p);
   Status deleteShadows(const Json& sp, bool confirmWithServer, bool& noneLeft);
   Status applyPlacement(Pass& p, std::string& how);
@@ -70,6 +87,17 @@ class ShadowPlacementReconciler {
              const std::string& action, const std::string& note);
 
   ReconcilerDeps d_;
+  // Shadows created by a first pass whose status is not written yet, by placement key.
+  struct Chosen {
+    std::string uid;
+    Json shadows;
+  };
+  mutable std::mutex chosenMutex_;  // guards chosen_ and superseded_
+  std::map<std::string, Chosen> chosen_;
+  // The placement's resourceVersions our last writes replaced, by key: a cache that still holds
+  // one of them predates our own write, whose watch event re-queues the key. A pass on it would
+  // act on what it already did and meet a Conflict (client-go controllers' "expectations").
+  std::map<std::string, std::set<std::string>> superseded_;
 };
 
 }  // namespace umbra::controller

@@ -123,21 +123,22 @@ Json buildShadowVmi(const Json& placement, const Json& targetSpec, const std::st
   if (targetSpec.contains("tolerations")) {
     spec["tolerations"] = targetSpec["tolerations"];
   }
-  return {{"apiVersion", "kubevirt.io/v1"},
-          {"kind", "VirtualMachineInstance"},
-          {"metadata",
-           {{"name", shadowName(spName, node)},
-            {"namespace", meta.value("namespace", "")},
-            {"labels",
-             {{api::PlacementLabel, spName}, {api::RoleLabel, "shadow"}, {"umbra.io/node", node}}},
-            {"ownerReferences",
-             Json::array({{{"apiVersion", std::string(api::Group) + "/" + api::Version},
-                           {"kind", "ShadowPlacement"},
-                           {"name", spName},
-                           {"uid", meta.value("uid", "")},
-                           {"controller", true},
-                           {"blockOwnerDeletion", true}}})}}},
-          {"spec", spec}};
+  return {
+      {"apiVersion", "kubevirt.io/v1"},
+      {"kind", "VirtualMachineInstance"},
+      {"metadata",
+       {{"name", shadowName(spName, node)},
+        {"namespace", meta.value("namespace", "")},
+        {"labels",
+         {{api::PlacementLabel, spName}, {api::RoleLabel, "shadow"}, {api::ShadowNodeLabel, node}}},
+        {"ownerReferences",
+         Json::array({{{"apiVersion", std::string(api::Group) + "/" + api::Version},
+                       {"kind", "ShadowPlacement"},
+                       {"name", spName},
+                       {"uid", meta.value("uid", "")},
+                       {"controller", true},
+                       {"blockOwnerDeletion", true}}})}}},
+      {"spec", spec}};
 }
 
 }  // namespace umbra::placement

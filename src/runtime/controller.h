@@ -17,6 +17,8 @@ class Action {
  public:
   static Action requeueAfter(Duration d) { return Action(d); }
   static Action awaitChange() { return Action(Duration::zero()); }
+  // Queued again at once, behind the work already waiting.
+  static Action requeueSoon() { return Action(Duration(1)); }
   bool requeues() const { return after_ > Duration::zero(); }
   Duration after() const { return after_; }
 
