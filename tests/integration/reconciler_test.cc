@@ -431,6 +431,128 @@ TEST_F(ReconcilerTest, RestartMidObservationResumesWithoutDuplicates) {
   EXPECT_TRUE(eventually([&] { return shadows().empty(); }));
 }
 
+std::set<std::string> shadowNodes(const std::vector<Json>& live) {
+  std::set<std::string> nodes;
+  for (const auto& v : live)
+    nodes.insert(v["spec"]["nodeSelector"].value("kubernetes.io/hostname", ""));
+  return nodes;
+}
+
+std::set<std::string> statusNodes(const Json& sp) {
+  std::set<std::string> nodes;
+  for (const auto& s : sp.value("status", Json::object()).value("shadows", Json::array()))
+    nodes.insert(s.value("node", ""));
+  return nodes;
+}
+
+TEST_F(ReconcilerTest, FirstPassCreatesOnlyTheShadowsAndTheNextRecordsThem) {
+  startOperator(*admin_);
+  ASSERT_TRUE(createVmAndPlacement("web"));
+  waitForCaches("web");
+  auto first = op_->reconciler().reconcile(key("web"));
+  ASSERT_TRUE(first.ok()) << first.error().describe();
+  EXPECT_TRUE(first->requeues()) << "the rest of the work is queued at once";
+  EXPECT_LT(first->after(), 1s);
+  const auto created = shadowNodes(shadows());
+  EXPECT_EQ(created.size(), 3u);
+  Json sp = placement("web");
+  EXPECT_FALSE(sp["metadata"].contains("finalizers")) << "no write but the shadows";
+  EXPECT_EQ(phaseOf("web"), "");
+
+  ASSERT_TRUE(pass("web").ok());
+  sp = placement("web");
+  EXPECT_EQ(sp["metadata"].value("finalizers", Json::array()), Json::array({"umbra.io/cleanup"}));
+  EXPECT_EQ(phaseOf("web"), "Probing");
+  EXPECT_EQ(statusNodes(sp), created) << "the shadows of the first pass are the ones recorded";
+  EXPECT_EQ(shadows().size(), 3u);
+  ASSERT_TRUE(op_->flushEvents());
+  auto events = admin_->list(kube::resources::events(), ns_.name(), {});
+  ASSERT_TRUE(events.ok());
+  int selected = 0;
+  for (const auto& e : (*events)["items"])
+    selected += e.value("reason", "") == "CandidatesSelected";
+  EXPECT_EQ(selected, 1);
+}
+
+TEST_F(ReconcilerTest, ShadowsOfAFirstPassLostInARestartAreAdoptedNotChosenAgain) {
+  startOperator(*admin_);
+  ASSERT_TRUE(createVmAndPlacement("web"));
+  waitForCaches("web");
+  ASSERT_TRUE(op_->reconciler().reconcile(key("web")).ok());
+  const auto created = shadowNodes(shadows());
+  ASSERT_EQ(created.size(), 3u);
+  // A choice made now would differ: one of the chosen nodes is cordoned.
+  const std::string cordoned = *created.begin();
+  ASSERT_TRUE(admin_
+                  ->patch(kube::resources::nodes(), {"", cordoned}, kube::PatchType::Merge,
+                          {{"spec", {{"unschedulable", true}}}})
+                  .ok());
+  op_.reset();  // the operator goes away before it recorded its choice
+  startOperator(*admin_);
+  EXPECT_TRUE(eventually([&] {
+    const auto n = op_->nodes().get(cordoned);
+    return n && (*n)["spec"].value("unschedulable", false);
+  }));
+  ASSERT_TRUE(pass("web").ok());
+  EXPECT_EQ(statusNodes(placement("web")), created);
+  EXPECT_EQ(shadowNodes(shadows()), created) << "no shadow of a second choice";
+  ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed");
+  EXPECT_TRUE(eventually([&] { return shadows().empty(); }));
+}
+
+// The reconciler over caches the test fills by hand, so that they can be held stale.
+TEST_F(ReconcilerTest, APassOnACacheOlderThanItsOwnWriteWaitsForTheWatch) {
+  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
+                  .ok());
+  kube::Store placements, vmis, vms, nodes, pods;
+  const auto load = [&](kube::Store& store, const kube::ResourceType& type, const std::string& ns) {
+    auto l = admin_->list(type, ns, {});
+    ASSERT_TRUE(l.ok());
+    for (auto item : (*l)["items"]) {
+      item["apiVersion"] = type.apiVersion();
+      item["kind"] = type.kind;
+      store.upsert(item);
+    }
+  };
+  load(placements, api::shadowPlacements(), ns_.name());
+  load(vms, api::virtualMachines(), ns_.name());
+  load(nodes, kube::resources::nodes(), "");
+  model::WindowMeanForecaster forecaster;
+  runtime::EventRecorder events(*admin_, "umbra-operator", "test", clock_);
+  FaultInjectingClient counting(*admin_, -1);  // counts the calls, fails none
+  controller::ShadowPlacementReconciler reconciler({counting,
+                                                    {placements, vmis, vms, nodes, pods},
+                                                    metrics_,
+                                                    forecaster,
+                                                    events,
+                                                    clock_,
+                                                    config::OperatorConfig{}});
+
+  ASSERT_TRUE(reconciler.reconcile(key("web")).ok());  // the shadows
+  ASSERT_EQ(shadows().size(), 3u);
+  load(vmis, api::virtualMachineInstances(), ns_.name());
+  ASSERT_TRUE(reconciler.reconcile(key("web")).ok());  // finalizer, status
+  ASSERT_EQ(phaseOf("web"), "Probing");
+  ASSERT_NE(rvOf(*placements.get(key("web"))), rvOf(placement("web"))) << "the cache is stale";
+
+  const int before = counting.calls();
+  auto stale = reconciler.reconcile(key("web"));
+  ASSERT_TRUE(stale.ok());
+  EXPECT_FALSE(stale->requeues()) << "the watch event of our own write re-queues the key";
+  EXPECT_EQ(counting.calls(), before) << "nothing done on a cache that predates our own write";
+
+  load(placements, api::shadowPlacements(), ns_.name());  // the watch caught up
+  auto current = reconciler.reconcile(key("web"));
+  ASSERT_TRUE(current.ok()) << current.error().describe();
+  EXPECT_TRUE(current->requeues()) << "probing goes on: waiting for the shadows to run";
+  EXPECT_EQ(phaseOf("web"), "Probing");
+  EXPECT_EQ(shadows().size(), 3u);
+  ASSERT_TRUE(events.flush());
+}
+
 TEST_F(ReconcilerTest, EveryFailingCallLeavesNoOrphanedShadow) {
   int run = 0;
   for (int failAt = 0;; ++failAt, ++run) {
