@@ -34,6 +34,8 @@ void apply(ssl_ctx_st* ctx, const Material& m);
 void skipPerConnectionBundle();
 
 // The process's environment with what skipPerConnectionBundle() changed undone, for a child.
+// (A child that inherits /dev/null instead still finds the system roots in the hashed directory,
+// /etc/ssl/certs, as OpenSSL and Go both read it; test harness children do.)
 std::vector<std::string> originalEnvironment();
 
 }  // namespace umbra::tls
