@@ -30,29 +30,17 @@ constexpr auto WatchIdleTimeout = std::chrono::minutes(15);
 // (client-go multiplexes everything over one HTTP/2 connection.)
 constexpr std::ptrdiff_t MaxInFlight = 24;
 
-// Each loader throws boost::system::system_error on bad PEM (used to check the configuration).
-void loadCa(boost::asio::ssl::context& ctx, const ClusterConfig& cfg) {
-  if (!cfg.caPem.empty()) {
-    ctx.add_certificate_authority(boost::asio::buffer(cfg.caPem.data(), cfg.caPem.size()));
-  }
-}
-
-void loadClientCertificate(boost::asio::ssl::context& ctx, const ClusterConfig& cfg) {
-  if (!cfg.clientCertPem.empty()) {
-    ctx.use_certificate_chain(
-        boost::asio::buffer(cfg.clientCertPem.data(), cfg.clientCertPem.size()));
-    ctx.use_private_key(boost::asio::buffer(cfg.clientKeyPem.data(), cfg.clientKeyPem.size()),
-                        boost::asio::ssl::context::pem);
-  }
+// As client-go: a configured CA is the only root trusted; without one, the system's roots.
+tls::Material trustOf(const ClusterConfig& cfg) {
+  return {cfg.caPem, false, cfg.clientCertPem, cfg.clientKeyPem};
 }
 
 http_client_config clientConfig(const ClusterConfig& cfg, std::chrono::seconds timeout) {
   http_client_config c;
   c.set_timeout(timeout);
   c.set_validate_certificates(!cfg.insecureSkipTlsVerify);
-  // As client-go: a configured CA is the only root trusted; without one, the system's roots.
   // Parsed once and shared by every connection (common/tls_trust.h).
-  const tls::Material material{cfg.caPem, false, cfg.clientCertPem, cfg.clientKeyPem};
+  const tls::Material material = trustOf(cfg);
   c.set_ssl_context_callback(
       [material](boost::asio::ssl::context& ctx) { tls::apply(ctx.native_handle(), material); });
   return c;
@@ -269,16 +257,20 @@ Result<std::unique_ptr<RestClient>> RestClient::fromConfig(const ClusterConfig& 
   } catch (const std::exception& e) {
     return Error::config(config.source + ": server \"" + config.server + "\": " + e.what());
   }
-  // Checked one at a time so that the error names the field that is wrong.
+  // Checked one at a time so that the error names the field that is wrong; this also parses the
+  // material for every connection to come (tls::apply caches it).
   boost::asio::ssl::context probe(boost::asio::ssl::context::sslv23_client);
+  tls::Material ca = trustOf(config);
+  ca.clientCertPem.clear();
+  ca.clientKeyPem.clear();
   try {
-    loadCa(probe, config);
+    tls::apply(probe.native_handle(), ca);
   } catch (const std::exception& e) {
     return Error::config(config.source + ": invalid TLS material in " + config.caSource + ": " +
                          e.what());
   }
   try {
-    loadClientCertificate(probe, config);
+    tls::apply(probe.native_handle(), trustOf(config));
   } catch (const std::exception& e) {
     return Error::config(config.source + ": invalid TLS material in " + config.clientCertSource +
                          " (or its client-key): " + e.what());

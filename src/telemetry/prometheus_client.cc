@@ -271,7 +271,7 @@ Result<std::unique_ptr<PrometheusClient>> PrometheusClient::create(
     }
     boost::asio::ssl::context probe(boost::asio::ssl::context::sslv23_client);
     try {
-      probe.add_certificate_authority(boost::asio::buffer(ca->data(), ca->size()));
+      tls::apply(probe.native_handle(), {*ca, true, "", ""});  // as every connection will
     } catch (const std::exception& e) {
       return Error::config("prometheus CA file " + connection.caFile + ": not a PEM certificate (" +
                            oneLine(e.what()) + ")");
