@@ -1,8 +1,6 @@
 #include "kube/rest_client.h"
 
-#include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
-#include <cpprest/rawptrstream.h>
 
 #include <boost/asio/ssl.hpp>
 #include <chrono>
