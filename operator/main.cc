@@ -219,7 +219,12 @@ int run(const op::Flags& flags) {
     log::info("shutdown signal received, draining", {{"signal", std::to_string(sig)}});
     latch.trigger(0);
   });
-  runtime::WorkQueue queue(loop);
+  // While new placements' first passes are under way, one worker at a time takes follow-up work
+  // (status, finalizer, Events): a burst's shadows do not queue behind those writes at the API
+  // server.
+  runtime::WorkQueueOptions queueOptions;
+  queueOptions.normalSlotsWhileUrgent = 1;
+  runtime::WorkQueue queue(loop, queueOptions);
   queue.setMetrics(&metrics->queue());
 
   auto prometheus = prometheusSource(cfg->prometheus, *metrics);

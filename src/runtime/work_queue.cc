@@ -12,6 +12,8 @@ struct WorkQueue::State {
   std::set<std::string> dirty;
   std::set<std::string> dirtyUrgent;  // dirty keys added at High (queued or to re-queue at done())
   std::set<std::string> processing;
+  std::set<std::string> processingUrgent;  // in flight, handed out from `urgent`
+  int normalSlotsWhileUrgent = -1;
   std::unordered_map<std::string, SteadyTime> addedAt;
   std::unordered_map<std::string, SteadyTime> startedAt;
   std::unordered_map<std::string, SteadyTime> waiting;  // key -> ready time of its pending timer
@@ -21,6 +23,19 @@ struct WorkQueue::State {
   QueueMetrics* metrics = nullptr;
 
   size_t depth() const { return queue.size() + urgent.size(); }
+
+  // Whether get() may hand out a key now: any High key; a Normal key unless High work is under
+  // way and the Normal slots are taken.
+  bool canHandOut() const {
+    if (!urgent.empty())
+      return true;
+    if (queue.empty())
+      return false;
+    if (normalSlotsWhileUrgent < 0 || processingUrgent.empty())
+      return true;
+    const size_t normalInFlight = processing.size() - processingUrgent.size();
+    return normalInFlight < static_cast<size_t>(normalSlotsWhileUrgent);
+  }
 
   void enqueueLocked(const std::string& key, SteadyTime now) {
     (dirtyUrgent.count(key) != 0 ? urgent : queue).push_back(key);
@@ -58,6 +73,7 @@ struct WorkQueue::State {
 WorkQueue::WorkQueue(Scheduler& scheduler, WorkQueueOptions options)
     : state_(std::make_shared<State>()), scheduler_(scheduler), options_(options) {
   state_->bucket = TokenBucket(options_.qps, options_.burst);
+  state_->normalSlotsWhileUrgent = options_.normalSlotsWhileUrgent;
 }
 
 WorkQueue::~WorkQueue() {
@@ -130,14 +146,17 @@ size_t WorkQueue::numRequeues(const std::string& key) const {
 
 std::optional<std::string> WorkQueue::get() {
   std::unique_lock<std::mutex> lock(state_->mutex);
-  state_->cv.wait(lock, [this] { return state_->depth() != 0 || state_->shuttingDown; });
-  if (state_->shuttingDown || state_->depth() == 0) {
+  state_->cv.wait(lock, [this] { return state_->canHandOut() || state_->shuttingDown; });
+  if (state_->shuttingDown) {
     return std::nullopt;
   }
-  auto& from = state_->urgent.empty() ? state_->queue : state_->urgent;
+  const bool high = !state_->urgent.empty();
+  auto& from = high ? state_->urgent : state_->queue;
   std::string key = std::move(from.front());
   from.pop_front();
   state_->processing.insert(key);
+  if (high)
+    state_->processingUrgent.insert(key);
   state_->dirty.erase(key);
   state_->dirtyUrgent.erase(key);
   const SteadyTime now = scheduler_.now();
@@ -156,6 +175,7 @@ std::optional<std::string> WorkQueue::get() {
 void WorkQueue::done(const std::string& key) {
   const std::lock_guard<std::mutex> lock(state_->mutex);
   state_->processing.erase(key);
+  state_->processingUrgent.erase(key);
   const auto it = state_->startedAt.find(key);
   if (it != state_->startedAt.end()) {
     if (state_->metrics) {

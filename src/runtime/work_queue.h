@@ -30,6 +30,10 @@ struct WorkQueueOptions {
   ExponentialBackoff backoff;  // per key: 5 ms -> 1000 s
   double qps = 10;             // overall cap on rate-limited re-adds (client-go: 10 qps, burst 100)
   int burst = 100;
+  // While High keys wait or are in flight, at most this many Normal keys are processed at once
+  // (< 0: no limit). A burst of new work then keeps the workers, and the API server, for itself;
+  // routine follow-ups still advance, one slot at a time, so nothing starves.
+  int normalSlotsWhileUrgent = -1;
 };
 
 // A rate-limited, delaying work queue keyed by "namespace/name" (client-go workqueue semantics):
@@ -39,7 +43,8 @@ struct WorkQueueOptions {
 //  - addRateLimited delays by max(per-key exponential backoff, the global token bucket).
 //  - add(key, Priority::High) is handed out before every Normal key (controller-runtime's priority
 //    queue): new work that someone waits for is not stuck behind routine re-checks. A key queued
-//    at Normal is moved up when added again at High.
+//    at Normal is moved up when added again at High. With normalSlotsWhileUrgent, Normal keys
+//    also yield workers to High ones that are still in flight.
 // Thread-safe. Owned by its controller; timers hold only a weak reference.
 class WorkQueue {
  public:

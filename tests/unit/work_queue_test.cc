@@ -62,6 +62,64 @@ TEST(WorkQueue, HighPriorityKeysGoFirstAndAWaitingKeyMovesUp) {
   EXPECT_EQ(q.get().value(), "ns/other");
 }
 
+TEST(WorkQueue, NormalKeysYieldWorkersToHighOnesInFlight) {
+  ManualScheduler s;
+  WorkQueueOptions options;
+  options.normalSlotsWhileUrgent = 1;
+  WorkQueue q(s, options);
+  using P = WorkQueue::Priority;
+  q.add("ns/new-1", P::High);
+  q.add("ns/follow-up-1");
+  q.add("ns/follow-up-2");
+  EXPECT_EQ(q.get().value(), "ns/new-1");
+  // ns/new-1 is in flight: one Normal slot.
+  EXPECT_EQ(q.get().value(), "ns/follow-up-1");
+  std::atomic<bool> handedOut{false};
+  std::string second;
+  std::thread worker([&] {
+    second = q.get().value();
+    handedOut = true;
+  });
+  std::this_thread::sleep_for(20ms);  // a bounded wait to observe "not yet": no timing asserted
+  EXPECT_FALSE(handedOut) << "the only Normal slot is taken while High work is in flight";
+  q.done("ns/follow-up-1");  // a slot frees up
+  ASSERT_TRUE(spinUntil([&] { return handedOut.load(); }));
+  worker.join();
+  EXPECT_EQ(second, "ns/follow-up-2");
+  // A new High key is still handed out at once, slots or not.
+  q.add("ns/new-2", P::High);
+  EXPECT_EQ(q.get().value(), "ns/new-2");
+  q.done("ns/follow-up-2");
+  q.add("ns/follow-up-3");
+  q.add("ns/follow-up-4");
+  EXPECT_EQ(q.get().value(), "ns/follow-up-3");
+  handedOut = false;
+  std::thread worker2([&] {
+    second = q.get().value();
+    handedOut = true;
+  });
+  std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(handedOut);
+  // Once no High key is in flight, Normal keys take every worker again.
+  q.done("ns/new-1");
+  q.done("ns/new-2");
+  ASSERT_TRUE(spinUntil([&] { return handedOut.load(); }));
+  worker2.join();
+  EXPECT_EQ(second, "ns/follow-up-4");
+  q.shutDown();
+}
+
+TEST(WorkQueue, WithoutASlotLimitNormalKeysRunBesideHighOnes) {
+  ManualScheduler s;
+  WorkQueue q(s);
+  q.add("ns/new", WorkQueue::Priority::High);
+  q.add("ns/a");
+  q.add("ns/b");
+  EXPECT_EQ(q.get().value(), "ns/new");
+  EXPECT_EQ(q.get().value(), "ns/a");
+  EXPECT_EQ(q.get().value(), "ns/b");
+}
+
 TEST(WorkQueue, NeverHandsOneKeyToTwoWorkersAndRequeuesDirtiedKey) {
   ManualScheduler s;
   WorkQueue q(s);
