@@ -48,7 +48,8 @@ std::optional<SystemTime> runningSince(const Json& vmi) {
 
 }  // namespace
 
-ShadowPlacementReconciler::ShadowPlacementReconciler(ReconcilerDeps deps) : d_(std::move(deps)) {}
+ShadowPlacementReconciler::ShadowPlacementReconciler(ReconcilerDeps deps)
+    : d_(std::move(deps)), usage_(d_.caches.nodes, d_.caches.vmis, d_.caches.pods) {}
 
 std::string ShadowPlacementReconciler::placementKeyOfShadow(const Json& vmi) {
   const Json& meta = vmi.at("metadata");
@@ -284,30 +285,13 @@ Result<Action> ShadowPlacementReconciler::selectCandidates(Pass& p) {
     UMBRA_CHECK(writeStatus(p));
     return Action::requeueAfter(QueuedRetry);
   }
-  // Read the caches in place: the objects stay alive while we hold their pointers.
-  const std::vector<kube::ObjectPtr> cachedVmis = d_.caches.vmis.list();
-  const std::vector<kube::ObjectPtr> cachedPods = d_.caches.pods.list();
-  std::vector<const Json*> vmis;
-  vmis.reserve(cachedVmis.size());
-  for (const auto& v : cachedVmis) {
-    if (placementKeyOfShadow(*v) != p.ns + "/" + p.name) {
-      vmis.push_back(v.get());
-    }
+  // What the nodes already hold, less the target itself and this placement's own shadows.
+  std::vector<std::string> exclude{p.ns + "/" + p.settings.targetName};
+  for (const auto& v : d_.caches.vmis.byLabel(api::PlacementLabel, p.name)) {
+    if (placementKeyOfShadow(*v) == key)
+      exclude.push_back(kube::keyOf(*v));
   }
-  std::vector<const Json*> pods;
-  pods.reserve(cachedPods.size());
-  for (const auto& pod : cachedPods) {
-    pods.push_back(pod.get());
-  }
-  const auto requested =
-      placement::requestedPerNode(vmis, pods, p.ns + "/" + p.settings.targetName);
-  std::vector<placement::NodeView> nodes;
-  for (const auto& n : d_.caches.nodes.list()) {
-    auto view = placement::nodeViewOf(*n);
-    if (const auto it = requested.find(view.name); it != requested.end())
-      view.requested = it->second;
-    nodes.push_back(std::move(view));
-  }
+  const std::vector<placement::NodeView> nodes = usage_.nodes(exclude);
   const auto verdicts = placement::classify(nodes, p.req, p.settings.nodeSelector);
   const auto chosen = placement::topCandidates(verdicts, p.settings.candidateCount);
   if (chosen.empty()) {

@@ -9,6 +9,7 @@
 #include "api/shadow_placement.h"
 #include "common/clock.h"
 #include "config/config.h"
+#include "controller/node_usage.h"
 #include "kube/client.h"
 #include "kube/store.h"
 #include "model/forecaster.h"
@@ -87,6 +88,7 @@ class ShadowPlacementReconciler {
              const std::string& action, const std::string& note);
 
   ReconcilerDeps d_;
+  NodeUsage usage_;  // the nodes and what is requested on each, from the caches
   // Shadows created by a first pass whose status is not written yet, by placement key.
   struct Chosen {
     std::string uid;

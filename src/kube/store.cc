@@ -1,5 +1,6 @@
 #include "kube/store.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "kube/client.h"
@@ -119,6 +120,7 @@ ObjectPtr Store::upsert(nlohmann::json obj, ObjectPtr* stored) {
     items_.emplace(key, ptr);
   }
   indexLocked(key, *ptr);
+  notifyLocked(key, previous, ptr);
   return previous;
 }
 
@@ -131,6 +133,7 @@ ObjectPtr Store::erase(const std::string& key) {
   ObjectPtr previous = it->second;
   unindexLocked(key, *previous);
   items_.erase(it);
+  notifyLocked(key, previous, nullptr);
   return previous;
 }
 
@@ -149,7 +152,37 @@ std::unordered_map<std::string, ObjectPtr> Store::replace(std::vector<nlohmann::
   for (const auto& [k, v] : items_) {
     indexLocked(k, *v);
   }
+  if (!observers_.empty()) {
+    for (const auto& [k, old] : fresh) {
+      if (items_.count(k) == 0)
+        notifyLocked(k, old, nullptr);
+    }
+    for (const auto& [k, v] : items_) {
+      const auto old = fresh.find(k);
+      notifyLocked(k, old == fresh.end() ? nullptr : old->second, v);
+    }
+  }
   return fresh;  // now the previous content
+}
+
+void Store::notifyLocked(const std::string& key, const ObjectPtr& before,
+                         const ObjectPtr& after) const {
+  for (auto* o : observers_) {
+    o->changed(key, before.get(), after.get());
+  }
+}
+
+void Store::observe(StoreObserver* observer) const {
+  const std::unique_lock lock(mutex_);
+  observers_.push_back(observer);
+  for (const auto& [k, v] : items_) {
+    observer->changed(k, nullptr, v.get());
+  }
+}
+
+void Store::unobserve(StoreObserver* observer) const {
+  const std::unique_lock lock(mutex_);
+  observers_.erase(std::remove(observers_.begin(), observers_.end(), observer), observers_.end());
 }
 
 }  // namespace umbra::kube

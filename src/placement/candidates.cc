@@ -123,42 +123,52 @@ NodeView nodeViewOf(const Json& node) {
   return v;
 }
 
+std::optional<NodeRequests> vmiNodeRequests(const Json& vmi) {
+  const Json& status = at(vmi, "status");
+  const std::string phase = status.value("phase", "");
+  std::string node = status.value("nodeName", "");
+  if (node.empty() || phase == "Succeeded" || phase == "Failed") {
+    return std::nullopt;
+  }
+  return NodeRequests{std::move(node), requestsOfVmiSpec(at(vmi, "spec"))};
+}
+
+std::optional<NodeRequests> podNodeRequests(const Json& pod) {
+  std::string node = at(pod, "spec").value("nodeName", "");
+  const std::string phase = at(pod, "status").value("phase", "");
+  if (node.empty() || phase == "Succeeded" || phase == "Failed") {
+    return std::nullopt;
+  }
+  if (at(at(pod, "metadata"), "labels").value("kubevirt.io", "") == "virt-launcher") {
+    return std::nullopt;
+  }
+  Resources r;
+  for (const auto& c : at(pod, "spec").value("containers", Json::array())) {
+    const Json& req = at(at(c, "resources"), "requests");
+    r.cpu += quantityAt(req, "cpu", "").valueOr(0);
+    r.memory += quantityAt(req, "memory", "").valueOr(0);
+  }
+  return NodeRequests{std::move(node), r};
+}
+
 std::map<std::string, Resources> requestedPerNode(const std::vector<const Json*>& vmis,
                                                   const std::vector<const Json*>& pods,
                                                   const std::string& skipVmi) {
   std::map<std::string, Resources> out;
-  for (const Json* vmiPtr : vmis) {
-    const Json& vmi = *vmiPtr;
-    const Json& meta = at(vmi, "metadata");
-    if (meta.value("namespace", "") + "/" + meta.value("name", "") == skipVmi) {
-      continue;
+  const auto add = [&out](const std::optional<NodeRequests>& held) {
+    if (held) {
+      out[held->node].cpu += held->requests.cpu;
+      out[held->node].memory += held->requests.memory;
     }
-    const Json& status = at(vmi, "status");
-    const std::string phase = status.value("phase", "");
-    const std::string node = status.value("nodeName", "");
-    if (node.empty() || phase == "Succeeded" || phase == "Failed") {
-      continue;
+  };
+  for (const Json* vmi : vmis) {
+    const Json& meta = at(*vmi, "metadata");
+    if (meta.value("namespace", "") + "/" + meta.value("name", "") != skipVmi) {
+      add(vmiNodeRequests(*vmi));
     }
-    const Resources r = requestsOfVmiSpec(at(vmi, "spec"));
-    out[node].cpu += r.cpu;
-    out[node].memory += r.memory;
   }
-  for (const Json* podPtr : pods) {
-    const Json& pod = *podPtr;
-    const std::string node = at(pod, "spec").value("nodeName", "");
-    const std::string phase = at(pod, "status").value("phase", "");
-    if (node.empty() || phase == "Succeeded" || phase == "Failed") {
-      continue;
-    }
-    // virt-launcher pods carry the VMI's requests, which are counted above.
-    if (at(at(pod, "metadata"), "labels").value("kubevirt.io", "") == "virt-launcher") {
-      continue;
-    }
-    for (const auto& c : at(pod, "spec").value("containers", Json::array())) {
-      const Json& req = at(at(c, "resources"), "requests");
-      out[node].cpu += quantityAt(req, "cpu", "").valueOr(0);
-      out[node].memory += quantityAt(req, "memory", "").valueOr(0);
-    }
+  for (const Json* pod : pods) {
+    add(podNodeRequests(*pod));
   }
   return out;
 }

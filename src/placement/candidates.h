@@ -1,6 +1,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,17 @@ struct NodeView {
 };
 
 NodeView nodeViewOf(const Json& node);
+
+// What one VMI or pod holds on its node.
+struct NodeRequests {
+  std::string node;
+  Resources requests;
+};
+// A VMI holds its requests on status.nodeName unless Succeeded or Failed; nullopt otherwise.
+std::optional<NodeRequests> vmiNodeRequests(const Json& vmi);
+// A pod holds its containers' requests on spec.nodeName unless Succeeded or Failed. virt-launcher
+// pods hold nothing here: they carry their VMI's requests, counted with the VMI.
+std::optional<NodeRequests> podNodeRequests(const Json& pod);
 // Adds up the requests of running/pending VMIs (status.nodeName) and non-terminated pods
 // (spec.nodeName) per node. The objects are read in place (non-owning pointers into a cache).
 // `skipVmi` (a key "ns/name") is left out: the target itself.

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -169,6 +170,47 @@ TEST(Store, ReplaceSwapsContentAndReturnsThePrevious) {
   EXPECT_EQ(s.size(), 2u);
   EXPECT_EQ(s.get("a/old"), nullptr);
   EXPECT_EQ(s.byLabel("k", "v").size(), 1u);
+}
+
+// Records what a store reports, as "key:before->after" with names ("-" for none).
+class RecordingObserver : public StoreObserver {
+ public:
+  void changed(const std::string& key, const nlohmann::json* before,
+               const nlohmann::json* after) override {
+    const auto label = [](const nlohmann::json* o) {
+      return o ? o->at("metadata")["labels"].value("v", "?") : std::string("-");
+    };
+    seen.push_back(key + ":" + label(before) + "->" + label(after));
+  }
+  std::vector<std::string> seen;
+};
+
+TEST(Store, ObserversGetTheContentThenEveryChangeInOrder) {
+  Store s;
+  s.upsert(object("a", "x", {{"v", "1"}}));
+  RecordingObserver o;
+  s.observe(&o);
+  EXPECT_EQ(o.seen, std::vector<std::string>{"a/x:-->1"}) << "the content is replayed";
+  s.upsert(object("a", "x", {{"v", "2"}}));
+  s.upsert(object("a", "y", {{"v", "3"}}));
+  s.erase("a/x");
+  s.erase("a/missing");  // nothing removed: nothing reported
+  EXPECT_EQ(o.seen, (std::vector<std::string>{"a/x:-->1", "a/x:1->2", "a/y:-->3", "a/x:2->-"}));
+  o.seen.clear();
+  std::vector<nlohmann::json> relist{object("a", "y", {{"v", "4"}}),
+                                     object("a", "z", {{"v", "5"}})};
+  s.replace(std::move(relist));
+  std::sort(o.seen.begin(), o.seen.end());
+  EXPECT_EQ(o.seen, (std::vector<std::string>{"a/y:3->4", "a/z:-->5"}));
+  o.seen.clear();
+  std::vector<nlohmann::json> empty;
+  s.replace(std::move(empty));
+  std::sort(o.seen.begin(), o.seen.end());
+  EXPECT_EQ(o.seen, (std::vector<std::string>{"a/y:4->-", "a/z:5->-"})) << "a relist removes";
+  s.unobserve(&o);
+  o.seen.clear();
+  s.upsert(object("a", "x", {{"v", "6"}}));
+  EXPECT_TRUE(o.seen.empty());
 }
 
 class KubeconfigTest : public ::testing::Test {
