@@ -23,6 +23,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "api/shadow_placement.h"
 #include "harness/kubevirt_standin.h"  // haltedVm, placementFor
@@ -304,7 +305,8 @@ int main(int argc, char** argv) {
       {"kube-controller-manager", pidOf("kube-controller-manager")},
       {"prometheus", prometheus.pid()},
       {"umbra-sim", simulator.pid()},
-      {"bench (this process)", ::getpid()}};
+      {"bench (this process)", ::getpid()},
+      {"umbra-operator", op.pid()}};
   std::vector<double> cpuBefore;
   cpuBefore.reserve(components.size());
   for (const auto& [name, pid] : components)
@@ -316,6 +318,25 @@ int main(int argc, char** argv) {
   std::vector<std::thread> creators;
   creators.reserve(16);
   const auto start = Clock::now();
+  // CPU-seconds of each component from the burst's start until every shadow has appeared: who
+  // the API server shares the cores with while the latency is measured.
+  std::vector<double> cpuBurst(components.size(), 0);
+  double burstSeconds = 0;
+  std::thread burstWatch([&] {
+    for (int i = 0; i < 1200; ++i) {
+      std::this_thread::sleep_for(25ms);
+      size_t seen;
+      {
+        const std::lock_guard<std::mutex> lock(mutex);
+        seen = shadowSeen.size();
+      }
+      if (seen >= static_cast<size_t>(placements) * 3)
+        break;
+    }
+    burstSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+    for (size_t c = 0; c < components.size(); ++c)
+      cpuBurst[c] = procStats(components[c].second).cpuSeconds - cpuBefore[c];
+  });
   for (int w = 0; w < 16; ++w) {
     creators.emplace_back([&] {
       for (int i = next++; i < placements; i = next++) {
@@ -333,6 +354,7 @@ int main(int argc, char** argv) {
   for (auto& t : creators)
     t.join();
   const double createWall = std::chrono::duration<double>(Clock::now() - start).count();
+  burstWatch.join();
 
   // Wait for every placement to reach a final phase.
   std::map<std::string, int> phases;
@@ -351,17 +373,30 @@ int main(int argc, char** argv) {
   const ProcStats statsAfter = procStats(op.pid());
 
   std::vector<double> toShadows;
+  // The slowest placements, to tell a late start (queueing) from a slow one: latency, name, and
+  // when it was created, its first shadow and its last shadow appeared (from the burst's start).
+  std::vector<std::tuple<double, std::string, double, double, double>> slowest;
   {
     const std::lock_guard<std::mutex> lock(mutex);
-    std::map<std::string, Clock::time_point> lastShadow;
+    std::map<std::string, std::pair<Clock::time_point, Clock::time_point>> seenRange;
     for (const auto& [name, seen] : shadowSeen) {
-      auto& last = lastShadow[shadowInfo[name].first];
-      last = std::max(last, seen);
+      auto [it, fresh] = seenRange.try_emplace(shadowInfo[name].first, seen, seen);
+      it->second.first = std::min(it->second.first, seen);
+      it->second.second = std::max(it->second.second, seen);
     }
-    for (const auto& [sp, t] : lastShadow) {
-      if (created.count(sp))
-        toShadows.push_back(std::chrono::duration<double>(t - created[sp]).count());
+    const auto since = [&](Clock::time_point t) {
+      return std::chrono::duration<double>(t - start).count();
+    };
+    for (const auto& [sp, range] : seenRange) {
+      if (!created.count(sp))
+        continue;
+      const double latency = std::chrono::duration<double>(range.second - created[sp]).count();
+      toShadows.push_back(latency);
+      slowest.emplace_back(latency, sp, since(created[sp]), since(range.first),
+                           since(range.second));
     }
+    std::sort(slowest.rbegin(), slowest.rend());
+    slowest.resize(std::min<size_t>(slowest.size(), 3));
   }
   const double requests = sumCounter(after, "rest_client_requests_total", "WATCH") -
                           sumCounter(before, "rest_client_requests_total", "WATCH");
@@ -387,12 +422,19 @@ int main(int argc, char** argv) {
         "%.2f s after the burst began\n",
         placements, createWall, percentile(firstShadow, 0), percentile(firstShadow, 1));
   }
+  for (const auto& [latency, name, createdAt, first, last] : slowest)
+    std::printf("  slow: %s %.2f s (created at %.2f s; shadows seen from %.2f s to %.2f s)\n",
+                name.c_str(), latency, createdAt, first, last);
   std::printf("operator peak RSS: %.1f MB (target < 200 MB)\n", statsAfter.peakRssMb);
   std::printf("CPU-seconds during the run (2 cores shared by all):");
   for (size_t i = 0; i < components.size(); ++i)
-    std::printf(" %s %.1f,", components[i].first.c_str(),
+    std::printf("%s %s %.1f", i ? "," : "", components[i].first.c_str(),
                 procStats(components[i].second).cpuSeconds - cpuBefore[i]);
-  std::printf(" umbra-operator %.1f\n", statsAfter.cpuSeconds - statsBefore.cpuSeconds);
+  std::printf("\n  of which during the burst (%.2f s, until the last shadow appeared):",
+              burstSeconds);
+  for (size_t i = 0; i < components.size(); ++i)
+    std::printf("%s %s %.2f", i ? "," : "", components[i].first.c_str(), cpuBurst[i]);
+  std::printf("\n");
   std::printf("operator CPU: %.3f CPU-seconds per placement\n",
               (statsAfter.cpuSeconds - statsBefore.cpuSeconds) / placements);
   std::printf(
