@@ -552,12 +552,16 @@ void KubeVirtSimulator::syncMigrations() {
 void KubeVirtSimulator::syncWorkloads() {
   // The physics runs what is Running, where it runs, with counters that survive migrations and
   // start over for a new VMI of the same name.
+  // VMIs on nodes this simulation does not own (real ones, another simulator's) are not ours.
+  std::set<std::string> ours;
+  for (const auto& n : sim_.cluster().nodes)
+    ours.insert(n.name);
   std::map<std::string, const Json*> running;
   const auto all = vmis_->store().list();
   for (const auto& ptr : all) {
     const Json& v = *ptr;
     const Json st = v.value("status", Json::object());
-    if (st.value("phase", "") == "Running" && !st.value("nodeName", "").empty())
+    if (st.value("phase", "") == "Running" && ours.count(st.value("nodeName", "")) != 0)
       running[keyOf(v)] = &v;
   }
   const std::lock_guard<std::mutex> lock(mutex_);
