@@ -26,8 +26,8 @@
 #include <tuple>
 
 #include "api/shadow_placement.h"
-#include "harness/kubevirt_standin.h"  // haltedVm, placementFor
 #include "harness/process.h"
+#include "harness/test_objects.h"
 #include "kube/config.h"
 #include "kube/informer.h"
 #include "kube/rest_client.h"

@@ -1,19 +1,22 @@
-// The ShadowPlacement reconciler against a real API server with KubeVirt's CRDs, a KubeVirt
-// stand-in, a fake telemetry source and an injected clock. Each test drives reconcile passes
-// itself (no timers), reading results from the API server, not the operator's cache.
+// The ShadowPlacement reconciler against a real API server with KubeVirt's CRDs, umbra-sim's
+// KubeVirt and nodes (in process), a fake telemetry source and an injected clock. Each test
+// drives reconcile passes and the simulator's rounds itself (no timers), reading results from the
+// API server, not the operator's cache.
 #include <set>
 #include <thread>
 
+#include "common/log.h"
 #include "controller/shadow_placement_reconciler.h"
 #include "controller/status.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_metrics_source.h"
 #include "fakes/fault_injecting_client.h"
-#include "harness/kubevirt_standin.h"
 #include "harness/openapi_validator.h"
 #include "integration/common.h"
 #include "integration/kubevirt_fixture.h"
 #include "kube/informer.h"
+#include "sim/cluster.h"
+#include "simulator/kubevirt_sim.h"
 
 namespace umbra::testing {
 namespace {
@@ -66,19 +69,50 @@ std::string rvOf(const Json& o) {
   return o["metadata"].value("resourceVersion", "");
 }
 
+// A VMI already Running on `node`, as if started earlier (the simulator adopts it).
+Status createRunningVmi(kube::KubeClient& client, const std::string& ns, const std::string& name,
+                        const std::string& node, const Json& spec) {
+  Json vmi = {{"apiVersion", "kubevirt.io/v1"},
+              {"kind", "VirtualMachineInstance"},
+              {"metadata",
+               {{"name", name}, {"namespace", ns}, {"labels", {{"kubevirt.io/nodeName", node}}}}},
+              {"spec", spec}};
+  UMBRA_TRY(Json created, client.create(api::virtualMachineInstances(), ns, vmi));
+  created["status"] = {{"phase", "Running"}, {"nodeName", node}};
+  auto r = client.update(api::virtualMachineInstances(), created);
+  return r.ok() ? okStatus() : Status(r.error());
+}
+
 class ReconcilerTest : public KubeVirtFixture {
  protected:
   void SetUp() override {
     KubeVirtFixture::SetUp();
+    // umbra-sim's KubeVirt and nodes, driven by the test (kubevirt()): four nodes of 16 cores and
+    // 64Gi for this test's placements. No boot or migration delay: one pass, one round.
+    std::string yaml = "name: " + ns_.name() + "\nnodes:\n";
     for (const char* n : {"a", "b", "c", "d"}) {
-      ASSERT_TRUE(
-          standin_->createNode(node(n), "16", "64Gi", {{"umbra.test/group", ns_.name()}}).ok());
+      yaml += "  - {name: " + node(n) +
+              ", cpu: 16, memory: 64Gi, labels: {umbra.test/group: " + ns_.name() + "}}\n";
     }
+    log::configure(log::Format::Text, log::Level::Warn);  // the simulator's rounds, unless amiss
+    auto cluster = sim::parseCluster(yaml, "reconciler_test");
+    ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+    simulator::SimulatorOptions options;
+    options.bootDelay = options.migrationDelay = std::chrono::milliseconds(0);
+    kubevirt_ = std::make_unique<simulator::KubeVirtSimulator>(*admin_, std::move(*cluster),
+                                                               nullptr, options);
+    const Status started = kubevirt_->start();
+    ASSERT_TRUE(started.ok()) << started.error().message;
     // Contention grows from a to d.
     metrics_.setSteal(node("a"), 0.02);
     metrics_.setSteal(node("b"), 0.08);
     metrics_.setSteal(node("c"), 0.20);
     metrics_.setSteal(node("d"), 0.40);
+  }
+  void TearDown() override {
+    op_.reset();
+    kubevirt_.reset();
+    KubeVirtFixture::TearDown();
   }
   void startOperator(kube::KubeClient& writer) {
     op_ = std::make_unique<Operator>(writer, *admin_, ns_.name(), metrics_, clock_);
@@ -150,11 +184,55 @@ class ReconcilerTest : public KubeVirtFixture {
     return vm.ok() && sp.ok() && cached;
   }
 
+  // KubeVirt's turn: simulator rounds until every VMI of the namespace has booted (shadows, and
+  // the VMs the operator started) or been found unschedulable, and every migration has ended.
+  void kubevirt() {
+    const auto settled = [&] {
+      auto vmis = admin_->list(api::virtualMachineInstances(), ns_.name(), {});
+      auto migrations = admin_->list(api::migrations(), ns_.name(), {});
+      if (!vmis.ok() || !migrations.ok())
+        return false;
+      for (const auto& v : (*vmis)["items"]) {
+        const Json status = v.value("status", Json::object());
+        const std::string phase = status.value("phase", "");
+        const Json conditions = status.value("conditions", Json::array());
+        const bool unschedulable = phase == "Pending" && !conditions.empty() &&
+                                   conditions[0].value("reason", "") == "Unschedulable";
+        if (!v["metadata"].contains("deletionTimestamp") && phase != "Running" &&
+            phase != "Succeeded" && phase != "Failed" && !unschedulable)
+          return false;
+      }
+      for (const auto& m : (*migrations)["items"]) {
+        const std::string phase = m.value("status", Json::object()).value("phase", "");
+        if (phase != "Succeeded" && phase != "Failed")
+          return false;
+      }
+      return true;
+    };
+    EXPECT_TRUE(eventually([&] {
+      kubevirt_->tick();
+      return settled();
+    })) << "the simulator did not run this namespace's VMIs";
+  }
+
+  // Where the simulator runs VMI `name` once it has caught up ("" if nowhere).
+  std::string runningOn(const std::string& name) {
+    std::string where;
+    eventually([&] {
+      kubevirt_->tick();
+      const Json vmi = server(api::virtualMachineInstances(), name);
+      const Json status = vmi.is_null() ? Json::object() : vmi.value("status", Json::object());
+      where = status.value("phase", "") == "Running" ? status.value("nodeName", "") : "";
+      return !where.empty();
+    });
+    return where;
+  }
+
   // One reconcile pass after the caches caught up; KubeVirt then runs what was created.
   Result<runtime::Action> pass(const std::string& name) {
     waitForCaches(name);
     auto r = op_->reconciler().reconcile(key(name));
-    EXPECT_TRUE(standin_->runPendingVmis(ns_.name()).ok());
+    kubevirt();
     return r;
   }
 
@@ -190,6 +268,7 @@ class ReconcilerTest : public KubeVirtFixture {
 
   FakeMetricsSource metrics_;
   FakeClock clock_;
+  std::unique_ptr<simulator::KubeVirtSimulator> kubevirt_;
   std::unique_ptr<Operator> op_;
 };
 
@@ -229,6 +308,7 @@ TEST_F(ReconcilerTest, HaltedVmIsStartedOnTheLeastContendedNode) {
   const Json vm = server(api::virtualMachines(), "web");
   EXPECT_EQ(vm["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"], best);
   EXPECT_EQ(vm["spec"]["runStrategy"], "Always");
+  EXPECT_EQ(runningOn("web"), best) << "KubeVirt started the VM where the operator put it";
   EXPECT_TRUE(eventually([&] { return shadows().empty(); })) << "no shadow may remain";
   ASSERT_TRUE(op_->flushEvents());
   auto events = admin_->list(kube::resources::events(), ns_.name(), {});
@@ -246,8 +326,7 @@ TEST_F(ReconcilerTest, RunningVmIsMovedWithAMigration) {
   vm["spec"]["runStrategy"] = "Always";
   ASSERT_TRUE(createVm(vm));
   ASSERT_TRUE(
-      standin_->createRunningVmi(ns_.name(), "web", node("d"), vm["spec"]["template"]["spec"])
-          .ok());
+      createRunningVmi(*admin_, ns_.name(), "web", node("d"), vm["spec"]["template"]["spec"]).ok());
   ASSERT_TRUE(admin_
                   ->create(api::shadowPlacements(), ns_.name(),
                            placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
@@ -262,14 +341,19 @@ TEST_F(ReconcilerTest, RunningVmIsMovedWithAMigration) {
   EXPECT_EQ(server(api::virtualMachines(),
                    "web")["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"],
             best);
+  EXPECT_TRUE(eventually([&] {
+    kubevirt_->tick();
+    const Json m = server(api::migrations(), "web-migration");
+    return m.value("status", Json::object()).value("phase", "") == "Succeeded";
+  })) << "KubeVirt carried the migration out";
+  EXPECT_EQ(runningOn("web"), best);
   EXPECT_TRUE(eventually([&] { return shadows().empty(); }));
 }
 
 TEST_F(ReconcilerTest, VmiTargetIsMovedWithAMigration) {
   startOperator(*admin_);
-  ASSERT_TRUE(standin_
-                  ->createRunningVmi(ns_.name(), "db", node("c"),
-                                     haltedVm(ns_.name(), "x")["spec"]["template"]["spec"])
+  ASSERT_TRUE(createRunningVmi(*admin_, ns_.name(), "db", node("c"),
+                               haltedVm(ns_.name(), "x")["spec"]["template"]["spec"])
                   .ok());
   ASSERT_TRUE(
       admin_
@@ -280,6 +364,7 @@ TEST_F(ReconcilerTest, VmiTargetIsMovedWithAMigration) {
   auto mig = admin_->get(api::migrations(), {ns_.name(), "db-migration"});
   ASSERT_TRUE(mig.ok());
   EXPECT_EQ((*mig)["spec"]["addedNodeSelector"]["kubernetes.io/hostname"], node("a"));
+  EXPECT_EQ(runningOn("db"), node("a")) << "the VMI moved";
 }
 
 TEST_F(ReconcilerTest, RecommendModeChangesNothing) {
@@ -496,7 +581,14 @@ TEST_F(ReconcilerTest, ShadowsOfAFirstPassLostInARestartAreAdoptedNotChosenAgain
   ASSERT_TRUE(pass("web").ok());
   EXPECT_EQ(statusNodes(placement("web")), created);
   EXPECT_EQ(shadowNodes(shadows()), created) << "no shadow of a second choice";
-  ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed");
+  // KubeVirt cannot start the shadow on the cordoned node: its candidate is dropped once the
+  // shadows' start timeout (3 min, rechecked every 2 s of the test's clock) has passed.
+  ASSERT_EQ(runUntil("web", {"Placed", "Failed"}, 90), "Placed");
+  const Json st = placement("web")["status"];
+  for (const auto& s : st["shadows"]) {
+    EXPECT_EQ(s["phase"], s["node"] == cordoned ? "Dropped" : "Running") << s.dump();
+  }
+  EXPECT_NE(st["selectedNode"], cordoned);
   EXPECT_TRUE(eventually([&] { return shadows().empty(); }));
 }
 
@@ -578,6 +670,16 @@ TEST_F(ReconcilerTest, EveryFailingCallLeavesNoOrphanedShadow) {
     ASSERT_TRUE(admin_->remove(api::shadowPlacements(), {ns_.name(), name}).ok());
     ASSERT_EQ(runUntil(name, {"<gone>"}, 10), "<gone>");
     EXPECT_TRUE(shadows().empty());
+    // The VM the simulator started is stopped again: the next run finds node a as free.
+    ASSERT_TRUE(admin_
+                    ->patch(api::virtualMachines(), {ns_.name(), name}, kube::PatchType::Merge,
+                            {{"spec", {{"runStrategy", "Halted"}}}})
+                    .ok());
+    ASSERT_TRUE(eventually([&] {
+      kubevirt_->tick();
+      return server(api::virtualMachineInstances(), name).is_null();
+    })) << "the simulator did not stop "
+        << name;
     if (!faulty.fired()) {
       std::fprintf(stderr, "[fault-injection] %d runs; a placement takes %d API calls\n", run + 1,
                    faulty.calls());
