@@ -7,6 +7,7 @@
 #include <cmath>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <semaphore>
 #include <sstream>
 #include <thread>
 
@@ -150,6 +151,7 @@ struct PrometheusClient::Impl {
   PrometheusConnection c;
   http_client client;
   std::atomic<int> requests{0};
+  std::counting_semaphore<MaxInFlight> inFlight{MaxInFlight};
   std::mutex observerMutex;
   QueryObserver observer;
 
@@ -205,6 +207,11 @@ struct PrometheusClient::Impl {
       if (attempt > 0) {
         std::this_thread::sleep_for(c.retryBase * (1 << std::min(attempt - 1, 10)));
       }
+      inFlight.acquire();  // held for this attempt only, not through a retry's back-off
+      struct Release {
+        std::counting_semaphore<MaxInFlight>& s;
+        ~Release() { s.release(); }
+      } release{inFlight};
       ++requests;
       const auto t0 = std::chrono::steady_clock::now();
       const auto seconds = [&t0] {

@@ -54,6 +54,11 @@ using QueryObserver =
 // Prometheus' HTTP API v1 over cpprestsdk (which stays in the .cc). Thread-safe.
 class PrometheusClient {
  public:
+  // HTTP requests in flight at once; more wait their turn here. Below Prometheus' own default
+  // --query.max-concurrency (20), so that a burst of decisions (each placement's features are
+  // queried together) neither opens a connection per query nor fills Prometheus' query slots.
+  static constexpr int MaxInFlight = 16;
+
   // Checks the URL and the CA file up front; errors name the field.
   static Result<std::unique_ptr<PrometheusClient>> create(PrometheusConnection connection);
   ~PrometheusClient();

@@ -701,6 +701,36 @@ TEST(PrometheusFailures, SilenceTimesOutInOneLine) {
   EXPECT_LT(took, 5s);
 }
 
+// A burst of queries waits its turn in the client: at most MaxInFlight requests (connections)
+// reach Prometheus at once; the others are sent as those end.
+TEST(PrometheusFailures, ABurstOfQueriesKeepsAtMostMaxInFlightRequestsOpen) {
+  CannedHttpServer server({""});  // never answers: every request stays open until it times out
+  PrometheusConnection c{server.url()};
+  c.timeout = 1500ms;
+  c.maxAttempts = 1;
+  auto client = clientFor(c);
+  constexpr int Burst = PrometheusClient::MaxInFlight + 8;
+  std::vector<std::thread> callers;
+  callers.reserve(Burst);
+  std::atomic<int> failed{0};
+  for (int i = 0; i < Burst; ++i) {
+    callers.emplace_back([&] { failed += client->query("up").ok() ? 0 : 1; });
+  }
+  ASSERT_TRUE(eventually(
+      [&] {
+        return server.requests().size() == static_cast<size_t>(PrometheusClient::MaxInFlight);
+      },
+      5s))
+      << server.requests().size();
+  std::this_thread::sleep_for(500ms);  // a bounded wait to observe "no more": no timing asserted
+  EXPECT_EQ(server.requests().size(), static_cast<size_t>(PrometheusClient::MaxInFlight))
+      << "the rest wait for a slot";
+  for (auto& t : callers)
+    t.join();
+  EXPECT_EQ(server.requests().size(), static_cast<size_t>(Burst)) << "and are sent later";
+  EXPECT_EQ(failed.load(), Burst);
+}
+
 TEST(PrometheusFailures, BearerTokensAreSentAndTokenFilesReRead) {
   CannedHttpServer server({CannedHttpServer::response(200, ScalarOk)});
   char tmpl[] = "/tmp/umbra-token.XXXXXX";
