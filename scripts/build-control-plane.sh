@@ -47,7 +47,9 @@ build() {
     # A heartbeat so that CI logs show progress during the long compile.
     while sleep 60; do log "$name: still compiling ($((SECONDS - start)) s)"; done &
     hb=$!
-    trap 'pkill -P $hb 2>/dev/null; kill $hb 2>/dev/null' EXIT
+    # Under errexit a failing command in the trap fails the build: either may find nothing to kill
+    # (the heartbeat between two sleeps, or already gone), which is fine.
+    trap 'pkill -P $hb 2>/dev/null || true; kill $hb 2>/dev/null || true' EXIT
     for binpkg in "$@"; do
       log "$name: go build ${binpkg#*=}"
       go build -trimpath -tags selinux,notest -ldflags "$ldflags" -o "$out/bin.tmp/${binpkg%%=*}" "${binpkg#*=}"
