@@ -57,6 +57,7 @@ Status Reflector::listAndReplace() {
     // List items carry no kind/apiVersion; restore them so stored objects are complete.
     item["kind"] = options_.type.kind;
     item["apiVersion"] = options_.type.apiVersion();
+    transform(item);
     items.push_back(std::move(item));
   }
   auto previous = store_.replace(std::move(items));
@@ -84,8 +85,16 @@ Status Reflector::listAndReplace() {
   return okStatus();
 }
 
+void Reflector::transform(Json& obj) const {
+  if (options_.keepManagedFields)
+    return;
+  if (const auto meta = obj.find("metadata"); meta != obj.end() && meta->is_object())
+    meta->erase("managedFields");
+}
+
 void Reflector::applyEvent(WatchEvent& event) {
   setResourceVersion(resourceVersionOf(event.object));
+  transform(event.object);
   switch (event.type) {
     case WatchEventType::Added:
     case WatchEventType::Modified: {

@@ -30,6 +30,12 @@ struct ReflectorOptions {
   // (client-go).
   std::chrono::seconds minWatchTimeout{300};
   uint64_t seed = 1;
+  // metadata.managedFields are dropped before an object enters the store, as controller-runtime's
+  // TransformStripManagedFields and the apiserver's own informers do: nothing reading a cache needs
+  // them, they are often half of an object, and every copy taken from the store pays for them. An
+  // update sent from a cached copy keeps the server's managedFields (a request without the field
+  // does not clear it).
+  bool keepManagedFields = false;
 };
 
 // List+watch into a Store. A state machine {Empty, Listing, Watching} (kube-rs watcher):
@@ -62,6 +68,7 @@ class Reflector {
   Status watchOnce(const CancellationPtr& cancel);
   void setResourceVersion(const std::string& rv);
   void applyEvent(WatchEvent& event);
+  void transform(Json& obj) const;
 
   KubeClient& client_;
   ReflectorOptions options_;

@@ -213,5 +213,43 @@ TEST_F(WatchTest, InformerResyncRedeliversCachedObjects) {
   informer.stop();
 }
 
+TEST_F(WatchTest, StoreHoldsObjectsWithoutManagedFieldsAndUpdatesFromItKeepTheServers) {
+  const auto hasManagedFields = [](const Json& o) {
+    return o["metadata"].contains("managedFields");
+  };
+  // With data: the server records no managedFields entry for an object that sets no field.
+  const Json data = {{"k", "v1"}};
+  ASSERT_TRUE(
+      client_->create(res::configMaps(), ns_.name(), configMap(ns_.name(), "listed", data)).ok());
+  kube::Store store;
+  kube::Store kept;
+  kube::ReflectorOptions keep{res::configMaps(), ns_.name()};
+  keep.keepManagedFields = true;
+  RunningReflector reflector(*client_, {res::configMaps(), ns_.name()}, store, {});
+  RunningReflector keeping(*client_, keep, kept, {});
+  ASSERT_TRUE(eventually([&] { return reflector->hasSynced() && keeping->hasSynced(); }));
+  ASSERT_TRUE(
+      client_->create(res::configMaps(), ns_.name(), configMap(ns_.name(), "watched", data)).ok());
+  ASSERT_TRUE(eventually(
+      [&] { return store.get(ns_.name() + "/watched") && kept.get(ns_.name() + "/watched"); }));
+  for (const std::string name : {"listed", "watched"}) {
+    SCOPED_TRACE(name);
+    EXPECT_FALSE(hasManagedFields(*store.get(ns_.name() + "/" + name)));
+    EXPECT_TRUE(hasManagedFields(*kept.get(ns_.name() + "/" + name)));
+  }
+  // A controller updates from its cached copy: the server keeps its field ownership.
+  Json updated = *store.get(ns_.name() + "/watched");
+  updated["data"]["k"] = "v2";
+  ASSERT_TRUE(client_->update(res::configMaps(), updated).ok());
+  const auto onServer = client_->get(res::configMaps(), {ns_.name(), "watched"});
+  ASSERT_TRUE(onServer.ok());
+  EXPECT_TRUE(hasManagedFields(*onServer));
+  ASSERT_TRUE(eventually([&] {
+    const auto o = store.get(ns_.name() + "/watched");
+    return o && (*o)["data"].value("k", "") == "v2";
+  }));
+  EXPECT_FALSE(hasManagedFields(*store.get(ns_.name() + "/watched")));
+}
+
 }  // namespace
 }  // namespace umbra::testing
