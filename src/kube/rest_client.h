@@ -14,6 +14,12 @@ namespace umbra::kube {
 // client metrics and request counting. Called on the requesting thread; must be thread-safe.
 using RequestObserver = std::function<void(const std::string& verb, int code, double seconds)>;
 
+// Sizes cpprestsdk's process-wide I/O thread pool (its default is 40 threads). Every HTTP client in
+// the process (this one, Prometheus') shares it; it runs socket and TLS completions only, since
+// Umbra waits for its requests on its own threads and attaches no continuations. Call before the
+// first request: afterwards the pool exists and this fails.
+Status setHttpIoThreads(size_t threads);
+
 // KubeClient over HTTPS with cpprestsdk (the only file that includes cpprestsdk headers is the
 // .cc). Thread-safe; connections are pooled.
 class RestClient final : public KubeClient {

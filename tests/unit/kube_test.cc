@@ -8,6 +8,7 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/request.h"
+#include "kube/rest_client.h"
 #include "kube/status.h"
 #include "kube/store.h"
 
@@ -330,6 +331,15 @@ TEST_F(KubeconfigTest, InClusterReadsServiceAccountFiles) {
   auto none = loadInCluster(dir_.string());
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.error().message.find("KUBERNETES_SERVICE_HOST"), std::string::npos);
+}
+
+TEST(HttpIoThreads, TheSharedPoolIsSizedOnceAndASecondAttemptIsAClearError) {
+  // The first call succeeds unless an earlier test in this process already made the pool.
+  (void)setHttpIoThreads(2);
+  const Status again = setHttpIoThreads(2);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.error().message.find("HTTP I/O thread pool"), std::string::npos)
+      << again.error().message;
 }
 
 }  // namespace
