@@ -218,7 +218,9 @@ TEST_F(WatchTest, StoreHoldsObjectsWithoutManagedFieldsAndUpdatesFromItKeepTheSe
     return o["metadata"].contains("managedFields");
   };
   // With data: the server records no managedFields entry for an object that sets no field.
-  const Json data = {{"k", "v1"}};
+  const Json data = {{"k", "v1"}, {"other", "x"}};
+  kube::WriteOptions byCreator;
+  byCreator.fieldManager = "umbra-creator";
   ASSERT_TRUE(
       client_->create(res::configMaps(), ns_.name(), configMap(ns_.name(), "listed", data)).ok());
   kube::Store store;
@@ -229,7 +231,9 @@ TEST_F(WatchTest, StoreHoldsObjectsWithoutManagedFieldsAndUpdatesFromItKeepTheSe
   RunningReflector keeping(*client_, keep, kept, {});
   ASSERT_TRUE(eventually([&] { return reflector->hasSynced() && keeping->hasSynced(); }));
   ASSERT_TRUE(
-      client_->create(res::configMaps(), ns_.name(), configMap(ns_.name(), "watched", data)).ok());
+      client_
+          ->create(res::configMaps(), ns_.name(), configMap(ns_.name(), "watched", data), byCreator)
+          .ok());
   ASSERT_TRUE(eventually(
       [&] { return store.get(ns_.name() + "/watched") && kept.get(ns_.name() + "/watched"); }));
   for (const std::string name : {"listed", "watched"}) {
@@ -237,13 +241,17 @@ TEST_F(WatchTest, StoreHoldsObjectsWithoutManagedFieldsAndUpdatesFromItKeepTheSe
     EXPECT_FALSE(hasManagedFields(*store.get(ns_.name() + "/" + name)));
     EXPECT_TRUE(hasManagedFields(*kept.get(ns_.name() + "/" + name)));
   }
-  // A controller updates from its cached copy: the server keeps its field ownership.
+  // A controller updates from its cached copy: the server keeps the other managers' ownership
+  // (the creator still owns data.other; a request that cleared managedFields would drop it).
   Json updated = *store.get(ns_.name() + "/watched");
   updated["data"]["k"] = "v2";
   ASSERT_TRUE(client_->update(res::configMaps(), updated).ok());
   const auto onServer = client_->get(res::configMaps(), {ns_.name(), "watched"});
   ASSERT_TRUE(onServer.ok());
-  EXPECT_TRUE(hasManagedFields(*onServer));
+  bool creatorKept = false;
+  for (const auto& mf : (*onServer)["metadata"].value("managedFields", Json::array()))
+    creatorKept |= mf.value("manager", "") == "umbra-creator";
+  EXPECT_TRUE(creatorKept) << (*onServer)["metadata"].dump();
   ASSERT_TRUE(eventually([&] {
     const auto o = store.get(ns_.name() + "/watched");
     return o && (*o)["data"].value("k", "") == "v2";
