@@ -188,8 +188,6 @@ model::RetrainOptions retrainOptions(const config::OperatorConfig& cfg) {
 constexpr size_t HttpIoThreads = 4;
 
 int run(const op::Flags& flags) {
-  if (const Status pool = kube::setHttpIoThreads(HttpIoThreads); !pool.ok())
-    return fatal(pool.error().message);
   auto cfg = flags.config.empty() ? Result<config::OperatorConfig>(config::OperatorConfig{})
                                   : config::loadConfig(flags.config);
   if (!cfg.ok())
@@ -204,6 +202,8 @@ int run(const op::Flags& flags) {
   auto cluster = kube::loadDefault(flags.kubeconfig, flags.context);
   if (!cluster.ok())
     return fatal(cluster.error().message);
+  if (const Status pool = kube::setHttpIoThreads(HttpIoThreads); !pool.ok())
+    return fatal(pool.error().message);
   auto rest = kube::RestClient::fromConfig(*cluster);
   if (!rest.ok())
     return fatal(rest.error().message);
