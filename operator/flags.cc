@@ -1,92 +1,45 @@
 #include "flags.h"
 
-#include <cstdlib>
-#include <map>
+#include "cli_flags/cli_flags.h"
 
 namespace umbra::op {
 
-std::string usage() {
-  return "usage: umbra-operator [flags]\n"
-         "  --kubeconfig PATH                 kubeconfig (default: $KUBECONFIG, in-cluster, "
-         "~/.kube/config)\n"
-         "  --context NAME                    kubeconfig context (default: current-context)\n"
-         "  --config PATH                     operator config YAML (default: built-in defaults)\n"
-         "  --namespace NS                    watch ShadowPlacements in NS only (default: all)\n"
-         "  --leader-elect                    elect a leader on a Lease before reconciling\n"
-         "  --leader-election-namespace NS    the Lease's namespace (default umbra-system)\n"
-         "  --metrics-bind-address ADDR       /metrics address, \"0\" to disable (default :8080)\n"
-         "  --health-probe-bind-address ADDR  /healthz and /readyz address (default :8081)\n"
-         "  --log-format text|json            (default text)\n"
-         "  --log-level debug|info|warn|error (default info)\n"
-         "  --max-concurrent-placements N     placements probing at once (default: config, 10)\n"
-         "  --workers N                       reconcile workers (default 4)\n"
-         "  --print-catalog                   print the metric catalog in effect (defaults plus\n"
-         "                                    --config's prometheus.catalog) as YAML and exit\n";
-}
-
-Result<Flags> parseFlags(int argc, const char* const* argv) {
+Flags parseFlags(int argc, char** argv, int& exitCode) {
   Flags f;
-  std::map<std::string, std::string*> strings = {
-      {"kubeconfig", &f.kubeconfig},
-      {"context", &f.context},
-      {"config", &f.config},
-      {"namespace", &f.ns},
-      {"leader-election-namespace", &f.leaderElectionNamespace},
-      {"leader-election-id", &f.leaderElectionId},
-      {"metrics-bind-address", &f.metricsBindAddress},
-      {"health-probe-bind-address", &f.healthProbeBindAddress},
-      {"log-format", &f.logFormat},
-      {"log-level", &f.logLevel}};
-  std::map<std::string, int*> ints = {{"max-concurrent-placements", &f.maxConcurrentPlacements},
-                                      {"workers", &f.workers}};
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      f.help = true;
-      continue;
-    }
-    if (arg.rfind("--", 0) != 0) {
-      return Error::config("unexpected argument \"" + arg + "\" (flags start with --)");
-    }
-    arg = arg.substr(2);
-    std::string value;
-    bool hasValue = false;
-    if (const auto eq = arg.find('='); eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      hasValue = true;
-    }
-    if (arg == "print-catalog") {
-      f.printCatalog = true;
-      continue;
-    }
-    if (arg == "leader-elect") {
-      f.leaderElect = !hasValue || value == "true";
-      continue;
-    }
-    const bool known = strings.count(arg) != 0 || ints.count(arg) != 0;
-    if (!known) {
-      return Error::config("unknown flag --" + arg + " (see --help)");
-    }
-    if (!hasValue) {
-      if (i + 1 >= argc) {
-        return Error::config("flag --" + arg + " needs a value");
-      }
-      value = argv[++i];
-    }
-    if (strings.count(arg) != 0) {
-      *strings[arg] = value;
-      continue;
-    }
-    char* end = nullptr;
-    const long n = std::strtol(value.c_str(), &end, 10);
-    if (value.empty() || *end != '\0' || n < 1 || n > 1000) {
-      std::string message = "flag --";
-      message.append(arg).append(": \"").append(value).append("\" is not a number in 1..1000");
-      return Error::config(message);
-    }
-    *ints[arg] = static_cast<int>(n);
-  }
+  CLI::App app{"umbra-operator: places KubeVirt VMs by probing candidate nodes with shadow VMIs",
+               "umbra-operator"};
+  cli_flags::addVersion(app, "umbra-operator");
+  app.add_option("--kubeconfig", f.kubeconfig,
+                 "kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)");
+  app.add_option("--context", f.context, "kubeconfig context (default: current-context)");
+  app.add_option("--config", f.config, "operator config YAML (default: built-in defaults)");
+  app.add_option("--namespace", f.ns, "watch ShadowPlacements in this namespace only");
+  app.add_flag("--leader-elect", f.leaderElect,
+               "elect a leader on a Lease before reconciling (--leader-elect=false|true|0|1)");
+  app.add_option("--leader-election-namespace", f.leaderElectionNamespace, "the Lease's namespace")
+      ->capture_default_str();
+  app.add_option("--leader-election-id", f.leaderElectionId, "the Lease's name")
+      ->capture_default_str();
+  app.add_option("--metrics-bind-address", f.metricsBindAddress, "/metrics address, 0 to disable")
+      ->capture_default_str();
+  app.add_option("--health-probe-bind-address", f.healthProbeBindAddress,
+                 "/healthz and /readyz address")
+      ->capture_default_str();
+  app.add_option("--log-format", f.logFormat, "text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--log-level", f.logLevel, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.add_option("--max-concurrent-placements", f.maxConcurrentPlacements,
+                 "placements probing at once (default: the config's, 10)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--workers", f.workers, "reconcile workers")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_flag("--print-catalog", f.printCatalog,
+               "print the metric catalog in effect (defaults plus --config's) as YAML and exit");
+  exitCode = cli_flags::parse(app, argc, argv);
   return f;
 }
 

@@ -2,8 +2,6 @@
 
 #include <string>
 
-#include "common/result.h"
-
 namespace umbra::op {
 
 struct Flags {
@@ -20,12 +18,12 @@ struct Flags {
   std::string logLevel = "info";
   int maxConcurrentPlacements = 0;  // 0: from the config file
   int workers = 4;
-  bool help = false;
   bool printCatalog = false;
 };
 
-// --name=value or --name value; errors are one line naming the flag.
-Result<Flags> parseFlags(int argc, const char* const* argv);
-std::string usage();
+// Parses the command line (CLI11). --help and --version print to stdout and give exit 0; a bad
+// flag prints one line naming it to stderr and gives exit 2. `exitCode` is set when the program
+// should exit now.
+Flags parseFlags(int argc, char** argv, int& exitCode);
 
 }  // namespace umbra::op

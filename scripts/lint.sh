@@ -17,7 +17,7 @@ mapfile -t changed < <(
     sort -u | while read -r f; do [[ -f $f ]] && echo "$f"; done |
     # clang-tidy 14 cannot parse LibTorch 1.13's c10::IValue headers with libstdc++ 12; the
     # LibTorch users are compiled with -Werror by GCC instead.
-    grep -v -e '^src/model/lstm\.cc$'
+    grep -v -e '^src/training/lstm\.cc$'
 )
 if ((${#changed[@]} > 0)); then
   if [[ ! -f build/compile_commands.json ]]; then

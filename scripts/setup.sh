@@ -25,7 +25,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates openssl unzip
   python3 python3-venv clang-format clang-tidy shellcheck
   libtorch-dev libcpprest-dev libyaml-cpp-dev libboost-system-dev libboost-dev libssl-dev
-  prometheus-cpp-dev nlohmann-json3-dev libgtest-dev libgmock-dev zlib1g-dev prometheus
+  prometheus-cpp-dev nlohmann-json3-dev libgtest-dev libgmock-dev zlib1g-dev prometheus libcli11-dev
 )
 
 missing=()

@@ -1,6 +1,6 @@
 #include "api/shadow_placement.h"
 
-#include "api/quantity.h"
+#include "kube_core/quantity.h"
 
 namespace umbra::api {
 namespace {
@@ -46,7 +46,7 @@ Status readDuration(const Json& section, const char* key, const std::string& fie
     return okStatus();
   }
   const Json& v = section[key];
-  const auto d = v.is_string() ? parseDuration(v.get<std::string>()) : std::nullopt;
+  const auto d = v.is_string() ? kube::parseDuration(v.get<std::string>()) : std::nullopt;
   if (!d || d->count() <= 0) {
     return invalid(who, field, v.dump() + " is not a duration");
   }

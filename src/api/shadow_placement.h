@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
-#include "kube/resource.h"
+#include "kube_core/resource.h"
 
 namespace umbra::api {
 

@@ -16,6 +16,7 @@ const char* toString(ErrorKind kind) {
     case ErrorKind::Timeout: return "Timeout";
     case ErrorKind::ServerError: return "ServerError";
     case ErrorKind::Network: return "Network";
+    case ErrorKind::Unavailable: return "Unavailable";
     case ErrorKind::Config: return "Config";
     case ErrorKind::Cancelled: return "Cancelled";
     case ErrorKind::Terminal: return "Terminal";
@@ -31,9 +32,16 @@ bool Error::retryable() const {
     case ErrorKind::Timeout:
     case ErrorKind::ServerError:
     case ErrorKind::Network:
+    case ErrorKind::Unavailable:
     case ErrorKind::Gone: return true;
     default: return false;
   }
+}
+
+Error Error::wrap(const std::string& context) const {
+  Error e = *this;
+  e.message = context + ": " + message;
+  return e;
 }
 
 std::string Error::describe() const {

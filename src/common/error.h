@@ -22,6 +22,7 @@ enum class ErrorKind {
   Timeout,          // 504 / client-side deadline.
   ServerError,      // 5xx other than the above.
   Network,          // connection refused, DNS, TLS handshake.
+  Unavailable,      // data or a service not there yet (no telemetry sample): retry later.
   Config,           // bad kubeconfig, flags, YAML: the message names file and field.
   Cancelled,        // shutdown in progress.
   Terminal,         // not retried; goes to status and Events (controller-runtime TerminalError).
@@ -57,6 +58,9 @@ struct Error {
   bool is(ErrorKind k) const { return kind == k; }
   // True for errors worth retrying with backoff (the environment may recover).
   bool retryable() const;
+  // The same error with what was being done in front: wrap("while patching VM ns/web") gives
+  // "while patching VM ns/web: <message>". Kind, HTTP code, Retry-After and causes are kept.
+  Error wrap(const std::string& context) const;
   // "Kind: message", for logs.
   std::string describe() const;
 };

@@ -1,11 +1,11 @@
 #include "config/config.h"
+#include "common/files.h"
 
 #include <yaml-cpp/yaml.h>
 
 #include <set>
 
-#include "api/quantity.h"
-#include "kube/config.h"
+#include "kube_core/quantity.h"
 
 namespace umbra::config {
 namespace {
@@ -78,7 +78,7 @@ class Reader {
     if (!n) {
       return okStatus();
     }
-    const auto d = n.IsScalar() ? api::parseDuration(n.Scalar()) : std::nullopt;
+    const auto d = n.IsScalar() ? kube::parseDuration(n.Scalar()) : std::nullopt;
     if (!d || d->count() <= 0) {
       return error(field, "\"" + (n.IsScalar() ? n.Scalar() : std::string("?")) +
                               "\" is not a duration (e.g. 90s, 5m, 24h)");
@@ -91,7 +91,7 @@ class Reader {
     if (!n) {
       return okStatus();
     }
-    const auto q = n.IsScalar() ? api::parseQuantity(n.Scalar()) : std::nullopt;
+    const auto q = n.IsScalar() ? kube::parseQuantity(n.Scalar()) : std::nullopt;
     if (!q || *q <= 0) {
       return error(field, "\"" + (n.IsScalar() ? n.Scalar() : std::string("?")) +
                               "\" is not a positive quantity (e.g. 10m, 128Mi)");
@@ -223,8 +223,12 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
     UMBRA_CHECK(
         r.duration(shadows["targetWaitTimeout"], "shadows.targetWaitTimeout", p.targetWaitTimeout));
   }
-  UMBRA_CHECK(
-      r.integer(root["mirroringPercentage"], "mirroringPercentage", 0, 100, c.mirroringPercentage));
+  if (root["mirroringPercentage"]) {
+    // Traffic mirroring (Istio) is not implemented yet: a value that changed nothing would mislead.
+    return r.error("mirroringPercentage",
+                   "traffic mirroring is not implemented yet; remove the key (the Mirror fidelity "
+                   "of ShadowPlacements is refused for the same reason)");
+  }
   const YAML::Node obs = root["observation"];
   UMBRA_CHECK(
       r.onlyKeys(obs, "observation", {"duration", "interval", "minConfidence", "maxExtensions"}));
@@ -297,7 +301,7 @@ Result<OperatorConfig> parseConfig(const std::string& yaml, const std::string& o
 }
 
 Result<OperatorConfig> loadConfig(const std::string& path) {
-  UMBRA_TRY(const std::string text, kube::readFile(path));
+  UMBRA_TRY(const std::string text, readFile(path));
   return parseConfig(text, path);
 }
 

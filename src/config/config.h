@@ -29,7 +29,6 @@ struct PrometheusSettings {
 // overrides them and a ShadowPlacement overrides the placement defaults in turn.
 struct OperatorConfig {
   api::PlacementDefaults placement;
-  int mirroringPercentage = 10;
   std::chrono::milliseconds retrainingInterval{std::chrono::hours(24)};
   int maxConcurrentPlacements = 10;
   PrometheusSettings prometheus;

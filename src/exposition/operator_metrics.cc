@@ -181,6 +181,11 @@ void OperatorMetrics::apiRequest(const std::string& verb, int code, double secon
   impl_->requestDurF.Add({{"verb", verb}}, latencyBuckets()).Observe(seconds);
 }
 
+void OperatorMetrics::reconciled(const std::string& /*controller*/, const std::string& result,
+                                 double /*seconds*/) {
+  reconciled(result);
+}
+
 void OperatorMetrics::reconciled(const std::string& result) {
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   if (result == "success") {

@@ -3,22 +3,26 @@
 #include <memory>
 #include <string>
 
+#include "runtime/controller.h"
 #include "runtime/work_queue.h"
 
 namespace umbra::exposition {
 
 // Umbra's own metrics, served in Prometheus text format on --metrics-bind-address. prometheus-cpp
 // stays inside operator_metrics.cc.
-class OperatorMetrics {
+class OperatorMetrics final : public runtime::ReconcileMetrics {
  public:
   // Binds `address` ("127.0.0.1:8080", ":8080"); an empty address or "0" serves nothing but still
   // counts (for tests).
   static std::unique_ptr<OperatorMetrics> create(const std::string& address, std::string& error);
-  ~OperatorMetrics();
+  ~OperatorMetrics() override;
 
   runtime::QueueMetrics& queue();  // workqueue_* {name="shadowplacement"}
   void apiRequest(const std::string& verb, int code, double seconds);
   void reconciled(const std::string& result);  // "success" or an ErrorKind
+  // runtime::ReconcileMetrics: every controller's reconciles, counted as above.
+  void reconciled(const std::string& controller, const std::string& result,
+                  double seconds) override;
   void placementFinished(const std::string& result, double seconds);
   void observationExtended();
   void shadowsActive(size_t n);

@@ -8,12 +8,11 @@
 
 #include "common/result.h"
 #include "kube/cancel.h"
-#include "kube/request.h"
-#include "kube/resource.h"
+#include "kube_core/object.h"
+#include "kube_core/request.h"
+#include "kube_core/resource.h"
 
 namespace umbra::kube {
-
-using Json = nlohmann::json;
 
 enum class WatchEventType { Added, Modified, Deleted, Bookmark, Error };
 const char* toString(WatchEventType type);
@@ -66,9 +65,5 @@ using KubeClientSharedPtr = std::shared_ptr<KubeClient>;
 // resourceVersion of the last page.
 Result<Json> listAll(KubeClient& client, const ResourceType& type, const std::string& ns,
                      ListOptions opts);
-
-// "<ns>/<name>" or "<name>" for a cluster-scoped object.
-std::string keyOf(const Json& obj);
-std::string keyOf(const std::string& ns, const std::string& name);
 
 }  // namespace umbra::kube

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/base64.h"
+#include "common/files.h"
 
 namespace umbra::kube {
 namespace {
@@ -134,16 +135,6 @@ Result<ClusterConfig> parseKubeconfigNode(const YAML::Node& root, const std::str
 }
 
 }  // namespace
-
-Result<std::string> readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Error::config(path + ": " + std::strerror(errno));
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 Result<ClusterConfig> parseKubeconfig(const std::string& yaml, const std::string& origin,
                                       const std::string& baseDir, const std::string& context) {

@@ -42,7 +42,4 @@ Result<ClusterConfig> loadInCluster(
 // client-go's order: explicit path, $KUBECONFIG, in-cluster, ~/.kube/config.
 Result<ClusterConfig> loadDefault(const std::string& kubeconfigPath, const std::string& context);
 
-// Reads a whole file; the error names the file and the reason.
-Result<std::string> readFile(const std::string& path);
-
 }  // namespace umbra::kube

@@ -2,7 +2,7 @@
 
 #include "common/backoff.h"
 #include "common/log.h"
-#include "kube/status.h"
+#include "kube_core/status.h"
 
 namespace umbra::kube {
 namespace {

@@ -57,6 +57,7 @@ class Reflector {
   bool hasSynced() const { return synced_.load(); }
   State state() const { return state_.load(); }
   std::string lastResourceVersion() const;
+  const ReflectorOptions& options() const { return options_; }
   // Counters for tests and logs.
   int relists() const { return relists_.load(); }
   int watchesStarted() const { return watches_.load(); }

@@ -1,4 +1,5 @@
 #include "kube/rest_client.h"
+#include "common/files.h"
 
 #include <cpprest/http_client.h>
 #include <pplx/threadpool.h>
@@ -11,7 +12,7 @@
 #include <vector>
 
 #include "common/tls_trust.h"
-#include "kube/status.h"
+#include "kube_core/status.h"
 
 namespace umbra::kube {
 namespace {

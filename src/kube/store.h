@@ -10,9 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
-namespace umbra::kube {
+#include "kube_core/object.h"
 
-using ObjectPtr = std::shared_ptr<const nlohmann::json>;
+namespace umbra::kube {
 
 // Follows a store's changes in the order they happen, called under the store's write lock (as
 // client-go keeps its indexers): keep it cheap and never call back into the store.

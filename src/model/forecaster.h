@@ -35,10 +35,10 @@ class Forecaster {
   virtual std::string name() const = 0;
 };
 
-// A transparent baseline until the LSTM lands: p50 is the mean of the observed window, p90 adds
-// 1.28 standard deviations; the target's own load raises CPU contention in proportion to the
-// node's utilisation (a busier node shares less). Confidence falls with the spread (coefficient of
-// variation of steal) and with gaps (share of missing steps).
+// A transparent baseline (tests, and a reference in the benchmarks): p50 is the mean of the
+// observed window, p90 adds 1.28 standard deviations; the target's own load raises CPU contention
+// in proportion to the node's utilisation (a busier node shares less). Confidence falls with the
+// spread (coefficient of variation of steal) and with gaps (share of missing steps).
 class WindowMeanForecaster final : public Forecaster {
  public:
   Result<Forecast> forecast(const telemetry::CandidateTelemetry& observed,

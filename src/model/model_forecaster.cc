@@ -97,7 +97,7 @@ Result<Forecast> ModelForecaster::forecast(const telemetry::CandidateTelemetry& 
   for (const auto& s : observed.samples)
     present += s.present ? 1 : 0;
   if (present == 0) {
-    return Error::make(ErrorKind::Terminal,
+    return Error::make(ErrorKind::Unavailable,
                        "node " + observed.node +
                            ": no usable telemetry sample yet (is observation.duration longer than "
                            "the rate window?)");

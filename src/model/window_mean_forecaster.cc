@@ -27,7 +27,7 @@ Result<Forecast> WindowMeanForecaster::forecast(const telemetry::CandidateTeleme
     util += s.cpuUtilization;
   }
   if (n == 0) {
-    return Error::make(ErrorKind::Terminal,
+    return Error::make(ErrorKind::Unavailable,
                        "node " + observed.node +
                            ": no usable telemetry sample yet (is observation.duration longer than "
                            "the rate window?)");

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "api/quantity.h"
+#include "kube_core/quantity.h"
 
 namespace umbra::placement {
 namespace {
@@ -18,7 +18,7 @@ Result<double> quantityAt(const Json& obj, const char* key, const std::string& f
     return 0.0;
   }
   const std::string text = it->is_string() ? it->get<std::string>() : it->dump();
-  const auto q = api::parseQuantity(text);
+  const auto q = kube::parseQuantity(text);
   if (!q) {
     return terminal(field, "\"" + text + "\" is not a quantity");
   }

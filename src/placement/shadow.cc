@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <functional>
 
-#include "api/quantity.h"
+#include "kube_core/quantity.h"
 
 namespace umbra::placement {
 namespace {
@@ -33,6 +33,10 @@ std::string shadowName(const std::string& placement, const std::string& node) {
     name.pop_back();
   }
   return name + "-" + hash;
+}
+
+std::string shadowSelector(const std::string& placement) {
+  return std::string(api::PlacementLabel) + "=" + placement + "," + api::RoleLabel + "=shadow";
 }
 
 Resources shadowResources(const TargetRequirements& target, const api::PlacementSettings& s,
@@ -97,8 +101,8 @@ Json buildShadowVmi(const Json& placement, const Json& targetSpec, const std::st
   auto target = requirementsOf(targetSpec);
   const Resources r = target.ok() ? shadowResources(*target, settings, defaults)
                                   : Resources{defaults.cpuFloorCores, defaults.memoryFloorBytes};
-  const std::string cpu = api::formatMilliCpu(r.cpu);
-  const std::string memory = api::formatMebibytes(r.memory);
+  const std::string cpu = kube::formatMilliCpu(r.cpu);
+  const std::string memory = kube::formatMebibytes(r.memory);
   std::string image = containerDiskImage(targetSpec);
   if (image.empty()) {
     image = defaults.probeImage;

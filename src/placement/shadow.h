@@ -15,6 +15,9 @@ namespace umbra::placement {
 // hash of the full name (the name also becomes a label value on the launcher pod).
 std::string shadowName(const std::string& placement, const std::string& node);
 
+// The label selector of a placement's shadows ("umbra.io/placement=<name>,umbra.io/role=shadow").
+std::string shadowSelector(const std::string& placement);
+
 // The shadow's CPU limit and memory: the target's size times the fractions, raised to the floors.
 Resources shadowResources(const TargetRequirements& target, const api::PlacementSettings& s,
                           const api::PlacementDefaults& d);

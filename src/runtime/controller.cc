@@ -1,11 +1,17 @@
 #include "runtime/controller.h"
 
 #include "common/log.h"
+#include "runtime/error_policy.h"
 
 namespace umbra::runtime {
 
-Controller::Controller(std::string name, WorkQueue& queue, ReconcileFn reconcile, int workers)
-    : name_(std::move(name)), queue_(queue), reconcile_(std::move(reconcile)), workers_(workers) {}
+Controller::Controller(std::string name, WorkQueue& queue, ReconcileFn reconcile, int workers,
+                       ReconcileMetrics* metrics)
+    : name_(std::move(name)),
+      queue_(queue),
+      reconcile_(std::move(reconcile)),
+      workers_(workers),
+      metrics_(metrics) {}
 
 Controller::~Controller() {
   stop();
@@ -30,6 +36,7 @@ void Controller::stop() {
 
 void Controller::work() {
   while (auto key = queue_.get()) {
+    const auto started = std::chrono::steady_clock::now();
     Result<Action> result = [&]() -> Result<Action> {
       try {
         return reconcile_(*key);
@@ -38,6 +45,11 @@ void Controller::work() {
       }
     }();
     ++reconciles_;
+    if (metrics_ != nullptr) {
+      metrics_->reconciled(
+          name_, result.ok() ? "success" : toString(result.error().kind),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
     handle(*key, result);
     queue_.done(*key);
   }
@@ -46,25 +58,35 @@ void Controller::work() {
 void Controller::handle(const std::string& key, const Result<Action>& result) {
   if (result.ok()) {
     queue_.forget(key);
-    if (result->requeues()) {
-      queue_.addAfter(key, result->after());
+    if (!result->requeueAfter) {
+      return;
+    }
+    if (*result->requeueAfter <= Duration::zero()) {
+      queue_.add(key, result->priority);
+    } else {
+      queue_.addAfter(key, *result->requeueAfter);
     }
     return;
   }
   ++errors_;
   const Error& err = result.error();
-  if (err.is(ErrorKind::Terminal)) {
-    log::warn("reconcile failed terminally",
-              {{"controller", name_}, {"key", key}, {"error", err.message}});
-    queue_.forget(key);
-    return;
-  }
-  log::info("reconcile failed, will retry",
-            {{"controller", name_}, {"key", key}, {"error", err.describe()}});
-  if (err.retryAfter) {
-    queue_.addAfter(key, *err.retryAfter);
-  } else {
-    queue_.addRateLimited(key);
+  const Retry retry = errorPolicy(err);
+  switch (retry.how) {
+    case Retry::How::Never:
+      log::warn("reconcile failed; not retried until the object or what it watches changes",
+                {{"controller", name_}, {"key", key}, {"error", err.describe()}});
+      queue_.forget(key);
+      return;
+    case Retry::How::After:
+      log::info("reconcile failed, retrying when the server asked",
+                {{"controller", name_}, {"key", key}, {"error", err.describe()}});
+      queue_.addAfter(key, retry.delay);
+      return;
+    case Retry::How::Backoff:
+      log::info("reconcile failed, will retry",
+                {{"controller", name_}, {"key", key}, {"error", err.describe()}});
+      queue_.addRateLimited(key);
+      return;
   }
 }
 

@@ -6,36 +6,32 @@
 #include <thread>
 #include <vector>
 
-#include "common/clock.h"
 #include "common/result.h"
+#include "runtime/action.h"
 #include "runtime/work_queue.h"
 
 namespace umbra::runtime {
 
-// What a reconcile asks for next (kube-rs Action).
-class Action {
- public:
-  static Action requeueAfter(Duration d) { return Action(d); }
-  static Action awaitChange() { return Action(Duration::zero()); }
-  // Queued again at once, behind the work already waiting.
-  static Action requeueSoon() { return Action(Duration(1)); }
-  bool requeues() const { return after_ > Duration::zero(); }
-  Duration after() const { return after_; }
-
- private:
-  explicit Action(Duration d) : after_(d) {}
-  Duration after_;
-};
-
 using ReconcileFn = std::function<Result<Action>(const std::string& key)>;
 
+// Receives one measurement per reconcile (controller-runtime's controller_runtime_reconcile_total
+// and _time_seconds). `result` is "success" or the error's ErrorKind.
+class ReconcileMetrics {
+ public:
+  virtual ~ReconcileMetrics() = default;
+  virtual void reconciled(const std::string& controller, const std::string& result,
+                          double seconds) = 0;
+};
+
 // N workers pull keys from the queue and reconcile them: watch -> store -> queue -> worker ->
-// reconcile -> Action -> queue. One error policy: Terminal errors are logged and not retried
-// (the reconciler has put them in status); errors with Retry-After wait that long; others back
-// off per key.
+// reconcile -> Action -> queue. Errors go through runtime::errorPolicy (error_policy.h).
+// Guarantees: a key is reconciled by one worker at a time (the queue's contract); stop() lets the
+// reconciles in flight finish and joins the workers.
 class Controller {
  public:
-  Controller(std::string name, WorkQueue& queue, ReconcileFn reconcile, int workers);
+  // `metrics` is non-owning and may be null; it must outlive the controller.
+  Controller(std::string name, WorkQueue& queue, ReconcileFn reconcile, int workers,
+             ReconcileMetrics* metrics = nullptr);
   ~Controller();
 
   void start();
@@ -52,6 +48,7 @@ class Controller {
   WorkQueue& queue_;
   ReconcileFn reconcile_;
   int workers_;
+  ReconcileMetrics* metrics_;
   std::vector<std::thread> threads_;
   std::atomic<uint64_t> reconciles_{0};
   std::atomic<uint64_t> errors_{0};

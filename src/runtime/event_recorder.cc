@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "common/log.h"
-#include "runtime/time_format.h"
+#include "kube_core/time.h"
 
 namespace umbra::runtime {
 
@@ -85,7 +85,7 @@ Status EventRecorder::record(const Json& regarding, EventType type, const std::s
   const std::string key = meta.value("uid", ns + "/" + name) + "|" + typeName + "|" + reason + "|" +
                           action + "|" + shortNote;
   const SteadyTime now = clock_.now();
-  const std::string nowText = formatMicroTime(clock_.wallNow());
+  const std::string nowText = kube::formatMicroTime(clock_.wallNow());
 
   std::unique_lock<std::mutex> lock(mutex_);
   auto it = seen_.find(key);

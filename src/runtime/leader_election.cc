@@ -1,7 +1,12 @@
 #include "runtime/leader_election.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <random>
+
 #include "common/log.h"
-#include "runtime/time_format.h"
+#include "kube_core/time.h"
 
 namespace umbra::runtime {
 
@@ -15,7 +20,7 @@ Json LeaderElector::leaseSpec(const std::string& acquireTime, int64_t transition
   return {{"holderIdentity", config_.identity},
           {"leaseDurationSeconds", config_.leaseDuration.count()},
           {"acquireTime", acquireTime},
-          {"renewTime", formatMicroTime(clock_.wallNow())},
+          {"renewTime", kube::formatMicroTime(clock_.wallNow())},
           {"leaseTransitions", transitions}};
 }
 
@@ -32,7 +37,7 @@ bool LeaderElector::tryAcquireOrRenew() {
     Json lease = {{"apiVersion", "coordination.k8s.io/v1"},
                   {"kind", "Lease"},
                   {"metadata", {{"name", config_.name}, {"namespace", config_.ns}}},
-                  {"spec", leaseSpec(formatMicroTime(clock_.wallNow()), 0)}};
+                  {"spec", leaseSpec(kube::formatMicroTime(clock_.wallNow()), 0)}};
     auto created = client_.create(leases, config_.ns, lease);
     if (!created.ok()) {
       return false;
@@ -60,7 +65,7 @@ bool LeaderElector::tryAcquireOrRenew() {
   std::string acquireTime = spec.value("acquireTime", "");
   if (holder != config_.identity) {
     ++transitions;
-    acquireTime = formatMicroTime(clock_.wallNow());
+    acquireTime = kube::formatMicroTime(clock_.wallNow());
   }
   spec = leaseSpec(acquireTime, transitions);
   auto updated = client_.update(leases, lease);  // carries resourceVersion: 409 if we raced
@@ -82,7 +87,7 @@ void LeaderElector::release() {
   Json lease = std::move(current).value();
   lease["spec"]["holderIdentity"] = "";
   lease["spec"]["leaseDurationSeconds"] = 1;
-  lease["spec"]["renewTime"] = formatMicroTime(clock_.wallNow());
+  lease["spec"]["renewTime"] = kube::formatMicroTime(clock_.wallNow());
   auto st = client_.update(leases, lease);
   if (!st.ok()) {
     log::warn("leader election: release failed", {{"error", st.error().describe()}});
@@ -123,6 +128,37 @@ void LeaderElector::run(const CancellationPtr& cancel,
   log::info("stopped leading", {{"lease", lease}, {"identity", config_.identity}});
   if (onStoppedLeading)
     onStoppedLeading();
+}
+
+LeaderElector::~LeaderElector() {
+  stop();
+}
+
+void LeaderElector::start(std::function<void()> onStartedLeading, std::function<void()> onLost) {
+  cancel_ = std::make_shared<Cancellation>();
+  thread_ = std::thread(
+      [this, cancel = cancel_, started = std::move(onStartedLeading), lost = std::move(onLost)] {
+        run(cancel, started, [&] {
+          if (!cancel->cancelled())
+            lost();
+        });
+      });
+}
+
+void LeaderElector::stop() {
+  if (cancel_)
+    cancel_->cancel();
+  if (thread_.joinable())
+    thread_.join();  // releases the lease
+}
+
+std::string LeaderElector::defaultIdentity() {
+  char host[256] = "unknown";
+  ::gethostname(host, sizeof(host) - 1);
+  char suffix[16];
+  std::snprintf(suffix, sizeof(suffix), "%08llx",
+                static_cast<unsigned long long>(std::random_device{}() & 0xffffffffu));
+  return std::string(host) + "_" + suffix;
 }
 
 }  // namespace umbra::runtime

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <functional>
 #include <string>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -38,6 +39,16 @@ class LeaderElector {
   void run(const CancellationPtr& cancel, const std::function<void()>& onStartedLeading,
            const std::function<void()>& onStoppedLeading);
 
+  // Runs run() on a thread of its own until stop(): `onStartedLeading` once the lease is ours,
+  // `onLost` when leadership is lost before stop().
+  void start(std::function<void()> onStartedLeading, std::function<void()> onLost);
+  // Ends the election and releases the lease if we hold it; joins the thread.
+  void stop();
+  ~LeaderElector();
+
+  // "<hostname>_<random hex>", client-go's identity for a candidate.
+  static std::string defaultIdentity();
+
   bool isLeader() const { return leader_.load(); }
   // One acquire-or-renew attempt (public for tests); true when we hold the lease afterwards.
   bool tryAcquireOrRenew();
@@ -53,6 +64,8 @@ class LeaderElector {
   std::string observedHolder_;
   std::string observedRenewTime_;
   SteadyTime observedAt_{};
+  CancellationPtr cancel_;
+  std::thread thread_;
 };
 
 }  // namespace umbra::runtime

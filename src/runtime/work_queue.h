@@ -12,6 +12,7 @@
 
 #include "common/backoff.h"
 #include "common/scheduler.h"
+#include "runtime/action.h"
 
 namespace umbra::runtime {
 
@@ -48,7 +49,7 @@ struct WorkQueueOptions {
 // Thread-safe. Owned by its controller; timers hold only a weak reference.
 class WorkQueue {
  public:
-  enum class Priority { Normal, High };
+  using Priority = runtime::Priority;
 
   WorkQueue(Scheduler& scheduler, WorkQueueOptions options = {});
   ~WorkQueue();

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <set>
 
-#include "api/quantity.h"
+#include "kube_core/quantity.h"
 
 namespace umbra::sim {
 
@@ -46,7 +46,7 @@ class Fields {
       return okStatus();
     if (!n.IsScalar())
       return fail(path, "must be a number or a quantity");
-    const auto v = api::parseQuantity(n.Scalar());
+    const auto v = kube::parseQuantity(n.Scalar());
     if (!v || !std::isfinite(*v))
       return fail(path, "must be a number or a quantity, got \"" + n.Scalar() + "\"");
     if (*v < lo)

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <regex>
 
-#include "api/quantity.h"
+#include "kube_core/quantity.h"
 
 namespace umbra::simulator {
 
@@ -22,7 +22,7 @@ double quantityAt(const json& obj, std::initializer_list<const char*> path, doub
   if (cur->is_number())
     return cur->get<double>();
   if (cur->is_string()) {
-    const auto v = api::parseQuantity(cur->get<std::string>());
+    const auto v = kube::parseQuantity(cur->get<std::string>());
     return v ? *v : fallback;
   }
   return fallback;

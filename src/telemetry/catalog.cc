@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "api/quantity.h"
+#include "kube_core/quantity.h"
 
 namespace umbra::telemetry {
 namespace {
@@ -190,7 +190,7 @@ Result<MetricCatalog> parseCatalog(const std::string& yaml, const std::string& o
     }
   }
   if (root["rateWindow"]) {
-    const auto d = root["rateWindow"].IsScalar() ? api::parseDuration(root["rateWindow"].Scalar())
+    const auto d = root["rateWindow"].IsScalar() ? kube::parseDuration(root["rateWindow"].Scalar())
                                                  : std::nullopt;
     if (!d || d->count() < 1000) {
       return fieldError(origin, "rateWindow", "must be a duration of at least 1s (e.g. 60s)");

@@ -1,4 +1,5 @@
 #include "telemetry/prometheus_client.h"
+#include "common/files.h"
 
 #include <cpprest/http_client.h>
 
@@ -13,7 +14,6 @@
 
 #include "common/base64.h"
 #include "common/tls_trust.h"
-#include "kube/config.h"
 
 namespace umbra::telemetry {
 namespace {
@@ -163,7 +163,7 @@ struct PrometheusClient::Impl {
     tls::Material material;
     material.alsoSystemRoots = true;
     if (!c.caFile.empty()) {
-      auto text = kube::readFile(c.caFile);
+      auto text = readFile(c.caFile);
       material.caPem = text.ok() ? *text : std::string();
     }
     cfg.set_ssl_context_callback(
@@ -181,7 +181,7 @@ struct PrometheusClient::Impl {
 
   Result<std::string> authorization() const {
     if (!c.bearerTokenFile.empty()) {
-      auto token = kube::readFile(c.bearerTokenFile);
+      auto token = readFile(c.bearerTokenFile);
       if (!token.ok()) {
         return Error::config("prometheus bearer token file " + c.bearerTokenFile +
                              ": cannot be read");
@@ -272,7 +272,7 @@ Result<std::unique_ptr<PrometheusClient>> PrometheusClient::create(
     return Error::config("prometheus url \"" + connection.url + "\": " + oneLine(e.what()));
   }
   if (!connection.caFile.empty()) {
-    const auto ca = kube::readFile(connection.caFile);
+    const auto ca = readFile(connection.caFile);
     if (!ca.ok()) {
       return Error::config("prometheus CA file " + connection.caFile + ": cannot be read");
     }
@@ -284,7 +284,7 @@ Result<std::unique_ptr<PrometheusClient>> PrometheusClient::create(
                            oneLine(e.what()) + ")");
     }
   }
-  if (!connection.bearerTokenFile.empty() && !kube::readFile(connection.bearerTokenFile).ok()) {
+  if (!connection.bearerTokenFile.empty() && !readFile(connection.bearerTokenFile).ok()) {
     return Error::config("prometheus bearer token file " + connection.bearerTokenFile +
                          ": cannot be read");
   }

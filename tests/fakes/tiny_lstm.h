@@ -1,6 +1,6 @@
 #pragma once
 
-#include "model/lstm.h"
+#include "training/lstm.h"
 
 namespace umbra::testing {
 

@@ -1,5 +1,6 @@
 #include <fstream>
 
+#include "common/files.h"
 #include "integration/common.h"
 #include "kube/config.h"
 
@@ -42,7 +43,7 @@ TEST(BadInput, WrongCaFailsTheHandshakeAndNamesTheCaSource) {
                 .exitCode,
             0);
   kube::ClusterConfig cfg = adminConfig();
-  cfg.caPem = *kube::readFile(ca);
+  cfg.caPem = *readFile(ca);
   cfg.caSource =
       "test kubeconfig: clusters[umbra-local].cluster.certificate-authority (" + ca + ")";
   auto client = kube::RestClient::fromConfig(cfg);

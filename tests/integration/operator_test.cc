@@ -22,7 +22,7 @@
 #include "integration/common.h"
 #include "integration/kubevirt_fixture.h"
 #include "model/contention_map.h"
-#include "model/lstm.h"
+#include "training/lstm.h"
 
 namespace umbra::testing {
 namespace {

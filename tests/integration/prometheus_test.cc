@@ -20,8 +20,8 @@
 
 #include "harness/control_plane.h"
 #include "harness/prometheus_server.h"
-#include "model/lstm.h"
 #include "telemetry/prometheus_source.h"
+#include "training/lstm.h"
 
 namespace umbra::testing {
 namespace {
@@ -445,7 +445,8 @@ TEST(UmbraTrain, FromPrometheusNodeHistoryAndFromTraces) {
   EXPECT_EQ(badWindow.output,
             "umbra: --window: \"2x\" is not a duration of at least 6h (e.g. 7d, 36h)\n");
   const auto flag = runCommand(umbra + " train --frobnicate 1");
-  EXPECT_EQ(flag.output, "umbra: unknown flag --frobnicate\n");
+  EXPECT_EQ(flag.output, "umbra: unknown flag --frobnicate (see --help)\n");
+  EXPECT_EQ(flag.exitCode, 2);
   EXPECT_FALSE(std::filesystem::exists(dir + "/x.pt"));
 }
 

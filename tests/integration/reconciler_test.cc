@@ -5,9 +5,9 @@
 #include <set>
 #include <thread>
 
+#include "api/shadow_placement_status.h"
 #include "common/log.h"
 #include "controller/shadow_placement_reconciler.h"
-#include "controller/status.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_metrics_source.h"
 #include "fakes/fault_injecting_client.h"
@@ -258,7 +258,7 @@ class ReconcilerTest : public KubeVirtFixture {
         std::fprintf(stderr, "[pass] %s: %s\n", name.c_str(), r.error().describe().c_str());
       }
       if (r.ok() && r->requeues()) {
-        clock_.advance(r->after() + 1s);
+        clock_.advance(*r->requeueAfter + 1s);
       }
     }
     std::fprintf(stderr, "[runUntil] %s stopped in %s: %s\n", name.c_str(), phaseOf(name).c_str(),
@@ -301,10 +301,10 @@ TEST_F(ReconcilerTest, HaltedVmIsStartedOnTheLeastContendedNode) {
   EXPECT_EQ(st["candidates"][0]["node"], best);
   EXPECT_GT(st["candidates"][0]["score"].get<double>(), st["candidates"][1]["score"].get<double>());
   EXPECT_EQ(st["model"], "baseline/window-mean");
-  EXPECT_EQ(controller::conditionStatus(st, "Placed"), "True");
-  EXPECT_EQ(controller::conditionStatus(st, "Decided"), "True");
-  EXPECT_EQ(controller::conditionStatus(st, "ShadowsReady"), "True");
-  EXPECT_EQ(controller::conditionStatus(st, "MetricsAvailable"), "True");
+  EXPECT_EQ(api::statusFromJson(st)->conditionStatus("Placed"), "True");
+  EXPECT_EQ(api::statusFromJson(st)->conditionStatus("Decided"), "True");
+  EXPECT_EQ(api::statusFromJson(st)->conditionStatus("ShadowsReady"), "True");
+  EXPECT_EQ(api::statusFromJson(st)->conditionStatus("MetricsAvailable"), "True");
   const Json vm = server(api::virtualMachines(), "web");
   EXPECT_EQ(vm["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"], best);
   EXPECT_EQ(vm["spec"]["runStrategy"], "Always");
@@ -495,11 +495,12 @@ TEST_F(ReconcilerTest, TelemetryOutageIsReportedNotGuessed) {
   runUntil("web", {"Placed"}, 12);
   Json st = placement("web")["status"];
   EXPECT_EQ(st["phase"], "Observing");
-  EXPECT_EQ(controller::conditionStatus(st, "MetricsAvailable"), "False");
+  EXPECT_EQ(api::statusFromJson(st)->conditionStatus("MetricsAvailable"), "False");
   EXPECT_FALSE(st.contains("selectedNode"));
   metrics_.setUnavailable(false);
   ASSERT_EQ(runUntil("web", {"Placed"}), "Placed");
-  EXPECT_EQ(controller::conditionStatus(placement("web")["status"], "MetricsAvailable"), "True");
+  EXPECT_EQ(api::statusFromJson(placement("web")["status"])->conditionStatus("MetricsAvailable"),
+            "True");
 }
 
 TEST_F(ReconcilerTest, RestartMidObservationResumesWithoutDuplicates) {
@@ -537,7 +538,7 @@ TEST_F(ReconcilerTest, FirstPassCreatesOnlyTheShadowsAndTheNextRecordsThem) {
   auto first = op_->reconciler().reconcile(key("web"));
   ASSERT_TRUE(first.ok()) << first.error().describe();
   EXPECT_TRUE(first->requeues()) << "the rest of the work is queued at once";
-  EXPECT_LT(first->after(), 1s);
+  EXPECT_LT(*first->requeueAfter, 1s);
   const auto created = shadowNodes(shadows());
   EXPECT_EQ(created.size(), 3u);
   Json sp = placement("web");

@@ -413,12 +413,22 @@ TEST(SimulatorBadInputTest, BadFilesGiveOneLineErrorsNamingFileAndField) {
        dir + "/missing.yaml: cannot read: No such file or directory"},
       {"--cluster " + dir + "/trace-cluster.yaml", "node a: background.trace needs --traces"},
       {"--cluster " + ClusterFile + " --traces " + dir, dir + ": no *.csv.gz traces"},
-      {"--cluster " + ClusterFile + " --trace-speed fast", "--trace-speed: must be a number"},
   };
   for (const auto& c : cases) {
     const auto r = runCommand(sim + " " + c.args + " 2>&1");
     EXPECT_EQ(r.exitCode, 1) << c.args << "\n" << r.output;
     EXPECT_NE(r.output.find(c.expect), std::string::npos) << c.args << "\n" << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << "one line: " << r.output;
+  }
+  // A bad flag or flag value: one line naming it, exit 2 (as every Umbra binary).
+  for (const auto& [args, expect] :
+       {std::pair<std::string, std::string>{"--cluster " + ClusterFile + " --trace-speed fast",
+                                            "--trace-speed: must be a number in (0, 1e6]"},
+        {"--cluster " + ClusterFile + " --tick 5ms", "--tick: must be at least 10ms"},
+        {"--cluster " + ClusterFile + " --frobnicate", "unknown flag --frobnicate"}}) {
+    const auto r = runCommand(sim + " " + args + " 2>&1");
+    EXPECT_EQ(r.exitCode, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(expect), std::string::npos) << args << "\n" << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << "one line: " << r.output;
   }
 }

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "api/quantity.h"
 #include "api/shadow_placement.h"
 #include "config/config.h"
+#include "kube_core/quantity.h"
 
 namespace umbra {
 namespace {
@@ -11,32 +11,32 @@ using api::Json;
 using namespace std::chrono_literals;
 
 TEST(Quantity, ParsesKubernetesSuffixes) {
-  EXPECT_DOUBLE_EQ(*api::parseQuantity("2"), 2);
-  EXPECT_DOUBLE_EQ(*api::parseQuantity("500m"), 0.5);
-  EXPECT_DOUBLE_EQ(*api::parseQuantity("4Gi"), 4.0 * 1024 * 1024 * 1024);
-  EXPECT_DOUBLE_EQ(*api::parseQuantity("1.5G"), 1.5e9);
-  EXPECT_DOUBLE_EQ(*api::parseQuantity("1e3"), 1000);
-  EXPECT_DOUBLE_EQ(*api::parseQuantity("128Mi"), 128.0 * 1024 * 1024);
-  EXPECT_FALSE(api::parseQuantity("").has_value());
-  EXPECT_FALSE(api::parseQuantity("4 GB").has_value());
-  EXPECT_FALSE(api::parseQuantity("Gi").has_value());
-  EXPECT_FALSE(api::parseQuantity("-1").has_value());
-  EXPECT_EQ(api::formatMilliCpu(0.02), "20m");
-  EXPECT_EQ(api::formatMilliCpu(0.0101), "11m") << "rounded up";
-  EXPECT_EQ(api::formatMebibytes(81.92 * 1024 * 1024), "82Mi");
+  EXPECT_DOUBLE_EQ(*kube::parseQuantity("2"), 2);
+  EXPECT_DOUBLE_EQ(*kube::parseQuantity("500m"), 0.5);
+  EXPECT_DOUBLE_EQ(*kube::parseQuantity("4Gi"), 4.0 * 1024 * 1024 * 1024);
+  EXPECT_DOUBLE_EQ(*kube::parseQuantity("1.5G"), 1.5e9);
+  EXPECT_DOUBLE_EQ(*kube::parseQuantity("1e3"), 1000);
+  EXPECT_DOUBLE_EQ(*kube::parseQuantity("128Mi"), 128.0 * 1024 * 1024);
+  EXPECT_FALSE(kube::parseQuantity("").has_value());
+  EXPECT_FALSE(kube::parseQuantity("4 GB").has_value());
+  EXPECT_FALSE(kube::parseQuantity("Gi").has_value());
+  EXPECT_FALSE(kube::parseQuantity("-1").has_value());
+  EXPECT_EQ(kube::formatMilliCpu(0.02), "20m");
+  EXPECT_EQ(kube::formatMilliCpu(0.0101), "11m") << "rounded up";
+  EXPECT_EQ(kube::formatMebibytes(81.92 * 1024 * 1024), "82Mi");
 }
 
 TEST(Duration, ParsesGoDurations) {
-  EXPECT_EQ(*api::parseDuration("5m"), 5min);
-  EXPECT_EQ(*api::parseDuration("1h30m"), 90min);
-  EXPECT_EQ(*api::parseDuration("1.5s"), 1500ms);
-  EXPECT_EQ(*api::parseDuration("250ms"), 250ms);
-  EXPECT_FALSE(api::parseDuration("5 minutes").has_value());
-  EXPECT_FALSE(api::parseDuration("5").has_value());
-  EXPECT_FALSE(api::parseDuration("-5s").has_value());
-  EXPECT_EQ(api::formatDuration(90min), "1h30m");
-  EXPECT_EQ(api::formatDuration(15s), "15s");
-  EXPECT_EQ(api::formatDuration(1500ms), "1500ms");
+  EXPECT_EQ(*kube::parseDuration("5m"), 5min);
+  EXPECT_EQ(*kube::parseDuration("1h30m"), 90min);
+  EXPECT_EQ(*kube::parseDuration("1.5s"), 1500ms);
+  EXPECT_EQ(*kube::parseDuration("250ms"), 250ms);
+  EXPECT_FALSE(kube::parseDuration("5 minutes").has_value());
+  EXPECT_FALSE(kube::parseDuration("5").has_value());
+  EXPECT_FALSE(kube::parseDuration("-5s").has_value());
+  EXPECT_EQ(kube::formatDuration(90min), "1h30m");
+  EXPECT_EQ(kube::formatDuration(15s), "15s");
+  EXPECT_EQ(kube::formatDuration(1500ms), "1500ms");
 }
 
 Json placement(Json spec) {
@@ -113,14 +113,20 @@ TEST(Config, EmptyFileMeansTheDesignDefaults) {
   EXPECT_EQ(c->placement.candidateCount, 3);
   EXPECT_DOUBLE_EQ(c->placement.cpuFraction, 0.01);
   EXPECT_DOUBLE_EQ(c->placement.memoryFraction, 0.02);
-  EXPECT_EQ(c->mirroringPercentage, 10);
   EXPECT_EQ(c->retrainingInterval, std::chrono::hours(24));
+}
+
+TEST(Config, MirroringIsRefusedUntilItIsImplemented) {
+  auto c = config::parseConfig("mirroringPercentage: 10\n", "umbra.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message,
+            "umbra.yaml: mirroringPercentage: traffic mirroring is not implemented yet; remove the "
+            "key (the Mirror fidelity of ShadowPlacements is refused for the same reason)");
 }
 
 TEST(Config, OverridesAreRead) {
   auto c = config::parseConfig(R"(
 shadows: {count: 5, cpuFraction: 0.02, cpuFloor: 20m, memoryFloor: 256Mi, probeImage: img:1}
-mirroringPercentage: 20
 observation: {duration: 2m, interval: 10s, minConfidence: 0.8, maxExtensions: 1}
 scoring: {weights: {cpu: 1, memory: 0, disk: 0, network: 0}}
 retrainingInterval: 12h

@@ -12,9 +12,9 @@
 #include "fakes/tiny_lstm.h"
 #include "model/contention_map.h"
 #include "model/model_forecaster.h"
-#include "model/placement_bench.h"
 #include "model/retrainer.h"
-#include "model/sim_outcomes.h"
+#include "offline/placement_bench.h"
+#include "offline/sim_outcomes.h"
 #include "sim/files.h"
 
 namespace umbra::model {

@@ -7,10 +7,10 @@
 #include "common/base64.h"
 #include "kube/client.h"
 #include "kube/config.h"
-#include "kube/request.h"
 #include "kube/rest_client.h"
-#include "kube/status.h"
 #include "kube/store.h"
+#include "kube_core/request.h"
+#include "kube_core/status.h"
 
 namespace umbra::kube {
 namespace {

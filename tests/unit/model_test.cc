@@ -9,7 +9,7 @@
 
 #include "fakes/tiny_lstm.h"
 #include "model/evaluation.h"
-#include "model/lstm.h"
+#include "training/lstm.h"
 
 namespace umbra::model {
 namespace {

@@ -289,7 +289,7 @@ TEST(Controller, RequeueAfterSchedulesTheKey) {
       "test", q,
       [&](const std::string&) -> Result<Action> {
         ++calls;
-        return Action::requeueAfter(30s);
+        return Action::after(30s);
       },
       1);
   c.start();

@@ -1,0 +1,58 @@
+// The subcommands of `umbra` (main.cc parses their flags with CLI11).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "training/lstm.h"
+
+namespace umbra::cli {
+
+struct TrainFlags {
+  std::string traces, prometheus, series;  // exactly one
+  std::string window = "7d";
+  std::string out;
+  std::string trainingRange;
+  int horizonSteps = 6;
+  int epochs = model::LstmOptions{}.maxEpochs;
+  int seed = 1;
+  int batch = model::LstmOptions{}.batch;
+  int stepsPerEpoch = model::LstmOptions{}.stepsPerEpoch;
+  int hidden = model::LstmOptions{}.hidden;
+  int windowSteps = model::LstmOptions{}.window;
+  int periodSteps = model::LstmOptions{}.period;
+  int threads = model::LstmOptions{}.threads;
+};
+int train(const TrainFlags& f);
+
+struct TrainContentionFlags {
+  std::string traces, cluster, out, demandModel, outcomes, saveOutcomes;
+  int count = 600;
+  int utilisation = 50;
+  int seed = 1;
+};
+int trainContention(const TrainContentionFlags& f);
+
+struct BenchForecastFlags {
+  std::string traces, json, target = "both", exportSeries, forecasts;
+  int horizonSteps = 6;
+  int originStride = 6;
+  int seriesLimit = 0;
+  int epochs = model::LstmOptions{}.maxEpochs;
+};
+int benchForecast(const BenchForecastFlags& f);
+
+struct BenchPlacementFlags {
+  std::string traces, cluster, json, demandModel, contentionModel;
+  std::vector<int> utilisation{15, 25};
+  std::string interference = "both";
+  int seed = 1;
+  int arrivals = 48;
+  int oracleLookaheadHours = 24;
+};
+int benchPlacement(const BenchPlacementFlags& f);
+
+// "umbra: <message>" on stderr; exit code 1.
+int fail(const std::string& message);
+
+}  // namespace umbra::cli

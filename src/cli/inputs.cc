@@ -1,0 +1,52 @@
+#include "cli/inputs.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "sim/files.h"
+
+namespace umbra::cli {
+
+std::vector<model::EvalSeries> seriesOf(const sim::TraceSet& set, const std::string& target,
+                                        int limit) {
+  std::vector<model::EvalSeries> out;
+  for (const auto& [id, t] : set.series) {
+    const auto& column = target == "memory" ? t.memory : t.cpu;
+    model::EvalSeries s{id, {}, t.observed};
+    s.values.assign(column.begin(), column.end());
+    double lo = 1e9, hi = -1e9;
+    for (const double v : s.values) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    if (s.values.size() < size_t{3} * 288 || hi <= 0)
+      continue;  // too short for a daily season, or an absent column (all zero)
+    for (double& v : s.values)
+      v = std::clamp(v, 0.0, 1.0);
+    out.push_back(std::move(s));
+    if (limit > 0 && static_cast<int>(out.size()) >= limit)
+      break;
+  }
+  return out;
+}
+
+Result<SimInputs> simInputs(const std::string& tracesDir, const std::string& clusterFile) {
+  UMBRA_TRY(auto traces, sim::loadTraces(tracesDir));
+  UMBRA_TRY(auto cluster, sim::loadCluster(clusterFile));
+  UMBRA_CHECK(sim::checkTraces(cluster, traces, clusterFile));
+  return SimInputs{std::move(traces), std::move(cluster)};
+}
+
+void printEpoch(const model::EpochReport& e) {
+  std::fprintf(stderr,
+               "[train] epoch %2d  loss %.4f  validation loss %.4f  validation MAE vs no-change "
+               "%.3f  %.0f s (ETA %.0f s)\n",
+               e.epoch, e.trainLoss, e.validationLoss, e.validationMase, e.seconds, e.etaSeconds);
+}
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "umbra: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace umbra::cli

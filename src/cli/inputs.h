@@ -1,0 +1,27 @@
+#pragma once
+
+// What the subcommands share: trace series, simulation inputs, training progress.
+#include <string>
+#include <vector>
+
+#include "model/evaluation.h"
+#include "sim/cluster.h"
+#include "sim/trace.h"
+#include "training/lstm.h"
+
+namespace umbra::cli {
+
+// Series of one utilisation column (cpu or memory), skipping series without data in it.
+std::vector<model::EvalSeries> seriesOf(const sim::TraceSet& set, const std::string& target,
+                                        int limit);
+
+// --traces and --cluster, loaded and checked against each other.
+struct SimInputs {
+  sim::TraceSet traces;
+  sim::ClusterSpec cluster;
+};
+Result<SimInputs> simInputs(const std::string& traces, const std::string& cluster);
+
+void printEpoch(const model::EpochReport& e);
+
+}  // namespace umbra::cli

@@ -1,0 +1,56 @@
+#include "controller/first_pass_choices.h"
+
+#include <algorithm>
+
+namespace umbra::controller {
+
+void FirstPassChoices::remember(const std::string& key, const std::string& uid,
+                                std::vector<api::ShadowStatus> shadows) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  choices_[key] = Choice{uid, std::move(shadows)};
+}
+
+std::optional<std::vector<api::ShadowStatus>> FirstPassChoices::recall(
+    const std::string& key, const std::string& uid) const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  const auto it = choices_.find(key);
+  if (it == choices_.end() || it->second.uid != uid)
+    return std::nullopt;
+  return it->second.shadows;
+}
+
+void FirstPassChoices::forget(const std::string& key) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  choices_.erase(key);
+}
+
+int FirstPassChoices::count() const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return static_cast<int>(choices_.size());
+}
+
+void WriteExpectations::replaced(const std::string& key, const std::vector<std::string>& versions) {
+  if (versions.empty())
+    return;
+  const std::lock_guard<std::mutex> lock(mutex_);
+  auto& v = replaced_[key];
+  v.insert(v.end(), versions.begin(), versions.end());
+}
+
+bool WriteExpectations::isStale(const std::string& key, const std::string& version) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  const auto it = replaced_.find(key);
+  if (it == replaced_.end())
+    return false;
+  if (std::find(it->second.begin(), it->second.end(), version) != it->second.end())
+    return true;
+  replaced_.erase(it);  // the cache caught up with our writes
+  return false;
+}
+
+void WriteExpectations::forget(const std::string& key) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  replaced_.erase(key);
+}
+
+}  // namespace umbra::controller

@@ -1,0 +1,77 @@
+#pragma once
+
+// What one reconcile pass of a ShadowPlacement knows: the placement as read (PlacementInput) and
+// a snapshot of the world around it (World). Plain values: plan() decides on them with no I/O.
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "api/shadow_placement.h"
+#include "api/shadow_placement_status.h"
+#include "common/clock.h"
+#include "kube_core/object.h"
+#include "placement/candidates.h"
+#include "placement/scoring.h"
+
+namespace umbra::controller {
+
+// The placement as cached at the start of the pass.
+struct PlacementInput {
+  kube::Json object;  // as cached: the owner of shadows, the subject of Events
+  std::string ns;
+  std::string name;
+  std::string uid;
+  int64_t generation = 0;
+  bool deleting = false;
+  bool hasFinalizer = false;
+  std::optional<SystemTime> created;
+  std::optional<api::PlacementSettings> settings;  // nullopt: invalid, see settingsError
+  std::string settingsError;
+  api::ShadowPlacementStatus status;
+
+  std::string key() const { return ns + "/" + name; }
+};
+
+// The target VM or VMI.
+struct TargetView {
+  kube::Json spec;  // the VMI spec (a VM's spec.template.spec)
+  std::optional<placement::TargetRequirements> requirements;  // nullopt: see invalid
+  std::string invalid;
+  bool vmiExists = false;        // a VMI of that name exists (the VM runs, or the target is a VMI)
+  std::string runningOn;         // the VMI's status.nodeName
+  bool hasRunningField = false;  // a VM whose spec uses the deprecated `running`
+};
+
+// One of this placement's shadow VMIs in the cache.
+struct ShadowView {
+  std::string phase;  // the VMI's status.phase
+  std::optional<SystemTime> created;
+  std::optional<SystemTime> runningSince;  // from status.phaseTransitionTimestamps
+};
+
+// What the shadows showed over the observation window, read once the window has ended.
+struct Evidence {
+  std::string problem;  // why no decision can be made on it (telemetry, forecast); "" if usable
+  std::vector<placement::CandidateForecast> forecasts;
+  std::set<std::string> missingOptional;  // optional features without data
+  size_t observed = 0;                    // shadows observed
+  std::string model;                      // the forecaster's name
+};
+
+struct World {
+  std::optional<TargetView> target;  // nullopt: it does not exist (yet)
+  // The candidate set an earlier pass chose and created shadows for, before any status recorded
+  // it: remembered, else this placement's owned shadows in the cache. Empty when none.
+  std::vector<api::ShadowStatus> adopted;
+  int probing = 0;                            // placements probing now, for maxConcurrentPlacements
+  std::vector<placement::NodeView> nodes;     // less the target and this placement's shadows
+  std::map<std::string, ShadowView> shadows;  // this placement's shadows by name
+  // This placement's shadows still present: in the cache, or on the server while deleting.
+  size_t shadowsLeft = 0;
+  std::optional<Evidence> evidence;  // only once the observation window has ended
+};
+
+}  // namespace umbra::controller

@@ -1,0 +1,225 @@
+#include "controller/world_reader.h"
+
+#include "kube_core/time.h"
+#include "placement/shadow.h"
+
+namespace umbra::controller {
+
+using kube::Json;
+
+namespace {
+
+Duration toDuration(std::chrono::milliseconds ms) {
+  return std::chrono::duration_cast<Duration>(ms);
+}
+
+// When a VMI entered Running, as virt-controller records it (status.phaseTransitionTimestamps).
+std::optional<SystemTime> runningSince(const Json& vmi) {
+  const Json status = vmi.value("status", Json::object());
+  for (const auto& t : status.value("phaseTransitionTimestamps", Json::array())) {
+    if (t.value("phase", "") == "Running")
+      return kube::parseTime(t.value("phaseTransitionTimestamp", ""));
+  }
+  return std::nullopt;
+}
+
+bool isShadowOf(const Json& vmi, const std::string& ns) {
+  const Json& m = vmi["metadata"];
+  return m.value("namespace", "") == ns &&
+         m.value("labels", Json::object()).value(api::RoleLabel, "") == "shadow";
+}
+
+bool observationEnded(const PlacementInput& in, SystemTime now) {
+  const auto& st = in.status;
+  if (st.phase != api::Phase::Observing || !st.observationStartedAt || !in.settings)
+    return false;
+  return now >= *st.observationStartedAt +
+                    toDuration(in.settings->observationDuration) * (1 + st.extensions);
+}
+
+}  // namespace
+
+WorldReader::WorldReader(Caches caches, kube::KubeClient& client, telemetry::MetricsSource& metrics,
+                         model::Forecaster& forecaster, const FirstPassChoices& choices)
+    : caches_(caches),
+      client_(client),
+      metrics_(metrics),
+      forecaster_(forecaster),
+      choices_(choices),
+      usage_(caches.nodes, caches.vmis, caches.pods) {}
+
+Result<PlacementInput> WorldReader::input(const Json& cached,
+                                          const api::PlacementDefaults& defaults) {
+  PlacementInput in;
+  in.object = cached;
+  const Json& meta = cached["metadata"];
+  in.ns = meta.value("namespace", "");
+  in.name = meta.value("name", "");
+  in.uid = meta.value("uid", "");
+  in.generation = meta.value("generation", static_cast<int64_t>(0));
+  in.deleting = meta.contains("deletionTimestamp");
+  for (const auto& f : meta.value("finalizers", Json::array()))
+    in.hasFinalizer = in.hasFinalizer || f == api::FinalizerName;
+  in.created = kube::parseTime(meta.value("creationTimestamp", ""));
+  auto settings = api::settingsFrom(cached, defaults);
+  if (settings.ok())
+    in.settings = *settings;
+  else
+    in.settingsError = settings.error().message;
+  auto status = api::statusFromJson(cached.value("status", Json::object()));
+  if (!status.ok())
+    return status.error().wrap("ShadowPlacement " + in.key());
+  in.status = std::move(status).value();
+  return in;
+}
+
+Result<World> WorldReader::observe(const PlacementInput& in, SystemTime now) const {
+  World w;
+  if (in.deleting) {
+    UMBRA_TRY(w.shadowsLeft, shadowsOnServer(in));  // the cache may lag our own creates
+    return w;
+  }
+  readShadows(in, w);
+  if (api::isTerminal(in.status.phase) || !in.settings)
+    return w;
+  w.target = target(in);
+  const bool selecting =
+      in.status.phase == api::Phase::New || in.status.phase == api::Phase::Pending;
+  if (selecting) {
+    w.adopted = adopted(in);
+  }
+  if (selecting && w.adopted.empty()) {
+    w.probing = probing();
+    // What the nodes already hold, less the target itself and this placement's own shadows.
+    std::vector<std::string> exclude{in.ns + "/" + in.settings->targetName};
+    for (const auto& [name, view] : w.shadows)
+      exclude.push_back(in.ns + "/" + name);
+    w.nodes = usage_.nodes(exclude);
+  }
+  if (w.target && w.target->requirements && observationEnded(in, now))
+    w.evidence = evidence(in, *w.target, now);
+  return w;
+}
+
+std::optional<TargetView> WorldReader::target(const PlacementInput& in) const {
+  const bool isVm = in.settings->targetKind == api::TargetKind::VirtualMachine;
+  const std::string key = in.ns + "/" + in.settings->targetName;
+  const kube::ObjectPtr target = (isVm ? caches_.vms : caches_.vmis).get(key);
+  if (!target)
+    return std::nullopt;
+  TargetView t;
+  t.spec = isVm ? (*target)["spec"]["template"].value("spec", Json::object())
+                : (*target).value("spec", Json::object());
+  t.hasRunningField = isVm && (*target)["spec"].contains("running");
+  auto req = placement::requirementsOf(t.spec);
+  if (req.ok())
+    t.requirements = *req;
+  else
+    t.invalid = req.error().message;
+  if (const kube::ObjectPtr vmi = caches_.vmis.get(key)) {
+    t.vmiExists = true;
+    t.runningOn = (*vmi).value("status", Json::object()).value("nodeName", "");
+  }
+  return t;
+}
+
+std::vector<api::ShadowStatus> WorldReader::adopted(const PlacementInput& in) const {
+  if (auto remembered = choices_.recall(in.key(), in.uid))
+    return *remembered;
+  std::map<std::string, std::string> byNode;  // node -> shadow name, in node order
+  for (const auto& v : caches_.vmis.byLabel(api::PlacementLabel, in.name)) {
+    const Json& m = (*v)["metadata"];
+    if (!isShadowOf(*v, in.ns) || m.contains("deletionTimestamp"))
+      continue;
+    for (const auto& owner : m.value("ownerReferences", Json::array())) {
+      if (owner.value("uid", "") == in.uid)
+        byNode[m["labels"].value(api::ShadowNodeLabel, "")] = m.value("name", "");
+    }
+  }
+  std::vector<api::ShadowStatus> shadows;
+  for (const auto& [node, name] : byNode) {
+    if (!node.empty())
+      shadows.push_back({node, name, api::ShadowPhase::Pending});
+  }
+  return shadows;
+}
+
+int WorldReader::probing() const {
+  int active = choices_.count();  // probing, with their status still to come
+  for (const auto& other : caches_.placements.list()) {
+    const std::string ph = (*other).value("status", Json::object()).value("phase", "");
+    active +=
+        (ph == api::toString(api::Phase::Probing) || ph == api::toString(api::Phase::Observing))
+            ? 1
+            : 0;
+  }
+  return active;
+}
+
+void WorldReader::readShadows(const PlacementInput& in, World& w) const {
+  const auto view = [](const Json& vmi) {
+    return ShadowView{vmi.value("status", Json::object()).value("phase", ""),
+                      kube::parseTime(vmi["metadata"].value("creationTimestamp", "")),
+                      runningSince(vmi)};
+  };
+  for (const auto& v : caches_.vmis.byLabel(api::PlacementLabel, in.name)) {
+    if (isShadowOf(*v, in.ns)) {
+      w.shadows[(*v)["metadata"].value("name", "")] = view(*v);
+      ++w.shadowsLeft;
+    }
+  }
+  for (const auto& s : in.status.shadows) {
+    if (w.shadows.count(s.name) == 0) {
+      if (const kube::ObjectPtr vmi = caches_.vmis.get(in.ns + "/" + s.name))
+        w.shadows[s.name] = view(*vmi);
+    }
+  }
+}
+
+Result<size_t> WorldReader::shadowsOnServer(const PlacementInput& in) const {
+  kube::ListOptions selector;
+  selector.labelSelector = placement::shadowSelector(in.name);
+  auto list = client_.list(api::virtualMachineInstances(), in.ns, selector);
+  if (!list.ok())
+    return list.error().wrap("while listing the shadows of " + in.key());
+  return (*list)["items"].size();
+}
+
+Evidence WorldReader::evidence(const PlacementInput& in, const TargetView& target,
+                               SystemTime now) const {
+  Evidence e;
+  e.model = forecaster_.name();
+  std::vector<telemetry::ShadowRef> refs;
+  for (const auto& s : in.status.shadows) {
+    if (s.phase == api::ShadowPhase::Running)
+      refs.push_back({in.ns, s.name, s.node});
+  }
+  e.observed = refs.size();
+  auto observed = metrics_.observe(refs, *in.status.observationStartedAt, now,
+                                   toDuration(in.settings->observationInterval));
+  if (!observed.ok()) {
+    e.problem = observed.error().message;
+    return e;
+  }
+  const model::TargetProfile profile{target.requirements->size.cpu,
+                                     target.requirements->size.memory,
+                                     in.ns + "/" + in.settings->targetName};
+  for (auto& candidate : *observed) {
+    if (const auto node = caches_.nodes.get(candidate.node)) {
+      const auto nv = placement::nodeViewOf(*node);
+      candidate.nodeCpuCores = nv.allocatable.cpu;
+      candidate.nodeMemoryBytes = nv.allocatable.memory;
+    }
+    auto f = forecaster_.forecast(candidate, profile);
+    if (!f.ok()) {
+      e.problem = f.error().message;
+      return e;
+    }
+    e.forecasts.push_back({candidate.node, f->p50, f->confidence});
+    for (const auto& n : candidate.notes)
+      e.missingOptional.insert(n.substr(0, n.find(':')));
+  }
+  return e;
+}
+
+}  // namespace umbra::controller

@@ -1,0 +1,52 @@
+#pragma once
+
+#include "config/config.h"
+#include "controller/first_pass_choices.h"
+#include "controller/node_usage.h"
+#include "controller/world.h"
+#include "kube/client.h"
+#include "kube/store.h"
+#include "model/forecaster.h"
+#include "telemetry/metrics_source.h"
+
+namespace umbra::controller {
+
+// The caches the reconciler reads the world from (kept by the controller's informers).
+struct Caches {
+  const kube::Store& placements;
+  const kube::Store& vmis;  // all VMIs: targets, shadows, and what occupies each node
+  const kube::Store& vms;
+  const kube::Store& nodes;
+  const kube::Store& pods;
+};
+
+// observe: builds a pass's PlacementInput and World. Reads the caches; Prometheus only once an
+// observation window has ended (the evidence a decision needs); the API server only to confirm
+// that a deleted placement's shadows are gone before its finalizer is released.
+class WorldReader {
+ public:
+  WorldReader(Caches caches, kube::KubeClient& client, telemetry::MetricsSource& metrics,
+              model::Forecaster& forecaster, const FirstPassChoices& choices);
+
+  // The placement as cached. An unparsable status (not written by Umbra) is an Invalid error.
+  static Result<PlacementInput> input(const kube::Json& cached,
+                                      const api::PlacementDefaults& defaults);
+  Result<World> observe(const PlacementInput& in, SystemTime now) const;
+
+ private:
+  std::optional<TargetView> target(const PlacementInput& in) const;
+  std::vector<api::ShadowStatus> adopted(const PlacementInput& in) const;
+  int probing() const;
+  void readShadows(const PlacementInput& in, World& w) const;
+  Result<size_t> shadowsOnServer(const PlacementInput& in) const;
+  Evidence evidence(const PlacementInput& in, const TargetView& target, SystemTime now) const;
+
+  Caches caches_;
+  kube::KubeClient& client_;
+  telemetry::MetricsSource& metrics_;
+  model::Forecaster& forecaster_;
+  const FirstPassChoices& choices_;
+  NodeUsage usage_;  // the nodes and what is requested on each, from the caches
+};
+
+}  // namespace umbra::controller

@@ -1,0 +1,65 @@
+#include "kube_core/resource.h"
+
+namespace umbra::kube {
+
+std::string ResourceType::groupVersionPath() const {
+  return group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
+}
+
+const char* contentType(PatchType type) {
+  switch (type) {
+    case PatchType::Merge: return "application/merge-patch+json";
+    case PatchType::Json: return "application/json-patch+json";
+    case PatchType::Strategic: return "application/strategic-merge-patch+json";
+    case PatchType::Apply: return "application/apply-patch+yaml";
+  }
+  return "application/json";
+}
+
+namespace resources {
+const ResourceType& configMaps() {
+  static const ResourceType t{"", "v1", "configmaps", "ConfigMap", true};
+  return t;
+}
+const ResourceType& namespaces() {
+  static const ResourceType t{"", "v1", "namespaces", "Namespace", false};
+  return t;
+}
+const ResourceType& nodes() {
+  static const ResourceType t{"", "v1", "nodes", "Node", false};
+  return t;
+}
+const ResourceType& pods() {
+  static const ResourceType t{"", "v1", "pods", "Pod", true};
+  return t;
+}
+const ResourceType& podTemplates() {
+  static const ResourceType t{"", "v1", "podtemplates", "PodTemplate", true};
+  return t;
+}
+const ResourceType& leases() {
+  static const ResourceType t{"coordination.k8s.io", "v1", "leases", "Lease", true};
+  return t;
+}
+const ResourceType& events() {
+  static const ResourceType t{"events.k8s.io", "v1", "events", "Event", true};
+  return t;
+}
+const ResourceType& customResourceDefinitions() {
+  static const ResourceType t{"apiextensions.k8s.io", "v1", "customresourcedefinitions",
+                              "CustomResourceDefinition", false};
+  return t;
+}
+const ResourceType& clusterRoleBindings() {
+  static const ResourceType t{"rbac.authorization.k8s.io", "v1", "clusterrolebindings",
+                              "ClusterRoleBinding", false};
+  return t;
+}
+const ResourceType& roleBindings() {
+  static const ResourceType t{"rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding",
+                              true};
+  return t;
+}
+}  // namespace resources
+
+}  // namespace umbra::kube

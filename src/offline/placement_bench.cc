@@ -1,0 +1,148 @@
+#include "offline/placement_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "offline/placers.h"
+#include "offline/sim_outcomes.h"
+#include "placement/candidates.h"
+#include "placement/scoring.h"
+
+namespace umbra::model {
+using namespace bench_detail;
+
+Result<PlacementBenchReport> runPlacementBench(
+    const sim::ClusterSpec& clusterIn, const sim::TraceSet& traces,
+    const std::shared_ptr<const ForecastModels>& models, const PlacementBenchOptions& o,
+    const std::function<void(const std::string&)>& progress) {
+  if (clusterIn.nodes.empty())
+    return Error::config("placement bench: the cluster has no nodes");
+  if (o.arrivalEverySeconds < o.observeSeconds * (1 + o.maxExtensions))
+    return Error::config(
+        "placement bench: arrivals must be further apart than Umbra's longest "
+        "observation");
+  sim::ClusterSpec cluster = clusterIn;
+  if (!o.interference)
+    cluster.physics.interference = 0;
+  const std::vector<std::string> ids = traces.ids();
+  if (ids.empty())
+    return Error::config("placement bench: no traces");
+  std::vector<std::string> classes;
+  for (const auto& [name, cls] : cluster.physics.classes)
+    classes.push_back(name);
+  // The arrivals, the same for every placer.
+  std::vector<sim::WorkloadSpec> arrivals;
+  {
+    std::mt19937_64 rng(o.seed ^ 0xa77171a1ULL);
+    for (size_t i = 0; i < o.arrivals; ++i)
+      arrivals.push_back(traceVm(traces, ids, classes, rng, "vm/" + std::to_string(i)));
+  }
+  PlacementBenchReport report;
+  report.interference = o.interference;
+  // "umbra" probes the operator's candidates (the top by its static, request-based score);
+  // "umbra-preranked" probes the top of the forecast-only ranking instead (a proposed change).
+  const std::vector<std::string> placers = {"requests", "load-aware",      "forecast-only",
+                                            "umbra",    "umbra-preranked", "oracle"};
+  for (const auto& placer : placers) {
+    World w(cluster, traces, o.seed);
+    UMBRA_CHECK(fill(w, traces, ids, classes, o.utilisation, o.seed, report.utilisation));
+    w.stepFor(26 * 3600);  // a day of node history, and some
+    ModelForecaster forecaster(models, [&w](const std::string& node, SystemTime) {
+      return Result<std::vector<double>>(w.history(w.indexOf(node)));
+    });
+    w.startMeasuring();
+    PlacerResult r;
+    r.placer = placer;
+    double shadowCpu = 0, shadowMemory = 0, allocatedCpu = 0, allocatedMemory = 0, waited = 0;
+    int extensions = 0;
+    double compute = 0;
+    std::map<std::string, std::string> nodeOf;
+    const double start = w.sim().elapsed();
+    for (size_t i = 0; i < arrivals.size(); ++i) {
+      const double at = start + static_cast<double>(i) * o.arrivalEverySeconds;
+      w.stepFor(at - w.sim().elapsed());
+      const auto& vm = arrivals[i];
+      const auto verdicts = w.classify(vm);
+      if (verdicts.empty() || !verdicts.front().feasible)
+        return Error::config("placement bench: no node has room for " + vm.id);
+      const auto t0 = std::chrono::steady_clock::now();
+      Choice c;
+      if (placer == "requests") {
+        c.node = w.indexOf(verdicts.front().node);
+      } else if (placer == "load-aware") {
+        c.node = loadAwareChoice(w, vm, verdicts, o.targetLoad);
+      } else if (placer == "forecast-only") {
+        const auto d = forecastOnlyRanking(w, forecaster, vm, verdicts);
+        c.node = w.indexOf(d.selected.empty() ? verdicts.front().node : d.selected);
+      } else if (placer == "umbra") {
+        UMBRA_TRY(
+            c, umbraChoice(w, forecaster, vm, placement::topCandidates(verdicts, o.candidates), o));
+      } else if (placer == "umbra-preranked") {
+        std::vector<std::string> top;
+        for (const auto& r : forecastOnlyRanking(w, forecaster, vm, verdicts).ranked) {
+          if (static_cast<int>(top.size()) < o.candidates)
+            top.push_back(r.node);
+        }
+        if (top.empty())
+          top = placement::topCandidates(verdicts, o.candidates);
+        UMBRA_TRY(c, umbraChoice(w, forecaster, vm, top, o));
+      } else {
+        c.node = oracleChoice(w, cluster, traces, o.seed, vm, verdicts, o.oracleLookaheadSeconds);
+      }
+      compute += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      UMBRA_CHECK(w.place(vm, c.node, o.lifetimeSeconds));
+      nodeOf[vm.id] = w.spec(c.node).name;
+      shadowCpu += c.shadowCpuSeconds;
+      shadowMemory += c.shadowMemorySeconds;
+      allocatedCpu += vm.vcpus * o.lifetimeSeconds;
+      allocatedMemory += vm.memoryBytes * o.lifetimeSeconds;
+      waited += c.waitedSeconds;
+      extensions += c.extensions;
+    }
+    while (!w.allFinished())
+      w.step();
+    std::vector<double> all;
+    for (const auto& vm : arrivals) {
+      const Tracked& t = w.finished().at(vm.id);
+      PlacedVm p;
+      p.id = vm.id;
+      p.node = nodeOf[vm.id];
+      p.vcpus = vm.vcpus;
+      p.memoryBytes = vm.memoryBytes;
+      double sum = 0;
+      for (const double s : t.slotSteal) {
+        sum += s;
+        all.push_back(s);
+        p.minutesOverSlo += s > o.sloSteal ? Slot / 60 : 0;
+      }
+      p.meanSteal = t.slotSteal.empty() ? 0 : sum / static_cast<double>(t.slotSteal.size());
+      p.p95Steal = percentileOf(t.slotSteal, 0.95);
+      p.p95IoWait = percentileOf(t.slotIo, 0.95);
+      r.meanP95Steal += p.p95Steal;
+      r.meanSteal += p.meanSteal;
+      r.minutesOverSlo += p.minutesOverSlo;
+      r.p95IoWait += p.p95IoWait;
+      r.vms.push_back(std::move(p));
+    }
+    const double n = static_cast<double>(std::max<size_t>(1, arrivals.size()));
+    r.meanP95Steal /= n;
+    r.meanSteal /= n;
+    r.p95IoWait /= n;
+    r.p95AllSteal = percentileOf(all, 0.95);
+    r.imbalance = w.imbalance();
+    r.shadowCpuShare = allocatedCpu > 0 ? shadowCpu / allocatedCpu : 0;
+    r.shadowMemoryShare = allocatedMemory > 0 ? shadowMemory / allocatedMemory : 0;
+    r.decisionSeconds = waited / n;
+    r.computeSeconds = compute / n;
+    r.extensions = extensions / n;
+    if (progress)
+      progress(placer);
+    report.placers.push_back(std::move(r));
+  }
+  return report;
+}
+
+}  // namespace umbra::model

@@ -1,0 +1,168 @@
+// The placement benchmark's placers: the clairvoyant oracle, load-aware, forecast-only and Umbra.
+#include "offline/placers.h"
+
+#include "offline/sim_outcomes.h"
+
+namespace umbra::model::bench_detail {
+
+// The oracle: each feasible node's future with the VM on it, simulated alone (the node's physics
+// depend only on what runs on it), over the lookahead; the lowest mean steal wins.
+size_t oracleChoice(World& w, const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
+                    uint64_t seed, const sim::WorkloadSpec& vm,
+                    const std::vector<placement::Verdict>& verdicts, double lookahead) {
+  size_t best = w.indexOf(verdicts.front().node);
+  double bestSteal = 1e9;
+  const double now = w.sim().demandTime();
+  for (const auto& v : verdicts) {
+    if (!v.feasible)
+      continue;
+    const size_t i = w.indexOf(v.node);
+    sim::ClusterSpec one = cluster;
+    one.nodes = {cluster.nodes[i]};
+    sim::Simulation future(one, seed, &traces);
+    for (const auto& [id, state] : w.sim().workloads()) {
+      if (state.node == v.node)
+        (void)future.addWorkload(state.spec, v.node);
+    }
+    if (!future.addWorkload(vm, v.node).ok())
+      continue;
+    future.step(1e-6, now / 1e-6);  // align the demand clock with the cluster's
+    sim::WorkloadCounters last = future.workload(vm.id)->counters;
+    double steal = 0;
+    int steps = 0;
+    for (double t = 0; t < lookahead; t += Dt) {
+      future.step(Dt);
+      const auto& c = future.workload(vm.id)->counters;
+      steal += stealOf(last, c);
+      last = c;
+      ++steps;
+    }
+    steal /= std::max(1, steps);
+    if (steal < bestSteal - 1e-12) {
+      bestSteal = steal;
+      best = i;
+    }
+  }
+  return best;
+}
+
+// Trimaran's TargetLoadPacking: the node's measured CPU (the last 300 s) plus the VM's CPU
+// request, as a share of the node; nodes are packed up to the target, then spread.
+size_t loadAwareChoice(World& w, const sim::WorkloadSpec& vm,
+                       const std::vector<placement::Verdict>& verdicts, double target) {
+  size_t best = w.indexOf(verdicts.front().node);
+  double bestScore = -1;
+  const double t = 100 * target;
+  for (const auto& v : verdicts) {
+    if (!v.feasible)
+      continue;
+    const size_t i = w.indexOf(v.node);
+    const auto& h = w.history(i);
+    const double cores = w.spec(i).cpuCores;
+    const double used = (h.empty() ? 0 : h.back()) * cores;
+    const double predicted =
+        100 * std::min(1.0, (used + vm.vcpus / placement::CpuAllocationRatio) / cores);
+    const double score =
+        predicted <= t ? (100 - t) * predicted / t + t : t * (100 - predicted) / (100 - t);
+    if (score > bestScore) {
+      bestScore = score;
+      best = i;
+    }
+  }
+  return best;
+}
+
+// Forecast only: the operator's forecaster on node history and node-level telemetry (the node's
+// CPU pressure in place of a shadow's steal), every feasible node, no shadows.
+placement::Decision forecastOnlyRanking(World& w, ModelForecaster& forecaster,
+                                        const sim::WorkloadSpec& vm,
+                                        const std::vector<placement::Verdict>& verdicts) {
+  std::vector<placement::CandidateForecast> forecasts;
+  for (const auto& v : verdicts) {
+    if (!v.feasible)
+      continue;
+    const size_t i = w.indexOf(v.node);
+    telemetry::CandidateTelemetry c;
+    c.node = v.node;
+    c.samples = w.recent(i);
+    c.nodeCpuCores = w.spec(i).cpuCores;
+    c.nodeMemoryBytes = w.spec(i).memoryBytes;
+    auto f = forecaster.forecast(c, {vm.vcpus, vm.memoryBytes, vm.id});
+    if (f.ok())
+      forecasts.push_back({v.node, f->p50, f->confidence});
+  }
+  forecaster.forget(vm.id);
+  return placement::decide(forecasts, {});
+}
+
+// Umbra: a throttled idle shadow on each candidate, observed (the cluster runs on meanwhile),
+// forecast, extended while unsure.
+Result<Choice> umbraChoice(World& w, ModelForecaster& forecaster, const sim::WorkloadSpec& vm,
+                           const std::vector<std::string>& candidates,
+                           const PlacementBenchOptions& o) {
+  Choice choice;
+  struct Probe {
+    size_t node;
+    std::string id;
+    sim::WorkloadCounters last;
+    std::vector<telemetry::Sample> samples;
+  };
+  std::vector<Probe> probes;
+  const double shadowCpu = std::max(0.01, o.shadowCpuFraction * vm.vcpus);
+  const double shadowMemory = std::max(o.shadowMemoryFraction * vm.memoryBytes, 0.25 * GiB);
+  for (const auto& name : candidates) {
+    sim::WorkloadSpec shadow;
+    shadow.id = vm.id + "-shadow-" + name;
+    shadow.vcpus = vm.vcpus;
+    shadow.cpuLimit = shadowCpu;
+    shadow.memoryBytes = shadowMemory;
+    shadow.source.kind = sim::SourceKind::Idle;
+    const size_t i = w.indexOf(name);
+    UMBRA_CHECK(w.add(shadow, i));
+    probes.push_back({i, shadow.id, w.sim().workload(shadow.id)->counters, {}});
+  }
+  placement::Decision decision;
+  for (int round = 0;; ++round) {
+    for (double t = 0; t < o.observeSeconds - 1e-9; t += Dt) {
+      w.step();
+      for (auto& p : probes) {
+        const auto& c = w.sim().workload(p.id)->counters;
+        telemetry::Sample s = w.recent(p.node).back();
+        s.cpuSteal = stealOf(p.last, c);
+        p.last = c;
+        p.samples.push_back(s);
+      }
+    }
+    choice.waitedSeconds += o.observeSeconds;
+    std::vector<placement::CandidateForecast> forecasts;
+    for (const auto& p : probes) {
+      telemetry::CandidateTelemetry c;
+      c.node = w.spec(p.node).name;
+      c.samples = p.samples;
+      c.nodeCpuCores = w.spec(p.node).cpuCores;
+      c.nodeMemoryBytes = w.spec(p.node).memoryBytes;
+      auto f = forecaster.forecast(c, {vm.vcpus, vm.memoryBytes, vm.id});
+      if (f.ok())
+        forecasts.push_back({c.node, f->p50, f->confidence});
+    }
+    decision = placement::decide(forecasts, {});
+    if (decision.minConfidence >= o.minConfidence || round >= o.maxExtensions)
+      break;
+    ++choice.extensions;
+  }
+  forecaster.forget(vm.id);
+  for (const auto& p : probes) {
+    w.sim().removeWorkload(p.id);
+    sim::WorkloadSpec s;
+    s.vcpus = vm.vcpus;
+    s.memoryBytes = shadowMemory;
+    w.release(p.node, s);
+  }
+  const double n = static_cast<double>(probes.size());
+  choice.shadowCpuSeconds = n * shadowCpu * choice.waitedSeconds;
+  choice.shadowMemorySeconds = n * shadowMemory * choice.waitedSeconds;
+  choice.node = decision.selected.empty() ? probes.front().node : w.indexOf(decision.selected);
+  return choice;
+}
+
+}  // namespace umbra::model::bench_detail

@@ -1,0 +1,28 @@
+#pragma once
+
+// Internal to the placement benchmark: how each placer chooses a node in a World.
+#include "model/model_forecaster.h"
+#include "offline/bench_world.h"
+
+namespace umbra::model::bench_detail {
+
+struct Choice {
+  size_t node = 0;
+  double waitedSeconds = 0;                              // simulated time from arrival to placement
+  double shadowCpuSeconds = 0, shadowMemorySeconds = 0;  // cores x s, bytes x s
+  int extensions = 0;
+};
+
+size_t oracleChoice(World& w, const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
+                    uint64_t seed, const sim::WorkloadSpec& vm,
+                    const std::vector<placement::Verdict>& verdicts, double lookahead);
+size_t loadAwareChoice(World& w, const sim::WorkloadSpec& vm,
+                       const std::vector<placement::Verdict>& verdicts, double target);
+placement::Decision forecastOnlyRanking(World& w, ModelForecaster& forecaster,
+                                        const sim::WorkloadSpec& vm,
+                                        const std::vector<placement::Verdict>& verdicts);
+Result<Choice> umbraChoice(World& w, ModelForecaster& forecaster, const sim::WorkloadSpec& vm,
+                           const std::vector<std::string>& candidates,
+                           const PlacementBenchOptions& o);
+
+}  // namespace umbra::model::bench_detail

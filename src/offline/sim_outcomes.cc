@@ -1,0 +1,226 @@
+#include "offline/sim_outcomes.h"
+
+#include <algorithm>
+#include <map>
+#include <random>
+
+#include "model/model_forecaster.h"
+
+namespace umbra::model {
+
+namespace {
+
+constexpr double Dt = 15;     // simulation step, seconds
+constexpr double Slot = 300;  // history step, seconds
+constexpr double GiB = 1024.0 * 1024 * 1024;
+
+// What the catalog's queries compute, from counter deltas over one step.
+struct NodeReading {
+  double util = 0, iowait = 0, memoryPressure = 0;
+};
+
+NodeReading readNode(const sim::NodeCounters& before, const sim::NodeState& now) {
+  const double cores = std::max(1.0, now.spec.cpuCores);
+  NodeReading r;
+  r.util = std::clamp(1.0 - (now.counters.idle - before.idle) / (Dt * cores), 0.0, 1.0);
+  r.iowait = std::max(0.0, (now.counters.iowait - before.iowait) / (Dt * cores));
+  r.memoryPressure =
+      std::max(0.0, (now.counters.pressureMemoryWaiting - before.pressureMemoryWaiting) / Dt);
+  return r;
+}
+
+double stealOf(const sim::WorkloadCounters& before, const sim::WorkloadCounters& now) {
+  const double delay = now.cpuDelay - before.cpuDelay;
+  const double running = now.cpuRunning - before.cpuRunning;
+  return delay / std::max(1e-9, delay + running);
+}
+
+}  // namespace
+
+sim::WorkloadSpec traceVm(const sim::TraceSet& traces, const std::vector<std::string>& ids,
+                          const std::vector<std::string>& classes, std::mt19937_64& rng,
+                          const std::string& id) {
+  const auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  const sim::Trace& t = traces.series.at(ids[pick(ids.size())]);
+  sim::WorkloadSpec w;
+  w.id = id;
+  w.vcpus = std::clamp(std::round(t.cpuCores), 1.0, 16.0);
+  w.memoryBytes = std::clamp(t.memoryBytes, 1 * GiB, 64 * GiB);
+  w.interferenceClass = classes[pick(classes.size())];
+  w.source.kind = sim::SourceKind::Trace;
+  w.source.trace = &t;
+  w.source.traceOffset = std::uniform_real_distribution<double>(0, t.seconds())(rng);
+  return w;
+}
+
+Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
+                                              const sim::TraceSet& traces,
+                                              const SeriesMethod& demand,
+                                              const SimOutcomeOptions& o,
+                                              const std::function<void(size_t)>& progress) {
+  if (cluster.nodes.empty())
+    return Error::config("simulated outcomes: the cluster has no nodes");
+  const std::vector<std::string> ids = traces.ids();
+  if (ids.empty())
+    return Error::config("simulated outcomes: no traces");
+  std::vector<std::string> classes;
+  for (const auto& [name, cls] : cluster.physics.classes)
+    classes.push_back(name);
+  sim::Simulation s(cluster, o.seed, &traces);
+  std::mt19937_64 rng(o.seed);
+  const auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  const size_t nodeCount = cluster.nodes.size();
+  std::vector<double> vcpusOn(nodeCount, 0), memoryOn(nodeCount, 0);
+  for (size_t i = 0; i < nodeCount; ++i)
+    memoryOn[i] = cluster.nodes[i].background.memory * cluster.nodes[i].memoryBytes;
+  size_t serial = 0;
+  const auto vmFrom = [&](const std::string& prefix) {
+    return traceVm(traces, ids, classes, rng, prefix + "/" + std::to_string(serial++));
+  };
+  // Background VMs leave headroom for the arrivals (vCPU overcommit up to 4:1, as KubeVirt's
+  // default cpuAllocationRatio of 10 allows).
+  const auto fits = [&](size_t n, const sim::WorkloadSpec& w, double room) {
+    const auto& spec = cluster.nodes[n];
+    return vcpusOn[n] + w.vcpus <= 4.0 * room * spec.cpuCores &&
+           memoryOn[n] + w.memoryBytes <= room * spec.memoryBytes;
+  };
+  const auto meanUtil = [&] {
+    double u = 0;
+    for (const auto& n : s.nodes())
+      u += n.cpuUtilization;
+    return u / static_cast<double>(nodeCount);
+  };
+  // Fill to the background utilisation.
+  s.step(Dt);
+  for (int attempt = 0; meanUtil() < o.utilisation && attempt < 200; ++attempt) {
+    for (int k = 0; k < 10; ++k) {
+      auto w = vmFrom("bg");
+      const size_t n = pick(nodeCount);
+      if (!fits(n, w, 0.8))
+        continue;
+      UMBRA_CHECK(s.addWorkload(w, cluster.nodes[n].name));
+      vcpusOn[n] += w.vcpus;
+      memoryOn[n] += w.memoryBytes;
+    }
+    s.step(Dt);
+  }
+  if (meanUtil() < 0.8 * o.utilisation)
+    return Error::config("simulated outcomes: the cluster holds only " +
+                         std::to_string(static_cast<int>(100 * meanUtil())) +
+                         " % utilisation of the " +
+                         std::to_string(static_cast<int>(100 * o.utilisation)) + " % asked for");
+  // Node history at 300 s: the mean utilisation of each slot.
+  std::vector<std::vector<double>> history(nodeCount);
+  std::vector<double> slotSum(nodeCount, 0);
+  int slotSteps = 0;
+  std::vector<sim::NodeCounters> before(nodeCount);
+  const auto step = [&] {
+    for (size_t i = 0; i < nodeCount; ++i)
+      before[i] = s.nodes()[i].counters;
+    s.step(Dt);
+    for (size_t i = 0; i < nodeCount; ++i)
+      slotSum[i] += readNode(before[i], s.nodes()[i]).util;
+    if (++slotSteps * Dt >= Slot) {
+      for (size_t i = 0; i < nodeCount; ++i) {
+        history[i].push_back(slotSum[i] / slotSteps);
+        slotSum[i] = 0;
+      }
+      slotSteps = 0;
+    }
+  };
+  for (double t = 0; t < 26 * 3600; t += Dt)
+    step();
+
+  std::vector<Outcome> out;
+  const size_t observeSteps = static_cast<size_t>(o.observeSeconds / Dt);
+  const size_t horizonSteps = static_cast<size_t>(o.horizon * Slot / Dt);
+  while (out.size() < o.outcomes) {
+    // Arrivals on distinct random nodes with room.
+    std::vector<size_t> order(nodeCount);
+    for (size_t i = 0; i < nodeCount; ++i)
+      order[i] = i;
+    std::shuffle(order.begin(), order.end(), rng);
+    struct Probe {
+      size_t node;
+      sim::WorkloadSpec vm, shadow;
+      std::vector<telemetry::Sample> samples;
+    };
+    std::vector<Probe> probes;
+    for (const size_t n : order) {
+      if (probes.size() >= std::min(o.probesPerRound, o.outcomes - out.size()))
+        break;
+      auto vm = vmFrom("vm");
+      if (!fits(n, vm, 0.95))
+        continue;
+      sim::WorkloadSpec shadow;
+      shadow.id = vm.id + "-shadow";
+      shadow.vcpus = vm.vcpus;
+      shadow.cpuLimit = std::max(0.01, o.shadowCpuFraction * vm.vcpus);
+      shadow.memoryBytes = std::max(0.02 * vm.memoryBytes, 0.25 * GiB);
+      shadow.source.kind = sim::SourceKind::Idle;
+      UMBRA_CHECK(s.addWorkload(shadow, cluster.nodes[n].name));
+      probes.push_back({n, std::move(vm), std::move(shadow), {}});
+    }
+    if (probes.empty())
+      return Error::config("simulated outcomes: no node has room for another VM");
+    std::vector<sim::WorkloadCounters> wBefore(probes.size());
+    for (size_t k = 0; k < observeSteps; ++k) {
+      for (size_t p = 0; p < probes.size(); ++p)
+        wBefore[p] = s.workload(probes[p].shadow.id)->counters;
+      step();
+      for (size_t p = 0; p < probes.size(); ++p) {
+        const auto& node = s.nodes()[probes[p].node];
+        const NodeReading r = readNode(before[probes[p].node], node);
+        telemetry::Sample sample;
+        sample.cpuSteal = stealOf(wBefore[p], s.workload(probes[p].shadow.id)->counters);
+        sample.cpuUtilization = r.util;
+        sample.memoryPressure = r.memoryPressure;
+        sample.ioWait = r.iowait;
+        probes[p].samples.push_back(sample);
+      }
+    }
+    std::vector<ContentionInputs> inputs;
+    for (auto& p : probes) {
+      s.removeWorkload(p.shadow.id);
+      const auto& spec = cluster.nodes[p.node];
+      telemetry::CandidateTelemetry c;
+      c.node = spec.name;
+      c.samples = p.samples;
+      c.nodeCpuCores = spec.cpuCores;
+      c.nodeMemoryBytes = spec.memoryBytes;
+      const auto forecast = demand.predict(p.node, history[p.node], o.horizon);
+      inputs.push_back(
+          ModelForecaster::inputsOf(c, {p.vm.vcpus, p.vm.memoryBytes, p.vm.id}, forecast));
+      UMBRA_CHECK(s.addWorkload(p.vm, spec.name));
+    }
+    std::vector<placement::Contention> sum(probes.size());
+    for (size_t k = 0; k < horizonSteps; ++k) {
+      for (size_t p = 0; p < probes.size(); ++p)
+        wBefore[p] = s.workload(probes[p].vm.id)->counters;
+      step();
+      for (size_t p = 0; p < probes.size(); ++p) {
+        const NodeReading r = readNode(before[probes[p].node], s.nodes()[probes[p].node]);
+        sum[p].cpuContention += stealOf(wBefore[p], s.workload(probes[p].vm.id)->counters);
+        sum[p].memoryPressure += r.memoryPressure;
+        sum[p].ioWait += r.iowait;
+      }
+    }
+    const double n = static_cast<double>(horizonSteps);
+    for (size_t p = 0; p < probes.size(); ++p) {
+      s.removeWorkload(probes[p].vm.id);
+      Outcome oc;
+      oc.time = static_cast<int64_t>(s.elapsed());
+      oc.source = "sim";
+      oc.target = probes[p].vm.id;
+      oc.node = cluster.nodes[probes[p].node].name;
+      oc.inputs = inputs[p];
+      oc.actual = {sum[p].cpuContention / n, sum[p].memoryPressure / n, sum[p].ioWait / n, 0};
+      out.push_back(std::move(oc));
+    }
+    if (progress)
+      progress(out.size());
+  }
+  return out;
+}
+
+}  // namespace umbra::model

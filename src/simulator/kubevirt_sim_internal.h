@@ -1,0 +1,59 @@
+#pragma once
+
+// Internal to kubevirt_sim*.cc: what virt-controller's and virt-handler's parts share.
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/log.h"
+#include "kube/client.h"
+#include "kube_core/quantity.h"
+#include "kube_core/time.h"
+
+namespace umbra::simulator::sim_detail {
+
+using kube::Json;
+using namespace std::chrono_literals;
+
+inline constexpr const char* NodeNameLabel = "kubevirt.io/nodeName";
+inline constexpr auto HeartbeatEvery = 10s;
+
+inline std::string keyOf(const Json& o) {
+  return o["metadata"].value("namespace", "") + "/" + o["metadata"].value("name", "");
+}
+
+inline std::string now() {
+  return kube::formatTime(std::chrono::system_clock::now());
+}
+
+inline Json condition(const std::string& type, bool status, const std::string& reason = "",
+                      const std::string& message = "") {
+  Json c = {{"type", type},
+            {"status", status ? "True" : "False"},
+            {"lastProbeTime", nullptr},
+            {"lastTransitionTime", now()}};
+  if (!reason.empty())
+    c["reason"] = reason;
+  if (!message.empty())
+    c["message"] = message;
+  return c;
+}
+
+inline bool finalPhase(const std::string& p) {
+  return p == "Succeeded" || p == "Failed";
+}
+
+inline std::string cpuText(double cores) {
+  return kube::formatMilliCpu(cores);
+}
+
+// Writes a VMI (no status subresource: status travels with the object). A Conflict or NotFound
+// means our cache is behind; the next tick sees the new state and tries again.
+inline void writeVmi(kube::KubeClient& client, const Json& vmi, const std::string& what) {
+  auto r = client.update(api::virtualMachineInstances(), vmi);
+  if (!r.ok() && !r.error().is(ErrorKind::Conflict) && !r.error().is(ErrorKind::NotFound))
+    log::warn("cannot update VMI",
+              {{"vmi", keyOf(vmi)}, {"step", what}, {"error", r.error().describe()}});
+}
+
+}  // namespace umbra::simulator::sim_detail

@@ -1,0 +1,582 @@
+// plan(): every transition of the README's state machine and every special case, with no I/O.
+// Each test names the mechanism it guards; docs/architecture.md lists the mutations they were
+// checked against.
+#include <gtest/gtest.h>
+
+#include "controller/plan.h"
+#include "placement/shadow.h"
+
+namespace umbra::controller {
+namespace {
+
+using namespace std::chrono_literals;
+using api::Phase;
+using api::ShadowPhase;
+using runtime::Action;
+using runtime::EventType;
+
+const SystemTime T0 = SystemTime(std::chrono::seconds(1800000000));
+
+// ---- inputs -------------------------------------------------------------------------------------
+
+PlacementInput placementIn(Phase phase = Phase::New) {
+  PlacementInput in;
+  in.ns = "ns";
+  in.name = "web";
+  in.uid = "uid-1";
+  in.generation = 2;
+  in.hasFinalizer = phase != Phase::New;
+  in.created = T0 - 10s;
+  in.object = {{"metadata", {{"namespace", "ns"}, {"name", "web"}, {"uid", "uid-1"}}}};
+  api::PlacementSettings s;
+  s.targetName = "web";
+  s.candidateCount = 3;
+  s.observationDuration = 5min;
+  s.observationInterval = 15s;
+  s.minConfidence = 0.7;
+  s.maxExtensions = 2;
+  in.settings = s;
+  in.status.phase = phase;
+  if (phase != Phase::New)
+    in.status.observedGeneration = in.generation;  // as every status write records
+  return in;
+}
+
+placement::NodeView node(const std::string& name, double requestedCpu = 0) {
+  placement::NodeView n;
+  n.name = name;
+  n.labels = {{"kubevirt.io/schedulable", "true"}, {"kubernetes.io/hostname", name}};
+  n.ready = true;
+  n.allocatable = {8, 32.0 * (1 << 30)};
+  n.requested = {requestedCpu, 0};
+  return n;
+}
+
+TargetView haltedVm() {
+  TargetView t;
+  t.spec = {{"domain", {{"cpu", {{"cores", 2}}}, {"memory", {{"guest", "2Gi"}}}}}};
+  t.requirements = placement::TargetRequirements{};
+  t.requirements->requests = {0.2, 2.0 * (1 << 30)};
+  t.requirements->size = {2, 2.0 * (1 << 30)};
+  return t;
+}
+
+World worldWith(std::vector<placement::NodeView> nodes) {
+  World w;
+  w.target = haltedVm();
+  w.nodes = std::move(nodes);
+  return w;
+}
+
+World threeNodes() {
+  return worldWith({node("a"), node("b", 4), node("c", 2)});
+}
+
+std::vector<api::ShadowStatus> shadowsOn(std::initializer_list<const char*> nodes,
+                                         ShadowPhase phase = ShadowPhase::Pending) {
+  std::vector<api::ShadowStatus> out;
+  for (const char* n : nodes)
+    out.push_back({n, placement::shadowName("web", n), phase});
+  return out;
+}
+
+PlacementInput probing(std::initializer_list<const char*> nodes) {
+  PlacementInput in = placementIn(Phase::Probing);
+  in.status.shadows = shadowsOn(nodes);
+  return in;
+}
+
+// A world whose cache holds this placement's shadows in the given VMI phases.
+World withShadows(World w, const std::vector<std::pair<const char*, const char*>>& phases,
+                  SystemTime created = T0) {
+  for (const auto& [n, phase] : phases) {
+    w.shadows[placement::shadowName("web", n)] = ShadowView{phase, created, created + 20s};
+    ++w.shadowsLeft;
+  }
+  return w;
+}
+
+PlacementInput observing(int extensions = 0) {
+  PlacementInput in = placementIn(Phase::Observing);
+  in.status.shadows = shadowsOn({"a", "b"}, ShadowPhase::Running);
+  in.status.observationStartedAt = T0;
+  in.status.extensions = extensions;
+  return in;
+}
+
+World withEvidence(std::vector<placement::CandidateForecast> forecasts, std::string problem = "") {
+  World w = withShadows(threeNodes(), {{"a", "Running"}, {"b", "Running"}});
+  Evidence e;
+  e.forecasts = std::move(forecasts);
+  e.problem = std::move(problem);
+  e.observed = 2;
+  e.model = "test-model";
+  w.evidence = e;
+  return w;
+}
+
+placement::CandidateForecast forecast(const char* node, double steal, double confidence) {
+  placement::CandidateForecast f;
+  f.node = node;
+  f.predicted.cpuContention = steal;
+  f.confidence = confidence;
+  return f;
+}
+
+config::OperatorConfig defaults() {
+  return config::OperatorConfig{};
+}
+
+Plan planAt(const PlacementInput& in, const World& w, SystemTime now = T0) {
+  return plan(in, w, defaults(), now);
+}
+
+// ---- looking at a plan ------------------------------------------------------------------------
+
+template <class W>
+std::vector<W> all(const Plan& p) {
+  std::vector<W> out;
+  for (const auto& w : p.writes) {
+    if (const auto* x = std::get_if<W>(&w))
+      out.push_back(*x);
+  }
+  return out;
+}
+
+template <class W>
+int indexOf(const Plan& p) {
+  for (size_t i = 0; i < p.writes.size(); ++i) {
+    if (std::holds_alternative<W>(p.writes[i]))
+      return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::vector<std::string> eventReasons(const Plan& p) {
+  std::vector<std::string> out;
+  for (const auto& e : all<write::PostEvent>(p))
+    out.push_back(e.reason);
+  return out;
+}
+
+std::vector<std::string> createdNames(const Plan& p) {
+  std::vector<std::string> out;
+  for (const auto& c : all<write::CreateShadows>(p)) {
+    for (const auto& v : c.vmis)
+      out.push_back(v["metadata"]["name"]);
+  }
+  return out;
+}
+
+const api::ShadowPlacementStatus& statusOf(const Plan& p) {
+  static const api::ShadowPlacementStatus none;
+  return p.status() ? *p.status() : none;
+}
+
+using Strings = std::vector<std::string>;
+
+// ---- Pending -> Probing -------------------------------------------------------------------------
+
+TEST(PlanTest, FirstPassOfANewPlacementCreatesItsShadowsAndNothingElse) {
+  const Plan p = planAt(placementIn(Phase::New), threeNodes());
+  EXPECT_EQ(createdNames(p), (Strings{"web-shadow-a", "web-shadow-c", "web-shadow-b"}));
+  EXPECT_EQ(p.status(), nullptr) << "status, finalizer and Event come next pass";
+  EXPECT_EQ(indexOf<write::AddFinalizer>(p), -1);
+  EXPECT_TRUE(eventReasons(p).empty());
+  EXPECT_EQ(p.next, Action::now());
+}
+
+TEST(PlanTest, FirstPassRemembersItsChoiceBeforeCreating) {
+  const Plan p = planAt(placementIn(Phase::New), threeNodes());
+  ASSERT_EQ(all<write::RememberChoice>(p).size(), 1u);
+  EXPECT_EQ(all<write::RememberChoice>(p)[0].shadows.size(), 3u);
+  EXPECT_LT(indexOf<write::RememberChoice>(p), indexOf<write::CreateShadows>(p));
+}
+
+TEST(PlanTest, NextPassAdoptsTheChosenShadowsInsteadOfChoosingAgain) {
+  World w = threeNodes();
+  w.adopted = shadowsOn({"b", "c", "d"});  // not what the nodes would give today
+  w = withShadows(w, {{"b", "Scheduling"}, {"c", "Scheduling"}, {"d", "Scheduling"}});
+  const Plan p = planAt(placementIn(Phase::New), w);
+  EXPECT_EQ(indexOf<write::AddFinalizer>(p), 0) << "the finalizer goes first, concurrently";
+  EXPECT_TRUE(createdNames(p).empty()) << "they exist";
+  EXPECT_EQ(statusOf(p).phase, Phase::Probing);
+  EXPECT_EQ(statusOf(p).shadows, shadowsOn({"b", "c", "d"}));
+  EXPECT_EQ(eventReasons(p), Strings{"CandidatesSelected"});
+  EXPECT_EQ(indexOf<write::ForgetChoice>(p), static_cast<int>(p.writes.size()) - 1)
+      << "the memory is dropped only once the status holds the choice";
+}
+
+TEST(PlanTest, APlacementWithoutFinalizerPastItsFirstPassGetsOneFirst) {
+  PlacementInput in = placementIn(Phase::Pending);
+  in.hasFinalizer = false;
+  const Plan p = planAt(in, threeNodes());
+  EXPECT_EQ(indexOf<write::AddFinalizer>(p), 0);
+}
+
+TEST(PlanTest, APlacementWithItsFinalizerAddsNone) {
+  const Plan p = planAt(placementIn(Phase::Pending), threeNodes());
+  EXPECT_EQ(indexOf<write::AddFinalizer>(p), -1);
+}
+
+TEST(PlanTest, PendingChoosesTheTopCountFeasibleNodesAndRecordsProbing) {
+  const Plan p = planAt(placementIn(Phase::Pending),
+                        worldWith({node("a"), node("b"), node("c"), node("d"), node("e")}));
+  EXPECT_EQ(statusOf(p).phase, Phase::Probing);
+  EXPECT_EQ(statusOf(p).reason, "CandidatesSelected");
+  EXPECT_EQ(statusOf(p).shadows.size(), 3u);
+  EXPECT_EQ(createdNames(p).size(), 3u);
+  EXPECT_EQ(all<write::RememberChoice>(p).size(), 0u) << "only a first pass needs the memory";
+  EXPECT_EQ(statusOf(p).observedGeneration, 2);
+}
+
+TEST(PlanTest, QueuedWhileMaxConcurrentPlacementsAreProbing) {
+  World w = threeNodes();
+  w.probing = defaults().maxConcurrentPlacements;
+  const Plan p = planAt(placementIn(Phase::Pending), w);
+  EXPECT_EQ(statusOf(p).phase, Phase::Pending);
+  EXPECT_EQ(statusOf(p).reason, "Queued");
+  EXPECT_TRUE(createdNames(p).empty());
+  EXPECT_EQ(p.next, Action::after(5s));
+}
+
+TEST(PlanTest, NoFeasibleNodeStaysPendingUnschedulableWithEachReason) {
+  placement::NodeView cordoned = node("a");
+  cordoned.unschedulable = true;
+  const Plan p = planAt(placementIn(Phase::Pending), worldWith({cordoned}));
+  EXPECT_EQ(statusOf(p).phase, Phase::Pending);
+  EXPECT_EQ(statusOf(p).reason, "Unschedulable");
+  EXPECT_NE(statusOf(p).message.find("a: "), std::string::npos) << statusOf(p).message;
+  EXPECT_EQ(eventReasons(p), Strings{"Unschedulable"});
+  EXPECT_EQ(p.next, Action::after(30s));
+}
+
+TEST(PlanTest, AMissingTargetIsAwaitedForAWhile) {
+  World w = threeNodes();
+  w.target.reset();
+  const Plan p = planAt(placementIn(Phase::Pending), w);
+  EXPECT_EQ(statusOf(p).phase, Phase::Pending);
+  EXPECT_EQ(statusOf(p).reason, "TargetNotFound");
+  ASSERT_TRUE(p.next.requeueAfter);
+  EXPECT_LE(*p.next.requeueAfter, 5s);
+}
+
+TEST(PlanTest, ATargetMissingPastTheWaitFails) {
+  World w = threeNodes();
+  w.target.reset();
+  const Plan p = planAt(placementIn(Phase::Pending), w, T0 + 3min);
+  EXPECT_EQ(statusOf(p).phase, Phase::Failed);
+  EXPECT_EQ(statusOf(p).reason, "TargetNotFound");
+  EXPECT_EQ(eventReasons(p), Strings{"TargetNotFound"});
+  EXPECT_EQ(p.next, Action::awaitChange());
+}
+
+TEST(PlanTest, AnInvalidSpecFailsNamingTheField) {
+  PlacementInput in = placementIn(Phase::Pending);
+  in.settings.reset();
+  in.settingsError = "ns/web: spec.observation.duration: \"5 minutes\" is not a duration";
+  const Plan p = planAt(in, threeNodes());
+  EXPECT_EQ(statusOf(p).phase, Phase::Failed);
+  EXPECT_EQ(statusOf(p).reason, "InvalidSpec");
+  EXPECT_EQ(statusOf(p).message, in.settingsError);
+  EXPECT_EQ(statusOf(p).conditionStatus(api::condition::Placed), "False");
+}
+
+TEST(PlanTest, AnUnreadableTargetFails) {
+  World w = threeNodes();
+  w.target->requirements.reset();
+  w.target->invalid = "spec.domain.resources.requests.cpu: \"x\" is not a quantity";
+  const Plan p = planAt(placementIn(Phase::Pending), w);
+  EXPECT_EQ(statusOf(p).phase, Phase::Failed);
+  EXPECT_EQ(statusOf(p).reason, "InvalidTarget");
+}
+
+// ---- Probing -> Observing -----------------------------------------------------------------------
+
+TEST(PlanTest, ProbingCreatesOnlyTheShadowsMissingFromTheCache) {
+  const Plan p = planAt(probing({"a", "b"}), withShadows(threeNodes(), {{"a", "Scheduling"}}));
+  EXPECT_EQ(createdNames(p), Strings{"web-shadow-b"});
+}
+
+TEST(PlanTest, ProbingWaitsForEveryShadowToRun) {
+  const Plan p = planAt(probing({"a", "b"}),
+                        withShadows(threeNodes(), {{"a", "Running"}, {"b", "Scheduling"}}));
+  EXPECT_EQ(statusOf(p).phase, Phase::Probing);
+  EXPECT_EQ(statusOf(p).conditionStatus(api::condition::ShadowsReady), "False");
+  EXPECT_EQ(p.next, Action::after(2s));
+}
+
+TEST(PlanTest, WhileShadowsStartTheStatusIsWrittenOnceNotPerShadow) {
+  PlacementInput in = probing({"a", "b"});
+  in.status.setCondition(api::condition::ShadowsReady, false, "Starting",
+                         "waiting for the shadow VMIs to run", 2, T0);
+  const Plan p =
+      planAt(in, withShadows(threeNodes(), {{"a", "Running"}, {"b", "Scheduling"}}), T0 + 4s);
+  EXPECT_EQ(p.status(), nullptr) << "a shadow that runs is recorded with the others";
+}
+
+TEST(PlanTest, AllShadowsRunningStartsTheObservation) {
+  const Plan p =
+      planAt(probing({"a", "b"}), withShadows(threeNodes(), {{"a", "Running"}, {"b", "Running"}}),
+             T0 + 30s + 250ms);
+  const auto& st = statusOf(p);
+  EXPECT_EQ(st.phase, Phase::Observing);
+  EXPECT_EQ(st.observationStartedAt, T0 + 30s) << "whole seconds, as metav1.Time";
+  EXPECT_EQ(st.shadows[0].phase, ShadowPhase::Running);
+  EXPECT_EQ(st.shadows[0].runningSince, T0 + 20s) << "the VMI's own transition time";
+  EXPECT_EQ(st.conditionStatus(api::condition::ShadowsReady), "True");
+  EXPECT_EQ(eventReasons(p), Strings{"Observing"});
+  EXPECT_EQ(p.next, Action::after(5min));
+}
+
+TEST(PlanTest, AFailedShadowDropsItsCandidate) {
+  const Plan p = planAt(probing({"a", "b"}),
+                        withShadows(threeNodes(), {{"a", "Failed"}, {"b", "Scheduling"}}));
+  const auto& st = statusOf(p);
+  EXPECT_EQ(st.shadows[0].phase, ShadowPhase::Dropped);
+  EXPECT_EQ(st.shadows[0].reason, "shadow VMI Failed");
+  EXPECT_EQ(st.liveShadows(), 1);
+  ASSERT_EQ(all<write::DeleteShadow>(p).size(), 1u);
+  EXPECT_EQ(all<write::DeleteShadow>(p)[0].name, "web-shadow-a");
+  EXPECT_EQ(eventReasons(p), Strings{"ShadowDropped"});
+}
+
+TEST(PlanTest, AShadowThatDoesNotStartInTimeIsDropped) {
+  const Plan p =
+      planAt(probing({"a", "b"}),
+             withShadows(threeNodes(), {{"a", "Scheduling"}, {"b", "Running"}}), T0 + 3min + 1s);
+  EXPECT_EQ(statusOf(p).shadows[0].phase, ShadowPhase::Dropped);
+  EXPECT_EQ(statusOf(p).shadows[0].reason, "shadow did not start within 3m");
+  EXPECT_EQ(statusOf(p).phase, Phase::Observing) << "the remaining candidate runs";
+}
+
+TEST(PlanTest, NoShadowStartedFailsAndCleansUp) {
+  const Plan p =
+      planAt(probing({"a", "b"}), withShadows(threeNodes(), {{"a", "Failed"}, {"b", "Succeeded"}}));
+  EXPECT_EQ(statusOf(p).phase, Phase::Failed);
+  EXPECT_EQ(statusOf(p).reason, "NoShadowStarted");
+  EXPECT_EQ(all<write::DeleteShadows>(p).size(), 1u);
+}
+
+// ---- Observing -> decision ----------------------------------------------------------------------
+
+TEST(PlanTest, ObservingWaitsUntilTheWindowEnds) {
+  const Plan p = planAt(observing(), withEvidence({}), T0 + 2min);
+  EXPECT_TRUE(p.writes.empty());
+  EXPECT_EQ(p.next, Action::after(3min));
+}
+
+TEST(PlanTest, EachExtensionLengthensTheWindow) {
+  const Plan p = planAt(observing(1), withEvidence({}), T0 + 6min);
+  EXPECT_TRUE(p.writes.empty());
+  EXPECT_EQ(p.next, Action::after(4min));
+}
+
+TEST(PlanTest, WithoutTelemetryNothingIsDecided) {
+  const Plan p = planAt(observing(), withEvidence({}, "prometheus: connection refused"), T0 + 5min);
+  const auto& st = statusOf(p);
+  EXPECT_EQ(st.phase, Phase::Observing);
+  EXPECT_EQ(st.conditionStatus(api::condition::MetricsAvailable), "False");
+  EXPECT_TRUE(st.selectedNode.empty());
+  EXPECT_EQ(eventReasons(p), Strings{"TelemetryUnavailable"});
+  EXPECT_EQ(p.next, Action::after(15s));
+}
+
+TEST(PlanTest, ExtendsWhileTheLeastConfidentCandidateIsBelowTheMinimum) {
+  const Plan p = planAt(
+      observing(), withEvidence({forecast("a", 0.01, 0.9), forecast("b", 0.2, 0.5)}), T0 + 5min);
+  EXPECT_EQ(statusOf(p).extensions, 1);
+  EXPECT_EQ(statusOf(p).reason, "ObservationExtended");
+  EXPECT_EQ(eventReasons(p), Strings{"ObservationExtended"});
+  EXPECT_EQ(p.next, Action::after(5min));
+}
+
+TEST(PlanTest, AfterTheLastExtensionItDecidesAndSaysConfidenceStayedLow) {
+  const Plan p = planAt(
+      observing(2), withEvidence({forecast("a", 0.01, 0.9), forecast("b", 0.2, 0.5)}), T0 + 15min);
+  const auto& st = statusOf(p);
+  EXPECT_EQ(st.phase, Phase::Placed);
+  EXPECT_EQ(st.selectedNode, "a");
+  ASSERT_FALSE(st.conditions.empty());
+  for (const auto& c : st.conditions) {
+    if (c.type == api::condition::Decided) {
+      EXPECT_EQ(c.reason, "LowConfidence");
+    }
+  }
+}
+
+TEST(PlanTest, TheDecisionRecordsRankedCandidatesAndTheModel) {
+  const Plan p = planAt(
+      observing(), withEvidence({forecast("a", 0.3, 0.9), forecast("b", 0.01, 0.95)}), T0 + 5min);
+  const auto& st = statusOf(p);
+  ASSERT_EQ(st.candidates.size(), 2u);
+  EXPECT_EQ(st.candidates[0].node, "b");
+  EXPECT_GT(st.candidates[0].score, st.candidates[1].score);
+  EXPECT_EQ(st.selectedNode, "b");
+  EXPECT_EQ(st.confidence, 0.95);
+  EXPECT_EQ(st.model, "test-model");
+  EXPECT_EQ(st.decidedAt, T0 + 5min);
+  EXPECT_EQ(st.conditionStatus(api::condition::MetricsAvailable), "True");
+}
+
+TEST(PlanTest, RecommendModeChangesNothingButStopsProbing) {
+  PlacementInput in = observing();
+  in.settings->mode = api::Mode::Recommend;
+  const Plan p =
+      planAt(in, withEvidence({forecast("a", 0.01, 0.9), forecast("b", 0.2, 0.9)}), T0 + 5min);
+  EXPECT_EQ(statusOf(p).phase, Phase::Recommended);
+  EXPECT_TRUE(all<write::PatchVirtualMachine>(p).empty());
+  EXPECT_TRUE(all<write::CreateMigration>(p).empty());
+  EXPECT_EQ(all<write::DeleteShadows>(p).size(), 1u);
+  EXPECT_EQ(eventReasons(p), Strings{"Recommended"});
+}
+
+// ---- Placing -> Placed --------------------------------------------------------------------------
+
+Plan decidedOn(const char* chosen, TargetView target,
+               api::TargetKind kind = api::TargetKind::VirtualMachine) {
+  PlacementInput in = observing();
+  in.settings->targetKind = kind;
+  World w = withEvidence({forecast(chosen, 0.01, 0.9), forecast("z", 0.3, 0.9)});
+  w.target = std::move(target);
+  return planAt(in, w, T0 + 5min);
+}
+
+TEST(PlanTest, AHaltedVmGetsTheNodeSelectorAndIsStarted) {
+  const Plan p = decidedOn("a", haltedVm());
+  const auto patches = all<write::PatchVirtualMachine>(p);
+  ASSERT_EQ(patches.size(), 1u);
+  EXPECT_EQ(patches[0].patch["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"],
+            "a");
+  EXPECT_EQ(patches[0].patch["spec"]["runStrategy"], "Always");
+  EXPECT_FALSE(patches[0].patch["spec"].contains("running"));
+  EXPECT_TRUE(all<write::CreateMigration>(p).empty());
+  EXPECT_EQ(statusOf(p).phase, Phase::Placed);
+  EXPECT_NE(statusOf(p).message.find("template nodeSelector set and started"), std::string::npos);
+  EXPECT_EQ(eventReasons(p), Strings{"Placed"});
+  EXPECT_LT(indexOf<write::PatchVirtualMachine>(p), indexOf<write::WriteStatus>(p))
+      << "Placed is written only after the move was asked for";
+  EXPECT_EQ(p.next, Action::awaitChange());
+}
+
+TEST(PlanTest, TheDeprecatedRunningFieldIsClearedWhenStarting) {
+  TargetView t = haltedVm();
+  t.hasRunningField = true;
+  const Plan p = decidedOn("a", t);
+  EXPECT_TRUE(all<write::PatchVirtualMachine>(p)[0].patch["spec"]["running"].is_null());
+  EXPECT_TRUE(all<write::PatchVirtualMachine>(p)[0].patch["spec"].contains("running"));
+}
+
+TEST(PlanTest, ARunningVmElsewhereIsPatchedAndLiveMigrated) {
+  TargetView t = haltedVm();
+  t.vmiExists = true;
+  t.runningOn = "z";
+  const Plan p = decidedOn("a", t);
+  EXPECT_FALSE(all<write::PatchVirtualMachine>(p)[0].patch["spec"].contains("runStrategy"));
+  const auto migrations = all<write::CreateMigration>(p);
+  ASSERT_EQ(migrations.size(), 1u);
+  EXPECT_EQ(migrations[0].migration["spec"]["addedNodeSelector"]["kubernetes.io/hostname"], "a");
+  EXPECT_EQ(migrations[0].migration["spec"]["vmiName"], "web");
+}
+
+TEST(PlanTest, AVmiTargetIsOnlyMigrated) {
+  TargetView t = haltedVm();
+  t.vmiExists = true;
+  t.runningOn = "z";
+  const Plan p = decidedOn("a", t, api::TargetKind::VirtualMachineInstance);
+  EXPECT_TRUE(all<write::PatchVirtualMachine>(p).empty());
+  EXPECT_EQ(all<write::CreateMigration>(p).size(), 1u);
+}
+
+TEST(PlanTest, AVmAlreadyOnTheChosenNodeIsNotMigrated) {
+  TargetView t = haltedVm();
+  t.vmiExists = true;
+  t.runningOn = "a";
+  const Plan p = decidedOn("a", t);
+  EXPECT_TRUE(all<write::CreateMigration>(p).empty());
+}
+
+TEST(PlanTest, AFailedMoveKeepsTheDecisionSoTheRetryDoesNotObserveAgain) {
+  const Plan p = decidedOn("a", haltedVm());
+  ASSERT_TRUE(p.statusOnFailure);
+  EXPECT_EQ(p.statusOnFailure->phase, Phase::Placing);
+  EXPECT_EQ(p.statusOnFailure->selectedNode, "a");
+}
+
+TEST(PlanTest, PlacingRetriesTheMoveFromTheRecordedDecision) {
+  PlacementInput in = placementIn(Phase::Placing);
+  in.status.selectedNode = "b";
+  in.status.message = "selected b (score 99.00, confidence 0.90)";
+  const Plan p = planAt(in, withShadows(threeNodes(), {{"b", "Running"}}));
+  EXPECT_EQ(all<write::PatchVirtualMachine>(p).size(), 1u);
+  EXPECT_EQ(statusOf(p).phase, Phase::Placed);
+  EXPECT_NE(statusOf(p).message.find("selected b"), std::string::npos);
+}
+
+// ---- the end and deletion -----------------------------------------------------------------------
+
+TEST(PlanTest, ADecidedPlacementOnlyCleansUpLeftoverShadows) {
+  const Plan left =
+      planAt(placementIn(Phase::Placed), withShadows(threeNodes(), {{"a", "Running"}}));
+  ASSERT_EQ(left.writes.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<write::DeleteShadows>(left.writes[0]));
+  const Plan clean = planAt(placementIn(Phase::Failed), threeNodes());
+  EXPECT_TRUE(clean.writes.empty());
+  EXPECT_EQ(clean.next, Action::awaitChange());
+}
+
+TEST(PlanTest, DeletingRemovesTheShadowsBeforeTheFinalizer) {
+  PlacementInput in = placementIn(Phase::Observing);
+  in.deleting = true;
+  World w;
+  w.shadowsLeft = 2;
+  const Plan p = planAt(in, w);
+  EXPECT_EQ(all<write::DeleteShadows>(p).size(), 1u);
+  EXPECT_EQ(indexOf<write::RemoveFinalizer>(p), -1);
+  EXPECT_EQ(p.next, Action::after(1s));
+}
+
+TEST(PlanTest, DeletingReleasesTheFinalizerOnceNoShadowIsLeft) {
+  PlacementInput in = placementIn(Phase::Observing);
+  in.deleting = true;
+  const Plan p = planAt(in, World{});
+  EXPECT_GE(indexOf<write::RemoveFinalizer>(p), 0);
+  EXPECT_GE(indexOf<write::ForgetChoice>(p), 0);
+  EXPECT_EQ(p.next, Action::awaitChange());
+}
+
+TEST(PlanTest, ObservingWithoutAStartTimeFailsInsteadOfGuessing) {
+  PlacementInput in = observing();
+  in.status.observationStartedAt.reset();
+  const Plan p = planAt(in, withEvidence({}), T0 + 5min);
+  EXPECT_EQ(statusOf(p).phase, Phase::Failed);
+  EXPECT_EQ(statusOf(p).reason, "InvalidStatus");
+}
+
+TEST(PlanTest, ConditionsCarryTheObservedGeneration) {
+  const Plan p = planAt(probing({"a"}), withShadows(threeNodes(), {{"a", "Running"}}));
+  for (const auto& c : statusOf(p).conditions)
+    EXPECT_EQ(c.observedGeneration, 2) << c.type;
+}
+
+TEST(PlanTest, ThePlanIsAFunctionOfItsInputs) {
+  const PlacementInput in = observing();
+  const World w = withEvidence({forecast("a", 0.01, 0.9), forecast("b", 0.2, 0.9)});
+  const Plan a = planAt(in, w, T0 + 5min);
+  const Plan b = planAt(in, w, T0 + 5min);
+  EXPECT_EQ(a.writes.size(), b.writes.size());
+  EXPECT_EQ(*a.status(), *b.status());
+  EXPECT_EQ(a.next, b.next);
+}
+
+TEST(PlanTest, ANewPlacementIsQueuedAheadOfReChecks) {
+  kube::Json sp = {{"metadata", {{"name", "web"}}}};
+  EXPECT_TRUE(awaitsShadows(sp));
+  sp["status"]["phase"] = "Probing";
+  EXPECT_FALSE(awaitsShadows(sp));
+  sp = {{"metadata", {{"name", "web"}, {"deletionTimestamp", "2026-01-01T00:00:00Z"}}}};
+  EXPECT_FALSE(awaitsShadows(sp));
+}
+
+}  // namespace
+}  // namespace umbra::controller
