@@ -43,6 +43,16 @@ constexpr Phase AllPhases[] = {Phase::New,     Phase::Pending, Phase::Probing,  
 constexpr ShadowPhase AllShadowPhases[] = {ShadowPhase::Pending, ShadowPhase::Running,
                                            ShadowPhase::Dropped};
 
+// The enumerator whose toString() is `text`; else an Invalid error "<what> \"text\"".
+template <class E, size_t N>
+Result<E> enumFrom(const std::string& text, const E (&all)[N], const std::string& what) {
+  for (const E e : all) {
+    if (text == toString(e))
+      return e;
+  }
+  return Error::make(ErrorKind::Invalid, what + " \"" + text + "\"");
+}
+
 void putTime(Json& j, const char* k, const std::optional<SystemTime>& t) {
   if (t)
     j[k] = kube::formatTime(*t);
@@ -71,16 +81,8 @@ Result<ShadowStatus> shadowFrom(const Json& j, const std::string& where) {
   s.node = j.value(key::Node, "");
   s.name = j.value(key::Name, "");
   s.reason = j.value(key::Reason, "");
-  const std::string phase = j.value(key::Phase, "Pending");
-  bool known = false;
-  for (const ShadowPhase p : AllShadowPhases) {
-    if (phase == toString(p)) {
-      s.phase = p;
-      known = true;
-    }
-  }
-  if (!known)
-    return Error::make(ErrorKind::Invalid, where + "phase: unknown shadow phase \"" + phase + "\"");
+  UMBRA_TRY(s.phase, enumFrom(j.value(key::Phase, "Pending"), AllShadowPhases,
+                              where + "phase: unknown shadow phase"));
   UMBRA_TRY(s.runningSince, getTime(j, key::RunningSince, where));
   return s;
 }
@@ -242,16 +244,7 @@ Result<ShadowPlacementStatus> statusFromJson(const Json& j) {
   ShadowPlacementStatus s;
   if (!j.is_object())
     return s;
-  const std::string phase = j.value(key::Phase, "");
-  bool known = false;
-  for (const Phase p : AllPhases) {
-    if (phase == toString(p)) {
-      s.phase = p;
-      known = true;
-    }
-  }
-  if (!known)
-    return Error::make(ErrorKind::Invalid, "status.phase: unknown phase \"" + phase + "\"");
+  UMBRA_TRY(s.phase, enumFrom(j.value(key::Phase, ""), AllPhases, "status.phase: unknown phase"));
   s.reason = j.value(key::Reason, "");
   s.message = j.value(key::Message, "");
   if (j.contains(key::ObservedGeneration))

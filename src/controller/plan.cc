@@ -13,10 +13,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-Duration toDuration(std::chrono::milliseconds ms) {
-  return std::chrono::duration_cast<Duration>(ms);
-}
-
 // Deleting: the shadows go first (confirmed with the server), then the finalizer.
 Plan planFinalize(const PlacementInput& in, const World& world) {
   Plan p;

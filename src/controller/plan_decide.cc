@@ -10,10 +10,6 @@ using runtime::EventType;
 
 namespace {
 
-Duration toDuration(std::chrono::milliseconds ms) {
-  return std::chrono::duration_cast<Duration>(ms);
-}
-
 // Never a guess presented as a decision: wait for telemetry.
 Plan planTelemetryUnavailable(Draft& d, const std::string& problem) {
   d.status.setCondition(api::condition::MetricsAvailable, false, "TelemetryUnavailable", problem,

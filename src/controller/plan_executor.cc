@@ -197,8 +197,11 @@ void PlanExecutor::reportFailure(Run& run, const Plan& plan, const Error& error)
   api::ShadowPlacementStatus status = plan.statusOnFailure.value_or(run.written);
   if (!error.retryable()) {
     // The same request would get the same answer: say so on the placement, not only in the log.
-    status.setCondition(api::condition::Placed, false, toString(error.kind), error.message,
-                        run.in.generation, run.now);
+    // A decided or deleted placement keeps its conditions (a failed clean-up is only an Event).
+    if (!api::isTerminal(status.phase) && !run.in.deleting) {
+      status.setCondition(api::condition::Placed, false, toString(error.kind), error.message,
+                          run.in.generation, run.now);
+    }
     events_.post(run.in.object, runtime::EventType::Warning, toString(error.kind), "Reconcile",
                  error.message);
   }

@@ -15,10 +15,6 @@ constexpr auto UnschedulableRetry = 30s;
 constexpr auto QueuedRetry = 5s;
 constexpr auto ProbeRecheck = 2s;
 
-Duration toDuration(std::chrono::milliseconds ms) {
-  return std::chrono::duration_cast<Duration>(ms);
-}
-
 Plan planUnschedulable(Draft& d, const std::vector<placement::Verdict>& verdicts) {
   std::string why = d.world.nodes.empty() ? "no nodes" : "";
   for (size_t i = 0; i < verdicts.size() && i < 3; ++i)

@@ -18,6 +18,11 @@
 
 namespace umbra::controller {
 
+// A configured duration on the clock's scale.
+inline Duration toDuration(std::chrono::milliseconds ms) {
+  return std::chrono::duration_cast<Duration>(ms);
+}
+
 // The placement as cached at the start of the pass.
 struct PlacementInput {
   kube::Json object;  // as cached: the owner of shadows, the subject of Events

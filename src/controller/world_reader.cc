@@ -9,10 +9,6 @@ using kube::Json;
 
 namespace {
 
-Duration toDuration(std::chrono::milliseconds ms) {
-  return std::chrono::duration_cast<Duration>(ms);
-}
-
 // When a VMI entered Running, as virt-controller records it (status.phaseTransitionTimestamps).
 std::optional<SystemTime> runningSince(const Json& vmi) {
   const Json status = vmi.value("status", Json::object());

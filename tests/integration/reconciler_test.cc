@@ -15,6 +15,7 @@
 #include "integration/common.h"
 #include "integration/kubevirt_fixture.h"
 #include "kube/informer.h"
+#include "runtime/error_policy.h"
 #include "sim/cluster.h"
 #include "simulator/kubevirt_sim.h"
 
@@ -644,6 +645,85 @@ TEST_F(ReconcilerTest, APassOnACacheOlderThanItsOwnWriteWaitsForTheWatch) {
   EXPECT_EQ(phaseOf("web"), "Probing");
   EXPECT_EQ(shadows().size(), 3u);
   ASSERT_TRUE(events.flush());
+}
+
+// The real API server, except that patching VirtualMachines is forbidden (a gap in RBAC).
+class NoVmPatchClient final : public kube::KubeClient {
+ public:
+  explicit NoVmPatchClient(kube::KubeClient& inner) : inner_(inner) {}
+  Result<Json> get(const kube::ResourceType& t, const kube::ObjectRef& r) override {
+    return inner_.get(t, r);
+  }
+  Result<Json> list(const kube::ResourceType& t, const std::string& ns,
+                    const kube::ListOptions& o) override {
+    return inner_.list(t, ns, o);
+  }
+  Result<Json> create(const kube::ResourceType& t, const std::string& ns, const Json& obj,
+                      const kube::WriteOptions& o = {}) override {
+    return inner_.create(t, ns, obj, o);
+  }
+  Result<Json> update(const kube::ResourceType& t, const Json& obj,
+                      const kube::WriteOptions& o = {}, const std::string& sub = "") override {
+    return inner_.update(t, obj, o, sub);
+  }
+  Result<Json> patch(const kube::ResourceType& t, const kube::ObjectRef& r, kube::PatchType pt,
+                     const Json& body, const kube::WriteOptions& o = {},
+                     const std::string& sub = "") override {
+    if (t.resource == "virtualmachines") {
+      Error e =
+          Error::make(ErrorKind::Forbidden, "virtualmachines.kubevirt.io \"" + r.name +
+                                                "\" is forbidden: User cannot patch resource");
+      e.httpCode = 403;
+      return e;
+    }
+    return inner_.patch(t, r, pt, body, o, sub);
+  }
+  Result<Json> remove(const kube::ResourceType& t, const kube::ObjectRef& r,
+                      const kube::DeleteOptions& o = {}) override {
+    return inner_.remove(t, r, o);
+  }
+  Result<Json> send(const kube::HttpRequest& req) override { return inner_.send(req); }
+  Status watch(const kube::ResourceType& t, const std::string& ns, const kube::WatchOptions& o,
+               const kube::WatchHandler& h, const CancellationPtr& c) override {
+    return inner_.watch(t, ns, o, h, c);
+  }
+
+ private:
+  kube::KubeClient& inner_;
+};
+
+TEST_F(ReconcilerTest, AForbiddenMoveIsReportedOnThePlacementAndNotHammered) {
+  NoVmPatchClient writer(*admin_);
+  startOperator(writer);
+  ASSERT_TRUE(createVmAndPlacement("web"));
+  ASSERT_EQ(runUntil("web", {"Placing", "Placed", "Failed"}), "Placing");
+  const Json st = placement("web")["status"];
+  EXPECT_FALSE(st.value("selectedNode", "").empty()) << "the decision is kept for the retry";
+  auto typed = api::statusFromJson(st);
+  ASSERT_TRUE(typed.ok());
+  EXPECT_EQ(typed->conditionStatus("Placed"), "False");
+  for (const auto& c : typed->conditions) {
+    if (c.type == "Placed") {
+      EXPECT_EQ(c.reason, "Forbidden");
+      EXPECT_NE(c.message.find("while patching VirtualMachine " + ns_.name() + "/web: "),
+                std::string::npos)
+          << c.message;
+    }
+  }
+  auto again = pass("web");
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(runtime::errorPolicy(again.error()).how, runtime::Retry::How::Never)
+      << "the same request gets the same answer: no backoff loop";
+  EXPECT_EQ(phaseOf("web"), "Placing");
+  ASSERT_TRUE(op_->flushEvents());
+  auto events = admin_->list(kube::resources::events(), ns_.name(), {});
+  ASSERT_TRUE(events.ok());
+  bool warned = false;
+  for (const auto& e : (*events)["items"])
+    warned |= e.value("reason", "") == "Forbidden" && e.value("type", "") == "Warning";
+  EXPECT_TRUE(warned) << "a Warning Event names the refusal";
+  EXPECT_FALSE(
+      server(api::virtualMachines(), "web")["spec"]["template"]["spec"].contains("nodeSelector"));
 }
 
 TEST_F(ReconcilerTest, EveryFailingCallLeavesNoOrphanedShadow) {

@@ -1,6 +1,6 @@
 // plan(): every transition of the README's state machine and every special case, with no I/O.
-// Each test names the mechanism it guards; docs/architecture.md lists the mutations they were
-// checked against.
+// Each test names the mechanism it guards; scripts/check-mutations.py removes each mechanism in
+// turn and checks that a test here fails.
 #include <gtest/gtest.h>
 
 #include "controller/plan.h"

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Removes each of the controller's mechanisms in turn and checks that a unit test fails.
+
+Each row: what the mechanism is, the file, the text that implements it, what replaces it, the test
+binary that must then fail. Run after `make build`: scripts/check-mutations.py. Sources are
+restored after each row, whatever happens. About two minutes on 2 cores (one recompile a row).
+"""
+import pathlib
+import subprocess
+import sys
+
+R = str(pathlib.Path(__file__).resolve().parent.parent) + '/'
+M=[
+ ("first pass creates shadows only", "src/controller/plan.cc",
+  "d.firstPass = in.status.phase == api::Phase::New && !in.hasFinalizer && world.adopted.empty();",
+  "d.firstPass = false;", "unit_controller"),
+ ("choice remembered before the creates", "src/controller/plan_probe.cc",
+  "    d.add(write::RememberChoice{shadows});", "    {}", "unit_controller"),
+ ("adopted choice is forgotten after the status", "src/controller/plan_probe.cc",
+  "    p.writes.emplace_back(write::ForgetChoice{});\n    return p;", "    return p;", "unit_controller"),
+ ("finalizer added when missing", "src/controller/plan.cc",
+  "    d.add(write::AddFinalizer{});", "    {}", "unit_controller"),
+ ("status written once while shadows start", "src/controller/plan_probe.cc",
+  "      d.status.shadows = d.in.status.shadows;", "      {}", "unit_controller"),
+ ("decision kept when a write fails", "src/controller/plan_decide.cc",
+  "  d.out.statusOnFailure = d.status;", "", "unit_controller"),
+ ("extension while unsure", "src/controller/plan_decide.cc",
+  "  if (unsure && d.status.extensions < s.maxExtensions)", "  if (false)", "unit_controller"),
+ ("no decision without telemetry", "src/controller/plan_decide.cc",
+  "  if (!e.problem.empty())\n    return planTelemetryUnavailable(d, e.problem);", "  if (false)\n    return planTelemetryUnavailable(d, e.problem);", "unit_controller"),
+ ("queue limit", "src/controller/plan_probe.cc",
+  "  if (d.world.probing >= d.config.maxConcurrentPlacements) {", "  if (false) {", "unit_controller"),
+ ("shadows before finalizer on delete", "src/controller/plan.cc",
+  "  if (world.shadowsLeft > 0) {\n    p.writes.emplace_back(write::DeleteShadows{});", "  if (world.shadowsLeft > 1000000) {\n    p.writes.emplace_back(write::DeleteShadows{});", "unit_controller"),
+ ("terminal clean-up", "src/controller/plan.cc",
+  "    d.deleteShadows();  // a decision is final", "    // a decision is final", "unit_controller"),
+ ("late shadow dropped", "src/controller/plan_probe.cc",
+  "    const bool late = vmi.created && d.now - *vmi.created > timeout;", "    const bool late = false;", "unit_controller"),
+ ("move requested before Placed is written", "src/controller/plan_decide.cc",
+  "    d.add(write::PatchVirtualMachine{d.settings().targetName, std::move(patch)});", "    (void)patch;", "unit_controller"),
+ ("choice recalled only for its uid", "src/controller/first_pass_choices.cc",
+  "  if (it == choices_.end() || it->second.uid != uid)", "  if (it == choices_.end() || uid.empty())", "unit_controller"),
+ ("expectations cleared by a newer version", "src/controller/first_pass_choices.cc",
+  "  replaced_.erase(it);  // the cache caught up with our writes", "", "unit_controller"),
+ ("error policy honours retryable()", "src/runtime/error_policy.cc",
+  "  return {Retry::How::Never, {}};\n}", "  return {Retry::How::Backoff, {}};\n}", "unit_runtime"),
+]
+results=[]
+for name,f,old,new,target in M:
+    p=pathlib.Path(R+f); src=p.read_text()
+    if old not in src:
+        results.append((name,'MUTATION NOT APPLIED')); continue
+    p.write_text(src.replace(old,new,1))
+    try:
+        b=subprocess.run(['cmake','--build',R+'build','-j2','--target',target],capture_output=True,text=True)
+        if b.returncode!=0:
+            results.append((name,'build failed: '+b.stdout[-300:])); continue
+        t=subprocess.run([R+'build/tests/'+target],capture_output=True,text=True)
+        failed=[l.split('] ')[1].split(' ')[0] for l in t.stdout.splitlines() if l.startswith('[  FAILED  ]') and '(' in l]
+        results.append((name,'caught by '+', '.join(failed) if t.returncode!=0 else 'NOT CAUGHT'))
+    finally:
+        p.write_text(src)
+for r in results: print('%-45s %s'%r)
+missed = [r for r in results if not r[1].startswith('caught')]
+subprocess.run(['cmake','--build',R+'build','-j2','--target','unit_controller','unit_runtime'],capture_output=True)
+sys.exit(1 if missed else 0)
