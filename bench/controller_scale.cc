@@ -358,11 +358,17 @@ int main(int argc, char** argv) {
 
   // Wait for every placement to reach a final phase.
   std::map<std::string, int> phases;
+  std::map<std::string, int> failures;  // reason: message (cut), for the Failed ones
   for (int i = 0; i < 600; ++i) {
     phases.clear();
+    failures.clear();
     auto list = kube::listAll(*client, api::shadowPlacements(), "bench", {});
-    for (const auto& sp : (*list)["items"])
-      phases[sp.value("status", Json::object()).value("phase", "")]++;
+    for (const auto& sp : (*list)["items"]) {
+      const Json st = sp.value("status", Json::object());
+      phases[st.value("phase", "")]++;
+      if (st.value("phase", "") == "Failed")
+        failures[st.value("reason", "") + ": " + st.value("message", "").substr(0, 160)]++;
+    }
     if (phases["Placed"] + phases["Recommended"] + phases["Failed"] == placements)
       break;
     std::this_thread::sleep_for(1s);
@@ -407,6 +413,8 @@ int main(int argc, char** argv) {
   for (const auto& [p, n] : phases)
     std::printf(" %s=%d", p.c_str(), n);
   std::printf("\nall final after %.1f s\n", wall);
+  for (const auto& [why, n] : failures)
+    std::printf("  Failed x%d: %s\n", n, why.c_str());
   std::printf(
       "create -> shadows created: p50 %.2f s, p99 %.2f s (target p99 < 2 s; %zu placements "
       "measured)\n",
@@ -503,6 +511,9 @@ int main(int argc, char** argv) {
   simulator.wait(20);
   vmis.stop();
   sh(src + "/scripts/local-cluster.sh down --dir " + dir + "/cp");
-  sh("rm -rf " + dir);
+  if (std::getenv("UMBRA_BENCH_KEEP") == nullptr)
+    sh("rm -rf " + dir);  // UMBRA_BENCH_KEEP=1 keeps the logs and the cluster files
+  else
+    std::fprintf(stderr, "[bench] kept %s\n", dir.c_str());
   return 0;
 }

@@ -20,6 +20,9 @@ inline constexpr const char* FinalizerName = "umbra.io/cleanup";
 inline constexpr const char* PlacementLabel = "umbra.io/placement";
 inline constexpr const char* RoleLabel = "umbra.io/role";
 inline constexpr const char* ShadowNodeLabel = "umbra.io/node";  // the candidate a shadow probes
+// On a VM whose template nodeSelector Umbra pinned to a node: that node. Umbra's own earlier pin
+// never limits a later placement of the VM.
+inline constexpr const char* PinnedNodeAnnotation = "umbra.io/pinned-node";
 
 const kube::ResourceType& shadowPlacements();
 const kube::ResourceType& virtualMachines();

@@ -23,6 +23,10 @@ constexpr const char* SelectedNode = "selectedNode";
 constexpr const char* Confidence = "confidence";
 constexpr const char* Model = "model";
 constexpr const char* DecidedAt = "decidedAt";
+constexpr const char* Moves = "moves";
+constexpr const char* Migration = "migration";
+constexpr const char* Action = "action";
+constexpr const char* StartedAt = "startedAt";
 constexpr const char* Conditions = "conditions";
 constexpr const char* Node = "node";
 constexpr const char* Name = "name";
@@ -42,6 +46,7 @@ constexpr Phase AllPhases[] = {Phase::New,     Phase::Pending, Phase::Probing,  
                                Phase::Placing, Phase::Placed,  Phase::Recommended, Phase::Failed};
 constexpr ShadowPhase AllShadowPhases[] = {ShadowPhase::Pending, ShadowPhase::Running,
                                            ShadowPhase::Dropped};
+constexpr MovePhase AllMovePhases[] = {MovePhase::Moving, MovePhase::Succeeded, MovePhase::Failed};
 
 // The enumerator whose toString() is `text`; else an Invalid error "<what> \"text\"".
 template <class E, size_t N>
@@ -85,6 +90,30 @@ Result<ShadowStatus> shadowFrom(const Json& j, const std::string& where) {
                               where + "phase: unknown shadow phase"));
   UMBRA_TRY(s.runningSince, getTime(j, key::RunningSince, where));
   return s;
+}
+
+Json moveJson(const MoveStatus& m) {
+  Json j = {{key::Node, m.node}, {key::Phase, toString(m.phase)}};
+  if (!m.migration.empty())
+    j[key::Migration] = m.migration;
+  if (!m.action.empty())
+    j[key::Action] = m.action;
+  putTime(j, key::StartedAt, m.startedAt);
+  if (!m.reason.empty())
+    j[key::Reason] = m.reason;
+  return j;
+}
+
+Result<MoveStatus> moveFrom(const Json& j, const std::string& where) {
+  MoveStatus m;
+  m.node = j.value(key::Node, "");
+  m.migration = j.value(key::Migration, "");
+  m.action = j.value(key::Action, "");
+  m.reason = j.value(key::Reason, "");
+  UMBRA_TRY(m.phase, enumFrom(j.value(key::Phase, "Moving"), AllMovePhases,
+                              where + "phase: unknown move phase"));
+  UMBRA_TRY(m.startedAt, getTime(j, key::StartedAt, where));
+  return m;
 }
 
 Json candidateJson(const CandidateStatus& c) {
@@ -152,6 +181,15 @@ bool isTerminal(Phase phase) {
   return phase == Phase::Placed || phase == Phase::Recommended || phase == Phase::Failed;
 }
 
+const char* toString(MovePhase phase) {
+  switch (phase) {
+    case MovePhase::Moving: return "Moving";
+    case MovePhase::Succeeded: return "Succeeded";
+    case MovePhase::Failed: return "Failed";
+  }
+  return "Moving";
+}
+
 const char* toString(ShadowPhase phase) {
   switch (phase) {
     case ShadowPhase::Pending: return "Pending";
@@ -196,6 +234,14 @@ std::string ShadowPlacementStatus::conditionStatus(const std::string& type) cons
   return "";
 }
 
+std::string ShadowPlacementStatus::conditionMessage(const std::string& type) const {
+  for (const auto& c : conditions) {
+    if (c.type == type)
+      return c.message;
+  }
+  return "";
+}
+
 int ShadowPlacementStatus::liveShadows() const {
   int n = 0;
   for (const auto& s : shadows)
@@ -233,6 +279,12 @@ Json toJson(const ShadowPlacementStatus& s) {
   if (!s.model.empty())
     j[key::Model] = s.model;
   putTime(j, key::DecidedAt, s.decidedAt);
+  if (!s.moves.empty()) {
+    Json moves = Json::array();
+    for (const auto& m : s.moves)
+      moves.push_back(moveJson(m));
+    j[key::Moves] = std::move(moves);
+  }
   Json conditions = Json::array();
   for (const auto& c : s.conditions)
     conditions.push_back(conditionJson(c));
@@ -264,6 +316,11 @@ Result<ShadowPlacementStatus> statusFromJson(const Json& j) {
     s.confidence = j[key::Confidence].get<double>();
   s.model = j.value(key::Model, "");
   UMBRA_TRY(s.decidedAt, getTime(j, key::DecidedAt, "status."));
+  const Json moves = j.value(key::Moves, Json::array());
+  for (size_t i = 0; i < moves.size(); ++i) {
+    UMBRA_TRY(MoveStatus m, moveFrom(moves[i], "status.moves[" + std::to_string(i) + "]."));
+    s.moves.push_back(std::move(m));
+  }
   const Json conditions = j.value(key::Conditions, Json::array());
   for (size_t i = 0; i < conditions.size(); ++i) {
     UMBRA_TRY(Condition c,

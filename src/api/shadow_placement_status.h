@@ -50,6 +50,21 @@ struct CandidateStatus {
   friend bool operator==(const CandidateStatus&, const CandidateStatus&) = default;
 };
 
+enum class MovePhase { Moving, Succeeded, Failed };
+const char* toString(MovePhase phase);
+
+// One attempt to move the target to a chosen node, in status.moves: a Placed placement is one
+// whose last move the world confirmed (the VMI runs on the node).
+struct MoveStatus {
+  std::string node;
+  std::string migration;  // the VirtualMachineInstanceMigration, if one was needed
+  std::string action;     // what was done, in words ("migration ... created")
+  MovePhase phase = MovePhase::Moving;
+  std::optional<SystemTime> startedAt;  // whole seconds
+  std::string reason;                   // why it failed
+  friend bool operator==(const MoveStatus&, const MoveStatus&) = default;
+};
+
 // A metav1.Condition.
 struct Condition {
   std::string type;
@@ -83,6 +98,7 @@ struct ShadowPlacementStatus {
   std::optional<double> confidence;
   std::string model;
   std::optional<SystemTime> decidedAt;
+  std::vector<MoveStatus> moves;
   std::vector<Condition> conditions;
 
   friend bool operator==(const ShadowPlacementStatus&, const ShadowPlacementStatus&) = default;
@@ -96,6 +112,8 @@ struct ShadowPlacementStatus {
   std::string conditionStatus(const std::string& type) const;
   // The shadows still probing (not Dropped): status.shadowCount.
   int liveShadows() const;
+  // The condition's message; "" when absent.
+  std::string conditionMessage(const std::string& type) const;
 };
 
 // The one JSON mapping of the status (keys spelled once, in the .cc). fromJson rejects a status

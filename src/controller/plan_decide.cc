@@ -1,4 +1,4 @@
-// Planning Observing -> Placing -> Placed / Recommended: decide on the evidence, then move the VM.
+// Planning Observing -> Placing (Apply) / Recommended: decide on the evidence.
 #include "controller/plan_draft.h"
 #include "kube_core/quantity.h"
 #include "kube_core/time.h"
@@ -60,43 +60,6 @@ void recordDecision(Draft& d, const placement::Decision& decision, const std::st
   d.status.decidedAt = api::wholeSeconds(d.now);
 }
 
-kube::Json migrationOf(const Draft& d, const std::string& node) {
-  return {{"apiVersion", "kubevirt.io/v1"},
-          {"kind", "VirtualMachineInstanceMigration"},
-          {"metadata",
-           {{"name", d.in.name + "-migration"},
-            {"namespace", d.in.ns},
-            {"labels", {{api::PlacementLabel, d.in.name}}}}},
-          {"spec",
-           {{"vmiName", d.settings().targetName},
-            {"addedNodeSelector", {{"kubernetes.io/hostname", node}}}}}};
-}
-
-// The writes that move the target to `node`, and what they do in words: a VM's template gets the
-// nodeSelector (a stopped VM is started); a VMI running elsewhere is live-migrated (its spec is
-// immutable).
-std::string addPlacementWrites(Draft& d, const std::string& node) {
-  const TargetView& t = d.target();
-  std::string how;
-  if (d.settings().targetKind == api::TargetKind::VirtualMachine) {
-    kube::Json patch = {
-        {"spec",
-         {{"template", {{"spec", {{"nodeSelector", {{"kubernetes.io/hostname", node}}}}}}}}}};
-    if (!t.vmiExists) {
-      patch["spec"]["runStrategy"] = "Always";  // start it; works without virt-api
-      if (t.hasRunningField)
-        patch["spec"]["running"] = nullptr;  // deprecated and exclusive with runStrategy
-    }
-    d.add(write::PatchVirtualMachine{d.settings().targetName, std::move(patch)});
-    how = t.vmiExists ? "template nodeSelector set" : "template nodeSelector set and started";
-  }
-  if (!t.vmiExists || t.runningOn == node || t.runningOn.empty())
-    return how;
-  d.add(write::CreateMigration{migrationOf(d, node)});
-  return how + (how.empty() ? "" : "; ") + "migration " + d.in.name + "-migration from " +
-         t.runningOn + " created";
-}
-
 }  // namespace
 
 Plan planObserve(Draft& d) {
@@ -126,7 +89,7 @@ Plan planObserve(Draft& d) {
   d.status.setCondition(api::condition::Decided, true, unsure ? "LowConfidence" : "Decided",
                         message, d.generation(), d.now);
   if (s.mode == api::Mode::Apply) {
-    // The decision is written together with its outcome by planPlace, in one status write.
+    // The decision is written together with the first move (plan_move.cc), in one status write.
     d.status.setPhase(api::Phase::Placing, "Decided", message);
     return planPlace(d);
   }
@@ -135,22 +98,6 @@ Plan planObserve(Draft& d) {
   d.event(EventType::Normal, "Recommended", "Decide", message);
   d.deleteShadows();  // the decision is made: stop probing
   return d.done(Action::awaitChange(), "recommended");
-}
-
-Plan planPlace(Draft& d) {
-  // Should a write fail, the decision (phase Placing) is recorded, so that the retry places
-  // without observing again.
-  d.out.statusOnFailure = d.status;
-  const std::string node = d.status.selectedNode;
-  const std::string how = addPlacementWrites(d, node);
-  const std::string message = "placed on " + node + ": " + how + " (" +
-                              (d.status.message.empty() ? "decided" : d.status.message) + ")";
-  d.status.setPhase(api::Phase::Placed, "Placed", message);
-  d.status.setCondition(api::condition::Placed, true, "Placed", message, d.generation(), d.now);
-  d.writeStatus();
-  d.event(EventType::Normal, "Placed", "Place", message);
-  d.deleteShadows();
-  return d.done(Action::awaitChange(), "placed");
 }
 
 }  // namespace umbra::controller

@@ -47,7 +47,9 @@ struct TargetView {
   std::string invalid;
   bool vmiExists = false;        // a VMI of that name exists (the VM runs, or the target is a VMI)
   std::string runningOn;         // the VMI's status.nodeName
+  std::string vmiPhase;          // the VMI's status.phase
   bool hasRunningField = false;  // a VM whose spec uses the deprecated `running`
+  std::string runStrategy;       // a VM's spec.runStrategy
 };
 
 // One of this placement's shadow VMIs in the cache.
@@ -55,6 +57,12 @@ struct ShadowView {
   std::string phase;  // the VMI's status.phase
   std::optional<SystemTime> created;
   std::optional<SystemTime> runningSince;  // from status.phaseTransitionTimestamps
+};
+
+// The migration of the placement's current move.
+struct MigrationView {
+  std::string phase;   // status.phase: Pending, Scheduling, Running, Succeeded, Failed, ...
+  std::string reason;  // why it failed (its Failed condition's message)
 };
 
 // What the shadows showed over the observation window, read once the window has ended.
@@ -76,7 +84,8 @@ struct World {
   std::map<std::string, ShadowView> shadows;  // this placement's shadows by name
   // This placement's shadows still present: in the cache, or on the server while deleting.
   size_t shadowsLeft = 0;
-  std::optional<Evidence> evidence;  // only once the observation window has ended
+  std::optional<Evidence> evidence;        // only once the observation window has ended
+  std::optional<MigrationView> migration;  // the current move's migration, once it exists
 };
 
 }  // namespace umbra::controller

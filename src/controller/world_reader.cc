@@ -84,16 +84,16 @@ Result<World> WorldReader::observe(const PlacementInput& in, SystemTime now) con
   if (selecting) {
     w.adopted = adopted(in);
   }
-  if (selecting && w.adopted.empty()) {
+  if (selecting && w.adopted.empty())
     w.probing = probing();
-    // What the nodes already hold, less the target itself and this placement's own shadows.
-    std::vector<std::string> exclude{in.ns + "/" + in.settings->targetName};
-    for (const auto& [name, view] : w.shadows)
-      exclude.push_back(in.ns + "/" + name);
-    w.nodes = usage_.nodes(exclude);
-  }
-  if (w.target && w.target->requirements && observationEnded(in, now))
+  const bool deciding = w.target && w.target->requirements && observationEnded(in, now);
+  if (deciding)
     w.evidence = evidence(in, *w.target, now);
+  const bool placing = in.status.phase == api::Phase::Placing;
+  if ((selecting && w.adopted.empty()) || deciding || placing)
+    w.nodes = nodes(in, w);
+  if (placing)
+    w.migration = migration(in);
   return w;
 }
 
@@ -107,14 +107,26 @@ std::optional<TargetView> WorldReader::target(const PlacementInput& in) const {
   t.spec = isVm ? (*target)["spec"]["template"].value("spec", Json::object())
                 : (*target).value("spec", Json::object());
   t.hasRunningField = isVm && (*target)["spec"].contains("running");
+  t.runStrategy = isVm ? (*target)["spec"].value("runStrategy", "") : "";
   auto req = placement::requirementsOf(t.spec);
   if (req.ok())
     t.requirements = *req;
   else
     t.invalid = req.error().message;
+  // Umbra's own earlier pin is not a constraint of the VM's.
+  const std::string pinned = (*target)["metadata"]
+                                 .value("annotations", Json::object())
+                                 .value(api::PinnedNodeAnnotation, "");
+  if (t.requirements && !pinned.empty()) {
+    auto& selector = t.requirements->nodeSelector;
+    const auto it = selector.find("kubernetes.io/hostname");
+    if (it != selector.end() && it->second == pinned)
+      selector.erase(it);
+  }
   if (const kube::ObjectPtr vmi = caches_.vmis.get(key)) {
     t.vmiExists = true;
     t.runningOn = (*vmi).value("status", Json::object()).value("nodeName", "");
+    t.vmiPhase = (*vmi).value("status", Json::object()).value("phase", "");
   }
   return t;
 }
@@ -138,6 +150,30 @@ std::vector<api::ShadowStatus> WorldReader::adopted(const PlacementInput& in) co
       shadows.push_back({node, name, api::ShadowPhase::Pending});
   }
   return shadows;
+}
+
+// What the nodes already hold, less the target itself and this placement's own shadows.
+std::vector<placement::NodeView> WorldReader::nodes(const PlacementInput& in,
+                                                    const World& w) const {
+  std::vector<std::string> exclude{in.ns + "/" + in.settings->targetName};
+  for (const auto& [name, view] : w.shadows)
+    exclude.push_back(in.ns + "/" + name);
+  return usage_.nodes(exclude);
+}
+
+std::optional<MigrationView> WorldReader::migration(const PlacementInput& in) const {
+  if (in.status.moves.empty() || in.status.moves.back().migration.empty())
+    return std::nullopt;
+  const kube::ObjectPtr m = caches_.migrations.get(in.ns + "/" + in.status.moves.back().migration);
+  if (!m)
+    return std::nullopt;
+  const Json status = (*m).value("status", Json::object());
+  MigrationView v{status.value("phase", ""), ""};
+  for (const auto& c : status.value("conditions", Json::array())) {
+    if (c.value("type", "") == "Failed" && c.value("status", "") == "True")
+      v.reason = c.value("message", c.value("reason", ""));
+  }
+  return v;
 }
 
 int WorldReader::probing() const {

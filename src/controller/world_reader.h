@@ -18,6 +18,7 @@ struct Caches {
   const kube::Store& vms;
   const kube::Store& nodes;
   const kube::Store& pods;
+  const kube::Store& migrations;  // VirtualMachineInstanceMigrations (the placements' own)
 };
 
 // observe: builds a pass's PlacementInput and World. Reads the caches; Prometheus only once an
@@ -37,6 +38,8 @@ class WorldReader {
   std::optional<TargetView> target(const PlacementInput& in) const;
   std::vector<api::ShadowStatus> adopted(const PlacementInput& in) const;
   int probing() const;
+  std::vector<placement::NodeView> nodes(const PlacementInput& in, const World& w) const;
+  std::optional<MigrationView> migration(const PlacementInput& in) const;
   void readShadows(const PlacementInput& in, World& w) const;
   Result<size_t> shadowsOnServer(const PlacementInput& in) const;
   Evidence evidence(const PlacementInput& in, const TargetView& target, SystemTime now) const;

@@ -19,20 +19,28 @@ std::string containerDiskImage(const Json& targetSpec) {
   return "";
 }
 
-}  // namespace
-
-std::string shadowName(const std::string& placement, const std::string& node) {
-  std::string name = placement + "-shadow-" + node;
-  if (name.size() <= 63) {
+// `name` cut to `max` characters with a hash of the whole at the end, when it is longer.
+std::string shortened(std::string name, size_t max) {
+  if (name.size() <= max) {
     return name;
   }
   char hash[16];
   std::snprintf(hash, sizeof(hash), "%08zx", std::hash<std::string>{}(name)&0xffffffffu);
-  name.resize(63 - 9);
+  name.resize(max - 9);
   while (!name.empty() && (name.back() == '-' || name.back() == '.')) {
     name.pop_back();
   }
   return name + "-" + hash;
+}
+
+}  // namespace
+
+std::string shadowName(const std::string& placement, const std::string& node) {
+  return shortened(placement + "-shadow-" + node, 63);
+}
+
+std::string migrationName(const std::string& placement, const std::string& uid, size_t attempt) {
+  return shortened(placement + "-" + uid.substr(0, 8) + "-" + std::to_string(attempt), 253);
 }
 
 std::string shadowSelector(const std::string& placement) {

@@ -15,6 +15,11 @@ namespace umbra::placement {
 // hash of the full name (the name also becomes a label value on the launcher pod).
 std::string shadowName(const std::string& placement, const std::string& node);
 
+// The migration of a placement's `attempt`-th move (1-based): `<placement>-<uid[:8]>-<attempt>`,
+// so that a placement re-created under the same name never meets an old migration, and a retried
+// create of the same attempt meets AlreadyExists. Long names keep a prefix and end in a hash.
+std::string migrationName(const std::string& placement, const std::string& uid, size_t attempt);
+
 // The label selector of a placement's shadows ("umbra.io/placement=<name>,umbra.io/role=shadow").
 std::string shadowSelector(const std::string& placement);
 

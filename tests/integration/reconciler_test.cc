@@ -35,20 +35,21 @@ class Operator {
         vms_(reader, {api::virtualMachines(), ns}, {}),
         nodes_(reader, {kube::resources::nodes(), ""}, {}),
         pods_(reader, {kube::resources::pods(), ""}, {}),
+        migrations_(reader, {api::migrations(), ns}, {}),
         // Events go through the reader, so the fault-injection test counts the reconciler's own
         // calls only (Events are written on a background thread, in no fixed order).
         events_(reader, "umbra-operator", "test", clock),
-        reconciler_(
-            {writer,
-             {placements_.store(), vmis_.store(), vms_.store(), nodes_.store(), pods_.store()},
-             metrics,
-             forecaster_,
-             events_,
-             clock,
-             config::OperatorConfig{}}) {
-    for (auto* i : {&placements_, &vmis_, &vms_, &nodes_, &pods_})
+        reconciler_({writer,
+                     {placements_.store(), vmis_.store(), vms_.store(), nodes_.store(),
+                      pods_.store(), migrations_.store()},
+                     metrics,
+                     forecaster_,
+                     events_,
+                     clock,
+                     config::OperatorConfig{}}) {
+    for (auto* i : {&placements_, &vmis_, &vms_, &nodes_, &pods_, &migrations_})
       i->start();
-    for (auto* i : {&placements_, &vmis_, &vms_, &nodes_, &pods_}) {
+    for (auto* i : {&placements_, &vmis_, &vms_, &nodes_, &pods_, &migrations_}) {
       EXPECT_TRUE(i->waitForSync(20s));
     }
   }
@@ -60,7 +61,7 @@ class Operator {
   const kube::Store& nodes() const { return nodes_.store(); }
 
  private:
-  kube::Informer placements_, vmis_, vms_, nodes_, pods_;
+  kube::Informer placements_, vmis_, vms_, nodes_, pods_, migrations_;
   model::WindowMeanForecaster forecaster_;
   runtime::EventRecorder events_;
   controller::ShadowPlacementReconciler reconciler_;
@@ -335,8 +336,12 @@ TEST_F(ReconcilerTest, RunningVmIsMovedWithAMigration) {
   ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed");
   const std::string best = placement("web")["status"]["selectedNode"];
   EXPECT_EQ(best, node("a"));
-  auto mig = admin_->get(api::migrations(), {ns_.name(), "web-migration"});
+  const std::string migration = placement("web")["status"]["moves"][0].value("migration", "");
+  ASSERT_FALSE(migration.empty()) << "the move was a migration";
+  auto mig = admin_->get(api::migrations(), {ns_.name(), migration});
   ASSERT_TRUE(mig.ok()) << mig.error().message;
+  EXPECT_EQ((*mig)["metadata"]["ownerReferences"][0]["kind"], "ShadowPlacement")
+      << "owned by the placement";
   EXPECT_EQ((*mig)["spec"]["vmiName"], "web");
   EXPECT_EQ((*mig)["spec"]["addedNodeSelector"]["kubernetes.io/hostname"], best);
   EXPECT_EQ(server(api::virtualMachines(),
@@ -344,7 +349,7 @@ TEST_F(ReconcilerTest, RunningVmIsMovedWithAMigration) {
             best);
   EXPECT_TRUE(eventually([&] {
     kubevirt_->tick();
-    const Json m = server(api::migrations(), "web-migration");
+    const Json m = server(api::migrations(), migration);
     return m.value("status", Json::object()).value("phase", "") == "Succeeded";
   })) << "KubeVirt carried the migration out";
   EXPECT_EQ(runningOn("web"), best);
@@ -362,7 +367,9 @@ TEST_F(ReconcilerTest, VmiTargetIsMovedWithAMigration) {
                    placementFor(ns_.name(), "db", "VirtualMachineInstance", "db", ns_.name()))
           .ok());
   ASSERT_EQ(runUntil("db", {"Placed", "Failed"}), "Placed");
-  auto mig = admin_->get(api::migrations(), {ns_.name(), "db-migration"});
+  auto mig =
+      admin_->get(api::migrations(),
+                  {ns_.name(), placement("db")["status"]["moves"][0].value("migration", "")});
   ASSERT_TRUE(mig.ok());
   EXPECT_EQ((*mig)["spec"]["addedNodeSelector"]["kubernetes.io/hostname"], node("a"));
   EXPECT_EQ(runningOn("db"), node("a")) << "the VMI moved";
@@ -601,7 +608,7 @@ TEST_F(ReconcilerTest, APassOnACacheOlderThanItsOwnWriteWaitsForTheWatch) {
                   ->create(api::shadowPlacements(), ns_.name(),
                            placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
                   .ok());
-  kube::Store placements, vmis, vms, nodes, pods;
+  kube::Store placements, vmis, vms, nodes, pods, migrations;
   const auto load = [&](kube::Store& store, const kube::ResourceType& type, const std::string& ns) {
     auto l = admin_->list(type, ns, {});
     ASSERT_TRUE(l.ok());
@@ -617,13 +624,14 @@ TEST_F(ReconcilerTest, APassOnACacheOlderThanItsOwnWriteWaitsForTheWatch) {
   model::WindowMeanForecaster forecaster;
   runtime::EventRecorder events(*admin_, "umbra-operator", "test", clock_);
   FaultInjectingClient counting(*admin_, -1);  // counts the calls, fails none
-  controller::ShadowPlacementReconciler reconciler({counting,
-                                                    {placements, vmis, vms, nodes, pods},
-                                                    metrics_,
-                                                    forecaster,
-                                                    events,
-                                                    clock_,
-                                                    config::OperatorConfig{}});
+  controller::ShadowPlacementReconciler reconciler(
+      {counting,
+       {placements, vmis, vms, nodes, pods, migrations},
+       metrics_,
+       forecaster,
+       events,
+       clock_,
+       config::OperatorConfig{}});
 
   ASSERT_TRUE(reconciler.reconcile(key("web")).ok());  // the shadows
   ASSERT_EQ(shadows().size(), 3u);
@@ -724,6 +732,113 @@ TEST_F(ReconcilerTest, AForbiddenMoveIsReportedOnThePlacementAndNotHammered) {
   EXPECT_TRUE(warned) << "a Warning Event names the refusal";
   EXPECT_FALSE(
       server(api::virtualMachines(), "web")["spec"]["template"]["spec"].contains("nodeSelector"));
+}
+
+// ---- issue 24: Placed means moved -------------------------------------------------------------
+
+TEST_F(ReconcilerTest, NodesCordonedWhileTheShadowsRanAreNotChosen) {
+  startOperator(*admin_);
+  ASSERT_TRUE(createVmAndPlacement("web"));
+  ASSERT_EQ(runUntil("web", {"Observing"}), "Observing");
+  // The two best candidates are cordoned between the observation and the decision.
+  for (const char* n : {"a", "b"}) {
+    ASSERT_TRUE(admin_
+                    ->patch(kube::resources::nodes(), {"", node(n)}, kube::PatchType::Merge,
+                            {{"spec", {{"unschedulable", true}}}})
+                    .ok());
+    ASSERT_TRUE(eventually([&] {
+      const auto cached = op_->nodes().get(node(n));
+      return cached && (*cached)["spec"].value("unschedulable", false);
+    }));
+  }
+  ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed") << placement("web")["status"].dump();
+  const std::string chosen = placement("web")["status"]["selectedNode"];
+  EXPECT_NE(chosen, node("a"));
+  EXPECT_NE(chosen, node("b"));
+  EXPECT_EQ(runningOn("web"), chosen) << "Placed: the VM runs where the status says";
+}
+
+TEST_F(ReconcilerTest, AFailedMigrationMovesTheVmToTheNextCandidate) {
+  startOperator(*admin_);
+  ASSERT_TRUE(createRunningVmi(*admin_, ns_.name(), "db", node("d"),
+                               haltedVm(ns_.name(), "x")["spec"]["template"]["spec"])
+                  .ok());
+  ASSERT_TRUE(
+      admin_
+          ->create(api::shadowPlacements(), ns_.name(),
+                   placementFor(ns_.name(), "db", "VirtualMachineInstance", "db", ns_.name()))
+          .ok());
+  ASSERT_EQ(runUntil("db", {"Observing"}), "Observing");
+  // Decide without letting KubeVirt act, so that the chosen node can be cordoned between the
+  // migration's creation and KubeVirt's scheduling of it.
+  for (int i = 0; i < 10 && phaseOf("db") == "Observing"; ++i) {
+    waitForCaches("db");
+    auto r = op_->reconciler().reconcile(key("db"));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    if (r->requeues())
+      clock_.advance(*r->requeueAfter + 1s);
+  }
+  ASSERT_EQ(phaseOf("db"), "Placing");
+  const Json first = placement("db")["status"]["moves"][0];
+  ASSERT_FALSE(first.value("migration", "").empty());
+  ASSERT_TRUE(admin_
+                  ->patch(kube::resources::nodes(), {"", first["node"]}, kube::PatchType::Merge,
+                          {{"spec", {{"unschedulable", true}}}})
+                  .ok());
+  ASSERT_EQ(runUntil("db", {"Placed", "Failed"}), "Placed") << placement("db")["status"].dump();
+  const Json st = placement("db")["status"];
+  ASSERT_EQ(st["moves"].size(), 2u);
+  EXPECT_EQ(st["moves"][0]["phase"], "Failed");
+  EXPECT_NE(st["moves"][0].value("reason", "").find("failed"), std::string::npos);
+  EXPECT_NE(st["selectedNode"], first["node"]);
+  EXPECT_NE(st["moves"][1]["migration"], first["migration"]) << "a migration per attempt";
+  EXPECT_EQ(runningOn("db"), st["selectedNode"].get<std::string>());
+}
+
+TEST_F(ReconcilerTest, APlacementReCreatedUnderTheSameNameMovesTheVmAgain) {
+  startOperator(*admin_);
+  ASSERT_TRUE(createRunningVmi(*admin_, ns_.name(), "db", node("d"),
+                               haltedVm(ns_.name(), "x")["spec"]["template"]["spec"])
+                  .ok());
+  const Json sp = placementFor(ns_.name(), "db", "VirtualMachineInstance", "db", ns_.name());
+  ASSERT_TRUE(admin_->create(api::shadowPlacements(), ns_.name(), sp).ok());
+  ASSERT_EQ(runUntil("db", {"Placed", "Failed"}), "Placed");
+  const std::string best = placement("db")["status"]["selectedNode"];
+  ASSERT_EQ(runningOn("db"), best);
+  ASSERT_TRUE(admin_->remove(api::shadowPlacements(), {ns_.name(), "db"}).ok());
+  ASSERT_EQ(runUntil("db", {"<gone>"}, 10), "<gone>");
+  // Someone moves the VMI back to d; the same placement is created again.
+  const Json back = {
+      {"apiVersion", "kubevirt.io/v1"},
+      {"kind", "VirtualMachineInstanceMigration"},
+      {"metadata", {{"name", "back"}, {"namespace", ns_.name()}}},
+      {"spec",
+       {{"vmiName", "db"}, {"addedNodeSelector", {{"kubernetes.io/hostname", node("d")}}}}}};
+  ASSERT_TRUE(admin_->create(api::migrations(), ns_.name(), back).ok());
+  kubevirt();
+  ASSERT_EQ(runningOn("db"), node("d"));
+  ASSERT_TRUE(admin_->create(api::shadowPlacements(), ns_.name(), sp).ok());
+  ASSERT_EQ(runUntil("db", {"Placed", "Failed"}), "Placed");
+  EXPECT_EQ(placement("db")["status"]["selectedNode"], best);
+  EXPECT_EQ(runningOn("db"), best) << "Placed only once the VMI runs there again";
+}
+
+TEST_F(ReconcilerTest, UmbrasOwnPinNeverLimitsTheNextPlacement) {
+  startOperator(*admin_);
+  ASSERT_TRUE(createVmAndPlacement("web"));
+  ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed");
+  const Json vm = server(api::virtualMachines(), "web");
+  const std::string pinned =
+      vm["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"];
+  EXPECT_EQ(vm["metadata"]["annotations"]["umbra.io/pinned-node"], pinned);
+  ASSERT_TRUE(
+      admin_
+          ->create(api::shadowPlacements(), ns_.name(),
+                   placementFor(ns_.name(), "web-again", "VirtualMachine", "web", ns_.name()))
+          .ok());
+  ASSERT_EQ(runUntil("web-again", {"Observing", "Failed"}), "Observing");
+  EXPECT_EQ(placement("web-again")["status"]["shadows"].size(), 3u)
+      << "every feasible node is a candidate again, not only the one Umbra pinned";
 }
 
 TEST_F(ReconcilerTest, EveryFailingCallLeavesNoOrphanedShadow) {

@@ -395,7 +395,8 @@ TEST(PlanTest, AfterTheLastExtensionItDecidesAndSaysConfidenceStayedLow) {
   const Plan p = planAt(
       observing(2), withEvidence({forecast("a", 0.01, 0.9), forecast("b", 0.2, 0.5)}), T0 + 15min);
   const auto& st = statusOf(p);
-  EXPECT_EQ(st.phase, Phase::Placed);
+  EXPECT_EQ(st.phase, Phase::Placing);
+  EXPECT_EQ(st.reason, "Moving");
   EXPECT_EQ(st.selectedNode, "a");
   ASSERT_FALSE(st.conditions.empty());
   for (const auto& c : st.conditions) {
@@ -451,12 +452,19 @@ TEST(PlanTest, AHaltedVmGetsTheNodeSelectorAndIsStarted) {
   EXPECT_EQ(patches[0].patch["spec"]["runStrategy"], "Always");
   EXPECT_FALSE(patches[0].patch["spec"].contains("running"));
   EXPECT_TRUE(all<write::CreateMigration>(p).empty());
-  EXPECT_EQ(statusOf(p).phase, Phase::Placed);
-  EXPECT_NE(statusOf(p).message.find("template nodeSelector set and started"), std::string::npos);
-  EXPECT_EQ(eventReasons(p), Strings{"Placed"});
+  const auto& st = statusOf(p);
+  EXPECT_EQ(st.phase, Phase::Placing) << "not Placed before the VM runs there";
+  EXPECT_EQ(st.reason, "Moving");
+  EXPECT_EQ(st.conditionStatus(api::condition::Placed), "False");
+  ASSERT_EQ(st.moves.size(), 1u);
+  EXPECT_EQ(st.moves[0].node, "a");
+  EXPECT_EQ(st.moves[0].phase, api::MovePhase::Moving);
+  EXPECT_EQ(st.moves[0].action, "template nodeSelector set and started");
+  EXPECT_EQ(st.moves[0].startedAt, T0 + 5min);
+  EXPECT_EQ(eventReasons(p), Strings{"Moving"});
   EXPECT_LT(indexOf<write::PatchVirtualMachine>(p), indexOf<write::WriteStatus>(p))
-      << "Placed is written only after the move was asked for";
-  EXPECT_EQ(p.next, Action::awaitChange());
+      << "the move is recorded only after it was asked for";
+  EXPECT_EQ(p.next, Action::after(5s));
 }
 
 TEST(PlanTest, TheDeprecatedRunningFieldIsClearedWhenStarting) {
@@ -509,8 +517,128 @@ TEST(PlanTest, PlacingRetriesTheMoveFromTheRecordedDecision) {
   in.status.message = "selected b (score 99.00, confidence 0.90)";
   const Plan p = planAt(in, withShadows(threeNodes(), {{"b", "Running"}}));
   EXPECT_EQ(all<write::PatchVirtualMachine>(p).size(), 1u);
-  EXPECT_EQ(statusOf(p).phase, Phase::Placed);
-  EXPECT_NE(statusOf(p).message.find("selected b"), std::string::npos);
+  EXPECT_EQ(statusOf(p).phase, Phase::Placing);
+  EXPECT_EQ(statusOf(p).message, "moving to b: template nodeSelector set and started");
+}
+
+// A placement whose move to `node` is under way (by a migration when `migration` is set).
+PlacementInput moving(const char* node, std::string migration = "") {
+  PlacementInput in = placementIn(Phase::Placing);
+  in.status.selectedNode = node;
+  in.status.candidates = {{"a", 99, 0.9, {}, ""}, {"b", 90, 0.9, {}, ""}, {"c", 80, 0.9, {}, ""}};
+  in.status.setCondition(api::condition::Decided, true, "Decided", "selected a (score 99.00)", 2,
+                         T0);
+  in.status.moves.push_back({node, std::move(migration), "template nodeSelector set and started",
+                             api::MovePhase::Moving, T0, ""});
+  return in;
+}
+
+World vmiOn(const char* node, const char* phase, World w = threeNodes()) {
+  w.target->vmiExists = true;
+  w.target->runningOn = node;
+  w.target->vmiPhase = phase;
+  return w;
+}
+
+TEST(PlanTest, PlacedOnlyOnceTheVmRunsOnTheChosenNode) {
+  const Plan p = planAt(moving("a"), vmiOn("a", "Running"), T0 + 10s);
+  const auto& st = statusOf(p);
+  EXPECT_EQ(st.phase, Phase::Placed);
+  EXPECT_EQ(st.moves[0].phase, api::MovePhase::Succeeded);
+  EXPECT_EQ(st.message,
+            "placed on a: template nodeSelector set and started (selected a (score 99.00))");
+  EXPECT_EQ(st.conditionStatus(api::condition::Placed), "True");
+  EXPECT_EQ(eventReasons(p), Strings{"Placed"});
+  EXPECT_EQ(p.next, Action::awaitChange());
+}
+
+TEST(PlanTest, WhileTheVmIsStillOnItsWayNothingIsWritten) {
+  const Plan p = planAt(moving("a"), vmiOn("a", "Scheduled"), T0 + 10s);
+  EXPECT_TRUE(p.writes.empty());
+  EXPECT_EQ(p.next, Action::after(5s));
+  World w = threeNodes();
+  w.migration = MigrationView{"Running", ""};
+  const Plan m = planAt(moving("a", "web-uid-1-1"), vmiOn("z", "Running", w), T0 + 10s);
+  EXPECT_TRUE(m.writes.empty()) << "the migration runs";
+}
+
+TEST(PlanTest, AFailedMigrationMovesToTheNextCandidateThatCanTakeTheVm) {
+  World w = vmiOn("z", "Running");
+  w.migration = MigrationView{"Failed", "no node to migrate to: a: cordoned"};
+  const Plan p = planAt(moving("a", placement::migrationName("web", "uid-1", 1)), w, T0 + 30s);
+  const auto& st = statusOf(p);
+  EXPECT_EQ(st.phase, Phase::Placing);
+  ASSERT_EQ(st.moves.size(), 2u);
+  EXPECT_EQ(st.moves[0].phase, api::MovePhase::Failed);
+  EXPECT_NE(st.moves[0].reason.find("no node to migrate to"), std::string::npos);
+  EXPECT_EQ(st.moves[1].node, "b");
+  EXPECT_EQ(st.selectedNode, "b");
+  const auto migrations = all<write::CreateMigration>(p);
+  ASSERT_EQ(migrations.size(), 1u);
+  EXPECT_EQ(migrations[0].migration["metadata"]["name"],
+            placement::migrationName("web", "uid-1", 2))
+      << "a migration per attempt";
+  EXPECT_EQ(migrations[0].migration["metadata"]["ownerReferences"][0]["uid"], "uid-1");
+  EXPECT_EQ(eventReasons(p), (Strings{"MoveFailed", "Moving"}));
+}
+
+TEST(PlanTest, AVmThatDoesNotRunOnTheNodeInTimeIsStoppedThenStartedOnTheNextCandidate) {
+  const Plan p = planAt(moving("a"), vmiOn("a", "Scheduling"), T0 + 3min + 1s);
+  const auto& st = statusOf(p);
+  ASSERT_EQ(st.moves.size(), 1u);
+  EXPECT_EQ(st.moves[0].phase, api::MovePhase::Failed);
+  EXPECT_EQ(st.moves[0].reason, "the VM did not run on a within 3m");
+  EXPECT_EQ(st.reason, "Restarting") << "a pending VMI keeps its node: stop it first";
+  ASSERT_EQ(all<write::PatchVirtualMachine>(p).size(), 1u);
+  EXPECT_EQ(all<write::PatchVirtualMachine>(p)[0].patch["spec"]["runStrategy"], "Halted");
+  EXPECT_EQ(eventReasons(p), Strings{"MoveFailed"});
+  // Once the VMI is gone, the VM is started on b.
+  PlacementInput next = moving("a");
+  next.status = st;
+  World stopped = threeNodes();
+  stopped.target->runStrategy = "Halted";
+  const Plan q = planAt(next, stopped, T0 + 3min + 10s);
+  ASSERT_EQ(statusOf(q).moves.size(), 2u);
+  EXPECT_EQ(statusOf(q).moves[1].node, "b");
+  EXPECT_EQ(all<write::PatchVirtualMachine>(q)[0].patch["spec"]["runStrategy"], "Always");
+  EXPECT_EQ(all<write::PatchVirtualMachine>(q)[0]
+                .patch["metadata"]["annotations"]["umbra.io/pinned-node"],
+            "b")
+      << "Umbra's own pin is marked, so that it never limits a later placement";
+}
+
+TEST(PlanTest, WithNoCandidateLeftThePlacementFailsSayingWhy) {
+  PlacementInput in = moving("c");
+  in.status.moves.insert(in.status.moves.begin(), {{"a", "", "", api::MovePhase::Failed, T0, "x"},
+                                                   {"b", "", "", api::MovePhase::Failed, T0, "y"}});
+  const Plan p = planAt(in, vmiOn("", "Failed"), T0 + 30s);
+  EXPECT_EQ(statusOf(p).phase, Phase::Failed);
+  EXPECT_EQ(statusOf(p).reason, "NoFeasibleCandidate");
+  EXPECT_NE(statusOf(p).message.find("a: a move there failed"), std::string::npos)
+      << statusOf(p).message;
+  EXPECT_EQ(all<write::PatchVirtualMachine>(p)[0].patch["spec"]["runStrategy"], "Halted")
+      << "the VM Umbra started is not left pending on a node that cannot run it";
+}
+
+TEST(PlanTest, TheDecisionChecksFeasibilityAgainRightBeforeActing) {
+  World w = withEvidence({forecast("a", 0.01, 0.9), forecast("b", 0.05, 0.9)});
+  w.nodes[0].unschedulable = true;  // a was cordoned while the shadows ran
+  const Plan p = planAt(observing(), w, T0 + 5min);
+  const auto& st = statusOf(p);
+  EXPECT_EQ(st.selectedNode, "b");
+  EXPECT_EQ(all<write::PatchVirtualMachine>(p)[0]
+                .patch["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"],
+            "b");
+  EXPECT_NE(st.message.find("instead of: a: "), std::string::npos) << st.message;
+}
+
+TEST(PlanTest, MigrationsAreNamedPerPlacementObjectAndAttempt) {
+  EXPECT_NE(placement::migrationName("web", "11111111-x", 1),
+            placement::migrationName("web", "22222222-x", 1))
+      << "a placement re-created under the same name";
+  EXPECT_NE(placement::migrationName("web", "11111111-x", 1),
+            placement::migrationName("web", "11111111-x", 2));
+  EXPECT_LE(placement::migrationName(std::string(300, 'w'), "11111111-x", 1).size(), 253u);
 }
 
 // ---- the end and deletion -----------------------------------------------------------------------
