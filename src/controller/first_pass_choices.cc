@@ -29,6 +29,16 @@ int FirstPassChoices::count() const {
   return static_cast<int>(choices_.size());
 }
 
+std::map<std::string, std::vector<std::string>> FirstPassChoices::nodesByPlacement() const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& [key, choice] : choices_) {
+    for (const auto& s : choice.shadows)
+      out[key].push_back(s.node);
+  }
+  return out;
+}
+
 void WriteExpectations::replaced(const std::string& key, const std::vector<std::string>& versions) {
   if (versions.empty())
     return;

@@ -24,6 +24,8 @@ class FirstPassChoices {
   void forget(const std::string& key);
   // Placements that are probing with their status still to come (maxConcurrentPlacements).
   int count() const;
+  // Every remembered choice's nodes, by placement key.
+  std::map<std::string, std::vector<std::string>> nodesByPlacement() const;
 
  private:
   struct Choice {

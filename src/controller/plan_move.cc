@@ -185,6 +185,8 @@ std::string moveFailure(const Draft& d, const api::MoveStatus& m) {
     return "the VMI ended (" + t.vmiPhase + ") before it ran on " + m.node;
   if (t.vmiPhase == "Running" && t.runningOn != m.node)
     return "the VMI runs on " + t.runningOn + ", not on " + m.node;
+  if (!t.unschedulable.empty())
+    return "the VMI cannot be scheduled on " + m.node + ": " + t.unschedulable;
   const auto timeout = toDuration(d.config.placement.shadowStartTimeout);
   if (since > timeout)
     return "the VM did not run on " + m.node + " within " +

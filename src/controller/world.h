@@ -50,6 +50,7 @@ struct TargetView {
   std::string vmiPhase;          // the VMI's status.phase
   bool hasRunningField = false;  // a VM whose spec uses the deprecated `running`
   std::string runStrategy;       // a VM's spec.runStrategy
+  std::string unschedulable;     // why the VMI's pod cannot be scheduled (PodScheduled=False)
 };
 
 // One of this placement's shadow VMIs in the cache.

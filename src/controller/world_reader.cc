@@ -91,7 +91,7 @@ Result<World> WorldReader::observe(const PlacementInput& in, SystemTime now) con
     w.evidence = evidence(in, *w.target, now);
   const bool placing = in.status.phase == api::Phase::Placing;
   if ((selecting && w.adopted.empty()) || deciding || placing)
-    w.nodes = nodes(in, w);
+    w.nodes = nodes(in, w, selecting);
   if (placing)
     w.migration = migration(in);
   return w;
@@ -127,6 +127,12 @@ std::optional<TargetView> WorldReader::target(const PlacementInput& in) const {
     t.vmiExists = true;
     t.runningOn = (*vmi).value("status", Json::object()).value("nodeName", "");
     t.vmiPhase = (*vmi).value("status", Json::object()).value("phase", "");
+    for (const auto& c :
+         (*vmi).value("status", Json::object()).value("conditions", Json::array())) {
+      if (c.value("type", "") == "PodScheduled" && c.value("status", "") == "False" &&
+          c.value("reason", "") == "Unschedulable")
+        t.unschedulable = c.value("message", "Unschedulable");
+    }
   }
   return t;
 }
@@ -152,13 +158,78 @@ std::vector<api::ShadowStatus> WorldReader::adopted(const PlacementInput& in) co
   return shadows;
 }
 
-// What the nodes already hold, less the target itself and this placement's own shadows.
-std::vector<placement::NodeView> WorldReader::nodes(const PlacementInput& in,
-                                                    const World& w) const {
+// What the nodes already hold, less the target itself and this placement's own shadows, plus what
+// other placements have under way there (reservations()).
+std::vector<placement::NodeView> WorldReader::nodes(const PlacementInput& in, const World& w,
+                                                    bool selecting) const {
   std::vector<std::string> exclude{in.ns + "/" + in.settings->targetName};
   for (const auto& [name, view] : w.shadows)
     exclude.push_back(in.ns + "/" + name);
-  return usage_.nodes(exclude);
+  auto views = usage_.nodes(exclude);
+  const auto reserved = reservations(in, selecting);
+  for (auto& v : views) {
+    if (const auto it = reserved.find(v.name); it != reserved.end()) {
+      v.requested.cpu += it->second.cpu;
+      v.requested.memory += it->second.memory;
+    }
+  }
+  return views;
+}
+
+// The requests of other placements' targets on the nodes they are headed for, before the VMIs
+// land there (the scheduler's "assumed pods"): a move under way reserves its node; while
+// candidates are chosen, each candidate another placement is probing reserves its share, so that
+// a burst of placements spreads over the nodes instead of all probing, and moving to, the same
+// few.
+std::map<std::string, placement::Resources> WorldReader::reservations(const PlacementInput& in,
+                                                                      bool selecting) const {
+  std::map<std::string, placement::Resources> reserved;
+  const auto remembered =
+      selecting ? choices_.nodesByPlacement() : std::map<std::string, std::vector<std::string>>{};
+  for (const auto& sp : caches_.placements.list()) {
+    const std::string key = kube::keyOf(*sp);
+    if (key == in.key())
+      continue;
+    auto status = api::statusFromJson((*sp).value("status", Json::object()));
+    if (!status.ok() || api::isTerminal(status->phase))
+      continue;
+    // A move reserves the whole target on its node; a placement still probing will land on one
+    // of its n candidates, so each of them reserves 1/n of it (the expected load).
+    std::vector<std::string> nodes;
+    if (!status->moves.empty() && status->moves.back().phase == api::MovePhase::Moving)
+      nodes.push_back(status->moves.back().node);
+    if (nodes.empty() && selecting) {
+      for (const auto& s : status->shadows)
+        if (s.phase != api::ShadowPhase::Dropped)
+          nodes.push_back(s.node);
+      if (const auto it = remembered.find(key); it != remembered.end() && status->shadows.empty())
+        nodes.insert(nodes.end(), it->second.begin(), it->second.end());
+    }
+    if (nodes.empty())
+      continue;
+    const double share = 1.0 / static_cast<double>(nodes.size());
+    const Json target = (*sp)["spec"].value("target", Json::object());
+    const bool isVm = target.value("kind", "") == "VirtualMachine";
+    const std::string targetKey =
+        (*sp)["metadata"].value("namespace", "") + "/" + target.value("name", "");
+    const kube::ObjectPtr t = (isVm ? caches_.vms : caches_.vmis).get(targetKey);
+    if (!t)
+      continue;
+    const kube::ObjectPtr vmi = caches_.vmis.get(targetKey);
+    const std::string on = vmi ? (*vmi).value("status", Json::object()).value("nodeName", "") : "";
+    auto req =
+        placement::requirementsOf(isVm ? (*t)["spec"]["template"].value("spec", Json::object())
+                                       : (*t).value("spec", Json::object()));
+    if (!req.ok())
+      continue;
+    for (const auto& node : nodes) {
+      if (node == on)
+        continue;  // it is there: the node's usage counts it already
+      reserved[node].cpu += share * req->requests.cpu;
+      reserved[node].memory += share * req->requests.memory;
+    }
+  }
+  return reserved;
 }
 
 std::optional<MigrationView> WorldReader::migration(const PlacementInput& in) const {

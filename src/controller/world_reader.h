@@ -38,7 +38,10 @@ class WorldReader {
   std::optional<TargetView> target(const PlacementInput& in) const;
   std::vector<api::ShadowStatus> adopted(const PlacementInput& in) const;
   int probing() const;
-  std::vector<placement::NodeView> nodes(const PlacementInput& in, const World& w) const;
+  std::vector<placement::NodeView> nodes(const PlacementInput& in, const World& w,
+                                         bool selecting) const;
+  std::map<std::string, placement::Resources> reservations(const PlacementInput& in,
+                                                           bool selecting) const;
   std::optional<MigrationView> migration(const PlacementInput& in) const;
   void readShadows(const PlacementInput& in, World& w) const;
   Result<size_t> shadowsOnServer(const PlacementInput& in) const;

@@ -607,6 +607,16 @@ TEST(PlanTest, AVmThatDoesNotRunOnTheNodeInTimeIsStoppedThenStartedOnTheNextCand
       << "Umbra's own pin is marked, so that it never limits a later placement";
 }
 
+TEST(PlanTest, AnUnschedulableVmiFailsTheMoveAtOnce) {
+  World w = vmiOn("", "Pending");
+  w.target->unschedulable = "0/1 nodes are available: 1 Insufficient cpu";
+  const Plan p = planAt(moving("a"), w, T0 + 10s);
+  EXPECT_EQ(statusOf(p).moves[0].phase, api::MovePhase::Failed);
+  EXPECT_EQ(statusOf(p).moves[0].reason,
+            "the VMI cannot be scheduled on a: 0/1 nodes are available: 1 Insufficient cpu")
+      << "no need to wait for the start timeout";
+}
+
 TEST(PlanTest, WithNoCandidateLeftThePlacementFailsSayingWhy) {
   PlacementInput in = moving("c");
   in.status.moves.insert(in.status.moves.begin(), {{"a", "", "", api::MovePhase::Failed, T0, "x"},

@@ -1,0 +1,153 @@
+// WorldReader on in-memory caches: what other placements have under way is reserved on the nodes
+// they are headed for, so that a burst of placements spreads instead of piling onto a few nodes.
+#include <gtest/gtest.h>
+
+#include "controller/world_reader.h"
+#include "fakes/fake_metrics_source.h"
+
+namespace umbra::controller {
+namespace {
+
+using Json = nlohmann::json;
+
+// Reads the caches only: any call to the API server is a test failure.
+class NoServer final : public kube::KubeClient {
+ public:
+  Result<Json> get(const kube::ResourceType&, const kube::ObjectRef&) override { return no(); }
+  Result<Json> list(const kube::ResourceType&, const std::string&,
+                    const kube::ListOptions&) override {
+    return no();
+  }
+  Result<Json> create(const kube::ResourceType&, const std::string&, const Json&,
+                      const kube::WriteOptions&) override {
+    return no();
+  }
+  Result<Json> update(const kube::ResourceType&, const Json&, const kube::WriteOptions&,
+                      const std::string&) override {
+    return no();
+  }
+  Result<Json> patch(const kube::ResourceType&, const kube::ObjectRef&, kube::PatchType,
+                     const Json&, const kube::WriteOptions&, const std::string&) override {
+    return no();
+  }
+  Result<Json> remove(const kube::ResourceType&, const kube::ObjectRef&,
+                      const kube::DeleteOptions&) override {
+    return no();
+  }
+  Result<Json> send(const kube::HttpRequest&) override { return no(); }
+  Status watch(const kube::ResourceType&, const std::string&, const kube::WatchOptions&,
+               const kube::WatchHandler&, const CancellationPtr&) override {
+    return no().error();
+  }
+
+ private:
+  static Result<Json> no() {
+    ADD_FAILURE() << "the reader called the API server";
+    return Error::make(ErrorKind::Internal, "no server");
+  }
+};
+
+Json node(const std::string& name) {
+  return {{"metadata", {{"name", name}, {"labels", {{"kubevirt.io/schedulable", "true"}}}}},
+          {"spec", Json::object()},
+          {"status",
+           {{"allocatable", {{"cpu", "16"}, {"memory", "64Gi"}}},
+            {"conditions", Json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
+}
+
+Json vm(const std::string& name, const std::string& cpu) {
+  return {{"metadata", {{"namespace", "ns"}, {"name", name}}},
+          {"spec",
+           {{"runStrategy", "Halted"},
+            {"template",
+             {{"spec",
+               {{"domain",
+                 {{"cpu", {{"cores", 4}}},
+                  {"memory", {{"guest", "4Gi"}}},
+                  {"resources", {{"requests", {{"cpu", cpu}, {"memory", "4Gi"}}}}}}}}}}}}}};
+}
+
+Json placement(const std::string& name, const std::string& target, Json status) {
+  return {{"metadata", {{"namespace", "ns"}, {"name", name}, {"uid", "uid-" + name}}},
+          {"spec", {{"target", {{"kind", "VirtualMachine"}, {"name", target}}}}},
+          {"status", std::move(status)}};
+}
+
+class WorldReaderTest : public ::testing::Test {
+ protected:
+  WorldReaderTest()
+      : reader_({placements_, vmis_, vms_, nodes_, pods_, migrations_}, server_, metrics_,
+                forecaster_, choices_) {
+    for (const char* n : {"a", "b", "c", "d"})
+      nodes_.upsert(node(n));
+    vms_.upsert(vm("web", "2"));
+    vms_.upsert(vm("other", "3"));
+  }
+  double requestedOn(const World& w, const std::string& node) const {
+    for (const auto& v : w.nodes) {
+      if (v.name == node)
+        return v.requested.cpu;
+    }
+    return -1;
+  }
+  World observe(const Json& sp) {
+    placements_.upsert(sp);
+    auto in = WorldReader::input(sp, api::PlacementDefaults{});
+    EXPECT_TRUE(in.ok());
+    auto w = reader_.observe(*in, SystemTime(std::chrono::seconds(1800000000)));
+    EXPECT_TRUE(w.ok());
+    return *w;
+  }
+
+  kube::Store placements_, vmis_, vms_, nodes_, pods_, migrations_;
+  NoServer server_;
+  testing::FakeMetricsSource metrics_;
+  model::WindowMeanForecaster forecaster_;
+  FirstPassChoices choices_;
+  WorldReader reader_;
+};
+
+TEST_F(WorldReaderTest, CandidatesOtherPlacementsProbeReserveTheirShareWhileChoosing) {
+  placements_.upsert(placement(
+      "other-sp", "other",
+      {{"phase", "Observing"},
+       {"shadows", {{{"node", "a"}, {"name", "s-a"}}, {{"node", "b"}, {"name", "s-b"}}}}}));
+  const World w = observe(placement("web-sp", "web", Json::object()));
+  EXPECT_DOUBLE_EQ(requestedOn(w, "a"), 1.5) << "it lands on one of its two candidates";
+  EXPECT_DOUBLE_EQ(requestedOn(w, "b"), 1.5);
+  EXPECT_DOUBLE_EQ(requestedOn(w, "c"), 0);
+}
+
+TEST_F(WorldReaderTest, AFirstPassChoiceNotYetInStatusIsReservedToo) {
+  placements_.upsert(placement("other-sp", "other", Json::object()));
+  choices_.remember("ns/other-sp", "uid-other-sp", {{"c", "s-c", api::ShadowPhase::Pending}});
+  const World w = observe(placement("web-sp", "web", Json::object()));
+  EXPECT_DOUBLE_EQ(requestedOn(w, "c"), 3);
+}
+
+TEST_F(WorldReaderTest, AMoveUnderWayReservesItsNodeUntilTheVmRunsThere) {
+  placements_.upsert(placement("other-sp", "other",
+                               {{"phase", "Placing"},
+                                {"selectedNode", "d"},
+                                {"moves", {{{"node", "d"}, {"phase", "Moving"}}}}}));
+  Json decided = placement("web-sp", "web",
+                           {{"phase", "Placing"},
+                            {"observedGeneration", 0},
+                            {"selectedNode", "a"},
+                            {"candidates", {{{"node", "a"}}}}});
+  EXPECT_DOUBLE_EQ(requestedOn(observe(decided), "d"), 3);
+  vmis_.upsert({{"metadata", {{"namespace", "ns"}, {"name", "other"}}},
+                {"spec", vm("other", "3")["spec"]["template"]["spec"]},
+                {"status", {{"phase", "Running"}, {"nodeName", "d"}}}});
+  EXPECT_DOUBLE_EQ(requestedOn(observe(decided), "d"), 3) << "counted once, as a running VMI";
+}
+
+TEST_F(WorldReaderTest, DecidedAndFinishedPlacementsReserveNothing) {
+  placements_.upsert(placement(
+      "done", "other", {{"phase", "Placed"}, {"shadows", {{{"node", "a"}, {"name", "s-a"}}}}}));
+  const World w = observe(placement("web-sp", "web", Json::object()));
+  EXPECT_DOUBLE_EQ(requestedOn(w, "a"), 0);
+}
+
+}  // namespace
+}  // namespace umbra::controller
