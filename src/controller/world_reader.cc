@@ -208,28 +208,36 @@ std::map<std::string, placement::Resources> WorldReader::reservations(const Plac
     if (nodes.empty())
       continue;
     const double share = 1.0 / static_cast<double>(nodes.size());
-    const Json target = (*sp)["spec"].value("target", Json::object());
-    const bool isVm = target.value("kind", "") == "VirtualMachine";
-    const std::string targetKey =
-        (*sp)["metadata"].value("namespace", "") + "/" + target.value("name", "");
-    const kube::ObjectPtr t = (isVm ? caches_.vms : caches_.vmis).get(targetKey);
-    if (!t)
-      continue;
-    const kube::ObjectPtr vmi = caches_.vmis.get(targetKey);
-    const std::string on = vmi ? (*vmi).value("status", Json::object()).value("nodeName", "") : "";
-    auto req =
-        placement::requirementsOf(isVm ? (*t)["spec"]["template"].value("spec", Json::object())
-                                       : (*t).value("spec", Json::object()));
-    if (!req.ok())
+    std::string on;
+    const auto req = targetRequests(*sp, on);
+    if (!req)
       continue;
     for (const auto& node : nodes) {
       if (node == on)
         continue;  // it is there: the node's usage counts it already
-      reserved[node].cpu += share * req->requests.cpu;
-      reserved[node].memory += share * req->requests.memory;
+      reserved[node].cpu += share * req->cpu;
+      reserved[node].memory += share * req->memory;
     }
   }
   return reserved;
+}
+
+// What a placement's target requests, and the node its VMI is on ("" if none).
+std::optional<placement::Resources> WorldReader::targetRequests(const Json& sp,
+                                                                std::string& on) const {
+  const Json target = sp["spec"].value("target", Json::object());
+  const bool isVm = target.value("kind", "") == "VirtualMachine";
+  const std::string key = sp["metadata"].value("namespace", "") + "/" + target.value("name", "");
+  const kube::ObjectPtr t = (isVm ? caches_.vms : caches_.vmis).get(key);
+  if (!t)
+    return std::nullopt;
+  const kube::ObjectPtr vmi = caches_.vmis.get(key);
+  on = vmi ? (*vmi).value("status", Json::object()).value("nodeName", "") : "";
+  auto req = placement::requirementsOf(isVm ? (*t)["spec"]["template"].value("spec", Json::object())
+                                            : (*t).value("spec", Json::object()));
+  if (!req.ok())
+    return std::nullopt;
+  return req->requests;
 }
 
 std::optional<MigrationView> WorldReader::migration(const PlacementInput& in) const {

@@ -43,6 +43,8 @@ class WorldReader {
   std::map<std::string, placement::Resources> reservations(const PlacementInput& in,
                                                            bool selecting) const;
   std::optional<MigrationView> migration(const PlacementInput& in) const;
+  std::optional<placement::Resources> targetRequests(const kube::Json& placement,
+                                                     std::string& on) const;
   void readShadows(const PlacementInput& in, World& w) const;
   Result<size_t> shadowsOnServer(const PlacementInput& in) const;
   Evidence evidence(const PlacementInput& in, const TargetView& target, SystemTime now) const;
