@@ -162,6 +162,18 @@ class ReconcilerTest : public KubeVirtFixture {
     ASSERT_TRUE(caught) << "operator caches did not catch up";
   }
 
+  // Cordons a node and waits until the operator's cache shows it.
+  void cordon(const std::string& name) {
+    ASSERT_TRUE(admin_
+                    ->patch(kube::resources::nodes(), {"", name}, kube::PatchType::Merge,
+                            {{"spec", {{"unschedulable", true}}}})
+                    .ok());
+    ASSERT_TRUE(eventually([&] {
+      const auto cached = op_->nodes().get(name);
+      return cached && (*cached)["spec"].value("unschedulable", false);
+    }));
+  }
+
   // A halted VM `name` and a placement of it restricted to this test's nodes.
   // Creates a VM and waits until the operator's cache has it: passes run back to back, faster
   // than a watch event may arrive, and a pass that misses the target reports TargetNotFound.
@@ -391,16 +403,8 @@ TEST_F(ReconcilerTest, RecommendModeChangesNothing) {
 
 TEST_F(ReconcilerTest, FewerFeasibleNodesThanRequestedUsesThem) {
   startOperator(*admin_);
-  for (const char* n : {"c", "d"}) {  // cordon two of the four
-    ASSERT_TRUE(admin_
-                    ->patch(kube::resources::nodes(), {"", node(n)}, kube::PatchType::Merge,
-                            {{"spec", {{"unschedulable", true}}}})
-                    .ok());
-    ASSERT_TRUE(eventually([&] {
-      const auto cached = op_->nodes().get(node(n));
-      return cached && (*cached)["spec"].value("unschedulable", false);
-    }));
-  }
+  for (const char* n : {"c", "d"})  // cordon two of the four
+    cordon(node(n));
   ASSERT_TRUE(createVmAndPlacement("web"));
   ASSERT_EQ(runUntil("web", {"Observing"}), "Observing");
   EXPECT_EQ(shadows().size(), 2u);
@@ -741,16 +745,8 @@ TEST_F(ReconcilerTest, NodesCordonedWhileTheShadowsRanAreNotChosen) {
   ASSERT_TRUE(createVmAndPlacement("web"));
   ASSERT_EQ(runUntil("web", {"Observing"}), "Observing");
   // The two best candidates are cordoned between the observation and the decision.
-  for (const char* n : {"a", "b"}) {
-    ASSERT_TRUE(admin_
-                    ->patch(kube::resources::nodes(), {"", node(n)}, kube::PatchType::Merge,
-                            {{"spec", {{"unschedulable", true}}}})
-                    .ok());
-    ASSERT_TRUE(eventually([&] {
-      const auto cached = op_->nodes().get(node(n));
-      return cached && (*cached)["spec"].value("unschedulable", false);
-    }));
-  }
+  for (const char* n : {"a", "b"})
+    cordon(node(n));
   ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed") << placement("web")["status"].dump();
   const std::string chosen = placement("web")["status"]["selectedNode"];
   EXPECT_NE(chosen, node("a"));
