@@ -198,9 +198,17 @@ void PlanExecutor::reportFailure(Run& run, const Plan& plan, const Error& error)
   if (!error.retryable()) {
     // The same request would get the same answer: say so on the placement, not only in the log.
     // A decided or deleted placement keeps its conditions (a failed clean-up is only an Event).
-    if (!api::isTerminal(status.phase) && !run.in.deleting) {
+    const bool active = !api::isTerminal(status.phase) && !run.in.deleting;
+    if (active) {
       status.setCondition(api::condition::Placed, false, toString(error.kind), error.message,
                           run.in.generation, run.now);
+    }
+    if (active && error.is(ErrorKind::Invalid)) {
+      // An object the API server refuses as invalid never becomes valid by retrying: the
+      // placement fails, its slot among the probing placements is released, shadows go.
+      status.setPhase(api::Phase::Failed, "Invalid", error.message);
+      choices_.forget(run.in.key());
+      (void)deleteShadows(run);
     }
     events_.post(run.in.object, runtime::EventType::Warning, toString(error.kind), "Reconcile",
                  error.message);

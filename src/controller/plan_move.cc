@@ -28,7 +28,7 @@ kube::Json migrationOf(const Draft& d, const std::string& name, const std::strin
           {"metadata",
            {{"name", name},
             {"namespace", d.in.ns},
-            {"labels", {{api::PlacementLabel, d.in.name}}},
+            {"labels", {{api::PlacementLabel, placement::placementLabelValue(d.in.name)}}},
             {"ownerReferences",
              kube::Json::array({{{"apiVersion", std::string(api::Group) + "/" + api::Version},
                                  {"kind", "ShadowPlacement"},

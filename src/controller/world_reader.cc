@@ -141,7 +141,8 @@ std::vector<api::ShadowStatus> WorldReader::adopted(const PlacementInput& in) co
   if (auto remembered = choices_.recall(in.key(), in.uid))
     return *remembered;
   std::map<std::string, std::string> byNode;  // node -> shadow name, in node order
-  for (const auto& v : caches_.vmis.byLabel(api::PlacementLabel, in.name)) {
+  for (const auto& v :
+       caches_.vmis.byLabel(api::PlacementLabel, placement::placementLabelValue(in.name))) {
     const Json& m = (*v)["metadata"];
     if (!isShadowOf(*v, in.ns) || m.contains("deletionTimestamp"))
       continue;
@@ -273,7 +274,8 @@ void WorldReader::readShadows(const PlacementInput& in, World& w) const {
                       kube::parseTime(vmi["metadata"].value("creationTimestamp", "")),
                       runningSince(vmi)};
   };
-  for (const auto& v : caches_.vmis.byLabel(api::PlacementLabel, in.name)) {
+  for (const auto& v :
+       caches_.vmis.byLabel(api::PlacementLabel, placement::placementLabelValue(in.name))) {
     if (isShadowOf(*v, in.ns)) {
       w.shadows[(*v)["metadata"].value("name", "")] = view(*v);
       ++w.shadowsLeft;

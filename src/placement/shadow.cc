@@ -43,8 +43,13 @@ std::string migrationName(const std::string& placement, const std::string& uid, 
   return shortened(placement + "-" + uid.substr(0, 8) + "-" + std::to_string(attempt), 253);
 }
 
+std::string placementLabelValue(const std::string& placement) {
+  return shortened(placement, 63);
+}
+
 std::string shadowSelector(const std::string& placement) {
-  return std::string(api::PlacementLabel) + "=" + placement + "," + api::RoleLabel + "=shadow";
+  return std::string(api::PlacementLabel) + "=" + placementLabelValue(placement) + "," +
+         api::RoleLabel + "=shadow";
 }
 
 Resources shadowResources(const TargetRequirements& target, const api::PlacementSettings& s,
@@ -135,22 +140,23 @@ Json buildShadowVmi(const Json& placement, const Json& targetSpec, const std::st
   if (targetSpec.contains("tolerations")) {
     spec["tolerations"] = targetSpec["tolerations"];
   }
-  return {
-      {"apiVersion", "kubevirt.io/v1"},
-      {"kind", "VirtualMachineInstance"},
-      {"metadata",
-       {{"name", shadowName(spName, node)},
-        {"namespace", meta.value("namespace", "")},
-        {"labels",
-         {{api::PlacementLabel, spName}, {api::RoleLabel, "shadow"}, {api::ShadowNodeLabel, node}}},
-        {"ownerReferences",
-         Json::array({{{"apiVersion", std::string(api::Group) + "/" + api::Version},
-                       {"kind", "ShadowPlacement"},
-                       {"name", spName},
-                       {"uid", meta.value("uid", "")},
-                       {"controller", true},
-                       {"blockOwnerDeletion", true}}})}}},
-      {"spec", spec}};
+  return {{"apiVersion", "kubevirt.io/v1"},
+          {"kind", "VirtualMachineInstance"},
+          {"metadata",
+           {{"name", shadowName(spName, node)},
+            {"namespace", meta.value("namespace", "")},
+            {"labels",
+             {{api::PlacementLabel, placementLabelValue(spName)},
+              {api::RoleLabel, "shadow"},
+              {api::ShadowNodeLabel, node}}},
+            {"ownerReferences",
+             Json::array({{{"apiVersion", std::string(api::Group) + "/" + api::Version},
+                           {"kind", "ShadowPlacement"},
+                           {"name", spName},
+                           {"uid", meta.value("uid", "")},
+                           {"controller", true},
+                           {"blockOwnerDeletion", true}}})}}},
+          {"spec", spec}};
 }
 
 }  // namespace umbra::placement

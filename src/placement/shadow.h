@@ -20,6 +20,10 @@ std::string shadowName(const std::string& placement, const std::string& node);
 // create of the same attempt meets AlreadyExists. Long names keep a prefix and end in a hash.
 std::string migrationName(const std::string& placement, const std::string& uid, size_t attempt);
 
+// The value of a placement's umbra.io/placement label: its name, or, for a name over the 63
+// characters a label value may hold, a readable prefix ending in a hash of the whole name.
+std::string placementLabelValue(const std::string& placement);
+
 // The label selector of a placement's shadows ("umbra.io/placement=<name>,umbra.io/role=shadow").
 std::string shadowSelector(const std::string& placement);
 

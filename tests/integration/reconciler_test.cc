@@ -659,10 +659,12 @@ TEST_F(ReconcilerTest, APassOnACacheOlderThanItsOwnWriteWaitsForTheWatch) {
   ASSERT_TRUE(events.flush());
 }
 
-// The real API server, except that patching VirtualMachines is forbidden (a gap in RBAC).
-class NoVmPatchClient final : public kube::KubeClient {
+// The real API server, except that one verb on one resource is refused with `kind` (a gap in
+// RBAC, an object the server finds invalid).
+class RefusingClient final : public kube::KubeClient {
  public:
-  explicit NoVmPatchClient(kube::KubeClient& inner) : inner_(inner) {}
+  RefusingClient(kube::KubeClient& inner, std::string resource, std::string verb, ErrorKind kind)
+      : inner_(inner), resource_(std::move(resource)), verb_(std::move(verb)), kind_(kind) {}
   Result<Json> get(const kube::ResourceType& t, const kube::ObjectRef& r) override {
     return inner_.get(t, r);
   }
@@ -672,6 +674,8 @@ class NoVmPatchClient final : public kube::KubeClient {
   }
   Result<Json> create(const kube::ResourceType& t, const std::string& ns, const Json& obj,
                       const kube::WriteOptions& o = {}) override {
+    if (refused(t, "POST"))
+      return refusal(obj["metadata"].value("name", ""));
     return inner_.create(t, ns, obj, o);
   }
   Result<Json> update(const kube::ResourceType& t, const Json& obj,
@@ -681,13 +685,8 @@ class NoVmPatchClient final : public kube::KubeClient {
   Result<Json> patch(const kube::ResourceType& t, const kube::ObjectRef& r, kube::PatchType pt,
                      const Json& body, const kube::WriteOptions& o = {},
                      const std::string& sub = "") override {
-    if (t.resource == "virtualmachines") {
-      Error e =
-          Error::make(ErrorKind::Forbidden, "virtualmachines.kubevirt.io \"" + r.name +
-                                                "\" is forbidden: User cannot patch resource");
-      e.httpCode = 403;
-      return e;
-    }
+    if (refused(t, "PATCH"))
+      return refusal(r.name);
     return inner_.patch(t, r, pt, body, o, sub);
   }
   Result<Json> remove(const kube::ResourceType& t, const kube::ObjectRef& r,
@@ -701,11 +700,42 @@ class NoVmPatchClient final : public kube::KubeClient {
   }
 
  private:
+  bool refused(const kube::ResourceType& t, const char* verb) const {
+    return t.resource == resource_ && verb_ == verb;
+  }
+  Result<Json> refusal(const std::string& name) const {
+    Error e = Error::make(kind_, resource_ + " \"" + name + "\" is refused (" + verb_ + ")");
+    e.httpCode = kind_ == ErrorKind::Forbidden ? 403 : 422;
+    return e;
+  }
   kube::KubeClient& inner_;
+  std::string resource_, verb_;
+  ErrorKind kind_;
 };
 
+TEST_F(ReconcilerTest, AnInvalidShadowFailsThePlacementAndReleasesItsSlot) {
+  RefusingClient writer(*admin_, "virtualmachineinstances", "POST", ErrorKind::Invalid);
+  startOperator(writer);
+  ASSERT_TRUE(createVmAndPlacement("web"));
+  ASSERT_EQ(runUntil("web", {"Failed", "Observing"}), "Failed");
+  const Json st = placement("web")["status"];
+  EXPECT_EQ(st["reason"], "Invalid");
+  EXPECT_NE(st.value("message", "").find("while creating shadow VMI"), std::string::npos)
+      << st.dump();
+  // The slot is free: a placement of another VM by a working client is not queued behind it.
+  startOperator(*admin_);
+  ASSERT_TRUE(createVm(haltedVm(ns_.name(), "db")));
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "db", "VirtualMachine", "db", ns_.name()))
+                  .ok());
+  ASSERT_EQ(runUntil("db", {"Observing", "Failed"}), "Observing");
+  ASSERT_TRUE(admin_->remove(api::shadowPlacements(), {ns_.name(), "web"}).ok());
+  ASSERT_EQ(runUntil("web", {"<gone>"}, 10), "<gone>") << "deletion is never blocked";
+}
+
 TEST_F(ReconcilerTest, AForbiddenMoveIsReportedOnThePlacementAndNotHammered) {
-  NoVmPatchClient writer(*admin_);
+  RefusingClient writer(*admin_, "virtualmachines", "PATCH", ErrorKind::Forbidden);
   startOperator(writer);
   ASSERT_TRUE(createVmAndPlacement("web"));
   ASSERT_EQ(runUntil("web", {"Placing", "Placed", "Failed"}), "Placing");
@@ -835,6 +865,24 @@ TEST_F(ReconcilerTest, UmbrasOwnPinNeverLimitsTheNextPlacement) {
   ASSERT_EQ(runUntil("web-again", {"Observing", "Failed"}), "Observing");
   EXPECT_EQ(placement("web-again")["status"]["shadows"].size(), 3u)
       << "every feasible node is a candidate again, not only the one Umbra pinned";
+}
+
+TEST_F(ReconcilerTest, ANameOfAnyLengthGivesValidLabelsAndCanBeDeleted) {
+  startOperator(*admin_);
+  const std::string name = "web-" + std::string(70, 'x');  // a valid name, too long for a label
+  ASSERT_TRUE(createVm(haltedVm(ns_.name(), "web")));
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), name, "VirtualMachine", "web", ns_.name()))
+                  .ok());
+  ASSERT_EQ(runUntil(name, {"Observing", "Failed"}), "Observing")
+      << placement(name).value("status", Json::object()).dump();
+  EXPECT_EQ(shadows().size(), 3u);
+  for (const auto& s : shadows())
+    EXPECT_LE(s["metadata"]["labels"]["umbra.io/placement"].get<std::string>().size(), 63u);
+  ASSERT_TRUE(admin_->remove(api::shadowPlacements(), {ns_.name(), name}).ok());
+  ASSERT_EQ(runUntil(name, {"<gone>"}, 10), "<gone>") << "the finalizer is released";
+  EXPECT_TRUE(eventually([&] { return shadows().empty(); }));
 }
 
 TEST_F(ReconcilerTest, EveryFailingCallLeavesNoOrphanedShadow) {
