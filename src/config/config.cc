@@ -224,10 +224,10 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
         r.duration(shadows["targetWaitTimeout"], "shadows.targetWaitTimeout", p.targetWaitTimeout));
   }
   if (root["mirroringPercentage"]) {
-    // Traffic mirroring (Istio) is not implemented yet: a value that changed nothing would mislead.
+    // Umbra does not mirror traffic (Istio) yet: a value that changed nothing would mislead.
     return r.error("mirroringPercentage",
-                   "traffic mirroring is not implemented yet; remove the key (the Mirror fidelity "
-                   "of ShadowPlacements is refused for the same reason)");
+                   "Umbra does not mirror traffic yet; remove the key (the Mirror fidelity of "
+                   "ShadowPlacements is refused for the same reason)");
   }
   const YAML::Node obs = root["observation"];
   UMBRA_CHECK(

@@ -127,7 +127,7 @@ TEST(ChartTest, TheSchemaRefusesBadValuesNamingThem) {
   const struct {
     std::string set, field;
   } cases[] = {{"shadowInstanceCount=20", "shadowInstanceCount"},
-               {"mirroringPercentage=10", "mirroringPercentage"},  // not implemented: refused
+               {"mirroringPercentage=10", "mirroringPercentage"},  // no mirroring yet: refused
                {"retrainingInterval=daily", "retrainingInterval"},
                {"resourceLimitShadow.cpu=2", "resourceLimitShadow"},
                {"prometheus.url=prometheus:9090", "prometheus"},

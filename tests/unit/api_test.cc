@@ -119,9 +119,10 @@ TEST(Config, EmptyFileMeansTheDesignDefaults) {
 TEST(Config, MirroringIsRefusedUntilItIsImplemented) {
   auto c = config::parseConfig("mirroringPercentage: 10\n", "umbra.yaml");
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.error().message,
-            "umbra.yaml: mirroringPercentage: traffic mirroring is not implemented yet; remove the "
-            "key (the Mirror fidelity of ShadowPlacements is refused for the same reason)");
+  EXPECT_EQ(
+      c.error().message,
+      "umbra.yaml: mirroringPercentage: Umbra does not mirror traffic yet; remove the key (the "
+      "Mirror fidelity of ShadowPlacements is refused for the same reason)");
 }
 
 TEST(Config, OverridesAreRead) {
