@@ -90,7 +90,7 @@ std::optional<std::string> nextNode(const Draft& d, std::string& why) {
                                                   : "";
     if (no.empty())
       return node;
-    why += (why.empty() ? "" : "; ") + node + ": " + no;
+    why.append(why.empty() ? "" : "; ").append(node).append(": ").append(no);
   }
   return std::nullopt;
 }

@@ -129,6 +129,7 @@ Plan planSelectCandidates(Draft& d) {
   if (chosen.empty())
     return planUnschedulable(d, verdicts);
   std::vector<api::ShadowStatus> shadows;
+  shadows.reserve(chosen.size());
   for (const auto& node : chosen)
     shadows.push_back({node, placement::shadowName(d.in.name, node), api::ShadowPhase::Pending});
   if (d.firstPass)
