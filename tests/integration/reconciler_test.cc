@@ -162,6 +162,19 @@ class ReconcilerTest : public KubeVirtFixture {
     ASSERT_TRUE(caught) << "operator caches did not catch up";
   }
 
+  // A VMI `name` already running on `node`, and a placement of it.
+  bool createRunningVmiAndPlacement(const std::string& name, const std::string& node) {
+    const bool vmi = createRunningVmi(*admin_, ns_.name(), name, node,
+                                      haltedVm(ns_.name(), "x")["spec"]["template"]["spec"])
+                         .ok();
+    const bool sp =
+        admin_
+            ->create(api::shadowPlacements(), ns_.name(),
+                     placementFor(ns_.name(), name, "VirtualMachineInstance", name, ns_.name()))
+            .ok();
+    return vmi && sp;
+  }
+
   // Cordons a node and waits until the operator's cache shows it.
   void cordon(const std::string& name) {
     ASSERT_TRUE(admin_
@@ -370,14 +383,7 @@ TEST_F(ReconcilerTest, RunningVmIsMovedWithAMigration) {
 
 TEST_F(ReconcilerTest, VmiTargetIsMovedWithAMigration) {
   startOperator(*admin_);
-  ASSERT_TRUE(createRunningVmi(*admin_, ns_.name(), "db", node("c"),
-                               haltedVm(ns_.name(), "x")["spec"]["template"]["spec"])
-                  .ok());
-  ASSERT_TRUE(
-      admin_
-          ->create(api::shadowPlacements(), ns_.name(),
-                   placementFor(ns_.name(), "db", "VirtualMachineInstance", "db", ns_.name()))
-          .ok());
+  ASSERT_TRUE(createRunningVmiAndPlacement("db", node("c")));
   ASSERT_EQ(runUntil("db", {"Placed", "Failed"}), "Placed");
   auto mig =
       admin_->get(api::migrations(),
@@ -786,14 +792,7 @@ TEST_F(ReconcilerTest, NodesCordonedWhileTheShadowsRanAreNotChosen) {
 
 TEST_F(ReconcilerTest, AFailedMigrationMovesTheVmToTheNextCandidate) {
   startOperator(*admin_);
-  ASSERT_TRUE(createRunningVmi(*admin_, ns_.name(), "db", node("d"),
-                               haltedVm(ns_.name(), "x")["spec"]["template"]["spec"])
-                  .ok());
-  ASSERT_TRUE(
-      admin_
-          ->create(api::shadowPlacements(), ns_.name(),
-                   placementFor(ns_.name(), "db", "VirtualMachineInstance", "db", ns_.name()))
-          .ok());
+  ASSERT_TRUE(createRunningVmiAndPlacement("db", node("d")));
   ASSERT_EQ(runUntil("db", {"Observing"}), "Observing");
   // Decide without letting KubeVirt act, so that the chosen node can be cordoned between the
   // migration's creation and KubeVirt's scheduling of it.
