@@ -35,6 +35,9 @@ Plan planMissingTarget(Draft& d) {
   const auto& s = d.settings();
   const std::string message = std::string(api::toString(s.targetKind)) + " " + d.in.ns + "/" +
                               s.targetName + " does not exist";
+  // Once probing started, the target existed: it was deleted, and the shadows stop now.
+  if (d.in.status.phase != api::Phase::New && d.in.status.phase != api::Phase::Pending)
+    return d.fail("TargetDeleted", message + " any more");
   const auto waited = d.in.created ? d.now - *d.in.created : Duration::zero();
   const auto limit = toDuration(d.config.placement.targetWaitTimeout);
   if (waited >= limit)
@@ -46,6 +49,30 @@ Plan planMissingTarget(Draft& d) {
   return d.done(Action::after(std::min<Duration>(limit - waited, 5s)), "target missing");
 }
 
+// Another placement of the same target goes first (world.heldBy): this one waits, without
+// shadows, and says for whom. Two placements never act on one VM.
+Plan planTargetBusy(Draft& d) {
+  const auto& s = d.settings();
+  const std::string message = std::string(api::toString(s.targetKind)) + " " + d.in.ns + "/" +
+                              s.targetName + " is being placed by ShadowPlacement " +
+                              d.world.heldBy + " (" + d.world.heldByPhase +
+                              "); waiting until it ends";
+  const bool news = d.status.reason != "TargetBusy";
+  d.status.setPhase(api::Phase::Pending, "TargetBusy", message);
+  d.status.shadows.clear();
+  d.status.observationStartedAt.reset();
+  d.status.extensions = 0;
+  d.status.setCondition(api::condition::Placed, false, "TargetBusy", message, d.generation(),
+                        d.now);
+  d.writeStatus();
+  if (news)
+    d.event(EventType::Normal, "TargetBusy", "Wait", message);
+  d.deleteShadows();
+  if (!d.world.adopted.empty())
+    d.add(write::ForgetChoice{});
+  return d.done(Action::after(5s), "target busy");
+}
+
 Plan planActive(Draft& d) {
   if (!d.in.settings)
     return d.fail("InvalidSpec", d.in.settingsError);
@@ -54,6 +81,8 @@ Plan planActive(Draft& d) {
   if (!d.target().requirements)
     return d.fail("InvalidTarget", d.settings().targetName + ": " + d.target().invalid);
   d.status.observedGeneration = d.in.generation;
+  if (!d.world.heldBy.empty() && d.in.status.phase != api::Phase::Placing)
+    return planTargetBusy(d);
   switch (d.in.status.phase) {
     case api::Phase::New:
     case api::Phase::Pending: return planSelectCandidates(d);

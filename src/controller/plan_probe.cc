@@ -116,10 +116,11 @@ Plan planSelectCandidates(Draft& d) {
     p.writes.emplace_back(write::ForgetChoice{});
     return p;
   }
-  if (d.world.probing >= d.config.maxConcurrentPlacements) {
+  if (d.world.probing + d.world.queuedAhead >= d.config.maxConcurrentPlacements) {
     d.status.setPhase(api::Phase::Pending, "Queued",
                       "waiting: " + std::to_string(d.world.probing) +
-                          " placements are probing (maxConcurrentPlacements)");
+                          " placements are probing (maxConcurrentPlacements), " +
+                          std::to_string(d.world.queuedAhead) + " queued ahead");
     d.writeStatus();
     return d.done(Action::after(QueuedRetry), "queued");
   }

@@ -80,7 +80,13 @@ struct World {
   // The candidate set an earlier pass chose and created shadows for, before any status recorded
   // it: remembered, else this placement's owned shadows in the cache. Empty when none.
   std::vector<api::ShadowStatus> adopted;
-  int probing = 0;                            // placements probing now, for maxConcurrentPlacements
+  int probing = 0;  // placements probing now, for maxConcurrentPlacements
+  // Placements waiting for a slot that came first (created earlier): first come, first served.
+  int queuedAhead = 0;
+  // Another active placement of the same target that goes first ("" if none), and its phase:
+  // one placement acts on a VM at a time.
+  std::string heldBy;
+  std::string heldByPhase;
   std::vector<placement::NodeView> nodes;     // less the target and this placement's shadows
   std::map<std::string, ShadowView> shadows;  // this placement's shadows by name
   // This placement's shadows still present: in the cache, or on the server while deleting.

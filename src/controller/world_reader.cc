@@ -33,6 +33,28 @@ bool observationEnded(const PlacementInput& in, SystemTime now) {
                     toDuration(in.settings->observationDuration) * (1 + st.extensions);
 }
 
+// Who goes first among placements of one target: one already moving it, then those probing it,
+// then the earliest created (by name on a tie).
+struct Precedence {
+  int rank = 2;
+  std::string created;  // RFC 3339 in UTC: orders as text
+  std::string name;
+  auto operator<=>(const Precedence&) const = default;
+};
+
+int rankOf(const std::string& phase) {
+  if (phase == api::toString(api::Phase::Placing))
+    return 0;
+  if (phase == api::toString(api::Phase::Probing) || phase == api::toString(api::Phase::Observing))
+    return 1;
+  return 2;
+}
+
+bool targets(const Json& sp, const std::string& ns, const Json& target) {
+  return sp["metadata"].value("namespace", "") == ns &&
+         sp.value("spec", Json::object()).value("target", Json::object()) == target;
+}
+
 }  // namespace
 
 WorldReader::WorldReader(Caches caches, kube::KubeClient& client, telemetry::MetricsSource& metrics,
@@ -81,15 +103,19 @@ Result<World> WorldReader::observe(const PlacementInput& in, SystemTime now) con
   w.target = target(in);
   const bool selecting =
       in.status.phase == api::Phase::New || in.status.phase == api::Phase::Pending;
+  const bool placing = in.status.phase == api::Phase::Placing;
   if (selecting) {
     w.adopted = adopted(in);
   }
-  if (selecting && w.adopted.empty())
+  if (selecting && w.adopted.empty()) {
     w.probing = probing();
+    w.queuedAhead = queuedAhead(in);
+  }
+  if (w.target && !placing)
+    holder(in, w);
   const bool deciding = w.target && w.target->requirements && observationEnded(in, now);
   if (deciding)
     w.evidence = evidence(in, *w.target, now);
-  const bool placing = in.status.phase == api::Phase::Placing;
   if ((selecting && w.adopted.empty()) || deciding || placing)
     w.nodes = nodes(in, w, selecting);
   if (placing)
@@ -266,6 +292,57 @@ int WorldReader::probing() const {
             : 0;
   }
   return active;
+}
+
+// Placements waiting for a slot (no status yet, or Queued) created before this one.
+int WorldReader::queuedAhead(const PlacementInput& in) const {
+  const Json& meta = in.object["metadata"];
+  const Precedence mine{2, meta.value("creationTimestamp", ""), in.key()};
+  const auto remembered = choices_.nodesByPlacement();
+  int ahead = 0;
+  for (const auto& other : caches_.placements.list()) {
+    const Json& m = (*other)["metadata"];
+    const std::string key = kube::keyOf(*other);
+    const Json status = (*other).value("status", Json::object());
+    const std::string phase = status.value("phase", "");
+    const std::string reason = status.value("reason", "");
+    const bool waiting = (phase.empty() && remembered.count(key) == 0) ||
+                         (phase == api::toString(api::Phase::Pending) && reason == "Queued");
+    if (key == in.key() || !waiting || m.contains("deletionTimestamp"))
+      continue;
+    if (Precedence{2, m.value("creationTimestamp", ""), key} < mine)
+      ++ahead;
+  }
+  return ahead;
+}
+
+// The active placement of the same target that goes first, if it is not this one.
+void WorldReader::holder(const PlacementInput& in, World& w) const {
+  const Json& target = in.object["spec"]["target"];
+  const auto remembered = choices_.nodesByPlacement();
+  const auto precedence = [&](const Json& sp, const std::string& key) {
+    const std::string phase = sp.value("status", Json::object()).value("phase", "");
+    return Precedence{remembered.count(key) ? 1 : rankOf(phase),
+                      sp["metadata"].value("creationTimestamp", ""), key};
+  };
+  Precedence best = precedence(in.object, in.key());
+  for (const auto& other : caches_.placements.list()) {
+    const std::string key = kube::keyOf(*other);
+    const std::string phase = (*other).value("status", Json::object()).value("phase", "");
+    if (key == in.key() || !targets(*other, in.ns, target) ||
+        (*other)["metadata"].contains("deletionTimestamp"))
+      continue;
+    if (phase == api::toString(api::Phase::Placed) ||
+        phase == api::toString(api::Phase::Recommended) ||
+        phase == api::toString(api::Phase::Failed))
+      continue;
+    const Precedence p = precedence(*other, key);
+    if (p < best) {
+      best = p;
+      w.heldBy = (*other)["metadata"].value("name", "");
+      w.heldByPhase = phase.empty() ? "New" : phase;
+    }
+  }
 }
 
 void WorldReader::readShadows(const PlacementInput& in, World& w) const {

@@ -38,6 +38,8 @@ class WorldReader {
   std::optional<TargetView> target(const PlacementInput& in) const;
   std::vector<api::ShadowStatus> adopted(const PlacementInput& in) const;
   int probing() const;
+  int queuedAhead(const PlacementInput& in) const;
+  void holder(const PlacementInput& in, World& w) const;
   std::vector<placement::NodeView> nodes(const PlacementInput& in, const World& w,
                                          bool selecting) const;
   std::map<std::string, placement::Resources> reservations(const PlacementInput& in,

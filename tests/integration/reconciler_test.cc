@@ -866,6 +866,67 @@ TEST_F(ReconcilerTest, UmbrasOwnPinNeverLimitsTheNextPlacement) {
       << "every feasible node is a candidate again, not only the one Umbra pinned";
 }
 
+TEST_F(ReconcilerTest, TwoPlacementsOfOneVmActOneAfterTheOther) {
+  startOperator(*admin_);
+  ASSERT_TRUE(createVm(haltedVm(ns_.name(), "web")));
+  // Created 1 s apart (creation timestamps have whole seconds), and both reconciled from then on.
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "first", "VirtualMachine", "web", ns_.name()))
+                  .ok());
+  std::this_thread::sleep_for(1100ms);
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "second", "VirtualMachine", "web", ns_.name()))
+                  .ok());
+  const std::set<std::string> active{"Probing", "Observing", "Placing"};
+  bool sawBusy = false;
+  for (int i = 0; i < 60; ++i) {
+    if (phaseOf("first") == "Placed" && phaseOf("second") == "Placed")
+      break;
+    Duration step = 1s;
+    for (const char* name : {"second", "first"}) {
+      auto r = pass(name);
+      ASSERT_TRUE(r.ok()) << r.error().message;
+      if (r->requeues())
+        step = std::max<Duration>(step, *r->requeueAfter);
+    }
+    const std::string a = phaseOf("first"), b = phaseOf("second");
+    ASSERT_FALSE(active.count(a) && active.count(b)) << "both act on the VM: " << a << ", " << b;
+    if (active.count(a)) {
+      const Json st = placement("second")["status"];
+      EXPECT_EQ(st.value("reason", ""), "TargetBusy");
+      EXPECT_NE(st.value("message", "").find("ShadowPlacement first"), std::string::npos)
+          << st.dump();
+      for (const auto& s : shadows())
+        EXPECT_EQ(s["metadata"]["labels"]["umbra.io/placement"], "first");
+      sawBusy = true;
+    }
+    clock_.advance(step + 1s);
+  }
+  EXPECT_TRUE(sawBusy);
+  ASSERT_EQ(phaseOf("first"), "Placed");
+  ASSERT_EQ(phaseOf("second"), "Placed") << "the second goes on once the first has ended";
+  EXPECT_GT(placement("second")["status"]["decidedAt"].get<std::string>(),
+            placement("first")["status"]["decidedAt"].get<std::string>());
+  EXPECT_EQ(runningOn("web"), placement("second")["status"]["selectedNode"].get<std::string>());
+}
+
+TEST_F(ReconcilerTest, ADeletedTargetStopsItsShadowsAtOnce) {
+  startOperator(*admin_);
+  ASSERT_TRUE(createVmAndPlacement("web"));
+  ASSERT_EQ(runUntil("web", {"Observing"}), "Observing");
+  ASSERT_EQ(shadows().size(), 3u);
+  ASSERT_TRUE(admin_->remove(api::virtualMachines(), {ns_.name(), "web"}).ok());
+  ASSERT_TRUE(eventually([&] { return op_->vms().get(key("web")) == nullptr; }));
+  clock_.advance(1s);  // well within targetWaitTimeout
+  auto r = pass("web");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(phaseOf("web"), "Failed");
+  EXPECT_EQ(placement("web")["status"]["reason"], "TargetDeleted");
+  EXPECT_TRUE(eventually([&] { return shadows().empty(); })) << "no shadow outlives its target";
+}
+
 TEST_F(ReconcilerTest, ANameOfAnyLengthGivesValidLabelsAndCanBeDeleted) {
   startOperator(*admin_);
   const std::string name = "web-" + std::string(70, 'x');  // a valid name, too long for a label

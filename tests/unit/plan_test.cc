@@ -240,6 +240,61 @@ TEST(PlanTest, QueuedWhileMaxConcurrentPlacementsAreProbing) {
   EXPECT_EQ(p.next, Action::after(5s));
 }
 
+TEST(PlanTest, PlacementsQueuedEarlierTakeFreeSlotsFirst) {
+  World w = threeNodes();
+  w.probing = defaults().maxConcurrentPlacements - 1;  // one slot free
+  w.queuedAhead = 1;                                   // for the one queued first
+  const Plan p = planAt(placementIn(Phase::Pending), w);
+  EXPECT_EQ(statusOf(p).reason, "Queued");
+  EXPECT_NE(statusOf(p).message.find("1 queued ahead"), std::string::npos);
+  EXPECT_TRUE(createdNames(p).empty());
+}
+
+TEST(PlanTest, ASecondPlacementOfOneTargetWaitsNamingTheFirst) {
+  World w = threeNodes();
+  w.heldBy = "first";
+  w.heldByPhase = "Observing";
+  const Plan p = planAt(placementIn(Phase::Pending), w);
+  EXPECT_EQ(statusOf(p).phase, Phase::Pending);
+  EXPECT_EQ(statusOf(p).reason, "TargetBusy");
+  EXPECT_NE(statusOf(p).message.find("ShadowPlacement first (Observing)"), std::string::npos);
+  EXPECT_EQ(statusOf(p).conditionStatus(api::condition::Placed), "False");
+  EXPECT_TRUE(createdNames(p).empty());
+  EXPECT_EQ(eventReasons(p), Strings{"TargetBusy"});
+  EXPECT_EQ(p.next, Action::after(5s));
+}
+
+TEST(PlanTest, APlacementOvertakenWhileProbingStopsItsShadowsAndWaits) {
+  World w = withShadows(threeNodes(), {{"a", "Running"}, {"b", "Running"}});
+  w.heldBy = "first";
+  w.heldByPhase = "Placing";
+  const Plan p = planAt(observing(), w);
+  EXPECT_EQ(statusOf(p).reason, "TargetBusy");
+  EXPECT_TRUE(statusOf(p).shadows.empty());
+  EXPECT_FALSE(statusOf(p).observationStartedAt);
+  EXPECT_EQ(all<write::DeleteShadows>(p).size(), 1u);
+}
+
+TEST(PlanTest, AMovingPlacementIsNeverInterruptedByAnother) {
+  PlacementInput in = placementIn(Phase::Placing);
+  in.status.selectedNode = "a";
+  in.status.moves.push_back({"a", "", "started", api::MovePhase::Moving, T0, ""});
+  World w = threeNodes();
+  w.heldBy = "other";
+  w.heldByPhase = "Placing";
+  const Plan p = planAt(in, w);
+  EXPECT_NE(statusOf(p).reason, "TargetBusy");
+}
+
+TEST(PlanTest, ATargetDeletedWhileProbingFailsAtOnceAndStopsTheShadows) {
+  World w = withShadows(threeNodes(), {{"a", "Running"}, {"b", "Running"}});
+  w.target.reset();
+  const Plan p = planAt(observing(), w, T0 + 10s);
+  EXPECT_EQ(statusOf(p).phase, Phase::Failed);
+  EXPECT_EQ(statusOf(p).reason, "TargetDeleted");
+  EXPECT_EQ(all<write::DeleteShadows>(p).size(), 1u);
+}
+
 TEST(PlanTest, NoFeasibleNodeStaysPendingUnschedulableWithEachReason) {
   placement::NodeView cordoned = node("a");
   cordoned.unschedulable = true;
