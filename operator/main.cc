@@ -78,10 +78,13 @@ int run(const op::Flags& flags) {
       runtime::ControllerBuilder("shadowplacement", client)
           .forResource({api::shadowPlacements(), flags.ns}, controller::priorityOf)
           .owns({api::virtualMachineInstances(), ""})  // the shadows
+          .owns({api::migrations(), flags.ns})          // the moves
           .watches({api::virtualMachineInstances(), ""}, controller::placementsOfTarget)
           .watches({api::virtualMachines(), flags.ns}, controller::placementsOfTarget)
           .reads({kube::resources::nodes(), ""})
           .reads({kube::resources::pods(), ""})
+          .reads({api::clusterInstancetypes(), ""})
+          .reads({api::instancetypes(), flags.ns})
           .workers(flags.workers)
           .queueOptions(queueOptions)
           .metrics(metrics.get(), &metrics->queue())
@@ -93,7 +96,8 @@ int run(const op::Flags& flags) {
       {client,
        {placements->store(api::shadowPlacements()), vmis, placements->store(api::virtualMachines()),
         placements->store(kube::resources::nodes()), placements->store(kube::resources::pods()),
-        placements->store(api::migrations())},
+        placements->store(api::migrations()), placements->store(api::clusterInstancetypes()),
+        placements->store(api::instancetypes())},
        **prometheus,
        learning.forecaster(),
        events,

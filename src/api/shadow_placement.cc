@@ -81,6 +81,19 @@ const kube::ResourceType& migrations() {
   return t;
 }
 
+const kube::ResourceType& clusterInstancetypes() {
+  static const kube::ResourceType t{"instancetype.kubevirt.io", "v1beta1",
+                                    "virtualmachineclusterinstancetypes",
+                                    "VirtualMachineClusterInstancetype", false};
+  return t;
+}
+const kube::ResourceType& instancetypes() {
+  static const kube::ResourceType t{"instancetype.kubevirt.io", "v1beta1",
+                                    "virtualmachineinstancetypes", "VirtualMachineInstancetype",
+                                    true};
+  return t;
+}
+
 const char* toString(TargetKind kind) {
   return kind == TargetKind::VirtualMachine ? "VirtualMachine" : "VirtualMachineInstance";
 }

@@ -28,6 +28,9 @@ const kube::ResourceType& shadowPlacements();
 const kube::ResourceType& virtualMachines();
 const kube::ResourceType& virtualMachineInstances();
 const kube::ResourceType& migrations();
+// instancetype.kubevirt.io/v1beta1: what sizes a VM that references one.
+const kube::ResourceType& clusterInstancetypes();
+const kube::ResourceType& instancetypes();
 
 enum class TargetKind { VirtualMachine, VirtualMachineInstance };
 enum class Mode { Apply, Recommend };

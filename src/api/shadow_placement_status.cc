@@ -117,6 +117,8 @@ Result<MoveStatus> moveFrom(const Json& j, const std::string& where) {
 }
 
 Json candidateJson(const CandidateStatus& c) {
+  if (!c.excluded.empty())
+    return {{key::Node, c.node}, {"excluded", c.excluded}};
   return {{key::Node, c.node},
           {key::Score, c.score},
           {key::Confidence, c.confidence},
@@ -137,6 +139,7 @@ CandidateStatus candidateFrom(const Json& j) {
   c.predicted = {p.value(key::CpuContention, 0.0), p.value(key::MemoryPressure, 0.0),
                  p.value(key::IoWait, 0.0), p.value(key::NetworkLatency, 0.0)};
   c.reason = j.value(key::Reason, "");
+  c.excluded = j.value("excluded", "");
   return c;
 }
 

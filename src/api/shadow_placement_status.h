@@ -47,6 +47,7 @@ struct CandidateStatus {
   double confidence = 0;
   PredictedContention predicted;
   std::string reason;
+  std::string excluded;  // why the node could not host the VM (no shadow, no score); "" if probed
   friend bool operator==(const CandidateStatus&, const CandidateStatus&) = default;
 };
 

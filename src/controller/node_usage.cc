@@ -40,21 +40,25 @@ void NodeUsage::Follower::changed(const std::string& key, const nlohmann::json* 
   }
 }
 
+void NodeUsage::Totals::add(const Held& h, int sign) {
+  milliCpu += sign * h.milliCpu;
+  bytes += sign * h.bytes;
+  for (const auto& [name, n] : h.extended)
+    extended[name] += sign * n;
+}
+
 void NodeUsage::setHeld(std::unordered_map<std::string, Held>& held, const std::string& key,
                         const std::optional<placement::NodeRequests>& now) {
   if (const auto it = held.find(key); it != held.end()) {
-    auto& total = perNode_[it->second.node];
-    total.milliCpu -= it->second.milliCpu;
-    total.bytes -= it->second.bytes;
+    perNode_[it->second.node].add(it->second, -1);
     held.erase(it);
   }
   if (!now) {
     return;
   }
-  Held h{now->node, std::llround(now->requests.cpu * 1000), std::llround(now->requests.memory)};
-  auto& total = perNode_[h.node];
-  total.milliCpu += h.milliCpu;
-  total.bytes += h.bytes;
+  Held h{now->node, std::llround(now->requests.cpu * 1000), std::llround(now->requests.memory),
+         now->requests.extended};
+  perNode_[h.node].add(h, +1);
   held.emplace(key, std::move(h));
 }
 
@@ -63,10 +67,8 @@ std::vector<placement::NodeView> NodeUsage::nodes(
   const std::lock_guard<std::mutex> lock(mutex_);
   std::unordered_map<std::string, Totals> excluded;
   for (const auto& key : std::set<std::string>(excludeVmis.begin(), excludeVmis.end())) {
-    if (const auto it = vmis_.find(key); it != vmis_.end()) {
-      excluded[it->second.node].milliCpu += it->second.milliCpu;
-      excluded[it->second.node].bytes += it->second.bytes;
-    }
+    if (const auto it = vmis_.find(key); it != vmis_.end())
+      excluded[it->second.node].add(it->second, +1);
   }
   std::vector<placement::NodeView> out;
   out.reserve(nodes_.size());
@@ -78,8 +80,11 @@ std::vector<placement::NodeView> NodeUsage::nodes(
     if (const auto it = excluded.find(name); it != excluded.end()) {
       t.milliCpu -= it->second.milliCpu;
       t.bytes -= it->second.bytes;
+      for (const auto& [r, n] : it->second.extended)
+        t.extended[r] -= n;
     }
-    out.back().requested = {static_cast<double>(t.milliCpu) / 1000, static_cast<double>(t.bytes)};
+    out.back().requested = {static_cast<double>(t.milliCpu) / 1000, static_cast<double>(t.bytes),
+                            std::move(t.extended)};
   }
   return out;
 }

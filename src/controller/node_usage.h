@@ -32,10 +32,13 @@ class NodeUsage {
     std::string node;
     int64_t milliCpu = 0;
     int64_t bytes = 0;
+    std::map<std::string, double> extended;  // whole devices and bytes: exact in a double
   };
   struct Totals {
     int64_t milliCpu = 0;
     int64_t bytes = 0;
+    std::map<std::string, double> extended;
+    void add(const Held& h, int sign);
   };
   enum class Kind { Node, Vmi, Pod };
   class Follower : public kube::StoreObserver {

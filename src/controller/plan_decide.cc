@@ -52,8 +52,12 @@ void recordDecision(Draft& d, const placement::Decision& decision, const std::st
                                    c.confidence,
                                    {c.predicted.cpuContention, c.predicted.memoryPressure,
                                     c.predicted.ioWait, c.predicted.networkLatency},
-                                   c.reason});
+                                   c.reason,
+                                   ""});
   }
+  // Then the nodes that could not host the VM, and why (as the decision sees them).
+  recordExcluded(d, placement::classify(d.world.nodes, *d.target().requirements,
+                                        d.settings().nodeSelector));
   d.status.selectedNode = decision.selected;
   d.status.confidence = decision.confidence;
   d.status.model = model;

@@ -42,5 +42,7 @@ Plan planObserve(Draft& d);
 Plan planPlace(Draft& d);
 
 std::string twoDecimals(double v);
+// Nodes that cannot host the VM, each with why, in status.candidates (at most 20).
+void recordExcluded(Draft& d, const std::vector<placement::Verdict>& verdicts);
 
 }  // namespace umbra::controller

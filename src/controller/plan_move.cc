@@ -77,8 +77,10 @@ std::optional<std::string> nextNode(const Draft& d, std::string& why) {
        placement::classify(d.world.nodes, *d.target().requirements, d.settings().nodeSelector))
     verdicts[v.node] = v;
   std::vector<std::string> order{d.status.selectedNode};
-  for (const auto& c : d.status.candidates)
-    order.push_back(c.node);
+  for (const auto& c : d.status.candidates) {
+    if (c.excluded.empty())
+      order.push_back(c.node);
+  }
   std::set<std::string> seen;
   for (const auto& node : order) {
     if (node.empty() || !seen.insert(node).second)
@@ -112,10 +114,28 @@ void stopVm(Draft& d) {
                                      {{"spec", {{"runStrategy", "Halted"}}}}});
 }
 
+// The VMI runs elsewhere and KubeVirt says it cannot be live-migrated: the decision stands as a
+// recommendation, and nothing is moved (virt-api would refuse the migration).
+Plan planNotMigratable(Draft& d, const std::string& node) {
+  const std::string message = "selected " + node + ", but the VMI is not live-migratable (" +
+                              d.target().notMigratable + "): nothing was moved; it runs on " +
+                              d.target().runningOn;
+  d.status.selectedNode = node;
+  d.status.setPhase(api::Phase::Recommended, "NotLiveMigratable", message);
+  d.status.setCondition(api::condition::Placed, false, "NotLiveMigratable", message,
+                        d.generation(), d.now);
+  d.writeStatus();
+  d.event(EventType::Warning, "NotLiveMigratable", "Place", message);
+  d.deleteShadows();
+  return d.done(Action::awaitChange(), "not live-migratable");
+}
+
 // Starts a move to the next node that can take the VM: writes, status Placing/Moving, an Event.
 Plan startMove(Draft& d) {
   std::string why;
   const auto node = nextNode(d, why);
+  if (node && needsMigration(d.target(), *node) && !d.target().notMigratable.empty())
+    return planNotMigratable(d, *node);
   if (!node) {
     const bool stop = startedButNeverRan(d);
     if (stop)

@@ -16,6 +16,7 @@ constexpr auto QueuedRetry = 5s;
 constexpr auto ProbeRecheck = 2s;
 
 Plan planUnschedulable(Draft& d, const std::vector<placement::Verdict>& verdicts) {
+  recordExcluded(d, verdicts);
   std::string why = d.world.nodes.empty() ? "no nodes" : "";
   for (size_t i = 0; i < verdicts.size() && i < 3; ++i)
     why += (i ? "; " : "") + verdicts[i].node + ": " + verdicts[i].reason;
@@ -107,6 +108,20 @@ bool sameNames(const std::vector<api::ShadowStatus>& a, const std::vector<api::S
 }
 
 }  // namespace
+
+void recordExcluded(Draft& d, const std::vector<placement::Verdict>& verdicts) {
+  constexpr size_t MaxShown = 20;
+  std::erase_if(d.status.candidates, [](const auto& c) { return !c.excluded.empty(); });
+  size_t shown = 0;
+  for (const auto& v : verdicts) {
+    if (!v.feasible && shown++ < MaxShown) {
+      api::CandidateStatus c;
+      c.node = v.node;
+      c.excluded = v.reason;
+      d.status.candidates.push_back(std::move(c));
+    }
+  }
+}
 
 Plan planSelectCandidates(Draft& d) {
   if (!d.world.adopted.empty()) {

@@ -51,6 +51,7 @@ struct TargetView {
   bool hasRunningField = false;  // a VM whose spec uses the deprecated `running`
   std::string runStrategy;       // a VM's spec.runStrategy
   std::string unschedulable;     // why the VMI's pod cannot be scheduled (PodScheduled=False)
+  std::string notMigratable;     // "<reason>: <message>" of a LiveMigratable=False condition
 };
 
 // One of this placement's shadow VMIs in the cache.

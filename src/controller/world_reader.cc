@@ -134,7 +134,9 @@ std::optional<TargetView> WorldReader::target(const PlacementInput& in) const {
                 : (*target).value("spec", Json::object());
   t.hasRunningField = isVm && (*target)["spec"].contains("running");
   t.runStrategy = isVm ? (*target)["spec"].value("runStrategy", "") : "";
-  auto req = placement::requirementsOf(t.spec);
+  auto runSpec = runSpecOf(*target, isVm);
+  auto req = runSpec.ok() ? placement::requirementsOf(*runSpec)
+                          : Result<placement::TargetRequirements>(runSpec.error());
   if (req.ok())
     t.requirements = *req;
   else
@@ -158,6 +160,8 @@ std::optional<TargetView> WorldReader::target(const PlacementInput& in) const {
       if (c.value("type", "") == "PodScheduled" && c.value("status", "") == "False" &&
           c.value("reason", "") == "Unschedulable")
         t.unschedulable = c.value("message", "Unschedulable");
+      if (c.value("type", "") == "LiveMigratable" && c.value("status", "") == "False")
+        t.notMigratable = c.value("reason", "NotLiveMigratable") + ": " + c.value("message", "");
     }
   }
   return t;
@@ -195,10 +199,8 @@ std::vector<placement::NodeView> WorldReader::nodes(const PlacementInput& in, co
   auto views = usage_.nodes(exclude);
   const auto reserved = reservations(in, selecting);
   for (auto& v : views) {
-    if (const auto it = reserved.find(v.name); it != reserved.end()) {
-      v.requested.cpu += it->second.cpu;
-      v.requested.memory += it->second.memory;
-    }
+    if (const auto it = reserved.find(v.name); it != reserved.end())
+      v.requested.add(it->second);
   }
   return views;
 }
@@ -242,8 +244,7 @@ std::map<std::string, placement::Resources> WorldReader::reservations(const Plac
     for (const auto& node : nodes) {
       if (node == on)
         continue;  // it is there: the node's usage counts it already
-      reserved[node].cpu += share * req->cpu;
-      reserved[node].memory += share * req->memory;
+      reserved[node].add(*req, share);
     }
   }
   return reserved;
@@ -260,11 +261,34 @@ std::optional<placement::Resources> WorldReader::targetRequests(const Json& sp,
     return std::nullopt;
   const kube::ObjectPtr vmi = caches_.vmis.get(key);
   on = vmi ? (*vmi).value("status", Json::object()).value("nodeName", "") : "";
-  auto req = placement::requirementsOf(isVm ? (*t)["spec"]["template"].value("spec", Json::object())
-                                            : (*t).value("spec", Json::object()));
+  auto spec = runSpecOf(*t, isVm);
+  if (!spec.ok())
+    return std::nullopt;
+  auto req = placement::requirementsOf(*spec);
   if (!req.ok())
     return std::nullopt;
   return req->requests;
+}
+
+Result<Json> WorldReader::runSpecOf(const Json& target, bool isVm) const {
+  if (!isVm)
+    return target.value("spec", Json::object());
+  const Json& spec = target["spec"];
+  Json vmiSpec = spec.value("template", Json::object()).value("spec", Json::object());
+  const Json ref = spec.value("instancetype", Json::object());
+  if (ref.empty())
+    return vmiSpec;
+  const std::string kind = ref.value("kind", "VirtualMachineClusterInstancetype");
+  const std::string name = ref.value("name", "");
+  const bool cluster = kind == "VirtualMachineClusterInstancetype" ||
+                       kind == "virtualmachineclusterinstancetype";
+  const kube::ObjectPtr it =
+      cluster ? caches_.clusterInstancetypes.get(name)
+              : caches_.instancetypes.get(target["metadata"].value("namespace", "") + "/" + name);
+  if (!it)
+    return Error::make(ErrorKind::Terminal, "spec.instancetype: " + kind + " \"" + name +
+                                                "\" does not exist");
+  return placement::applyInstancetype(vmiSpec, {kind + "/" + name, (*it).value("spec", Json::object())});
 }
 
 std::optional<MigrationView> WorldReader::migration(const PlacementInput& in) const {

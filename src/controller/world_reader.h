@@ -19,6 +19,8 @@ struct Caches {
   const kube::Store& nodes;
   const kube::Store& pods;
   const kube::Store& migrations;  // VirtualMachineInstanceMigrations (the placements' own)
+  const kube::Store& clusterInstancetypes;  // what sizes VMs that reference an instancetype
+  const kube::Store& instancetypes;
 };
 
 // observe: builds a pass's PlacementInput and World. Reads the caches; Prometheus only once an
@@ -47,6 +49,8 @@ class WorldReader {
   std::optional<MigrationView> migration(const PlacementInput& in) const;
   std::optional<placement::Resources> targetRequests(const kube::Json& placement,
                                                      std::string& on) const;
+  // The VMI spec KubeVirt runs for a VM (its template with the instancetype applied) or a VMI.
+  Result<kube::Json> runSpecOf(const kube::Json& target, bool isVm) const;
   void readShadows(const PlacementInput& in, World& w) const;
   Result<size_t> shadowsOnServer(const PlacementInput& in) const;
   Evidence evidence(const PlacementInput& in, const TargetView& target, SystemTime now) const;

@@ -66,6 +66,22 @@ bool expressionMatches(const Json& expr, const std::string& actual, bool present
   return false;
 }
 
+// The first extended resource the node cannot give: "has no nvidia.com/X" or "insufficient ...".
+std::string missingExtended(const NodeView& n, const Resources& need) {
+  for (const auto& [name, amount] : need.extended) {
+    if (amount <= 0)
+      continue;
+    const auto have = n.allocatable.extended.find(name);
+    if (have == n.allocatable.extended.end() || have->second <= 0)
+      return "node has no " + name;
+    const auto used = n.requested.extended.find(name);
+    const double free = have->second - (used == n.requested.extended.end() ? 0 : used->second);
+    if (free < amount)
+      return "insufficient " + name;
+  }
+  return "";
+}
+
 }  // namespace
 
 Result<TargetRequirements> requirementsOf(const Json& spec) {
@@ -94,11 +110,94 @@ Result<TargetRequirements> requirementsOf(const Json& spec) {
   for (const auto& [k, v] : at(spec, "nodeSelector").items()) {
     t.nodeSelector[k] = v.get<std::string>();
   }
+  // What virt-controller adds to the virt-launcher pod's selector.
+  t.architecture = spec.value("architecture", "");
+  if (!t.architecture.empty())
+    t.nodeSelector.emplace("kubernetes.io/arch", t.architecture);
+  t.dedicatedCpus = cpu.value("dedicatedCpuPlacement", false);
+  if (t.dedicatedCpus) {
+    t.nodeSelector.emplace("cpumanager", "true");
+    t.requests.cpu = std::max(t.requests.cpu, vcpus);  // whole cores, request = limit
+  }
+  // Hugepages back the guest memory: the pod requests hugepages-<size> for it.
+  const std::string pageSize = at(at(domain, "memory"), "hugepages").value("pageSize", "");
+  if (!pageSize.empty())
+    t.requests.extended["hugepages-" + pageSize] += t.size.memory;
+  // GPUs and host devices from device plugins: one of the named resource each. Devices from DRA
+  // claims are allocated by the scheduler's DRA plugin, which Umbra cannot predict.
+  if (!spec.value("resourceClaims", Json::array()).empty())
+    return terminal("spec.resourceClaims",
+                    "DRA resource claims are not supported: Umbra cannot tell which nodes can "
+                    "satisfy them");
+  const Json& devices = at(domain, "devices");
+  for (const char* kind : {"gpus", "hostDevices"}) {
+    const Json list = devices.value(kind, Json::array());
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string field = std::string("spec.domain.devices.") + kind + "[" +
+                                std::to_string(i) + "]";
+      if (list[i].contains("claimName") || list[i].contains("claimRequest"))
+        return terminal(field, "devices from DRA claims are not supported: Umbra cannot tell "
+                               "which nodes can satisfy them");
+      const std::string name = list[i].value("deviceName", "");
+      if (name.empty())
+        return terminal(field + ".deviceName", "is required");
+      t.requests.extended[name] += 1;
+    }
+  }
   const Json& required = at(at(at(spec, "affinity"), "nodeAffinity"),
                             "requiredDuringSchedulingIgnoredDuringExecution");
   t.requiredAffinityTerms = required.value("nodeSelectorTerms", Json::array());
   t.tolerations = spec.value("tolerations", Json::array());
   return t;
+}
+
+void Resources::add(const Resources& r, double share) {
+  cpu += share * r.cpu;
+  memory += share * r.memory;
+  for (const auto& [name, n] : r.extended)
+    extended[name] += share * n;
+}
+
+void Resources::subtract(const Resources& r) {
+  cpu -= r.cpu;
+  memory -= r.memory;
+  for (const auto& [name, n] : r.extended)
+    extended[name] -= n;
+}
+
+Result<Json> applyInstancetype(const Json& vmiSpec, const Instancetype& it) {
+  Json spec = vmiSpec;
+  const Json& cpu = at(it.spec, "cpu");
+  const Json& memory = at(it.spec, "memory");
+  const auto field = [&](const std::string& f) { return it.name + ": spec." + f; };
+  if (!cpu.contains("guest") || !cpu["guest"].is_number_integer() || cpu["guest"].get<int>() < 1)
+    return terminal(field("cpu.guest"), "must be a positive integer");
+  const auto guest = memory.find("guest");
+  if (guest == memory.end() || !guest->is_string() || !kube::parseQuantity(guest->get<std::string>()))
+    return terminal(field("memory.guest"), "must be a quantity");
+  Json& domain = spec["domain"];
+  // cpu.guest becomes sockets (preferredCPUTopology defaults to sockets).
+  domain["cpu"]["sockets"] = cpu["guest"];
+  domain["cpu"]["cores"] = 1;
+  domain["cpu"]["threads"] = 1;
+  if (cpu.value("dedicatedCPUPlacement", false))
+    domain["cpu"]["dedicatedCpuPlacement"] = true;
+  domain["memory"]["guest"] = *guest;
+  if (memory.contains("hugepages"))
+    domain["memory"]["hugepages"] = memory["hugepages"];
+  // overcommitPercent p: requests.memory = guest x (1 - p/100).
+  const double p = memory.value("overcommitPercent", 0.0);
+  if (p > 0) {
+    const double bytes = *kube::parseQuantity(guest->get<std::string>()) * (1 - p / 100);
+    domain["resources"]["requests"]["memory"] = std::to_string(static_cast<int64_t>(bytes));
+  }
+  for (const char* kind : {"gpus", "hostDevices"}) {
+    if (it.spec.contains(kind))
+      domain["devices"][kind] = it.spec[kind];
+  }
+  for (const auto& [k, v] : at(it.spec, "nodeSelector").items())
+    spec["nodeSelector"][k] = v;
+  return spec;
 }
 
 NodeView nodeViewOf(const Json& node) {
@@ -120,6 +219,10 @@ NodeView nodeViewOf(const Json& node) {
   const Json& alloc = at(status, "allocatable");
   v.allocatable.cpu = quantityAt(alloc, "cpu", "status.allocatable.cpu").valueOr(0);
   v.allocatable.memory = quantityAt(alloc, "memory", "status.allocatable.memory").valueOr(0);
+  for (const auto& [name, q] : alloc.items()) {
+    if (name.find('/') != std::string::npos || name.rfind("hugepages-", 0) == 0)
+      v.allocatable.extended[name] = quantityAt(alloc, name.c_str(), "").valueOr(0);
+  }
   return v;
 }
 
@@ -147,6 +250,10 @@ std::optional<NodeRequests> podNodeRequests(const Json& pod) {
     const Json& req = at(at(c, "resources"), "requests");
     r.cpu += quantityAt(req, "cpu", "").valueOr(0);
     r.memory += quantityAt(req, "memory", "").valueOr(0);
+    for (const auto& [name, q] : req.items()) {
+      if (name.find('/') != std::string::npos || name.rfind("hugepages-", 0) == 0)
+        r.extended[name] += quantityAt(req, name.c_str(), "").valueOr(0);
+    }
   }
   return NodeRequests{std::move(node), r};
 }
@@ -156,10 +263,8 @@ std::map<std::string, Resources> requestedPerNode(const std::vector<const Json*>
                                                   const std::string& skipVmi) {
   std::map<std::string, Resources> out;
   const auto add = [&out](const std::optional<NodeRequests>& held) {
-    if (held) {
-      out[held->node].cpu += held->requests.cpu;
-      out[held->node].memory += held->requests.memory;
-    }
+    if (held)
+      out[held->node].add(held->requests);
   };
   for (const Json* vmi : vmis) {
     const Json& meta = at(*vmi, "metadata");
@@ -246,7 +351,11 @@ std::vector<Verdict> classify(const std::vector<NodeView>& nodes, const TargetRe
     } else if (!labelMatches(n, "kubevirt.io/schedulable", "true")) {
       v.reason = "node is not kubevirt.io/schedulable=true";
     } else if (!unmatched.empty()) {
-      v.reason = "does not match " + unmatched;
+      v.reason = unmatched == "target nodeSelector kubernetes.io/arch" && !target.architecture.empty()
+                     ? "architecture is not " + target.architecture
+                 : unmatched == "target nodeSelector cpumanager" && target.dedicatedCpus
+                     ? "no CPU manager for dedicated CPUs (label cpumanager=true)"
+                     : "does not match " + unmatched;
     } else if (!affinityOk) {
       v.reason = "does not match the target's required node affinity";
     } else if (!untolerated.empty()) {
@@ -255,6 +364,8 @@ std::vector<Verdict> classify(const std::vector<NodeView>& nodes, const TargetRe
       v.reason = "insufficient cpu";
     } else if (freeMem < target.requests.memory) {
       v.reason = "insufficient memory";
+    } else if (const std::string short_ = missingExtended(n, target.requests); !short_.empty()) {
+      v.reason = short_;
     } else {
       v.feasible = true;
       const double cpuLeft =

@@ -16,6 +16,12 @@ using Json = nlohmann::json;
 struct Resources {
   double cpu = 0;     // cores
   double memory = 0;  // bytes
+  // Extended resources by name: device plugins' (nvidia.com/..., devices.kubevirt.io/...) and
+  // hugepages-<size> (bytes). Empty for most VMs.
+  std::map<std::string, double> extended;
+
+  void add(const Resources& r, double share = 1.0);
+  void subtract(const Resources& r);
 };
 
 // What the full VM needs from a node, read from a VMI spec (a VMI's `spec`, or a VM's
@@ -26,7 +32,22 @@ struct TargetRequirements {
   std::map<std::string, std::string> nodeSelector;
   Json requiredAffinityTerms = Json::array();  // nodeSelectorTerms, OR'ed
   Json tolerations = Json::array();
+  // What KubeVirt adds to the virt-launcher pod: kubernetes.io/arch from spec.architecture,
+  // cpumanager=true for dedicated CPUs. Both are also in nodeSelector; kept apart for messages.
+  std::string architecture;
+  bool dedicatedCpus = false;
 };
+
+// A VM's instancetype, as far as scheduling is concerned (instancetype.kubevirt.io spec).
+// Applied to the VMI spec before requirementsOf(): KubeVirt expands it the same way.
+struct Instancetype {
+  std::string name;  // "<kind>/<name>", for messages
+  Json spec;         // the instancetype's spec
+};
+// The VMI spec with the instancetype's cpu.guest (as sockets), memory.guest, dedicated CPUs,
+// hugepages, GPUs, host devices and nodeSelector applied; its overcommitPercent sets the memory
+// request (pkg/instancetype/apply). Errors name the instancetype's field.
+Result<Json> applyInstancetype(const Json& vmiSpec, const Instancetype& it);
 
 // KubeVirt's default: without explicit requests a VMI requests vCPUs / cpuAllocationRatio.
 inline constexpr double CpuAllocationRatio = 10.0;
@@ -72,8 +93,9 @@ struct Verdict {
 };
 
 // Classifies every node: Ready, not cordoned, kubevirt.io/schedulable=true, the target's
-// nodeSelector and required node affinity, the CR's extra selector, taints tolerated, and
-// allocatable - requested >= the target's requests. Feasible nodes come first, best score first,
+// nodeSelector (architecture and dedicated CPUs included) and required node affinity, the CR's
+// extra selector, taints tolerated, and allocatable - requested >= the target's requests, extended
+// resources (GPUs, host devices, hugepages) included. Feasible nodes come first, best score first,
 // then by name (deterministic).
 std::vector<Verdict> classify(const std::vector<NodeView>& nodes, const TargetRequirements& target,
                               const std::map<std::string, std::string>& extraSelector);

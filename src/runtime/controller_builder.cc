@@ -1,5 +1,8 @@
 #include "runtime/controller_builder.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include <algorithm>
 #include <cassert>
 
@@ -162,8 +165,10 @@ const kube::Store& ManagedController::store(const kube::ResourceType& type) cons
     if (t.group == type.group && t.resource == type.resource)
       return i->store();
   }
-  assert(false && "no cache for this resource: add it to the builder");
-  return informers_.front()->store();
+  // A programming error, found at start-up: never hand out another resource's cache.
+  std::fprintf(stderr, "ManagedController::store: no cache for %s.%s: add it to the builder\n",
+               type.resource.c_str(), type.group.c_str());
+  std::abort();
 }
 
 void ManagedController::startInformers() {

@@ -138,7 +138,7 @@ Status parseNode(Fields& f, const YAML::Node& n, const std::string& path, NodeSp
                  int& count) {
   UMBRA_CHECK(f.keys(n, path,
                      {"name", "count", "cpu", "memory", "disk", "network", "cpuSpeed", "labels",
-                      "taints", "background"}));
+                      "taints", "devices", "background"}));
   if (!n)
     return f.fail(path, "must be a mapping");
   UMBRA_CHECK(f.text(n["name"], path + ".name", node.name));
@@ -155,6 +155,17 @@ Status parseNode(Fields& f, const YAML::Node& n, const std::string& path, NodeSp
   UMBRA_CHECK(f.quantity(n["network"], path + ".network", node.networkBytesPerSecond, 1));
   UMBRA_CHECK(f.quantity(n["cpuSpeed"], path + ".cpuSpeed", node.cpuSpeed, 0.1));
   UMBRA_CHECK(f.stringMap(n["labels"], path + ".labels", node.labels));
+  if (const auto devices = n["devices"]) {
+    if (!devices.IsMap())
+      return f.fail(path + ".devices", "must be a mapping of resource names to quantities");
+    for (const auto& kv : devices) {
+      const std::string name = kv.first.as<std::string>();
+      if (name.find('/') == std::string::npos && name.rfind("hugepages-", 0) != 0)
+        return f.fail(path + ".devices." + name,
+                      "must be an extended resource (vendor/name) or hugepages-<size>");
+      UMBRA_CHECK(f.quantity(kv.second, path + ".devices." + name, node.devices[name]));
+    }
+  }
   if (const auto taints = n["taints"]) {
     if (!taints.IsSequence())
       return f.fail(path + ".taints", "must be a list");

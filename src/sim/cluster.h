@@ -61,6 +61,9 @@ struct NodeSpec {
   double cpuSpeed = 1.0;  // relative to the traces' reference core
   std::map<std::string, std::string> labels;
   std::vector<Taint> taints;
+  // Extended resources the node advertises (capacity = allocatable): device plugins' GPUs and
+  // host devices ("nvidia.com/GP102GL_Tesla_P40": 2), hugepages ("hugepages-1Gi": 8Gi).
+  std::map<std::string, double> devices;
   Background background;
 };
 

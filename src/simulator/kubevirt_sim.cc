@@ -127,10 +127,13 @@ void KubeVirtSimulator::heartbeat(bool force) {
                   {"lastHeartbeatTime", stamp},
                   {"lastTransitionTime", readySince_}};  // no transition since start
     };
+    Json capacity = {{"cpu", cpu}, {"memory", memory}, {"pods", "110"}};
+    for (const auto& [name, amount] : n.devices)
+      capacity[name] = std::to_string(static_cast<int64_t>(amount));
     const Json status = {
         {"status",
-         {{"capacity", {{"cpu", cpu}, {"memory", memory}, {"pods", "110"}}},
-          {"allocatable", {{"cpu", cpu}, {"memory", memory}, {"pods", "110"}}},
+         {{"capacity", capacity},
+          {"allocatable", capacity},
           {"conditions", Json::array({cond("Ready", "True", "KubeletReady"),
                                       cond("MemoryPressure", "False", "KubeletHasSufficientMemory"),
                                       cond("DiskPressure", "False", "KubeletHasNoDiskPressure"),
@@ -221,10 +224,8 @@ Result<std::string> KubeVirtSimulator::schedule(const Json& vmiSpec,
       // Assume it, as the kube-scheduler does: later VMIs of the same round see its requests
       // before the cache does.
       for (auto& view : views) {
-        if (view.name == v.node) {
-          view.requested.cpu += req->requests.cpu;
-          view.requested.memory += req->requests.memory;
-        }
+        if (view.name == v.node)
+          view.requested.add(req->requests);
       }
       return v.node;
     }

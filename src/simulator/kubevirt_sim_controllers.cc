@@ -60,10 +60,27 @@ void KubeVirtSimulator::syncVms() {
                                               {"uid", vm["metadata"].value("uid", "")},
                                               {"controller", true},
                                               {"blockOwnerDeletion", true}}});
+      // The instancetype is expanded into the VMI spec (pkg/instancetype/apply).
+      Json vmiSpec = tmpl.value("spec", Json::object());
+      if (const Json ref = spec.value("instancetype", Json::object()); !ref.empty()) {
+        const bool cluster = ref.value("kind", "VirtualMachineClusterInstancetype") ==
+                             "VirtualMachineClusterInstancetype";
+        auto it = client_.get(cluster ? api::clusterInstancetypes() : api::instancetypes(),
+                              {cluster ? "" : ns, ref.value("name", "")});
+        auto applied = it.ok() ? placement::applyInstancetype(
+                                     vmiSpec, {ref.value("name", ""), (*it)["spec"]})
+                               : Result<Json>(it.error());
+        if (!applied.ok()) {
+          log::warn("cannot start VM: its instancetype",
+                    {{"vm", key}, {"error", applied.error().describe()}});
+          continue;
+        }
+        vmiSpec = std::move(applied).value();
+      }
       const Json vmi = {{"apiVersion", "kubevirt.io/v1"},
                         {"kind", "VirtualMachineInstance"},
                         {"metadata", meta},
-                        {"spec", tmpl.value("spec", Json::object())}};
+                        {"spec", vmiSpec}};
       auto r = client_.create(api::virtualMachineInstances(), ns, vmi);
       if (r.ok())
         log::info("VM started: VMI created", {{"vm", key}});
@@ -186,7 +203,7 @@ void KubeVirtSimulator::syncVmis() {
       vmi["kind"] = "VirtualMachineInstance";
       vmi["status"]["phase"] = "Running";
       Json conds = Json::array({condition("PodScheduled", true), condition("Ready", true),
-                                condition("LiveMigratable", true)});
+                                liveMigratable(current.value("spec", Json::object()))});
       if (current["spec"].value("startStrategy", "") == "Paused")
         conds.push_back(condition("Paused", true, "PausedByUser", "VMI was paused by user"));
       vmi["status"]["conditions"] = conds;
@@ -202,6 +219,40 @@ void KubeVirtSimulator::syncVmis() {
     }
   }
 }
+
+namespace sim_detail {
+
+Json liveMigratable(const Json& spec) {
+  const Json domain = spec.value("domain", Json::object());
+  const Json devices = domain.value("devices", Json::object());
+  if (!devices.value("gpus", Json::array()).empty() ||
+      !devices.value("hostDevices", Json::array()).empty())
+    return condition("LiveMigratable", false, "HostDeviceNotLiveMigratable",
+                     "VMI uses a PCI host devices");
+  std::set<std::string> podNetworks;
+  for (const auto& n : spec.value("networks", Json::array())) {
+    if (n.contains("pod"))
+      podNetworks.insert(n.value("name", ""));
+  }
+  for (const auto& i : devices.value("interfaces", Json::array())) {
+    if (i.contains("bridge") && podNetworks.count(i.value("name", "")))
+      return condition("LiveMigratable", false, "InterfaceNotLiveMigratable",
+                       "cannot migrate VMI which does not use masquerade, bridge with "
+                       "kubevirt.io/allow-pod-bridge-network-live-migration VM annotation or a "
+                       "migratable plugin to connect to the pod network");
+  }
+  for (const auto& v : spec.value("volumes", Json::array())) {
+    if (v.contains("hostDisk"))
+      return condition("LiveMigratable", false, "DisksNotLiveMigratable",
+                       "cannot migrate VMI with non-shared HostDisk");
+  }
+  if (!devices.value("filesystems", Json::array()).empty())
+    return condition("LiveMigratable", false, "VirtIOFSNotLiveMigratable",
+                     "VMI uses virtiofs");
+  return condition("LiveMigratable", true);
+}
+
+}  // namespace sim_detail
 
 void KubeVirtSimulator::syncMigrations() {
   const auto t = SteadyClock::now();
@@ -241,6 +292,19 @@ void KubeVirtSimulator::syncMigrations() {
              ")");
         continue;
       }
+      // virt-api's admission refuses a migration of a VMI that is not LiveMigratable; without a
+      // webhook here, the migration fails with the same words.
+      bool refused = false;
+      for (const auto& c : (*vmiPtr)["status"].value("conditions", Json::array())) {
+        if (!refused && c.value("type", "") == "LiveMigratable" &&
+            c.value("status", "") == "False") {
+          fail("Cannot migrate VMI, Reason: " + c.value("reason", "") +
+               ", Message: " + c.value("message", ""));
+          refused = true;
+        }
+      }
+      if (refused)
+        continue;
       // The VMI's own selector wins on key collisions.
       const Json own = (*vmiPtr)["spec"].value("nodeSelector", Json::object());
       std::map<std::string, std::string> added;

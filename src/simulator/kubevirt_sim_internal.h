@@ -39,6 +39,11 @@ inline Json condition(const std::string& type, bool status, const std::string& r
   return c;
 }
 
+// The LiveMigratable condition virt-controller computes for a VMI spec (reasons from KubeVirt's
+// api/core/v1/types.go): host devices and GPUs, a bridge binding on the pod network, host disks
+// and virtiofs filesystems make a VMI not live-migratable. PVC access modes are not modelled.
+Json liveMigratable(const Json& vmiSpec);
+
 inline bool finalPhase(const std::string& p) {
   return p == "Succeeded" || p == "Failed";
 }

@@ -13,6 +13,7 @@
 #include "fakes/fault_injecting_client.h"
 #include "harness/openapi_validator.h"
 #include "integration/common.h"
+#include "integration/kubevirt_examples.h"
 #include "integration/kubevirt_fixture.h"
 #include "kube/informer.h"
 #include "runtime/error_policy.h"
@@ -36,20 +37,23 @@ class Operator {
         nodes_(reader, {kube::resources::nodes(), ""}, {}),
         pods_(reader, {kube::resources::pods(), ""}, {}),
         migrations_(reader, {api::migrations(), ns}, {}),
+        clusterInstancetypes_(reader, {api::clusterInstancetypes(), ""}, {}),
+        instancetypes_(reader, {api::instancetypes(), ns}, {}),
         // Events go through the reader, so the fault-injection test counts the reconciler's own
         // calls only (Events are written on a background thread, in no fixed order).
         events_(reader, "umbra-operator", "test", clock),
         reconciler_({writer,
                      {placements_.store(), vmis_.store(), vms_.store(), nodes_.store(),
-                      pods_.store(), migrations_.store()},
+                      pods_.store(), migrations_.store(), clusterInstancetypes_.store(),
+                      instancetypes_.store()},
                      metrics,
                      forecaster_,
                      events_,
                      clock,
                      config::OperatorConfig{}}) {
-    for (auto* i : {&placements_, &vmis_, &vms_, &nodes_, &pods_, &migrations_})
+    for (auto* i : all())
       i->start();
-    for (auto* i : {&placements_, &vmis_, &vms_, &nodes_, &pods_, &migrations_}) {
+    for (auto* i : all()) {
       EXPECT_TRUE(i->waitForSync(20s));
     }
   }
@@ -59,9 +63,16 @@ class Operator {
   const kube::Store& vmis() const { return vmis_.store(); }
   const kube::Store& vms() const { return vms_.store(); }
   const kube::Store& nodes() const { return nodes_.store(); }
+  const kube::Store& clusterInstancetypes() const { return clusterInstancetypes_.store(); }
 
  private:
-  kube::Informer placements_, vmis_, vms_, nodes_, pods_, migrations_;
+  std::vector<kube::Informer*> all() {
+    return {&placements_, &vmis_,           &vms_,
+            &nodes_,      &pods_,           &migrations_,
+            &clusterInstancetypes_, &instancetypes_};
+  }
+  kube::Informer placements_, vmis_, vms_, nodes_, pods_, migrations_, clusterInstancetypes_,
+      instancetypes_;
   model::WindowMeanForecaster forecaster_;
   runtime::EventRecorder events_;
   controller::ShadowPlacementReconciler reconciler_;
@@ -93,8 +104,8 @@ class ReconcilerTest : public KubeVirtFixture {
     // 64Gi for this test's placements. No boot or migration delay: one pass, one round.
     std::string yaml = "name: " + ns_.name() + "\nnodes:\n";
     for (const char* n : {"a", "b", "c", "d"}) {
-      yaml += "  - {name: " + node(n) +
-              ", cpu: 16, memory: 64Gi, labels: {umbra.test/group: " + ns_.name() + "}}\n";
+      yaml += "  - {name: " + node(n) + ", cpu: 16, memory: 64Gi, labels: {umbra.test/group: " +
+              ns_.name() + nodeExtras(n) + "}\n";
     }
     log::configure(log::Format::Text, log::Level::Warn);  // the simulator's rounds, unless amiss
     auto cluster = sim::parseCluster(yaml, "reconciler_test");
@@ -116,6 +127,8 @@ class ReconcilerTest : public KubeVirtFixture {
     kubevirt_.reset();
     KubeVirtFixture::TearDown();
   }
+  // More of node n's YAML: labels after the group label (", k: v}"), then other fields.
+  virtual std::string nodeExtras(const std::string&) const { return "}"; }
   void startOperator(kube::KubeClient& writer) {
     op_ = std::make_unique<Operator>(writer, *admin_, ns_.name(), metrics_, clock_);
   }
@@ -618,7 +631,7 @@ TEST_F(ReconcilerTest, APassOnACacheOlderThanItsOwnWriteWaitsForTheWatch) {
                   ->create(api::shadowPlacements(), ns_.name(),
                            placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
                   .ok());
-  kube::Store placements, vmis, vms, nodes, pods, migrations;
+  kube::Store placements, vmis, vms, nodes, pods, migrations, clusterTypes, types;
   const auto load = [&](kube::Store& store, const kube::ResourceType& type, const std::string& ns) {
     auto l = admin_->list(type, ns, {});
     ASSERT_TRUE(l.ok());
@@ -636,7 +649,7 @@ TEST_F(ReconcilerTest, APassOnACacheOlderThanItsOwnWriteWaitsForTheWatch) {
   FaultInjectingClient counting(*admin_, -1);  // counts the calls, fails none
   controller::ShadowPlacementReconciler reconciler(
       {counting,
-       {placements, vmis, vms, nodes, pods, migrations},
+       {placements, vmis, vms, nodes, pods, migrations, clusterTypes, types},
        metrics_,
        forecaster,
        events,
@@ -987,6 +1000,167 @@ TEST_F(ReconcilerTest, EveryFailingCallLeavesNoOrphanedShadow) {
     }
   }
   EXPECT_GT(run, 5);
+}
+
+}  // namespace
+}  // namespace umbra::testing
+
+namespace umbra::testing {
+namespace {
+
+// Nodes with different hardware, contention growing from a to d as in ReconcilerTest:
+//   a: plain (label something=something);  b: 2 GPUs, a USB storage device;
+//   c: 2 GPUs, 8Gi of 1Gi hugepages, CPU manager (something=something);  d: arm64.
+class HardwareTest : public ReconcilerTest {
+ protected:
+  std::string nodeExtras(const std::string& n) const override {
+    if (n == "a")
+      return ", something: something}";
+    if (n == "b")
+      return "}, devices: {nvidia.com/GP102GL_Tesla_P40: 2, kubevirt.io/storage: 1}";
+    if (n == "c")
+      return ", something: something, cpumanager: 'true'}, devices: "
+             "{nvidia.com/GP102GL_Tesla_P40: 2, hugepages-1Gi: 8Gi}";
+    return ", kubernetes.io/arch: arm64}";
+  }
+
+  // Places VM `vm` (created here) and returns the placement's final status.
+  Json place(Json vm, const std::set<std::string>& until = {"Placed", "Failed"}) {
+    const std::string name = vm["metadata"]["name"];
+    vm["metadata"]["namespace"] = ns_.name();
+    EXPECT_TRUE(createVm(vm));
+    EXPECT_TRUE(admin_
+                    ->create(api::shadowPlacements(), ns_.name(),
+                             placementFor(ns_.name(), name, "VirtualMachine", name, ns_.name()))
+                    .ok());
+    runUntil(name, until);
+    return placement(name).value("status", Json::object());
+  }
+  static std::string excludedReason(const Json& status, const std::string& node) {
+    for (const auto& c : status.value("candidates", Json::array())) {
+      if (c.value("node", "") == node)
+        return c.value("excluded", "");
+    }
+    return "";
+  }
+};
+
+TEST_F(HardwareTest, KubeVirtsDeviceExamplesGoOnlyWhereTheirHardwareIs) {
+  startOperator(*admin_);
+  const Json gpu = place(vmFromVmiExample("vmi-gpu.yaml", "gpu"));
+  ASSERT_EQ(gpu.value("phase", ""), "Placed") << gpu.dump();
+  EXPECT_EQ(gpu["selectedNode"], node("b"));
+  EXPECT_EQ(gpu["shadows"].size(), 2u) << "only b and c have the GPU";
+  EXPECT_EQ(excludedReason(gpu, node("a")), "node has no nvidia.com/GP102GL_Tesla_P40");
+  EXPECT_EQ(runningOn("gpu"), node("b"));
+
+  const Json usb = place(vmFromVmiExample("vmi-usb.yaml", "usb"));
+  ASSERT_EQ(usb.value("phase", ""), "Placed") << usb.dump();
+  EXPECT_EQ(usb["selectedNode"], node("b"));
+  EXPECT_EQ(excludedReason(usb, node("c")), "node has no kubevirt.io/storage");
+
+  const Json dedicated = place(vmFromVmiExample("vmi-fedora-dedicated.yaml", "dedicated"));
+  ASSERT_EQ(dedicated.value("phase", ""), "Placed") << dedicated.dump();
+  EXPECT_EQ(dedicated["selectedNode"], node("c"));
+  EXPECT_EQ(excludedReason(dedicated, node("a")),
+            "no CPU manager for dedicated CPUs (label cpumanager=true)");
+
+  // virt-api's defaulting sets spec.architecture; on an arm64 cluster it is arm64.
+  Json arm = vmFromVmiExample("vmi-arm.yaml", "arm");
+  arm["spec"]["template"]["spec"]["architecture"] = "arm64";
+  const Json armStatus = place(arm);
+  ASSERT_EQ(armStatus.value("phase", ""), "Placed") << armStatus.dump();
+  EXPECT_EQ(armStatus["selectedNode"], node("d"));
+  EXPECT_EQ(excludedReason(armStatus, node("a")), "architecture is not arm64");
+
+  // 1Gi hugepages back the guest memory (the arm example, amd64 and 2Gi of hugepages).
+  Json huge = vmFromVmiExample("vmi-arm.yaml", "huge");
+  huge["spec"]["template"]["spec"]["domain"]["memory"] = {{"guest", "2Gi"},
+                                                          {"hugepages", {{"pageSize", "1Gi"}}}};
+  const Json hugeStatus = place(huge);
+  ASSERT_EQ(hugeStatus.value("phase", ""), "Placed") << hugeStatus.dump();
+  EXPECT_EQ(hugeStatus["selectedNode"], node("c"));
+  EXPECT_EQ(excludedReason(hugeStatus, node("b")), "node has no hugepages-1Gi");
+
+  const Json dra = place(vmFromVmiExample("vmi-dra-pgpu.yaml", "dra"));
+  EXPECT_EQ(dra.value("phase", ""), "Failed");
+  EXPECT_NE(dra.value("message", "").find("DRA resource claims are not supported"),
+            std::string::npos)
+      << dra.dump();
+}
+
+TEST_F(HardwareTest, AVmSizedByAnInstancetypeIsSizedByIt) {
+  startOperator(*admin_);
+  // KubeVirt's cluster-csmall, served as v1beta1 under the name its VM example references.
+  Json small = kubevirtExample("cluster-csmall.yaml");
+  small["apiVersion"] = "instancetype.kubevirt.io/v1beta1";
+  small["metadata"]["name"] = ns_.name() + "-csmall";
+  Json big = small;
+  big["metadata"]["name"] = ns_.name() + "-huge";
+  big["spec"] = {{"cpu", {{"guest", 64}}}, {"memory", {{"guest", "512Gi"}}}};
+  for (const Json& it : {small, big})
+    ASSERT_TRUE(admin_->create(api::clusterInstancetypes(), "", it).ok());
+  ASSERT_TRUE(eventually([&] {
+    return op_->clusterInstancetypes().get(ns_.name() + "-huge") != nullptr;
+  }));
+  Json vm = kubevirtExample("vm-cirros-cluster-csmall.yaml");
+  vm["metadata"]["name"] = "csmall";
+  vm["spec"]["instancetype"]["name"] = ns_.name() + "-csmall";
+  const Json placed = place(vm);
+  EXPECT_EQ(placed.value("phase", ""), "Placed") << placed.dump();
+  EXPECT_EQ(runningOn("csmall"), placed.value("selectedNode", "-"));
+
+  vm["metadata"]["name"] = "huge";
+  vm["spec"]["instancetype"]["name"] = ns_.name() + "-huge";
+  const Json huge = place(vm, {"Pending", "Placed", "Failed"});
+  EXPECT_EQ(huge.value("reason", ""), "Unschedulable") << huge.dump();
+  EXPECT_NE(huge.value("message", "").find("insufficient memory"), std::string::npos);
+  for (const Json& it : {small, big})
+    EXPECT_TRUE(admin_->remove(api::clusterInstancetypes(), {"", it["metadata"]["name"]}).ok());
+}
+
+TEST_F(HardwareTest, ANonMigratableVmiIsNeverGivenAMigration) {
+  startOperator(*admin_);
+  // KubeVirt's GPU example running on c; virt-controller marks it not live-migratable.
+  const Json spec = kubevirtExample("vmi-gpu.yaml")["spec"];
+  ASSERT_TRUE(createRunningVmi(*admin_, ns_.name(), "gpu", node("c"), spec).ok());
+  Json vmi = server(api::virtualMachineInstances(), "gpu");
+  vmi["status"]["conditions"] = Json::array(
+      {{{"type", "LiveMigratable"},
+        {"status", "False"},
+        {"reason", "HostDeviceNotLiveMigratable"},
+        {"message", "VMI uses a PCI host devices"}}});
+  ASSERT_TRUE(admin_->update(api::virtualMachineInstances(), vmi).ok());
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "gpu", "VirtualMachineInstance", "gpu",
+                                        ns_.name()))
+                  .ok());
+  ASSERT_EQ(runUntil("gpu", {"Placed", "Recommended", "Failed"}), "Recommended");
+  const Json st = placement("gpu")["status"];
+  EXPECT_EQ(st["reason"], "NotLiveMigratable");
+  EXPECT_EQ(st["selectedNode"], node("b"));
+  EXPECT_EQ(api::statusFromJson(st)->conditionStatus("Placed"), "False");
+  auto migrations = admin_->list(api::migrations(), ns_.name(), {});
+  ASSERT_TRUE(migrations.ok());
+  EXPECT_TRUE((*migrations)["items"].empty()) << "no migration for a non-migratable VMI";
+  EXPECT_EQ(runningOn("gpu"), node("c"));
+  EXPECT_TRUE(eventually([&] { return shadows().empty(); }));
+
+  // umbra-sim refuses one as virt-api's admission does.
+  const Json manual = {
+      {"apiVersion", "kubevirt.io/v1"},
+      {"kind", "VirtualMachineInstanceMigration"},
+      {"metadata", {{"name", "manual"}, {"namespace", ns_.name()}}},
+      {"spec", {{"vmiName", "gpu"}}}};
+  ASSERT_TRUE(admin_->create(api::migrations(), ns_.name(), manual).ok());
+  kubevirt();
+  const Json m = server(api::migrations(), "manual");
+  EXPECT_EQ(m["status"]["phase"], "Failed");
+  EXPECT_NE(m["status"]["conditions"][0].value("message", "").find(
+                "Cannot migrate VMI, Reason: HostDeviceNotLiveMigratable"),
+            std::string::npos)
+      << m.dump();
 }
 
 }  // namespace

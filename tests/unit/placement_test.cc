@@ -291,3 +291,84 @@ TEST(Scoring, WeightsContentionAndRanksDeterministically) {
 
 }  // namespace
 }  // namespace umbra::placement
+
+namespace umbra::placement {
+namespace {
+
+TEST(HardwareTest, DevicesHugepagesArchitectureAndDedicatedCpusAreRequirements) {
+  Json spec = vmiSpec();
+  spec["architecture"] = "arm64";
+  spec["domain"]["cpu"]["dedicatedCpuPlacement"] = true;
+  spec["domain"]["memory"]["hugepages"] = {{"pageSize", "1Gi"}};
+  spec["domain"]["devices"]["gpus"] = Json::array({{{"name", "g"}, {"deviceName", "nvidia.com/X"}}});
+  spec["domain"]["devices"]["hostDevices"] =
+      Json::array({{{"name", "u"}, {"deviceName", "kubevirt.io/storage"}},
+                   {{"name", "v"}, {"deviceName", "kubevirt.io/storage"}}});
+  auto r = requirementsOf(spec);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->nodeSelector.at("kubernetes.io/arch"), "arm64");
+  EXPECT_EQ(r->nodeSelector.at("cpumanager"), "true");
+  EXPECT_EQ(r->requests.extended.at("nvidia.com/X"), 1);
+  EXPECT_EQ(r->requests.extended.at("kubevirt.io/storage"), 2);
+  EXPECT_EQ(r->requests.extended.at("hugepages-1Gi"), 4.0 * (1 << 30));
+  EXPECT_EQ(r->requests.cpu, 2) << "dedicated CPUs request whole cores";
+}
+
+TEST(HardwareTest, DraClaimsAreRefusedNamingTheField) {
+  Json spec = vmiSpec();
+  spec["domain"]["devices"]["gpus"] =
+      Json::array({{{"name", "g"}, {"claimName", "c"}, {"requestName", "r"}}});
+  auto r = requirementsOf(spec);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("spec.domain.devices.gpus[0]"), std::string::npos);
+  spec["domain"]["devices"].erase("gpus");
+  spec["resourceClaims"] = Json::array({{{"name", "c"}}});
+  EXPECT_NE(requirementsOf(spec).error().message.find("spec.resourceClaims"), std::string::npos);
+}
+
+TEST(HardwareTest, ExtendedResourcesAreCountedPerNode) {
+  Json gpuNode = node("g");
+  gpuNode["status"]["allocatable"]["nvidia.com/X"] = "1";
+  Json spec = vmiSpec();
+  spec["domain"]["devices"]["gpus"] = Json::array({{{"name", "g"}, {"deviceName", "nvidia.com/X"}}});
+  auto target = requirementsOf(spec);
+  ASSERT_TRUE(target.ok());
+  auto nodes = views({node("plain"), gpuNode});
+  auto verdicts = classify(nodes, *target, {});
+  ASSERT_EQ(verdicts.size(), 2u);
+  EXPECT_EQ(verdicts[0].node, "g");
+  EXPECT_TRUE(verdicts[0].feasible);
+  EXPECT_EQ(verdicts[1].reason, "node has no nvidia.com/X");
+  nodes[1].requested.extended["nvidia.com/X"] = 1;  // taken by another VMI
+  const auto after = classify(nodes, *target, {});
+  EXPECT_EQ(after[0].node, "g");
+  EXPECT_EQ(after[0].reason, "insufficient nvidia.com/X");
+}
+
+TEST(HardwareTest, AnInstancetypeSizesTheVmAsKubeVirtExpandsIt) {
+  Json spec = vmiSpec();
+  spec["domain"].erase("resources");
+  spec["domain"].erase("memory");
+  const Instancetype it{"VirtualMachineClusterInstancetype/o1.large",
+                        {{"cpu", {{"guest", 2}, {"dedicatedCPUPlacement", true}}},
+                         {"memory", {{"guest", "8Gi"}, {"overcommitPercent", 50}}},
+                         {"gpus", Json::array({{{"name", "g"}, {"deviceName", "nvidia.com/X"}}})},
+                         {"nodeSelector", {{"zone", "a"}}}}};
+  auto applied = applyInstancetype(spec, it);
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  auto r = requirementsOf(*applied);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->size.cpu, 2);
+  EXPECT_EQ(r->size.memory, 8.0 * (1 << 30));
+  EXPECT_EQ(r->requests.memory, 4.0 * (1 << 30)) << "overcommitPercent 50";
+  EXPECT_TRUE(r->dedicatedCpus);
+  EXPECT_EQ(r->requests.extended.at("nvidia.com/X"), 1);
+  EXPECT_EQ(r->nodeSelector.at("zone"), "a");
+  auto bad = applyInstancetype(spec, {"VirtualMachineClusterInstancetype/x", {{"cpu", {{"guest", 1}}}}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("VirtualMachineClusterInstancetype/x: spec.memory.guest"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace umbra::placement

@@ -76,7 +76,8 @@ Json placement(const std::string& name, const std::string& target, Json status) 
 class WorldReaderTest : public ::testing::Test {
  protected:
   WorldReaderTest()
-      : reader_({placements_, vmis_, vms_, nodes_, pods_, migrations_}, server_, metrics_,
+      : reader_({placements_, vmis_, vms_, nodes_, pods_, migrations_, clusterTypes_, types_},
+                server_, metrics_,
                 forecaster_, choices_) {
     for (const char* n : {"a", "b", "c", "d"})
       nodes_.upsert(node(n));
@@ -99,7 +100,7 @@ class WorldReaderTest : public ::testing::Test {
     return *w;
   }
 
-  kube::Store placements_, vmis_, vms_, nodes_, pods_, migrations_;
+  kube::Store placements_, vmis_, vms_, nodes_, pods_, migrations_, clusterTypes_, types_;
   NoServer server_;
   testing::FakeMetricsSource metrics_;
   model::WindowMeanForecaster forecaster_;
