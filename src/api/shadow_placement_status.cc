@@ -246,6 +246,9 @@ std::string ShadowPlacementStatus::conditionMessage(const std::string& type) con
 }
 
 int ShadowPlacementStatus::liveShadows() const {
+  // Shadows are deleted once a move starts or a decision is final.
+  if (isTerminal(phase) || phase == Phase::Placing)
+    return 0;
   int n = 0;
   for (const auto& s : shadows)
     n += s.phase != ShadowPhase::Dropped ? 1 : 0;

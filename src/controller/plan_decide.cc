@@ -1,4 +1,6 @@
 // Planning Observing -> Placing (Apply) / Recommended: decide on the evidence.
+#include <cmath>
+
 #include "controller/plan_draft.h"
 #include "kube_core/quantity.h"
 #include "kube_core/time.h"
@@ -10,13 +12,33 @@ using runtime::EventType;
 
 namespace {
 
-// Never a guess presented as a decision: wait for telemetry.
+// Never a guess presented as a decision: wait for telemetry. The phase's reason says so, for
+// `kubectl get sp`.
 Plan planTelemetryUnavailable(Draft& d, const std::string& problem) {
   d.status.setCondition(api::condition::MetricsAvailable, false, "TelemetryUnavailable", problem,
                         d.generation(), d.now);
+  d.status.setPhase(api::Phase::Observing, "TelemetryUnavailable",
+                    "waiting for telemetry: " + problem);
   d.writeStatus();
   d.event(EventType::Warning, "TelemetryUnavailable", "Observe", problem);
   return d.done(Action::after(toDuration(d.settings().observationInterval)), "no telemetry");
+}
+
+// The window has a hole (Prometheus or an exporter was down, or data was lost): what it shows
+// is not the candidates' behaviour over the window, so the window starts again now.
+Plan planReobserve(Draft& d, const std::string& gap) {
+  const auto& s = d.settings();
+  const auto window = toDuration(s.observationDuration) * (1 + d.status.extensions);
+  d.status.observationStartedAt = api::wholeSeconds(d.now);
+  const std::string message = "telemetry gap (" + gap + "): observing again for " +
+                              kube::formatDuration(std::chrono::duration_cast<
+                                                   std::chrono::milliseconds>(window));
+  d.status.setCondition(api::condition::MetricsAvailable, false, "TelemetryGap", gap,
+                        d.generation(), d.now);
+  d.status.setPhase(api::Phase::Observing, "TelemetryGap", message);
+  d.writeStatus();
+  d.event(EventType::Warning, "TelemetryGap", "Observe", message);
+  return d.done(Action::after(window), "telemetry gap");
 }
 
 // Optional features whose series are missing are named, so a relabelled cluster is diagnosable;
@@ -35,6 +57,13 @@ void recordTelemetryRead(Draft& d, const Evidence& e) {
 Plan planExtension(Draft& d, double confidence) {
   const auto& s = d.settings();
   d.status.extensions += 1;
+  // An extension adds one more duration of data from now on, even when the decision came late
+  // (after a telemetry wait): the window slides so that it ends one duration from now.
+  const Duration duration = toDuration(s.observationDuration);
+  const SystemTime end = *d.status.observationStartedAt + duration * (1 + d.status.extensions);
+  if (end < d.now + duration)
+    d.status.observationStartedAt =
+        api::wholeSeconds(d.now + duration - duration * (1 + d.status.extensions));
   const std::string message = "confidence " + twoDecimals(confidence) + " < " +
                               twoDecimals(s.minConfidence) + ": observing " +
                               kube::formatDuration(s.observationDuration) + " more";
@@ -59,7 +88,7 @@ void recordDecision(Draft& d, const placement::Decision& decision, const std::st
   recordExcluded(d, placement::classify(d.world.nodes, *d.target().requirements,
                                         d.settings().nodeSelector));
   d.status.selectedNode = decision.selected;
-  d.status.confidence = decision.confidence;
+  d.status.confidence = std::round(decision.confidence * 100) / 100;  // as printed: 0.91
   d.status.model = model;
   d.status.decidedAt = api::wholeSeconds(d.now);
 }
@@ -78,6 +107,8 @@ Plan planObserve(Draft& d) {
   const Evidence& e = *d.world.evidence;
   if (!e.problem.empty())
     return planTelemetryUnavailable(d, e.problem);
+  if (!e.gap.empty())
+    return planReobserve(d, e.gap);
   recordTelemetryRead(d, e);
   const placement::Decision decision = placement::decide(e.forecasts, s.weights);
   const bool unsure = decision.minConfidence < s.minConfidence;

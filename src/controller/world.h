@@ -70,6 +70,7 @@ struct MigrationView {
 // What the shadows showed over the observation window, read once the window has ended.
 struct Evidence {
   std::string problem;  // why no decision can be made on it (telemetry, forecast); "" if usable
+  std::string gap;      // a hole in the window's telemetry: observe again; "" if none
   std::vector<placement::CandidateForecast> forecasts;
   std::set<std::string> missingOptional;  // optional features without data
   size_t observed = 0;                    // shadows observed

@@ -418,6 +418,12 @@ Evidence WorldReader::evidence(const PlacementInput& in, const TargetView& targe
   const model::TargetProfile profile{target.requirements->size.cpu,
                                      target.requirements->size.memory,
                                      in.ns + "/" + in.settings->targetName};
+  for (const auto& candidate : *observed) {
+    if (!candidate.gap.empty()) {
+      e.gap = candidate.node + ": " + candidate.gap;
+      return e;
+    }
+  }
   for (auto& candidate : *observed) {
     if (const auto node = caches_.nodes.get(candidate.node)) {
       const auto nv = placement::nodeViewOf(*node);

@@ -48,6 +48,9 @@ struct CandidateTelemetry {
   FeatureFrame frame;           // every catalog feature (what a learned model reads)
   // Optional features whose series were absent or stale, by name, for status messages.
   std::vector<std::string> notes;
+  // A required feature with a hole longer than the staleness limit inside the window (Prometheus
+  // or the exporter was down, or Prometheus lost data): the window must be observed again.
+  std::string gap;
   // The node's allocatable size (filled in by the reconciler; 0 when unknown).
   double nodeCpuCores = 0;
   double nodeMemoryBytes = 0;

@@ -123,6 +123,22 @@ Result<CandidateTelemetry> assembleCandidate(const MetricCatalog& catalog,
         return Error::make(ErrorKind::ServerError, problem);
       }
       c.notes.push_back(feature.name + ": " + problem);
+    } else if (feature.required && c.gap.empty()) {
+      // The longest run of steps without a value, from when the feature is valid.
+      int64_t longest = 0, run = 0, runEnd = 0;
+      for (size_t i = 0; i < rows; ++i) {
+        if (feature.scope == Scope::Shadow && f.times[i] < shadowValidFrom)
+          continue;
+        run = f.present[i * cols + j] ? 0 : run + 1;
+        if (run > longest) {
+          longest = run;
+          runEnd = f.times[i];
+        }
+      }
+      const int64_t seconds = longest * std::max<int64_t>(1, step);
+      if (seconds > staleAfter)
+        c.gap = feature.name + " has no data for " + std::to_string(seconds) + "s of the window (up to " +
+                std::to_string(end - runEnd) + "s before its end)";
     }
   }
   // The decision features, in their natural units.

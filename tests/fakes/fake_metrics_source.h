@@ -27,6 +27,7 @@ class FakeMetricsSource final : public telemetry::MetricsSource {
     const auto steps = std::max<int64_t>(1, (end - start) / step);
     for (const auto& s : shadows) {
       telemetry::CandidateTelemetry c{s.node, {}};
+      c.gap = gap;
       const double base = stealByNode.count(s.node) ? stealByNode.at(s.node) : 0.05;
       for (int64_t i = 0; i < steps; ++i) {
         telemetry::Sample sample;
@@ -47,6 +48,11 @@ class FakeMetricsSource final : public telemetry::MetricsSource {
     const std::lock_guard<std::mutex> lock(mutex_);
     unavailable = v;
   }
+  // Every candidate's window has this hole ("" for none), as PrometheusSource reports one.
+  void setGap(const std::string& g) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    gap = g;
+  }
   void setJitter(double j) {
     const std::lock_guard<std::mutex> lock(mutex_);
     jitter = j;
@@ -58,6 +64,7 @@ class FakeMetricsSource final : public telemetry::MetricsSource {
   std::map<std::string, double> stealByNode;
   bool unavailable = false;
   double jitter = 0;
+  std::string gap;
 };
 
 }  // namespace umbra::testing

@@ -122,6 +122,20 @@ struct Series {
       counter("node_network_transmit_bytes", node + ",device=\"eth0\"", 1.5e8 * k);
       counter("node_network_receive_bytes", node + ",device=\"lo\"", 5e9);  // excluded
     }
+    // A shadow in namespace ns2 whose exporter was down for 5 minutes, 30 to 25 minutes before
+    // the end (its node's series are n1's, above).
+    for (int64_t t = begin; t <= end; t += 15) {
+      if (t >= end - 1800 && t < end - 1500)
+        continue;
+      const std::string vmi = "namespace=\"ns2\",name=\"sp-shadow-gap\",node=\"n1\",id=\"0\"";
+      const double since = static_cast<double>(t - begin);
+      families["kubevirt_vmi_vcpu_delay_seconds counter"]
+          << "kubevirt_vmi_vcpu_delay_seconds_total{" << vmi << "} " << 0.05 * since << " " << t
+          << "\n";
+      families["kubevirt_vmi_vcpu_seconds counter"]
+          << "kubevirt_vmi_vcpu_seconds_total{" << vmi << ",state=\"running\"} " << 0.95 * since
+          << " " << t << "\n";
+    }
     std::ostringstream om;
     for (const auto& [key, body] : families) {
       om << "# TYPE " << key << "\n" << body.str();
@@ -263,6 +277,23 @@ TEST_F(PrometheusTest, StaleSeriesAreNamedAndShortGapsAreMarked) {
                                   0),
       0u)
       << stale.error().message;
+}
+
+TEST_F(PrometheusTest, AHoleInsideTheWindowIsReportedAsAGapNotDecidedOn) {
+  auto source = sourceFor(server_->url());
+  const std::vector<telemetry::ShadowRef> gap{{"ns2", "sp-shadow-gap", "n1"}};
+  // The window spans the 5-minute hole: rate() has nothing for ~6 minutes of it.
+  auto holed = source->observe(gap, at(series_.end - 2400), at(series_.end - 900), 15s);
+  ASSERT_TRUE(holed.ok()) << holed.error().message;
+  EXPECT_EQ((*holed)[0].gap.rfind("cpu_steal has no data for ", 0), 0u) << (*holed)[0].gap;
+  // A window after the hole is whole; a short hole (one missed scrape) is not a gap either.
+  auto after = source->observe(gap, at(series_.end - 1200), at(series_.end - 300), 15s);
+  ASSERT_TRUE(after.ok()) << after.error().message;
+  EXPECT_EQ((*after)[0].gap, "");
+  auto whole = source->observe({{"ns", "sp-shadow-n1", "n1"}}, at(series_.end - 2400),
+                               at(series_.end - 900), 15s);
+  ASSERT_TRUE(whole.ok()) << whole.error().message;
+  EXPECT_EQ((*whole)[0].gap, "");
 }
 
 TEST_F(PrometheusTest, InstantQueriesDecodeVectorsAndScalars) {

@@ -526,12 +526,41 @@ TEST_F(ReconcilerTest, TelemetryOutageIsReportedNotGuessed) {
   runUntil("web", {"Placed"}, 12);
   Json st = placement("web")["status"];
   EXPECT_EQ(st["phase"], "Observing");
+  EXPECT_EQ(st["reason"], "TelemetryUnavailable") << "kubectl get sp shows the wait";
   EXPECT_EQ(api::statusFromJson(st)->conditionStatus("MetricsAvailable"), "False");
   EXPECT_FALSE(st.contains("selectedNode"));
   metrics_.setUnavailable(false);
   ASSERT_EQ(runUntil("web", {"Placed"}), "Placed");
   EXPECT_EQ(api::statusFromJson(placement("web")["status"])->conditionStatus("MetricsAvailable"),
             "True");
+}
+
+TEST_F(ReconcilerTest, AWindowWithATelemetryGapIsObservedAgainNeverDecided) {
+  startOperator(*admin_);
+  ASSERT_TRUE(createVmAndPlacement("web"));
+  ASSERT_EQ(runUntil("web", {"Observing"}), "Observing");
+  const std::string firstStart = placement("web")["status"]["observationStartedAt"];
+  // Prometheus was down for part of the window: the data has a hole.
+  metrics_.setGap("cpu_steal has no data for 300s of the window (up to 60s before its end)");
+  for (int i = 0; i < 4; ++i) {
+    auto r = pass("web");
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    const Json st = placement("web")["status"];
+    ASSERT_EQ(st["phase"], "Observing") << st.dump();
+    EXPECT_FALSE(st.contains("selectedNode")) << "never a decision on a gappy window";
+    if (r->requeues())
+      clock_.advance(*r->requeueAfter + 1s);
+  }
+  Json st = placement("web")["status"];
+  EXPECT_EQ(st["reason"], "TelemetryGap");
+  EXPECT_NE(st["observationStartedAt"], firstStart) << "the window starts again";
+  EXPECT_EQ(api::statusFromJson(st)->conditionStatus("MetricsAvailable"), "False");
+  metrics_.setGap("");
+  ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed");
+  st = placement("web")["status"];
+  EXPECT_EQ(st["shadowCount"], 0) << "SHADOWS counts live shadows";
+  const double c = st["confidence"].get<double>() * 100;
+  EXPECT_NEAR(c, std::round(c), 1e-9) << "two decimals: " << st["confidence"];
 }
 
 TEST_F(ReconcilerTest, RestartMidObservationResumesWithoutDuplicates) {

@@ -434,7 +434,43 @@ TEST(PlanTest, WithoutTelemetryNothingIsDecided) {
   EXPECT_EQ(st.conditionStatus(api::condition::MetricsAvailable), "False");
   EXPECT_TRUE(st.selectedNode.empty());
   EXPECT_EQ(eventReasons(p), Strings{"TelemetryUnavailable"});
+  EXPECT_EQ(st.reason, "TelemetryUnavailable") << "the phase shows the wait";
   EXPECT_EQ(p.next, Action::after(15s));
+}
+
+TEST(PlanTest, AWindowWithATelemetryGapStartsAgainAndDecidesNothing) {
+  World w = withEvidence({forecast("a", 0.01, 0.9), forecast("b", 0.2, 0.9)});
+  w.evidence->gap = "a: cpu_steal has no data for 300s of the window";
+  const Plan p = planAt(observing(), w, T0 + 5min);
+  const auto& st = statusOf(p);
+  EXPECT_EQ(st.phase, Phase::Observing);
+  EXPECT_EQ(st.reason, "TelemetryGap");
+  EXPECT_TRUE(st.selectedNode.empty());
+  EXPECT_EQ(st.observationStartedAt, T0 + 5min);
+  EXPECT_EQ(st.conditionStatus(api::condition::MetricsAvailable), "False");
+  EXPECT_EQ(eventReasons(p), Strings{"TelemetryGap"});
+  EXPECT_EQ(p.next, Action::after(5min));
+}
+
+TEST(PlanTest, AnExtensionDecidedLateStillAddsAFullDurationOfData) {
+  // The window ended at T0+5m; telemetry came back at T0+12m with low confidence.
+  const Plan p = planAt(
+      observing(), withEvidence({forecast("a", 0.01, 0.9), forecast("b", 0.2, 0.5)}), T0 + 12min);
+  const auto& st = statusOf(p);
+  EXPECT_EQ(st.extensions, 1);
+  ASSERT_TRUE(st.observationStartedAt);
+  EXPECT_EQ(*st.observationStartedAt + 2 * 5min, T0 + 17min) << "ends one duration from now";
+}
+
+TEST(PlanTest, TheConfidenceIsKeptToTwoDecimalsAndNoShadowIsCountedOnceMoving) {
+  const Plan p = planAt(
+      observing(), withEvidence({forecast("a", 0.01, 0.9074794700309794), forecast("b", 0.2, 0.95)}),
+      T0 + 5min);
+  const auto& st = statusOf(p);
+  ASSERT_TRUE(st.confidence);
+  EXPECT_DOUBLE_EQ(*st.confidence, 0.91);
+  EXPECT_EQ(st.phase, Phase::Placing);
+  EXPECT_EQ(api::toJson(st)["shadowCount"], 0);
 }
 
 TEST(PlanTest, ExtendsWhileTheLeastConfidentCandidateIsBelowTheMinimum) {

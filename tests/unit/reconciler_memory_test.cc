@@ -55,7 +55,8 @@ TEST(StatusJsonTest, RoundTripsEveryField) {
                {"b", "web-shadow-b", api::ShadowPhase::Dropped, std::nullopt, "shadow VMI Failed"}};
   s.extensions = 1;
   s.observationStartedAt = SystemTime(std::chrono::seconds(1800000010));
-  s.candidates = {{"a", 97.5, 0.9, {0.01, 0.02, 0.0, 0.001}, "lowest steal"}};
+  s.candidates = {{"a", 97.5, 0.9, {0.01, 0.02, 0.0, 0.001}, "lowest steal", ""},
+                  {"c", 0, 0, {}, "", "node has no nvidia.com/X"}};
   s.selectedNode = "a";
   s.confidence = 0.9;
   s.model = "lstm/2";
@@ -64,7 +65,10 @@ TEST(StatusJsonTest, RoundTripsEveryField) {
                  SystemTime(std::chrono::seconds(1800000400)) + 300ms);
   const auto json = api::toJson(s);
   EXPECT_EQ(json["phase"], "Placed");
-  EXPECT_EQ(json["shadowCount"], 1) << "live shadows only";
+  EXPECT_EQ(json["shadowCount"], 0) << "a decided placement's shadows are deleted";
+  api::ShadowPlacementStatus observing = s;
+  observing.phase = api::Phase::Observing;
+  EXPECT_EQ(api::toJson(observing)["shadowCount"], 1) << "live shadows only, not the dropped";
   EXPECT_EQ(json["conditions"][0]["lastTransitionTime"], "2027-01-15T08:06:40Z");
   auto back = api::statusFromJson(json);
   ASSERT_TRUE(back.ok()) << back.error().message;
