@@ -97,6 +97,14 @@ const kube::ResourceType& instancetypes() {
 const char* toString(TargetKind kind) {
   return kind == TargetKind::VirtualMachine ? "VirtualMachine" : "VirtualMachineInstance";
 }
+const char* toString(PinPolicy policy) {
+  switch (policy) {
+    case PinPolicy::Required: return "Required";
+    case PinPolicy::Preferred: return "Preferred";
+    case PinPolicy::UntilRunning: return "UntilRunning";
+  }
+  return "";
+}
 const char* toString(Mode mode) {
   return mode == Mode::Apply ? "Apply" : "Recommend";
 }
@@ -136,6 +144,16 @@ Result<PlacementSettings> settingsFrom(const Json& sp, const PlacementDefaults& 
     return invalid(who, "spec.mode", "must be Apply or Recommend, got \"" + mode + "\"");
   }
   s.mode = mode == "Apply" ? Mode::Apply : Mode::Recommend;
+  const std::string pin = spec.value("pinPolicy", "UntilRunning");
+  if (pin == "Required")
+    s.pinPolicy = PinPolicy::Required;
+  else if (pin == "Preferred")
+    s.pinPolicy = PinPolicy::Preferred;
+  else if (pin == "UntilRunning")
+    s.pinPolicy = PinPolicy::UntilRunning;
+  else
+    return invalid(who, "spec.pinPolicy",
+                   "must be Required, Preferred or UntilRunning, got \"" + pin + "\"");
 
   const Json& candidates = sectionOf(spec, "candidates");
   UMBRA_CHECK(readInt(candidates, "count", "spec.candidates.count", who, 1, 10, s.candidateCount));

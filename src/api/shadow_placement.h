@@ -68,10 +68,17 @@ struct PlacementDefaults {
 };
 
 // A ShadowPlacement's effective settings: its spec over the operator's defaults.
+// How a placed VM is kept on its node (spec.pinPolicy). Required: the template's nodeSelector
+// pins it for good. Preferred: a preferred node affinity term (weight 100) instead. UntilRunning
+// (default): the nodeSelector pins it until the VMI runs there, then is removed, so drains and
+// later placements are free to move it.
+enum class PinPolicy { Required, Preferred, UntilRunning };
+
 struct PlacementSettings {
   TargetKind targetKind = TargetKind::VirtualMachine;
   std::string targetName;
   Mode mode = Mode::Apply;
+  PinPolicy pinPolicy = PinPolicy::UntilRunning;
   int candidateCount = 3;
   std::map<std::string, std::string> nodeSelector;
   double cpuFraction = 0.01;
@@ -92,6 +99,7 @@ Result<PlacementSettings> settingsFrom(const Json& sp, const PlacementDefaults& 
 
 const char* toString(TargetKind kind);
 const char* toString(Mode mode);
+const char* toString(PinPolicy policy);
 const char* toString(Fidelity fidelity);
 
 }  // namespace umbra::api

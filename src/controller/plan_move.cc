@@ -40,6 +40,48 @@ kube::Json migrationOf(const Draft& d, const std::string& name, const std::strin
             {"addedNodeSelector", {{"kubernetes.io/hostname", node}}}}}};
 }
 
+constexpr const char* HostnameKey = "kubernetes.io/hostname";
+
+// Umbra's preferred node affinity term for `node` (pinPolicy Preferred).
+kube::Json preferredTerm(const std::string& node) {
+  return {{"weight", 100},
+          {"preference",
+           {{"matchExpressions", kube::Json::array({{{"key", HostnameKey},
+                                                     {"operator", "In"},
+                                                     {"values", kube::Json::array({node})}}})}}}};
+}
+
+// The VM template patch that pins it to `node` under `policy`, replacing Umbra's earlier pin
+// (the annotated node) whichever form it took, and nothing of the user's.
+kube::Json pinPatch(const TargetView& t, const std::string& node, api::PinPolicy policy) {
+  kube::Json patch = {{"metadata", {{"annotations", {{api::PinnedNodeAnnotation, node}}}}}};
+  kube::Json& spec = patch["spec"]["template"]["spec"];
+  const kube::Json affinity = t.spec.value("affinity", kube::Json::object())
+                                  .value("nodeAffinity", kube::Json::object())
+                                  .value("preferredDuringSchedulingIgnoredDuringExecution",
+                                         kube::Json::array());
+  kube::Json terms = kube::Json::array();
+  bool hadOurs = false;
+  for (const auto& term : affinity) {
+    const bool ours = !t.pinnedNode.empty() && term == preferredTerm(t.pinnedNode);
+    hadOurs = hadOurs || ours;
+    if (!ours)
+      terms.push_back(term);
+  }
+  if (policy == api::PinPolicy::Preferred) {
+    terms.push_back(preferredTerm(node));
+    const std::string selected =
+        t.spec.value("nodeSelector", kube::Json::object()).value(HostnameKey, "");
+    if (!selected.empty() && selected == t.pinnedNode)
+      spec["nodeSelector"][HostnameKey] = nullptr;  // Umbra's earlier required pin
+  } else {
+    spec["nodeSelector"][HostnameKey] = node;
+  }
+  if (policy == api::PinPolicy::Preferred || hadOurs)
+    spec["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"] = terms;
+  return patch;
+}
+
 // The writes that move the target to `node`, and what they do in words: a VM's template gets the
 // nodeSelector (a stopped VM is started); a VMI running elsewhere is live-migrated (its spec is
 // immutable) by `migration`, owned by the placement.
@@ -47,17 +89,17 @@ std::string addMoveWrites(Draft& d, const std::string& node, const std::string& 
   const TargetView& t = d.target();
   std::string how;
   if (d.settings().targetKind == api::TargetKind::VirtualMachine) {
-    kube::Json patch = {
-        {"metadata", {{"annotations", {{api::PinnedNodeAnnotation, node}}}}},
-        {"spec",
-         {{"template", {{"spec", {{"nodeSelector", {{"kubernetes.io/hostname", node}}}}}}}}}};
+    kube::Json patch = pinPatch(t, node, d.settings().pinPolicy);
     if (!t.vmiExists) {
       patch["spec"]["runStrategy"] = "Always";  // start it; works without virt-api
       if (t.hasRunningField)
         patch["spec"]["running"] = nullptr;  // deprecated and exclusive with runStrategy
     }
     d.add(write::PatchVirtualMachine{d.settings().targetName, std::move(patch)});
-    how = t.vmiExists ? "template nodeSelector set" : "template nodeSelector set and started";
+    const std::string pinned = d.settings().pinPolicy == api::PinPolicy::Preferred
+                                   ? "template node affinity preferred"
+                                   : "template nodeSelector set";
+    how = t.vmiExists ? pinned : pinned + " and started";
   }
   if (migration.empty())
     return how.empty() ? "already running there" : how;
@@ -178,8 +220,18 @@ Plan planMoved(Draft& d) {
   api::MoveStatus& m = d.status.moves.back();
   m.phase = api::MovePhase::Succeeded;
   const std::string decided = d.status.conditionMessage(api::condition::Decided);
-  const std::string message = "placed on " + m.node + ": " + m.action + " (" +
-                              (decided.empty() ? "decided" : decided) + ")";
+  // pinPolicy UntilRunning: the VM runs there now; the pin goes, so that drains and later
+  // placements may move it.
+  const bool unpin = d.settings().targetKind == api::TargetKind::VirtualMachine &&
+                     d.settings().pinPolicy == api::PinPolicy::UntilRunning;
+  if (unpin)
+    d.add(write::PatchVirtualMachine{
+        d.settings().targetName,
+        {{"metadata", {{"annotations", {{api::PinnedNodeAnnotation, nullptr}}}}},
+         {"spec", {{"template", {{"spec", {{"nodeSelector", {{HostnameKey, nullptr}}}}}}}}}}});
+  const std::string message = "placed on " + m.node + ": " + m.action +
+                              (unpin ? "; pin removed once running (pinPolicy UntilRunning)" : "") +
+                              " (" + (decided.empty() ? "decided" : decided) + ")";
   d.status.setPhase(api::Phase::Placed, "Placed", message);
   d.status.setCondition(api::condition::Placed, true, "Placed", message, d.generation(), d.now);
   d.writeStatus();

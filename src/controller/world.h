@@ -52,6 +52,7 @@ struct TargetView {
   std::string runStrategy;       // a VM's spec.runStrategy
   std::string unschedulable;     // why the VMI's pod cannot be scheduled (PodScheduled=False)
   std::string notMigratable;     // "<reason>: <message>" of a LiveMigratable=False condition
+  std::string pinnedNode;        // where Umbra pinned it last (annotation umbra.io/pinned-node)
 };
 
 // One of this placement's shadow VMIs in the cache.

@@ -145,6 +145,7 @@ std::optional<TargetView> WorldReader::target(const PlacementInput& in) const {
   const std::string pinned = (*target)["metadata"]
                                  .value("annotations", Json::object())
                                  .value(api::PinnedNodeAnnotation, "");
+  t.pinnedNode = pinned;
   if (t.requirements && !pinned.empty()) {
     auto& selector = t.requirements->nodeSelector;
     const auto it = selector.find("kubernetes.io/hostname");

@@ -216,7 +216,27 @@ Result<std::string> KubeVirtSimulator::schedule(const Json& vmiSpec,
   auto req = placement::requirementsOf(vmiSpec);
   if (!req.ok())
     return req.error();
-  const auto verdicts = placement::classify(views, *req, extra);
+  auto verdicts = placement::classify(views, *req, extra);
+  // Preferred node affinity: the feasible node with the most preference weight goes first
+  // (kube-scheduler's NodeAffinity score outweighs its resource score at weight 100).
+  const Json preferred = vmiSpec.value("affinity", Json::object())
+                             .value("nodeAffinity", Json::object())
+                             .value("preferredDuringSchedulingIgnoredDuringExecution",
+                                    Json::array());
+  if (!preferred.empty()) {
+    std::map<std::string, int> weight;
+    for (const auto& view : views) {
+      for (const auto& term : preferred) {
+        if (placement::matchesNodeSelectorTerm(term.value("preference", Json::object()), view))
+          weight[view.name] += term.value("weight", 0);
+      }
+    }
+    std::stable_sort(verdicts.begin(), verdicts.end(), [&](const auto& a, const auto& b) {
+      if (a.feasible != b.feasible)
+        return a.feasible;
+      return a.feasible && weight[a.node] > weight[b.node];
+    });
+  }
   std::string why;
   int shown = 0;
   for (const auto& v : verdicts) {

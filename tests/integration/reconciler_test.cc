@@ -346,9 +346,13 @@ TEST_F(ReconcilerTest, HaltedVmIsStartedOnTheLeastContendedNode) {
   EXPECT_EQ(api::statusFromJson(st)->conditionStatus("ShadowsReady"), "True");
   EXPECT_EQ(api::statusFromJson(st)->conditionStatus("MetricsAvailable"), "True");
   const Json vm = server(api::virtualMachines(), "web");
-  EXPECT_EQ(vm["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"], best);
   EXPECT_EQ(vm["spec"]["runStrategy"], "Always");
   EXPECT_EQ(runningOn("web"), best) << "KubeVirt started the VM where the operator put it";
+  // pinPolicy UntilRunning (the default): the pin is gone once the VM runs there.
+  EXPECT_FALSE(vm["spec"]["template"]["spec"].value("nodeSelector", Json::object()).contains(
+      "kubernetes.io/hostname"))
+      << vm["spec"]["template"].dump();
+  EXPECT_FALSE(vm["metadata"].value("annotations", Json::object()).contains("umbra.io/pinned-node"));
   EXPECT_TRUE(eventually([&] { return shadows().empty(); })) << "no shadow may remain";
   ASSERT_TRUE(op_->flushEvents());
   auto events = admin_->list(kube::resources::events(), ns_.name(), {});
@@ -382,9 +386,6 @@ TEST_F(ReconcilerTest, RunningVmIsMovedWithAMigration) {
       << "owned by the placement";
   EXPECT_EQ((*mig)["spec"]["vmiName"], "web");
   EXPECT_EQ((*mig)["spec"]["addedNodeSelector"]["kubernetes.io/hostname"], best);
-  EXPECT_EQ(server(api::virtualMachines(),
-                   "web")["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"],
-            best);
   EXPECT_TRUE(eventually([&] {
     kubevirt_->tick();
     const Json m = server(api::migrations(), migration);
@@ -892,7 +893,10 @@ TEST_F(ReconcilerTest, APlacementReCreatedUnderTheSameNameMovesTheVmAgain) {
 
 TEST_F(ReconcilerTest, UmbrasOwnPinNeverLimitsTheNextPlacement) {
   startOperator(*admin_);
-  ASSERT_TRUE(createVmAndPlacement("web"));
+  ASSERT_TRUE(createVm(haltedVm(ns_.name(), "web")));
+  Json sp = placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name());
+  sp["spec"]["pinPolicy"] = "Required";
+  ASSERT_TRUE(admin_->create(api::shadowPlacements(), ns_.name(), sp).ok());
   ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed");
   const Json vm = server(api::virtualMachines(), "web");
   const std::string pinned =
@@ -969,6 +973,50 @@ TEST_F(ReconcilerTest, ADeletedTargetStopsItsShadowsAtOnce) {
   EXPECT_TRUE(eventually([&] { return shadows().empty(); })) << "no shadow outlives its target";
 }
 
+TEST_F(ReconcilerTest, APlacedVmStaysFreeToBePlacedAgainUnderEachPinPolicy) {
+  startOperator(*admin_);
+  // UntilRunning (default): pinned while it starts, free once it runs; placed again anywhere.
+  ASSERT_TRUE(createVmAndPlacement("web"));
+  ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed");
+  EXPECT_EQ(runningOn("web"), node("a"));
+  ASSERT_TRUE(admin_
+                  ->create(api::shadowPlacements(), ns_.name(),
+                           placementFor(ns_.name(), "web-again", "VirtualMachine", "web",
+                                        ns_.name()))
+                  .ok());
+  ASSERT_EQ(runUntil("web-again", {"Observing", "Failed"}), "Observing");
+  EXPECT_EQ(placement("web-again")["status"]["shadows"].size(), 3u);
+  ASSERT_EQ(runUntil("web-again", {"Placed", "Failed"}), "Placed");
+
+  // Preferred: a preferred node affinity term instead of a nodeSelector; KubeVirt's scheduler
+  // honours it when it starts the VM, and a later placement replaces Umbra's term, not adds one.
+  ASSERT_TRUE(createVm(haltedVm(ns_.name(), "db")));
+  Json sp = placementFor(ns_.name(), "db", "VirtualMachine", "db", ns_.name());
+  sp["spec"]["pinPolicy"] = "Preferred";
+  ASSERT_TRUE(admin_->create(api::shadowPlacements(), ns_.name(), sp).ok());
+  ASSERT_EQ(runUntil("db", {"Placed", "Failed"}), "Placed") << placement("db")["status"].dump();
+  const std::string first = placement("db")["status"]["selectedNode"];
+  EXPECT_EQ(runningOn("db"), first);
+  Json tmpl = server(api::virtualMachines(), "db")["spec"]["template"]["spec"];
+  EXPECT_FALSE(tmpl.value("nodeSelector", Json::object()).contains("kubernetes.io/hostname"));
+  const auto terms = [&] {
+    return server(api::virtualMachines(), "db")["spec"]["template"]["spec"]["affinity"]
+                 ["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"];
+  };
+  ASSERT_EQ(terms().size(), 1u) << tmpl.dump();
+  EXPECT_EQ(terms()[0]["preference"]["matchExpressions"][0]["values"][0], first);
+  cordon(first);
+  sp["metadata"]["name"] = "db-again";
+  ASSERT_TRUE(admin_->create(api::shadowPlacements(), ns_.name(), sp).ok());
+  ASSERT_EQ(runUntil("db-again", {"Placed", "Failed"}), "Placed")
+      << placement("db-again")["status"].dump();
+  const std::string second = placement("db-again")["status"]["selectedNode"];
+  EXPECT_NE(second, first);
+  ASSERT_EQ(terms().size(), 1u) << "Umbra's earlier term was replaced";
+  EXPECT_EQ(terms()[0]["preference"]["matchExpressions"][0]["values"][0], second);
+  EXPECT_EQ(runningOn("db"), second);
+}
+
 TEST_F(ReconcilerTest, ANameOfAnyLengthGivesValidLabelsAndCanBeDeleted) {
   startOperator(*admin_);
   const std::string name = "web-" + std::string(70, 'x');  // a valid name, too long for a label
@@ -1005,9 +1053,7 @@ TEST_F(ReconcilerTest, EveryFailingCallLeavesNoOrphanedShadow) {
         << placement(name).value("status", Json::object()).dump();
     settle(name);  // a failed call is always retried by the controller
     EXPECT_TRUE(eventually([&] { return shadows().empty(); })) << "orphaned shadow after Placed";
-    EXPECT_EQ(server(api::virtualMachines(),
-                     name)["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"],
-              node("a"));
+    EXPECT_EQ(runningOn(name), node("a"));
     // Deleting the placement releases its finalizer.
     ASSERT_TRUE(admin_->remove(api::shadowPlacements(), {ns_.name(), name}).ok());
     ASSERT_EQ(runUntil(name, {"<gone>"}, 10), "<gone>");

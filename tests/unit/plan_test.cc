@@ -637,7 +637,13 @@ TEST(PlanTest, PlacedOnlyOnceTheVmRunsOnTheChosenNode) {
   EXPECT_EQ(st.phase, Phase::Placed);
   EXPECT_EQ(st.moves[0].phase, api::MovePhase::Succeeded);
   EXPECT_EQ(st.message,
-            "placed on a: template nodeSelector set and started (selected a (score 99.00))");
+            "placed on a: template nodeSelector set and started; pin removed once running "
+            "(pinPolicy UntilRunning) (selected a (score 99.00))");
+  const auto patches = all<write::PatchVirtualMachine>(p);
+  ASSERT_EQ(patches.size(), 1u);
+  EXPECT_TRUE(patches[0].patch["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"]
+                  .is_null())
+      << "the pin is removed";
   EXPECT_EQ(st.conditionStatus(api::condition::Placed), "True");
   EXPECT_EQ(eventReasons(p), Strings{"Placed"});
   EXPECT_EQ(p.next, Action::awaitChange());
