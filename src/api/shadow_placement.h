@@ -55,6 +55,10 @@ struct PlacementDefaults {
   double memoryFraction = 0.02;                   //                        2 % RAM
   double cpuFloorCores = 0.010;                   // a shadow's CPU limit is at least 10m
   double memoryFloorBytes = 128.0 * 1024 * 1024;  // enough for the probe image to boot
+  // A guest OS needs a minimum of memory to boot whatever the fraction says: a shadow running an
+  // image whose reference contains a key gets at least that much (the largest matching floor).
+  // Fedora: 544Mi (reported in issue 24: Fedora images do not boot with less).
+  std::map<std::string, double> imageMemoryFloors{{"fedora", 544.0 * 1024 * 1024}};
   std::string probeImage = "quay.io/kubevirt/cirros-container-disk-demo:v1.6.0";
   milliseconds shadowStartTimeout{std::chrono::minutes(3)};
   // How long a placement waits for its target to appear (kubectl apply -f dir/ creates files in

@@ -210,7 +210,7 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
   const YAML::Node shadows = root["shadows"];
   UMBRA_CHECK(r.onlyKeys(shadows, "shadows",
                          {"count", "cpuFraction", "memoryFraction", "cpuFloor", "memoryFloor",
-                          "probeImage", "startTimeout", "targetWaitTimeout"}));
+                          "imageMemoryFloors", "probeImage", "startTimeout", "targetWaitTimeout"}));
   if (shadows) {
     UMBRA_CHECK(r.integer(shadows["count"], "shadows.count", 1, 10, p.candidateCount));
     UMBRA_CHECK(r.number(shadows["cpuFraction"], "shadows.cpuFraction", 1e-6, 0.5, p.cpuFraction));
@@ -218,6 +218,19 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
         r.number(shadows["memoryFraction"], "shadows.memoryFraction", 1e-6, 0.5, p.memoryFraction));
     UMBRA_CHECK(r.quantity(shadows["cpuFloor"], "shadows.cpuFloor", p.cpuFloorCores));
     UMBRA_CHECK(r.quantity(shadows["memoryFloor"], "shadows.memoryFloor", p.memoryFloorBytes));
+    if (const YAML::Node floors = shadows["imageMemoryFloors"]) {
+      if (!floors.IsMap())
+        return r.error("shadows.imageMemoryFloors",
+                       "must be a mapping of image substrings to quantities, e.g. {fedora: 544Mi}");
+      p.imageMemoryFloors.clear();  // the file's list replaces the defaults
+      for (const auto& kv : floors) {
+        const std::string key = kv.first.as<std::string>();
+        if (key.empty())
+          return r.error("shadows.imageMemoryFloors", "an empty key would match every image");
+        UMBRA_CHECK(r.quantity(kv.second, "shadows.imageMemoryFloors." + key,
+                               p.imageMemoryFloors[key]));
+      }
+    }
     UMBRA_CHECK(r.string(shadows["probeImage"], "shadows.probeImage", p.probeImage));
     UMBRA_CHECK(r.duration(shadows["startTimeout"], "shadows.startTimeout", p.shadowStartTimeout));
     UMBRA_CHECK(

@@ -114,12 +114,18 @@ Json buildShadowVmi(const Json& placement, const Json& targetSpec, const std::st
   auto target = requirementsOf(targetSpec);
   const Resources r = target.ok() ? shadowResources(*target, settings, defaults)
                                   : Resources{defaults.cpuFloorCores, defaults.memoryFloorBytes};
-  const std::string cpu = kube::formatMilliCpu(r.cpu);
-  const std::string memory = kube::formatMebibytes(r.memory);
   std::string image = containerDiskImage(targetSpec);
   if (image.empty()) {
     image = defaults.probeImage;
   }
+  // The guest OS must boot: at least its image's memory floor.
+  double memoryBytes = r.memory;
+  for (const auto& [key, floor] : defaults.imageMemoryFloors) {
+    if (image.find(key) != std::string::npos)
+      memoryBytes = std::max(memoryBytes, floor);
+  }
+  const std::string cpu = kube::formatMilliCpu(r.cpu);
+  const std::string memory = kube::formatMebibytes(memoryBytes);
   Json disks = Json::array({{{"name", "probe"}, {"disk", {{"bus", "virtio"}}}}});
   Json volumes = Json::array({{{"name", "probe"}, {"containerDisk", {{"image", image}}}}});
   if (settings.fidelity == api::Fidelity::Synthetic) {

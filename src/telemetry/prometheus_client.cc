@@ -329,7 +329,10 @@ Result<QueryResult> PrometheusClient::query(const std::string& promql,
 
 Result<QueryResult> PrometheusClient::queryRange(const std::string& promql, SystemTime start,
                                                  SystemTime end, std::chrono::seconds step) {
-  const std::string what = "query_range " + impl_->c.url + " {" + promql + "}";
+  // The query in errors: its start, enough to recognise it, not a 600-character line.
+  constexpr size_t Shown = 80;
+  const std::string what = "query_range " + impl_->c.url + " {" +
+                           (promql.size() > Shown ? promql.substr(0, Shown) + "..." : promql) + "}";
   const int64_t stepMs = std::max<int64_t>(1000, step.count() * 1000);
   QueryResult merged;
   merged.resultType = "matrix";

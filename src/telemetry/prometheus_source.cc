@@ -179,8 +179,10 @@ struct PrometheusSource::Impl {
   Result<SeriesByKey> read(const Feature& f, const std::string& promql, SystemTime start,
                            SystemTime end, std::chrono::seconds step) {
     ++queries;
-    UMBRA_TRY(const QueryResult r, client->queryRange(promql, start, end, step));
-    return byKey(r, f.scope);
+    auto r = client->queryRange(promql, start, end, step);
+    if (!r.ok())
+      return r.error().wrap("feature " + f.name);
+    return byKey(*r, f.scope);
   }
 };
 

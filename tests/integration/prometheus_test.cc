@@ -397,6 +397,8 @@ TEST_F(PrometheusTest, AStoppedPrometheusIsAnErrorNamingItsUrlAndRecoveryIsSeen)
   EXPECT_NE(down.error().message.find(own.url()), std::string::npos) << down.error().message;
   EXPECT_NE(down.error().message.find("(after 3 attempts)"), std::string::npos);
   EXPECT_EQ(down.error().message.find('\n'), std::string::npos);
+  EXPECT_EQ(down.error().message.rfind("feature ", 0), 0u) << "names the feature";
+  EXPECT_LT(down.error().message.size(), 300u) << "not the whole PromQL: " << down.error().message;
   ASSERT_TRUE(own.resume().ok());
   auto back = source->observe(shadows, at(series_.end - 600), at(series_.end), 15s);
   ASSERT_TRUE(back.ok()) << back.error().message;

@@ -116,6 +116,18 @@ TEST(Config, EmptyFileMeansTheDesignDefaults) {
   EXPECT_EQ(c->retrainingInterval, std::chrono::hours(24));
 }
 
+TEST(ConfigTest, ImageMemoryFloorsReplaceTheDefaultsAndBadOnesNameTheField) {
+  auto c = config::parseConfig("shadows:\n  imageMemoryFloors: {ubuntu: 1Gi}\n", "umbra.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->placement.imageMemoryFloors.size(), 1u);
+  EXPECT_EQ(c->placement.imageMemoryFloors.at("ubuntu"), 1024.0 * 1024 * 1024);
+  auto bad = config::parseConfig("shadows:\n  imageMemoryFloors: {fedora: lots}\n", "umbra.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("shadows.imageMemoryFloors.fedora"), std::string::npos)
+      << bad.error().message;
+  EXPECT_EQ(config::parseConfig("", "umbra.yaml")->placement.imageMemoryFloors.count("fedora"), 1u);
+}
+
 TEST(Config, MirroringIsRefusedUntilItIsImplemented) {
   auto c = config::parseConfig("mirroringPercentage: 10\n", "umbra.yaml");
   ASSERT_FALSE(c.ok());

@@ -195,10 +195,10 @@ TEST(Shadow, ThrottledCopyPinnedToTheNodeAndOwnedByThePlacement) {
   EXPECT_EQ(vmi["metadata"]["ownerReferences"][0]["uid"], "uid-123");
   EXPECT_EQ(vmi["metadata"]["ownerReferences"][0]["controller"], true);
   EXPECT_EQ(vmi["spec"]["nodeSelector"], Json({{"kubernetes.io/hostname", "node-a"}}));
-  // 1 % of 2 vCPUs = 20m; 2 % of 16Gi = 327.68Mi -> 328Mi (above the 128Mi floor).
+  // 1 % of 2 vCPUs = 20m; 2 % of 16Gi = 327.68Mi, but a Fedora guest needs 544Mi to boot.
   EXPECT_EQ(vmi["spec"]["domain"]["resources"]["limits"]["cpu"], "20m");
   EXPECT_EQ(vmi["spec"]["domain"]["resources"]["requests"]["cpu"], "20m");
-  EXPECT_EQ(vmi["spec"]["domain"]["memory"]["guest"], "328Mi");
+  EXPECT_EQ(vmi["spec"]["domain"]["memory"]["guest"], "544Mi");
   EXPECT_EQ(vmi["spec"]["volumes"].size(), 1u) << "never the target's volumes";
   EXPECT_EQ(vmi["spec"]["volumes"][0]["containerDisk"]["image"],
             "quay.io/containerdisks/fedora:40");
@@ -213,6 +213,17 @@ TEST(Shadow, FloorsAndTheProbeImageApplyToSmallOrDisklessTargets) {
   EXPECT_EQ(vmi["spec"]["domain"]["resources"]["limits"]["cpu"], "10m") << "CPU floor";
   EXPECT_EQ(vmi["spec"]["domain"]["memory"]["guest"], "128Mi") << "memory floor";
   EXPECT_EQ(vmi["spec"]["volumes"][0]["containerDisk"]["image"], d.probeImage);
+}
+
+TEST(Shadow, TheImagesBootFloorAppliesOnlyToThatImage) {
+  api::PlacementSettings s;
+  api::PlacementDefaults d;
+  Json target = vmiSpec("2", "16Gi");
+  target["volumes"][0]["containerDisk"]["image"] = "quay.io/containerdisks/ubuntu:24.04";
+  EXPECT_EQ(buildShadowVmi(sp(), target, "n", s, d)["spec"]["domain"]["memory"]["guest"], "328Mi")
+      << "2 % of 16Gi, above the 128Mi floor";
+  d.imageMemoryFloors = {{"ubuntu", 1024.0 * 1024 * 1024}};
+  EXPECT_EQ(buildShadowVmi(sp(), target, "n", s, d)["spec"]["domain"]["memory"]["guest"], "1024Mi");
 }
 
 TEST(Shadow, LongNamesAreShortenedDeterministically) {
