@@ -235,6 +235,47 @@ int benchPlacement(const BenchPlacementFlags& f) {
         if (r.placer == "oracle")
           orc = &r;
       }
+      // Calibration: does the stated confidence match how often the choice was right (within one
+      // point of steal of the best probed candidate over the VM's next 24 h)?
+      for (const auto& r : report->placers) {
+        if (r.calibration.empty())
+          continue;
+        struct Bin {
+          double lo, hi;
+          int n = 0, right = 0;
+          double stated = 0;
+        };
+        std::vector<Bin> bins = {{0, 0.5}, {0.5, 0.7}, {0.7, 0.9}, {0.9, 1.0001}};
+        double brier = 0, ece = 0;
+        for (const auto& [conf, right] : r.calibration) {
+          brier += (conf - (right ? 1 : 0)) * (conf - (right ? 1 : 0));
+          for (auto& b : bins) {
+            if (conf >= b.lo && conf < b.hi) {
+              ++b.n;
+              b.right += right ? 1 : 0;
+              b.stated += conf;
+            }
+          }
+        }
+        const double total = static_cast<double>(r.calibration.size());
+        std::printf("\nCalibration of %s (stated confidence vs choice right):\n\n"
+                    "| stated confidence | decisions | mean stated | right |\n| --- | --- | --- | --- |\n",
+                    r.placer.c_str());
+        json bj = json::array();
+        for (const auto& b : bins) {
+          const double stated = b.n ? b.stated / b.n : 0, right = b.n ? double(b.right) / b.n : 0;
+          ece += b.n / total * std::abs(stated - right);
+          std::printf("| [%.1f, %.1f) | %d | %.2f | %.2f |\n", b.lo, std::min(1.0, b.hi), b.n,
+                      stated, right);
+          bj.push_back({{"lo", b.lo}, {"n", b.n}, {"meanStated", stated}, {"right", right}});
+        }
+        std::printf("\nBrier score %.3f, expected calibration error %.3f over %zu decisions\n",
+                    brier / total, ece, r.calibration.size());
+        for (auto& p : run["placers"]) {
+          if (p["placer"] == r.placer)
+            p["calibration"] = {{"bins", bj}, {"brier", brier / total}, {"ece", ece}};
+        }
+      }
       if (la && um && orc) {
         const double ratio = la->meanP95Steal > 0 ? um->meanP95Steal / la->meanP95Steal : 0;
         const double gap = la->meanP95Steal - orc->meanP95Steal;

@@ -111,9 +111,9 @@ Plan planObserve(Draft& d) {
     return planReobserve(d, e.gap);
   recordTelemetryRead(d, e);
   const placement::Decision decision = placement::decide(e.forecasts, s.weights);
-  const bool unsure = decision.minConfidence < s.minConfidence;
+  const bool unsure = decision.confidence < s.minConfidence;
   if (unsure && d.status.extensions < s.maxExtensions)
-    return planExtension(d, decision.minConfidence);
+    return planExtension(d, decision.confidence);
   recordDecision(d, decision, e.model);
   const std::string message = "selected " + decision.selected + " (score " +
                               twoDecimals(decision.ranked.front().score) + ", confidence " +

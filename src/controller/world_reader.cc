@@ -436,7 +436,7 @@ Evidence WorldReader::evidence(const PlacementInput& in, const TargetView& targe
       e.problem = f.error().message;
       return e;
     }
-    e.forecasts.push_back({candidate.node, f->p50, f->confidence});
+    e.forecasts.push_back({candidate.node, f->p50, f->confidence, f->cpuStderr});
     for (const auto& n : candidate.notes)
       e.missingOptional.insert(n.substr(0, n.find(':')));
   }

@@ -23,7 +23,15 @@ struct Forecast {
   // Per horizon step, when the forecaster has a per-step demand forecast (empty otherwise).
   std::vector<placement::Contention> stepP50, stepP90;
   double confidence = 0;  // [0, 1]: from the predicted spread and the data's coverage
+  // Standard error of p50.cpuContention from the observation's noise (what more observation
+  // shrinks): the steal samples' standard error of the mean, with an effective sample count
+  // corrected for their lag-1 autocorrelation, scaled as p50 is from the mean steal.
+  double cpuStderr = 0;
 };
+
+// The standard error of the mean of the present samples' steal (n_eff = n (1 - r) / (1 + r) for
+// a lag-1 autocorrelation r >= 0). Fewer than two samples: 1 (nothing is known).
+double stealStandardError(const std::vector<telemetry::Sample>& samples);
 
 // Predicts the contention the target would meet on a candidate node from that node's telemetry.
 class Forecaster {

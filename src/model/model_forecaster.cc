@@ -134,6 +134,9 @@ Result<Forecast> ModelForecaster::forecast(const telemetry::CandidateTelemetry& 
   const double enough = std::min(1.0, static_cast<double>(present) / 4.0);  // < 4 samples is thin
   const double spread = (q.p90.cpuContention - q.p50.cpuContention) / (q.p90.cpuContention + 0.05);
   f.confidence = std::clamp(coverage * enough * historyFactor * (1.0 - spread), 0.0, 1.0);
+  // The mapping scales the observed steal: its standard error scales alike.
+  const double scale = in.shadowSteal > 1e-6 ? q.p50.cpuContention / in.shadowSteal : 1.0;
+  f.cpuStderr = stealStandardError(observed.samples) * std::clamp(scale, 0.0, 10.0);
   if (!target.key.empty()) {
     const std::lock_guard<std::mutex> lock(mutex_);
     inputs_[target.key][observed.node] = in;

@@ -5,6 +5,31 @@
 
 namespace umbra::model {
 
+double stealStandardError(const std::vector<telemetry::Sample>& samples) {
+  std::vector<double> x;
+  for (const auto& s : samples) {
+    if (s.present)
+      x.push_back(s.cpuSteal);
+  }
+  const size_t n = x.size();
+  if (n < 2)
+    return 1.0;
+  double mean = 0;
+  for (const double v : x)
+    mean += v;
+  mean /= static_cast<double>(n);
+  double var = 0, cov = 0;
+  for (size_t i = 0; i < n; ++i) {
+    var += (x[i] - mean) * (x[i] - mean);
+    if (i > 0)
+      cov += (x[i] - mean) * (x[i - 1] - mean);
+  }
+  const double r = var > 0 ? std::clamp(cov / var, 0.0, 0.95) : 0.0;
+  const double nEff = std::max(1.0, static_cast<double>(n) * (1 - r) / (1 + r));
+  const double sd = std::sqrt(var / static_cast<double>(n - 1));
+  return sd / std::sqrt(nEff);
+}
+
 Result<Forecast> WindowMeanForecaster::forecast(const telemetry::CandidateTelemetry& observed,
                                                 const TargetProfile& target) {
   size_t n = 0;
@@ -55,6 +80,7 @@ Result<Forecast> WindowMeanForecaster::forecast(const telemetry::CandidateTeleme
   const double cv = sd(sum.cpuContention, sumSq.cpuContention) / (mean(sum.cpuContention) + 0.02);
   const double enough = std::min(1.0, dn / 4.0);  // fewer than 4 samples is thin evidence
   f.confidence = std::clamp(coverage * enough / (1.0 + cv), 0.0, 1.0);
+  f.cpuStderr = stealStandardError(observed.samples) * loadFactor;
   return f;
 }
 

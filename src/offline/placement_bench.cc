@@ -93,6 +93,20 @@ Result<PlacementBenchReport> runPlacementBench(
         c.node = oracleChoice(w, cluster, traces, o.seed, vm, verdicts, o.oracleLookaheadSeconds);
       }
       compute += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (c.confidence >= 0) {
+        // Was the choice right? Each probed candidate's future with the VM on it, clairvoyantly.
+        double best = 1e9, chosen = 1e9;
+        for (const auto& name : c.probed) {
+          const size_t i = w.indexOf(name);
+          const double steal =
+              futureSteal(w, cluster, traces, o.seed, vm, i, o.oracleLookaheadSeconds);
+          best = std::min(best, steal);
+          if (i == c.node)
+            chosen = steal;
+        }
+        c.right = chosen <= best + CalibrationTolerance;
+        r.calibration.emplace_back(c.confidence, c.right);
+      }
       UMBRA_CHECK(w.place(vm, c.node, o.lifetimeSeconds));
       nodeOf[vm.id] = w.spec(c.node).name;
       shadowCpu += c.shadowCpuSeconds;

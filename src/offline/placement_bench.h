@@ -55,6 +55,8 @@ struct PlacerResult {
   double decisionSeconds = 0;  // mean simulated time from arrival to placement
   double computeSeconds = 0;   // wall time the placer's decisions took
   double extensions = 0;       // mean observation extensions (Umbra)
+  // Umbra's placers: each decision's stated confidence and whether it was right (Choice).
+  std::vector<std::pair<double, bool>> calibration;
 };
 
 struct PlacementBenchReport {

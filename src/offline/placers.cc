@@ -7,37 +7,42 @@ namespace umbra::model::bench_detail {
 
 // The oracle: each feasible node's future with the VM on it, simulated alone (the node's physics
 // depend only on what runs on it), over the lookahead; the lowest mean steal wins.
+double futureSteal(World& w, const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
+                   uint64_t seed, const sim::WorkloadSpec& vm, size_t i, double lookahead) {
+  const std::string node = w.spec(i).name;
+  sim::ClusterSpec one = cluster;
+  one.nodes = {cluster.nodes[i]};
+  sim::Simulation future(one, seed, &traces);
+  for (const auto& [id, state] : w.sim().workloads()) {
+    if (state.node == node)
+      (void)future.addWorkload(state.spec, node);
+  }
+  if (!future.addWorkload(vm, node).ok())
+    return 1e9;
+  future.step(1e-6, w.sim().demandTime() / 1e-6);  // align the demand clock with the cluster's
+  sim::WorkloadCounters last = future.workload(vm.id)->counters;
+  double steal = 0;
+  int steps = 0;
+  for (double t = 0; t < lookahead; t += Dt) {
+    future.step(Dt);
+    const auto& c = future.workload(vm.id)->counters;
+    steal += stealOf(last, c);
+    last = c;
+    ++steps;
+  }
+  return steal / std::max(1, steps);
+}
+
 size_t oracleChoice(World& w, const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
                     uint64_t seed, const sim::WorkloadSpec& vm,
                     const std::vector<placement::Verdict>& verdicts, double lookahead) {
   size_t best = w.indexOf(verdicts.front().node);
   double bestSteal = 1e9;
-  const double now = w.sim().demandTime();
   for (const auto& v : verdicts) {
     if (!v.feasible)
       continue;
     const size_t i = w.indexOf(v.node);
-    sim::ClusterSpec one = cluster;
-    one.nodes = {cluster.nodes[i]};
-    sim::Simulation future(one, seed, &traces);
-    for (const auto& [id, state] : w.sim().workloads()) {
-      if (state.node == v.node)
-        (void)future.addWorkload(state.spec, v.node);
-    }
-    if (!future.addWorkload(vm, v.node).ok())
-      continue;
-    future.step(1e-6, now / 1e-6);  // align the demand clock with the cluster's
-    sim::WorkloadCounters last = future.workload(vm.id)->counters;
-    double steal = 0;
-    int steps = 0;
-    for (double t = 0; t < lookahead; t += Dt) {
-      future.step(Dt);
-      const auto& c = future.workload(vm.id)->counters;
-      steal += stealOf(last, c);
-      last = c;
-      ++steps;
-    }
-    steal /= std::max(1, steps);
+    const double steal = futureSteal(w, cluster, traces, seed, vm, i, lookahead);
     if (steal < bestSteal - 1e-12) {
       bestSteal = steal;
       best = i;
@@ -89,7 +94,7 @@ placement::Decision forecastOnlyRanking(World& w, ModelForecaster& forecaster,
     c.nodeMemoryBytes = w.spec(i).memoryBytes;
     auto f = forecaster.forecast(c, {vm.vcpus, vm.memoryBytes, vm.id});
     if (f.ok())
-      forecasts.push_back({v.node, f->p50, f->confidence});
+      forecasts.push_back({v.node, f->p50, f->confidence, f->cpuStderr});
   }
   forecaster.forget(vm.id);
   return placement::decide(forecasts, {});
@@ -143,10 +148,10 @@ Result<Choice> umbraChoice(World& w, ModelForecaster& forecaster, const sim::Wor
       c.nodeMemoryBytes = w.spec(p.node).memoryBytes;
       auto f = forecaster.forecast(c, {vm.vcpus, vm.memoryBytes, vm.id});
       if (f.ok())
-        forecasts.push_back({c.node, f->p50, f->confidence});
+        forecasts.push_back({c.node, f->p50, f->confidence, f->cpuStderr});
     }
     decision = placement::decide(forecasts, {});
-    if (decision.minConfidence >= o.minConfidence || round >= o.maxExtensions)
+    if (decision.confidence >= o.minConfidence || round >= o.maxExtensions)
       break;
     ++choice.extensions;
   }
@@ -162,6 +167,8 @@ Result<Choice> umbraChoice(World& w, ModelForecaster& forecaster, const sim::Wor
   choice.shadowCpuSeconds = n * shadowCpu * choice.waitedSeconds;
   choice.shadowMemorySeconds = n * shadowMemory * choice.waitedSeconds;
   choice.node = decision.selected.empty() ? probes.front().node : w.indexOf(decision.selected);
+  choice.confidence = decision.confidence;
+  choice.probed = candidates;
   return choice;
 }
 

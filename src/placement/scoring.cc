@@ -1,7 +1,9 @@
 #include "placement/scoring.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <map>
 
 namespace umbra::placement {
 
@@ -37,10 +39,23 @@ Decision decide(const std::vector<CandidateForecast>& forecasts, const api::Scor
                 return a.confidence > b.confidence;
               return a.node < b.node;
             });
-  if (!d.ranked.empty()) {
-    d.selected = d.ranked.front().node;
-    d.confidence = d.ranked.front().confidence;
+  if (d.ranked.empty())
+    return d;
+  d.selected = d.ranked.front().node;
+  // Score points per unit of CPU contention (scoreOf is linear in it below 1).
+  const double total = w.cpu + w.memory + w.disk + w.network;
+  const double perSteal = total > 0 ? 100.0 * w.cpu / total : 0;
+  std::map<std::string, double> stderrOf;
+  for (const CandidateForecast& f : forecasts)
+    stderrOf[f.node] = f.cpuStderr;
+  const ScoredCandidate& best = d.ranked.front();
+  double p = 1.0;
+  for (size_t j = 1; j < d.ranked.size(); ++j) {
+    const double se = perSteal * std::hypot(stderrOf[best.node], stderrOf[d.ranked[j].node]);
+    const double margin = best.score - d.ranked[j].score + perSteal * StealTolerance;
+    p *= se > 0 ? 0.5 * std::erfc(-margin / (se * std::sqrt(2.0))) : (margin >= 0 ? 1.0 : 0.0);
   }
+  d.confidence = p;
   return d;
 }
 

@@ -18,8 +18,12 @@ struct Contention {
 struct CandidateForecast {
   std::string node;
   Contention predicted;
-  double confidence = 0;  // [0, 1]
+  double confidence = 0;  // [0, 1]: the forecaster's, for this candidate alone
+  double cpuStderr = 0;   // standard error of predicted.cpuContention (Forecast::cpuStderr)
 };
+
+// Two candidates whose steal differs by less than this are equally good choices.
+inline constexpr double StealTolerance = 0.01;
 
 struct ScoredCandidate {
   std::string node;
@@ -36,10 +40,12 @@ double scoreOf(const Contention& c, const api::ScoringWeights& w);
 struct Decision {
   std::vector<ScoredCandidate> ranked;  // best first
   std::string selected;                 // empty when there is no candidate
-  double confidence = 0;                // the selected candidate's
-  // The lowest confidence among the candidates: observation is extended while it is below
-  // minConfidence, since a ranking is only as sure as its least certain member.
-  double minConfidence = 0;
+  // The probability that the selected candidate is the best or within StealTolerance of it,
+  // given each candidate's standard error (normal approximation, candidates independent):
+  // prod over the others j of Phi((s_sel - s_j + tol) / se_sel_j) in score units. Observation is
+  // extended while it is below minConfidence; more observation shrinks the standard errors.
+  double confidence = 0;
+  double minConfidence = 0;  // the lowest of the candidates' own (forecaster) confidences
 };
 
 // Ranks by score, then confidence, then node name (deterministic).

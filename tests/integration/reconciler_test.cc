@@ -341,6 +341,8 @@ TEST_F(ReconcilerTest, HaltedVmIsStartedOnTheLeastContendedNode) {
   EXPECT_EQ(st["candidates"][0]["node"], best);
   EXPECT_GT(st["candidates"][0]["score"].get<double>(), st["candidates"][1]["score"].get<double>());
   EXPECT_EQ(st["model"], "baseline/window-mean");
+  EXPECT_EQ(st["extensions"], 0) << "steady nodes: the default window is enough";
+  EXPECT_GE(st["confidence"].get<double>(), 0.7);
   EXPECT_EQ(api::statusFromJson(st)->conditionStatus("Placed"), "True");
   EXPECT_EQ(api::statusFromJson(st)->conditionStatus("Decided"), "True");
   EXPECT_EQ(api::statusFromJson(st)->conditionStatus("ShadowsReady"), "True");
@@ -505,7 +507,10 @@ TEST_F(ReconcilerTest, DeletedMidObservationLeavesNoShadow) {
 
 TEST_F(ReconcilerTest, LowConfidenceExtendsObservationThenDecidesAndSaysSo) {
   startOperator(*admin_);
-  metrics_.setJitter(0.05);  // noisy steal: low confidence
+  // Two close candidates with very noisy steal: which is better stays uncertain.
+  metrics_.setSteal(node("a"), 0.10);
+  metrics_.setSteal(node("b"), 0.13);
+  metrics_.setJitter(0.10);
   ASSERT_TRUE(createVm(haltedVm(ns_.name(), "web")));
   Json sp = placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name());
   sp["spec"]["observation"]["minConfidence"] = 0.9;

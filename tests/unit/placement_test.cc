@@ -215,6 +215,29 @@ TEST(Shadow, FloorsAndTheProbeImageApplyToSmallOrDisklessTargets) {
   EXPECT_EQ(vmi["spec"]["volumes"][0]["containerDisk"]["image"], d.probeImage);
 }
 
+TEST(Scoring, TheDecisionsConfidenceIsTheChanceItsChoiceIsRight) {
+  const auto decideOn = [](double a, double b, double se) {
+    std::vector<CandidateForecast> f(2);
+    f[0].node = "a";
+    f[0].predicted.cpuContention = a;
+    f[0].cpuStderr = se;
+    f[1].node = "b";
+    f[1].predicted.cpuContention = b;
+    f[1].cpuStderr = se;
+    return decide(f, {});
+  };
+  // Far apart with little noise: sure. Close with much noise: unsure. More observation (a
+  // smaller standard error) makes the same gap surer; a gap inside the tolerance is a safe choice.
+  EXPECT_GT(decideOn(0.05, 0.20, 0.01).confidence, 0.999);
+  const double unsure = decideOn(0.10, 0.12, 0.05).confidence;
+  EXPECT_GT(unsure, 0.5);
+  EXPECT_LT(unsure, 0.7);
+  EXPECT_GT(decideOn(0.10, 0.12, 0.01).confidence, 0.95);
+  EXPECT_GT(decideOn(0.10, 0.10, 0.001).confidence, 0.99);
+  // Phi((0.02 + 0.01) / (0.05 * sqrt 2)) in steal units = Phi(0.4243) = 0.6643.
+  EXPECT_NEAR(unsure, 0.6643, 1e-3);
+}
+
 TEST(Shadow, TheImagesBootFloorAppliesOnlyToThatImage) {
   api::PlacementSettings s;
   api::PlacementDefaults d;
@@ -291,7 +314,7 @@ TEST(Scoring, WeightsContentionAndRanksDeterministically) {
                             w);
   ASSERT_EQ(d.ranked.size(), 4u);
   EXPECT_EQ(d.selected, "c");
-  EXPECT_DOUBLE_EQ(d.confidence, 0.6);
+  EXPECT_DOUBLE_EQ(d.confidence, 1.0) << "no observation noise: the ranking is certain";
   EXPECT_DOUBLE_EQ(d.minConfidence, 0.6);
   EXPECT_EQ(d.ranked[1].node, "d") << "ties broken by confidence";
   EXPECT_EQ(d.ranked[2].node, "a") << "then by name";

@@ -115,12 +115,19 @@ World withEvidence(std::vector<placement::CandidateForecast> forecasts, std::str
   return w;
 }
 
-placement::CandidateForecast forecast(const char* node, double steal, double confidence) {
+placement::CandidateForecast forecast(const char* node, double steal, double confidence,
+                                      double stderrCpu = 0) {
   placement::CandidateForecast f;
   f.node = node;
   f.predicted.cpuContention = steal;
   f.confidence = confidence;
+  f.cpuStderr = stderrCpu;
   return f;
+}
+
+// Two close candidates observed with much noise: the decision's confidence is about 0.66.
+std::vector<placement::CandidateForecast> unsureForecasts() {
+  return {forecast("a", 0.10, 0.9, 0.05), forecast("b", 0.12, 0.9, 0.05)};
 }
 
 config::OperatorConfig defaults() {
@@ -454,8 +461,7 @@ TEST(PlanTest, AWindowWithATelemetryGapStartsAgainAndDecidesNothing) {
 
 TEST(PlanTest, AnExtensionDecidedLateStillAddsAFullDurationOfData) {
   // The window ended at T0+5m; telemetry came back at T0+12m with low confidence.
-  const Plan p = planAt(
-      observing(), withEvidence({forecast("a", 0.01, 0.9), forecast("b", 0.2, 0.5)}), T0 + 12min);
+  const Plan p = planAt(observing(), withEvidence(unsureForecasts()), T0 + 12min);
   const auto& st = statusOf(p);
   EXPECT_EQ(st.extensions, 1);
   ASSERT_TRUE(st.observationStartedAt);
@@ -463,19 +469,18 @@ TEST(PlanTest, AnExtensionDecidedLateStillAddsAFullDurationOfData) {
 }
 
 TEST(PlanTest, TheConfidenceIsKeptToTwoDecimalsAndNoShadowIsCountedOnceMoving) {
-  const Plan p = planAt(
-      observing(), withEvidence({forecast("a", 0.01, 0.9074794700309794), forecast("b", 0.2, 0.95)}),
-      T0 + 5min);
+  const Plan p = planAt(observing(),
+                        withEvidence({forecast("a", 0.10, 0.9, 0.03), forecast("b", 0.12, 0.9, 0.03)}),
+                        T0 + 5min);
   const auto& st = statusOf(p);
   ASSERT_TRUE(st.confidence);
-  EXPECT_DOUBLE_EQ(*st.confidence, 0.91);
+  EXPECT_DOUBLE_EQ(*st.confidence, 0.76) << "Phi(0.03 / (0.03 sqrt 2)) = 0.7602";
   EXPECT_EQ(st.phase, Phase::Placing);
   EXPECT_EQ(api::toJson(st)["shadowCount"], 0);
 }
 
-TEST(PlanTest, ExtendsWhileTheLeastConfidentCandidateIsBelowTheMinimum) {
-  const Plan p = planAt(
-      observing(), withEvidence({forecast("a", 0.01, 0.9), forecast("b", 0.2, 0.5)}), T0 + 5min);
+TEST(PlanTest, ExtendsWhileTheChoiceIsLessSureThanMinConfidence) {
+  const Plan p = planAt(observing(), withEvidence(unsureForecasts()), T0 + 5min);
   EXPECT_EQ(statusOf(p).extensions, 1);
   EXPECT_EQ(statusOf(p).reason, "ObservationExtended");
   EXPECT_EQ(eventReasons(p), Strings{"ObservationExtended"});
@@ -483,8 +488,7 @@ TEST(PlanTest, ExtendsWhileTheLeastConfidentCandidateIsBelowTheMinimum) {
 }
 
 TEST(PlanTest, AfterTheLastExtensionItDecidesAndSaysConfidenceStayedLow) {
-  const Plan p = planAt(
-      observing(2), withEvidence({forecast("a", 0.01, 0.9), forecast("b", 0.2, 0.5)}), T0 + 15min);
+  const Plan p = planAt(observing(2), withEvidence(unsureForecasts()), T0 + 15min);
   const auto& st = statusOf(p);
   EXPECT_EQ(st.phase, Phase::Placing);
   EXPECT_EQ(st.reason, "Moving");
@@ -505,7 +509,8 @@ TEST(PlanTest, TheDecisionRecordsRankedCandidatesAndTheModel) {
   EXPECT_EQ(st.candidates[0].node, "b");
   EXPECT_GT(st.candidates[0].score, st.candidates[1].score);
   EXPECT_EQ(st.selectedNode, "b");
-  EXPECT_EQ(st.confidence, 0.95);
+  EXPECT_EQ(st.confidence, 1.0) << "far apart, no noise: certain";
+  EXPECT_EQ(st.candidates[0].confidence, 0.95) << "the forecaster's own, per candidate";
   EXPECT_EQ(st.model, "test-model");
   EXPECT_EQ(st.decidedAt, T0 + 5min);
   EXPECT_EQ(st.conditionStatus(api::condition::MetricsAvailable), "True");
