@@ -135,8 +135,9 @@ Result<CandidateTelemetry> assembleCandidate(const MetricCatalog& catalog,
           runEnd = f.times[i];
         }
       }
+      // One missed step is noise; a hole longer than the staleness limit and two steps is not.
       const int64_t seconds = longest * std::max<int64_t>(1, step);
-      if (seconds > staleAfter)
+      if (seconds > std::max(staleAfter, 2 * std::max<int64_t>(1, step)))
         c.gap = feature.name + " has no data for " + std::to_string(seconds) + "s of the window (up to " +
                 std::to_string(end - runEnd) + "s before its end)";
     }

@@ -189,8 +189,7 @@ TEST_F(OperatorBinaryTest, SigkillMidObservationThenRestartCompletesThePlacement
   EXPECT_EQ((*sp)["status"]["selectedNode"], node("b")) << (*sp)["status"].dump();
   // Every candidate was probed by a shadow the simulator ran.
   EXPECT_EQ((*sp)["status"]["candidates"].size(), 3u) << (*sp)["status"].dump();
-  auto vm = admin_->get(api::virtualMachines(), {ns_.name(), "web"});
-  EXPECT_EQ((*vm)["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"], node("b"));
+  EXPECT_EQ((*sp)["status"]["moves"][0]["node"], node("b")) << (*sp)["status"].dump();
   // The simulator started the VM where the operator put it.
   EXPECT_TRUE(eventually(
       [&] {
@@ -254,8 +253,11 @@ TEST_F(OperatorBinaryTest, ExamplesArePlacedWithinObservationPlus30Seconds) {
                seconds);
   EXPECT_LT(seconds, 150.0) << "observation (120 s) + 30 s";
   auto vm = admin_->get(api::virtualMachines(), {ns_.name(), "web-1"});
-  EXPECT_EQ((*vm)["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"], node("c"));
+  EXPECT_EQ((*admin_->get(api::shadowPlacements(), {ns_.name(), "web-1"}))["status"]["selectedNode"],
+            node("c"));
   EXPECT_EQ((*vm)["spec"]["runStrategy"], "Always");
+  auto vmi = admin_->get(api::virtualMachineInstances(), {ns_.name(), "web-1"});
+  EXPECT_EQ((*vmi)["status"].value("nodeName", ""), node("c")) << "Placed: it runs there";
   EXPECT_TRUE(eventually([&] { return shadows().empty(); }, 20s));
   const auto wide = runCommand(kubectl + " get sp -o wide");
   std::fprintf(stderr, "%s", wide.output.c_str());
