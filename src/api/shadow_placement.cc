@@ -97,6 +97,12 @@ const kube::ResourceType& instancetypes() {
 const char* toString(TargetKind kind) {
   return kind == TargetKind::VirtualMachine ? "VirtualMachine" : "VirtualMachineInstance";
 }
+const kube::ResourceType& networkAttachmentDefinitions() {
+  static const kube::ResourceType t{"k8s.cni.cncf.io", "v1", "network-attachment-definitions",
+                                    "NetworkAttachmentDefinition", true};
+  return t;
+}
+
 const char* toString(PinPolicy policy) {
   switch (policy) {
     case PinPolicy::Required: return "Required";

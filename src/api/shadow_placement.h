@@ -31,6 +31,8 @@ const kube::ResourceType& migrations();
 // instancetype.kubevirt.io/v1beta1: what sizes a VM that references one.
 const kube::ResourceType& clusterInstancetypes();
 const kube::ResourceType& instancetypes();
+// k8s.cni.cncf.io/v1 (Multus): an SR-IOV network's device resource is in its annotations.
+const kube::ResourceType& networkAttachmentDefinitions();
 
 enum class TargetKind { VirtualMachine, VirtualMachineInstance };
 enum class Mode { Apply, Recommend };

@@ -53,6 +53,7 @@ struct TargetView {
   std::string unschedulable;     // why the VMI's pod cannot be scheduled (PodScheduled=False)
   std::string notMigratable;     // "<reason>: <message>" of a LiveMigratable=False condition
   std::string pinnedNode;        // where Umbra pinned it last (annotation umbra.io/pinned-node)
+  std::string unavailable;       // what could not be read now (retried); not seen by plan()
 };
 
 // One of this placement's shadow VMIs in the cache.

@@ -101,6 +101,8 @@ Result<World> WorldReader::observe(const PlacementInput& in, SystemTime now) con
   if (api::isTerminal(in.status.phase) || !in.settings)
     return w;
   w.target = target(in);
+  if (w.target && !w.target->unavailable.empty())
+    return Error::make(ErrorKind::Unavailable, in.key() + ": " + w.target->unavailable);
   const bool selecting =
       in.status.phase == api::Phase::New || in.status.phase == api::Phase::Pending;
   const bool placing = in.status.phase == api::Phase::Placing;
@@ -137,10 +139,15 @@ std::optional<TargetView> WorldReader::target(const PlacementInput& in) const {
   auto runSpec = runSpecOf(*target, isVm);
   auto req = runSpec.ok() ? placement::requirementsOf(*runSpec)
                           : Result<placement::TargetRequirements>(runSpec.error());
-  if (req.ok())
-    t.requirements = *req;
-  else
+  const Status sriov = req.ok() ? addSriovResources(in.ns, *runSpec, *req) : okStatus();
+  if (!req.ok())
     t.invalid = req.error().message;
+  else if (!sriov.ok() && sriov.error().retryable())
+    t.unavailable = sriov.error().message;  // e.g. the API server unavailable: retried
+  else if (!sriov.ok())
+    t.invalid = sriov.error().message;
+  else
+    t.requirements = *req;
   // Umbra's own earlier pin is not a constraint of the VM's.
   const std::string pinned = (*target)["metadata"]
                                  .value("annotations", Json::object())
@@ -269,6 +276,29 @@ std::optional<placement::Resources> WorldReader::targetRequests(const Json& sp,
   if (!req.ok())
     return std::nullopt;
   return req->requests;
+}
+
+Status WorldReader::addSriovResources(const std::string& ns, const Json& spec,
+                                     placement::TargetRequirements& req) const {
+  for (const auto& network : placement::sriovNetworks(spec)) {
+    const auto slash = network.find('/');
+    const std::string nadNs = slash == std::string::npos ? ns : network.substr(0, slash);
+    const std::string name = slash == std::string::npos ? network : network.substr(slash + 1);
+    const std::string what = "spec.networks: NetworkAttachmentDefinition " + nadNs + "/" + name;
+    auto nad = client_.get(api::networkAttachmentDefinitions(), {nadNs, name});
+    if (!nad.ok())
+      return Error::make(nad.error().retryable() ? ErrorKind::Unavailable : ErrorKind::Terminal,
+                         what + " of an SR-IOV interface: " + nad.error().message);
+    const std::string resource = (*nad)["metadata"]
+                                     .value("annotations", Json::object())
+                                     .value("k8s.v1.cni.cncf.io/resourceName", "");
+    if (resource.empty())
+      return Error::make(ErrorKind::Terminal,
+                         what + " has no k8s.v1.cni.cncf.io/resourceName annotation: the SR-IOV "
+                                "device it needs is unknown");
+    req.requests.extended[resource] += 1;
+  }
+  return okStatus();
 }
 
 Result<Json> WorldReader::runSpecOf(const Json& target, bool isVm) const {

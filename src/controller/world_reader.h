@@ -51,6 +51,11 @@ class WorldReader {
                                                      std::string& on) const;
   // The VMI spec KubeVirt runs for a VM (its template with the instancetype applied) or a VMI.
   Result<kube::Json> runSpecOf(const kube::Json& target, bool isVm) const;
+  // Adds one device of each SR-IOV network's resource (its NetworkAttachmentDefinition's
+  // k8s.v1.cni.cncf.io/resourceName), as virt-controller does for the virt-launcher pod. Reads
+  // the definitions from the API server: only targets with SR-IOV interfaces pay for it.
+  Status addSriovResources(const std::string& ns, const kube::Json& spec,
+                           placement::TargetRequirements& req) const;
   void readShadows(const PlacementInput& in, World& w) const;
   Result<size_t> shadowsOnServer(const PlacementInput& in) const;
   Evidence evidence(const PlacementInput& in, const TargetView& target, SystemTime now) const;

@@ -200,6 +200,22 @@ Result<Json> applyInstancetype(const Json& vmiSpec, const Instancetype& it) {
   return spec;
 }
 
+std::vector<std::string> sriovNetworks(const Json& spec) {
+  std::map<std::string, std::string> multus;  // network name -> networkName
+  for (const auto& n : spec.value("networks", Json::array())) {
+    if (n.contains("multus"))
+      multus[n.value("name", "")] = n["multus"].value("networkName", "");
+  }
+  std::vector<std::string> out;
+  const Json& devices = at(at(spec, "domain"), "devices");
+  for (const auto& i : devices.value("interfaces", Json::array())) {
+    const auto it = multus.find(i.value("name", ""));
+    if (i.contains("sriov") && it != multus.end() && !it->second.empty())
+      out.push_back(it->second);
+  }
+  return out;
+}
+
 NodeView nodeViewOf(const Json& node) {
   NodeView v;
   const Json& meta = at(node, "metadata");

@@ -92,6 +92,10 @@ struct Verdict {
   double score = 0;    // static score: free share left after placing the target (higher first)
 };
 
+// The Multus networks ("ns/name" or "name") of a VMI spec's SR-IOV interfaces, one per
+// interface: KubeVirt requests one device of the network's resource for each.
+std::vector<std::string> sriovNetworks(const Json& vmiSpec);
+
 // Classifies every node: Ready, not cordoned, kubevirt.io/schedulable=true, the target's
 // nodeSelector (architecture and dedicated CPUs included) and required node affinity, the CR's
 // extra selector, taints tolerated, and allocatable - requested >= the target's requests, extended

@@ -1089,7 +1089,7 @@ namespace umbra::testing {
 namespace {
 
 // Nodes with different hardware, contention growing from a to d as in ReconcilerTest:
-//   a: plain (label something=something);  b: 2 GPUs, a USB storage device;
+//   a: plain (label something=something);  b: 2 GPUs, a USB storage device, 4 SR-IOV VFs;
 //   c: 2 GPUs, 8Gi of 1Gi hugepages, CPU manager (something=something);  d: arm64.
 class HardwareTest : public ReconcilerTest {
  protected:
@@ -1097,7 +1097,8 @@ class HardwareTest : public ReconcilerTest {
     if (n == "a")
       return ", something: something}";
     if (n == "b")
-      return "}, devices: {nvidia.com/GP102GL_Tesla_P40: 2, kubevirt.io/storage: 1}";
+      return "}, devices: {nvidia.com/GP102GL_Tesla_P40: 2, kubevirt.io/storage: 1, "
+             "intel.com/sriov_netdevice: 4}";
     if (n == "c")
       return ", something: something, cpumanager: 'true'}, devices: "
              "{nvidia.com/GP102GL_Tesla_P40: 2, hugepages-1Gi: 8Gi}";
@@ -1167,6 +1168,44 @@ TEST_F(HardwareTest, KubeVirtsDeviceExamplesGoOnlyWhereTheirHardwareIs) {
   EXPECT_NE(dra.value("message", "").find("DRA resource claims are not supported"),
             std::string::npos)
       << dra.dump();
+}
+
+TEST_F(HardwareTest, AnSriovInterfaceNeedsANodeWithItsNetworksDevices) {
+  ASSERT_TRUE(ControlPlane::instance()
+                  .installCrds({ControlPlane::sourceDir() +
+                                "/tests/integration/testdata/"
+                                "network-attachment-definitions.k8s.cni.cncf.io.yaml"})
+                  .ok());
+  startOperator(*admin_);
+  const Json nad = {
+      {"apiVersion", "k8s.cni.cncf.io/v1"},
+      {"kind", "NetworkAttachmentDefinition"},
+      {"metadata",
+       {{"name", "sriov-network"},
+        {"namespace", ns_.name()},
+        {"annotations", {{"k8s.v1.cni.cncf.io/resourceName", "intel.com/sriov_netdevice"}}}}},
+      {"spec", {{"config", R"({"cniVersion": "0.3.1", "type": "sriov", "vlan": 0})"}}}};
+  ASSERT_TRUE(admin_->create(api::networkAttachmentDefinitions(), ns_.name(), nad).ok());
+  // KubeVirt's SR-IOV example, its Multus network in this test's namespace.
+  Json vm = vmFromVmiExample("vmi-sriov.yaml", "sriov");
+  vm["spec"]["template"]["spec"]["networks"][1]["multus"]["networkName"] =
+      ns_.name() + "/sriov-network";
+  const Json placed = place(vm);
+  ASSERT_EQ(placed.value("phase", ""), "Placed") << placed.dump();
+  EXPECT_EQ(placed["selectedNode"], node("b"));
+  EXPECT_EQ(placed["shadows"].size(), 1u) << "only b has the network's virtual functions";
+  EXPECT_EQ(excludedReason(placed, node("a")), "node has no intel.com/sriov_netdevice");
+
+  // A network that does not exist: the placement fails naming it.
+  Json lost = vmFromVmiExample("vmi-sriov.yaml", "lost");
+  lost["spec"]["template"]["spec"]["networks"][1]["multus"]["networkName"] =
+      ns_.name() + "/no-such-network";
+  const Json failed = place(lost);
+  EXPECT_EQ(failed.value("phase", ""), "Failed");
+  EXPECT_NE(failed.value("message", "").find("NetworkAttachmentDefinition " + ns_.name() +
+                                             "/no-such-network"),
+            std::string::npos)
+      << failed.dump();
 }
 
 TEST_F(HardwareTest, AVmSizedByAnInstancetypeIsSizedByIt) {
