@@ -29,6 +29,14 @@ int FirstPassChoices::count() const {
   return static_cast<int>(choices_.size());
 }
 
+std::set<std::string> FirstPassChoices::keys() const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  std::set<std::string> out;
+  for (const auto& [key, choice] : choices_)
+    out.insert(key);
+  return out;
+}
+
 std::map<std::string, std::vector<std::string>> FirstPassChoices::nodesByPlacement() const {
   const std::lock_guard<std::mutex> lock(mutex_);
   std::map<std::string, std::vector<std::string>> out;

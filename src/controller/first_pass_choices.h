@@ -3,6 +3,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,8 @@ class FirstPassChoices {
   void forget(const std::string& key);
   // Placements that are probing with their status still to come (maxConcurrentPlacements).
   int count() const;
+  // The placements with a remembered choice.
+  std::set<std::string> keys() const;
   // Every remembered choice's nodes, by placement key.
   std::map<std::string, std::vector<std::string>> nodesByPlacement() const;
 

@@ -42,6 +42,15 @@ struct Precedence {
   auto operator<=>(const Precedence&) const = default;
 };
 
+// status.<key> of a placement as text, without copying its status ("" when absent).
+std::string statusField(const Json& sp, const char* key) {
+  const auto status = sp.find("status");
+  if (status == sp.end() || !status->is_object())
+    return "";
+  const auto v = status->find(key);
+  return v != status->end() && v->is_string() ? v->get<std::string>() : "";
+}
+
 int rankOf(const std::string& phase) {
   if (phase == api::toString(api::Phase::Placing))
     return 0;
@@ -51,8 +60,11 @@ int rankOf(const std::string& phase) {
 }
 
 bool targets(const Json& sp, const std::string& ns, const Json& target) {
-  return sp["metadata"].value("namespace", "") == ns &&
-         sp.value("spec", Json::object()).value("target", Json::object()) == target;
+  const auto spec = sp.find("spec");
+  if (spec == sp.end() || !spec->is_object())
+    return false;
+  const auto t = spec->find("target");
+  return t != spec->end() && *t == target && sp["metadata"].value("namespace", "") == ns;
 }
 
 }  // namespace
@@ -227,6 +239,14 @@ std::map<std::string, placement::Resources> WorldReader::reservations(const Plac
     const std::string key = kube::keyOf(*sp);
     if (key == in.key())
       continue;
+    // Only a move under way, or (while selecting) probing, reserves: skip the rest unparsed.
+    const std::string phase = statusField(*sp, "phase");
+    const bool moving = phase == api::toString(api::Phase::Placing);
+    const bool early = phase.empty() || phase == api::toString(api::Phase::Pending) ||
+                       phase == api::toString(api::Phase::Probing) ||
+                       phase == api::toString(api::Phase::Observing);
+    if (!moving && !(selecting && early))
+      continue;
     auto status = api::statusFromJson((*sp).value("status", Json::object()));
     if (!status.ok() || api::isTerminal(status->phase))
       continue;
@@ -340,7 +360,7 @@ std::optional<MigrationView> WorldReader::migration(const PlacementInput& in) co
 int WorldReader::probing() const {
   int active = choices_.count();  // probing, with their status still to come
   for (const auto& other : caches_.placements.list()) {
-    const std::string ph = (*other).value("status", Json::object()).value("phase", "");
+    const std::string ph = statusField(*other, "phase");
     active +=
         (ph == api::toString(api::Phase::Probing) || ph == api::toString(api::Phase::Observing))
             ? 1
@@ -353,14 +373,13 @@ int WorldReader::probing() const {
 int WorldReader::queuedAhead(const PlacementInput& in) const {
   const Json& meta = in.object["metadata"];
   const Precedence mine{2, meta.value("creationTimestamp", ""), in.key()};
-  const auto remembered = choices_.nodesByPlacement();
+  const auto remembered = choices_.keys();
   int ahead = 0;
   for (const auto& other : caches_.placements.list()) {
     const Json& m = (*other)["metadata"];
     const std::string key = kube::keyOf(*other);
-    const Json status = (*other).value("status", Json::object());
-    const std::string phase = status.value("phase", "");
-    const std::string reason = status.value("reason", "");
+    const std::string phase = statusField(*other, "phase");
+    const std::string reason = statusField(*other, "reason");
     const bool waiting = (phase.empty() && remembered.count(key) == 0) ||
                          (phase == api::toString(api::Phase::Pending) && reason == "Queued");
     if (key == in.key() || !waiting || m.contains("deletionTimestamp"))
@@ -374,17 +393,19 @@ int WorldReader::queuedAhead(const PlacementInput& in) const {
 // The active placement of the same target that goes first, if it is not this one.
 void WorldReader::holder(const PlacementInput& in, World& w) const {
   const Json& target = in.object["spec"]["target"];
-  const auto remembered = choices_.nodesByPlacement();
+  const auto remembered = choices_.keys();
   const auto precedence = [&](const Json& sp, const std::string& key) {
-    const std::string phase = sp.value("status", Json::object()).value("phase", "");
+    const std::string phase = statusField(sp, "phase");
     return Precedence{remembered.count(key) ? 1 : rankOf(phase),
                       sp["metadata"].value("creationTimestamp", ""), key};
   };
   Precedence best = precedence(in.object, in.key());
   for (const auto& other : caches_.placements.list()) {
+    if (!targets(*other, in.ns, target))
+      continue;
     const std::string key = kube::keyOf(*other);
-    const std::string phase = (*other).value("status", Json::object()).value("phase", "");
-    if (key == in.key() || !targets(*other, in.ns, target) ||
+    const std::string phase = statusField(*other, "phase");
+    if (key == in.key() ||
         (*other)["metadata"].contains("deletionTimestamp"))
       continue;
     if (phase == api::toString(api::Phase::Placed) ||
