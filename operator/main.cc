@@ -78,7 +78,7 @@ int run(const op::Flags& flags) {
       runtime::ControllerBuilder("shadowplacement", client)
           .forResource({api::shadowPlacements(), flags.ns}, controller::priorityOf)
           .owns({api::virtualMachineInstances(), ""})  // the shadows
-          .owns({api::migrations(), flags.ns})          // the moves
+          .owns({api::migrations(), flags.ns})         // the moves
           .watches({api::virtualMachineInstances(), ""}, controller::placementsOfTarget)
           .watches({api::virtualMachines(), flags.ns}, controller::placementsOfTarget)
           .reads({kube::resources::nodes(), ""})

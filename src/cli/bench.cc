@@ -258,9 +258,10 @@ int benchPlacement(const BenchPlacementFlags& f) {
           }
         }
         const double total = static_cast<double>(r.calibration.size());
-        std::printf("\nCalibration of %s (stated confidence vs choice right):\n\n"
-                    "| stated confidence | decisions | mean stated | right |\n| --- | --- | --- | --- |\n",
-                    r.placer.c_str());
+        std::printf(
+            "\nCalibration of %s (stated confidence vs choice right):\n\n"
+            "| stated confidence | decisions | mean stated | right |\n| --- | --- | --- | --- |\n",
+            r.placer.c_str());
         json bj = json::array();
         for (const auto& b : bins) {
           const double stated = b.n ? b.stated / b.n : 0, right = b.n ? double(b.right) / b.n : 0;

@@ -227,8 +227,8 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
         const std::string key = kv.first.as<std::string>();
         if (key.empty())
           return r.error("shadows.imageMemoryFloors", "an empty key would match every image");
-        UMBRA_CHECK(r.quantity(kv.second, "shadows.imageMemoryFloors." + key,
-                               p.imageMemoryFloors[key]));
+        UMBRA_CHECK(
+            r.quantity(kv.second, "shadows.imageMemoryFloors." + key, p.imageMemoryFloors[key]));
       }
     }
     UMBRA_CHECK(r.string(shadows["probeImage"], "shadows.probeImage", p.probeImage));

@@ -30,9 +30,9 @@ Plan planReobserve(Draft& d, const std::string& gap) {
   const auto& s = d.settings();
   const auto window = toDuration(s.observationDuration) * (1 + d.status.extensions);
   d.status.observationStartedAt = api::wholeSeconds(d.now);
-  const std::string message = "telemetry gap (" + gap + "): observing again for " +
-                              kube::formatDuration(std::chrono::duration_cast<
-                                                   std::chrono::milliseconds>(window));
+  const std::string message =
+      "telemetry gap (" + gap + "): observing again for " +
+      kube::formatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(window));
   d.status.setCondition(api::condition::MetricsAvailable, false, "TelemetryGap", gap,
                         d.generation(), d.now);
   d.status.setPhase(api::Phase::Observing, "TelemetryGap", message);
@@ -85,8 +85,8 @@ void recordDecision(Draft& d, const placement::Decision& decision, const std::st
                                    ""});
   }
   // Then the nodes that could not host the VM, and why (as the decision sees them).
-  recordExcluded(d, placement::classify(d.world.nodes, *d.target().requirements,
-                                        d.settings().nodeSelector));
+  recordExcluded(
+      d, placement::classify(d.world.nodes, *d.target().requirements, d.settings().nodeSelector));
   d.status.selectedNode = decision.selected;
   d.status.confidence = std::round(decision.confidence * 100) / 100;  // as printed: 0.91
   d.status.model = model;

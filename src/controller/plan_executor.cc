@@ -175,13 +175,13 @@ Status PlanExecutor::writeStatus(Run& run, const api::ShadowPlacementStatus& sta
     listener_.phaseChanged(run.in, before.phase, status, run.now);
     // A placement's end is worth a log line: a failure at WARN (it needs someone), else INFO.
     if (status.phase == api::Phase::Failed)
-      log::warn("placement failed", {{"placement", run.in.key()},
-                                     {"reason", status.reason},
-                                     {"message", status.message}});
+      log::warn(
+          "placement failed",
+          {{"placement", run.in.key()}, {"reason", status.reason}, {"message", status.message}});
     else if (api::isTerminal(status.phase))
       log::info("placement decided", {{"placement", run.in.key()},
-                                       {"phase", api::toString(status.phase)},
-                                       {"node", status.selectedNode}});
+                                      {"phase", api::toString(status.phase)},
+                                      {"node", status.selectedNode}});
   }
   if (status.extensions > before.extensions)
     listener_.observationExtended(run.in);

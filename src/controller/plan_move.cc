@@ -56,10 +56,10 @@ kube::Json preferredTerm(const std::string& node) {
 kube::Json pinPatch(const TargetView& t, const std::string& node, api::PinPolicy policy) {
   kube::Json patch = {{"metadata", {{"annotations", {{api::PinnedNodeAnnotation, node}}}}}};
   kube::Json& spec = patch["spec"]["template"]["spec"];
-  const kube::Json affinity = t.spec.value("affinity", kube::Json::object())
-                                  .value("nodeAffinity", kube::Json::object())
-                                  .value("preferredDuringSchedulingIgnoredDuringExecution",
-                                         kube::Json::array());
+  const kube::Json affinity =
+      t.spec.value("affinity", kube::Json::object())
+          .value("nodeAffinity", kube::Json::object())
+          .value("preferredDuringSchedulingIgnoredDuringExecution", kube::Json::array());
   kube::Json terms = kube::Json::array();
   bool hadOurs = false;
   for (const auto& term : affinity) {
@@ -164,8 +164,8 @@ Plan planNotMigratable(Draft& d, const std::string& node) {
                               d.target().runningOn;
   d.status.selectedNode = node;
   d.status.setPhase(api::Phase::Recommended, "NotLiveMigratable", message);
-  d.status.setCondition(api::condition::Placed, false, "NotLiveMigratable", message,
-                        d.generation(), d.now);
+  d.status.setCondition(api::condition::Placed, false, "NotLiveMigratable", message, d.generation(),
+                        d.now);
   d.writeStatus();
   d.event(EventType::Warning, "NotLiveMigratable", "Place", message);
   d.deleteShadows();

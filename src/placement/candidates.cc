@@ -4,32 +4,12 @@
 #include <cstdlib>
 
 #include "kube_core/quantity.h"
+#include "placement/fields.h"
 
 namespace umbra::placement {
 namespace {
 
-Error terminal(const std::string& field, const std::string& what) {
-  return Error::make(ErrorKind::Terminal, field + ": " + what);
-}
-
-Result<double> quantityAt(const Json& obj, const char* key, const std::string& field) {
-  const auto it = obj.find(key);
-  if (it == obj.end()) {
-    return 0.0;
-  }
-  const std::string text = it->is_string() ? it->get<std::string>() : it->dump();
-  const auto q = kube::parseQuantity(text);
-  if (!q) {
-    return terminal(field, "\"" + text + "\" is not a quantity");
-  }
-  return *q;
-}
-
-const Json& at(const Json& obj, const char* key) {
-  static const Json empty = Json::object();
-  const auto it = obj.find(key);
-  return it != obj.end() && it->is_object() ? *it : empty;
-}
+using namespace fields;
 
 Resources requestsOfVmiSpec(const Json& spec) {
   // Best effort: a malformed running VMI must not stop classification of the others.
@@ -83,138 +63,6 @@ std::string missingExtended(const NodeView& n, const Resources& need) {
 }
 
 }  // namespace
-
-Result<TargetRequirements> requirementsOf(const Json& spec) {
-  TargetRequirements t;
-  const Json& domain = at(spec, "domain");
-  const Json& resources = at(domain, "resources");
-  const Json& cpu = at(domain, "cpu");
-  const double vcpus = static_cast<double>(cpu.value("cores", 1) * cpu.value("sockets", 1) *
-                                           cpu.value("threads", 1));
-  UMBRA_TRY(const double reqCpu,
-            quantityAt(at(resources, "requests"), "cpu", "spec.domain.resources.requests.cpu"));
-  UMBRA_TRY(const double reqMem, quantityAt(at(resources, "requests"), "memory",
-                                            "spec.domain.resources.requests.memory"));
-  UMBRA_TRY(const double limCpu,
-            quantityAt(at(resources, "limits"), "cpu", "spec.domain.resources.limits.cpu"));
-  UMBRA_TRY(const double guest,
-            quantityAt(at(domain, "memory"), "guest", "spec.domain.memory.guest"));
-  t.requests.cpu = reqCpu > 0 ? reqCpu : vcpus / CpuAllocationRatio;
-  t.requests.memory = reqMem > 0 ? reqMem : guest;
-  t.size.cpu = std::max({vcpus, limCpu, reqCpu});
-  t.size.memory = guest > 0 ? guest : reqMem;
-  if (t.size.memory <= 0) {
-    return terminal("spec.domain.memory.guest",
-                    "the target sets no memory (memory.guest or resources.requests.memory)");
-  }
-  for (const auto& [k, v] : at(spec, "nodeSelector").items()) {
-    t.nodeSelector[k] = v.get<std::string>();
-  }
-  // What virt-controller adds to the virt-launcher pod's selector.
-  t.architecture = spec.value("architecture", "");
-  if (!t.architecture.empty())
-    t.nodeSelector.emplace("kubernetes.io/arch", t.architecture);
-  t.dedicatedCpus = cpu.value("dedicatedCpuPlacement", false);
-  if (t.dedicatedCpus) {
-    t.nodeSelector.emplace("cpumanager", "true");
-    t.requests.cpu = std::max(t.requests.cpu, vcpus);  // whole cores, request = limit
-  }
-  // Hugepages back the guest memory: the pod requests hugepages-<size> for it.
-  const std::string pageSize = at(at(domain, "memory"), "hugepages").value("pageSize", "");
-  if (!pageSize.empty())
-    t.requests.extended["hugepages-" + pageSize] += t.size.memory;
-  // GPUs and host devices from device plugins: one of the named resource each. Devices from DRA
-  // claims are allocated by the scheduler's DRA plugin, which Umbra cannot predict.
-  if (!spec.value("resourceClaims", Json::array()).empty())
-    return terminal("spec.resourceClaims",
-                    "DRA resource claims are not supported: Umbra cannot tell which nodes can "
-                    "satisfy them");
-  const Json& devices = at(domain, "devices");
-  for (const char* kind : {"gpus", "hostDevices"}) {
-    const Json list = devices.value(kind, Json::array());
-    for (size_t i = 0; i < list.size(); ++i) {
-      const std::string field = std::string("spec.domain.devices.") + kind + "[" +
-                                std::to_string(i) + "]";
-      if (list[i].contains("claimName") || list[i].contains("claimRequest"))
-        return terminal(field, "devices from DRA claims are not supported: Umbra cannot tell "
-                               "which nodes can satisfy them");
-      const std::string name = list[i].value("deviceName", "");
-      if (name.empty())
-        return terminal(field + ".deviceName", "is required");
-      t.requests.extended[name] += 1;
-    }
-  }
-  const Json& required = at(at(at(spec, "affinity"), "nodeAffinity"),
-                            "requiredDuringSchedulingIgnoredDuringExecution");
-  t.requiredAffinityTerms = required.value("nodeSelectorTerms", Json::array());
-  t.tolerations = spec.value("tolerations", Json::array());
-  return t;
-}
-
-void Resources::add(const Resources& r, double share) {
-  cpu += share * r.cpu;
-  memory += share * r.memory;
-  for (const auto& [name, n] : r.extended)
-    extended[name] += share * n;
-}
-
-void Resources::subtract(const Resources& r) {
-  cpu -= r.cpu;
-  memory -= r.memory;
-  for (const auto& [name, n] : r.extended)
-    extended[name] -= n;
-}
-
-Result<Json> applyInstancetype(const Json& vmiSpec, const Instancetype& it) {
-  Json spec = vmiSpec;
-  const Json& cpu = at(it.spec, "cpu");
-  const Json& memory = at(it.spec, "memory");
-  const auto field = [&](const std::string& f) { return it.name + ": spec." + f; };
-  if (!cpu.contains("guest") || !cpu["guest"].is_number_integer() || cpu["guest"].get<int>() < 1)
-    return terminal(field("cpu.guest"), "must be a positive integer");
-  const auto guest = memory.find("guest");
-  if (guest == memory.end() || !guest->is_string() || !kube::parseQuantity(guest->get<std::string>()))
-    return terminal(field("memory.guest"), "must be a quantity");
-  Json& domain = spec["domain"];
-  // cpu.guest becomes sockets (preferredCPUTopology defaults to sockets).
-  domain["cpu"]["sockets"] = cpu["guest"];
-  domain["cpu"]["cores"] = 1;
-  domain["cpu"]["threads"] = 1;
-  if (cpu.value("dedicatedCPUPlacement", false))
-    domain["cpu"]["dedicatedCpuPlacement"] = true;
-  domain["memory"]["guest"] = *guest;
-  if (memory.contains("hugepages"))
-    domain["memory"]["hugepages"] = memory["hugepages"];
-  // overcommitPercent p: requests.memory = guest x (1 - p/100).
-  const double p = memory.value("overcommitPercent", 0.0);
-  if (p > 0) {
-    const double bytes = *kube::parseQuantity(guest->get<std::string>()) * (1 - p / 100);
-    domain["resources"]["requests"]["memory"] = std::to_string(static_cast<int64_t>(bytes));
-  }
-  for (const char* kind : {"gpus", "hostDevices"}) {
-    if (it.spec.contains(kind))
-      domain["devices"][kind] = it.spec[kind];
-  }
-  for (const auto& [k, v] : at(it.spec, "nodeSelector").items())
-    spec["nodeSelector"][k] = v;
-  return spec;
-}
-
-std::vector<std::string> sriovNetworks(const Json& spec) {
-  std::map<std::string, std::string> multus;  // network name -> networkName
-  for (const auto& n : spec.value("networks", Json::array())) {
-    if (n.contains("multus"))
-      multus[n.value("name", "")] = n["multus"].value("networkName", "");
-  }
-  std::vector<std::string> out;
-  const Json& devices = at(at(spec, "domain"), "devices");
-  for (const auto& i : devices.value("interfaces", Json::array())) {
-    const auto it = multus.find(i.value("name", ""));
-    if (i.contains("sriov") && it != multus.end() && !it->second.empty())
-      out.push_back(it->second);
-  }
-  return out;
-}
 
 NodeView nodeViewOf(const Json& node) {
   NodeView v;
@@ -367,11 +215,12 @@ std::vector<Verdict> classify(const std::vector<NodeView>& nodes, const TargetRe
     } else if (!labelMatches(n, "kubevirt.io/schedulable", "true")) {
       v.reason = "node is not kubevirt.io/schedulable=true";
     } else if (!unmatched.empty()) {
-      v.reason = unmatched == "target nodeSelector kubernetes.io/arch" && !target.architecture.empty()
-                     ? "architecture is not " + target.architecture
-                 : unmatched == "target nodeSelector cpumanager" && target.dedicatedCpus
-                     ? "no CPU manager for dedicated CPUs (label cpumanager=true)"
-                     : "does not match " + unmatched;
+      v.reason =
+          unmatched == "target nodeSelector kubernetes.io/arch" && !target.architecture.empty()
+              ? "architecture is not " + target.architecture
+          : unmatched == "target nodeSelector cpumanager" && target.dedicatedCpus
+              ? "no CPU manager for dedicated CPUs (label cpumanager=true)"
+              : "does not match " + unmatched;
     } else if (!affinityOk) {
       v.reason = "does not match the target's required node affinity";
     } else if (!untolerated.empty()) {

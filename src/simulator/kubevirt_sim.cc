@@ -219,10 +219,10 @@ Result<std::string> KubeVirtSimulator::schedule(const Json& vmiSpec,
   auto verdicts = placement::classify(views, *req, extra);
   // Preferred node affinity: the feasible node with the most preference weight goes first
   // (kube-scheduler's NodeAffinity score outweighs its resource score at weight 100).
-  const Json preferred = vmiSpec.value("affinity", Json::object())
-                             .value("nodeAffinity", Json::object())
-                             .value("preferredDuringSchedulingIgnoredDuringExecution",
-                                    Json::array());
+  const Json preferred =
+      vmiSpec.value("affinity", Json::object())
+          .value("nodeAffinity", Json::object())
+          .value("preferredDuringSchedulingIgnoredDuringExecution", Json::array());
   if (!preferred.empty()) {
     std::map<std::string, int> weight;
     for (const auto& view : views) {

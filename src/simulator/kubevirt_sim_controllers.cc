@@ -67,9 +67,9 @@ void KubeVirtSimulator::syncVms() {
                              "VirtualMachineClusterInstancetype";
         auto it = client_.get(cluster ? api::clusterInstancetypes() : api::instancetypes(),
                               {cluster ? "" : ns, ref.value("name", "")});
-        auto applied = it.ok() ? placement::applyInstancetype(
-                                     vmiSpec, {ref.value("name", ""), (*it)["spec"]})
-                               : Result<Json>(it.error());
+        auto applied =
+            it.ok() ? placement::applyInstancetype(vmiSpec, {ref.value("name", ""), (*it)["spec"]})
+                    : Result<Json>(it.error());
         if (!applied.ok()) {
           log::warn("cannot start VM: its instancetype",
                     {{"vm", key}, {"error", applied.error().describe()}});
@@ -247,8 +247,7 @@ Json liveMigratable(const Json& spec) {
                        "cannot migrate VMI with non-shared HostDisk");
   }
   if (!devices.value("filesystems", Json::array()).empty())
-    return condition("LiveMigratable", false, "VirtIOFSNotLiveMigratable",
-                     "VMI uses virtiofs");
+    return condition("LiveMigratable", false, "VirtIOFSNotLiveMigratable", "VMI uses virtiofs");
   return condition("LiveMigratable", true);
 }
 

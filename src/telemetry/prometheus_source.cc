@@ -138,8 +138,8 @@ Result<CandidateTelemetry> assembleCandidate(const MetricCatalog& catalog,
       // One missed step is noise; a hole longer than the staleness limit and two steps is not.
       const int64_t seconds = longest * std::max<int64_t>(1, step);
       if (seconds > std::max(staleAfter, 2 * std::max<int64_t>(1, step)))
-        c.gap = feature.name + " has no data for " + std::to_string(seconds) + "s of the window (up to " +
-                std::to_string(end - runEnd) + "s before its end)";
+        c.gap = feature.name + " has no data for " + std::to_string(seconds) +
+                "s of the window (up to " + std::to_string(end - runEnd) + "s before its end)";
     }
   }
   // The decision features, in their natural units.

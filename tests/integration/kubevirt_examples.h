@@ -36,8 +36,7 @@ inline kube::Json yamlToJson(const YAML::Node& n) {
       }
       return s;
     }
-    default:
-      return nullptr;
+    default: return nullptr;
   }
 }
 

@@ -253,8 +253,9 @@ TEST_F(OperatorBinaryTest, ExamplesArePlacedWithinObservationPlus30Seconds) {
                seconds);
   EXPECT_LT(seconds, 150.0) << "observation (120 s) + 30 s";
   auto vm = admin_->get(api::virtualMachines(), {ns_.name(), "web-1"});
-  EXPECT_EQ((*admin_->get(api::shadowPlacements(), {ns_.name(), "web-1"}))["status"]["selectedNode"],
-            node("c"));
+  EXPECT_EQ(
+      (*admin_->get(api::shadowPlacements(), {ns_.name(), "web-1"}))["status"]["selectedNode"],
+      node("c"));
   EXPECT_EQ((*vm)["spec"]["runStrategy"], "Always");
   auto vmi = admin_->get(api::virtualMachineInstances(), {ns_.name(), "web-1"});
   EXPECT_EQ((*vmi)["status"].value("nodeName", ""), node("c")) << "Placed: it runs there";

@@ -132,9 +132,9 @@ struct Series {
       families["kubevirt_vmi_vcpu_delay_seconds counter"]
           << "kubevirt_vmi_vcpu_delay_seconds_total{" << vmi << "} " << 0.05 * since << " " << t
           << "\n";
-      families["kubevirt_vmi_vcpu_seconds counter"]
-          << "kubevirt_vmi_vcpu_seconds_total{" << vmi << ",state=\"running\"} " << 0.95 * since
-          << " " << t << "\n";
+      families["kubevirt_vmi_vcpu_seconds counter"] << "kubevirt_vmi_vcpu_seconds_total{" << vmi
+                                                    << ",state=\"running\"} " << 0.95 * since << " "
+                                                    << t << "\n";
     }
     std::ostringstream om;
     for (const auto& [key, body] : families) {

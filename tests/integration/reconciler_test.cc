@@ -42,15 +42,15 @@ class Operator {
         // Events go through the reader, so the fault-injection test counts the reconciler's own
         // calls only (Events are written on a background thread, in no fixed order).
         events_(reader, "umbra-operator", "test", clock),
-        reconciler_({writer,
-                     {placements_.store(), vmis_.store(), vms_.store(), nodes_.store(),
-                      pods_.store(), migrations_.store(), clusterInstancetypes_.store(),
-                      instancetypes_.store()},
-                     metrics,
-                     forecaster_,
-                     events_,
-                     clock,
-                     config::OperatorConfig{}}) {
+        reconciler_(
+            {writer,
+             {placements_.store(), vmis_.store(), vms_.store(), nodes_.store(), pods_.store(),
+              migrations_.store(), clusterInstancetypes_.store(), instancetypes_.store()},
+             metrics,
+             forecaster_,
+             events_,
+             clock,
+             config::OperatorConfig{}}) {
     for (auto* i : all())
       i->start();
     for (auto* i : all()) {
@@ -67,8 +67,7 @@ class Operator {
 
  private:
   std::vector<kube::Informer*> all() {
-    return {&placements_, &vmis_,           &vms_,
-            &nodes_,      &pods_,           &migrations_,
+    return {&placements_,           &vmis_,         &vms_, &nodes_, &pods_, &migrations_,
             &clusterInstancetypes_, &instancetypes_};
   }
   kube::Informer placements_, vmis_, vms_, nodes_, pods_, migrations_, clusterInstancetypes_,
@@ -104,8 +103,9 @@ class ReconcilerTest : public KubeVirtFixture {
     // 64Gi for this test's placements. No boot or migration delay: one pass, one round.
     std::string yaml = "name: " + ns_.name() + "\nnodes:\n";
     for (const char* n : {"a", "b", "c", "d"}) {
-      yaml += "  - {name: " + node(n) + ", cpu: 16, memory: 64Gi, labels: {umbra.test/group: " +
-              ns_.name() + nodeExtras(n) + "}\n";
+      yaml += "  - {name: " + node(n) +
+              ", cpu: 16, memory: 64Gi, labels: {umbra.test/group: " + ns_.name() + nodeExtras(n) +
+              "}\n";
     }
     log::configure(log::Format::Text, log::Level::Warn);  // the simulator's rounds, unless amiss
     auto cluster = sim::parseCluster(yaml, "reconciler_test");
@@ -351,10 +351,12 @@ TEST_F(ReconcilerTest, HaltedVmIsStartedOnTheLeastContendedNode) {
   EXPECT_EQ(vm["spec"]["runStrategy"], "Always");
   EXPECT_EQ(runningOn("web"), best) << "KubeVirt started the VM where the operator put it";
   // pinPolicy UntilRunning (the default): the pin is gone once the VM runs there.
-  EXPECT_FALSE(vm["spec"]["template"]["spec"].value("nodeSelector", Json::object()).contains(
-      "kubernetes.io/hostname"))
+  EXPECT_FALSE(vm["spec"]["template"]["spec"]
+                   .value("nodeSelector", Json::object())
+                   .contains("kubernetes.io/hostname"))
       << vm["spec"]["template"].dump();
-  EXPECT_FALSE(vm["metadata"].value("annotations", Json::object()).contains("umbra.io/pinned-node"));
+  EXPECT_FALSE(
+      vm["metadata"].value("annotations", Json::object()).contains("umbra.io/pinned-node"));
   EXPECT_TRUE(eventually([&] { return shadows().empty(); })) << "no shadow may remain";
   ASSERT_TRUE(op_->flushEvents());
   auto events = admin_->list(kube::resources::events(), ns_.name(), {});
@@ -984,11 +986,11 @@ TEST_F(ReconcilerTest, APlacedVmStaysFreeToBePlacedAgainUnderEachPinPolicy) {
   ASSERT_TRUE(createVmAndPlacement("web"));
   ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed");
   EXPECT_EQ(runningOn("web"), node("a"));
-  ASSERT_TRUE(admin_
-                  ->create(api::shadowPlacements(), ns_.name(),
-                           placementFor(ns_.name(), "web-again", "VirtualMachine", "web",
-                                        ns_.name()))
-                  .ok());
+  ASSERT_TRUE(
+      admin_
+          ->create(api::shadowPlacements(), ns_.name(),
+                   placementFor(ns_.name(), "web-again", "VirtualMachine", "web", ns_.name()))
+          .ok());
   ASSERT_EQ(runUntil("web-again", {"Observing", "Failed"}), "Observing");
   EXPECT_EQ(placement("web-again")["status"]["shadows"].size(), 3u);
   ASSERT_EQ(runUntil("web-again", {"Placed", "Failed"}), "Placed");
@@ -1005,8 +1007,9 @@ TEST_F(ReconcilerTest, APlacedVmStaysFreeToBePlacedAgainUnderEachPinPolicy) {
   Json tmpl = server(api::virtualMachines(), "db")["spec"]["template"]["spec"];
   EXPECT_FALSE(tmpl.value("nodeSelector", Json::object()).contains("kubernetes.io/hostname"));
   const auto terms = [&] {
-    return server(api::virtualMachines(), "db")["spec"]["template"]["spec"]["affinity"]
-                 ["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"];
+    return server(api::virtualMachines(),
+                  "db")["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+                       ["preferredDuringSchedulingIgnoredDuringExecution"];
   };
   ASSERT_EQ(terms().size(), 1u) << tmpl.dump();
   EXPECT_EQ(terms()[0]["preference"]["matchExpressions"][0]["values"][0], first);
@@ -1202,8 +1205,8 @@ TEST_F(HardwareTest, AnSriovInterfaceNeedsANodeWithItsNetworksDevices) {
       ns_.name() + "/no-such-network";
   const Json failed = place(lost);
   EXPECT_EQ(failed.value("phase", ""), "Failed");
-  EXPECT_NE(failed.value("message", "").find("NetworkAttachmentDefinition " + ns_.name() +
-                                             "/no-such-network"),
+  EXPECT_NE(failed.value("message", "")
+                .find("NetworkAttachmentDefinition " + ns_.name() + "/no-such-network"),
             std::string::npos)
       << failed.dump();
 }
@@ -1219,9 +1222,8 @@ TEST_F(HardwareTest, AVmSizedByAnInstancetypeIsSizedByIt) {
   big["spec"] = {{"cpu", {{"guest", 64}}}, {"memory", {{"guest", "512Gi"}}}};
   for (const Json& it : {small, big})
     ASSERT_TRUE(admin_->create(api::clusterInstancetypes(), "", it).ok());
-  ASSERT_TRUE(eventually([&] {
-    return op_->clusterInstancetypes().get(ns_.name() + "-huge") != nullptr;
-  }));
+  ASSERT_TRUE(
+      eventually([&] { return op_->clusterInstancetypes().get(ns_.name() + "-huge") != nullptr; }));
   Json vm = kubevirtExample("vm-cirros-cluster-csmall.yaml");
   vm["metadata"]["name"] = "csmall";
   vm["spec"]["instancetype"]["name"] = ns_.name() + "-csmall";
@@ -1244,17 +1246,16 @@ TEST_F(HardwareTest, ANonMigratableVmiIsNeverGivenAMigration) {
   const Json spec = kubevirtExample("vmi-gpu.yaml")["spec"];
   ASSERT_TRUE(createRunningVmi(*admin_, ns_.name(), "gpu", node("c"), spec).ok());
   Json vmi = server(api::virtualMachineInstances(), "gpu");
-  vmi["status"]["conditions"] = Json::array(
-      {{{"type", "LiveMigratable"},
-        {"status", "False"},
-        {"reason", "HostDeviceNotLiveMigratable"},
-        {"message", "VMI uses a PCI host devices"}}});
+  vmi["status"]["conditions"] = Json::array({{{"type", "LiveMigratable"},
+                                              {"status", "False"},
+                                              {"reason", "HostDeviceNotLiveMigratable"},
+                                              {"message", "VMI uses a PCI host devices"}}});
   ASSERT_TRUE(admin_->update(api::virtualMachineInstances(), vmi).ok());
-  ASSERT_TRUE(admin_
-                  ->create(api::shadowPlacements(), ns_.name(),
-                           placementFor(ns_.name(), "gpu", "VirtualMachineInstance", "gpu",
-                                        ns_.name()))
-                  .ok());
+  ASSERT_TRUE(
+      admin_
+          ->create(api::shadowPlacements(), ns_.name(),
+                   placementFor(ns_.name(), "gpu", "VirtualMachineInstance", "gpu", ns_.name()))
+          .ok());
   ASSERT_EQ(runUntil("gpu", {"Placed", "Recommended", "Failed"}), "Recommended");
   const Json st = placement("gpu")["status"];
   EXPECT_EQ(st["reason"], "NotLiveMigratable");
@@ -1267,17 +1268,17 @@ TEST_F(HardwareTest, ANonMigratableVmiIsNeverGivenAMigration) {
   EXPECT_TRUE(eventually([&] { return shadows().empty(); }));
 
   // umbra-sim refuses one as virt-api's admission does.
-  const Json manual = {
-      {"apiVersion", "kubevirt.io/v1"},
-      {"kind", "VirtualMachineInstanceMigration"},
-      {"metadata", {{"name", "manual"}, {"namespace", ns_.name()}}},
-      {"spec", {{"vmiName", "gpu"}}}};
+  const Json manual = {{"apiVersion", "kubevirt.io/v1"},
+                       {"kind", "VirtualMachineInstanceMigration"},
+                       {"metadata", {{"name", "manual"}, {"namespace", ns_.name()}}},
+                       {"spec", {{"vmiName", "gpu"}}}};
   ASSERT_TRUE(admin_->create(api::migrations(), ns_.name(), manual).ok());
   kubevirt();
   const Json m = server(api::migrations(), "manual");
   EXPECT_EQ(m["status"]["phase"], "Failed");
-  EXPECT_NE(m["status"]["conditions"][0].value("message", "").find(
-                "Cannot migrate VMI, Reason: HostDeviceNotLiveMigratable"),
+  EXPECT_NE(m["status"]["conditions"][0]
+                .value("message", "")
+                .find("Cannot migrate VMI, Reason: HostDeviceNotLiveMigratable"),
             std::string::npos)
       << m.dump();
 }

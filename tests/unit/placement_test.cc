@@ -334,7 +334,8 @@ TEST(HardwareTest, DevicesHugepagesArchitectureAndDedicatedCpusAreRequirements) 
   spec["architecture"] = "arm64";
   spec["domain"]["cpu"]["dedicatedCpuPlacement"] = true;
   spec["domain"]["memory"]["hugepages"] = {{"pageSize", "1Gi"}};
-  spec["domain"]["devices"]["gpus"] = Json::array({{{"name", "g"}, {"deviceName", "nvidia.com/X"}}});
+  spec["domain"]["devices"]["gpus"] =
+      Json::array({{{"name", "g"}, {"deviceName", "nvidia.com/X"}}});
   spec["domain"]["devices"]["hostDevices"] =
       Json::array({{{"name", "u"}, {"deviceName", "kubevirt.io/storage"}},
                    {{"name", "v"}, {"deviceName", "kubevirt.io/storage"}}});
@@ -364,7 +365,8 @@ TEST(HardwareTest, ExtendedResourcesAreCountedPerNode) {
   Json gpuNode = node("g");
   gpuNode["status"]["allocatable"]["nvidia.com/X"] = "1";
   Json spec = vmiSpec();
-  spec["domain"]["devices"]["gpus"] = Json::array({{{"name", "g"}, {"deviceName", "nvidia.com/X"}}});
+  spec["domain"]["devices"]["gpus"] =
+      Json::array({{{"name", "g"}, {"deviceName", "nvidia.com/X"}}});
   auto target = requirementsOf(spec);
   ASSERT_TRUE(target.ok());
   auto nodes = views({node("plain"), gpuNode});
@@ -398,7 +400,8 @@ TEST(HardwareTest, AnInstancetypeSizesTheVmAsKubeVirtExpandsIt) {
   EXPECT_TRUE(r->dedicatedCpus);
   EXPECT_EQ(r->requests.extended.at("nvidia.com/X"), 1);
   EXPECT_EQ(r->nodeSelector.at("zone"), "a");
-  auto bad = applyInstancetype(spec, {"VirtualMachineClusterInstancetype/x", {{"cpu", {{"guest", 1}}}}});
+  auto bad =
+      applyInstancetype(spec, {"VirtualMachineClusterInstancetype/x", {{"cpu", {{"guest", 1}}}}});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("VirtualMachineClusterInstancetype/x: spec.memory.guest"),
             std::string::npos);

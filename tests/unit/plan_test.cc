@@ -469,9 +469,9 @@ TEST(PlanTest, AnExtensionDecidedLateStillAddsAFullDurationOfData) {
 }
 
 TEST(PlanTest, TheConfidenceIsKeptToTwoDecimalsAndNoShadowIsCountedOnceMoving) {
-  const Plan p = planAt(observing(),
-                        withEvidence({forecast("a", 0.10, 0.9, 0.03), forecast("b", 0.12, 0.9, 0.03)}),
-                        T0 + 5min);
+  const Plan p = planAt(
+      observing(), withEvidence({forecast("a", 0.10, 0.9, 0.03), forecast("b", 0.12, 0.9, 0.03)}),
+      T0 + 5min);
   const auto& st = statusOf(p);
   ASSERT_TRUE(st.confidence);
   EXPECT_DOUBLE_EQ(*st.confidence, 0.76) << "Phi(0.03 / (0.03 sqrt 2)) = 0.7602";
@@ -646,7 +646,8 @@ TEST(PlanTest, PlacedOnlyOnceTheVmRunsOnTheChosenNode) {
             "(pinPolicy UntilRunning) (selected a (score 99.00))");
   const auto patches = all<write::PatchVirtualMachine>(p);
   ASSERT_EQ(patches.size(), 1u);
-  EXPECT_TRUE(patches[0].patch["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"]
+  EXPECT_TRUE(patches[0]
+                  .patch["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"]
                   .is_null())
       << "the pin is removed";
   EXPECT_EQ(st.conditionStatus(api::condition::Placed), "True");

@@ -77,8 +77,7 @@ class WorldReaderTest : public ::testing::Test {
  protected:
   WorldReaderTest()
       : reader_({placements_, vmis_, vms_, nodes_, pods_, migrations_, clusterTypes_, types_},
-                server_, metrics_,
-                forecaster_, choices_) {
+                server_, metrics_, forecaster_, choices_) {
     for (const char* n : {"a", "b", "c", "d"})
       nodes_.upsert(node(n));
     vms_.upsert(vm("web", "2"));
