@@ -54,7 +54,14 @@ kube::Json preferredTerm(const std::string& node) {
 // The VM template patch that pins it to `node` under `policy`, replacing Umbra's earlier pin
 // (the annotated node) whichever form it took, and nothing of the user's.
 kube::Json pinPatch(const TargetView& t, const std::string& node, api::PinPolicy policy) {
-  kube::Json patch = {{"metadata", {{"annotations", {{api::PinnedNodeAnnotation, node}}}}}};
+  // The user's own hostname selector (not Umbra's earlier pin) already keeps the VM there: it is
+  // the user's, Umbra neither annotates nor ever removes it.
+  const std::string selected =
+      t.spec.value("nodeSelector", kube::Json::object()).value(HostnameKey, "");
+  const bool usersPin = !selected.empty() && selected != t.pinnedNode;
+  kube::Json patch = kube::Json::object();
+  if (!usersPin)
+    patch["metadata"]["annotations"][api::PinnedNodeAnnotation] = node;
   kube::Json& spec = patch["spec"]["template"]["spec"];
   const kube::Json affinity =
       t.spec.value("affinity", kube::Json::object())
@@ -68,11 +75,11 @@ kube::Json pinPatch(const TargetView& t, const std::string& node, api::PinPolicy
     if (!ours)
       terms.push_back(term);
   }
-  if (policy == api::PinPolicy::Preferred) {
+  if (usersPin) {
+    // Nothing to pin: the user's selector (which made `node` the only candidate) holds it.
+  } else if (policy == api::PinPolicy::Preferred) {
     terms.push_back(preferredTerm(node));
-    const std::string selected =
-        t.spec.value("nodeSelector", kube::Json::object()).value(HostnameKey, "");
-    if (!selected.empty() && selected == t.pinnedNode)
+    if (!selected.empty())
       spec["nodeSelector"][HostnameKey] = nullptr;  // Umbra's earlier required pin
   } else {
     spec["nodeSelector"][HostnameKey] = node;
@@ -223,7 +230,8 @@ Plan planMoved(Draft& d) {
   // pinPolicy UntilRunning: the VM runs there now; the pin goes, so that drains and later
   // placements may move it.
   const bool unpin = d.settings().targetKind == api::TargetKind::VirtualMachine &&
-                     d.settings().pinPolicy == api::PinPolicy::UntilRunning;
+                     d.settings().pinPolicy == api::PinPolicy::UntilRunning &&
+                     d.target().pinnedNode == m.node;  // Umbra's own pin, never the user's
   if (unpin)
     d.add(write::PatchVirtualMachine{
         d.settings().targetName,

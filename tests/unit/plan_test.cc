@@ -633,7 +633,25 @@ World vmiOn(const char* node, const char* phase, World w = threeNodes()) {
   w.target->vmiExists = true;
   w.target->runningOn = node;
   w.target->vmiPhase = phase;
+  w.target->pinnedNode = node;  // Umbra's move pinned it there
   return w;
+}
+
+TEST(PlanTest, AUsersOwnHostnamePinIsNeverAnnotatedNorRemoved) {
+  // The user pinned the VM to a: a is the only candidate, and the pin stays the user's.
+  TargetView pinned = haltedVm();
+  pinned.spec["nodeSelector"] = {{"kubernetes.io/hostname", "a"}};
+  const Plan move = decidedOn("a", pinned);
+  const auto patches = all<write::PatchVirtualMachine>(move);
+  ASSERT_EQ(patches.size(), 1u);
+  EXPECT_FALSE(patches[0].patch.contains("metadata")) << patches[0].patch.dump();
+  EXPECT_FALSE(patches[0].patch["spec"]["template"]["spec"].contains("nodeSelector"));
+  World running = vmiOn("a", "Running");
+  running.target->spec = pinned.spec;
+  running.target->pinnedNode = "";  // no annotation: not Umbra's pin
+  const Plan placed = planAt(moving("a"), running, T0 + 10s);
+  EXPECT_EQ(statusOf(placed).phase, Phase::Placed);
+  EXPECT_TRUE(all<write::PatchVirtualMachine>(placed).empty()) << "the user's pin is not removed";
 }
 
 TEST(PlanTest, PlacedOnlyOnceTheVmRunsOnTheChosenNode) {
