@@ -148,6 +148,11 @@ class ChartInstallTest : public ::testing::Test {
          std::filesystem::directory_iterator(ControlPlane::sharedDir() + "/kubevirt/crds"))
       if (e.path().extension() == ".yaml")
         kubevirt.push_back(e.path().string());
+    // Multus' NetworkAttachmentDefinition, as on a cluster with SR-IOV networks: kubectl auth
+    // can-i needs the resource type to exist to answer for it.
+    kubevirt.push_back(
+        ControlPlane::sourceDir() +
+        "/tests/integration/testdata/network-attachment-definitions.k8s.cni.cncf.io.yaml");
     const Status st = ControlPlane::instance().installCrds(kubevirt);
     ASSERT_TRUE(st.ok()) << st.error().message;
   }
