@@ -2,6 +2,7 @@
 // KubeVirt and nodes (in process), a fake telemetry source and an injected clock. Each test
 // drives reconcile passes and the simulator's rounds itself (no timers), reading results from the
 // API server, not the operator's cache.
+#include <map>
 #include <set>
 #include <thread>
 
@@ -30,7 +31,7 @@ using namespace std::chrono_literals;
 class Operator {
  public:
   Operator(kube::KubeClient& writer, kube::KubeClient& reader, const std::string& ns,
-           FakeMetricsSource& metrics, FakeClock& clock)
+           FakeMetricsSource& metrics, FakeClock& clock, config::OperatorConfig config = {})
       : placements_(reader, {api::shadowPlacements(), ns}, {}),
         vmis_(reader, {api::virtualMachineInstances(), ""}, {}),
         vms_(reader, {api::virtualMachines(), ns}, {}),
@@ -50,7 +51,7 @@ class Operator {
              forecaster_,
              events_,
              clock,
-             config::OperatorConfig{}}) {
+             std::move(config)}) {
     for (auto* i : all())
       i->start();
     for (auto* i : all()) {
@@ -129,8 +130,9 @@ class ReconcilerTest : public KubeVirtFixture {
   }
   // More of node n's YAML: labels after the group label (", k: v}"), then other fields.
   virtual std::string nodeExtras(const std::string&) const { return "}"; }
-  void startOperator(kube::KubeClient& writer) {
-    op_ = std::make_unique<Operator>(writer, *admin_, ns_.name(), metrics_, clock_);
+  void startOperator(kube::KubeClient& writer, config::OperatorConfig config = {}) {
+    op_ = std::make_unique<Operator>(writer, *admin_, ns_.name(), metrics_, clock_,
+                                     std::move(config));
   }
   std::string key(const std::string& name) const { return ns_.name() + "/" + name; }
 
@@ -186,6 +188,16 @@ class ReconcilerTest : public KubeVirtFixture {
                      placementFor(ns_.name(), name, "VirtualMachineInstance", name, ns_.name()))
             .ok();
     return vmi && sp;
+  }
+
+  // The shadows of placement `name` on the server.
+  std::vector<Json> shadowsOf(const std::string& name) {
+    std::vector<Json> out;
+    for (const auto& s : shadows()) {
+      if (s["metadata"]["labels"].value("umbra.io/placement", "") == name)
+        out.push_back(s);
+    }
+    return out;
   }
 
   // Cordons a node and waits until the operator's cache shows it.
@@ -963,6 +975,40 @@ TEST_F(ReconcilerTest, TwoPlacementsOfOneVmActOneAfterTheOther) {
   EXPECT_GT(placement("second")["status"]["decidedAt"].get<std::string>(),
             placement("first")["status"]["decidedAt"].get<std::string>());
   EXPECT_EQ(runningOn("web"), placement("second")["status"]["selectedNode"].get<std::string>());
+}
+
+TEST_F(ReconcilerTest, QueuedPlacementsStartInTheOrderTheyWereCreated) {
+  config::OperatorConfig config;
+  config.maxConcurrentPlacements = 1;
+  startOperator(*admin_, config);
+  const std::vector<std::string> names = {"first", "second", "third"};
+  for (const auto& name : names) {
+    ASSERT_TRUE(createVmAndPlacement(name));
+    std::this_thread::sleep_for(1100ms);  // creation timestamps have whole seconds
+  }
+  // Passes in reverse order: without first come, first served the last would take the slot.
+  const std::set<std::string> started{"Probing", "Observing", "Placing", "Placed"};
+  std::map<std::string, int> startedAt;
+  std::string queuedMessage;
+  for (int round = 0; round < 60 && startedAt.size() < names.size(); ++round) {
+    Duration step = 1s;
+    for (auto it = names.rbegin(); it != names.rend(); ++it) {
+      auto r = pass(*it);
+      ASSERT_TRUE(r.ok()) << r.error().message;
+      if (r->requeues())
+        step = std::max<Duration>(step, *r->requeueAfter);
+      if (started.count(phaseOf(*it)) || !shadowsOf(*it).empty())
+        startedAt.emplace(*it, round);
+      const Json st = placement(*it).value("status", Json::object());
+      if (*it == "third" && st.value("reason", "") == "Queued" && queuedMessage.empty())
+        queuedMessage = st.value("message", "");
+    }
+    clock_.advance(step + 1s);
+  }
+  ASSERT_EQ(startedAt.size(), 3u);
+  EXPECT_LT(startedAt["first"], startedAt["second"]);
+  EXPECT_LT(startedAt["second"], startedAt["third"]);
+  EXPECT_NE(queuedMessage.find("2 queued ahead"), std::string::npos) << queuedMessage;
 }
 
 TEST_F(ReconcilerTest, ADeletedTargetStopsItsShadowsAtOnce) {
