@@ -97,6 +97,17 @@ const kube::ResourceType& instancetypes() {
 const char* toString(TargetKind kind) {
   return kind == TargetKind::VirtualMachine ? "VirtualMachine" : "VirtualMachineInstance";
 }
+const kube::ResourceType& clusterPreferences() {
+  static const kube::ResourceType t{"instancetype.kubevirt.io", "v1beta1",
+                                    "virtualmachineclusterpreferences",
+                                    "VirtualMachineClusterPreference", false};
+  return t;
+}
+const kube::ResourceType& preferences() {
+  static const kube::ResourceType t{"instancetype.kubevirt.io", "v1beta1",
+                                    "virtualmachinepreferences", "VirtualMachinePreference", true};
+  return t;
+}
 const kube::ResourceType& networkAttachmentDefinitions() {
   static const kube::ResourceType t{"k8s.cni.cncf.io", "v1", "network-attachment-definitions",
                                     "NetworkAttachmentDefinition", true};

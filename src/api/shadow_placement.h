@@ -31,6 +31,8 @@ const kube::ResourceType& migrations();
 // instancetype.kubevirt.io/v1beta1: what sizes a VM that references one.
 const kube::ResourceType& clusterInstancetypes();
 const kube::ResourceType& instancetypes();
+const kube::ResourceType& clusterPreferences();
+const kube::ResourceType& preferences();
 // k8s.cni.cncf.io/v1 (Multus): an SR-IOV network's device resource is in its annotations.
 const kube::ResourceType& networkAttachmentDefinitions();
 

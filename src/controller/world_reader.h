@@ -51,6 +51,9 @@ class WorldReader {
                                                      std::string& on) const;
   // The VMI spec KubeVirt runs for a VM (its template with the instancetype applied) or a VMI.
   Result<kube::Json> runSpecOf(const kube::Json& target, bool isVm) const;
+  // A VM's preference (spec.preference), as far as scheduling goes: its preferredArchitecture
+  // when the template sets none. Read from the API server, only for VMs that reference one.
+  Status applyPreference(const kube::Json& vm, kube::Json& vmiSpec) const;
   // Adds one device of each SR-IOV network's resource (its NetworkAttachmentDefinition's
   // k8s.v1.cni.cncf.io/resourceName), as virt-controller does for the virt-launcher pod. Reads
   // the definitions from the API server: only targets with SR-IOV interfaces pay for it.

@@ -20,15 +20,18 @@ std::optional<TargetView> WorldReader::target(const PlacementInput& in) const {
   t.hasRunningField = isVm && (*target)["spec"].contains("running");
   t.runStrategy = isVm ? (*target)["spec"].value("runStrategy", "") : "";
   auto runSpec = runSpecOf(*target, isVm);
+  // What the API server is asked only for this target: its preference, its SR-IOV networks.
+  Status read = runSpec.ok() && isVm ? applyPreference(*target, *runSpec) : okStatus();
   auto req = runSpec.ok() ? placement::requirementsOf(*runSpec)
                           : Result<placement::TargetRequirements>(runSpec.error());
-  const Status sriov = req.ok() ? addSriovResources(in.ns, *runSpec, *req) : okStatus();
-  if (!req.ok())
+  if (read.ok() && req.ok())
+    read = addSriovResources(in.ns, *runSpec, *req);
+  if (!read.ok() && read.error().retryable())
+    t.unavailable = read.error().message;  // e.g. the API server unavailable: retried
+  else if (!read.ok())
+    t.invalid = read.error().message;
+  else if (!req.ok())
     t.invalid = req.error().message;
-  else if (!sriov.ok() && sriov.error().retryable())
-    t.unavailable = sriov.error().message;  // e.g. the API server unavailable: retried
-  else if (!sriov.ok())
-    t.invalid = sriov.error().message;
   else
     t.requirements = *req;
   // Umbra's own earlier pin is not a constraint of the VM's.
@@ -99,6 +102,27 @@ Status WorldReader::addSriovResources(const std::string& ns, const Json& spec,
                              "device it needs is unknown");
     req.requests.extended[resource] += 1;
   }
+  return okStatus();
+}
+
+Status WorldReader::applyPreference(const Json& vm, Json& vmiSpec) const {
+  const Json ref = vm["spec"].value("preference", Json::object());
+  if (ref.empty() || vmiSpec.contains("architecture"))
+    return okStatus();
+  const std::string kind = ref.value("kind", "VirtualMachineClusterPreference");
+  const std::string name = ref.value("name", "");
+  const bool cluster =
+      kind == "VirtualMachineClusterPreference" || kind == "virtualmachineclusterpreference";
+  auto preference = client_.get(cluster ? api::clusterPreferences() : api::preferences(),
+                                {cluster ? "" : vm["metadata"].value("namespace", ""), name});
+  if (!preference.ok())
+    return Error::make(
+        preference.error().retryable() ? ErrorKind::Unavailable : ErrorKind::Terminal,
+        "spec.preference: " + kind + " \"" + name + "\": " + preference.error().message);
+  const std::string arch =
+      (*preference).value("spec", Json::object()).value("preferredArchitecture", "");
+  if (!arch.empty())
+    vmiSpec["architecture"] = arch;
   return okStatus();
 }
 

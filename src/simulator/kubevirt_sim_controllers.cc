@@ -77,6 +77,23 @@ void KubeVirtSimulator::syncVms() {
         }
         vmiSpec = std::move(applied).value();
       }
+      // A preference's preferredArchitecture, when the template sets none.
+      if (const Json pref = spec.value("preference", Json::object());
+          !pref.empty() && !vmiSpec.contains("architecture")) {
+        const bool cluster = pref.value("kind", "VirtualMachineClusterPreference") ==
+                             "VirtualMachineClusterPreference";
+        auto p = client_.get(cluster ? api::clusterPreferences() : api::preferences(),
+                             {cluster ? "" : ns, pref.value("name", "")});
+        if (!p.ok()) {
+          log::warn("cannot start VM: its preference",
+                    {{"vm", key}, {"error", p.error().describe()}});
+          continue;
+        }
+        const std::string arch =
+            (*p).value("spec", Json::object()).value("preferredArchitecture", "");
+        if (!arch.empty())
+          vmiSpec["architecture"] = arch;
+      }
       const Json vmi = {{"apiVersion", "kubevirt.io/v1"},
                         {"kind", "VirtualMachineInstance"},
                         {"metadata", meta},

@@ -153,6 +153,9 @@ class ChartInstallTest : public ::testing::Test {
     kubevirt.push_back(
         ControlPlane::sourceDir() +
         "/tests/integration/testdata/network-attachment-definitions.k8s.cni.cncf.io.yaml");
+    // KubeVirt's preferences (a stand-in CRD: the shared KubeVirt CRDs have none).
+    kubevirt.push_back(ControlPlane::sourceDir() +
+                       "/tests/integration/testdata/kubevirt-preferences-standin.yaml");
     const Status st = ControlPlane::instance().installCrds(kubevirt);
     ASSERT_TRUE(st.ok()) << st.error().message;
   }
@@ -221,6 +224,8 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
       "list virtualmachineinstancetypes.instancetype.kubevirt.io -A",
       "watch virtualmachineinstancetypes.instancetype.kubevirt.io -A",
       "get network-attachment-definitions.k8s.cni.cncf.io" + w,
+      "get virtualmachineclusterpreferences.instancetype.kubevirt.io",
+      "get virtualmachinepreferences.instancetype.kubevirt.io" + w,
       "list nodes",
       "watch nodes",
       "list pods -A",
@@ -247,6 +252,7 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
       "create virtualmachineclusterinstancetypes.instancetype.kubevirt.io",
       "update virtualmachineinstancetypes.instancetype.kubevirt.io" + w,
       "list network-attachment-definitions.k8s.cni.cncf.io -A",
+      "list virtualmachineclusterpreferences.instancetype.kubevirt.io",
       "update virtualmachines.kubevirt.io" + w,
       "update virtualmachineinstances.kubevirt.io" + w,
       "delete nodes",

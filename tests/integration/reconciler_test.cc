@@ -1286,6 +1286,36 @@ TEST_F(HardwareTest, AVmSizedByAnInstancetypeIsSizedByIt) {
     EXPECT_TRUE(admin_->remove(api::clusterInstancetypes(), {"", it["metadata"]["name"]}).ok());
 }
 
+TEST_F(HardwareTest, APreferencesArchitectureChoosesTheNodes) {
+  ASSERT_TRUE(ControlPlane::instance()
+                  .installCrds({ControlPlane::sourceDir() +
+                                "/tests/integration/testdata/kubevirt-preferences-standin.yaml"})
+                  .ok());
+  startOperator(*admin_);
+  const std::string name = ns_.name() + "-arm";
+  const Json preference = {{"apiVersion", "instancetype.kubevirt.io/v1beta1"},
+                           {"kind", "VirtualMachineClusterPreference"},
+                           {"metadata", {{"name", name}}},
+                           {"spec", {{"preferredArchitecture", "arm64"}}}};
+  ASSERT_TRUE(admin_->create(api::clusterPreferences(), "", preference).ok());
+  // KubeVirt's arm example without spec.architecture: the preference sets it.
+  Json vm = vmFromVmiExample("vmi-arm.yaml", "arm");
+  vm["spec"]["preference"] = {{"kind", "VirtualMachineClusterPreference"}, {"name", name}};
+  const Json placed = place(vm);
+  ASSERT_EQ(placed.value("phase", ""), "Placed") << placed.dump();
+  EXPECT_EQ(placed["selectedNode"], node("d"));
+  EXPECT_EQ(excludedReason(placed, node("a")), "architecture is not arm64");
+  // A preference that does not exist fails the placement naming it.
+  Json lost = vmFromVmiExample("vmi-arm.yaml", "lost");
+  lost["spec"]["preference"] = {{"kind", "VirtualMachinePreference"}, {"name", "none"}};
+  const Json failed = place(lost);
+  EXPECT_EQ(failed.value("phase", ""), "Failed");
+  EXPECT_NE(failed.value("message", "").find("spec.preference: VirtualMachinePreference \"none\""),
+            std::string::npos)
+      << failed.dump();
+  EXPECT_TRUE(admin_->remove(api::clusterPreferences(), {"", name}).ok());
+}
+
 TEST_F(HardwareTest, ANonMigratableVmiIsNeverGivenAMigration) {
   startOperator(*admin_);
   // KubeVirt's GPU example running on c; virt-controller marks it not live-migratable.
