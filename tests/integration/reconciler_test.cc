@@ -65,6 +65,7 @@ class Operator {
   const kube::Store& vms() const { return vms_.store(); }
   const kube::Store& nodes() const { return nodes_.store(); }
   const kube::Store& clusterInstancetypes() const { return clusterInstancetypes_.store(); }
+  const kube::Store& instancetypes() const { return instancetypes_.store(); }
 
  private:
   std::vector<kube::Informer*> all() {
@@ -1277,8 +1278,23 @@ TEST_F(HardwareTest, AVmSizedByAnInstancetypeIsSizedByIt) {
   EXPECT_EQ(placed.value("phase", ""), "Placed") << placed.dump();
   EXPECT_EQ(runningOn("csmall"), placed.value("selectedNode", "-"));
 
+  // A namespaced VirtualMachineInstancetype, in the VM's namespace.
+  Json local = small;
+  local["kind"] = "VirtualMachineInstancetype";
+  local["metadata"] = {{"name", "local"}, {"namespace", ns_.name()}};
+  local["spec"] = {{"cpu", {{"guest", 2}}}, {"memory", {{"guest", "1Gi"}}}};
+  ASSERT_TRUE(admin_->create(api::instancetypes(), ns_.name(), local).ok());
+  vm["metadata"]["name"] = "local";
+  vm["spec"]["instancetype"] = {{"kind", "VirtualMachineInstancetype"}, {"name", "local"}};
+  ASSERT_TRUE(eventually([&] { return op_->instancetypes().get(key("local")) != nullptr; }));
+  const Json localPlaced = place(vm);
+  EXPECT_EQ(localPlaced.value("phase", ""), "Placed") << localPlaced.dump();
+  const Json localVmi = server(api::virtualMachineInstances(), "local");
+  EXPECT_EQ(localVmi["spec"]["domain"]["cpu"]["sockets"], 2) << "KubeVirt (umbra-sim) expands it";
+
   vm["metadata"]["name"] = "huge";
-  vm["spec"]["instancetype"]["name"] = ns_.name() + "-huge";
+  vm["spec"]["instancetype"] = {{"kind", "VirtualMachineClusterInstancetype"},
+                                {"name", ns_.name() + "-huge"}};
   const Json huge = place(vm, {"Pending", "Placed", "Failed"});
   EXPECT_EQ(huge.value("reason", ""), "Unschedulable") << huge.dump();
   EXPECT_NE(huge.value("message", "").find("insufficient memory"), std::string::npos);
