@@ -21,7 +21,6 @@ double scoreOf(const Contention& c, const api::ScoringWeights& w) {
 
 Decision decide(const std::vector<CandidateForecast>& forecasts, const api::ScoringWeights& w) {
   Decision d;
-  d.minConfidence = forecasts.empty() ? 0 : 1;
   for (const CandidateForecast& f : forecasts) {
     char reason[160];
     std::snprintf(reason, sizeof(reason),
@@ -29,7 +28,6 @@ Decision decide(const std::vector<CandidateForecast>& forecasts, const api::Scor
                   100 * f.predicted.cpuContention, 100 * f.predicted.memoryPressure,
                   100 * f.predicted.ioWait, 1000 * f.predicted.networkLatency);
     d.ranked.push_back({f.node, scoreOf(f.predicted, w), f.confidence, f.predicted, reason});
-    d.minConfidence = std::min(d.minConfidence, f.confidence);
   }
   std::sort(d.ranked.begin(), d.ranked.end(),
             [](const ScoredCandidate& a, const ScoredCandidate& b) {

@@ -45,7 +45,6 @@ struct Decision {
   // prod over the others j of Phi((s_sel - s_j + tol) / se_sel_j) in score units. Observation is
   // extended while it is below minConfidence; more observation shrinks the standard errors.
   double confidence = 0;
-  double minConfidence = 0;  // the lowest of the candidates' own (forecaster) confidences
 };
 
 // Ranks by score, then confidence, then node name (deterministic).

@@ -315,7 +315,6 @@ TEST(Scoring, WeightsContentionAndRanksDeterministically) {
   ASSERT_EQ(d.ranked.size(), 4u);
   EXPECT_EQ(d.selected, "c");
   EXPECT_DOUBLE_EQ(d.confidence, 1.0) << "no observation noise: the ranking is certain";
-  EXPECT_DOUBLE_EQ(d.minConfidence, 0.6);
   EXPECT_EQ(d.ranked[1].node, "d") << "ties broken by confidence";
   EXPECT_EQ(d.ranked[2].node, "a") << "then by name";
   EXPECT_NE(d.ranked[0].reason.find("predicted steal 2.0%"), std::string::npos)
