@@ -94,9 +94,6 @@ const kube::ResourceType& instancetypes() {
   return t;
 }
 
-const char* toString(TargetKind kind) {
-  return kind == TargetKind::VirtualMachine ? "VirtualMachine" : "VirtualMachineInstance";
-}
 const kube::ResourceType& clusterPreferences() {
   static const kube::ResourceType t{"instancetype.kubevirt.io", "v1beta1",
                                     "virtualmachineclusterpreferences",
@@ -108,12 +105,16 @@ const kube::ResourceType& preferences() {
                                     "virtualmachinepreferences", "VirtualMachinePreference", true};
   return t;
 }
+
 const kube::ResourceType& networkAttachmentDefinitions() {
   static const kube::ResourceType t{"k8s.cni.cncf.io", "v1", "network-attachment-definitions",
                                     "NetworkAttachmentDefinition", true};
   return t;
 }
 
+const char* toString(TargetKind kind) {
+  return kind == TargetKind::VirtualMachine ? "VirtualMachine" : "VirtualMachineInstance";
+}
 const char* toString(PinPolicy policy) {
   switch (policy) {
     case PinPolicy::Required: return "Required";

@@ -191,6 +191,14 @@ class ReconcilerTest : public KubeVirtFixture {
     return vmi && sp;
   }
 
+  // A placement `name` of VirtualMachine `vm` with one spec field set (path under spec, value).
+  bool createVmPlacement(const std::string& name, const std::string& vm, const std::string& field,
+                         const Json& value) {
+    Json sp = placementFor(ns_.name(), name, "VirtualMachine", vm, ns_.name());
+    sp["spec"][Json::json_pointer(field)] = value;
+    return admin_->create(api::shadowPlacements(), ns_.name(), sp).ok();
+  }
+
   // The shadows of placement `name` on the server.
   std::vector<Json> shadowsOf(const std::string& name) {
     std::vector<Json> out;
@@ -427,9 +435,7 @@ TEST_F(ReconcilerTest, VmiTargetIsMovedWithAMigration) {
 TEST_F(ReconcilerTest, RecommendModeChangesNothing) {
   startOperator(*admin_);
   ASSERT_TRUE(createVm(haltedVm(ns_.name(), "web")));
-  Json sp = placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name());
-  sp["spec"]["mode"] = "Recommend";
-  ASSERT_TRUE(admin_->create(api::shadowPlacements(), ns_.name(), sp).ok());
+  ASSERT_TRUE(createVmPlacement("web", "web", "/mode", "Recommend"));
   ASSERT_EQ(runUntil("web", {"Recommended", "Failed"}), "Recommended");
   EXPECT_EQ(placement("web")["status"]["selectedNode"], node("a"));
   const Json vm = server(api::virtualMachines(), "web");
@@ -527,9 +533,7 @@ TEST_F(ReconcilerTest, LowConfidenceExtendsObservationThenDecidesAndSaysSo) {
   metrics_.setSteal(node("b"), 0.13);
   metrics_.setJitter(0.10);
   ASSERT_TRUE(createVm(haltedVm(ns_.name(), "web")));
-  Json sp = placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name());
-  sp["spec"]["observation"]["minConfidence"] = 0.9;
-  ASSERT_TRUE(admin_->create(api::shadowPlacements(), ns_.name(), sp).ok());
+  ASSERT_TRUE(createVmPlacement("web", "web", "/observation/minConfidence", 0.9));
   ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed");
   const Json st = placement("web")["status"];
   EXPECT_EQ(st["extensions"], 2) << "maxExtensions";
@@ -914,9 +918,7 @@ TEST_F(ReconcilerTest, APlacementReCreatedUnderTheSameNameMovesTheVmAgain) {
 TEST_F(ReconcilerTest, UmbrasOwnPinNeverLimitsTheNextPlacement) {
   startOperator(*admin_);
   ASSERT_TRUE(createVm(haltedVm(ns_.name(), "web")));
-  Json sp = placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name());
-  sp["spec"]["pinPolicy"] = "Required";
-  ASSERT_TRUE(admin_->create(api::shadowPlacements(), ns_.name(), sp).ok());
+  ASSERT_TRUE(createVmPlacement("web", "web", "/pinPolicy", "Required"));
   ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed");
   const Json vm = server(api::virtualMachines(), "web");
   const std::string pinned =
@@ -1045,9 +1047,7 @@ TEST_F(ReconcilerTest, APlacedVmStaysFreeToBePlacedAgainUnderEachPinPolicy) {
   // Preferred: a preferred node affinity term instead of a nodeSelector; KubeVirt's scheduler
   // honours it when it starts the VM, and a later placement replaces Umbra's term, not adds one.
   ASSERT_TRUE(createVm(haltedVm(ns_.name(), "db")));
-  Json sp = placementFor(ns_.name(), "db", "VirtualMachine", "db", ns_.name());
-  sp["spec"]["pinPolicy"] = "Preferred";
-  ASSERT_TRUE(admin_->create(api::shadowPlacements(), ns_.name(), sp).ok());
+  ASSERT_TRUE(createVmPlacement("db", "db", "/pinPolicy", "Preferred"));
   ASSERT_EQ(runUntil("db", {"Placed", "Failed"}), "Placed") << placement("db")["status"].dump();
   const std::string first = placement("db")["status"]["selectedNode"];
   EXPECT_EQ(runningOn("db"), first);
@@ -1061,8 +1061,7 @@ TEST_F(ReconcilerTest, APlacedVmStaysFreeToBePlacedAgainUnderEachPinPolicy) {
   ASSERT_EQ(terms().size(), 1u) << tmpl.dump();
   EXPECT_EQ(terms()[0]["preference"]["matchExpressions"][0]["values"][0], first);
   cordon(first);
-  sp["metadata"]["name"] = "db-again";
-  ASSERT_TRUE(admin_->create(api::shadowPlacements(), ns_.name(), sp).ok());
+  ASSERT_TRUE(createVmPlacement("db-again", "db", "/pinPolicy", "Preferred"));
   ASSERT_EQ(runUntil("db-again", {"Placed", "Failed"}), "Placed")
       << placement("db-again")["status"].dump();
   const std::string second = placement("db-again")["status"]["selectedNode"];
