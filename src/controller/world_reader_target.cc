@@ -1,7 +1,8 @@
 // WorldReader: the target as KubeVirt will run it (its instancetype applied, SR-IOV networks'
-// devices added), and what other placements' targets request.
+// devices added, its DRA claims read), and what other placements' targets request.
 #include "controller/world_reader.h"
 
+#include "placement/dra.h"
 #include "placement/shadow.h"
 
 namespace umbra::controller {
@@ -26,6 +27,8 @@ std::optional<TargetView> WorldReader::target(const PlacementInput& in) const {
                           : Result<placement::TargetRequirements>(runSpec.error());
   if (read.ok() && req.ok())
     read = addSriovResources(in.ns, *runSpec, *req);
+  if (read.ok() && req.ok())
+    read = addDraNeeds(in.ns, *runSpec, *req);
   if (!read.ok() && read.error().retryable())
     t.unavailable = read.error().message;  // e.g. the API server unavailable: retried
   else if (!read.ok())
@@ -102,6 +105,23 @@ Status WorldReader::addSriovResources(const std::string& ns, const Json& spec,
                              "device it needs is unknown");
     req.requests.extended[resource] += 1;
   }
+  return okStatus();
+}
+
+Status WorldReader::addDraNeeds(const std::string& ns, const Json& spec,
+                                placement::TargetRequirements& req) const {
+  if (req.resourceClaims.empty())
+    return okStatus();
+  const placement::dra::Source api{
+      [this](const kube::ResourceType& t, const std::string& ns, const std::string& name) {
+        return client_.get(t, {ns, name});
+      },
+      [this](const kube::ResourceType& t) { return kube::listAll(client_, t, "", {}); }};
+  auto needs = placement::dra::needsOf(spec, ns, api);
+  if (!needs.ok())
+    return Error::make(needs.error().retryable() ? ErrorKind::Unavailable : ErrorKind::Terminal,
+                       needs.error().message);
+  req.dra = *needs;
   return okStatus();
 }
 

@@ -60,6 +60,23 @@ const ResourceType& roleBindings() {
                               true};
   return t;
 }
+const ResourceType& resourceClaims() {
+  static const ResourceType t{"resource.k8s.io", "v1", "resourceclaims", "ResourceClaim", true};
+  return t;
+}
+const ResourceType& resourceClaimTemplates() {
+  static const ResourceType t{"resource.k8s.io", "v1", "resourceclaimtemplates",
+                              "ResourceClaimTemplate", true};
+  return t;
+}
+const ResourceType& deviceClasses() {
+  static const ResourceType t{"resource.k8s.io", "v1", "deviceclasses", "DeviceClass", false};
+  return t;
+}
+const ResourceType& resourceSlices() {
+  static const ResourceType t{"resource.k8s.io", "v1", "resourceslices", "ResourceSlice", false};
+  return t;
+}
 }  // namespace resources
 
 }  // namespace umbra::kube

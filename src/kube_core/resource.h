@@ -29,6 +29,11 @@ const ResourceType& events();
 const ResourceType& customResourceDefinitions();
 const ResourceType& clusterRoleBindings();
 const ResourceType& roleBindings();
+// Dynamic Resource Allocation (resource.k8s.io/v1).
+const ResourceType& resourceClaims();
+const ResourceType& resourceClaimTemplates();
+const ResourceType& deviceClasses();
+const ResourceType& resourceSlices();
 }  // namespace resources
 
 // Parameters of a LIST (one page).

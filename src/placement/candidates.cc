@@ -1,5 +1,7 @@
 #include "placement/candidates.h"
 
+#include "placement/dra.h"
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -231,6 +233,11 @@ std::vector<Verdict> classify(const std::vector<NodeView>& nodes, const TargetRe
       v.reason = "insufficient memory";
     } else if (const std::string short_ = missingExtended(n, target.requests); !short_.empty()) {
       v.reason = short_;
+    } else if (!target.resourceClaims.empty() && !target.dra) {
+      v.reason = "the target's DRA resource claims were not read";
+    } else if (const std::string noDevice = target.dra ? dra::shortfall(*target.dra, n) : "";
+               !noDevice.empty()) {
+      v.reason = noDevice;
     } else {
       v.feasible = true;
       const double cpuLeft =

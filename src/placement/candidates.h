@@ -1,6 +1,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,10 @@
 namespace umbra::placement {
 
 using Json = nlohmann::json;
+
+namespace dra {
+struct Needs;  // placement/dra.h
+}
 
 struct Resources {
   double cpu = 0;     // cores
@@ -36,6 +41,10 @@ struct TargetRequirements {
   // cpumanager=true for dedicated CPUs. Both are also in nodeSelector; kept apart for messages.
   std::string architecture;
   bool dedicatedCpus = false;
+  // spec.resourceClaims (DRA): the names of its entries. What they need from nodes is read from
+  // the API by the caller into `dra`; a target with claims and no `dra` fits nowhere.
+  std::vector<std::string> resourceClaims;
+  std::shared_ptr<const dra::Needs> dra;
 };
 
 // A VM's instancetype, as far as scheduling is concerned (instancetype.kubevirt.io spec).

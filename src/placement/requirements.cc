@@ -48,22 +48,33 @@ Result<TargetRequirements> requirementsOf(const Json& spec) {
   const std::string pageSize = at(at(domain, "memory"), "hugepages").value("pageSize", "");
   if (!pageSize.empty())
     t.requests.extended["hugepages-" + pageSize] += t.size.memory;
-  // GPUs and host devices from device plugins: one of the named resource each. Devices from DRA
-  // claims are allocated by the scheduler's DRA plugin, which Umbra cannot predict.
-  if (!spec.value("resourceClaims", Json::array()).empty())
-    return terminal("spec.resourceClaims",
-                    "DRA resource claims are not supported: Umbra cannot tell which nodes can "
-                    "satisfy them");
+  // DRA claims: what they need is read from the API by the caller (placement/dra.h).
+  const Json claims = spec.value("resourceClaims", Json::array());
+  for (size_t i = 0; i < claims.size(); ++i) {
+    const std::string field = "spec.resourceClaims[" + std::to_string(i) + "]";
+    const std::string name = claims[i].value("name", "");
+    if (name.empty())
+      return terminal(field + ".name", "is required");
+    if (claims[i].contains("resourceClaimName") == claims[i].contains("resourceClaimTemplateName"))
+      return terminal(field, "exactly one of resourceClaimName and resourceClaimTemplateName");
+    t.resourceClaims.push_back(name);
+  }
+  // GPUs and host devices: from a device plugin, one of the named resource each; from a DRA
+  // claim, an entry of spec.resourceClaims.
   const Json& devices = at(domain, "devices");
   for (const char* kind : {"gpus", "hostDevices"}) {
     const Json list = devices.value(kind, Json::array());
     for (size_t i = 0; i < list.size(); ++i) {
       const std::string field =
           std::string("spec.domain.devices.") + kind + "[" + std::to_string(i) + "]";
-      if (list[i].contains("claimName") || list[i].contains("claimRequest"))
-        return terminal(field,
-                        "devices from DRA claims are not supported: Umbra cannot tell "
-                        "which nodes can satisfy them");
+      if (list[i].contains("claimName")) {
+        const std::string claim = list[i].value("claimName", "");
+        if (std::find(t.resourceClaims.begin(), t.resourceClaims.end(), claim) ==
+            t.resourceClaims.end())
+          return terminal(field + ".claimName",
+                          "\"" + claim + "\" is not an entry of spec.resourceClaims");
+        continue;
+      }
       const std::string name = list[i].value("deviceName", "");
       if (name.empty())
         return terminal(field + ".deviceName", "is required");

@@ -212,10 +212,12 @@ std::vector<placement::NodeView> KubeVirtSimulator::nodeViews(const std::string&
 Result<std::string> KubeVirtSimulator::schedule(const Json& vmiSpec,
                                                 std::vector<placement::NodeView>& views,
                                                 const std::map<std::string, std::string>& extra,
-                                                const std::string& avoidNode) {
+                                                const std::string& avoidNode,
+                                                std::shared_ptr<const placement::dra::Needs> dra) {
   auto req = placement::requirementsOf(vmiSpec);
   if (!req.ok())
     return req.error();
+  req->dra = std::move(dra);
   auto verdicts = placement::classify(views, *req, extra);
   // Preferred node affinity: the feasible node with the most preference weight goes first
   // (kube-scheduler's NodeAffinity score outweighs its resource score at weight 100).

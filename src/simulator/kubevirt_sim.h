@@ -50,10 +50,17 @@ class KubeVirtSimulator {
   // The simulated nodes with the requests of what runs on them (leaving out `skipVmi`).
   std::vector<placement::NodeView> nodeViews(const std::string& skipVmi) const;
   // A feasible node, least allocated first, and its requests added to `views`; or why none.
+  // `dra`: what the VMI's resource claims need (draNeeds()), if it has any.
   Result<std::string> schedule(const nlohmann::json& vmiSpec,
                                std::vector<placement::NodeView>& views,
                                const std::map<std::string, std::string>& extraSelector,
-                               const std::string& avoidNode);
+                               const std::string& avoidNode,
+                               std::shared_ptr<const placement::dra::Needs> dra = nullptr);
+  // DRA (kubevirt_sim_dra.cc): what a VMI's claims need, read from the API; its claims allocated
+  // on the node it was scheduled to.
+  Result<std::shared_ptr<const placement::dra::Needs>> draNeeds(const nlohmann::json& vmi) const;
+  Status allocateClaims(const nlohmann::json& vmi, const placement::NodeView& node,
+                        const placement::dra::Needs& needs);
   nlohmann::json nodeObject(const sim::NodeSpec& n) const;
 
   kube::KubeClient& client_;

@@ -11,6 +11,7 @@
 #include "kube_core/quantity.h"
 #include "kube_core/time.h"
 #include "placement/candidates.h"
+#include "placement/dra.h"
 #include "simulator/kubevirt_sim_internal.h"
 #include "simulator/workloads.h"
 
@@ -188,7 +189,22 @@ void KubeVirtSimulator::syncVmis() {
     if (phase.empty() || phase == "Pending") {
       if (!views)
         views = nodeViews("");  // once per round; schedule() adds what it places
-      auto node = schedule(current.value("spec", Json::object()), *views, {}, "");
+      // DRA: the claims' devices read now (they change as claims are allocated), then allocated.
+      Result<std::shared_ptr<const placement::dra::Needs>> dra =
+          std::shared_ptr<const placement::dra::Needs>();
+      if (!current["spec"].value("resourceClaims", Json::array()).empty())
+        dra = draNeeds(current);
+      Result<std::string> node = dra.ok() ? schedule(current.value("spec", Json::object()),
+                                                     *views, {}, "", *dra)
+                                          : Result<std::string>(dra.error());
+      if (node.ok() && dra.ok() && *dra) {
+        for (const auto& view : *views) {
+          if (view.name != *node)
+            continue;
+          if (Status allocated = allocateClaims(current, view, **dra); !allocated.ok())
+            node = allocated.error();
+        }
+      }
       Json vmi = current;
       vmi["apiVersion"] = "kubevirt.io/v1";
       vmi["kind"] = "VirtualMachineInstance";
@@ -243,7 +259,8 @@ Json liveMigratable(const Json& spec) {
   const Json domain = spec.value("domain", Json::object());
   const Json devices = domain.value("devices", Json::object());
   if (!devices.value("gpus", Json::array()).empty() ||
-      !devices.value("hostDevices", Json::array()).empty())
+      !devices.value("hostDevices", Json::array()).empty() ||
+      !spec.value("resourceClaims", Json::array()).empty())
     return condition("LiveMigratable", false, "HostDeviceNotLiveMigratable",
                      "VMI uses a PCI host devices");
   std::set<std::string> podNetworks;

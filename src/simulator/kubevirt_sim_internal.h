@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/shadow_placement.h"
 #include "common/log.h"
 #include "kube/client.h"
 #include "kube_core/quantity.h"

@@ -1211,12 +1211,108 @@ TEST_F(HardwareTest, KubeVirtsDeviceExamplesGoOnlyWhereTheirHardwareIs) {
   ASSERT_EQ(hugeStatus.value("phase", ""), "Placed") << hugeStatus.dump();
   EXPECT_EQ(hugeStatus["selectedNode"], node("c"));
   EXPECT_EQ(excludedReason(hugeStatus, node("b")), "node has no hugepages-1Gi");
+}
 
-  const Json dra = place(vmFromVmiExample("vmi-dra-pgpu.yaml", "dra"));
-  EXPECT_EQ(dra.value("phase", ""), "Failed");
-  EXPECT_NE(dra.value("message", "").find("DRA resource claims are not supported"),
+// A DRA driver's view of the cluster: one ResourceSlice per node with the given devices of
+// driver gpu.example.com (pool = node), and the DeviceClass KubeVirt's DRA examples request.
+class DraTest : public HardwareTest {
+ protected:
+  void TearDown() override {
+    for (const auto& name : slices_)
+      (void)admin_->remove(kube::resources::resourceSlices(), {"", name});
+    HardwareTest::TearDown();
+  }
+  void publish(const std::string& n, const std::vector<std::string>& devices) {
+    Json list = Json::array();
+    for (const auto& d : devices)
+      list.push_back({{"name", d}, {"attributes", {{"model", {{"string", "a100"}}}}}});
+    const Json slice = {
+        {"apiVersion", "resource.k8s.io/v1"},
+        {"kind", "ResourceSlice"},
+        {"metadata", {{"name", node(n)}}},
+        {"spec",
+         {{"driver", "gpu.example.com"},
+          {"nodeName", node(n)},
+          {"pool", {{"name", node(n)}, {"generation", 1}, {"resourceSliceCount", 1}}},
+          {"devices", list}}}};
+    ASSERT_TRUE(admin_->create(kube::resources::resourceSlices(), "", slice).ok());
+    slices_.push_back(node(n));
+  }
+  void deviceClass() {
+    const Json cls = {{"apiVersion", "resource.k8s.io/v1"},
+                      {"kind", "DeviceClass"},
+                      {"metadata", {{"name", "gpu.example.com"}}},
+                      {"spec",
+                       {{"selectors", Json::array({{{"cel",
+                                                      {{"expression",
+                                                        "device.driver == \"gpu.example.com\""}}}}})}}}};
+    auto r = admin_->create(kube::resources::deviceClasses(), "", cls);
+    ASSERT_TRUE(r.ok() || r.error().is(ErrorKind::AlreadyExists)) << r.error().message;
+  }
+  std::vector<std::string> slices_;
+};
+
+TEST_F(DraTest, ADraGpuGoesWhereAFreeDeviceIs) {
+  deviceClass();
+  publish("b", {"gpu-0"});
+  publish("c", {"gpu-0"});
+  // c's only device is allocated to another workload's claim.
+  const Json other = {{"apiVersion", "resource.k8s.io/v1"},
+                      {"kind", "ResourceClaim"},
+                      {"metadata", {{"name", "other"}, {"namespace", ns_.name()}}},
+                      {"spec",
+                       {{"devices",
+                         {{"requests", Json::array({{{"name", "g"},
+                                                     {"exactly",
+                                                      {{"deviceClassName", "gpu.example.com"}}}}})}}}}}};
+  ASSERT_TRUE(admin_->create(kube::resources::resourceClaims(), ns_.name(), other).ok());
+  const Json taken = {{"status",
+                       {{"allocation",
+                         {{"devices",
+                           {{"results", Json::array({{{"request", "g"},
+                                                      {"driver", "gpu.example.com"},
+                                                      {"pool", node("c")},
+                                                      {"device", "gpu-0"}}})}}}}}}}};
+  ASSERT_TRUE(admin_
+                  ->patch(kube::resources::resourceClaims(), {ns_.name(), "other"},
+                          kube::PatchType::Merge, taken, {}, "status")
+                  .ok());
+  // KubeVirt's DRA GPU example and the claim template it references.
+  Json tmpl = kubevirtExample("pgpu-resource-claim-tmpl.yaml");
+  tmpl["metadata"]["namespace"] = ns_.name();
+  ASSERT_TRUE(admin_->create(kube::resources::resourceClaimTemplates(), ns_.name(), tmpl).ok());
+  startOperator(*admin_);
+
+  const Json placed = place(vmFromVmiExample("vmi-dra-pgpu.yaml", "dra"));
+  ASSERT_EQ(placed.value("phase", ""), "Placed") << placed.dump();
+  EXPECT_EQ(placed["selectedNode"], node("b"));
+  EXPECT_EQ(placed["shadows"].size(), 1u) << "only b has a free gpu.example.com device";
+  const std::string noDevice = "no free device of class gpu.example.com for ResourceClaimTemplate " +
+                               ns_.name() + "/pgpu-resource-claim-tmpl request pgpu";
+  EXPECT_EQ(excludedReason(placed, node("a")), noDevice);
+  EXPECT_EQ(excludedReason(placed, node("c")), noDevice) << "its device is allocated";
+  EXPECT_EQ(runningOn("dra"), node("b"));
+  // umbra-sim allocated b's device to the VMI's claim, as the scheduler would.
+  const Json claim = server(kube::resources::resourceClaims(), "dra-pgpu-resource-claim");
+  ASSERT_FALSE(claim.is_null());
+  EXPECT_EQ(claim["status"]["allocation"]["devices"]["results"][0]["pool"], node("b"));
+
+  // A second one: every device is taken now; it waits for one (Unschedulable) and moves nothing.
+  const Json second =
+      place(vmFromVmiExample("vmi-dra-pgpu.yaml", "dra2"), {"Pending", "Failed", "Placed"});
+  EXPECT_EQ(second.value("phase", ""), "Pending") << second.dump();
+  EXPECT_EQ(second.value("reason", ""), "Unschedulable");
+  EXPECT_EQ(excludedReason(second, node("b")), noDevice) << second.dump();
+  EXPECT_TRUE(server(api::virtualMachineInstances(), "dra2").is_null());
+
+  // A claim template that does not exist: Failed, naming it.
+  Json lost = vmFromVmiExample("vmi-dra-pgpu.yaml", "lost");
+  lost["spec"]["template"]["spec"]["resourceClaims"][0]["resourceClaimTemplateName"] = "nope";
+  const Json failed = place(lost);
+  EXPECT_EQ(failed.value("phase", ""), "Failed");
+  EXPECT_NE(failed.value("message", "").find("ResourceClaimTemplate " + ns_.name() + "/nope"),
             std::string::npos)
-      << dra.dump();
+      << failed.dump();
 }
 
 TEST_F(HardwareTest, AnSriovInterfaceNeedsANodeWithItsNetworksDevices) {

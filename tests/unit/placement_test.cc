@@ -348,18 +348,6 @@ TEST(HardwareTest, DevicesHugepagesArchitectureAndDedicatedCpusAreRequirements) 
   EXPECT_EQ(r->requests.cpu, 2) << "dedicated CPUs request whole cores";
 }
 
-TEST(HardwareTest, DraClaimsAreRefusedNamingTheField) {
-  Json spec = vmiSpec();
-  spec["domain"]["devices"]["gpus"] =
-      Json::array({{{"name", "g"}, {"claimName", "c"}, {"requestName", "r"}}});
-  auto r = requirementsOf(spec);
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("spec.domain.devices.gpus[0]"), std::string::npos);
-  spec["domain"]["devices"].erase("gpus");
-  spec["resourceClaims"] = Json::array({{{"name", "c"}}});
-  EXPECT_NE(requirementsOf(spec).error().message.find("spec.resourceClaims"), std::string::npos);
-}
-
 TEST(HardwareTest, ExtendedResourcesAreCountedPerNode) {
   Json gpuNode = node("g");
   gpuNode["status"]["allocatable"]["nvidia.com/X"] = "1";
