@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The placement benchmark (issue 8): a contention mapping learned from simulated outcomes (its own
-# seed, so it is not fitted on the benchmark's arrivals), then `umbra bench placement` on the
-# medium cluster at two utilisations with the hidden interference on and off, a markdown table,
-# JSON with every placed VM, and the CDF of each VM's p95 steal per placer.
+# The placement benchmark (issues 8 and 18): a contention mapping learned from simulated outcomes
+# on another cluster (examples/clusters/training.yaml) and one half of the VM traces, then
+# `umbra bench placement` on the medium cluster with the other half, at two utilisations with the
+# hidden interference on and off, 200 arrivals and 3 seeds per condition (the two interference
+# modes run side by side, one per core): markdown tables per run and a summary against the best
+# peer of each run with 95 % intervals, JSON with every placed VM, and the CDF of each VM's p95
+# steal per placer. About 40 minutes on 2 cores.
 #   scripts/bench-placement.sh UMBRA_BINARY TRACES_DIR [OUT_DIR]
 # DEMAND_MODEL=model.pt uses a trained LSTM for the demand forecast (default: the last value).
 set -euo pipefail
@@ -12,6 +15,9 @@ traces=${2:?usage: bench-placement.sh UMBRA_BINARY TRACES_DIR [OUT_DIR]}
 out=${3:-$here/bench/results}
 cache=${UMBRA_CACHE:-$HOME/.cache/umbra}
 cluster=$here/examples/clusters/medium.yaml
+training=$here/examples/clusters/training.yaml
+arrivals=${ARRIVALS:-200}
+seeds=${SEEDS:-1,2,3}
 if [[ ! -d $traces ]]; then
   echo "bench-placement: traces folder $traces does not exist" >&2
   exit 2
@@ -23,10 +29,21 @@ if [[ -n ${DEMAND_MODEL:-} ]]; then
   demand=(--demand-model "$DEMAND_MODEL")
 fi
 contention=$cache/bench-placement/contention.json
-"$umbra" train-contention --traces "$traces" --cluster "$cluster" --utilisation 25 \
-  --count 3000 --seed 7 "${demand[@]}" --out "$contention" >/dev/null
-"$umbra" bench placement --traces "$traces" --cluster "$cluster" --utilisation 15,25 \
-  --arrivals 48 --seed 1 "${demand[@]}" --contention-model "$contention" \
-  --json "$out/placement.json" | tee "$out/placement_table.md"
-"$venv/bin/python" "$here/bench/placement_cdf.py" --report "$out/placement.json" \
-  --plot "$out/placement_cdf.png"
+"$umbra" train-contention --traces "$traces" --cluster "$training" --trace-half a \
+  --utilisation 25 --count 3000 --seed 7 "${demand[@]}" --out "$contention" >/dev/null
+pids=()
+for mode in on off; do
+  "$umbra" bench placement --traces "$traces" --cluster "$cluster" --trace-half b \
+    --utilisation 15,25 --interference "$mode" --arrivals "$arrivals" --seeds "$seeds" \
+    "${demand[@]}" --contention-model "$contention" --json "$out/placement-$mode.json" \
+    >"$out/placement_table-$mode.md" &
+  pids+=($!)
+done
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+for pid in "${pids[@]}"; do
+  wait "$pid"
+done
+trap - EXIT
+cat "$out/placement_table-on.md" "$out/placement_table-off.md"
+"$venv/bin/python" "$here/bench/placement_cdf.py" --report "$out/placement-on.json" \
+  --report "$out/placement-off.json" --plot "$out/placement_cdf.png"

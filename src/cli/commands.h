@@ -27,6 +27,7 @@ int train(const TrainFlags& f);
 
 struct TrainContentionFlags {
   std::string traces, cluster, out, demandModel, outcomes, saveOutcomes;
+  std::string traceHalf = "all";
   int count = 600;
   int utilisation = 50;
   int seed = 1;
@@ -46,7 +47,8 @@ struct BenchPlacementFlags {
   std::string traces, cluster, json, demandModel, contentionModel;
   std::vector<int> utilisation{15, 25};
   std::string interference = "both";
-  int seed = 1;
+  std::string traceHalf = "all";
+  std::vector<int> seeds{1};
   int arrivals = 48;
   int oracleLookaheadHours = 24;
 };

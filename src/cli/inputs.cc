@@ -1,5 +1,7 @@
 #include "cli/inputs.h"
 
+#include <set>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -30,10 +32,26 @@ std::vector<model::EvalSeries> seriesOf(const sim::TraceSet& set, const std::str
   return out;
 }
 
-Result<SimInputs> simInputs(const std::string& tracesDir, const std::string& clusterFile) {
+Result<SimInputs> simInputs(const std::string& tracesDir, const std::string& clusterFile,
+                            const std::string& half) {
   UMBRA_TRY(auto traces, sim::loadTraces(tracesDir));
   UMBRA_TRY(auto cluster, sim::loadCluster(clusterFile));
   UMBRA_CHECK(sim::checkTraces(cluster, traces, clusterFile));
+  if (half != "all") {
+    std::set<std::string> backgrounds;
+    for (const auto& n : cluster.nodes)
+      backgrounds.insert(n.background.trace);
+    for (auto it = traces.series.begin(); it != traces.series.end();) {
+      uint64_t h = 1469598103934665603ULL;  // FNV-1a of the id
+      for (const unsigned char c : it->first)
+        h = (h ^ c) * 1099511628211ULL;
+      const bool inA = (h >> 11) % 2 == 0;
+      if (backgrounds.count(it->first) == 0 && inA != (half == "a"))
+        it = traces.series.erase(it);
+      else
+        ++it;
+    }
+  }
   return SimInputs{std::move(traces), std::move(cluster)};
 }
 

@@ -20,7 +20,11 @@ struct SimInputs {
   sim::TraceSet traces;
   sim::ClusterSpec cluster;
 };
-Result<SimInputs> simInputs(const std::string& traces, const std::string& cluster);
+// `half` ("all", "a" or "b"): keep only the VM traces in that half of a fixed split by a hash of
+// the series id (the traces a cluster file's node backgrounds replay are always kept), so that
+// a model is trained on one half and benchmarked on the other.
+Result<SimInputs> simInputs(const std::string& traces, const std::string& cluster,
+                            const std::string& half = "all");
 
 void printEpoch(const model::EpochReport& e);
 

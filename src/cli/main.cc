@@ -56,6 +56,9 @@ void addTrainContention(CLI::App& app, cli::TrainContentionFlags& f) {
       ->check(CLI::Range(1, 95))
       ->capture_default_str();
   s->add_option("--seed", f.seed)->check(CLI::Range(0, 1 << 30))->capture_default_str();
+  s->add_option("--trace-half", f.traceHalf, "VM traces: all, or half a or b of a fixed split")
+      ->check(CLI::IsMember({"all", "a", "b"}))
+      ->capture_default_str();
 }
 
 void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFlags& bp) {
@@ -90,7 +93,13 @@ void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFla
   p->add_option("--interference", bp.interference)
       ->check(CLI::IsMember({"both", "on", "off"}))
       ->capture_default_str();
-  p->add_option("--seed", bp.seed)->check(CLI::Range(0, 1 << 30))->capture_default_str();
+  p->add_option("--seeds,--seed", bp.seeds, "one run per seed (a world, arrivals, noise)")
+      ->delimiter(',')
+      ->check(CLI::Range(0, 1 << 30))
+      ->capture_default_str();
+  p->add_option("--trace-half", bp.traceHalf, "VM traces: all, or half a or b of a fixed split")
+      ->check(CLI::IsMember({"all", "a", "b"}))
+      ->capture_default_str();
   p->add_option("--arrivals", bp.arrivals)->check(CLI::Range(1, 10000))->capture_default_str();
   p->add_option("--oracle-lookahead-hours", bp.oracleLookaheadHours)
       ->check(CLI::Range(1, 240))

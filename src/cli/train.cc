@@ -101,7 +101,7 @@ int train(const TrainFlags& f) {
 // Simulated outcomes (plus recorded ones), the learned mapping judged against the prior on the
 // newest 20 %, then refitted on all and written.
 int trainContention(const TrainContentionFlags& f) {
-  auto inputs = simInputs(f.traces, f.cluster);
+  auto inputs = simInputs(f.traces, f.cluster, f.traceHalf);
   if (!inputs.ok())
     return fail(inputs.error().message);
   const sim::TraceSet* traces = &inputs->traces;

@@ -60,6 +60,19 @@ struct Tracked {
   double stealSum = 0, ioSum = 0;
   int steps = 0;
   std::vector<double> slotSteal, slotIo;
+  // The VMs on its node when it was placed, and the measuring slot it was placed in.
+  std::vector<std::string> neighbours;
+  size_t firstSlot = 0;
+};
+
+// Every workload's steal per measuring slot (background and placed VMs), for the harm a placement
+// does to its neighbours.
+struct StealSeries {
+  sim::WorkloadCounters last;
+  double sum = 0;
+  int steps = 0;
+  size_t firstSlot = 0;  // the measuring slot of slots[0]
+  std::vector<double> slots;
 };
 
 // One placer's run: the cluster, its history, the placed VMs' measurements.
@@ -109,14 +122,21 @@ class World {
 
   Status add(const sim::WorkloadSpec& w, size_t node) {
     UMBRA_CHECK(sim_.addWorkload(w, cluster_.nodes[node].name));
+    if (measuring_)
+      series_[w.id] = {sim_.workload(w.id)->counters, 0, 0, slot_, {}};
     requested_[node].cpu += w.vcpus / placement::CpuAllocationRatio;
     requested_[node].memory += w.memoryBytes;
     return okStatus();
   }
   // Adds a placed VM, measured from now for `lifetime` seconds.
   Status place(const sim::WorkloadSpec& w, size_t node, double lifetime) {
-    UMBRA_CHECK(add(w, node));
     Tracked t;
+    for (const auto& [id, state] : sim_.workloads()) {
+      if (state.node == cluster_.nodes[node].name)
+        t.neighbours.push_back(id);
+    }
+    t.firstSlot = slot_;
+    UMBRA_CHECK(add(w, node));
     t.node = node;
     t.requests = {w.vcpus / placement::CpuAllocationRatio, w.memoryBytes};
     t.endAt = sim_.elapsed() + lifetime;
@@ -135,6 +155,14 @@ class World {
       recent_[i].push_back(s);
       if (recent_[i].size() > static_cast<size_t>(SlotSteps))
         recent_[i].erase(recent_[i].begin());
+    }
+    for (auto& [id, series] : series_) {
+      const auto* w = sim_.workload(id);
+      if (!w)
+        continue;
+      series.sum += stealOf(series.last, w->counters);
+      series.last = w->counters;
+      ++series.steps;
     }
     for (auto& [id, t] : tracked_) {
       const auto* w = sim_.workload(id);
@@ -160,6 +188,14 @@ class World {
       mean /= static_cast<double>(n_);
       imbalance_ += std::sqrt(std::max(0.0, sq / static_cast<double>(n_) - mean * mean));
       ++imbalanceSlots_;
+      for (auto& [id, series] : series_) {
+        if (series.steps == 0)
+          continue;
+        series.slots.push_back(series.sum / series.steps);
+        series.sum = 0;
+        series.steps = 0;
+      }
+      ++slot_;
     }
     for (auto& [id, t] : tracked_) {
       if (t.steps == 0 || !sim_.workload(id))
@@ -183,7 +219,13 @@ class World {
     for (double t = 0; t < seconds - 1e-9; t += Dt)
       step();
   }
-  void startMeasuring() { measuring_ = true; }
+  // From now on: imbalance, and every workload's steal per slot (slot boundaries are kept).
+  void startMeasuring() {
+    measuring_ = true;
+    for (const auto& [id, state] : sim_.workloads())
+      series_[id] = {state.counters, 0, 0, slot_, {}};
+  }
+  const std::map<std::string, StealSeries>& series() const { return series_; }
   double imbalance() const { return imbalanceSlots_ ? imbalance_ / imbalanceSlots_ : 0; }
   bool allFinished() const { return tracked_.empty(); }
   const std::map<std::string, Tracked>& finished() const { return finished_; }
@@ -204,6 +246,8 @@ class World {
   std::vector<placement::Resources> requested_;
   int slotSteps_ = 0;
   std::map<std::string, Tracked> tracked_, finished_;
+  std::map<std::string, StealSeries> series_;
+  size_t slot_ = 0;  // measuring slots completed
   std::vector<std::string> released_;
   bool measuring_ = false;
   double imbalance_ = 0;

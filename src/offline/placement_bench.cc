@@ -44,8 +44,9 @@ Result<PlacementBenchReport> runPlacementBench(
   report.interference = o.interference;
   // "umbra" probes the operator's candidates (the top by its static, request-based score);
   // "umbra-preranked" probes the top of the forecast-only ranking instead (a proposed change).
-  const std::vector<std::string> placers = {"requests", "load-aware",      "forecast-only",
-                                            "umbra",    "umbra-preranked", "oracle"};
+  const std::vector<std::string> placers = {"requests", "load-packing",    "load-risk",
+                                            "forecast-only", "umbra", "umbra-preranked",
+                                            "oracle"};
   for (const auto& placer : placers) {
     World w(cluster, traces, o.seed);
     UMBRA_CHECK(fill(w, traces, ids, classes, o.utilisation, o.seed, report.utilisation));
@@ -66,14 +67,19 @@ Result<PlacementBenchReport> runPlacementBench(
       w.stepFor(at - w.sim().elapsed());
       const auto& vm = arrivals[i];
       const auto verdicts = w.classify(vm);
-      if (verdicts.empty() || !verdicts.front().feasible)
-        return Error::config("placement bench: no node has room for " + vm.id);
+      if (verdicts.empty() || !verdicts.front().feasible) {
+        r.unschedulable.push_back(vm.id);  // the same rule for every placer
+        continue;
+      }
       const auto t0 = std::chrono::steady_clock::now();
       Choice c;
       if (placer == "requests") {
         c.node = w.indexOf(verdicts.front().node);
-      } else if (placer == "load-aware") {
+      } else if (placer == "load-packing") {
         c.node = loadAwareChoice(w, vm, verdicts, o.targetLoad);
+      } else if (placer == "load-risk") {
+        c.node = loadRiskChoice(w, vm, verdicts, o.riskMargin, o.riskSensitivity,
+                                o.riskWindowSlots);
       } else if (placer == "forecast-only") {
         const auto d = forecastOnlyRanking(w, forecaster, vm, verdicts);
         c.node = w.indexOf(d.selected.empty() ? verdicts.front().node : d.selected);
@@ -119,8 +125,13 @@ Result<PlacementBenchReport> runPlacementBench(
     while (!w.allFinished())
       w.step();
     std::vector<double> all;
+    size_t placed = 0, withNeighbours = 0;
     for (const auto& vm : arrivals) {
-      const Tracked& t = w.finished().at(vm.id);
+      const auto found = w.finished().find(vm.id);
+      if (found == w.finished().end())
+        continue;  // unschedulable
+      const Tracked& t = found->second;
+      ++placed;
       PlacedVm p;
       p.id = vm.id;
       p.node = nodeOf[vm.id];
@@ -135,13 +146,38 @@ Result<PlacementBenchReport> runPlacementBench(
       p.meanSteal = t.slotSteal.empty() ? 0 : sum / static_cast<double>(t.slotSteal.size());
       p.p95Steal = percentileOf(t.slotSteal, 0.95);
       p.p95IoWait = percentileOf(t.slotIo, 0.95);
+      // Harm: its neighbours' p95 steal over the slots it lived.
+      double harm = 0;
+      int counted = 0;
+      for (const auto& id : t.neighbours) {
+        const auto it = w.series().find(id);
+        if (it == w.series().end())
+          continue;
+        const StealSeries& ns = it->second;
+        std::vector<double> during;
+        for (size_t k = 0; k < t.slotSteal.size(); ++k) {
+          const size_t slot = t.firstSlot + k;
+          if (slot >= ns.firstSlot && slot - ns.firstSlot < ns.slots.size())
+            during.push_back(ns.slots[slot - ns.firstSlot]);
+        }
+        if (!during.empty()) {
+          harm += percentileOf(during, 0.95);
+          ++counted;
+        }
+      }
+      if (counted > 0) {
+        p.neighbourP95 = harm / counted;
+        r.neighbourP95 += p.neighbourP95;
+        ++withNeighbours;
+      }
       r.meanP95Steal += p.p95Steal;
       r.meanSteal += p.meanSteal;
       r.minutesOverSlo += p.minutesOverSlo;
       r.p95IoWait += p.p95IoWait;
       r.vms.push_back(std::move(p));
     }
-    const double n = static_cast<double>(std::max<size_t>(1, arrivals.size()));
+    const double n = static_cast<double>(std::max<size_t>(1, placed));
+    r.neighbourP95 /= static_cast<double>(std::max<size_t>(1, withNeighbours));
     r.meanP95Steal /= n;
     r.meanSteal /= n;
     r.p95IoWait /= n;

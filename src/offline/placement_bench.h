@@ -29,6 +29,10 @@ struct PlacementBenchOptions {
   double shadowCpuFraction = 0.01, shadowMemoryFraction = 0.02;
   // Trimaran TargetLoadPacking's target utilisation.
   double targetLoad = 0.4;
+  // Trimaran LoadVariationRiskBalancing: margin and sensitivity (the plugin's recommended 1 and
+  // 2), over the node's last hour of 5-minute utilisation.
+  double riskMargin = 1, riskSensitivity = 2;
+  size_t riskWindowSlots = 12;
   // The oracle simulates each feasible node's future with the VM on it over this long (the
   // arrivals after it are not known to it).
   double oracleLookaheadSeconds = 24 * 3600;
@@ -39,6 +43,9 @@ struct PlacedVm {
   std::string id, node;
   double vcpus = 0, memoryBytes = 0;
   double meanSteal = 0, p95Steal = 0, minutesOverSlo = 0, p95IoWait = 0;
+  // Harm to neighbours: the mean, over the VMs on its node when it was placed, of their p95
+  // steal during its lifetime; -1 if it had none.
+  double neighbourP95 = -1;
 };
 
 struct PlacerResult {
@@ -55,6 +62,10 @@ struct PlacerResult {
   double decisionSeconds = 0;  // mean simulated time from arrival to placement
   double computeSeconds = 0;   // wall time the placer's decisions took
   double extensions = 0;       // mean observation extensions (Umbra)
+  // Arrivals no node had room for in this placer's world (left out of every figure above).
+  std::vector<std::string> unschedulable;
+  // Harm to neighbours: the mean of the placed VMs' neighbourP95 (those with neighbours).
+  double neighbourP95 = 0;
   // Umbra's placers: each decision's stated confidence and whether it was right (Choice).
   std::vector<std::pair<double, bool>> calibration;
 };
@@ -62,7 +73,7 @@ struct PlacerResult {
 struct PlacementBenchReport {
   double utilisation = 0;  // reached
   bool interference = true;
-  // requests, load-aware, forecast-only, umbra, umbra-preranked, oracle
+  // requests, load-packing, load-risk, forecast-only, umbra, umbra-preranked, oracle
   std::vector<PlacerResult> placers;
 };
 

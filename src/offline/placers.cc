@@ -1,6 +1,8 @@
 // The placement benchmark's placers: the clairvoyant oracle, load-aware, forecast-only and Umbra.
 #include "offline/placers.h"
 
+#include <cmath>
+
 #include "offline/sim_outcomes.h"
 
 namespace umbra::model::bench_detail {
@@ -71,6 +73,46 @@ size_t loadAwareChoice(World& w, const sim::WorkloadSpec& vm,
         predicted <= t ? (100 - t) * predicted / t + t : t * (100 - predicted) / (100 - t);
     if (score > bestScore) {
       bestScore = score;
+      best = i;
+    }
+  }
+  return best;
+}
+
+// Trimaran's LoadVariationRiskBalancing (kubernetes-sigs/scheduler-plugins, README of the plugin):
+// per resource, risk = (mean + margin x stddev^(1/sensitivity)) / 2 of the node's measured
+// utilisation over a window, the VM's request added to the mean; the node with the lowest worst
+// risk of CPU and memory wins. Memory has no history here: its current use, stddev 0.
+size_t loadRiskChoice(World& w, const sim::WorkloadSpec& vm,
+                      const std::vector<placement::Verdict>& verdicts, double margin,
+                      double sensitivity, size_t windowSlots) {
+  size_t best = w.indexOf(verdicts.front().node);
+  double bestRisk = 2;
+  for (const auto& v : verdicts) {
+    if (!v.feasible)
+      continue;
+    const size_t i = w.indexOf(v.node);
+    const auto& h = w.history(i);
+    const size_t from = h.size() > windowSlots ? h.size() - windowSlots : 0;
+    double mean = 0, sq = 0;
+    for (size_t k = from; k < h.size(); ++k) {
+      mean += h[k];
+      sq += h[k] * h[k];
+    }
+    const double n = static_cast<double>(std::max<size_t>(1, h.size() - from));
+    mean /= n;
+    const double sd = std::sqrt(std::max(0.0, sq / n - mean * mean));
+    const double cores = w.spec(i).cpuCores;
+    const double mu = std::min(1.0, mean + vm.vcpus / placement::CpuAllocationRatio / cores);
+    const double cpuRisk =
+        std::clamp((mu + margin * std::pow(sd, 1.0 / sensitivity)) / 2, 0.0, 1.0);
+    const double capacity = w.spec(i).memoryBytes;
+    const double memRisk =
+        std::clamp(std::min(1.0, (w.sim().nodes()[i].memoryUsed + vm.memoryBytes) / capacity) / 2,
+                   0.0, 1.0);
+    const double risk = std::max(cpuRisk, memRisk);
+    if (risk < bestRisk) {
+      bestRisk = risk;
       best = i;
     }
   }

@@ -31,6 +31,9 @@ size_t oracleChoice(World& w, const sim::ClusterSpec& cluster, const sim::TraceS
                     const std::vector<placement::Verdict>& verdicts, double lookahead);
 size_t loadAwareChoice(World& w, const sim::WorkloadSpec& vm,
                        const std::vector<placement::Verdict>& verdicts, double target);
+size_t loadRiskChoice(World& w, const sim::WorkloadSpec& vm,
+                      const std::vector<placement::Verdict>& verdicts, double margin,
+                      double sensitivity, size_t windowSlots);
 placement::Decision forecastOnlyRanking(World& w, ModelForecaster& forecaster,
                                         const sim::WorkloadSpec& vm,
                                         const std::vector<placement::Verdict>& verdicts);

@@ -14,6 +14,7 @@
 #include "model/model_forecaster.h"
 #include "model/retrainer.h"
 #include "offline/placement_bench.h"
+#include "offline/placers.h"
 #include "offline/sim_outcomes.h"
 #include "sim/files.h"
 
@@ -474,11 +475,21 @@ TEST(PlacementBench, PlacersSeeTheSameWorldAndTheOracleBoundsThem) {
   models->demandName = "baseline/last-value";
   auto a = runPlacementBench(*cluster, traces, models, o);
   ASSERT_TRUE(a.ok()) << a.error().message;
-  ASSERT_EQ(a->placers.size(), 6u);
+  ASSERT_EQ(a->placers.size(), 7u);
   std::map<std::string, const PlacerResult*> by;
   for (const auto& r : a->placers) {
     by[r.placer] = &r;
     EXPECT_EQ(r.vms.size(), 8u) << r.placer;
+    EXPECT_TRUE(r.unschedulable.empty()) << r.placer;
+    // Harm to neighbours: the VMs already on the node (-1 for none) are measured during its life.
+    int withNeighbours = 0;
+    for (const auto& vm : r.vms) {
+      EXPECT_TRUE(vm.neighbourP95 == -1 || (vm.neighbourP95 >= 0 && vm.neighbourP95 <= 1))
+          << r.placer << " " << vm.id;
+      withNeighbours += vm.neighbourP95 >= 0 ? 1 : 0;
+    }
+    EXPECT_GT(withNeighbours, 0) << r.placer;
+    EXPECT_GT(r.neighbourP95, 0) << r.placer;
     const bool probes = r.placer.rfind("umbra", 0) == 0;
     EXPECT_EQ(r.shadowCpuShare > 0, probes) << r.placer;
     EXPECT_EQ(r.decisionSeconds >= o.observeSeconds, probes) << r.placer;
@@ -494,11 +505,62 @@ TEST(PlacementBench, PlacersSeeTheSameWorldAndTheOracleBoundsThem) {
   for (size_t i = 0; i < a->placers.size(); ++i)
     EXPECT_DOUBLE_EQ(a->placers[i].meanP95Steal, b->placers[i].meanP95Steal)
         << a->placers[i].placer;
+  // Arrivals no node has room for are counted for every placer alike, never an abort.
+  sim::ClusterSpec tight = *cluster;
+  for (auto& n : tight.nodes)
+    n.memoryBytes = 1.5 * (1 << 30);  // room for one 1 GiB VM on a few nodes at a time
+  PlacementBenchOptions t = o;
+  t.utilisation = 0.05;
+  auto crowded = runPlacementBench(tight, traces, models, t);
+  ASSERT_TRUE(crowded.ok()) << crowded.error().message;
+  for (const auto& r : crowded->placers) {
+    EXPECT_EQ(r.vms.size() + r.unschedulable.size(), 8u) << r.placer;
+    EXPECT_FALSE(r.unschedulable.empty()) << r.placer << ": the nodes cannot hold them all";
+  }
   // Umbra's longest observation must fit between two arrivals.
   o.arrivalEverySeconds = 600;
   auto tooClose = runPlacementBench(*cluster, traces, models, o);
   ASSERT_FALSE(tooClose.ok());
   EXPECT_NE(tooClose.error().message.find("further apart"), std::string::npos);
+}
+
+// Trimaran's LoadVariationRiskBalancing prefers a steady node to a swinging one of a lower mean:
+// risk = (mean + stddev^(1/2)) / 2 with the plugin's recommended margin 1 and sensitivity 2.
+TEST(PlacementBench, LoadRiskPrefersSteadyToSwingingLoad) {
+  auto cluster = sim::parseCluster(R"(
+name: two
+physics: {interference: 0, noise: 0}
+nodes:
+  - {name: steady, cpu: 16, memory: 64Gi, background: {profile: steady, level: 0.30, memory: 0.1}}
+  - {name: swinging, cpu: 16, memory: 64Gi, background: {profile: spiky, level: 0.25, memory: 0.1}}
+)",
+                                   "two.yaml");
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  const sim::TraceSet traces = sineTraces();
+  bench_detail::World w(*cluster, traces, 1);
+  w.stepFor(2 * 3600);
+  sim::WorkloadSpec vm;
+  vm.id = "vm";
+  vm.vcpus = 2;
+  vm.memoryBytes = 4.0 * (1 << 30);
+  const auto verdicts = w.classify(vm);
+  const auto stats = [&](size_t i) {
+    const auto& h = w.history(i);
+    double m = 0, sq = 0;
+    for (size_t k = h.size() - 12; k < h.size(); ++k) {
+      m += h[k];
+      sq += h[k] * h[k];
+    }
+    m /= 12;
+    return std::pair<double, double>{m, std::sqrt(std::max(0.0, sq / 12 - m * m))};
+  };
+  const auto [steadyMean, steadySd] = stats(w.indexOf("steady"));
+  const auto [swingMean, swingSd] = stats(w.indexOf("swinging"));
+  ASSERT_LT(swingMean, steadyMean) << "the swinging node is less loaded on average";
+  ASSERT_GT(swingSd, 4 * steadySd);
+  EXPECT_EQ(w.spec(bench_detail::loadRiskChoice(w, vm, verdicts, 1, 2, 12)).name, "steady");
+  // Without the variance term (margin 0) the lower mean wins, as TargetLoadPacking's would.
+  EXPECT_EQ(w.spec(bench_detail::loadRiskChoice(w, vm, verdicts, 0, 2, 12)).name, "swinging");
 }
 
 }  // namespace
