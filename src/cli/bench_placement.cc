@@ -321,7 +321,7 @@ int benchPlacement(const BenchPlacementFlags& f) {
     }
   }
   if (!f.json.empty()) {
-    if (Status written = writeFileAtomically(f.json, out.dump(1) + "\n", "the report");
+    if (Status written = writeFileAtomically(f.json, out.dump() + "\n", "the report");
         !written.ok())
       return fail(written.error().message);
   }
