@@ -160,8 +160,12 @@ if [[ $phase == Placed ]]; then  # the placed VM boots on its node
 fi
 "${kubectl[@]}" get sp -o wide
 "${kubectl[@]}" get vm,vmi -o wide
-echo "[demo] candidates:"
-"${kubectl[@]}" get sp "$sp" -o jsonpath='{range .status.candidates[*]}  {.node}: score {.score}, confidence {.confidence}, steal {.predicted.cpuContention} {.reason}{"\n"}{end}'
+echo "[demo] candidates (probed ones with their score; nodes that cannot host the VM with why):"
+"${kubectl[@]}" get sp "$sp" -o jsonpath='{range .status.candidates[*]}  {.node}: score {.score}, confidence {.confidence}, steal {.predicted.cpuContention} {.reason}{.excluded}{"\n"}{end}'
+if [[ $phase == Placed ]]; then
+  vm=$("${kubectl[@]}" get sp "$sp" -o jsonpath='{.spec.target.name}')
+  echo "[demo] pinPolicy $("${kubectl[@]}" get sp "$sp" -o jsonpath='{.spec.pinPolicy}'): the VM runs on $("${kubectl[@]}" get vmi "$vm" -o jsonpath='{.status.nodeName}'), its template's nodeSelector is now '$("${kubectl[@]}" get vm "$vm" -o jsonpath='{.spec.template.spec.nodeSelector}')' (the pin is lifted once it runs there, so drains and later placements stay free)"
+fi
 echo "[demo] events:"
 "${kubectl[@]}" get events --field-selector "involvedObject.name=$sp" -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message 2>/dev/null || true
 [[ $phase == Placed || $phase == Recommended ]] || { echo "[demo] placement ended $phase; logs in $dir" >&2; $once && exit 1; }

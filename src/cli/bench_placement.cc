@@ -158,8 +158,10 @@ Interval bootstrap(const std::vector<Pair>& pairs, size_t runs, Stat stat) {
   return out;
 }
 
-// Over the runs (seeds) of one condition: Umbra against the best peer of each run.
-json printSummary(const std::vector<model::PlacementBenchReport>& runs, int level, bool on) {
+// Over the runs (seeds) of one condition: one of Umbra's placers against the best peer of each
+// run.
+json printSummary(const std::vector<model::PlacementBenchReport>& runs, int level, bool on,
+                  const std::string& prober) {
   std::vector<Pair> pairs;
   json bestPeers = json::array();
   double harmUmbra = 0, harmPeer = 0, shadowCpu = 0;
@@ -170,7 +172,7 @@ json printSummary(const std::vector<model::PlacementBenchReport>& runs, int leve
       if (p && (!best || p->meanP95Steal < best->meanP95Steal))
         best = p;
     }
-    const auto* um = find(runs[k], "umbra");
+    const auto* um = find(runs[k], prober);
     const auto* orc = find(runs[k], "oracle");
     if (!best || !um || !orc)
       continue;
@@ -212,23 +214,25 @@ json printSummary(const std::vector<model::PlacementBenchReport>& runs, int leve
   });
   const double n = static_cast<double>(runs.size());
   std::printf(
-      "### Summary: background %d %%, interference %s, %zu runs, %zu VMs placed by Umbra, the "
+      "### Summary of %s: background %d %%, interference %s, %zu runs, %zu VMs placed by it, the "
       "best peer and the oracle\n\n"
       "| | mean p95 steal [95 %% interval] |\n| --- | --- |\n"
-      "| umbra | %.4f [%.4f, %.4f] |\n| best peer of each run (%s) | %.4f [%.4f, %.4f] |\n"
+      "| %s | %.4f [%.4f, %.4f] |\n| best peer of each run (%s) | %.4f [%.4f, %.4f] |\n"
       "| oracle | %.4f [%.4f, %.4f] |\n\n"
-      "Umbra / best peer: **%.2f** [%.2f, %.2f] (target <= 0.7 with interference on, <= 1.0 off); "
+      "%s / best peer: **%.2f** [%.2f, %.2f] (target <= 0.7 with interference on, <= 1.0 off); "
       "gap from the best peer to the oracle closed: **%.0f %%** [%.0f, %.0f] (target >= 60 %%); "
-      "neighbours' p95 steal: Umbra %.4f, best peer %.4f (target: no worse); shadow cost %.3f %% "
+      "neighbours' p95 steal: %s %.4f, best peer %.4f (target: no worse); shadow cost %.3f %% "
       "of CPU-hours (target <= 2 %%)\n\n",
-      level, on ? "on" : "off", runs.size(), pairs.size(), umbra.mean, umbra.lo, umbra.hi,
+      prober.c_str(), level, on ? "on" : "off", runs.size(), pairs.size(), prober.c_str(),
+      umbra.mean, umbra.lo, umbra.hi,
       bestPeers.dump().c_str(), peer.mean, peer.lo, peer.hi, oracle.mean, oracle.lo, oracle.hi,
-      ratio.mean, ratio.lo, ratio.hi, 100 * closed.mean, 100 * closed.lo, 100 * closed.hi,
-      harmUmbra / n, harmPeer / n, 100 * shadowCpu / n);
+      prober.c_str(), ratio.mean, ratio.lo, ratio.hi, 100 * closed.mean, 100 * closed.lo,
+      100 * closed.hi, prober.c_str(), harmUmbra / n, harmPeer / n, 100 * shadowCpu / n);
   const auto interval = [](const Interval& i) {
     return json{{"mean", i.mean}, {"lo", i.lo}, {"hi", i.hi}};
   };
-  return {{"utilisation", level},
+  return {{"placer", prober},
+          {"utilisation", level},
           {"interference", on},
           {"runs", runs.size()},
           {"pairedVms", pairs.size()},
@@ -311,12 +315,14 @@ int benchPlacement(const BenchPlacementFlags& f) {
         runs.push_back(std::move(*report));
         std::fflush(stdout);
       }
-      json summary = printSummary(runs, level, on);
-      for (const auto& [placer, decisions] : calibration) {
-        if (!decisions.empty())
-          summary["calibration"][placer] = printCalibration(placer, decisions);
+      // The operator's placer first, then the candidate choices measured for the next step.
+      for (const char* prober : {"umbra", "umbra-mixed", "umbra-preranked"}) {
+        json summary = printSummary(runs, level, on, prober);
+        const auto decisions = calibration.find(prober);
+        if (decisions != calibration.end() && !decisions->second.empty())
+          summary["calibration"] = printCalibration(prober, decisions->second);
+        out["summary"].push_back(std::move(summary));
       }
-      out["summary"].push_back(std::move(summary));
       std::fflush(stdout);
     }
   }

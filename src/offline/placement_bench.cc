@@ -44,9 +44,10 @@ Result<PlacementBenchReport> runPlacementBench(
   report.interference = o.interference;
   // "umbra" probes the operator's candidates (the top by its static, request-based score);
   // "umbra-preranked" probes the top of the forecast-only ranking instead (a proposed change).
-  const std::vector<std::string> placers = {"requests", "load-packing",    "load-risk",
-                                            "forecast-only", "umbra", "umbra-preranked",
-                                            "oracle"};
+  // "umbra-mixed" takes them in turn from both rankings (placement::mixedCandidates).
+  const std::vector<std::string> placers = {"requests",        "load-packing", "load-risk",
+                                            "forecast-only",   "umbra",        "umbra-preranked",
+                                            "umbra-mixed",     "oracle"};
   for (const auto& placer : placers) {
     World w(cluster, traces, o.seed);
     UMBRA_CHECK(fill(w, traces, ids, classes, o.utilisation, o.seed, report.utilisation));
@@ -95,6 +96,13 @@ Result<PlacementBenchReport> runPlacementBench(
         if (top.empty())
           top = placement::topCandidates(verdicts, o.candidates);
         UMBRA_TRY(c, umbraChoice(w, forecaster, vm, top, o));
+      } else if (placer == "umbra-mixed") {
+        std::vector<std::string> byForecast;
+        for (const auto& f : forecastOnlyRanking(w, forecaster, vm, verdicts).ranked)
+          byForecast.push_back(f.node);
+        const auto byStatic = placement::topCandidates(verdicts, o.candidates);
+        UMBRA_TRY(c, umbraChoice(w, forecaster, vm,
+                                 placement::mixedCandidates(byForecast, byStatic, o.candidates), o));
       } else {
         c.node = oracleChoice(w, cluster, traces, o.seed, vm, verdicts, o.oracleLookaheadSeconds);
       }

@@ -268,4 +268,24 @@ std::vector<std::string> topCandidates(const std::vector<Verdict>& verdicts, int
   return out;
 }
 
+std::vector<std::string> mixedCandidates(const std::vector<std::string>& byForecast,
+                                         const std::vector<std::string>& byStatic, int count) {
+  std::vector<std::string> out;
+  size_t f = 0, s = 0;
+  const auto take = [&](const std::vector<std::string>& from, size_t& i) {
+    while (i < from.size()) {
+      const std::string& node = from[i++];
+      if (std::find(out.begin(), out.end(), node) == out.end()) {
+        out.push_back(node);
+        return;
+      }
+    }
+  };
+  for (bool forecastTurn = true;
+       static_cast<int>(out.size()) < count && (f < byForecast.size() || s < byStatic.size());
+       forecastTurn = !forecastTurn)
+    take(forecastTurn ? byForecast : byStatic, forecastTurn ? f : s);
+  return out;
+}
+
 }  // namespace umbra::placement

@@ -116,6 +116,12 @@ std::vector<Verdict> classify(const std::vector<NodeView>& nodes, const TargetRe
 // The first `count` feasible nodes of classify()'s result.
 std::vector<std::string> topCandidates(const std::vector<Verdict>& verdicts, int count);
 
+// `count` candidates taken in turn from two rankings of the feasible nodes (the node-history
+// forecast's first, then the static score's), skipping nodes already taken: a node either ranking
+// likes is probed. Fewer if the rankings hold fewer distinct nodes.
+std::vector<std::string> mixedCandidates(const std::vector<std::string>& byForecast,
+                                         const std::vector<std::string>& byStatic, int count);
+
 // Exposed for tests.
 bool matchesNodeSelectorTerm(const Json& term, const NodeView& node);
 bool tolerates(const Json& tolerations, const Json& taint);

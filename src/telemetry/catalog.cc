@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "kube_core/quantity.h"
@@ -15,6 +17,10 @@ namespace {
 // 10 Gbit/s.
 constexpr const char* DefaultCatalog = R"yaml(# Umbra's metric catalog: feature -> PromQL.
 rateWindow: 60s
+# Which label of node-exporter's series holds the node name: `node` (kube-prometheus relabels so),
+# `instance` (kube-prometheus-stack's node-exporter relabels so), or auto: whichever the series
+# carry, `node` first.
+nodeLabel: auto
 features:
   # --- per shadow VMI (virt-handler) ---
   - name: cpu_steal
@@ -67,56 +73,56 @@ features:
     query: >-
       sum by (namespace, name) (rate(kubevirt_vmi_network_receive_bytes_total{namespace=~"$ns",name=~"$shadows"}[$window]))
       + sum by (namespace, name) (rate(kubevirt_vmi_network_transmit_bytes_total{namespace=~"$ns",name=~"$shadows"}[$window]))
-  # --- per node (node-exporter, relabelled with `node`) ---
+  # --- per node (node-exporter): the node's name is in the label nodeLabel names ---
   - name: node_cpu_utilization
     scope: node
     required: true
     series: node_cpu_seconds_total
     query: >-
-      1 - avg by (node) (rate(node_cpu_seconds_total{mode="idle",node=~"$nodes"}[$window]))
+      1 - avg by ($node_label) (rate(node_cpu_seconds_total{mode="idle",$node_label=~"$nodes"}[$window]))
   - name: node_cpu_steal
     scope: node
     series: node_cpu_seconds_total
     query: >-
-      avg by (node) (rate(node_cpu_seconds_total{mode="steal",node=~"$nodes"}[$window]))
+      avg by ($node_label) (rate(node_cpu_seconds_total{mode="steal",$node_label=~"$nodes"}[$window]))
   - name: node_cpu_iowait
     scope: node
     series: node_cpu_seconds_total
     query: >-
-      avg by (node) (rate(node_cpu_seconds_total{mode="iowait",node=~"$nodes"}[$window]))
+      avg by ($node_label) (rate(node_cpu_seconds_total{mode="iowait",$node_label=~"$nodes"}[$window]))
   - name: node_memory_available
     scope: node
     series: node_memory_MemAvailable_bytes
     query: >-
-      max by (node) (node_memory_MemAvailable_bytes{node=~"$nodes"})
-      / clamp_min(max by (node) (node_memory_MemTotal_bytes{node=~"$nodes"}), 1)
+      max by ($node_label) (node_memory_MemAvailable_bytes{$node_label=~"$nodes"})
+      / clamp_min(max by ($node_label) (node_memory_MemTotal_bytes{$node_label=~"$nodes"}), 1)
   - name: node_pressure_cpu
     scope: node
     series: node_pressure_cpu_waiting_seconds_total
     query: >-
-      max by (node) (rate(node_pressure_cpu_waiting_seconds_total{node=~"$nodes"}[$window]))
+      max by ($node_label) (rate(node_pressure_cpu_waiting_seconds_total{$node_label=~"$nodes"}[$window]))
   - name: node_pressure_memory
     scope: node
     series: node_pressure_memory_waiting_seconds_total
     query: >-
-      max by (node) (rate(node_pressure_memory_waiting_seconds_total{node=~"$nodes"}[$window]))
+      max by ($node_label) (rate(node_pressure_memory_waiting_seconds_total{$node_label=~"$nodes"}[$window]))
   - name: node_pressure_io
     scope: node
     series: node_pressure_io_waiting_seconds_total
     query: >-
-      max by (node) (rate(node_pressure_io_waiting_seconds_total{node=~"$nodes"}[$window]))
+      max by ($node_label) (rate(node_pressure_io_waiting_seconds_total{$node_label=~"$nodes"}[$window]))
   - name: node_disk_busy
     scope: node
     series: node_disk_io_time_seconds_total
     query: >-
-      max by (node) (rate(node_disk_io_time_seconds_total{node=~"$nodes"}[$window]))
+      max by ($node_label) (rate(node_disk_io_time_seconds_total{$node_label=~"$nodes"}[$window]))
   - name: node_network_bytes
     scope: node
     series: node_network_receive_bytes_total
     scale: 1250000000
     query: >-
-      sum by (node) (rate(node_network_receive_bytes_total{node=~"$nodes",device!="lo"}[$window]))
-      + sum by (node) (rate(node_network_transmit_bytes_total{node=~"$nodes",device!="lo"}[$window]))
+      sum by ($node_label) (rate(node_network_receive_bytes_total{$node_label=~"$nodes",device!="lo"}[$window]))
+      + sum by ($node_label) (rate(node_network_transmit_bytes_total{$node_label=~"$nodes",device!="lo"}[$window]))
 )yaml";
 
 Error fieldError(const std::string& origin, const std::string& field, const std::string& what) {
@@ -124,6 +130,16 @@ Error fieldError(const std::string& origin, const std::string& field, const std:
 }
 
 }  // namespace
+
+bool validNodeLabel(const std::string& label) {
+  if (label == "auto")
+    return true;
+  if (label.empty() || !(std::isalpha(static_cast<unsigned char>(label[0])) || label[0] == '_'))
+    return false;
+  return std::all_of(label.begin(), label.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
 
 const char* defaultCatalogYaml() {
   return DefaultCatalog;
@@ -159,7 +175,8 @@ std::vector<std::string> MetricCatalog::names() const {
 std::string MetricCatalog::toYaml() const {
   YAML::Emitter out;
   out << YAML::BeginMap << YAML::Key << "rateWindow" << YAML::Value
-      << std::to_string(rateWindow.count()) + "s" << YAML::Key << "features" << YAML::Value
+      << std::to_string(rateWindow.count()) + "s" << YAML::Key << "nodeLabel" << YAML::Value
+      << nodeLabel << YAML::Key << "features" << YAML::Value
       << YAML::BeginSeq;
   for (const auto& f : features) {
     out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << f.name << YAML::Key << "scope"
@@ -185,7 +202,7 @@ Result<MetricCatalog> parseCatalog(const std::string& yaml, const std::string& o
   MetricCatalog c;
   for (const auto& kv : root) {
     const std::string key = kv.first.as<std::string>();
-    if (key != "rateWindow" && key != "features") {
+    if (key != "rateWindow" && key != "features" && key != "nodeLabel") {
       return fieldError(origin, key, "unknown field");
     }
   }
@@ -196,6 +213,13 @@ Result<MetricCatalog> parseCatalog(const std::string& yaml, const std::string& o
       return fieldError(origin, "rateWindow", "must be a duration of at least 1s (e.g. 60s)");
     }
     c.rateWindow = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  }
+  if (root["nodeLabel"]) {
+    c.nodeLabel = root["nodeLabel"].IsScalar() ? root["nodeLabel"].Scalar() : "";
+    if (!validNodeLabel(c.nodeLabel))
+      return fieldError(origin, "nodeLabel",
+                        "must be auto or a Prometheus label name (node, instance, ...), got \"" +
+                            c.nodeLabel + "\"");
   }
   const YAML::Node list = root["features"];
   if (!list || !list.IsSequence() || list.size() == 0) {

@@ -13,9 +13,10 @@ namespace umbra::telemetry {
 enum class Scope { Shadow, Node };
 
 // One feature: PromQL that returns one series per shadow (`sum by (namespace, name)`) or per node
-// (`... by (node)`). Substituted before sending:
-//   $ns      regex of namespaces        $shadows  regex of VMI names
-//   $nodes   regex of node names        $window   the rate window, e.g. 60s
+// (`... by ($node_label)`). Substituted before sending:
+//   $ns      regex of namespaces        $shadows     regex of VMI names
+//   $nodes   regex of node names        $window      the rate window, e.g. 60s
+//   $node_label  the label holding the node name in node series (MetricCatalog::nodeLabel)
 struct Feature {
   std::string name;
   Scope scope = Scope::Shadow;
@@ -35,10 +36,14 @@ struct Feature {
 // scope: a model's schema depends on them).
 struct MetricCatalog {
   std::chrono::seconds rateWindow{60};
+  // The label of node series that holds the node name: "node" (kube-prometheus' relabelling),
+  // "instance" (kube-prometheus-stack's node-exporter), any label name, or "auto": the source
+  // finds out from the series (node first, then instance).
+  std::string nodeLabel = "auto";
   std::vector<Feature> features;
 
-  // KubeVirt's virt-handler and node-exporter names (shared/kubevirt/API-NOTES.md), with node
-  // series carrying a `node` label as kube-prometheus relabels them.
+  // KubeVirt's virt-handler and node-exporter names (shared/kubevirt/API-NOTES.md); node series
+  // keyed by $node_label (auto).
   static const MetricCatalog& defaults();
   // -1 when absent.
   int index(const std::string& name) const;
@@ -47,10 +52,14 @@ struct MetricCatalog {
   std::string toYaml() const;
 };
 
+// "auto" or a Prometheus label name.
+bool validNodeLabel(const std::string& label);
+
 // The catalog shipped with Umbra, as YAML (parsed by defaults()).
 const char* defaultCatalogYaml();
 
-// A whole catalog from YAML: `rateWindow` and a `features` list; errors name origin and field.
+// A whole catalog from YAML: `rateWindow`, `nodeLabel` and a `features` list; errors name origin
+// and field.
 Result<MetricCatalog> parseCatalog(const std::string& yaml, const std::string& origin);
 
 }  // namespace umbra::telemetry

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <future>
+#include <mutex>
 
 namespace umbra::telemetry {
 namespace {
@@ -19,10 +20,10 @@ int64_t unixSeconds(SystemTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-std::string selectorOf(const Feature& f, const ShadowRef& s) {
+std::string selectorOf(const Feature& f, const ShadowRef& s, const std::string& nodeLabel) {
   return f.scope == Scope::Shadow
              ? f.series + "{namespace=\"" + s.ns + "\",name=\"" + s.name + "\"}"
-             : f.series + "{node=\"" + s.node + "\"}";
+             : f.series + "{" + nodeLabel + "=\"" + s.node + "\"}";
 }
 
 std::string keyOf(const Feature& f, const ShadowRef& s) {
@@ -30,15 +31,15 @@ std::string keyOf(const Feature& f, const ShadowRef& s) {
 }
 
 // The matrix as SeriesByKey: shadow features by "namespace/name", node features by node.
-SeriesByKey byKey(const QueryResult& r, Scope scope) {
+SeriesByKey byKey(const QueryResult& r, Scope scope, const std::string& nodeLabel) {
   SeriesByKey out;
   for (const auto& s : r.series) {
     const auto label = [&s](const char* k) {
       const auto it = s.labels.find(k);
       return it == s.labels.end() ? std::string() : it->second;
     };
-    const std::string key =
-        scope == Scope::Shadow ? label("namespace") + "/" + label("name") : label("node");
+    const std::string key = scope == Scope::Shadow ? label("namespace") + "/" + label("name")
+                                                   : label(nodeLabel.c_str());
     auto& points = out[key];
     for (const auto& [ms, v] : s.points) {
       if (std::isfinite(v))
@@ -80,7 +81,7 @@ Result<CandidateTelemetry> assembleCandidate(const MetricCatalog& catalog,
                                              const std::vector<SeriesByKey>& byFeature,
                                              const ShadowRef& shadow, int64_t start, int64_t end,
                                              int64_t step, int64_t shadowValidFrom,
-                                             int64_t staleAfter) {
+                                             int64_t staleAfter, const std::string& nodeLabel) {
   if (byFeature.size() != catalog.features.size()) {
     return Error::bug("assembleCandidate: one result per feature expected");
   }
@@ -100,11 +101,12 @@ Result<CandidateTelemetry> assembleCandidate(const MetricCatalog& catalog,
     const auto series = byFeature[j].find(keyOf(feature, shadow));
     std::string problem;
     if (series == byFeature[j].end() || series->second.empty()) {
-      problem = "series " + selectorOf(feature, shadow) + " absent";
+      problem = "series " + selectorOf(feature, shadow, nodeLabel) + " absent";
     } else {
       int64_t newest = series->second.rbegin()->first;
       if (newest < lastRow - staleAfter) {
-        problem = "series " + selectorOf(feature, shadow) + " stale: no value in the last " +
+        problem = "series " + selectorOf(feature, shadow, nodeLabel) +
+                  " stale: no value in the last " +
                   std::to_string(lastRow - newest) + "s of the window";
       }
       for (size_t i = 0; i < rows; ++i) {
@@ -169,21 +171,60 @@ struct PrometheusSource::Impl {
   std::unique_ptr<PrometheusClient> client;
   std::atomic<int> queries{0};
 
+  std::mutex labelMutex;
+  std::string detectedLabel;  // once "auto" found node series under one of its labels
+
   std::string expand(const std::string& q, const std::string& ns, const std::string& shadows,
-                     const std::string& nodes) const {
-    std::string out = replaceAll(q, "$ns", ns);
+                     const std::string& nodes, const std::string& nodeLabel) const {
+    std::string out = replaceAll(q, "$node_label", nodeLabel);
+    out = replaceAll(out, "$ns", ns);
     out = replaceAll(out, "$shadows", shadows);
     out = replaceAll(out, "$nodes", nodes);
     return replaceAll(out, "$window", std::to_string(options.catalog.rateWindow.count()) + "s");
   }
 
   Result<SeriesByKey> read(const Feature& f, const std::string& promql, SystemTime start,
-                           SystemTime end, std::chrono::seconds step) {
+                           SystemTime end, std::chrono::seconds step,
+                           const std::string& nodeLabel) {
     ++queries;
     auto r = client->queryRange(promql, start, end, step);
     if (!r.ok())
       return r.error().wrap("feature " + f.name);
-    return byKey(*r, f.scope);
+    return byKey(*r, f.scope, nodeLabel);
+  }
+
+  // The label node series carry the node name in: the catalog's, or for "auto" the first of
+  // `node` and `instance` under which the first node feature's series has values in the window
+  // (remembered once found; `node` when neither has any, so that absence is reported as before).
+  Result<std::string> nodeLabel(SystemTime start, SystemTime end) {
+    const MetricCatalog& c = options.catalog;
+    if (c.nodeLabel != "auto")
+      return c.nodeLabel;
+    {
+      const std::lock_guard<std::mutex> lock(labelMutex);
+      if (!detectedLabel.empty())
+        return detectedLabel;
+    }
+    const auto feature = std::find_if(c.features.begin(), c.features.end(),
+                                      [](const Feature& f) { return f.scope == Scope::Node; });
+    if (feature == c.features.end())
+      return std::string("node");
+    const auto span = std::chrono::duration_cast<std::chrono::seconds>(end - start);
+    const int64_t range =
+        std::clamp<int64_t>(span.count(), c.rateWindow.count(), 3600) + c.rateWindow.count();
+    for (const char* label : {"node", "instance"}) {
+      auto r = client->query("count(last_over_time(" + feature->series + "{" + label + "!=\"\"}[" +
+                                 std::to_string(range) + "s]))",
+                             end);
+      if (!r.ok())
+        return r.error().wrap("finding the node label of " + feature->series);
+      if (!r->series.empty()) {
+        const std::lock_guard<std::mutex> lock(labelMutex);
+        detectedLabel = label;
+        return detectedLabel;
+      }
+    }
+    return std::string("node");
   }
 };
 
@@ -227,12 +268,14 @@ Result<std::vector<CandidateTelemetry>> PrometheusSource::observe(
       std::max(std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(step));
   const std::string ns = nameAlternation(namespaces), sh = nameAlternation(names),
                     nd = nameAlternation(nodes);
+  UMBRA_TRY(const std::string label, impl_->nodeLabel(start, end));
   // The queries are independent: issued together, a decision waits for the slowest, not the sum.
   std::vector<std::future<Result<SeriesByKey>>> pending;
   for (const auto& f : catalog.features) {
-    pending.push_back(std::async(std::launch::async, [&, q = impl_->expand(f.query, ns, sh, nd)] {
-      return impl_->read(f, q, start, end, stepS);
-    }));
+    pending.push_back(
+        std::async(std::launch::async, [&, q = impl_->expand(f.query, ns, sh, nd, label)] {
+          return impl_->read(f, q, start, end, stepS, label);
+        }));
   }
   std::vector<Result<SeriesByKey>> answers;
   answers.reserve(pending.size());
@@ -250,7 +293,7 @@ Result<std::vector<CandidateTelemetry>> PrometheusSource::observe(
   std::vector<CandidateTelemetry> out;
   for (const auto& s : shadows) {
     UMBRA_TRY(auto c, assembleCandidate(catalog, byFeature, s, s0, unixSeconds(end), stepS.count(),
-                                        s0 + window, staleAfter));
+                                        s0 + window, staleAfter, label));
     out.push_back(std::move(c));
   }
   return out;
@@ -262,15 +305,20 @@ Result<std::map<std::string, FeatureFrame>> PrometheusSource::history(
     const std::vector<std::string>& only) {
   const MetricCatalog& catalog = impl_->options.catalog;
   const std::string selected = names.empty() ? ".+" : nameAlternation(names);
+  std::string label = "node";
+  if (scope == Scope::Node) {
+    UMBRA_TRY(label, impl_->nodeLabel(start, end));
+  }
   std::vector<const Feature*> features;
   std::vector<SeriesByKey> data;
   for (const auto& f : catalog.features) {
     if (f.scope != scope ||
         (!only.empty() && std::find(only.begin(), only.end(), f.name) == only.end()))
       continue;
-    const std::string q = scope == Scope::Shadow ? impl_->expand(f.query, nsRegex, selected, ".+")
-                                                 : impl_->expand(f.query, ".+", ".+", selected);
-    UMBRA_TRY(auto d, impl_->read(f, q, start, end, step));
+    const std::string q = scope == Scope::Shadow
+                              ? impl_->expand(f.query, nsRegex, selected, ".+", label)
+                              : impl_->expand(f.query, ".+", ".+", selected, label);
+    UMBRA_TRY(auto d, impl_->read(f, q, start, end, step, label));
     features.push_back(&f);
     data.push_back(std::move(d));
   }

@@ -49,7 +49,8 @@ class PrometheusSource final : public MetricsSource {
       const std::vector<std::string>& features = {});
 
   // Catalog queries issued (one per feature per observe()); HTTP requests are
-  // client().requestsSent().
+  // client().requestsSent(): those plus, with nodeLabel auto, one or two instant queries the
+  // first time node series are read (which label holds the node name).
   int queriesIssued() const;
   PrometheusClient& client();
   const MetricCatalog& catalog() const;
@@ -64,12 +65,14 @@ class PrometheusSource final : public MetricsSource {
 // The pure assembly step, for tests: one candidate's frame and decision samples from the
 // per-feature query results (`byFeature[i]` answers catalog feature i), rows start, start+step, ...
 // <= end. Shadow-feature cells before `shadowValidFrom` are gaps. Errors name the absent or stale
-// series of a required feature; optional ones become gap columns and notes.
+// series of a required feature (node series by `nodeLabel`); optional ones become gap columns and
+// notes.
 Result<CandidateTelemetry> assembleCandidate(const MetricCatalog& catalog,
                                              const std::vector<SeriesByKey>& byFeature,
                                              const ShadowRef& shadow, int64_t start, int64_t end,
                                              int64_t step, int64_t shadowValidFrom,
-                                             int64_t staleAfter);
+                                             int64_t staleAfter,
+                                             const std::string& nodeLabel = "node");
 
 // Regex alternation of literal names (metacharacters escaped for PromQL's RE2 in a string).
 std::string nameAlternation(const std::vector<std::string>& names);

@@ -68,6 +68,9 @@ std::map<std::string, double> expectedRaw(size_t i) {
 
 // Two hours of 15 s samples ending an hour ago.
 struct Series {
+  // The label node-exporter's series name their node by: `node` as kube-prometheus relabels
+  // them, `instance` as kube-prometheus-stack does (with `job`, and no `node`).
+  std::string nodeLabel = "node";
   int64_t end = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                         .count() /
@@ -108,7 +111,9 @@ struct Series {
       counter("kubevirt_vmi_storage_iops_write", vmi + ",drive=\"rootdisk\"", 20);
       counter("kubevirt_vmi_network_receive_bytes", vmi + ",interface=\"default\"", 1e6 * k);
       counter("kubevirt_vmi_network_transmit_bytes", vmi + ",interface=\"default\"", 2e6 * k);
-      const std::string node = std::string("node=\"") + r.node + "\"";
+      const std::string node = nodeLabel == "node"
+                                   ? std::string("node=\"") + r.node + "\""
+                                   : nodeLabel + "=\"" + r.node + "\",job=\"node-exporter\"";
       counter("node_cpu_seconds", node + ",cpu=\"0\",mode=\"idle\"", 1 - r.util);
       counter("node_cpu_seconds", node + ",cpu=\"0\",mode=\"iowait\"", r.iowait);
       counter("node_cpu_seconds", node + ",cpu=\"0\",mode=\"steal\"", 0.01 * k);
@@ -192,7 +197,11 @@ TEST_F(PrometheusTest, TheFeatureTensorMatchesAHandComputedOneWithOneQueryPerFea
   const MetricCatalog& catalog = MetricCatalog::defaults();
   EXPECT_EQ(source->queriesIssued(), static_cast<int>(catalog.features.size()))
       << "batched: one query per feature for all shadows, not one per shadow";
-  EXPECT_EQ(source->client().requestsSent(), static_cast<int>(catalog.features.size()));
+  EXPECT_EQ(source->client().requestsSent(), static_cast<int>(catalog.features.size()) + 1)
+      << "and once, which label holds the node name (node: found at the first question)";
+  ASSERT_TRUE(source->observe(shadows, at(series_.end - 1200), at(series_.end), 15s).ok());
+  EXPECT_EQ(source->client().requestsSent(), 2 * static_cast<int>(catalog.features.size()) + 1)
+      << "the node label is asked once";
   ASSERT_EQ(r->size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
     const auto& c = (*r)[i];
@@ -369,9 +378,80 @@ TEST_F(PrometheusTest, TrainingHistoryReadsNodesAndVmsOverALongWindow) {
   EXPECT_NEAR(vm.value(10, static_cast<size_t>(vm.column("cpu_steal"))), 0.30, 1e-9);
 }
 
+// kube-prometheus-stack's node-exporter: the node name in `instance`, no `node` label.
+class StockStackPrometheusTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    series_.nodeLabel = "instance";
+    server_ = new PrometheusServer();
+    const Status st = server_->start(series_.openMetrics());
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static inline Series series_;
+  static inline PrometheusServer* server_ = nullptr;
+};
+
+TEST_F(StockStackPrometheusTest, NodeSeriesLabelledByInstanceAreReadWithTheDefaultCatalog) {
+  auto source = sourceFor(server_->url());
+  const std::vector<telemetry::ShadowRef> shadows = {
+      {"ns", "sp-shadow-n1", "n1"}, {"ns", "sp-shadow-n2", "n2"}, {"ns", "sp-shadow-n3", "n3"}};
+  auto r = source->observe(shadows, at(series_.end - 600), at(series_.end), 15s);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const MetricCatalog& catalog = MetricCatalog::defaults();
+  for (size_t i = 0; i < 3; ++i) {
+    const auto& f = (*r)[i].frame;
+    EXPECT_TRUE((*r)[i].notes.empty()) << (*r)[i].notes.front();
+    const auto raw = expectedRaw(i);
+    for (size_t j = 0; j < f.cols(); ++j) {
+      const auto& feature = catalog.features[j];
+      if (feature.scope != telemetry::Scope::Node)
+        continue;
+      ASSERT_TRUE(f.has(10, j)) << feature.name;
+      EXPECT_NEAR(f.value(10, j), raw.at(feature.name) / feature.scale, 1e-6) << feature.name;
+    }
+  }
+  auto history = source->history(telemetry::Scope::Node, "", {}, at(series_.begin + 60),
+                                 at(series_.end), 60s);
+  ASSERT_TRUE(history.ok()) << history.error().message;
+  EXPECT_EQ(history->size(), 3u);
+  EXPECT_NEAR(history->at("n2").value(5, 0), 0.5, 1e-9) << "keyed by the node name";
+
+  // A catalog that insists on `node` finds nothing: the failure a stock stack used to see.
+  MetricCatalog byNode = catalog;
+  byNode.nodeLabel = "node";
+  auto strict = sourceFor(server_->url(), byNode);
+  auto failed = strict->observe(shadows, at(series_.end - 600), at(series_.end), 15s);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().message, "series node_cpu_seconds_total{node=\"n1\"} absent");
+}
+
+TEST(MetricCatalogTest, NodeLabelIsAutoByDefaultAndValidated) {
+  EXPECT_EQ(MetricCatalog::defaults().nodeLabel, "auto");
+  for (const auto& f : MetricCatalog::defaults().features) {
+    if (f.scope == telemetry::Scope::Node) {
+      EXPECT_NE(f.query.find("by ($node_label)"), std::string::npos) << f.name;
+    }
+  }
+  auto parsed = telemetry::parseCatalog(MetricCatalog::defaults().toYaml(), "round trip");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ(parsed->nodeLabel, "auto");
+  auto bad = telemetry::parseCatalog(
+      "nodeLabel: \"no-dashes\"\nfeatures: [{name: a, scope: node, query: up, series: up}]\n",
+      "c.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message,
+            "c.yaml: nodeLabel: must be auto or a Prometheus label name (node, instance, ...), got "
+            "\"no-dashes\"");
+}
+
 TEST_F(PrometheusTest, ABadQueryIsAOneLineErrorAndIsNotRetried) {
   MetricCatalog catalog = MetricCatalog::defaults();
   catalog.features[0].query = "rate(kubevirt_vmi_vcpu_delay_seconds_total[1m]";  // unbalanced
+  catalog.nodeLabel = "node";  // no question about the node label: only the features' requests
   auto source = sourceFor(server_->url(), catalog);
   auto r =
       source->observe({{"ns", "sp-shadow-n1", "n1"}}, at(series_.end - 600), at(series_.end), 15s);

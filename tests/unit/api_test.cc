@@ -182,6 +182,7 @@ TEST(Config, PrometheusConnectionAndCatalogOverrides) {
 prometheus:
   url: https://thanos-querier.openshift-monitoring.svc:9091
   rateWindow: 2m
+  nodeLabel: instance
   timeout: 30s
   bearerTokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token
   tls: {caFile: /etc/prometheus-ca/service-ca.crt, insecureSkipVerify: false}
@@ -195,6 +196,8 @@ prometheus:
   const auto& p = c->prometheus;
   EXPECT_EQ(p.url, "https://thanos-querier.openshift-monitoring.svc:9091");
   EXPECT_EQ(p.catalog.rateWindow, std::chrono::minutes(2));
+  EXPECT_EQ(p.catalog.nodeLabel, "instance");
+  EXPECT_EQ(config::OperatorConfig{}.prometheus.catalog.nodeLabel, "auto");
   EXPECT_EQ(p.timeout, std::chrono::seconds(30));
   EXPECT_EQ(p.bearerTokenFile, "/var/run/secrets/kubernetes.io/serviceaccount/token");
   EXPECT_EQ(p.caFile, "/etc/prometheus-ca/service-ca.crt");
@@ -233,6 +236,9 @@ TEST(Config, BadInputNamesFileAndField) {
       "umbra.yaml: observation.duration: \"5 minutes\" is not a duration (e.g. 90s, 5m, 24h)");
   bad("observation: {minConfidence: 2}",
       "umbra.yaml: observation.minConfidence: must be in [0, 1], got 2");
+  bad("prometheus: {nodeLabel: node-name}",
+      "umbra.yaml: prometheus.nodeLabel: must be auto or a Prometheus label name (node, instance, "
+      "...), got \"node-name\"");
   bad("prometheus: {url: prom:9090}",
       "umbra.yaml: prometheus.url: \"prom:9090\" is not an http(s) URL");
   bad("scoring: {weights: {cpu: 0, memory: 0, disk: 0, network: 0}}",

@@ -475,7 +475,7 @@ TEST(PlacementBench, PlacersSeeTheSameWorldAndTheOracleBoundsThem) {
   models->demandName = "baseline/last-value";
   auto a = runPlacementBench(*cluster, traces, models, o);
   ASSERT_TRUE(a.ok()) << a.error().message;
-  ASSERT_EQ(a->placers.size(), 7u);
+  ASSERT_EQ(a->placers.size(), 8u);
   std::map<std::string, const PlacerResult*> by;
   for (const auto& r : a->placers) {
     by[r.placer] = &r;

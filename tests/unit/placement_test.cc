@@ -394,5 +394,16 @@ TEST(HardwareTest, AnInstancetypeSizesTheVmAsKubeVirtExpandsIt) {
             std::string::npos);
 }
 
+TEST(CandidatesTest, MixedCandidatesAlternateTheRankingsWithoutRepeats) {
+  EXPECT_EQ(mixedCandidates({"f1", "f2", "f3"}, {"s1", "s2", "s3"}, 3),
+            (std::vector<std::string>{"f1", "s1", "f2"}));
+  EXPECT_EQ(mixedCandidates({"a", "b", "c"}, {"a", "c", "d"}, 3),
+            (std::vector<std::string>{"a", "c", "b"}))
+      << "a node both like is probed once";
+  EXPECT_EQ(mixedCandidates({}, {"s1", "s2"}, 3), (std::vector<std::string>{"s1", "s2"}));
+  EXPECT_EQ(mixedCandidates({"a"}, {"a"}, 3), (std::vector<std::string>{"a"}));
+  EXPECT_TRUE(mixedCandidates({"a"}, {"b"}, 0).empty());
+}
+
 }  // namespace
 }  // namespace umbra::placement
