@@ -1,9 +1,8 @@
 #include "cli/inputs.h"
 
-#include <set>
-
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "sim/files.h"
 

@@ -57,11 +57,12 @@ class WorldReader {
   // Adds one device of each SR-IOV network's resource (its NetworkAttachmentDefinition's
   // k8s.v1.cni.cncf.io/resourceName), as virt-controller does for the virt-launcher pod. Reads
   // the definitions from the API server: only targets with SR-IOV interfaces pay for it.
-  // The target's DRA claims: what they need from nodes (placement/dra.h), read on demand.
-  Status addDraNeeds(const std::string& ns, const kube::Json& spec,
-                     placement::TargetRequirements& req) const;
   Status addSriovResources(const std::string& ns, const kube::Json& spec,
                            placement::TargetRequirements& req) const;
+  // The target's DRA claims: what they need from nodes (placement/dra.h), read from the API
+  // server only for targets with claims.
+  Status addDraNeeds(const std::string& ns, const kube::Json& spec,
+                     placement::TargetRequirements& req) const;
   void readShadows(const PlacementInput& in, World& w) const;
   Result<size_t> shadowsOnServer(const PlacementInput& in) const;
   Evidence evidence(const PlacementInput& in, const TargetView& target, SystemTime now) const;

@@ -1,11 +1,10 @@
 #include "placement/candidates.h"
 
-#include "placement/dra.h"
-
 #include <algorithm>
 #include <cstdlib>
 
 #include "kube_core/quantity.h"
+#include "placement/dra.h"
 #include "placement/fields.h"
 
 namespace umbra::placement {
