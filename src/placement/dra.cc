@@ -193,7 +193,8 @@ std::string shortfall(const Needs& needs, const NodeView& node,
   }
   for (const Claim& claim : needs.claims) {
     if (claim.allocatedNodeSelector) {
-      if (!anyTermMatches(*claim.allocatedNodeSelector, node))
+      if (!claim.allocatedNodeSelector->is_null() &&
+          !anyTermMatches(*claim.allocatedNodeSelector, node))
         return claim.label + " is allocated to devices this node cannot reach";
       continue;
     }
@@ -253,8 +254,8 @@ Result<std::shared_ptr<const Needs>> needsOf(const Json& vmiSpec, const std::str
     if (isClaim) {
       own.push_back(ns + "/" + name);
       const Json allocation = (*obj).value("status", Json::object()).value("allocation", Json());
-      if (allocation.is_object())
-        claim.allocatedNodeSelector = allocation.value("nodeSelector", Json::object());
+      if (allocation.is_object())  // no nodeSelector: devices every node reaches (null)
+        claim.allocatedNodeSelector = allocation.value("nodeSelector", Json());
     }
     specs.emplace_back(isClaim ? (*obj).value("spec", Json::object())
                                : (*obj)["spec"].value("spec", Json::object()),

@@ -47,7 +47,8 @@ struct Claim {
   std::string name;   // the entry in the VMI's spec.resourceClaims
   std::string label;  // "ResourceClaimTemplate ns/name", for messages
   std::vector<Request> requests;
-  // status.allocation.nodeSelector of an allocated claim (its devices are already its own).
+  // status.allocation.nodeSelector of an allocated claim (its devices are already its own); null
+  // when the allocation has none (devices every node reaches).
   std::optional<Json> allocatedNodeSelector;
 };
 

@@ -186,6 +186,9 @@ TEST(DraShortfallTest, CountsFirstAvailableAndAllocatedClaims) {
   EXPECT_EQ(shortfall(needs, nodeNamed("b")), "");
   EXPECT_EQ(shortfall(needs, nodeNamed("a")),
             "ResourceClaim ns/bound is allocated to devices this node cannot reach");
+  // An allocation without a node selector: devices every node reaches.
+  needs.claims = {{"c", "ResourceClaim ns/fabric", {}, Json()}};
+  EXPECT_EQ(shortfall(needs, nodeNamed("a")), "");
 }
 
 TEST(DraShortfallTest, ClassAndRequestSelectorsBothApply) {
