@@ -160,8 +160,10 @@ if [[ $phase == Placed ]]; then  # the placed VM boots on its node
 fi
 "${kubectl[@]}" get sp -o wide
 "${kubectl[@]}" get vm,vmi -o wide
-echo "[demo] candidates (probed ones with their score; nodes that cannot host the VM with why):"
-"${kubectl[@]}" get sp "$sp" -o jsonpath='{range .status.candidates[*]}  {.node}: score {.score}, confidence {.confidence}, steal {.predicted.cpuContention} {.reason}{.excluded}{"\n"}{end}'
+echo "[demo] candidates probed:"
+"${kubectl[@]}" get sp "$sp" -o jsonpath='{range .status.candidates[?(@.score)]}  {.node}: score {.score}, confidence {.confidence}, steal {.predicted.cpuContention} {.reason}{"\n"}{end}'
+echo "[demo] nodes that cannot host the VM, and why:"
+"${kubectl[@]}" get sp "$sp" -o jsonpath='{range .status.candidates[?(@.excluded)]}  {.node}: {.excluded}{"\n"}{end}'
 if [[ $phase == Placed ]]; then
   vm=$("${kubectl[@]}" get sp "$sp" -o jsonpath='{.spec.target.name}')
   echo "[demo] pinPolicy $("${kubectl[@]}" get sp "$sp" -o jsonpath='{.spec.pinPolicy}'): the VM runs on $("${kubectl[@]}" get vmi "$vm" -o jsonpath='{.status.nodeName}'), its template's nodeSelector is now '$("${kubectl[@]}" get vm "$vm" -o jsonpath='{.spec.template.spec.nodeSelector}')' (the pin is lifted once it runs there, so drains and later placements stay free)"
