@@ -173,9 +173,12 @@ std::unique_ptr<PrometheusClient> clientFor(PrometheusConnection c) {
   return r.ok() ? std::move(*r) : nullptr;
 }
 
-class PrometheusTest : public ::testing::Test {
+// One Prometheus per test suite, serving Series with node series labelled by `Shape::NodeLabel`.
+template <typename Shape>
+class ServedSeries : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    series_.nodeLabel = Shape::NodeLabel;
     server_ = new PrometheusServer();
     const Status st = server_->start(series_.openMetrics());
     ASSERT_TRUE(st.ok()) << st.error().message;
@@ -187,6 +190,12 @@ class PrometheusTest : public ::testing::Test {
   static inline Series series_;
   static inline PrometheusServer* server_ = nullptr;
 };
+
+// kube-prometheus: node-exporter's series relabelled with `node`.
+struct KubePrometheusShape {
+  static constexpr const char* NodeLabel = "node";
+};
+class PrometheusTest : public ServedSeries<KubePrometheusShape> {};
 
 TEST_F(PrometheusTest, TheFeatureTensorMatchesAHandComputedOneWithOneQueryPerFeature) {
   auto source = sourceFor(server_->url());
@@ -379,21 +388,10 @@ TEST_F(PrometheusTest, TrainingHistoryReadsNodesAndVmsOverALongWindow) {
 }
 
 // kube-prometheus-stack's node-exporter: the node name in `instance`, no `node` label.
-class StockStackPrometheusTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    series_.nodeLabel = "instance";
-    server_ = new PrometheusServer();
-    const Status st = server_->start(series_.openMetrics());
-    ASSERT_TRUE(st.ok()) << st.error().message;
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  static inline Series series_;
-  static inline PrometheusServer* server_ = nullptr;
+struct StockStackShape {
+  static constexpr const char* NodeLabel = "instance";
 };
+class StockStackPrometheusTest : public ServedSeries<StockStackShape> {};
 
 TEST_F(StockStackPrometheusTest, NodeSeriesLabelledByInstanceAreReadWithTheDefaultCatalog) {
   auto source = sourceFor(server_->url());

@@ -192,10 +192,12 @@ class ReconcilerTest : public KubeVirtFixture {
   }
 
   // A placement `name` of VirtualMachine `vm` with one spec field set (path under spec, value).
-  bool createVmPlacement(const std::string& name, const std::string& vm, const std::string& field,
-                         const Json& value) {
+  // A placement of VM `vm`, with one spec field set if `field` is given.
+  bool createVmPlacement(const std::string& name, const std::string& vm,
+                         const std::string& field = "", const Json& value = nullptr) {
     Json sp = placementFor(ns_.name(), name, "VirtualMachine", vm, ns_.name());
-    sp["spec"][Json::json_pointer(field)] = value;
+    if (!field.empty())
+      sp["spec"][Json::json_pointer(field)] = value;
     return admin_->create(api::shadowPlacements(), ns_.name(), sp).ok();
   }
 
@@ -924,11 +926,7 @@ TEST_F(ReconcilerTest, UmbrasOwnPinNeverLimitsTheNextPlacement) {
   const std::string pinned =
       vm["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"];
   EXPECT_EQ(vm["metadata"]["annotations"]["umbra.io/pinned-node"], pinned);
-  ASSERT_TRUE(
-      admin_
-          ->create(api::shadowPlacements(), ns_.name(),
-                   placementFor(ns_.name(), "web-again", "VirtualMachine", "web", ns_.name()))
-          .ok());
+  ASSERT_TRUE(createVmPlacement("web-again", "web"));
   ASSERT_EQ(runUntil("web-again", {"Observing", "Failed"}), "Observing");
   EXPECT_EQ(placement("web-again")["status"]["shadows"].size(), 3u)
       << "every feasible node is a candidate again, not only the one Umbra pinned";
@@ -1035,11 +1033,7 @@ TEST_F(ReconcilerTest, APlacedVmStaysFreeToBePlacedAgainUnderEachPinPolicy) {
   ASSERT_TRUE(createVmAndPlacement("web"));
   ASSERT_EQ(runUntil("web", {"Placed", "Failed"}), "Placed");
   EXPECT_EQ(runningOn("web"), node("a"));
-  ASSERT_TRUE(
-      admin_
-          ->create(api::shadowPlacements(), ns_.name(),
-                   placementFor(ns_.name(), "web-again", "VirtualMachine", "web", ns_.name()))
-          .ok());
+  ASSERT_TRUE(createVmPlacement("web-again", "web"));
   ASSERT_EQ(runUntil("web-again", {"Observing", "Failed"}), "Observing");
   EXPECT_EQ(placement("web-again")["status"]["shadows"].size(), 3u);
   ASSERT_EQ(runUntil("web-again", {"Placed", "Failed"}), "Placed");
