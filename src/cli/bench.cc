@@ -65,11 +65,14 @@ int benchForecast(const BenchForecastFlags& f) {
   for (const std::string t : {"cpu", "memory"}) {
     if (target != "both" && target != t)
       continue;
-    const auto series = seriesOf(*set, t, f.seriesLimit);
+    SkippedSeries skipped;
+    const auto series = seriesOf(*set, t, f.seriesLimit, &skipped);
+    std::fprintf(stderr,
+                 "[bench] %s: %zu series, horizon %d steps, origins every %d steps; skipped %s\n",
+                 t.c_str(), series.size(), eo.horizon, eo.originStride,
+                 skipped.describe().c_str());
     if (series.empty())
       continue;
-    std::fprintf(stderr, "[bench] %s: %zu series, horizon %d steps, origins every %d steps\n",
-                 t.c_str(), series.size(), eo.horizon, eo.originStride);
     auto last = model::lastValue();
     auto snaive = model::seasonalNaive(eo.period);
     auto hw = model::holtWinters(eo.period);

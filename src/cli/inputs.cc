@@ -8,20 +8,39 @@
 
 namespace umbra::cli {
 
+std::string SkippedSeries::describe() const {
+  return std::to_string(total()) + " (fewer than three days: " + std::to_string(tooShort) +
+         ", no data: " + std::to_string(absent) + ", constant: " + std::to_string(constant) + ")";
+}
+
 std::vector<model::EvalSeries> seriesOf(const sim::TraceSet& set, const std::string& target,
-                                        int limit) {
+                                        int limit, SkippedSeries* skipped) {
+  SkippedSeries none;
+  SkippedSeries& skip = skipped ? *skipped : none;
   std::vector<model::EvalSeries> out;
   for (const auto& [id, t] : set.series) {
     const auto& column = target == "memory" ? t.memory : t.cpu;
     model::EvalSeries s{id, {}, t.observed};
     s.values.assign(column.begin(), column.end());
     double lo = 1e9, hi = -1e9;
-    for (const double v : s.values) {
-      lo = std::min(lo, v);
-      hi = std::max(hi, v);
+    for (size_t i = 0; i < s.values.size(); ++i) {
+      if (i < t.observed.size() && !t.observed[i])
+        continue;  // a gap is not a value
+      lo = std::min(lo, s.values[i]);
+      hi = std::max(hi, s.values[i]);
     }
-    if (s.values.size() < size_t{3} * 288 || hi <= 0)
-      continue;  // too short for a daily season, or an absent column (all zero)
+    if (s.values.size() < size_t{3} * 288) {
+      ++skip.tooShort;
+      continue;
+    }
+    if (hi <= 0) {
+      ++skip.absent;
+      continue;
+    }
+    if (hi - lo < 1e-9) {
+      ++skip.constant;
+      continue;
+    }
     for (double& v : s.values)
       v = std::clamp(v, 0.0, 1.0);
     out.push_back(std::move(s));

@@ -11,9 +11,16 @@
 
 namespace umbra::cli {
 
-// Series of one utilisation column (cpu or memory), skipping series without data in it.
+// Series of one utilisation column (cpu or memory). Skipped, and counted in `skipped`: series
+// shorter than three days (a daily season needs them), without data in the column (all zero), or
+// constant (no error scale: MASE is undefined).
+struct SkippedSeries {
+  int tooShort = 0, absent = 0, constant = 0;
+  int total() const { return tooShort + absent + constant; }
+  std::string describe() const;  // "3 (fewer than three days: 1, no data: 1, constant: 1)"
+};
 std::vector<model::EvalSeries> seriesOf(const sim::TraceSet& set, const std::string& target,
-                                        int limit);
+                                        int limit, SkippedSeries* skipped = nullptr);
 
 // --traces and --cluster, loaded and checked against each other.
 struct SimInputs {

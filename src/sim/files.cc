@@ -102,6 +102,8 @@ Result<TraceSet> loadTraces(const std::string& dir, double stepSeconds) {
 }
 
 Status checkTraces(const ClusterSpec& cluster, const TraceSet& traces, const std::string& source) {
+  if (!traces.capacityProblem.empty())
+    return Error::config(traces.capacityProblem);
   for (size_t i = 0; i < cluster.nodes.size(); ++i) {
     const std::string& t = cluster.nodes[i].background.trace;
     if (!t.empty() && !traces.series.count(t))

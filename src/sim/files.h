@@ -15,7 +15,8 @@ Result<ClusterSpec> loadCluster(const std::string& path);
 // `stepSeconds`. Units follow the traces' README (files named alibaba* use Alibaba's).
 Result<TraceSet> loadTraces(const std::string& dir, double stepSeconds = 300);
 
-// Checks that every trace a cluster names exists.
+// Checks that every trace a cluster names exists, and that the traces carry the capacities that
+// size simulated VMs (a metadata file without them loads, for forecasting, but cannot place).
 Status checkTraces(const ClusterSpec& cluster, const TraceSet& traces, const std::string& source);
 
 }  // namespace umbra::sim

@@ -185,6 +185,11 @@ Status parseTraceMeta(std::istream& in, const std::string& source, TraceSet& out
   std::string line;
   if (!std::getline(in, line))
     return Error::config(source + ": empty file");
+  const auto chomp = [](std::string& l) {  // CRLF and LF both
+    if (!l.empty() && l.back() == '\r')
+      l.pop_back();
+  };
+  chomp(line);
   std::vector<std::string> header;
   for (size_t start = 0;;) {
     const size_t comma = line.find(',', start);
@@ -201,13 +206,20 @@ Status parseTraceMeta(std::istream& in, const std::string& source, TraceSet& out
   const int cores = column("cpu_cores") >= 0 ? column("cpu_cores") : column("cpu_num");
   const int memKb = column("mem_capacity_kb");
   const int memNorm = column("mem_size_normalized");
-  if (id < 0 || cores < 0 || (memKb < 0 && memNorm < 0))
-    return Error::config(source +
-                         ":1: needs series_id, cpu_cores|cpu_num and "
-                         "mem_capacity_kb|mem_size_normalized columns");
+  if (id < 0)
+    return Error::config(source + ":1: needs a series_id column");
+  if (cores < 0 || (memKb < 0 && memNorm < 0)) {
+    // Forecasting does not need capacities; placement does (checkTraces()).
+    if (out.capacityProblem.empty())
+      out.capacityProblem = source +
+                            ":1: needs cpu_cores|cpu_num and mem_capacity_kb|mem_size_normalized "
+                            "columns to size the VMs";
+    return okStatus();
+  }
   size_t lineNo = 1;
   while (std::getline(in, line)) {
     ++lineNo;
+    chomp(line);
     std::vector<std::string_view> f(header.size() + 1);
     const size_t n = split(line, f.data(), f.size());
     if (n < header.size())

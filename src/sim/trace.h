@@ -35,6 +35,9 @@ struct Trace {
 struct TraceSet {
   std::map<std::string, Trace> series;
   std::vector<std::string> ids() const;
+  // Set when a metadata file had no capacity columns: its series keep the default size, which
+  // forecasting does not need and placement does (checkTraces() reports it).
+  std::string capacityProblem;
 };
 
 // Units of a file's disk_io and net_io columns, turned into bytes/s (see the traces' README):

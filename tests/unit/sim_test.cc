@@ -281,6 +281,34 @@ TEST(TraceTest, MetaGivesSizes) {
   EXPECT_EQ(set.series.at("bitbrains_rnd_001").memoryBytes, 8388608.0 * 1024);
 }
 
+// Files written on Windows load like the others; a metadata file without capacity columns loads
+// for forecasting and is refused, naming it, where VMs are sized from it (placement).
+TEST(TraceTest, CrlfFilesLoadAndCapacitiesAreNeededOnlyForPlacement) {
+  std::istringstream csv(
+      "series_id,timestamp_s,cpu_util,mem_util,disk_io,net_io\r\n"
+      "vm_1,0,0.5,0.5,0,0\r\nvm_1,300,0.25,0.5,0,0\r\n");
+  std::istringstream meta("series_id,cpu_cores,mem_capacity_kb\r\nvm_1,4,1048576\r\n");
+  TraceSet set;
+  ASSERT_TRUE(parseTraceCsv(csv, "t.csv", 300, {}, set).ok());
+  ASSERT_TRUE(parseTraceMeta(meta, "t_meta.csv", set).ok());
+  EXPECT_NEAR(set.series.at("vm_1").cpu[1], 0.25, 1e-6);
+  EXPECT_EQ(set.series.at("vm_1").cpuCores, 4) << "the CR of the last column is not part of it";
+  EXPECT_EQ(set.series.at("vm_1").memoryBytes, 1048576.0 * 1024);
+
+  std::istringstream noCapacity("series_id,source_file\nvm_1,x.csv\n");
+  ASSERT_TRUE(parseTraceMeta(noCapacity, "n_meta.csv", set).ok());
+  auto cluster = parseCluster("name: c\nnodes: [{name: a, cpu: 4, memory: 8Gi}]\n", "c.yaml");
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  const Status st = checkTraces(*cluster, set, "c.yaml");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message,
+            "n_meta.csv:1: needs cpu_cores|cpu_num and mem_capacity_kb|mem_size_normalized "
+            "columns to size the VMs");
+  std::istringstream noId("id,cpu_cores\nvm_1,4\n");
+  EXPECT_EQ(parseTraceMeta(noId, "i_meta.csv", set).error().message,
+            "i_meta.csv:1: needs a series_id column");
+}
+
 TEST(ClusterTest, TheExampleClustersParse) {
   auto small = loadCluster(UMBRA_SOURCE_DIR "/examples/clusters/small.yaml");
   ASSERT_TRUE(small.ok()) << small.error().message;
