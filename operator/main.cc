@@ -124,8 +124,17 @@ int run(const op::Flags& flags) {
                                        {"apiserver", server},
                                        {"namespace", flags.ns.empty() ? "<all>" : flags.ns},
                                        {"prometheus", cfg->prometheus.url}});
-  runtime::LeaderElector leader(client,
-                                {flags.leaderElectionNamespace, flags.leaderElectionId, me});
+  const runtime::LeaderElectionConfig election{flags.leaderElectionNamespace,
+                                               flags.leaderElectionId, me};
+  // Its own connection, each request bounded by half the renew deadline.
+  auto electionClient = kube::RestClient::fromConfig(
+      runtime::LeaderElector::clientConfig(client.config(), election));
+  if (!electionClient.ok())
+    return fatal(electionClient.error().message);
+  (*electionClient)->setObserver([&m = *metrics](const std::string& verb, int code, double s) {
+    m.apiRequest(verb, code, s);
+  });
+  runtime::LeaderElector leader(**electionClient, election);
   if (flags.leaderElect)
     leader.start(startWork, [&] { latch.trigger(1); });
   else

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 
@@ -128,6 +129,12 @@ void LeaderElector::run(const CancellationPtr& cancel,
   log::info("stopped leading", {{"lease", lease}, {"identity", config_.identity}});
   if (onStoppedLeading)
     onStoppedLeading();
+}
+
+kube::ClusterConfig LeaderElector::clientConfig(kube::ClusterConfig cluster,
+                                               const LeaderElectionConfig& election) {
+  cluster.requestTimeout = std::max(std::chrono::seconds(1), election.renewDeadline / 2);
+  return cluster;
 }
 
 LeaderElector::~LeaderElector() {

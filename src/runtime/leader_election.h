@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "kube/client.h"
+#include "kube/config.h"
 
 namespace umbra::runtime {
 
@@ -48,6 +49,13 @@ class LeaderElector {
 
   // "<hostname>_<random hex>", client-go's identity for a candidate.
   static std::string defaultIdentity();
+
+  // The connection an elector's client should use: every request bounded by half the renew
+  // deadline (an attempt is a GET and an UPDATE), so that a slow API server costs leadership
+  // within the renew deadline, as client-go bounds a renewal with a context, instead of after the
+  // general 30 s timeout (twice).
+  static kube::ClusterConfig clientConfig(kube::ClusterConfig cluster,
+                                          const LeaderElectionConfig& election);
 
   bool isLeader() const { return leader_.load(); }
   // One acquire-or-renew attempt (public for tests); true when we hold the lease afterwards.

@@ -61,7 +61,8 @@ TEST(ChartTest, TemplatesAreHardenedAndFollowTheValues) {
         "allowPrivilegeEscalation: false", "path: /healthz", "path: /readyz", "emptyDir: {}"}) {
     EXPECT_NE(plain.output.find(want), std::string::npos) << want;
   }
-  EXPECT_EQ(plain.output.find("--leader-elect"), std::string::npos) << "one replica, no election";
+  EXPECT_NE(plain.output.find("--leader-elect"), std::string::npos)
+      << "election also with one replica: a rolling update runs two pods for a while";
   EXPECT_EQ(plain.output.find("kind: ServiceMonitor"), std::string::npos);
   EXPECT_EQ(plain.output.find("kind: PersistentVolumeClaim"), std::string::npos);
   EXPECT_EQ(plain.output.find("'*'"), std::string::npos) << "no wildcard in RBAC";
