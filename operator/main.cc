@@ -56,9 +56,10 @@ int run(const op::Flags& flags) {
   auto metrics = exposition::OperatorMetrics::create(flags.metricsBindAddress, error);
   if (!metrics)
     return fatal(error);
-  client.setObserver([&m = *metrics](const std::string& verb, int code, double s) {
+  const auto countRequest = [&m = *metrics](const std::string& verb, int code, double s) {
     m.apiRequest(verb, code, s);
-  });
+  };
+  client.setObserver(countRequest);
   auto prometheus = app::prometheusSource(cfg->prometheus, *metrics);
   if (!prometheus.ok())
     return fatal(prometheus.error().message);
@@ -131,9 +132,7 @@ int run(const op::Flags& flags) {
       runtime::LeaderElector::clientConfig(client.config(), election));
   if (!electionClient.ok())
     return fatal(electionClient.error().message);
-  (*electionClient)->setObserver([&m = *metrics](const std::string& verb, int code, double s) {
-    m.apiRequest(verb, code, s);
-  });
+  (*electionClient)->setObserver(countRequest);
   runtime::LeaderElector leader(**electionClient, election);
   if (flags.leaderElect)
     leader.start(startWork, [&] { latch.trigger(1); });
