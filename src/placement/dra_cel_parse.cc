@@ -100,19 +100,14 @@ class Parser {
     return n;
   }
 
-  Result<NodeP> expr() {  // or
-    UMBRA_TRY(NodeP left, conjunction());
-    while (accept("||")) {
-      UMBRA_TRY(NodeP right, conjunction());
-      left = make(N::Binary, "||", {left, right});
-    }
-    return left;
-  }
-  Result<NodeP> conjunction() {
-    UMBRA_TRY(NodeP left, unary());
-    while (accept("&&")) {
-      UMBRA_TRY(NodeP right, unary());
-      left = make(N::Binary, "&&", {left, right});
+  Result<NodeP> expr() { return leftAssociative("||", &Parser::conjunction); }
+  Result<NodeP> conjunction() { return leftAssociative("&&", &Parser::unary); }
+  // operand (op operand)*, grouped to the left.
+  Result<NodeP> leftAssociative(const char* op, Result<NodeP> (Parser::*operand)()) {
+    UMBRA_TRY(NodeP left, (this->*operand)());
+    while (accept(op)) {
+      UMBRA_TRY(NodeP right, (this->*operand)());
+      left = make(N::Binary, op, {left, right});
     }
     return left;
   }
