@@ -1,6 +1,7 @@
 // umbra bench placement: every placer on the same simulated cluster, arrivals and seed, at each
-// utilisation, with the hidden interference on and off, over several seeds. Markdown on stdout
-// (each run, then a summary against the best peer of each run), JSON with every VM.
+// utilisation, with the interference on and off, over several seeds. "Steal" in the JSON is the
+// VMs' slowdown (run-queue delay and interference, the simulator's ground truth). Markdown on
+// stdout (each run, then a summary against the best peer of each run), JSON with every VM.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -69,20 +70,23 @@ void printRun(const model::PlacementBenchReport& report, int level, bool on, int
       "## Background %d %% (reached %.1f %% mean node CPU), hidden interference %s, seed %d\n\n",
       level, 100 * report.utilisation, on ? "on" : "off", seed);
   std::printf(
-      "| placer | mean p95 steal | mean steal | p95 of all 5-min steal | minutes over SLO "
-      "(steal > 10 %%) | neighbours' p95 steal | unschedulable | p95 iowait | node CPU imbalance "
+      "| placer | mean p95 slowdown | mean slowdown | p95 of all 5-min slowdown | minutes over SLO "
+      "(slowdown > 10 %%) | neighbours' p95 slowdown | unschedulable | p95 iowait | node CPU "
+      "imbalance "
       "(sd) | shadow CPU-h %% | decision latency (sim s) | decision compute (ms) |\n"
       "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
   for (const auto& r : report.placers)
-    std::printf("| %s | %.4f | %.4f | %.4f | %.0f | %.4f | %zu | %.4f | %.4f | %.3f | %.0f | %.1f |\n",
-                r.placer.c_str(), r.meanP95Steal, r.meanSteal, r.p95AllSteal, r.minutesOverSlo,
-                r.neighbourP95, r.unschedulable.size(), r.p95IoWait, r.imbalance,
-                100 * r.shadowCpuShare, r.decisionSeconds, 1000 * r.computeSeconds);
+    std::printf(
+        "| %s | %.4f | %.4f | %.4f | %.0f | %.4f | %zu | %.4f | %.4f | %.3f | %.0f | %.1f |\n",
+        r.placer.c_str(), r.meanP95Steal, r.meanSteal, r.p95AllSteal, r.minutesOverSlo,
+        r.neighbourP95, r.unschedulable.size(), r.p95IoWait, r.imbalance, 100 * r.shadowCpuShare,
+        r.decisionSeconds, 1000 * r.computeSeconds);
   std::printf("\n");
 }
 
 // Calibration: does the stated confidence match how often the choice was right (within one point
-// of steal of the best probed candidate over the VM's next 24 h)? Over every seed's decisions.
+// of p95 slowdown of the best probed candidate over the VM's next 24 h)? Over every seed's
+// decisions.
 json printCalibration(const std::string& placer,
                       const std::vector<std::pair<double, bool>>& decisions) {
   struct Bin {
@@ -120,7 +124,7 @@ json printCalibration(const std::string& placer,
   return {{"bins", bj}, {"brier", brier / total}, {"ece", ece}};
 }
 
-// One VM's p95 steal under two placers (an arrival both placed), and under the oracle.
+// One VM's p95 slowdown under two placers (an arrival both placed), and under the oracle.
 struct Pair {
   size_t run;
   double umbra, peer, oracle;
@@ -216,18 +220,18 @@ json printSummary(const std::vector<model::PlacementBenchReport>& runs, int leve
   std::printf(
       "### Summary of %s: background %d %%, interference %s, %zu runs, %zu VMs placed by it, the "
       "best peer and the oracle\n\n"
-      "| | mean p95 steal [95 %% interval] |\n| --- | --- |\n"
+      "| | mean p95 slowdown [95 %% interval] |\n| --- | --- |\n"
       "| %s | %.4f [%.4f, %.4f] |\n| best peer of each run (%s) | %.4f [%.4f, %.4f] |\n"
       "| oracle | %.4f [%.4f, %.4f] |\n\n"
       "%s / best peer: **%.2f** [%.2f, %.2f] (target <= 0.7 with interference on, <= 1.0 off); "
       "gap from the best peer to the oracle closed: **%.0f %%** [%.0f, %.0f] (target >= 60 %%); "
-      "neighbours' p95 steal: %s %.4f, best peer %.4f (target: no worse); shadow cost %.3f %% "
+      "neighbours' p95 slowdown: %s %.4f, best peer %.4f (target: no worse); shadow cost %.3f %% "
       "of CPU-hours (target <= 2 %%)\n\n",
       prober.c_str(), level, on ? "on" : "off", runs.size(), pairs.size(), prober.c_str(),
-      umbra.mean, umbra.lo, umbra.hi,
-      bestPeers.dump().c_str(), peer.mean, peer.lo, peer.hi, oracle.mean, oracle.lo, oracle.hi,
-      prober.c_str(), ratio.mean, ratio.lo, ratio.hi, 100 * closed.mean, 100 * closed.lo,
-      100 * closed.hi, prober.c_str(), harmUmbra / n, harmPeer / n, 100 * shadowCpu / n);
+      umbra.mean, umbra.lo, umbra.hi, bestPeers.dump().c_str(), peer.mean, peer.lo, peer.hi,
+      oracle.mean, oracle.lo, oracle.hi, prober.c_str(), ratio.mean, ratio.lo, ratio.hi,
+      100 * closed.mean, 100 * closed.lo, 100 * closed.hi, prober.c_str(), harmUmbra / n,
+      harmPeer / n, 100 * shadowCpu / n);
   const auto interval = [](const Interval& i) {
     return json{{"mean", i.mean}, {"lo", i.lo}, {"hi", i.hi}};
   };
@@ -273,12 +277,12 @@ int benchPlacement(const BenchPlacementFlags& f) {
       return fail(map.error().message);
     models->contention = *map;
   }
-  json out = {{"cluster", f.cluster},   {"traces", f.traces},        {"traceHalf", f.traceHalf},
-              {"seeds", f.seeds},       {"arrivals", f.arrivals},    {"model", models->name()},
-              {"runs", json::array()},  {"summary", json::array()}};
+  json out = {{"cluster", f.cluster},  {"traces", f.traces},      {"traceHalf", f.traceHalf},
+              {"seeds", f.seeds},      {"arrivals", f.arrivals},  {"model", models->name()},
+              {"runs", json::array()}, {"summary", json::array()}};
   std::printf("# Placement benchmark: %s, traces %s (half %s), seeds %s, %d arrivals, model %s\n\n",
-              f.cluster.c_str(), f.traces.c_str(), f.traceHalf.c_str(), json(f.seeds).dump().c_str(),
-              f.arrivals, models->name().c_str());
+              f.cluster.c_str(), f.traces.c_str(), f.traceHalf.c_str(),
+              json(f.seeds).dump().c_str(), f.arrivals, models->name().c_str());
   for (const int level : f.utilisation) {
     for (const bool on : interferenceModes) {
       std::vector<model::PlacementBenchReport> runs;
@@ -315,8 +319,8 @@ int benchPlacement(const BenchPlacementFlags& f) {
         runs.push_back(std::move(*report));
         std::fflush(stdout);
       }
-      // The operator's placer first, then the candidate choices measured for the next step.
-      for (const char* prober : {"umbra", "umbra-mixed", "umbra-preranked"}) {
+      // The operator's placer first, then its ablation (candidates by requests alone).
+      for (const char* prober : {"umbra", "umbra-static"}) {
         json summary = printSummary(runs, level, on, prober);
         const auto decisions = calibration.find(prober);
         if (decisions != calibration.end() && !decisions->second.empty())

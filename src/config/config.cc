@@ -135,10 +135,9 @@ class Reader {
 };
 
 Status parsePrometheus(const YAML::Node& n, const Reader& r, PrometheusSettings& p) {
-  UMBRA_CHECK(r.onlyKeys(
-      n, "prometheus",
-      {"url", "rateWindow", "nodeLabel", "timeout", "bearerTokenFile", "basicAuth", "tls",
-       "catalog"}));
+  UMBRA_CHECK(r.onlyKeys(n, "prometheus",
+                         {"url", "rateWindow", "nodeLabel", "probeReference", "timeout",
+                          "bearerTokenFile", "basicAuth", "tls", "catalog"}));
   if (!n) {
     return okStatus();
   }
@@ -154,9 +153,13 @@ Status parsePrometheus(const YAML::Node& n, const Reader& r, PrometheusSettings&
   p.catalog.rateWindow = std::chrono::duration_cast<std::chrono::seconds>(window);
   UMBRA_CHECK(r.string(n["nodeLabel"], "prometheus.nodeLabel", p.catalog.nodeLabel));
   if (!telemetry::validNodeLabel(p.catalog.nodeLabel)) {
-    return r.error("prometheus.nodeLabel", "must be auto or a Prometheus label name (node, "
-                                           "instance, ...), got \"" + p.catalog.nodeLabel + "\"");
+    return r.error("prometheus.nodeLabel",
+                   "must be auto or a Prometheus label name (node, "
+                   "instance, ...), got \"" +
+                       p.catalog.nodeLabel + "\"");
   }
+  UMBRA_CHECK(r.number(n["probeReference"], "prometheus.probeReference", 0.001, 1000,
+                       p.catalog.probeReference));
   UMBRA_CHECK(r.duration(n["timeout"], "prometheus.timeout", p.timeout));
   UMBRA_CHECK(r.string(n["bearerTokenFile"], "prometheus.bearerTokenFile", p.bearerTokenFile));
   UMBRA_CHECK(r.onlyKeys(n["basicAuth"], "prometheus.basicAuth", {"username", "passwordFile"}));

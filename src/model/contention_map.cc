@@ -31,10 +31,11 @@ int featuresOf(int output, const ContentionInputs& in,
     case 0: {  // CPU steal: how loaded the node will be once the target adds its share
       const double rho50 = in.nodeUtilP50 + in.cpuShare;
       const double rho90 = in.nodeUtilP90 + in.cpuShare;
-      f = {in.shadowSteal,     in.shadowStealSd,      in.nodeUtilNow,     in.nodeUtilP50,
-           in.nodeUtilP90,     in.cpuShare,           hinge(rho50 - 0.6), hinge(rho50 - 0.8),
-           hinge(rho90 - 0.9), in.shadowSteal * rho50};
-      return 10;
+      f = {in.shadowSteal,         in.shadowStealSd,   in.nodeUtilNow,
+           in.nodeUtilP50,         in.nodeUtilP90,     in.cpuShare,
+           hinge(rho50 - 0.6),     hinge(rho50 - 0.8), hinge(rho90 - 0.9),
+           in.shadowSteal * rho50, in.probeLoss,       in.probeLossSd};
+      return 12;
     }
     case 1:  // memory stalls
       f = {in.memoryPressure, in.memoryPressureSd, in.memoryShare,
@@ -131,12 +132,15 @@ placement::Contention contentionOf(const json& j) {
   X(shadowSteal) X(shadowStealSd) X(nodeUtilNow) X(nodeUtilP50) X(nodeUtilP90)      \
   X(memoryPressure) X(memoryPressureSd) X(ioWait) X(ioWaitSd) X(networkLatency)     \
   X(networkLatencySd) X(targetVcpus) X(cpuShare) X(memoryShare)
+// Added later: outcomes recorded before them read 0 (a Passive shadow's).
+#define UMBRA_OPTIONAL_INPUT_FIELDS(X) X(probeLoss) X(probeLossSd)
 // clang-format on
 
 json inputsJson(const ContentionInputs& in) {
   json j;
 #define X(f) j[#f] = in.f;
   UMBRA_INPUT_FIELDS(X)
+  UMBRA_OPTIONAL_INPUT_FIELDS(X)
 #undef X
   return j;
 }
@@ -145,6 +149,9 @@ ContentionInputs inputsOf(const json& j) {
   ContentionInputs in;
 #define X(f) in.f = j.at(#f).get<double>();
   UMBRA_INPUT_FIELDS(X)
+#undef X
+#define X(f) in.f = j.value(#f, 0.0);
+  UMBRA_OPTIONAL_INPUT_FIELDS(X)
 #undef X
   return in;
 }
@@ -194,9 +201,12 @@ ContentionQuantiles ContentionMap::predict(const ContentionInputs& in) const {
   if (!learned_) {
     const double load =
         1.0 + std::clamp(in.nodeUtilP50, 0.0, 1.0) * std::max(1.0, in.targetVcpus) / 8.0;
-    out.p50 = {std::min(1.0, in.shadowSteal * load), in.memoryPressure, in.ioWait,
-               in.networkLatency};
-    out.p90 = {std::min(1.0, out.p50.cpuContention + 1.28 * in.shadowStealSd),
+    // The slowdown: the run queue's delay (scaled up by the load the target adds) and the
+    // interference the probe measured, compounded.
+    const double delay = std::min(1.0, in.shadowSteal * load);
+    const double slowdown = 1.0 - (1.0 - delay) * (1.0 - std::clamp(in.probeLoss, 0.0, 1.0));
+    out.p50 = {slowdown, in.memoryPressure, in.ioWait, in.networkLatency};
+    out.p90 = {std::min(1.0, slowdown + 1.28 * std::hypot(in.shadowStealSd, in.probeLossSd)),
                std::min(1.0, in.memoryPressure + 1.28 * in.memoryPressureSd),
                std::min(1.0, in.ioWait + 1.28 * in.ioWaitSd),
                in.networkLatency + 1.28 * in.networkLatencySd};

@@ -15,8 +15,10 @@ namespace umbra::model {
 // forecaster).
 struct ContentionInputs {
   double shadowSteal = 0, shadowStealSd = 0;  // the shadow's vCPU delay fraction
-  double nodeUtilNow = 0;                     // node CPU utilisation during the observation
-  double nodeUtilP50 = 0, nodeUtilP90 = 0;    // demand forecast, mean over the horizon steps
+  // A Synthetic shadow's probe: the share of memory-kernel speed lost to co-runners (0: none).
+  double probeLoss = 0, probeLossSd = 0;
+  double nodeUtilNow = 0;                   // node CPU utilisation during the observation
+  double nodeUtilP50 = 0, nodeUtilP90 = 0;  // demand forecast, mean over the horizon steps
   double memoryPressure = 0, memoryPressureSd = 0;
   double ioWait = 0, ioWaitSd = 0;
   double networkLatency = 0, networkLatencySd = 0;  // seconds
@@ -68,7 +70,7 @@ class ContentionMap {
   static Result<ContentionMap> load(const std::string& path);
 
   static constexpr int Outputs = 4;  // cpuContention, memoryPressure, ioWait, networkLatency
-  static constexpr int MaxFeatures = 10;
+  static constexpr int MaxFeatures = 12;
   struct Head {
     int features = 0;
     std::array<double, MaxFeatures> mean{}, sd{};

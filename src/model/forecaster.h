@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/result.h"
 #include "placement/scoring.h"
 #include "telemetry/metrics_source.h"
@@ -41,6 +42,11 @@ class Forecaster {
                                     const TargetProfile& target) = 0;
   // Reported in status.model, e.g. "baseline/window-mean".
   virtual std::string name() const = 0;
+  // About to forecast these nodes for a window ending at `end`: a forecaster that reads node
+  // history may read all of it at once (one query) instead of one node at a time.
+  virtual void prefetch(const std::vector<std::string>& nodes, SystemTime end) {
+    (void)nodes, (void)end;
+  }
 };
 
 // A transparent baseline (tests, and a reference in the benchmarks): p50 is the mean of the

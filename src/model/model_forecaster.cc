@@ -60,13 +60,14 @@ std::string ModelForecaster::name() const {
 ContentionInputs ModelForecaster::inputsOf(const telemetry::CandidateTelemetry& observed,
                                            const TargetProfile& target,
                                            const QuantileForecast& demand) {
-  Moments steal, util, mem, io, net;
+  Moments steal, probe, util, mem, io, net;
   double n = 0;
   for (const auto& s : observed.samples) {
     if (!s.present)
       continue;
     ++n;
     steal.add(s.cpuSteal);
+    probe.add(s.probeLoss);
     util.add(s.cpuUtilization);
     mem.add(s.memoryPressure);
     io.add(s.ioWait);
@@ -75,6 +76,8 @@ ContentionInputs ModelForecaster::inputsOf(const telemetry::CandidateTelemetry& 
   ContentionInputs in;
   in.shadowSteal = steal.mean(n);
   in.shadowStealSd = steal.sd(n);
+  in.probeLoss = probe.mean(n);
+  in.probeLossSd = probe.sd(n);
   in.nodeUtilNow = util.mean(n);
   in.nodeUtilP50 = demand.p50.empty() ? in.nodeUtilNow : std::clamp(meanOf(demand.p50), 0.0, 1.0);
   in.nodeUtilP90 =
@@ -110,7 +113,14 @@ Result<Forecast> ModelForecaster::forecast(const telemetry::CandidateTelemetry& 
     const SystemTime end = observed.frame.times.empty()
                                ? SystemTime{}
                                : SystemTime{std::chrono::seconds(observed.frame.times.back())};
-    auto h = history_(observed.node, end);
+    std::optional<Result<std::vector<double>>> cached;
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      if (const auto it = prefetched_.find(observed.node);
+          it != prefetched_.end() && prefetchedEnd_ == end)
+        cached.emplace(it->second);
+    }
+    auto h = cached ? std::move(*cached) : history_(observed.node, end);
     if (h.ok() && h->size() > 1) {
       demand = models->demand->predict(0, *h, horizon_);
       historyFactor = 1.0;
@@ -142,6 +152,27 @@ Result<Forecast> ModelForecaster::forecast(const telemetry::CandidateTelemetry& 
     inputs_[target.key][observed.node] = in;
   }
   return f;
+}
+
+void ModelForecaster::setNodeHistories(NodeHistories histories) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  histories_ = std::move(histories);
+}
+
+void ModelForecaster::prefetch(const std::vector<std::string>& nodes, SystemTime end) {
+  NodeHistories read;
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    read = histories_;
+  }
+  if (!read)
+    return;
+  auto all = read(nodes, end);  // outside the lock: a Prometheus round trip
+  const std::lock_guard<std::mutex> lock(mutex_);
+  prefetched_.clear();
+  prefetchedEnd_ = end;
+  if (all.ok())
+    prefetched_ = std::move(all).value();
 }
 
 std::optional<ContentionInputs> ModelForecaster::inputsFor(const std::string& target,

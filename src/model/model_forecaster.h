@@ -36,6 +36,9 @@ struct ForecastModels {
 // last value. Prometheus in the operator.
 using NodeHistory =
     std::function<Result<std::vector<double>>(const std::string& node, SystemTime end)>;
+// The same for many nodes at once (one query): node -> history; nodes without one are absent.
+using NodeHistories = std::function<Result<std::map<std::string, std::vector<double>>>(
+    const std::vector<std::string>& nodes, SystemTime end)>;
 
 // The operator's forecaster: the demand model forecasts the candidate node's CPU utilisation over
 // the horizon from its history, then the contention mapping turns that, the shadow's observation
@@ -55,6 +58,10 @@ class ModelForecaster final : public Forecaster {
   Result<Forecast> forecast(const telemetry::CandidateTelemetry& observed,
                             const TargetProfile& target) override;
   std::string name() const override;
+  // With NodeHistories set: reads the nodes' histories in one call; forecasts of those nodes for a
+  // window ending at `end` use them. The next prefetch replaces them.
+  void prefetch(const std::vector<std::string>& nodes, SystemTime end) override;
+  void setNodeHistories(NodeHistories histories);
 
   std::shared_ptr<const ForecastModels> models() const;
   void setModels(std::shared_ptr<const ForecastModels> models);
@@ -74,6 +81,9 @@ class ModelForecaster final : public Forecaster {
   mutable std::mutex mutex_;
   std::shared_ptr<const ForecastModels> models_;
   NodeHistory history_;
+  NodeHistories histories_;
+  SystemTime prefetchedEnd_{};
+  std::map<std::string, std::vector<double>> prefetched_;  // guarded by mutex_
   int horizon_;
   std::map<std::string, std::map<std::string, ContentionInputs>> inputs_;
 };

@@ -32,12 +32,6 @@ inline double percentileOf(std::vector<double> v, double q) {
   return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
-inline double stealOf(const sim::WorkloadCounters& before, const sim::WorkloadCounters& now) {
-  const double delay = now.cpuDelay - before.cpuDelay;
-  const double running = now.cpuRunning - before.cpuRunning;
-  return delay / std::max(1e-9, delay + running);
-}
-
 // What node-exporter's series give over one step (the catalog's queries, from counter deltas).
 inline telemetry::Sample nodeSample(const sim::NodeCounters& before, const sim::NodeState& now) {
   const double cores = std::max(1.0, now.spec.cpuCores);
@@ -52,11 +46,13 @@ inline telemetry::Sample nodeSample(const sim::NodeCounters& before, const sim::
   return s;
 }
 
+// "Steal" in the benchmark's measurements is the simulator's ground-truth slowdown of a VM
+// (sim::WorkloadState::slowdown: run-queue delay and interference compounded), what a VM's user
+// feels; no exporter shows it whole.
 struct Tracked {
   size_t node = 0;
   placement::Resources requests;
   double endAt = 0;
-  sim::WorkloadCounters last;
   double stealSum = 0, ioSum = 0;
   int steps = 0;
   std::vector<double> slotSteal, slotIo;
@@ -68,7 +64,6 @@ struct Tracked {
 // Every workload's steal per measuring slot (background and placed VMs), for the harm a placement
 // does to its neighbours.
 struct StealSeries {
-  sim::WorkloadCounters last;
   double sum = 0;
   int steps = 0;
   size_t firstSlot = 0;  // the measuring slot of slots[0]
@@ -123,7 +118,7 @@ class World {
   Status add(const sim::WorkloadSpec& w, size_t node) {
     UMBRA_CHECK(sim_.addWorkload(w, cluster_.nodes[node].name));
     if (measuring_)
-      series_[w.id] = {sim_.workload(w.id)->counters, 0, 0, slot_, {}};
+      series_[w.id] = {0, 0, slot_, {}};
     requested_[node].cpu += w.vcpus / placement::CpuAllocationRatio;
     requested_[node].memory += w.memoryBytes;
     return okStatus();
@@ -140,7 +135,6 @@ class World {
     t.node = node;
     t.requests = {w.vcpus / placement::CpuAllocationRatio, w.memoryBytes};
     t.endAt = sim_.elapsed() + lifetime;
-    t.last = sim_.workload(w.id)->counters;
     tracked_[w.id] = std::move(t);
     return okStatus();
   }
@@ -160,17 +154,15 @@ class World {
       const auto* w = sim_.workload(id);
       if (!w)
         continue;
-      series.sum += stealOf(series.last, w->counters);
-      series.last = w->counters;
+      series.sum += w->slowdown;
       ++series.steps;
     }
     for (auto& [id, t] : tracked_) {
       const auto* w = sim_.workload(id);
       if (!w)
         continue;
-      t.stealSum += stealOf(t.last, w->counters);
+      t.stealSum += w->slowdown;
       t.ioSum += recent_[t.node].back().ioWait;
-      t.last = w->counters;
       ++t.steps;
     }
     if (++slotSteps_ < SlotSteps)
@@ -223,7 +215,7 @@ class World {
   void startMeasuring() {
     measuring_ = true;
     for (const auto& [id, state] : sim_.workloads())
-      series_[id] = {state.counters, 0, 0, slot_, {}};
+      series_[id] = {0, 0, slot_, {}};
   }
   const std::map<std::string, StealSeries>& series() const { return series_; }
   double imbalance() const { return imbalanceSlots_ ? imbalance_ / imbalanceSlots_ : 0; }

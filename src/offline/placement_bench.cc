@@ -42,12 +42,12 @@ Result<PlacementBenchReport> runPlacementBench(
   }
   PlacementBenchReport report;
   report.interference = o.interference;
-  // "umbra" probes the operator's candidates (the top by its static, request-based score);
-  // "umbra-preranked" probes the top of the forecast-only ranking instead (a proposed change).
-  // "umbra-mixed" takes them in turn from both rankings (placement::mixedCandidates).
-  const std::vector<std::string> placers = {"requests",        "load-packing", "load-risk",
-                                            "forecast-only",   "umbra",        "umbra-preranked",
-                                            "umbra-mixed",     "oracle"};
+  // "umbra" chooses candidates as the operator does (WorldReader::rankByForecast and
+  // planSelectCandidates): the node forecast's favourites and the requests' in turn
+  // (placement::mixedCandidates). "umbra-static" probes the requests' top only, as the operator
+  // does when it cannot forecast the nodes (an ablation).
+  const std::vector<std::string> placers = {
+      "requests", "load-packing", "load-risk", "forecast-only", "umbra", "umbra-static", "oracle"};
   for (const auto& placer : placers) {
     World w(cluster, traces, o.seed);
     UMBRA_CHECK(fill(w, traces, ids, classes, o.utilisation, o.seed, report.utilisation));
@@ -79,30 +79,22 @@ Result<PlacementBenchReport> runPlacementBench(
       } else if (placer == "load-packing") {
         c.node = loadAwareChoice(w, vm, verdicts, o.targetLoad);
       } else if (placer == "load-risk") {
-        c.node = loadRiskChoice(w, vm, verdicts, o.riskMargin, o.riskSensitivity,
-                                o.riskWindowSlots);
+        c.node =
+            loadRiskChoice(w, vm, verdicts, o.riskMargin, o.riskSensitivity, o.riskWindowSlots);
       } else if (placer == "forecast-only") {
         const auto d = forecastOnlyRanking(w, forecaster, vm, verdicts);
         c.node = w.indexOf(d.selected.empty() ? verdicts.front().node : d.selected);
       } else if (placer == "umbra") {
-        UMBRA_TRY(
-            c, umbraChoice(w, forecaster, vm, placement::topCandidates(verdicts, o.candidates), o));
-      } else if (placer == "umbra-preranked") {
-        std::vector<std::string> top;
-        for (const auto& r : forecastOnlyRanking(w, forecaster, vm, verdicts).ranked) {
-          if (static_cast<int>(top.size()) < o.candidates)
-            top.push_back(r.node);
-        }
-        if (top.empty())
-          top = placement::topCandidates(verdicts, o.candidates);
-        UMBRA_TRY(c, umbraChoice(w, forecaster, vm, top, o));
-      } else if (placer == "umbra-mixed") {
         std::vector<std::string> byForecast;
         for (const auto& f : forecastOnlyRanking(w, forecaster, vm, verdicts).ranked)
           byForecast.push_back(f.node);
         const auto byStatic = placement::topCandidates(verdicts, o.candidates);
-        UMBRA_TRY(c, umbraChoice(w, forecaster, vm,
-                                 placement::mixedCandidates(byForecast, byStatic, o.candidates), o));
+        UMBRA_TRY(c,
+                  umbraChoice(w, forecaster, vm,
+                              placement::mixedCandidates(byForecast, byStatic, o.candidates), o));
+      } else if (placer == "umbra-static") {
+        UMBRA_TRY(
+            c, umbraChoice(w, forecaster, vm, placement::topCandidates(verdicts, o.candidates), o));
       } else {
         c.node = oracleChoice(w, cluster, traces, o.seed, vm, verdicts, o.oracleLookaheadSeconds);
       }

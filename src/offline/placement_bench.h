@@ -27,6 +27,7 @@ struct PlacementBenchOptions {
   double minConfidence = 0.7;
   int maxExtensions = 2;
   double shadowCpuFraction = 0.01, shadowMemoryFraction = 0.02;
+  bool synthetic = true;  // Umbra's shadows run the probe (fidelity Synthetic); false: Passive
   // Trimaran TargetLoadPacking's target utilisation.
   double targetLoad = 0.4;
   // Trimaran LoadVariationRiskBalancing: margin and sensitivity (the plugin's recommended 1 and
@@ -73,7 +74,7 @@ struct PlacerResult {
 struct PlacementBenchReport {
   double utilisation = 0;  // reached
   bool interference = true;
-  // requests, load-packing, load-risk, forecast-only, umbra, umbra-preranked, oracle
+  // requests, load-packing, load-risk, forecast-only, umbra, umbra-static, oracle
   std::vector<PlacerResult> placers;
 };
 

@@ -8,7 +8,9 @@
 namespace umbra::model::bench_detail {
 
 // The oracle: each feasible node's future with the VM on it, simulated alone (the node's physics
-// depend only on what runs on it), over the lookahead; the lowest mean steal wins.
+// depend only on what runs on it), over the lookahead; the lowest p95 of the VM's 300 s slowdown
+// means wins: the statistic the headline reports. Greedy: one arrival at a time, the later ones
+// unknown.
 double futureSteal(World& w, const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
                    uint64_t seed, const sim::WorkloadSpec& vm, size_t i, double lookahead) {
   const std::string node = w.spec(i).name;
@@ -22,17 +24,21 @@ double futureSteal(World& w, const sim::ClusterSpec& cluster, const sim::TraceSe
   if (!future.addWorkload(vm, node).ok())
     return 1e9;
   future.step(1e-6, w.sim().demandTime() / 1e-6);  // align the demand clock with the cluster's
-  sim::WorkloadCounters last = future.workload(vm.id)->counters;
-  double steal = 0;
+  std::vector<double> slots;
+  double sum = 0;
   int steps = 0;
   for (double t = 0; t < lookahead; t += Dt) {
     future.step(Dt);
-    const auto& c = future.workload(vm.id)->counters;
-    steal += stealOf(last, c);
-    last = c;
-    ++steps;
+    sum += future.workload(vm.id)->slowdown;
+    if (++steps == SlotSteps) {
+      slots.push_back(sum / steps);
+      sum = 0;
+      steps = 0;
+    }
   }
-  return steal / std::max(1, steps);
+  if (steps > 0)
+    slots.push_back(sum / steps);
+  return percentileOf(slots, 0.95);
 }
 
 size_t oracleChoice(World& w, const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
@@ -107,9 +113,8 @@ size_t loadRiskChoice(World& w, const sim::WorkloadSpec& vm,
     const double cpuRisk =
         std::clamp((mu + margin * std::pow(sd, 1.0 / sensitivity)) / 2, 0.0, 1.0);
     const double capacity = w.spec(i).memoryBytes;
-    const double memRisk =
-        std::clamp(std::min(1.0, (w.sim().nodes()[i].memoryUsed + vm.memoryBytes) / capacity) / 2,
-                   0.0, 1.0);
+    const double memRisk = std::clamp(
+        std::min(1.0, (w.sim().nodes()[i].memoryUsed + vm.memoryBytes) / capacity) / 2, 0.0, 1.0);
     const double risk = std::max(cpuRisk, memRisk);
     if (risk < bestRisk) {
       bestRisk = risk;
@@ -142,8 +147,8 @@ placement::Decision forecastOnlyRanking(World& w, ModelForecaster& forecaster,
   return placement::decide(forecasts, {});
 }
 
-// Umbra: a throttled idle shadow on each candidate, observed (the cluster runs on meanwhile),
-// forecast, extended while unsure.
+// Umbra: a throttled shadow on each candidate (Synthetic: the probe; Passive: idle), observed (the
+// cluster runs on meanwhile), forecast, extended while unsure.
 Result<Choice> umbraChoice(World& w, ModelForecaster& forecaster, const sim::WorkloadSpec& vm,
                            const std::vector<std::string>& candidates,
                            const PlacementBenchOptions& o) {
@@ -156,14 +161,11 @@ Result<Choice> umbraChoice(World& w, ModelForecaster& forecaster, const sim::Wor
   };
   std::vector<Probe> probes;
   const double shadowCpu = std::max(0.01, o.shadowCpuFraction * vm.vcpus);
-  const double shadowMemory = std::max(o.shadowMemoryFraction * vm.memoryBytes, 0.25 * GiB);
+  double shadowMemory = 0;
   for (const auto& name : candidates) {
-    sim::WorkloadSpec shadow;
-    shadow.id = vm.id + "-shadow-" + name;
-    shadow.vcpus = vm.vcpus;
-    shadow.cpuLimit = shadowCpu;
-    shadow.memoryBytes = shadowMemory;
-    shadow.source.kind = sim::SourceKind::Idle;
+    const sim::WorkloadSpec shadow = shadowOf(vm, vm.id + "-shadow-" + name, o.synthetic,
+                                              o.shadowCpuFraction, o.shadowMemoryFraction);
+    shadowMemory = shadow.memoryBytes;
     const size_t i = w.indexOf(name);
     UMBRA_CHECK(w.add(shadow, i));
     probes.push_back({i, shadow.id, w.sim().workload(shadow.id)->counters, {}});
@@ -175,7 +177,9 @@ Result<Choice> umbraChoice(World& w, ModelForecaster& forecaster, const sim::Wor
       for (auto& p : probes) {
         const auto& c = w.sim().workload(p.id)->counters;
         telemetry::Sample s = w.recent(p.node).back();
-        s.cpuSteal = stealOf(p.last, c);
+        const telemetry::Sample read = shadowSample(p.last, c);
+        s.cpuSteal = read.cpuSteal;
+        s.probeLoss = read.probeLoss;
         p.last = c;
         p.samples.push_back(s);
       }
@@ -201,7 +205,7 @@ Result<Choice> umbraChoice(World& w, ModelForecaster& forecaster, const sim::Wor
   for (const auto& p : probes) {
     w.sim().removeWorkload(p.id);
     sim::WorkloadSpec s;
-    s.vcpus = vm.vcpus;
+    s.vcpus = 1;
     s.memoryBytes = shadowMemory;
     w.release(p.node, s);
   }

@@ -12,8 +12,8 @@ struct Choice {
   double shadowCpuSeconds = 0, shadowMemorySeconds = 0;  // cores x s, bytes x s
   int extensions = 0;
   // Umbra's stated confidence in its choice, and whether the choice was right: the chosen node's
-  // mean steal over the VM's lookahead within CalibrationTolerance of the best probed candidate's.
-  // confidence < 0: not a probing placer.
+  // p95 slowdown over the VM's lookahead within CalibrationTolerance of the best probed
+  // candidate's. confidence < 0: not a probing placer.
   double confidence = -1;
   bool right = false;
   std::vector<std::string> probed;  // the candidates it probed
@@ -22,7 +22,8 @@ struct Choice {
 // A choice within one point of steal of the best candidate's counts as right.
 inline constexpr double CalibrationTolerance = 0.01;
 
-// The VM's mean steal over `lookahead` on node `i` with what runs there now (clairvoyant).
+// The p95 of the VM's 300 s mean slowdowns over `lookahead` on node `i` with what runs there now
+// (clairvoyant).
 double futureSteal(World& w, const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
                    uint64_t seed, const sim::WorkloadSpec& vm, size_t i, double lookahead);
 

@@ -29,13 +29,39 @@ NodeReading readNode(const sim::NodeCounters& before, const sim::NodeState& now)
   return r;
 }
 
-double stealOf(const sim::WorkloadCounters& before, const sim::WorkloadCounters& now) {
-  const double delay = now.cpuDelay - before.cpuDelay;
-  const double running = now.cpuRunning - before.cpuRunning;
-  return delay / std::max(1e-9, delay + running);
+}  // namespace
+
+sim::WorkloadSpec shadowOf(const sim::WorkloadSpec& vm, const std::string& id, bool synthetic,
+                           double cpuFraction, double memoryFraction) {
+  sim::WorkloadSpec s;
+  s.id = id;
+  s.vcpus = 1;
+  s.cpuLimit = std::max(0.01, cpuFraction * vm.vcpus);
+  s.memoryBytes = std::max(memoryFraction * vm.memoryBytes, 0.125 * GiB);
+  if (synthetic) {
+    s.source.kind = sim::SourceKind::Probe;
+    s.source.profile = "steady";
+    s.source.level = 0.5;
+  } else {
+    s.source.kind = sim::SourceKind::Idle;
+  }
+  return s;
 }
 
-}  // namespace
+telemetry::Sample shadowSample(const sim::WorkloadCounters& before,
+                               const sim::WorkloadCounters& now) {
+  telemetry::Sample s;
+  const double delay =
+      std::max(0.0, (now.cpuDelay - before.cpuDelay) - (now.cpuThrottled - before.cpuThrottled));
+  const double running = now.cpuRunning - before.cpuRunning;
+  s.cpuSteal = delay / std::max(1e-9, delay + running);
+  const double memory = (now.probeMemoryOps - before.probeMemoryOps) /
+                        std::max(1e-9, now.probeMemorySeconds - before.probeMemorySeconds);
+  const double alu = (now.probeAluOps - before.probeAluOps) /
+                     std::max(1e-9, now.probeAluSeconds - before.probeAluSeconds);
+  s.probeLoss = alu > 0 ? std::clamp(1.0 - memory / alu, 0.0, 1.0) : 0.0;
+  return s;
+}
 
 sim::WorkloadSpec traceVm(const sim::TraceSet& traces, const std::vector<std::string>& ids,
                           const std::vector<std::string>& classes, std::mt19937_64& rng,
@@ -152,12 +178,8 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
       auto vm = vmFrom("vm");
       if (!fits(n, vm, 0.95))
         continue;
-      sim::WorkloadSpec shadow;
-      shadow.id = vm.id + "-shadow";
-      shadow.vcpus = vm.vcpus;
-      shadow.cpuLimit = std::max(0.01, o.shadowCpuFraction * vm.vcpus);
-      shadow.memoryBytes = std::max(0.02 * vm.memoryBytes, 0.25 * GiB);
-      shadow.source.kind = sim::SourceKind::Idle;
+      sim::WorkloadSpec shadow =
+          shadowOf(vm, vm.id + "-shadow", o.synthetic, o.shadowCpuFraction, 0.02);
       UMBRA_CHECK(s.addWorkload(shadow, cluster.nodes[n].name));
       probes.push_back({n, std::move(vm), std::move(shadow), {}});
     }
@@ -171,8 +193,8 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
       for (size_t p = 0; p < probes.size(); ++p) {
         const auto& node = s.nodes()[probes[p].node];
         const NodeReading r = readNode(before[probes[p].node], node);
-        telemetry::Sample sample;
-        sample.cpuSteal = stealOf(wBefore[p], s.workload(probes[p].shadow.id)->counters);
+        telemetry::Sample sample =
+            shadowSample(wBefore[p], s.workload(probes[p].shadow.id)->counters);
         sample.cpuUtilization = r.util;
         sample.memoryPressure = r.memoryPressure;
         sample.ioWait = r.iowait;
@@ -200,7 +222,7 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
       step();
       for (size_t p = 0; p < probes.size(); ++p) {
         const NodeReading r = readNode(before[probes[p].node], s.nodes()[probes[p].node]);
-        sum[p].cpuContention += stealOf(wBefore[p], s.workload(probes[p].vm.id)->counters);
+        sum[p].cpuContention += s.workload(probes[p].vm.id)->slowdown;
         sum[p].memoryPressure += r.memoryPressure;
         sum[p].ioWait += r.iowait;
       }

@@ -10,6 +10,7 @@
 #include "model/contention_map.h"
 #include "model/series_forecast.h"
 #include "sim/simulation.h"
+#include "telemetry/metrics_source.h"
 
 namespace umbra::model {
 
@@ -20,17 +21,20 @@ struct SimOutcomeOptions {
   double observeSeconds = 300;  // the shadow's observation
   int horizon = 6;              // outcome window, in 300 s steps
   double shadowCpuFraction = 0.01;
+  bool synthetic = true;  // the shadows run the probe (fidelity Synthetic)
   uint64_t seed = 1;
 };
 
 // Outcomes from the simulation core, as the operator would record them: a cluster filled with
 // trace-replaying VMs to `utilisation`, a day of node history, then rounds of arrivals. Each
 // arrival (a trace VM with a random class and offset) goes to a random node that has room; a
-// throttled idle shadow observes that node for `observeSeconds` first; the demand method
+// throttled shadow (Synthetic: the probe) observes that node for `observeSeconds` first; the
+// demand method
 // forecasts the node's CPU from its 300 s history; then the VM runs for the horizon, and what it
 // experienced (steal, the node's memory pressure and iowait, as the catalog's queries compute
-// them from counters) is the outcome. The VM leaves afterwards, so the load stays stationary.
-// Deterministic for a seed. `progress` is called after every round.
+// them from counters; for CPU, its slowdown, the simulator's ground truth) is the outcome. The VM
+// leaves afterwards, so the load stays stationary. Deterministic for a seed. `progress` is called
+// after every round.
 Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
                                               const sim::TraceSet& traces,
                                               const SeriesMethod& demand,
@@ -40,6 +44,18 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
 // A VM from a random trace, replayed from a random offset, with a random interference class; its
 // size from the trace's machine (1 to 16 vCPUs, 1 to 64 GiB). Shared by the simulated outcomes and
 // the placement benchmark, so that both draw the same kind of arrivals.
+// The shadow the operator creates for `vm` (placement::buildShadowVmi): one vCPU limited to
+// max(10m, cpuFraction of the VM's vCPUs); Synthetic runs the probe at 50 % of its vCPU (the
+// CRD's default syntheticLoad), Passive idles.
+sim::WorkloadSpec shadowOf(const sim::WorkloadSpec& vm, const std::string& id, bool synthetic,
+                           double cpuFraction, double memoryFraction);
+
+// What the catalog's shadow queries read from a shadow's counters over one interval: cpu_steal
+// (run-queue delay less the quota's throttling) and probe_loss (memory kernel against ALU
+// kernel; 0 without a probe).
+telemetry::Sample shadowSample(const sim::WorkloadCounters& before,
+                               const sim::WorkloadCounters& now);
+
 sim::WorkloadSpec traceVm(const sim::TraceSet& traces, const std::vector<std::string>& ids,
                           const std::vector<std::string>& classes, std::mt19937_64& rng,
                           const std::string& id);

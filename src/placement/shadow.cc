@@ -60,7 +60,13 @@ Resources shadowResources(const TargetRequirements& target, const api::Placement
 
 std::string syntheticUserData(const api::SyntheticLoad& load) {
   // duty = busy share of each 10 s period; spiky/bursty alternate a high and a low phase, diurnal
-  // follows the hour of the day. Kept short: KubeVirt refuses inline user data over 2048 bytes.
+  // follows the hour of the day. The busy time runs the probe (docs/simulation.md, "The probe"):
+  // chunks of an ALU kernel (awk arithmetic) and of a memory-streaming kernel (dd copying 16 MiB
+  // from /dev/zero) in turn, counted with their wall time (centiseconds of /proc/uptime) in a text
+  // exposition that busybox httpd (or python3) serves on :9100 for Prometheus to scrape through
+  // the virt-launcher pod. Co-runners' cache and memory-bandwidth pressure slows the memory kernel
+  // only; steal and the CPU quota slow both, so their ratio reads the interference alone.
+  // Kept short: KubeVirt refuses inline user data over 2048 bytes.
   const int pct = std::clamp(load.cpuPercent, 1, 100);
   std::string script =
       "#!/bin/sh\n"
@@ -78,12 +84,21 @@ std::string syntheticUserData(const api::SyntheticLoad& load) {
       "    *) echo $P ;;\n"
       "  esac\n"
       "}\n"
-      "if command -v stress-ng >/dev/null 2>&1 && [ \"$PROFILE\" = steady ]; then\n"
-      "  exec stress-ng --cpu 1 --cpu-load $P --timeout 0\n"
-      "fi\n"
+      "t() { read u x </proc/uptime; echo ${u%.*}${u#*.}; }\n"
+      "k() { if [ $1 = alu ]; then awk 'BEGIN{for(i=0;i<100000;i++)s+=i*i}'; else\n"
+      "  dd if=/dev/zero of=/dev/null bs=16M count=1 2>/dev/null; fi; }\n"
+      "M=/run/umbra; mkdir -p $M; na=0 ca=0 nm=0 cm=0\n"
+      "(cd $M && (busybox httpd -f -p 9100 || python3 -m http.server 9100)) &\n"
       "while :; do\n"
-      "  B=$(( ($(duty) + 5) / 10 ))\n"
-      "  if [ $B -gt 0 ]; then timeout $B sh -c 'while :; do :; done'; fi\n"
+      "  B=$(( ($(duty) + 5) / 10 )); e=$(( $(t) + B * 100 ))\n"
+      "  while [ $(t) -lt $e ]; do\n"
+      "    s=$(t); k alu; na=$((na+1)); ca=$((ca+$(t)-s))\n"
+      "    s=$(t); k mem; nm=$((nm+1)); cm=$((cm+$(t)-s))\n"
+      "  done\n"
+      "  for x in \"alu $na $ca\" \"memory $nm $cm\"; do set -- $x\n"
+      "    printf 'umbra_probe_%s_total{kernel=\"%s\"} %s\\n' operations $1 $2 seconds $1 \\\n"
+      "      $(($3/100)).$(($3%100/10))$(($3%10))\n"
+      "  done >$M/m && mv $M/m $M/metrics\n"
       "  sleep $((10 - B))\n"
       "done\n";
   // Each 10 s period is busy for duty/10 seconds (rounded) and idle for the rest.

@@ -106,7 +106,7 @@ const std::set<std::string> Profiles = {"steady", "diurnal", "spiky", "bursty"};
 Status parsePhysics(Fields& f, const YAML::Node& n, Physics& p) {
   UMBRA_CHECK(f.keys(n, "physics",
                      {"cpu", "disk", "network", "memoryPressureStart", "interference", "noise",
-                      "diskLatency", "networkLatency", "classes"}));
+                      "measurementNoise", "diskLatency", "networkLatency", "classes"}));
   if (!n)
     return okStatus();
   UMBRA_CHECK(f.curve(n["cpu"], "physics.cpu", p.cpu));
@@ -116,6 +116,8 @@ Status parsePhysics(Fields& f, const YAML::Node& n, Physics& p) {
                          p.memoryPressureStart, 0.99));
   UMBRA_CHECK(f.quantity(n["interference"], "physics.interference", p.interference));
   UMBRA_CHECK(f.fraction(n["noise"], "physics.noise", p.noise, 0.5));
+  UMBRA_CHECK(
+      f.fraction(n["measurementNoise"], "physics.measurementNoise", p.measurementNoise, 0.5));
   UMBRA_CHECK(f.quantity(n["diskLatency"], "physics.diskLatency", p.diskLatencySeconds));
   UMBRA_CHECK(f.quantity(n["networkLatency"], "physics.networkLatency", p.networkLatencySeconds));
   if (const auto classes = n["classes"]) {

@@ -30,9 +30,12 @@ struct Physics {
   QueueCurve cpu{0.02, 4.0, 0.05};
   QueueCurve disk{0.05, 3.0, 0.05};
   QueueCurve network{0.02, 3.0, 0.05};
-  double memoryPressureStart = 0.85;   // used / capacity where memory pressure begins
-  double interference = 0.0;           // strength; 0 turns hidden interference off
-  double noise = 0.05;                 // relative, multiplicative, per workload and 15 s slot
+  double memoryPressureStart = 0.85;  // used / capacity where memory pressure begins
+  double interference = 0.0;          // strength; 0 turns hidden interference off
+  double noise = 0.05;                // relative, multiplicative, per workload and 15 s slot
+  // Relative error of every exported counter's increase per 15 s slot (scrape-time jitter and
+  // sampling); 0 makes the counters exact.
+  double measurementNoise = 0.02;
   double diskLatencySeconds = 0.0005;  // per I/O on an idle device
   double networkLatencySeconds = 0.0002;
   std::map<std::string, InterferenceClass> classes{{"neutral", {}}};

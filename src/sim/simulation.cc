@@ -9,10 +9,27 @@ namespace {
 
 constexpr double MiB = 1024.0 * 1024;
 constexpr double NoiseSlotSeconds = 15;
-constexpr double IoBytes = 16 * 1024;  // bytes per I/O operation
-constexpr double PacketBytes = 1000;   // bytes per packet
-constexpr double ReadShare = 0.6;      // of disk traffic
-constexpr double MaxDelay = 0.95;      // bounds runnable time at 20x the running time
+constexpr double IoBytes = 16 * 1024;          // bytes per I/O operation
+constexpr double PacketBytes = 1000;           // bytes per packet
+constexpr double ReadShare = 0.6;              // of disk traffic
+constexpr double MaxDelay = 0.95;              // bounds runnable time at 20x the running time
+constexpr double ProbeOpsPerCoreSecond = 150;  // a probe chunk: about 7 ms of a reference core
+
+// Measurement-noise signals (jitter's `signal`).
+enum Signal : int {
+  Running,
+  Delay,
+  Wait,
+  Throttled,
+  AluOps,
+  MemoryOps,
+  Busy,
+  Idle,
+  CpuPressure,
+  MemoryPressure,
+  IoPressure,
+  IoWait
+};
 
 uint64_t mix(uint64_t x) {  // splitmix64
   x += 0x9e3779b97f4a7c15ULL;
@@ -113,17 +130,33 @@ void Simulation::setPaused(const std::string& id, bool paused) {
     it->second.paused = paused;
 }
 
+namespace {
+
+// A standard normal draw, clipped to +-3, from a hash (Box-Muller from two independent uniforms).
+double normalOf(uint64_t h) {
+  const double u1 = std::max(uniform(h), 1e-12);
+  const double u2 = uniform(mix(h));
+  const double z = std::sqrt(-2 * std::log(u1)) * std::cos(2 * std::numbers::pi * u2);
+  return std::clamp(z, -3.0, 3.0);
+}
+
+}  // namespace
+
 double Simulation::noise(uint64_t key, double t) const {
   const double sigma = cluster_.physics.noise;
   if (sigma <= 0)
     return 1.0;
   const auto slot = static_cast<uint64_t>(std::max(0.0, t) / NoiseSlotSeconds);
-  const uint64_t h = mix(seed_ ^ mix(key ^ mix(slot)));
-  // Box-Muller from two independent uniforms.
-  const double u1 = std::max(uniform(h), 1e-12);
-  const double u2 = uniform(mix(h));
-  const double z = std::sqrt(-2 * std::log(u1)) * std::cos(2 * std::numbers::pi * u2);
-  return std::max(0.0, 1.0 + sigma * std::clamp(z, -3.0, 3.0));
+  return std::max(0.0, 1.0 + sigma * normalOf(mix(seed_ ^ mix(key ^ mix(slot)))));
+}
+
+double Simulation::jitter(uint64_t key, int signal, double t) const {
+  const double sigma = cluster_.physics.measurementNoise;
+  if (sigma <= 0)
+    return 1.0;
+  const auto slot = static_cast<uint64_t>(std::max(0.0, t) / NoiseSlotSeconds);
+  const uint64_t h = mix(~seed_ ^ mix(key ^ mix(slot * 64 + static_cast<uint64_t>(signal))));
+  return std::max(0.0, 1.0 + sigma * normalOf(h));
 }
 
 Demand Simulation::demandAt(const WorkloadSpec& spec, double t, int depth) const {
@@ -132,6 +165,12 @@ Demand Simulation::demandAt(const WorkloadSpec& spec, double t, int depth) const
   Demand d;
   switch (src.kind) {
     case SourceKind::Idle: d = {0.03 * spec.vcpus, 0.25 * spec.memoryBytes, 4 * 1024, 1024}; break;
+    case SourceKind::Probe: {
+      // A duty cycle of busy loops: CPU time, not work; no I/O beyond an idle guest's.
+      const double busy = std::min(1.0, src.level * profileFactor(src.profile, t, key ^ seed_));
+      d = {std::max(busy, 0.03) * spec.vcpus, 0.25 * spec.memoryBytes, 4 * 1024, 1024};
+      break;
+    }
     case SourceKind::Profile: {
       const double f = profileFactor(src.profile, t, key ^ seed_);
       const double load = src.level * f;
@@ -158,8 +197,8 @@ Demand Simulation::demandAt(const WorkloadSpec& spec, double t, int depth) const
     }
   }
   const double n = noise(key, t);
-  const double cpuCap = spec.cpuLimit > 0 ? std::min(spec.cpuLimit, spec.vcpus) : spec.vcpus;
-  return {std::min(d.cpu * n, cpuCap), std::min(d.memory, spec.memoryBytes), d.disk * n,
+  // The vCPUs cap the work; a CPU limit throttles it on the node (stepNode).
+  return {std::min(d.cpu * n, spec.vcpus), std::min(d.memory, spec.memoryBytes), d.disk * n,
           d.network * n};
 }
 
@@ -214,15 +253,34 @@ void Simulation::stepNode(size_t index, double dt) {
   const Demand bg = background(spec, demandTime_);
   const auto& here = onNode_[index];
 
-  // CPU: processor sharing with a run-queue delay that grows nonlinearly towards saturation.
+  // Interference: co-runners' cache and memory-bandwidth pressure (per core of work, by class; the
+  // background counts as a neutral neighbour) slows each workload's instructions in proportion to
+  // its sensitivity. Work takes more CPU time, so it shows partly in the node's utilisation and
+  // run queue; the share of speed lost shows only to what runs on the node and counts its work.
   const double cores = spec.cpuCores;
+  double pressure = bg.cpu;
+  for (const WorkloadState* w : here)
+    pressure += w->demand.cpu / spec.cpuSpeed * ph.classes.at(w->spec.interferenceClass).pressure;
+  cpu_.assign(here.size(), Cpu{});
   double demand = bg.cpu;
-  double pressure = bg.cpu;  // the background counts as a neutral neighbour
-  for (const WorkloadState* w : here) {
+  for (size_t k = 0; k < here.size(); ++k) {
+    const WorkloadState* w = here[k];
     const double phys = w->demand.cpu / spec.cpuSpeed;
-    demand += phys;
-    pressure += phys * ph.classes.at(w->spec.interferenceClass).pressure;
+    const InterferenceClass& cls = ph.classes.at(w->spec.interferenceClass);
+    const double others = std::max(0.0, pressure - phys * cls.pressure) / cores;
+    Cpu& c = cpu_[k];
+    c.interference = std::min(0.9, ph.interference * cls.sensitivity * others);
+    // Guests with work to do need more cycles for it; an idle guest and a probe's duty cycle
+    // spend CPU time, not work. A vCPU runs at most one core.
+    const bool work =
+        w->spec.source.kind != SourceKind::Idle && w->spec.source.kind != SourceKind::Probe;
+    c.wanted = std::min(w->spec.vcpus, work ? phys / (1.0 - c.interference) : phys);
+    // The CFS quota of the launcher's compute container: time over it is throttled.
+    c.got = w->spec.cpuLimit > 0 ? std::min(c.wanted, w->spec.cpuLimit) : c.wanted;
+    demand += c.got;
   }
+
+  // CPU: processor sharing with a run-queue delay that grows nonlinearly towards saturation.
   const double rho = demand / cores;
   const double queue = ph.cpu.at(std::min(rho, 1.0));
   const double share = demand > cores ? cores / demand : 1.0;
@@ -272,15 +330,19 @@ void Simulation::stepNode(size_t index, double dt) {
 
   NodeCounters& c = n.counters;
   const double idleCores = std::max(0.0, cores - busy);
-  c.user += 0.8 * busy * dt;
-  c.system += 0.2 * busy * dt;
-  c.iowait += ioWait * idleCores * dt;  // iowait is idle time with I/O outstanding
-  c.idle += (1.0 - ioWait) * idleCores * dt;
-  c.pressureCpuWaiting += delay * dt;
-  c.pressureMemoryWaiting += mp * dt;
-  c.pressureMemoryStalled += mp * mp * dt;
-  c.pressureIoWaiting += ioWait * dt;
-  c.pressureIoStalled += ioWait * ioWait * dt;
+  const uint64_t nodeKey = hashOf(spec.name);
+  const auto measured = [&](int signal) { return jitter(nodeKey, signal, demandTime_); };
+  const double busyRead = busy * measured(Busy);
+  const double idleRead = idleCores * measured(Idle);
+  c.user += 0.8 * busyRead * dt;
+  c.system += 0.2 * busyRead * dt;
+  c.iowait += ioWait * idleRead * measured(IoWait) * dt;  // idle time with I/O outstanding
+  c.idle += (1.0 - ioWait) * idleRead * dt;
+  c.pressureCpuWaiting += delay * measured(CpuPressure) * dt;
+  c.pressureMemoryWaiting += mp * measured(MemoryPressure) * dt;
+  c.pressureMemoryStalled += mp * mp * measured(MemoryPressure) * dt;
+  c.pressureIoWaiting += ioWait * measured(IoPressure) * dt;
+  c.pressureIoStalled += ioWait * ioWait * measured(IoPressure) * dt;
   const double diskBytes = std::min(disk, spec.diskBytesPerSecond) * dt;
   c.diskReadBytes += ReadShare * diskBytes;
   c.diskWrittenBytes += (1 - ReadShare) * diskBytes;
@@ -291,26 +353,50 @@ void Simulation::stepNode(size_t index, double dt) {
   c.networkRxBytes += 0.5 * netBytes;
   c.networkTxBytes += 0.5 * netBytes;
 
-  for (WorkloadState* w : here) {
-    const double phys = w->demand.cpu / spec.cpuSpeed;
-    // Hidden interference: pressure from the others, felt in proportion to the sensitivity.
-    const InterferenceClass& k = ph.classes.at(w->spec.interferenceClass);
-    const double others = std::max(0.0, pressure - phys * k.pressure) / cores;
-    const double interference = std::min(0.9, ph.interference * k.sensitivity * others);
-    const double steal = 1.0 - (1.0 - delay) * (1.0 - interference);
-    w->steal = steal;
+  for (size_t k = 0; k < here.size(); ++k) {
+    WorkloadState* w = here[k];
+    const Cpu& cpu = cpu_[k];
+    const double throttled = cpu.wanted - cpu.got;  // cores the quota held back
+    const double running = cpu.got * share;         // served: cores running
+    const double queueWait = running * delay / (1.0 - std::min(delay, MaxDelay));
     w->queueDelay = delay;
-    w->interference = interference;
+    w->interference = cpu.interference;
+    w->throttled = cpu.wanted > 0 ? throttled / cpu.wanted : 0;
+    w->steal = running + queueWait + throttled > 0
+                   ? (queueWait + throttled) / (running + queueWait + throttled)
+                   : 0;
+    w->slowdown = 1.0 - (1.0 - delay) * (1.0 - cpu.interference) * (1.0 - w->throttled);
     w->memoryPressure = mp;
     w->ioWait = ioWait;
     w->diskLatency = diskLatency;
     w->networkLatency = netLatency;
     WorkloadCounters& wc = w->counters;
-    // Served work runs; the runnable time around it is running / (1 - delay fraction).
-    const double running = phys * share;
-    wc.cpuRunning += running * dt;
-    wc.cpuDelay += running * steal / (1.0 - std::min(steal, MaxDelay)) * dt;
-    wc.cpuWait += running * delay / (1.0 - std::min(delay, MaxDelay)) * dt;
+    const uint64_t key = hashOf(w->spec.id);
+    const auto measured = [&](int signal) { return jitter(key, signal, demandTime_); };
+    // run_delay counts the time a runnable vCPU thread waits: in the run queue, or throttled.
+    wc.cpuRunning += running * measured(Running) * dt;
+    wc.cpuDelay += (queueWait + throttled) * measured(Delay) * dt;
+    wc.cpuWait += (queueWait + throttled) * measured(Wait) * dt;
+    wc.cpuThrottled += throttled * measured(Throttled) * dt;
+    if (w->spec.source.kind == SourceKind::Probe) {
+      // Equal wall time in each kernel; the memory kernel's operations lose the interference.
+      const double wall = 0.5 * (running + queueWait + throttled) * dt;
+      const double ops = 0.5 * running * spec.cpuSpeed * ProbeOpsPerCoreSecond * dt;
+      wc.probeAluSeconds += wall;
+      wc.probeMemorySeconds += wall;
+      // Counting whole chunks: a relative error of 1/sqrt(chunks per 15 s slot) when that
+      // exceeds the measurement noise (a probe at 10m completes about 11 chunks a slot).
+      const auto counted = [&](double n, int signal) {
+        const double sigma = cluster_.physics.measurementNoise;
+        if (sigma <= 0 || n <= 0)
+          return n;
+        const double perSlot = n / dt * NoiseSlotSeconds;
+        const double rel = std::max(sigma, 1.0 / std::sqrt(std::max(1.0, perSlot)));
+        return std::max(0.0, n * (1.0 + (jitter(key, signal, demandTime_) - 1.0) * rel / sigma));
+      };
+      wc.probeAluOps += counted(ops, AluOps);
+      wc.probeMemoryOps += counted(ops * (1.0 - cpu.interference), MemoryOps);
+    }
     const double bytes = w->demand.disk * diskServed * dt;
     wc.diskReadBytes += ReadShare * bytes;
     wc.diskWriteBytes += (1 - ReadShare) * bytes;

@@ -24,6 +24,8 @@ enum class SourceKind {
   Profile,  // steady | diurnal | spiky | bursty at `level` of the vCPUs
   Trace,    // a recorded series, replayed from `traceOffset`
   Mirror,   // `mirrorFraction` of another workload's demand (a Mirror shadow)
+  Probe,    // a Synthetic shadow's probe: `level` x profile of its vCPUs, half in an ALU kernel
+            // and half in a memory-streaming kernel, counting the work each does
 };
 
 struct DemandSource {
@@ -40,7 +42,7 @@ struct WorkloadSpec {
   std::string id;  // "namespace/name"
   double vcpus = 1;
   double memoryBytes = 1024.0 * 1024 * 1024;
-  double cpuLimit = 0;  // cores; 0 means the vCPUs
+  double cpuLimit = 0;  // cores (the CFS quota of virt-launcher's compute container); 0: none
   std::string interferenceClass = "neutral";
   DemandSource source;
 };
@@ -48,8 +50,13 @@ struct WorkloadSpec {
 // Cumulative, monotonic; what the exporters turn into *_total counters.
 struct WorkloadCounters {
   double cpuRunning = 0;  // vCPU seconds running
-  double cpuDelay = 0;    // vCPU seconds runnable but not running, as the guest sees it (steal)
-  double cpuWait = 0;     // host run-queue wait only (no interference)
+  // vCPU seconds runnable but not running, as the guest sees it (steal): the host's run queue
+  // and the time the CFS quota throttled it (schedstat run_delay counts both).
+  double cpuDelay = 0;
+  double cpuWait = 0;       // the same run-queue wait (libvirt's vcpu.N.wait), throttling included
+  double cpuThrottled = 0;  // seconds the quota held runnable vCPUs (cAdvisor's throttled time)
+  // A Probe's counters: operations done and wall seconds spent per kernel.
+  double probeAluOps = 0, probeAluSeconds = 0, probeMemoryOps = 0, probeMemorySeconds = 0;
   double diskReadBytes = 0, diskWriteBytes = 0, diskReads = 0, diskWrites = 0;
   double diskReadSeconds = 0, diskWriteSeconds = 0;
   double networkRxBytes = 0, networkTxBytes = 0, networkRxPackets = 0, networkTxPackets = 0;
@@ -59,10 +66,15 @@ struct WorkloadState {
   WorkloadSpec spec;
   std::string node;
   bool paused = false;
-  Demand demand;              // this step's, after noise and caps
-  double steal = 0;           // delay fraction of runnable time, interference included
-  double queueDelay = 0;      // the node's run-queue share of it
-  double interference = 0;    // the hidden part
+  Demand demand;  // this step's work, after noise and the vCPU cap
+  // Ground truth, which no real exporter shows whole: the share of the workload's speed lost to
+  // contention, 1 - (1 - run-queue delay)(1 - interference)(1 - throttled share). The objective
+  // the placement benchmark scores.
+  double slowdown = 0;
+  double steal = 0;           // what the guest sees as steal: run-queue delay and throttling
+  double queueDelay = 0;      // the node's run-queue delay fraction
+  double interference = 0;    // throughput lost to co-runners' cache and memory-bandwidth pressure
+  double throttled = 0;       // share of the wanted CPU time the quota refused
   double memoryPressure = 0;  // stall fraction
   double ioWait = 0;          // fraction of I/O time spent queued
   double diskLatency = 0;     // seconds per I/O
@@ -125,6 +137,8 @@ class Simulation {
   void stepNode(size_t index, double dt);
   Demand background(const NodeSpec& node, double t) const;
   double noise(uint64_t key, double t) const;
+  // Measurement error of one counter's increase: a factor around 1 per (key, signal, 15 s slot).
+  double jitter(uint64_t key, int signal, double t) const;
   void reindex();
 
   ClusterSpec cluster_;
@@ -134,6 +148,11 @@ class Simulation {
   std::map<std::string, size_t> nodeIndex_;
   std::map<std::string, WorkloadState> workloads_;
   std::vector<std::vector<WorkloadState*>> onNode_;
+  // stepNode's per-workload CPU: interference, cores wanted, cores the quota lets it have.
+  struct Cpu {
+    double interference = 0, wanted = 0, got = 0;
+  };
+  std::vector<Cpu> cpu_;
   bool dirty_ = true;
   double demandTime_ = 0;
   double elapsed_ = 0;

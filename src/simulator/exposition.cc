@@ -60,6 +60,19 @@ class Writer {
 
 using Emit = std::function<void(const std::string&, double)>;
 
+// virt-launcher-<vmi>-<5 characters>, the suffix from Kubernetes' random-string alphabet (here a
+// hash of namespace and name, so that it is stable across scrapes).
+std::string launcherPod(const std::string& ns, const std::string& name) {
+  static const char Alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+  uint64_t h = 1469598103934665603ULL;
+  for (const unsigned char c : ns + "/" + name)
+    h = (h ^ c) * 1099511628211ULL;
+  std::string suffix;
+  for (int i = 0; i < 5; ++i, h /= 27)
+    suffix += Alphabet[h % 27];
+  return "virt-launcher-" + name + "-" + suffix;
+}
+
 }  // namespace
 
 std::string vmiLabelName(const std::string& key) {
@@ -245,13 +258,54 @@ std::string renderMetrics(const sim::Simulation& sim, const std::map<std::string
            "Network device statistic transmit_bytes.",
            perNode([](const NS& n) { return n.counters.networkTxBytes; }, nic));
 
+  // cAdvisor (the kubelet's /metrics/cadvisor): the CFS quota's throttled time of the launcher's
+  // compute container, which carries the VMI's CPU limit. Only containers with a quota have it.
+  w.family("container_cpu_cfs_throttled_seconds_total", "counter",
+           "Total time duration the container has been throttled.", [&](const Emit& emit) {
+             for (const auto& [id, info] : vmis) {
+               const auto* s = sim.workload(id);
+               if (s && s->spec.cpuLimit > 0)
+                 emit("container=\"compute\",namespace=\"" + escape(info.ns) + "\",pod=\"" +
+                          escape(launcherPod(info.ns, info.name)) + "\"",
+                      s->counters.cpuThrottled);
+             }
+           });
+  // A Synthetic shadow's probe, served by the guest and scraped through its virt-launcher pod
+  // (docs/simulation.md, "The probe"); labels as a PodMonitor relabels them.
+  const auto perProbe = [&](double sim::WorkloadCounters::*alu,
+                            double sim::WorkloadCounters::*mem) {
+    return [&, alu, mem](const Emit& emit) {
+      for (const auto& r : rows) {
+        if (r.state->spec.source.kind != sim::SourceKind::Probe)
+          continue;
+        emit(r.labels + ",kernel=\"alu\"", r.state->counters.*alu);
+        emit(r.labels + ",kernel=\"memory\"", r.state->counters.*mem);
+      }
+    };
+  };
+  w.family("umbra_probe_operations_total", "counter",
+           "Chunks of work the probe's kernel completed (1 ms each on an idle reference core).",
+           perProbe(&sim::WorkloadCounters::probeAluOps, &sim::WorkloadCounters::probeMemoryOps));
+  w.family("umbra_probe_seconds_total", "counter", "Wall-clock seconds the probe's kernel ran.",
+           perProbe(&sim::WorkloadCounters::probeAluSeconds,
+                    &sim::WorkloadCounters::probeMemorySeconds));
+
   // Ground truth, for benchmarks and debugging; not something a real cluster exports.
   w.family("umbra_sim_vmi_steal_ratio", "gauge",
-           "Simulated: delay fraction of the VMI's runnable time, interference included.",
-           perVmi([](const WS& s) { return s.steal; }));
+           "Simulated: the host run-queue delay fraction of the VMI's vCPUs (steal without the "
+           "CFS quota's throttling).",
+           perVmi([](const WS& s) { return s.queueDelay; }));
+  w.family("umbra_sim_vmi_throttled_ratio", "gauge",
+           "Simulated: the share of the VMI's wanted CPU time its CPU limit refused.",
+           perVmi([](const WS& s) { return s.throttled; }));
   w.family("umbra_sim_vmi_interference_ratio", "gauge",
-           "Simulated: the hidden interference part of the VMI's delay.",
+           "Simulated: the share of the VMI's speed lost to co-runners' cache and memory-bandwidth "
+           "pressure.",
            perVmi([](const WS& s) { return s.interference; }));
+  w.family("umbra_sim_vmi_slowdown_ratio", "gauge",
+           "Simulated: the share of the VMI's speed lost to contention, 1 - (1 - delay)(1 - "
+           "interference)(1 - throttled).",
+           perVmi([](const WS& s) { return s.slowdown; }));
   w.family("umbra_sim_vmi_network_latency_seconds", "gauge",
            "Simulated: network latency the VMI sees.",
            perVmi([](const WS& s) { return s.networkLatency; }));

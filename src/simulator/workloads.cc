@@ -29,8 +29,9 @@ double quantityAt(const json& obj, std::initializer_list<const char*> path, doub
 }
 
 // The guest script a Synthetic shadow runs (placement::syntheticUserData, inside a cloud-config
-// write_files block): lines P=<percent> and PROFILE=<name>. The simulated guest "runs" it.
-bool syntheticLoad(const json& spec, std::string& profile, double& level) {
+// write_files block): lines P=<percent> and PROFILE=<name>, and the probe if it exports
+// umbra_probe_* series. The simulated guest "runs" it.
+bool syntheticLoad(const json& spec, std::string& profile, double& level, bool& probe) {
   for (const auto& v : spec.value("volumes", json::array())) {
     const std::string data =
         v.value("cloudInitNoCloud", json::object()).value("userData", std::string());
@@ -40,6 +41,7 @@ bool syntheticLoad(const json& spec, std::string& profile, double& level) {
     if (std::regex_search(data, p, percent) && std::regex_search(data, prof, name)) {
       level = std::clamp(std::atof(p[2].str().c_str()) / 100.0, 0.0, 1.0);
       profile = prof[2].str();
+      probe = data.find("umbra_probe_") != std::string::npos;
       return true;
     }
   }
@@ -77,8 +79,9 @@ sim::WorkloadSpec workloadOf(const json& vmi, const sim::Physics& physics,
     if (labels.value("umbra.io/role", "") == "shadow") {
       std::string profile;
       double level = 0;
-      if (syntheticLoad(spec, profile, level)) {
-        w.source.kind = sim::SourceKind::Profile;
+      bool probe = false;
+      if (syntheticLoad(spec, profile, level, probe)) {
+        w.source.kind = probe ? sim::SourceKind::Probe : sim::SourceKind::Profile;
         w.source.profile = profile;
         w.source.level = level;
       } else {

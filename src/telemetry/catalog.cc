@@ -27,11 +27,30 @@ features:
     scope: shadow
     required: true
     series: kubevirt_vmi_vcpu_delay_seconds_total
-    # The delay fraction of the runnable time: what the guest sees as steal.
+    # The host run-queue delay fraction of the runnable time: what the guest sees as steal, less
+    # the time the CFS quota of the launcher's compute container throttled it (cAdvisor's
+    # container_cpu_cfs_throttled_seconds_total: run_delay counts throttled time too, and a
+    # shadow at 1 % of a vCPU is throttled most of the time). Without cAdvisor's series, 0.
     query: >-
-      sum by (namespace, name) (rate(kubevirt_vmi_vcpu_delay_seconds_total{namespace=~"$ns",name=~"$shadows"}[$window]))
-      / clamp_min(sum by (namespace, name) (rate(kubevirt_vmi_vcpu_delay_seconds_total{namespace=~"$ns",name=~"$shadows"}[$window]))
+      clamp_min(sum by (namespace, name) (rate(kubevirt_vmi_vcpu_delay_seconds_total{namespace=~"$ns",name=~"$shadows"}[$window]))
+      - (sum by (namespace, name) (label_replace(rate(container_cpu_cfs_throttled_seconds_total{namespace=~"$ns",container="compute",pod=~"virt-launcher-($shadows)-[a-z0-9]{5}"}[$window]), "name", "$1", "pod", "virt-launcher-(.+)-[a-z0-9]{5}"))
+      or 0 * sum by (namespace, name) (rate(kubevirt_vmi_vcpu_delay_seconds_total{namespace=~"$ns",name=~"$shadows"}[$window]))), 0)
+      / clamp_min(clamp_min(sum by (namespace, name) (rate(kubevirt_vmi_vcpu_delay_seconds_total{namespace=~"$ns",name=~"$shadows"}[$window]))
+      - (sum by (namespace, name) (label_replace(rate(container_cpu_cfs_throttled_seconds_total{namespace=~"$ns",container="compute",pod=~"virt-launcher-($shadows)-[a-z0-9]{5}"}[$window]), "name", "$1", "pod", "virt-launcher-(.+)-[a-z0-9]{5}"))
+      or 0 * sum by (namespace, name) (rate(kubevirt_vmi_vcpu_delay_seconds_total{namespace=~"$ns",name=~"$shadows"}[$window]))), 0)
       + sum by (namespace, name) (rate(kubevirt_vmi_vcpu_seconds_total{namespace=~"$ns",name=~"$shadows",state="running"}[$window])), 1e-9)
+  - name: probe_loss
+    scope: shadow
+    series: umbra_probe_operations_total
+    # A Synthetic shadow's probe: the share of its memory kernel's speed lost next to its ALU
+    # kernel's (co-runners' cache and memory-bandwidth pressure), against the idle reference.
+    # Steal and throttling slow both kernels alike and cancel. Absent for Passive shadows.
+    query: >-
+      clamp_max(clamp_min(1 - (sum by (namespace, name) (rate(umbra_probe_operations_total{namespace=~"$ns",name=~"$shadows",kernel="memory"}[$window]))
+      / clamp_min(sum by (namespace, name) (rate(umbra_probe_seconds_total{namespace=~"$ns",name=~"$shadows",kernel="memory"}[$window])), 1e-9))
+      / clamp_min(sum by (namespace, name) (rate(umbra_probe_operations_total{namespace=~"$ns",name=~"$shadows",kernel="alu"}[$window]))
+      / clamp_min(sum by (namespace, name) (rate(umbra_probe_seconds_total{namespace=~"$ns",name=~"$shadows",kernel="alu"}[$window])), 1e-9), 1e-9)
+      / $probe_reference, 0), 1)
   - name: cpu_wait
     scope: shadow
     series: kubevirt_vmi_vcpu_wait_seconds_total
@@ -176,8 +195,8 @@ std::string MetricCatalog::toYaml() const {
   YAML::Emitter out;
   out << YAML::BeginMap << YAML::Key << "rateWindow" << YAML::Value
       << std::to_string(rateWindow.count()) + "s" << YAML::Key << "nodeLabel" << YAML::Value
-      << nodeLabel << YAML::Key << "features" << YAML::Value
-      << YAML::BeginSeq;
+      << nodeLabel << YAML::Key << "probeReference" << YAML::Value << probeReference << YAML::Key
+      << "features" << YAML::Value << YAML::BeginSeq;
   for (const auto& f : features) {
     out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << f.name << YAML::Key << "scope"
         << YAML::Value << (f.scope == Scope::Shadow ? "shadow" : "node") << YAML::Key << "required"
@@ -202,7 +221,7 @@ Result<MetricCatalog> parseCatalog(const std::string& yaml, const std::string& o
   MetricCatalog c;
   for (const auto& kv : root) {
     const std::string key = kv.first.as<std::string>();
-    if (key != "rateWindow" && key != "features" && key != "nodeLabel") {
+    if (key != "rateWindow" && key != "features" && key != "nodeLabel" && key != "probeReference") {
       return fieldError(origin, key, "unknown field");
     }
   }
@@ -220,6 +239,15 @@ Result<MetricCatalog> parseCatalog(const std::string& yaml, const std::string& o
       return fieldError(origin, "nodeLabel",
                         "must be auto or a Prometheus label name (node, instance, ...), got \"" +
                             c.nodeLabel + "\"");
+  }
+  if (root["probeReference"]) {
+    const YAML::Node r = root["probeReference"];
+    double v = 0;
+    if (!r.IsScalar() || !YAML::convert<double>::decode(r, v) || !(v > 0))
+      return fieldError(origin, "probeReference",
+                        "must be a number greater than 0 (the probe's memory/ALU rate ratio on an "
+                        "idle node)");
+    c.probeReference = v;
   }
   const YAML::Node list = root["features"];
   if (!list || !list.IsSequence() || list.size() == 0) {

@@ -17,6 +17,7 @@ enum class Scope { Shadow, Node };
 //   $ns      regex of namespaces        $shadows     regex of VMI names
 //   $nodes   regex of node names        $window      the rate window, e.g. 60s
 //   $node_label  the label holding the node name in node series (MetricCatalog::nodeLabel)
+//   $probe_reference  the probe's memory/ALU rate ratio on an idle node (MetricCatalog)
 struct Feature {
   std::string name;
   Scope scope = Scope::Shadow;
@@ -40,6 +41,9 @@ struct MetricCatalog {
   // "instance" (kube-prometheus-stack's node-exporter), any label name, or "auto": the source
   // finds out from the series (node first, then instance).
   std::string nodeLabel = "auto";
+  // The Synthetic probe's memory-kernel rate over its ALU-kernel rate on an idle node of the
+  // cluster's CPU model (a one-off calibration; 1 in the simulation). probe_loss divides by it.
+  double probeReference = 1.0;
   std::vector<Feature> features;
 
   // KubeVirt's virt-handler and node-exporter names (shared/kubevirt/API-NOTES.md); node series

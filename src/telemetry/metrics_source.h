@@ -11,7 +11,8 @@ namespace umbra::telemetry {
 // One observation step for one candidate: what its shadow and its node experienced.
 // Fractions in [0, 1]; latency in seconds. `present` is false for a gap (no sample at that step).
 struct Sample {
-  double cpuSteal = 0;        // shadow vCPU delay rate (kubevirt_vmi_vcpu_delay_seconds_total)
+  double cpuSteal = 0;        // shadow's run-queue delay fraction (steal less CFS throttling)
+  double probeLoss = 0;       // a Synthetic shadow's probe: memory-kernel speed lost (0: none)
   double cpuUtilization = 0;  // node busy share (node_cpu_seconds_total, 1 - idle)
   double memoryPressure = 0;  // node_pressure_memory_*
   double ioWait = 0;          // node iowait share
@@ -66,6 +67,15 @@ class MetricsSource {
   virtual Result<std::vector<CandidateTelemetry>> observe(const std::vector<ShadowRef>& shadows,
                                                           SystemTime start, SystemTime end,
                                                           Duration step) = 0;
+  // The nodes alone, before any shadow runs: node features only, one CandidateTelemetry per node
+  // in the order given, whose samples carry the node's CPU pressure (PSI) where a shadow's steal
+  // would be and no probe. For ranking every feasible node by its forecast; a source that cannot
+  // says so (Unavailable) and candidates are chosen by requests alone.
+  virtual Result<std::vector<CandidateTelemetry>> observeNodes(
+      const std::vector<std::string>& nodes, SystemTime start, SystemTime end, Duration step) {
+    (void)nodes, (void)start, (void)end, (void)step;
+    return Error::make(ErrorKind::Unavailable, "this metrics source cannot read nodes alone");
+  }
 };
 
 }  // namespace umbra::telemetry

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <future>
 #include <mutex>
 
@@ -106,8 +107,8 @@ Result<CandidateTelemetry> assembleCandidate(const MetricCatalog& catalog,
       int64_t newest = series->second.rbegin()->first;
       if (newest < lastRow - staleAfter) {
         problem = "series " + selectorOf(feature, shadow, nodeLabel) +
-                  " stale: no value in the last " +
-                  std::to_string(lastRow - newest) + "s of the window";
+                  " stale: no value in the last " + std::to_string(lastRow - newest) +
+                  "s of the window";
       }
       for (size_t i = 0; i < rows; ++i) {
         const int64_t t = f.times[i];
@@ -147,7 +148,8 @@ Result<CandidateTelemetry> assembleCandidate(const MetricCatalog& catalog,
   // The decision features, in their natural units.
   const auto col = [&](const char* name) { return catalog.index(name); };
   const int steal = col("cpu_steal"), util = col("node_cpu_utilization"),
-            memory = col("node_pressure_memory"), io = col("node_cpu_iowait");
+            memory = col("node_pressure_memory"), io = col("node_cpu_iowait"),
+            probe = col("probe_loss");
   const auto raw = [&](int j, size_t i) {
     return j < 0 || !f.has(i, static_cast<size_t>(j))
                ? 0.0
@@ -160,6 +162,7 @@ Result<CandidateTelemetry> assembleCandidate(const MetricCatalog& catalog,
     s.cpuUtilization = raw(util, i);
     s.memoryPressure = raw(memory, i);
     s.ioWait = raw(io, i);
+    s.probeLoss = raw(probe, i);
     s.present = steal >= 0 && f.has(i, static_cast<size_t>(steal));
     c.samples.push_back(s);
   }
@@ -177,6 +180,9 @@ struct PrometheusSource::Impl {
   std::string expand(const std::string& q, const std::string& ns, const std::string& shadows,
                      const std::string& nodes, const std::string& nodeLabel) const {
     std::string out = replaceAll(q, "$node_label", nodeLabel);
+    char reference[32];
+    std::snprintf(reference, sizeof(reference), "%.6g", options.catalog.probeReference);
+    out = replaceAll(out, "$probe_reference", reference);
     out = replaceAll(out, "$ns", ns);
     out = replaceAll(out, "$shadows", shadows);
     out = replaceAll(out, "$nodes", nodes);
@@ -294,6 +300,54 @@ Result<std::vector<CandidateTelemetry>> PrometheusSource::observe(
   for (const auto& s : shadows) {
     UMBRA_TRY(auto c, assembleCandidate(catalog, byFeature, s, s0, unixSeconds(end), stepS.count(),
                                         s0 + window, staleAfter, label));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<std::vector<CandidateTelemetry>> PrometheusSource::observeNodes(
+    const std::vector<std::string>& nodes, SystemTime start, SystemTime end, Duration step) {
+  if (nodes.empty())
+    return std::vector<CandidateTelemetry>{};
+  MetricCatalog nodeOnly = impl_->options.catalog;
+  std::erase_if(nodeOnly.features, [](const Feature& f) { return f.scope != Scope::Node; });
+  const auto stepS =
+      std::max(std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(step));
+  const std::string nd = nameAlternation(nodes);
+  UMBRA_TRY(const std::string label, impl_->nodeLabel(start, end));
+  std::vector<std::future<Result<SeriesByKey>>> pending;
+  for (const auto& f : nodeOnly.features) {
+    pending.push_back(
+        std::async(std::launch::async, [&, q = impl_->expand(f.query, ".+", ".+", nd, label)] {
+          return impl_->read(f, q, start, end, stepS, label);
+        }));
+  }
+  std::vector<Result<SeriesByKey>> answers;
+  for (auto& p : pending)
+    answers.push_back(p.get());
+  std::vector<SeriesByKey> byFeature;
+  for (auto& a : answers) {
+    UMBRA_TRY(auto data, std::move(a));
+    byFeature.push_back(std::move(data));
+  }
+  const int64_t staleAfter = impl_->options.staleAfter.count() > 0
+                                 ? impl_->options.staleAfter.count()
+                                 : 2 * nodeOnly.rateWindow.count();
+  const int psi = nodeOnly.index("node_pressure_cpu");
+  const int util = nodeOnly.index("node_cpu_utilization");
+  std::vector<CandidateTelemetry> out;
+  for (const auto& node : nodes) {
+    UMBRA_TRY(auto c, assembleCandidate(nodeOnly, byFeature, ShadowRef{"", "", node},
+                                        unixSeconds(start), unixSeconds(end), stepS.count(),
+                                        unixSeconds(start), staleAfter, label));
+    // No shadow: the node's CPU pressure stands where its steal would be.
+    for (size_t i = 0; i < c.samples.size(); ++i) {
+      const bool has = psi >= 0 && c.frame.has(i, static_cast<size_t>(psi));
+      c.samples[i].cpuSteal = has ? c.frame.value(i, static_cast<size_t>(psi)) *
+                                        nodeOnly.features[static_cast<size_t>(psi)].scale
+                                  : 0.0;
+      c.samples[i].present = util >= 0 && c.frame.has(i, static_cast<size_t>(util));
+    }
     out.push_back(std::move(c));
   }
   return out;

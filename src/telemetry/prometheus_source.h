@@ -38,6 +38,11 @@ class PrometheusSource final : public MetricsSource {
                                                   SystemTime start, SystemTime end,
                                                   Duration step) override;
 
+  // One query per node feature for all the nodes (the shadow features are not read).
+  Result<std::vector<CandidateTelemetry>> observeNodes(const std::vector<std::string>& nodes,
+                                                       SystemTime start, SystemTime end,
+                                                       Duration step) override;
+
   // Training history over a long window (chunked under Prometheus' per-series point limit): one
   // frame per node (scope Node, `names` are node names) or per VMI (scope Shadow, `names` are VMI
   // names in namespaces matching `nsRegex`, keys "namespace/name"), with that scope's features

@@ -48,7 +48,8 @@ constexpr Row Rows[] = {{"sp-shadow-n1", "n1", 0.02, 0.20, 0.00, 0.01},
 std::map<std::string, double> expectedRaw(size_t i) {
   const Row& r = Rows[i];
   const double k = static_cast<double>(i + 1);
-  return {{"cpu_steal", r.steal},
+  return {{"cpu_steal", r.steal},  // the delay counter's throttled part taken out
+          {"probe_loss", 0.1 * k},
           {"cpu_wait", 0.05 * k / 1.0},  // wait / (all vCPU states: running + blocked = 1)
           {"cpu_usage", 0.01 * k},
           {"memory_used", 0.25 * k},
@@ -96,7 +97,18 @@ struct Series {
       const double k = static_cast<double>(i + 1);
       const std::string vmi =
           std::string("namespace=\"ns\",name=\"") + r.shadow + "\",node=\"" + r.node + "\"";
-      counter("kubevirt_vmi_vcpu_delay_seconds", vmi + ",id=\"0\"", r.steal);
+      // The delay counter also holds the time the CFS quota throttled the shadow, which cAdvisor
+      // counts for the launcher pod's compute container.
+      counter("kubevirt_vmi_vcpu_delay_seconds", vmi + ",id=\"0\"", r.steal + 0.02 * k);
+      counter("container_cpu_cfs_throttled_seconds",
+              std::string("namespace=\"ns\",pod=\"virt-launcher-") + r.shadow +
+                  "-x2b7q\",container=\"compute\"",
+              0.02 * k);
+      // The probe: the memory kernel does (1 - 0.1 k) of the ALU kernel's work per second.
+      counter("umbra_probe_operations", vmi + ",kernel=\"alu\"", 100);
+      counter("umbra_probe_seconds", vmi + ",kernel=\"alu\"", 0.5);
+      counter("umbra_probe_operations", vmi + ",kernel=\"memory\"", 100 * (1 - 0.1 * k));
+      counter("umbra_probe_seconds", vmi + ",kernel=\"memory\"", 0.5);
       // Running for the rest of its runnable time (the delay fraction is `steal`), blocked for
       // the rest of the second.
       counter("kubevirt_vmi_vcpu_seconds", vmi + ",id=\"0\",state=\"running\"", 1 - r.steal);
@@ -239,6 +251,7 @@ TEST_F(PrometheusTest, TheFeatureTensorMatchesAHandComputedOneWithOneQueryPerFea
     EXPECT_FALSE(c.samples[3].present);
     EXPECT_TRUE(c.samples[4].present);
     EXPECT_NEAR(c.samples[10].cpuSteal, Rows[i].steal, 1e-6);
+    EXPECT_NEAR(c.samples[10].probeLoss, 0.1 * static_cast<double>(i + 1), 1e-6);
     EXPECT_NEAR(c.samples[10].cpuUtilization, Rows[i].util, 1e-6);
     EXPECT_NEAR(c.samples[10].memoryPressure, Rows[i].memPressure, 1e-6);
     EXPECT_NEAR(c.samples[10].ioWait, Rows[i].iowait, 1e-6);
@@ -412,8 +425,8 @@ TEST_F(StockStackPrometheusTest, NodeSeriesLabelledByInstanceAreReadWithTheDefau
       EXPECT_NEAR(f.value(10, j), raw.at(feature.name) / feature.scale, 1e-6) << feature.name;
     }
   }
-  auto history = source->history(telemetry::Scope::Node, "", {}, at(series_.begin + 60),
-                                 at(series_.end), 60s);
+  auto history =
+      source->history(telemetry::Scope::Node, "", {}, at(series_.begin + 60), at(series_.end), 60s);
   ASSERT_TRUE(history.ok()) << history.error().message;
   EXPECT_EQ(history->size(), 3u);
   EXPECT_NEAR(history->at("n2").value(5, 0), 0.5, 1e-9) << "keyed by the node name";
@@ -892,18 +905,26 @@ TEST(PrometheusParse, ResultTypesAndChunks) {
 
 TEST(PrometheusParse, TheDefaultCatalogParsesAndBadCatalogsAreOneLineErrors) {
   const auto& d = MetricCatalog::defaults();
-  EXPECT_EQ(d.features.size(), 16u);
+  EXPECT_EQ(d.features.size(), 17u);
   EXPECT_EQ(d.features[0].name, "cpu_steal");
   EXPECT_TRUE(d.features[0].required);
   auto round = telemetry::parseCatalog(d.toYaml(), "printed");
   ASSERT_TRUE(round.ok()) << round.error().message;
   EXPECT_EQ(round->names(), d.names());
   EXPECT_EQ(round->features[4].query, d.features[4].query);
+  EXPECT_EQ(round->probeReference, d.probeReference);
+  auto calibrated = telemetry::parseCatalog(
+      "probeReference: 0.3\n" + d.toYaml().substr(d.toYaml().find("features:")), "c.yaml");
+  ASSERT_TRUE(calibrated.ok()) << calibrated.error().message;
+  EXPECT_DOUBLE_EQ(calibrated->probeReference, 0.3);
   const auto err = [](const std::string& yaml) {
     auto r = telemetry::parseCatalog(yaml, "c.yaml");
     return r.ok() ? std::string("ok") : r.error().message;
   };
   EXPECT_EQ(err("features: []"), "c.yaml: features: must be a non-empty list");
+  EXPECT_EQ(err("probeReference: -1\nfeatures: []"),
+            "c.yaml: probeReference: must be a number greater than 0 (the probe's memory/ALU rate "
+            "ratio on an idle node)");
   EXPECT_EQ(err("features: [{name: a, scope: pod, query: q, series: s}]"),
             "c.yaml: features[0].scope: must be shadow or node, got \"pod\"");
   EXPECT_EQ(err("features: [{name: a, scope: node, query: q, series: s, scale: 0}]"),

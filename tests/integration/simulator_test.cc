@@ -14,6 +14,7 @@
 #include "harness/process.h"
 #include "harness/prometheus_server.h"
 #include "integration/common.h"
+#include "placement/shadow.h"
 #include "telemetry/prometheus_source.h"
 
 namespace umbra::testing {
@@ -369,12 +370,115 @@ TEST_F(SimulatorTest, PrometheusSeesMoreDelayOnTheOverloadedNode) {
   ASSERT_TRUE(observed.ok()) << observed.error().message;
   EXPECT_EQ((*source)->queriesIssued(), static_cast<int>(o.catalog.features.size()));
   for (const auto& c : *observed) {
-    EXPECT_TRUE(c.notes.empty()) << c.node << ": " << c.notes.front();
+    // These VMIs are no Synthetic shadows: they run no probe.
+    ASSERT_EQ(c.notes.size(), 1u) << c.node;
+    EXPECT_EQ(c.notes.front().rfind("probe_loss: ", 0), 0u) << c.notes.front();
     const auto& f = c.frame;
-    for (size_t j = 0; j < f.cols(); ++j)
-      EXPECT_TRUE(f.has(f.rows() - 1, j)) << c.node << " " << f.columns[j];
+    for (size_t j = 0; j < f.cols(); ++j) {
+      if (f.columns[j] != "probe_loss") {
+        EXPECT_TRUE(f.has(f.rows() - 1, j)) << c.node << " " << f.columns[j];
+      }
+    }
   }
   EXPECT_GT((*observed)[1].samples.back().cpuSteal, 10 * (*observed)[0].samples.back().cpuSteal);
+
+  // The nodes alone (ranking before any shadow): one query per node feature for both, the node's
+  // CPU pressure where a shadow's steal would be.
+  const int before = (*source)->queriesIssued();
+  auto nodesOnly = (*source)->observeNodes(
+      {"sim-idle", "sim-busy"}, std::chrono::time_point_cast<std::chrono::seconds>(now - 12s),
+      std::chrono::time_point_cast<std::chrono::seconds>(now), 2s);
+  ASSERT_TRUE(nodesOnly.ok()) << nodesOnly.error().message;
+  int nodeFeatures = 0;
+  for (const auto& f : o.catalog.features)
+    nodeFeatures += f.scope == telemetry::Scope::Node ? 1 : 0;
+  EXPECT_EQ((*source)->queriesIssued() - before, nodeFeatures);
+  ASSERT_EQ(nodesOnly->size(), 2u);
+  EXPECT_EQ((*nodesOnly)[1].node, "sim-busy");
+  EXPECT_TRUE((*nodesOnly)[1].samples.back().present);
+  EXPECT_GT((*nodesOnly)[1].samples.back().cpuSteal, 0.1) << "sim-busy's CPU pressure";
+  EXPECT_LT((*nodesOnly)[0].samples.back().cpuSteal, 0.01);
+}
+
+// Shadows as the operator builds them (one vCPU, a CPU limit, Synthetic: the probe's cloud-init),
+// read through the default catalog: a Passive shadow at 10m on an idle node is throttled by its
+// own quota most of the time, which the guest counts as steal; Umbra's cpu_steal takes cAdvisor's
+// throttled time out and reads ~0. A Synthetic shadow's probe reads the interference its node's
+// co-runners cause (sim-busy: 95 % steady background, interference 0.2).
+TEST_F(SimulatorTest, AThrottledShadowReadsNoStealOnAnIdleNodeAndItsProbeReadsInterference) {
+  const auto shadow = [&](const std::string& name, const std::string& node, bool synthetic) {
+    Json spec = vmSpec({{"kubernetes.io/hostname", node}});
+    spec["domain"]["cpu"] = {{"cores", 1}};
+    spec["domain"]["resources"] = {{"requests", {{"cpu", "10m"}, {"memory", "512Mi"}}},
+                                   {"limits", {{"cpu", "10m"}, {"memory", "512Mi"}}}};
+    spec["domain"]["memory"] = {{"guest", "512Mi"}};
+    if (synthetic) {
+      api::SyntheticLoad load;
+      spec["domain"]["devices"]["disks"].push_back(
+          {{"name", "cloudinit"}, {"disk", {{"bus", "virtio"}}}});
+      spec["volumes"].push_back(
+          {{"name", "cloudinit"},
+           {"cloudInitNoCloud", {{"userData", placement::syntheticUserData(load)}}}});
+    }
+    return Json{
+        {"apiVersion", "kubevirt.io/v1"},
+        {"kind", "VirtualMachineInstance"},
+        {"metadata",
+         {{"name", name}, {"namespace", ns_.name()}, {"labels", {{"umbra.io/role", "shadow"}}}}},
+        {"spec", spec}};
+  };
+  ASSERT_TRUE(admin_
+                  ->create(api::virtualMachineInstances(), ns_.name(),
+                           shadow("passive-idle", "sim-idle", false))
+                  .ok());
+  ASSERT_TRUE(admin_
+                  ->create(api::virtualMachineInstances(), ns_.name(),
+                           shadow("probe-busy", "sim-busy", true))
+                  .ok());
+  ASSERT_TRUE(runningOn("passive-idle"));
+  ASSERT_TRUE(runningOn("probe-busy"));
+  PrometheusServer prometheus;
+  ASSERT_TRUE(prometheus.startScraping("127.0.0.1:" + std::to_string(port_)).ok());
+  std::this_thread::sleep_for(14s);  // the 5 s rate windows filled
+  telemetry::PrometheusOptions o;
+  o.connection.url = prometheus.url();
+  o.catalog.rateWindow = 5s;
+  auto source = telemetry::PrometheusSource::create(o);
+  ASSERT_TRUE(source.ok()) << source.error().message;
+  const auto now = std::chrono::system_clock::now();
+  auto observed = (*source)->observe(
+      {{ns_.name(), "passive-idle", "sim-idle"}, {ns_.name(), "probe-busy", "sim-busy"}},
+      std::chrono::time_point_cast<std::chrono::seconds>(now - 6s),
+      std::chrono::time_point_cast<std::chrono::seconds>(now), 2s);
+  ASSERT_TRUE(observed.ok()) << observed.error().message;
+  const auto& idle = (*observed)[0];
+  const auto& busy = (*observed)[1];
+  const auto query = [&](const std::string& promql) {
+    const auto r = runCommand("curl -fsS " + prometheus.url() +
+                              "/api/v1/query --data-urlencode 'query=" + promql + "'");
+    const Json doc = Json::parse(r.output, nullptr, false);
+    if (doc.is_discarded() || doc["data"]["result"].empty())
+      return -1.0;
+    return std::stod(doc["data"]["result"][0]["value"][1].get<std::string>());
+  };
+  const std::string sel = "{namespace=\"" + ns_.name() + "\",name=\"passive-idle\"}";
+  const double guestSteal =
+      query("sum(rate(kubevirt_vmi_vcpu_delay_seconds_total" + sel + "[5s])) / (sum(rate(" +
+            "kubevirt_vmi_vcpu_delay_seconds_total" + sel + "[5s])) + sum(rate(" +
+            "kubevirt_vmi_vcpu_seconds_total" + sel + "[5s])))");
+  EXPECT_GT(guestSteal, 0.5) << "the guest's own steal: mostly its quota";
+  ASSERT_FALSE(idle.samples.empty());
+  EXPECT_TRUE(idle.samples.back().present);
+  EXPECT_LT(idle.samples.back().cpuSteal, 0.02) << "Umbra's reading: no contention on sim-idle";
+  EXPECT_GT(busy.samples.back().cpuSteal, 0.1) << "and q(0.95) = 0.16 on sim-busy";
+  // The probe: absent for the Passive shadow, the node's interference for the Synthetic one.
+  ASSERT_EQ(idle.notes.size(), 1u);
+  EXPECT_EQ(idle.notes.front().rfind("probe_loss: ", 0), 0u) << idle.notes.front();
+  EXPECT_TRUE(busy.notes.empty()) << busy.notes.front();
+  const double truth = query("umbra_sim_vmi_interference_ratio{namespace=\"" + ns_.name() +
+                             "\",name=\"probe-busy\"}");
+  EXPECT_GT(truth, 0.1);
+  EXPECT_NEAR(busy.samples.back().probeLoss, truth, 0.03);
 }
 
 TEST_F(SimulatorTest, TheExpositionPassesPromtool) {

@@ -239,6 +239,8 @@ TEST(Config, BadInputNamesFileAndField) {
   bad("prometheus: {nodeLabel: node-name}",
       "umbra.yaml: prometheus.nodeLabel: must be auto or a Prometheus label name (node, instance, "
       "...), got \"node-name\"");
+  bad("prometheus: {probeReference: 0}",
+      "umbra.yaml: prometheus.probeReference: must be in [0.001, 1000], got 0");
   bad("prometheus: {url: prom:9090}",
       "umbra.yaml: prometheus.url: \"prom:9090\" is not an http(s) URL");
   bad("scoring: {weights: {cpu: 0, memory: 0, disk: 0, network: 0}}",

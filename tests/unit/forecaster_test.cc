@@ -108,6 +108,58 @@ TEST(ContentionMap, PriorIsTheObservedMeansWithLoadScaledSteal) {
   EXPECT_NEAR(q.p90.cpuContention, 0.15 + 1.28 * 0.05, 1e-12);
   EXPECT_NEAR(q.p50.memoryPressure, 0.02, 1e-12);
   EXPECT_NEAR(q.p50.ioWait, 0.03, 1e-12);
+  // A probe's loss compounds with the delay: the slowdown.
+  in.probeLoss = 0.2;
+  in.probeLossSd = 0.05;
+  const auto withProbe = ContentionMap::prior().predict(in);
+  EXPECT_NEAR(withProbe.p50.cpuContention, 1 - (1 - 0.15) * (1 - 0.2), 1e-12);
+  EXPECT_NEAR(withProbe.p90.cpuContention, 0.32 + 1.28 * std::hypot(0.05, 0.05), 1e-12);
+}
+
+// What the benchmark's shadows read, as the catalog's queries do: the quota's throttling is not
+// steal, and the probe's kernel ratio is the interference its node's co-runners cause.
+TEST(SimOutcomes, ShadowsReadRunQueueDelayAndTheProbeReadsInterference) {
+  sim::ClusterSpec c;
+  c.physics.noise = 0;
+  c.physics.measurementNoise = 0;
+  c.physics.interference = 0.3;
+  c.physics.classes["cache-heavy"] = {1.5, 3.0};
+  for (const char* n : {"idle", "noisy"}) {
+    sim::NodeSpec node;
+    node.name = n;
+    node.cpuCores = 8;
+    node.memoryBytes = 64.0 * (1 << 30);
+    c.nodes.push_back(node);
+  }
+  sim::Simulation s(c, 1);
+  sim::WorkloadSpec vm;
+  vm.id = "ns/vm";
+  vm.vcpus = 1;  // a 10m shadow
+  for (int k = 0; k < 3; ++k) {
+    sim::WorkloadSpec n;
+    n.id = "ns/noise-" + std::to_string(k);
+    n.vcpus = 2;
+    n.interferenceClass = "cache-heavy";
+    n.source.kind = sim::SourceKind::Profile;
+    n.source.level = 0.5;
+    ASSERT_TRUE(s.addWorkload(n, "noisy").ok());
+  }
+  const sim::WorkloadSpec passive = shadowOf(vm, "ns/passive", false, 0.01, 0.02);
+  const sim::WorkloadSpec probe = shadowOf(vm, "ns/probe", true, 0.01, 0.02);
+  EXPECT_EQ(probe.vcpus, 1);
+  EXPECT_DOUBLE_EQ(probe.cpuLimit, 0.01);
+  ASSERT_TRUE(s.addWorkload(passive, "idle").ok());
+  ASSERT_TRUE(s.addWorkload(probe, "noisy").ok());
+  const auto before = s.workloads();
+  for (int i = 0; i < 20; ++i)
+    s.step(15);
+  const auto idle =
+      shadowSample(before.at("ns/passive").counters, s.workload("ns/passive")->counters);
+  EXPECT_LT(idle.cpuSteal, 1e-9) << "an idle node, however throttled the shadow";
+  EXPECT_EQ(idle.probeLoss, 0) << "a Passive shadow has no probe";
+  const auto noisy = shadowSample(before.at("ns/probe").counters, s.workload("ns/probe")->counters);
+  EXPECT_GT(noisy.probeLoss, 0.15);
+  EXPECT_NEAR(noisy.probeLoss, s.workload("ns/probe")->interference, 1e-9);
 }
 
 TEST(ContentionMap, SaveLoadRoundTripAndBadFilesAreRefusedInOneLine) {
@@ -475,7 +527,7 @@ TEST(PlacementBench, PlacersSeeTheSameWorldAndTheOracleBoundsThem) {
   models->demandName = "baseline/last-value";
   auto a = runPlacementBench(*cluster, traces, models, o);
   ASSERT_TRUE(a.ok()) << a.error().message;
-  ASSERT_EQ(a->placers.size(), 8u);
+  ASSERT_EQ(a->placers.size(), 7u);
   std::map<std::string, const PlacerResult*> by;
   for (const auto& r : a->placers) {
     by[r.placer] = &r;
@@ -499,7 +551,7 @@ TEST(PlacementBench, PlacersSeeTheSameWorldAndTheOracleBoundsThem) {
       EXPECT_LE(vm.p95Steal, 1.0);
     }
   }
-  EXPECT_LE(by["oracle"]->meanSteal, by["requests"]->meanSteal + 1e-9);
+  EXPECT_LE(by["oracle"]->meanP95Steal, by["requests"]->meanP95Steal + 1e-9);
   auto b = runPlacementBench(*cluster, traces, models, o);
   ASSERT_TRUE(b.ok());
   for (size_t i = 0; i < a->placers.size(); ++i)

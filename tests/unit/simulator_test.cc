@@ -95,7 +95,7 @@ TEST(WorkloadOfTest, ShadowsRunTheirCloudInitLoadOrIdle) {
                     {"cloudInitNoCloud", {{"userData", placement::syntheticUserData(load)}}}}});
   w = workloadOf(vmi(json::object(), shadowLabels, {{"volumes", volumes}}), {}, nullptr, 1,
                  warning);
-  EXPECT_EQ(w.source.kind, sim::SourceKind::Profile) << "Synthetic: the guest runs the script";
+  EXPECT_EQ(w.source.kind, sim::SourceKind::Probe) << "Synthetic: the guest runs the probe";
   EXPECT_EQ(w.source.profile, "spiky");
   EXPECT_DOUBLE_EQ(w.source.level, 0.7);
 }
