@@ -24,6 +24,9 @@ class Learning::TimedForecaster final : public model::Forecaster {
     return f;
   }
   std::string name() const override { return inner_.name(); }
+  void prefetch(const std::vector<std::string>& nodes, SystemTime end) override {
+    inner_.prefetch(nodes, end);
+  }
 
  private:
   model::Forecaster& inner_;
@@ -73,6 +76,23 @@ model::NodeHistory nodeHistory(telemetry::PrometheusSource& prometheus, int peri
     if (series.empty())
       return Error::make(ErrorKind::NotFound, "node " + node + ": no node_cpu_utilization history");
     return std::move(series.front().values);
+  };
+}
+
+// The same for many nodes in one query (ranking every feasible node before probing).
+model::NodeHistories nodeHistories(telemetry::PrometheusSource& prometheus, int periodSteps) {
+  return [&prometheus, periodSteps](
+             const std::vector<std::string>& nodes,
+             SystemTime end) -> Result<std::map<std::string, std::vector<double>>> {
+    const auto step = std::chrono::seconds(300);
+    const auto to = std::chrono::time_point_cast<std::chrono::seconds>(end);
+    UMBRA_TRY(auto frames, prometheus.history(telemetry::Scope::Node, "", nodes,
+                                              to - step * (std::max(periodSteps, 288) + 48), to,
+                                              step, {"node_cpu_utilization"}));
+    std::map<std::string, std::vector<double>> out;
+    for (auto& s : model::seriesFromFrames(frames, "node_cpu_utilization"))
+      out[s.id] = std::move(s.values);
+    return out;
   };
 }
 
@@ -146,6 +166,7 @@ Learning::Learning(const config::OperatorConfig& config, telemetry::PrometheusSo
       outcomes_(prometheus, learned_, config.outcomesPath, config.outcomeWindow,
                 [&metrics](const std::string& result) { metrics.outcomeRecorded(result); }),
       childTrainer_(config.retraining.trainer, workDirOf(config.modelPath)) {
+  learned_.setNodeHistories(nodeHistories(prometheus, config.retraining.period));
   metrics_.modelInfo(learned_.name());
   auto options = retrainOptions(config);
   options.train = childTrainer_.trainer();

@@ -28,14 +28,16 @@ Plan planUnschedulable(Draft& d, const std::vector<placement::Verdict>& verdicts
   return d.done(Action::after(UnschedulableRetry), "unschedulable");
 }
 
-// Records the candidate set in status (Probing) and goes on probing in the same pass.
-Plan startProbing(Draft& d, std::vector<api::ShadowStatus> shadows) {
+// Records the candidate set in status (Probing) and goes on probing in the same pass. `how` says
+// how they were chosen, if there is something to say.
+Plan startProbing(Draft& d, std::vector<api::ShadowStatus> shadows, const std::string& how = "") {
   std::string names;
   for (const auto& s : shadows)
     names += (names.empty() ? "" : ", ") + s.node;
   const std::string message = "probing " + std::to_string(shadows.size()) + " of " +
                               std::to_string(d.settings().candidateCount) +
-                              " requested candidates: " + names;
+                              " requested candidates: " + names +
+                              (how.empty() ? "" : " (" + how + ")");
   d.status.shadows = std::move(shadows);
   d.status.extensions = 0;
   d.status.setPhase(api::Phase::Probing, "CandidatesSelected", message);
@@ -141,16 +143,39 @@ Plan planSelectCandidates(Draft& d) {
   }
   const auto verdicts =
       placement::classify(d.world.nodes, *d.target().requirements, d.settings().nodeSelector);
-  const auto chosen = placement::topCandidates(verdicts, d.settings().candidateCount);
+  // The nodes the forecast likes best and those requests like best, in turn: a node that looks
+  // good only from its history is probed, and so is one that looks good only on paper.
+  const int count = d.settings().candidateCount;
+  const auto byStatic = placement::topCandidates(verdicts, count);
+  std::vector<std::string> byForecast;
+  for (const auto& node : d.world.forecastRanking) {
+    if (std::any_of(verdicts.begin(), verdicts.end(),
+                    [&](const auto& v) { return v.feasible && v.node == node; }))
+      byForecast.push_back(node);
+  }
+  const auto chosen =
+      byForecast.empty() ? byStatic : placement::mixedCandidates(byForecast, byStatic, count);
   if (chosen.empty())
     return planUnschedulable(d, verdicts);
+  std::string how;
+  if (!byForecast.empty()) {
+    std::string fromForecast;
+    for (const auto& node : chosen) {
+      if (std::find(byStatic.begin(), byStatic.end(), node) == byStatic.end())
+        fromForecast += (fromForecast.empty() ? "" : ", ") + node;
+    }
+    how = fromForecast.empty() ? "the node forecast agrees with requests"
+                               : fromForecast + " by the node forecast, the rest by requests";
+  } else if (!d.world.forecastRankingProblem.empty()) {
+    how = "by requests: no node forecast: " + d.world.forecastRankingProblem;
+  }
   std::vector<api::ShadowStatus> shadows;
   shadows.reserve(chosen.size());
   for (const auto& node : chosen)
     shadows.push_back({node, placement::shadowName(d.in.name, node), api::ShadowPhase::Pending});
   if (d.firstPass)
     d.add(write::RememberChoice{shadows});  // before the creates: a retry keeps the choice
-  return startProbing(d, std::move(shadows));
+  return startProbing(d, std::move(shadows), how);
 }
 
 Plan planProbe(Draft& d) {

@@ -91,7 +91,12 @@ struct World {
   // one placement acts on a VM at a time.
   std::string heldBy;
   std::string heldByPhase;
-  std::vector<placement::NodeView> nodes;     // less the target and this placement's shadows
+  std::vector<placement::NodeView> nodes;  // less the target and this placement's shadows
+  // While choosing candidates (with a free slot): the feasible nodes ranked best first by the
+  // forecast from each node's own telemetry and history, before any shadow. Empty when it could
+  // not be made; forecastRankingProblem says why (candidates are then chosen by requests alone).
+  std::vector<std::string> forecastRanking;
+  std::string forecastRankingProblem;
   std::map<std::string, ShadowView> shadows;  // this placement's shadows by name
   // This placement's shadows still present: in the cache, or on the server while deleting.
   size_t shadowsLeft = 0;

@@ -36,11 +36,13 @@ bool observationEnded(const PlacementInput& in, SystemTime now) {
 }  // namespace
 
 WorldReader::WorldReader(Caches caches, kube::KubeClient& client, telemetry::MetricsSource& metrics,
-                         model::Forecaster& forecaster, const FirstPassChoices& choices)
+                         model::Forecaster& forecaster, const FirstPassChoices& choices,
+                         int maxConcurrentPlacements)
     : caches_(caches),
       client_(client),
       metrics_(metrics),
       forecaster_(forecaster),
+      maxConcurrentPlacements_(maxConcurrentPlacements),
       choices_(choices),
       usage_(caches.nodes, caches.vmis, caches.pods) {}
 
@@ -98,6 +100,9 @@ Result<World> WorldReader::observe(const PlacementInput& in, SystemTime now) con
     w.evidence = evidence(in, *w.target, now);
   if ((selecting && w.adopted.empty()) || deciding || placing)
     w.nodes = nodes(in, w, selecting);
+  if (selecting && w.adopted.empty() && w.target && w.target->requirements &&
+      w.probing + w.queuedAhead < maxConcurrentPlacements_)
+    rankByForecast(in, w, now);
   if (placing)
     w.migration = migration(in);
   return w;
@@ -184,6 +189,49 @@ Result<size_t> WorldReader::shadowsOnServer(const PlacementInput& in) const {
   if (!list.ok())
     return list.error().wrap("while listing the shadows of " + in.key());
   return (*list)["items"].size();
+}
+
+void WorldReader::rankByForecast(const PlacementInput& in, World& w, SystemTime now) const {
+  const auto verdicts =
+      placement::classify(w.nodes, *w.target->requirements, in.settings->nodeSelector);
+  std::vector<std::string> feasible;
+  for (const auto& v : verdicts) {
+    if (v.feasible)
+      feasible.push_back(v.node);
+  }
+  if (feasible.empty())
+    return;
+  const auto window = std::max<std::chrono::milliseconds>(std::chrono::minutes(5),
+                                                          in.settings->observationDuration);
+  auto observed = metrics_.observeNodes(feasible, now - toDuration(window), now,
+                                        toDuration(in.settings->observationInterval));
+  if (!observed.ok()) {
+    w.forecastRankingProblem = observed.error().message;
+    return;
+  }
+  if (!observed->empty() && !observed->front().frame.times.empty())
+    forecaster_.prefetch(feasible,
+                         SystemTime(std::chrono::seconds(observed->front().frame.times.back())));
+  // No key: a ranking is not a decision whose outcome is recorded.
+  const model::TargetProfile profile{w.target->requirements->size.cpu,
+                                     w.target->requirements->size.memory, ""};
+  std::vector<placement::CandidateForecast> forecasts;
+  for (auto& c : *observed) {
+    if (const auto node = caches_.nodes.get(c.node)) {
+      const auto nv = placement::nodeViewOf(*node);
+      c.nodeCpuCores = nv.allocatable.cpu;
+      c.nodeMemoryBytes = nv.allocatable.memory;
+    }
+    auto f = forecaster_.forecast(c, profile);
+    if (f.ok())
+      forecasts.push_back({c.node, f->p50, f->confidence, f->cpuStderr});
+  }
+  if (forecasts.empty()) {
+    w.forecastRankingProblem = "no node could be forecast from its own telemetry";
+    return;
+  }
+  for (const auto& r : placement::decide(forecasts, in.settings->weights).ranked)
+    w.forecastRanking.push_back(r.node);
 }
 
 Evidence WorldReader::evidence(const PlacementInput& in, const TargetView& target,

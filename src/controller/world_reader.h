@@ -28,8 +28,10 @@ struct Caches {
 // that a deleted placement's shadows are gone before its finalizer is released.
 class WorldReader {
  public:
+  // `maxConcurrentPlacements`: a placement that will queue is not worth a node ranking.
   WorldReader(Caches caches, kube::KubeClient& client, telemetry::MetricsSource& metrics,
-              model::Forecaster& forecaster, const FirstPassChoices& choices);
+              model::Forecaster& forecaster, const FirstPassChoices& choices,
+              int maxConcurrentPlacements = 1 << 30);
 
   // The placement as cached. An unparsable status (not written by Umbra) is an Invalid error.
   static Result<PlacementInput> input(const kube::Json& cached,
@@ -66,11 +68,16 @@ class WorldReader {
   void readShadows(const PlacementInput& in, World& w) const;
   Result<size_t> shadowsOnServer(const PlacementInput& in) const;
   Evidence evidence(const PlacementInput& in, const TargetView& target, SystemTime now) const;
+  // World::forecastRanking: one query per node feature for all the feasible nodes, their
+  // histories in one more, each forecast as a shadow's would be with the node's CPU pressure in
+  // place of its steal.
+  void rankByForecast(const PlacementInput& in, World& w, SystemTime now) const;
 
   Caches caches_;
   kube::KubeClient& client_;
   telemetry::MetricsSource& metrics_;
   model::Forecaster& forecaster_;
+  int maxConcurrentPlacements_;
   const FirstPassChoices& choices_;
   NodeUsage usage_;  // the nodes and what is requested on each, from the caches
 };

@@ -40,6 +40,18 @@ class FakeMetricsSource final : public telemetry::MetricsSource {
     return out;
   }
 
+  // The nodes alone: their CPU pressure is what stealByNode says (a shadow would see as much).
+  Result<std::vector<telemetry::CandidateTelemetry>> observeNodes(
+      const std::vector<std::string>& nodes, SystemTime start, SystemTime end,
+      Duration step) override {
+    ++nodeCalls;
+    std::vector<telemetry::ShadowRef> refs;
+    for (const auto& n : nodes)
+      refs.push_back({"", "", n});
+    --calls;  // counted as a node call only
+    return observe(refs, start, end, step);
+  }
+
   void setSteal(const std::string& node, double steal) {
     const std::lock_guard<std::mutex> lock(mutex_);
     stealByNode[node] = steal;
@@ -58,6 +70,7 @@ class FakeMetricsSource final : public telemetry::MetricsSource {
     jitter = j;
   }
   std::atomic<int> calls{0};
+  std::atomic<int> nodeCalls{0};
 
  private:
   std::mutex mutex_;

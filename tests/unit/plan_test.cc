@@ -237,6 +237,33 @@ TEST(PlanTest, PendingChoosesTheTopCountFeasibleNodesAndRecordsProbing) {
   EXPECT_EQ(statusOf(p).observedGeneration, 2);
 }
 
+// The node forecast's favourites and the requests' favourites in turn: forecast #1, requests #1,
+// forecast #2 (an infeasible node the forecast likes is not probed).
+TEST(PlanTest, CandidatesMixTheNodeForecastsFavouritesWithTheRequestsFavourites) {
+  World w = worldWith({node("a"), node("b", 1), node("c", 2), node("d", 3), node("e", 4)});
+  w.nodes.back().ready = false;  // e: not feasible
+  w.forecastRanking = {"e", "d", "a", "c", "b"};
+  const Plan p = planAt(placementIn(Phase::Pending), w);
+  const auto& shadows = statusOf(p).shadows;
+  ASSERT_EQ(shadows.size(), 3u);
+  EXPECT_EQ(shadows[0].node, "d") << "the forecast's best feasible node";
+  EXPECT_EQ(shadows[1].node, "a") << "the least requested";
+  EXPECT_EQ(shadows[2].node, "c") << "the forecast's next, a being taken";
+  EXPECT_EQ(statusOf(p).message,
+            "probing 3 of 3 requested candidates: d, a, c (d by the node forecast, the rest by "
+            "requests)");
+  // Without a ranking: requests alone, and why.
+  w.forecastRanking.clear();
+  w.forecastRankingProblem = "Prometheus is away";
+  const Plan q = planAt(placementIn(Phase::Pending), w);
+  ASSERT_EQ(statusOf(q).shadows.size(), 3u);
+  EXPECT_EQ(statusOf(q).shadows[0].node, "a");
+  EXPECT_EQ(statusOf(q).shadows[1].node, "b");
+  EXPECT_NE(statusOf(q).message.find("(by requests: no node forecast: Prometheus is away)"),
+            std::string::npos)
+      << statusOf(q).message;
+}
+
 TEST(PlanTest, QueuedWhileMaxConcurrentPlacementsAreProbing) {
   World w = threeNodes();
   w.probing = defaults().maxConcurrentPlacements;

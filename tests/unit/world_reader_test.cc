@@ -118,6 +118,30 @@ TEST_F(WorldReaderTest, CandidatesOtherPlacementsProbeReserveTheirShareWhileChoo
   EXPECT_DOUBLE_EQ(requestedOn(w, "c"), 0);
 }
 
+// Choosing candidates: every feasible node ranked by its own forecast (its CPU pressure here), in
+// one read of the metrics for all of them.
+TEST_F(WorldReaderTest, ChoosingRanksEveryFeasibleNodeByItsForecastInOneRead) {
+  metrics_.setSteal("a", 0.2);
+  metrics_.setSteal("b", 0.01);
+  metrics_.setSteal("c", 0.1);
+  metrics_.setSteal("d", 0.05);
+  const World w = observe(placement("web-sp", "web", Json::object()));
+  EXPECT_EQ(w.forecastRanking, (std::vector<std::string>{"b", "d", "c", "a"}));
+  EXPECT_EQ(metrics_.nodeCalls.load(), 1);
+  EXPECT_EQ(metrics_.calls.load(), 0) << "no shadow to read yet";
+  // Once probing, no more ranking.
+  const World later = observe(placement(
+      "web-sp", "web", {{"phase", "Observing"}, {"shadows", {{{"node", "b"}, {"name", "s-b"}}}}}));
+  EXPECT_TRUE(later.forecastRanking.empty());
+  EXPECT_EQ(metrics_.nodeCalls.load(), 1);
+  // Prometheus away: no ranking, and why.
+  metrics_.setUnavailable(true);
+  const World away = observe(placement("web-sp", "web", Json::object()));
+  EXPECT_TRUE(away.forecastRanking.empty());
+  EXPECT_NE(away.forecastRankingProblem.find("connection refused"), std::string::npos)
+      << away.forecastRankingProblem;
+}
+
 TEST_F(WorldReaderTest, AFirstPassChoiceNotYetInStatusIsReservedToo) {
   placements_.upsert(placement("other-sp", "other", Json::object()));
   choices_.remember("ns/other-sp", "uid-other-sp", {{"c", "s-c", api::ShadowPhase::Pending}});
