@@ -5,9 +5,11 @@
 # hidden interference on and off, 200 arrivals and 3 seeds per condition (the two interference
 # modes run side by side, one per core): markdown tables per run and a summary against the best
 # peer of each run with 95 % intervals, JSON with every placed VM, and the CDF of each VM's p95
-# steal per placer. About 40 minutes on 2 cores.
+# slowdown per placer. About 30 minutes on 2 cores, and 5 more the first time (the LSTM).
 #   scripts/bench-placement.sh UMBRA_BINARY TRACES_DIR [OUT_DIR]
-# DEMAND_MODEL=model.pt uses a trained LSTM for the demand forecast (default: the last value).
+# The demand model is the LSTM, trained here on half a of the traces (cached by the traces' and
+# the binary's checksums); DEMAND_MODEL=model.pt uses another model file, DEMAND_MODEL=last-value
+# the last value.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 umbra=${1:?usage: bench-placement.sh UMBRA_BINARY TRACES_DIR [OUT_DIR]}
@@ -25,8 +27,19 @@ fi
 venv=$("$here/scripts/bench-venv.sh")
 mkdir -p "$out" "$cache/bench-placement"
 demand=()
-if [[ -n ${DEMAND_MODEL:-} ]]; then
+if [[ ${DEMAND_MODEL:-} == last-value ]]; then
+  :
+elif [[ -n ${DEMAND_MODEL:-} ]]; then
   demand=(--demand-model "$DEMAND_MODEL")
+else
+  key=$( (cat "$umbra"; find "$traces" -type f -name '*.csv' | sort | xargs cat) | sha256sum | cut -c1-16)
+  lstm=$cache/bench-placement/lstm-half-a-$key.pt
+  if [[ ! -f $lstm ]]; then
+    echo "[bench-placement] training the demand LSTM on half a of the traces (a few minutes)" >&2
+    "$umbra" train --traces "$traces" --trace-half a --out "$lstm.tmp" >/dev/null
+    mv "$lstm.tmp" "$lstm"
+  fi
+  demand=(--demand-model "$lstm")
 fi
 contention=$cache/bench-placement/contention.json
 "$umbra" train-contention --traces "$traces" --cluster "$training" --trace-half a \

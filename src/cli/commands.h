@@ -10,6 +10,7 @@ namespace umbra::cli {
 
 struct TrainFlags {
   std::string traces, prometheus, series;  // exactly one
+  std::string traceHalf = "all";           // with traces
   std::string window = "7d";
   std::string out;
   std::string trainingRange;

@@ -50,6 +50,20 @@ std::vector<model::EvalSeries> seriesOf(const sim::TraceSet& set, const std::str
   return out;
 }
 
+void keepHalf(sim::TraceSet& traces, const std::string& half,
+              const std::set<std::string>& always) {
+  for (auto it = traces.series.begin(); it != traces.series.end();) {
+    uint64_t h = 1469598103934665603ULL;  // FNV-1a of the id
+    for (const unsigned char c : it->first)
+      h = (h ^ c) * 1099511628211ULL;
+    const bool inA = (h >> 11) % 2 == 0;
+    if (always.count(it->first) == 0 && inA != (half == "a"))
+      it = traces.series.erase(it);
+    else
+      ++it;
+  }
+}
+
 Result<SimInputs> simInputs(const std::string& tracesDir, const std::string& clusterFile,
                             const std::string& half) {
   UMBRA_TRY(auto traces, sim::loadTraces(tracesDir));
@@ -59,16 +73,7 @@ Result<SimInputs> simInputs(const std::string& tracesDir, const std::string& clu
     std::set<std::string> backgrounds;
     for (const auto& n : cluster.nodes)
       backgrounds.insert(n.background.trace);
-    for (auto it = traces.series.begin(); it != traces.series.end();) {
-      uint64_t h = 1469598103934665603ULL;  // FNV-1a of the id
-      for (const unsigned char c : it->first)
-        h = (h ^ c) * 1099511628211ULL;
-      const bool inA = (h >> 11) % 2 == 0;
-      if (backgrounds.count(it->first) == 0 && inA != (half == "a"))
-        it = traces.series.erase(it);
-      else
-        ++it;
-    }
+    keepHalf(traces, half, backgrounds);
   }
   return SimInputs{std::move(traces), std::move(cluster)};
 }

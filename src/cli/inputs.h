@@ -1,6 +1,7 @@
 #pragma once
 
 // What the subcommands share: trace series, simulation inputs, training progress.
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,11 @@ struct SimInputs {
   sim::TraceSet traces;
   sim::ClusterSpec cluster;
 };
+// Keeps the series of half "a" or "b" of a fixed split by a hash of the series id, and those in
+// `always`.
+void keepHalf(sim::TraceSet& traces, const std::string& half,
+              const std::set<std::string>& always = {});
+
 // `half` ("all", "a" or "b"): keep only the VM traces in that half of a fixed split by a hash of
 // the series id (the traces a cluster file's node backgrounds replay are always kept), so that
 // a model is trained on one half and benchmarked on the other.

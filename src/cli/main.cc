@@ -21,6 +21,10 @@ void addTrain(CLI::App& app, cli::TrainFlags& f) {
   source->require_option(1);
   s->add_option("--window", f.window, "with --prometheus: how far back (7d, 36h)")
       ->capture_default_str();
+  s->add_option("--trace-half", f.traceHalf,
+                "with --traces: all, or half a or b of a fixed split of the series")
+      ->check(CLI::IsMember({"all", "a", "b"}))
+      ->capture_default_str();
   s->add_option("--out", f.out, "the model file to write")->required();
   s->add_option("--horizon-steps", f.horizonSteps)->check(CLI::Range(1, 48))->capture_default_str();
   s->add_option("--epochs", f.epochs)->check(CLI::Range(1, 1000))->capture_default_str();

@@ -37,9 +37,12 @@ int train(const TrainFlags& f) {
     auto set = sim::loadTraces(f.traces);
     if (!set.ok())
       return fail(set.error().message);
+    if (f.traceHalf != "all")
+      keepHalf(*set, f.traceHalf);
     for (auto& s : seriesOf(*set, "cpu", 0))
       series.push_back({std::move(s.values), std::move(s.observed)});
-    range = "traces " + f.traces + ": " + std::to_string(series.size()) + " series (cpu)";
+    range = "traces " + f.traces + (f.traceHalf != "all" ? " (half " + f.traceHalf + ")" : "") +
+            ": " + std::to_string(series.size()) + " series (cpu)";
   } else {
     const std::string& text = f.window;
     // Prometheus-style days ("7d") besides Go durations ("168h").

@@ -112,15 +112,19 @@ Plan planObserve(Draft& d) {
   recordTelemetryRead(d, e);
   const placement::Decision decision = placement::decide(e.forecasts, s.weights);
   const bool unsure = decision.confidence < s.minConfidence;
-  if (unsure && d.status.extensions < s.maxExtensions)
+  // Observing longer helps only while the observation is what keeps the choice unsure.
+  const bool observationUnsure = decision.observationConfidence < s.minConfidence;
+  if (unsure && observationUnsure && d.status.extensions < s.maxExtensions)
     return planExtension(d, decision.confidence);
   recordDecision(d, decision, e.model);
+  const std::string why =
+      observationUnsure ? "; confidence stayed below minConfidence after " +
+                              std::to_string(d.status.extensions) + " extensions"
+                        : "; confidence below minConfidence from the model's own uncertainty, "
+                          "which observing longer does not shrink";
   const std::string message = "selected " + decision.selected + " (score " +
                               twoDecimals(decision.ranked.front().score) + ", confidence " +
-                              twoDecimals(decision.confidence) + ")" +
-                              (unsure ? "; confidence stayed below minConfidence after " +
-                                            std::to_string(d.status.extensions) + " extensions"
-                                      : "");
+                              twoDecimals(decision.confidence) + ")" + (unsure ? why : "");
   d.status.setCondition(api::condition::Decided, true, unsure ? "LowConfidence" : "Decided",
                         message, d.generation(), d.now);
   if (s.mode == api::Mode::Apply) {

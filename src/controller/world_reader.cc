@@ -224,7 +224,7 @@ void WorldReader::rankByForecast(const PlacementInput& in, World& w, SystemTime 
     }
     auto f = forecaster_.forecast(c, profile);
     if (f.ok())
-      forecasts.push_back({c.node, f->p50, f->confidence, f->cpuStderr});
+      forecasts.push_back({c.node, f->p50, f->confidence, f->cpuStderr, f->cpuModelSd});
   }
   if (forecasts.empty()) {
     w.forecastRankingProblem = "no node could be forecast from its own telemetry";
@@ -270,7 +270,7 @@ Evidence WorldReader::evidence(const PlacementInput& in, const TargetView& targe
       e.problem = f.error().message;
       return e;
     }
-    e.forecasts.push_back({candidate.node, f->p50, f->confidence, f->cpuStderr});
+    e.forecasts.push_back({candidate.node, f->p50, f->confidence, f->cpuStderr, f->cpuModelSd});
     for (const auto& n : candidate.notes)
       e.missingOptional.insert(n.substr(0, n.find(':')));
   }

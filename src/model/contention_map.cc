@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -193,6 +194,26 @@ Result<ContentionMap> ContentionMap::fit(const std::vector<Outcome>& outcomes) {
     h.w50 = fitQuantile(x, y, h, 0.5);
     h.w90 = fitQuantile(x, y, h, 0.9);
   }
+  // The model's own error, candidate against candidate: pairs of outcomes decided together.
+  std::map<int64_t, std::vector<double>> byDecision;
+  double sumSq = 0;
+  for (const auto& o : outcomes) {
+    const double r = o.actual.cpuContention - map.predict(o.inputs).p50.cpuContention;
+    byDecision[o.time].push_back(r);
+    sumSq += r * r;
+  }
+  double pairSq = 0;
+  size_t pairs = 0;
+  for (const auto& [time, r] : byDecision) {
+    for (size_t i = 0; i < r.size(); ++i) {
+      for (size_t j = i + 1; j < r.size(); ++j) {
+        pairSq += (r[i] - r[j]) * (r[i] - r[j]) / 2;
+        ++pairs;
+      }
+    }
+  }
+  map.cpuDiscrepancySd_ = pairs > 0 ? std::sqrt(pairSq / static_cast<double>(pairs))
+                                    : std::sqrt(sumSq / static_cast<double>(outcomes.size()));
   return map;
 }
 
@@ -260,6 +281,7 @@ Status ContentionMap::save(const std::string& path) const {
   }
   const json doc = {{"format", "umbra-contention/1"},
                     {"learned", learned_},
+                    {"cpuDiscrepancySd", cpuDiscrepancySd_},
                     {"trainedOn", trainedOn_},
                     {"outputs", {"cpuContention", "memoryPressure", "ioWait", "networkLatency"}},
                     {"heads", heads}};
@@ -289,6 +311,9 @@ Result<ContentionMap> ContentionMap::load(const std::string& path) {
   try {
     map.learned_ = doc.at("learned").get<bool>();
     map.trainedOn_ = doc.at("trainedOn").get<size_t>();
+    map.cpuDiscrepancySd_ = doc.value("cpuDiscrepancySd", 0.0);  // older files: unknown
+    if (!(map.cpuDiscrepancySd_ >= 0))
+      return fail("cpuDiscrepancySd must be a number >= 0");
     const json& heads = doc.at("heads");
     if (!heads.is_array() || heads.size() != Outputs)
       return fail("schema mismatch: heads must hold 4 entries");

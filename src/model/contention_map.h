@@ -61,6 +61,11 @@ class ContentionMap {
   double loss(const std::vector<Outcome>& outcomes) const;
 
   bool learned() const { return learned_; }
+  // The part of the CPU prediction's error that is the model's, not the observation's, and that
+  // differs between the candidates of one decision: sqrt(mean over outcomes decided together of
+  // (r_i - r_j)^2 / 2), r the p50 residuals (all residuals' sd when no two share a decision).
+  // More observation does not shrink it. 0 for the prior (unknown).
+  double cpuDiscrepancySd() const { return cpuDiscrepancySd_; }
   size_t trainedOn() const { return trainedOn_; }
   // "contention/prior" or "contention/learned(412 outcomes)".
   std::string describe() const;
@@ -80,6 +85,7 @@ class ContentionMap {
  private:
   bool learned_ = false;
   size_t trainedOn_ = 0;
+  double cpuDiscrepancySd_ = 0;
   std::array<Head, Outputs> heads_{};
 };
 

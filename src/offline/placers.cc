@@ -141,7 +141,7 @@ placement::Decision forecastOnlyRanking(World& w, ModelForecaster& forecaster,
     c.nodeMemoryBytes = w.spec(i).memoryBytes;
     auto f = forecaster.forecast(c, {vm.vcpus, vm.memoryBytes, vm.id});
     if (f.ok())
-      forecasts.push_back({v.node, f->p50, f->confidence, f->cpuStderr});
+      forecasts.push_back({v.node, f->p50, f->confidence, f->cpuStderr, f->cpuModelSd});
   }
   forecaster.forget(vm.id);
   return placement::decide(forecasts, {});
@@ -194,10 +194,12 @@ Result<Choice> umbraChoice(World& w, ModelForecaster& forecaster, const sim::Wor
       c.nodeMemoryBytes = w.spec(p.node).memoryBytes;
       auto f = forecaster.forecast(c, {vm.vcpus, vm.memoryBytes, vm.id});
       if (f.ok())
-        forecasts.push_back({c.node, f->p50, f->confidence, f->cpuStderr});
+        forecasts.push_back({c.node, f->p50, f->confidence, f->cpuStderr, f->cpuModelSd});
     }
     decision = placement::decide(forecasts, {});
-    if (decision.confidence >= o.minConfidence || round >= o.maxExtensions)
+    // As the operator (plan_decide.cc): extend only while the observation keeps it unsure.
+    if (decision.confidence >= o.minConfidence ||
+        decision.observationConfidence >= o.minConfidence || round >= o.maxExtensions)
       break;
     ++choice.extensions;
   }

@@ -43,17 +43,25 @@ Decision decide(const std::vector<CandidateForecast>& forecasts, const api::Scor
   // Score points per unit of CPU contention (scoreOf is linear in it below 1).
   const double total = w.cpu + w.memory + w.disk + w.network;
   const double perSteal = total > 0 ? 100.0 * w.cpu / total : 0;
-  std::map<std::string, double> stderrOf;
+  std::map<std::string, const CandidateForecast*> of;
   for (const CandidateForecast& f : forecasts)
-    stderrOf[f.node] = f.cpuStderr;
+    of[f.node] = &f;
   const ScoredCandidate& best = d.ranked.front();
-  double p = 1.0;
-  for (size_t j = 1; j < d.ranked.size(); ++j) {
-    const double se = perSteal * std::hypot(stderrOf[best.node], stderrOf[d.ranked[j].node]);
-    const double margin = best.score - d.ranked[j].score + perSteal * StealTolerance;
-    p *= se > 0 ? 0.5 * std::erfc(-margin / (se * std::sqrt(2.0))) : (margin >= 0 ? 1.0 : 0.0);
-  }
-  d.confidence = p;
+  const auto probability = [&](bool withModel) {
+    const auto sd = [&](const std::string& node) {
+      const CandidateForecast& f = *of.at(node);
+      return withModel ? std::hypot(f.cpuStderr, f.cpuModelSd) : f.cpuStderr;
+    };
+    double p = 1.0;
+    for (size_t j = 1; j < d.ranked.size(); ++j) {
+      const double se = perSteal * std::hypot(sd(best.node), sd(d.ranked[j].node));
+      const double margin = best.score - d.ranked[j].score + perSteal * StealTolerance;
+      p *= se > 0 ? 0.5 * std::erfc(-margin / (se * std::sqrt(2.0))) : (margin >= 0 ? 1.0 : 0.0);
+    }
+    return p;
+  };
+  d.confidence = probability(true);
+  d.observationConfidence = probability(false);
   return d;
 }
 

@@ -20,6 +20,7 @@ struct CandidateForecast {
   Contention predicted;
   double confidence = 0;  // [0, 1]: the forecaster's, for this candidate alone
   double cpuStderr = 0;   // standard error of predicted.cpuContention (Forecast::cpuStderr)
+  double cpuModelSd = 0;  // the model's own error of it (Forecast::cpuModelSd)
 };
 
 // Two candidates whose steal differs by less than this are equally good choices.
@@ -41,10 +42,14 @@ struct Decision {
   std::vector<ScoredCandidate> ranked;  // best first
   std::string selected;                 // empty when there is no candidate
   // The probability that the selected candidate is the best or within StealTolerance of it,
-  // given each candidate's standard error (normal approximation, candidates independent):
-  // prod over the others j of Phi((s_sel - s_j + tol) / se_sel_j) in score units. Observation is
-  // extended while it is below minConfidence; more observation shrinks the standard errors.
+  // given each candidate's uncertainty, sqrt(cpuStderr^2 + cpuModelSd^2) (normal approximation,
+  // candidates independent): prod over the others j of Phi((s_sel - s_j + tol) / se_sel_j) in
+  // score units. What status reports.
   double confidence = 0;
+  // The same from the observation's standard errors alone: below minConfidence, observing longer
+  // can settle the choice (extend); above it while `confidence` is below, the model's own
+  // uncertainty is what remains, which more observation does not shrink (decide).
+  double observationConfidence = 0;
 };
 
 // Ranks by score, then confidence, then node name (deterministic).

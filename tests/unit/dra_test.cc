@@ -35,8 +35,8 @@ TEST(DraSelectorTest, EvaluatesTheFormsDeviceClassesUse) {
   EXPECT_TRUE(match(R"(!device.attributes["gpu.example.com"].virtual)", d));
   EXPECT_TRUE(
       match(R"(device.capacity["gpu.example.com"].memory.compareTo(quantity("40Gi")) >= 0)", d));
-  EXPECT_FALSE(match(R"(device.capacity["gpu.example.com"].memory.isLessThan(quantity("40Gi")))",
-                     d));
+  EXPECT_FALSE(
+      match(R"(device.capacity["gpu.example.com"].memory.isLessThan(quantity("40Gi")))", d));
   EXPECT_TRUE(match(R"("model" in device.attributes["gpu.example.com"])", d));
   EXPECT_FALSE(match(R"("missing" in device.attributes["gpu.example.com"])", d));
   EXPECT_TRUE(match(R"(device.attributes["gpu.example.com"].model.startsWith("a1"))", d));
@@ -119,7 +119,8 @@ TEST(DraInventoryTest, NewestGenerationMinusAllocatedDevices) {
 }
 
 Json gpuClass(const std::string& extra = "") {
-  Json selectors = Json::array({{{"cel", {{"expression", "device.driver == \"gpu.example.com\""}}}}});
+  Json selectors =
+      Json::array({{{"cel", {{"expression", "device.driver == \"gpu.example.com\""}}}}});
   if (!extra.empty())
     selectors.push_back({{"cel", {{"expression", extra}}}});
   return {{"metadata", {{"name", "gpu.example.com"}}}, {"spec", {{"selectors", selectors}}}};
@@ -138,11 +139,11 @@ TEST(DraShortfallTest, CountsFirstAvailableAndAllocatedClaims) {
   Needs needs;
   needs.inventory = inventoryOf({&a, &b}, {}, {});
   const std::map<std::string, Json> classes = {{"gpu.example.com", gpuClass()}};
-  const Json two = {{"devices",
-                     {{"requests", Json::array({{{"name", "pair"},
-                                                 {"exactly",
-                                                  {{"deviceClassName", "gpu.example.com"},
-                                                   {"count", 2}}}}})}}}};
+  const Json two = {
+      {"devices",
+       {{"requests",
+         Json::array({{{"name", "pair"},
+                       {"exactly", {{"deviceClassName", "gpu.example.com"}, {"count", 2}}}}})}}}};
   auto requests = requestsOf(two, classes, "ResourceClaimTemplate ns/two");
   ASSERT_TRUE(requests.ok()) << requests.error().message;
   needs.claims.push_back({"c", "ResourceClaimTemplate ns/two", *requests, std::nullopt});
@@ -157,31 +158,34 @@ TEST(DraShortfallTest, CountsFirstAvailableAndAllocatedClaims) {
   const Json either = {
       {"devices",
        {{"requests",
-         Json::array({{{"name", "gpus"},
-                       {"firstAvailable",
-                        Json::array({{{"name", "two"}, {"deviceClassName", "gpu.example.com"},
-                                      {"count", 2}},
-                                     {{"name", "one"}, {"deviceClassName", "gpu.example.com"}}})}}})}}}};
-  needs.claims = {{"c", "ResourceClaim ns/either", *requestsOf(either, classes, "x"), std::nullopt}};
+         Json::array(
+             {{{"name", "gpus"},
+               {"firstAvailable",
+                Json::array(
+                    {{{"name", "two"}, {"deviceClassName", "gpu.example.com"}, {"count", 2}},
+                     {{"name", "one"}, {"deviceClassName", "gpu.example.com"}}})}}})}}}};
+  needs.claims = {
+      {"c", "ResourceClaim ns/either", *requestsOf(either, classes, "x"), std::nullopt}};
   chosen.clear();
   EXPECT_EQ(shortfall(needs, nodeNamed("a"), &chosen), "");
-  EXPECT_EQ(chosen.count("c\ngpus/one"), 1u) << "the sub-request used, as allocation results name it";
+  EXPECT_EQ(chosen.count("c\ngpus/one"), 1u)
+      << "the sub-request used, as allocation results name it";
 
   // Two claims on one node compete for its devices.
-  const Json one = {{"devices",
-                     {{"requests", Json::array({{{"name", "g"},
-                                                 {"exactly",
-                                                  {{"deviceClassName", "gpu.example.com"}}}}})}}}};
+  const Json one = {
+      {"devices",
+       {{"requests",
+         Json::array({{{"name", "g"}, {"exactly", {{"deviceClassName", "gpu.example.com"}}}}})}}}};
   needs.claims = {{"c1", "claim 1", *requestsOf(one, classes, "x"), std::nullopt},
                   {"c2", "claim 2", *requestsOf(one, classes, "x"), std::nullopt}};
   EXPECT_NE(shortfall(needs, nodeNamed("a")), "");
   EXPECT_EQ(shortfall(needs, nodeNamed("b")), "");
 
   // An allocated claim is bound to its allocation's nodes.
-  const Json onB = {{"nodeSelectorTerms",
-                     Json::array({{{"matchFields", Json::array({{{"key", "metadata.name"},
-                                                                 {"operator", "In"},
-                                                                 {"values", {"b"}}}})}}})}};
+  const Json onB = {
+      {"nodeSelectorTerms", Json::array({{{"matchFields", Json::array({{{"key", "metadata.name"},
+                                                                        {"operator", "In"},
+                                                                        {"values", {"b"}}}})}}})}};
   needs.claims = {{"c", "ResourceClaim ns/bound", {}, onB}};
   EXPECT_EQ(shortfall(needs, nodeNamed("b")), "");
   EXPECT_EQ(shortfall(needs, nodeNamed("a")),
@@ -200,13 +204,15 @@ TEST(DraShortfallTest, ClassAndRequestSelectorsBothApply) {
   const Json h100 = {
       {"devices",
        {{"requests",
-         Json::array({{{"name", "g"},
-                       {"exactly",
-                        {{"deviceClassName", "gpu.example.com"},
-                         {"selectors",
-                          Json::array({{{"cel",
-                                         {{"expression",
-                                           R"(device.attributes["gpu.example.com"].model == "h100")"}}}}})}}}}})}}}};
+         Json::array(
+             {{{"name", "g"},
+               {"exactly",
+                {{"deviceClassName", "gpu.example.com"},
+                 {"selectors",
+                  Json::array(
+                      {{{"cel",
+                         {{"expression",
+                           R"(device.attributes["gpu.example.com"].model == "h100")"}}}}})}}}}})}}}};
   auto requests = requestsOf(h100, {{"gpu.example.com", gpuClass()}}, "t");
   ASSERT_TRUE(requests.ok());
   needs.claims = {{"c", "t", *requests, std::nullopt}};
@@ -219,8 +225,8 @@ TEST(DraShortfallTest, ClassAndRequestSelectorsBothApply) {
   EXPECT_EQ(missing.error().message,
             "ResourceClaimTemplate ns/t: spec.devices.requests[0].exactly.deviceClassName: "
             "DeviceClass \"gpu.example.com\" does not exist");
-  auto bad = requestsOf(h100, {{"gpu.example.com", gpuClass("device.attributes.matches(\"x\")")}},
-                        "t");
+  auto bad =
+      requestsOf(h100, {{"gpu.example.com", gpuClass("device.attributes.matches(\"x\")")}}, "t");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("DeviceClass gpu.example.com: spec.selectors[1]"),
             std::string::npos)
@@ -228,13 +234,12 @@ TEST(DraShortfallTest, ClassAndRequestSelectorsBothApply) {
 }
 
 TEST(DraRequirementsTest, ClaimsAreReadAndDevicesMustNameOne) {
-  Json spec = {{"domain",
-                {{"memory", {{"guest", "1Gi"}}},
-                 {"devices", {{"gpus", Json::array({{{"name", "g"},
-                                                     {"claimName", "pgpu"},
-                                                     {"requestName", "r"}}})}}}}},
-               {"resourceClaims",
-                Json::array({{{"name", "pgpu"}, {"resourceClaimTemplateName", "t"}}})}};
+  Json spec = {
+      {"domain",
+       {{"memory", {{"guest", "1Gi"}}},
+        {"devices",
+         {{"gpus", Json::array({{{"name", "g"}, {"claimName", "pgpu"}, {"requestName", "r"}}})}}}}},
+      {"resourceClaims", Json::array({{{"name", "pgpu"}, {"resourceClaimTemplateName", "t"}}})}};
   auto r = requirementsOf(spec);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->resourceClaims, std::vector<std::string>{"pgpu"});
@@ -251,13 +256,14 @@ TEST(DraRequirementsTest, ClaimsAreReadAndDevicesMustNameOne) {
 }
 
 TEST(DraRequirementsTest, ClassifyNeedsTheClaimsRead) {
-  Json nodeJson = {{"metadata",
-                    {{"name", "b"},
-                     {"labels", {{"kubernetes.io/hostname", "b"}, {"kubevirt.io/schedulable", "true"}}}}},
-                   {"spec", Json::object()},
-                   {"status",
-                    {{"allocatable", {{"cpu", "8"}, {"memory", "32Gi"}}},
-                     {"conditions", Json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
+  Json nodeJson = {
+      {"metadata",
+       {{"name", "b"},
+        {"labels", {{"kubernetes.io/hostname", "b"}, {"kubevirt.io/schedulable", "true"}}}}},
+      {"spec", Json::object()},
+      {"status",
+       {{"allocatable", {{"cpu", "8"}, {"memory", "32Gi"}}},
+        {"conditions", Json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
   Json nodeA = nodeJson;
   nodeA["metadata"]["name"] = "a";
   nodeA["metadata"]["labels"]["kubernetes.io/hostname"] = "a";
@@ -273,10 +279,10 @@ TEST(DraRequirementsTest, ClassifyNeedsTheClaimsRead) {
   const Json b = slice("b", "b", 1, {"gpu-0"});
   auto needs = std::make_shared<Needs>();
   needs->inventory = inventoryOf({&b}, {}, {});
-  const Json one = {{"devices",
-                     {{"requests", Json::array({{{"name", "pgpu"},
-                                                 {"exactly",
-                                                  {{"deviceClassName", "gpu.example.com"}}}}})}}}};
+  const Json one = {
+      {"devices",
+       {{"requests", Json::array({{{"name", "pgpu"},
+                                   {"exactly", {{"deviceClassName", "gpu.example.com"}}}}})}}}};
   needs->claims = {{"pgpu", "ResourceClaimTemplate ns/t",
                     *requestsOf(one, {{"gpu.example.com", gpuClass()}}, "t"), std::nullopt}};
   t.dra = needs;

@@ -236,6 +236,17 @@ TEST(Scoring, TheDecisionsConfidenceIsTheChanceItsChoiceIsRight) {
   EXPECT_GT(decideOn(0.10, 0.10, 0.001).confidence, 0.99);
   // Phi((0.02 + 0.01) / (0.05 * sqrt 2)) in steal units = Phi(0.4243) = 0.6643.
   EXPECT_NEAR(unsure, 0.6643, 1e-3);
+  EXPECT_DOUBLE_EQ(decideOn(0.10, 0.12, 0.05).observationConfidence, unsure)
+      << "no model error: the observation is all the uncertainty";
+  // The model's own error counts in the stated confidence, not in what observing longer settles.
+  std::vector<CandidateForecast> f(2);
+  f[0] = {"a", {}, 0.9, 0.01, 0.03};
+  f[0].predicted.cpuContention = 0.10;
+  f[1] = {"b", {}, 0.9, 0.01, 0.03};
+  f[1].predicted.cpuContention = 0.12;
+  const auto d = decide(f, {});
+  EXPECT_GT(d.observationConfidence, 0.95) << "Phi(0.03 / (0.01 sqrt 2)) = 0.983";
+  EXPECT_NEAR(d.confidence, 0.7488, 1e-3) << "Phi(0.03 / (sqrt(0.01^2 + 0.03^2) sqrt 2))";
 }
 
 TEST(Shadow, TheImagesBootFloorAppliesOnlyToThatImage) {

@@ -514,6 +514,32 @@ TEST(PlanTest, ExtendsWhileTheChoiceIsLessSureThanMinConfidence) {
   EXPECT_EQ(p.next, Action::after(5min));
 }
 
+// The observation is settled, the model's own error is what keeps the choice unsure: observing
+// longer would not help, so it decides at once and says why.
+TEST(PlanTest, UnsureOnlyFromTheModelsOwnErrorItDecidesWithoutExtending) {
+  auto a = forecast("a", 0.10, 0.9, 0.005);
+  auto b = forecast("b", 0.12, 0.9, 0.005);
+  a.cpuModelSd = b.cpuModelSd = 0.05;
+  const Plan p = planAt(observing(), withEvidence({a, b}), T0 + 5min);
+  const auto& st = statusOf(p);
+  EXPECT_EQ(st.extensions, 0);
+  EXPECT_EQ(st.selectedNode, "a");
+  ASSERT_TRUE(st.confidence);
+  EXPECT_LT(*st.confidence, 0.8) << "the stated confidence counts the model's error";
+  bool found = false;
+  for (const auto& c : st.conditions) {
+    if (c.type == api::condition::Decided) {
+      found = true;
+      EXPECT_EQ(c.reason, "LowConfidence");
+      EXPECT_NE(c.message.find("the model's own uncertainty, which observing longer does not "
+                               "shrink"),
+                std::string::npos)
+          << c.message;
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST(PlanTest, AfterTheLastExtensionItDecidesAndSaysConfidenceStayedLow) {
   const Plan p = planAt(observing(2), withEvidence(unsureForecasts()), T0 + 15min);
   const auto& st = statusOf(p);
