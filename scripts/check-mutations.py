@@ -2,7 +2,8 @@
 """Removes each of the controller's mechanisms in turn and checks that a unit test fails.
 
 Each row: what the mechanism is, the file, the text that implements it, what replaces it, the test
-binary that must then fail. Run after `make build`: scripts/check-mutations.py. Sources are
+binary that must then fail. Run after `make build`: scripts/check-mutations.py [WORDS] (only the rows whose name contains
+WORDS). Sources are
 restored after each row, whatever happens. About two minutes on 2 cores (one recompile a row).
 """
 import pathlib
@@ -63,29 +64,29 @@ M=[
  ("the reader ranks feasible nodes by their forecast", "src/controller/world_reader.cc",
   "    rankByForecast(in, w, now);", "    {}", "unit_controller"),
  ("the stated confidence counts the model's own error", "src/placement/scoring.cc",
-  "return withModel ? std::hypot(f.cpuStderr, f.cpuModelSd) : f.cpuStderr;", "return f.cpuStderr;", "unit_placement"),
- ("observation extended only while it is what keeps the choice unsure", "src/controller/plan_decide.cc",
-  "  if (unsure && observationUnsure && d.status.extensions < s.maxExtensions)", "  if (unsure && d.status.extensions < s.maxExtensions)", "unit_controller"),
+  "return withModel ? std::hypot(f.cpuStderr, f.cpuModelSd) : f.cpuStderr;", "return withModel ? f.cpuStderr : f.cpuStderr;", "unit_placement"),
+ ("observation extended only while it is what keeps the choice unsure", "src/placement/scoring.h",
+  "  return d.confidence < minConfidence && d.observationConfidence < minConfidence;", "  return d.confidence < minConfidence;", "unit_controller"),
  ("the model's discrepancy leaves out the error candidates share", "src/model/contention_map.cc",
   "  map.cpuDiscrepancySd_ = pairs > 0", "  map.cpuDiscrepancySd_ = false", "unit_model"),
  ("sim: interference makes work take more CPU time", "src/sim/simulation.cc",
-  "work ? phys / (1.0 - c.interference) : phys", "phys", "unit_sim"),
+  "work ? phys / (1.0 - c.interference) : phys", "work ? phys : phys", "unit_sim"),
  ("sim: throttled time is counted apart (cAdvisor)", "src/sim/simulation.cc",
   "    wc.cpuThrottled += throttled * measured(Throttled) * dt;", "", "unit_sim"),
  ("sim: throttled time is in the guest's delay", "src/sim/simulation.cc",
   "    wc.cpuDelay += (queueWait + throttled) * measured(Delay) * dt;", "    wc.cpuDelay += queueWait * measured(Delay) * dt;", "unit_sim"),
  ("sim: the probe's memory kernel loses the interference", "src/sim/simulation.cc",
   "counted(ops * (1.0 - cpu.interference), MemoryOps)", "counted(ops, MemoryOps)", "unit_sim"),
- ("sim: counters carry measurement noise", "src/sim/simulation.cc",
+ ("sim: counters carry measurement noise", "src/sim/demand.cc",
   "  return std::max(0.0, 1.0 + sigma * normalOf(h));", "  return 1.0 + 0 * sigma * normalOf(h);", "unit_sim"),
  ("bench shadows: throttling is taken out of steal", "src/offline/sim_outcomes.cc",
   "(now.cpuDelay - before.cpuDelay) - (now.cpuThrottled - before.cpuThrottled)", "(now.cpuDelay - before.cpuDelay)", "unit_model"),
  ("bench shadows: the probe's loss is read", "src/offline/sim_outcomes.cc",
-  "  s.probeLoss = alu > 0 ? std::clamp(1.0 - memory / alu, 0.0, 1.0) : 0.0;", "", "unit_model"),
+  "  s.probeLoss = alu > 0 ? std::clamp(1.0 - memory / alu, 0.0, 1.0) : 0.0;", "  s.probeLoss = 0 * alu * memory;", "unit_model"),
  ("contention prior compounds the probe's loss", "src/model/contention_map.cc",
   "    const double slowdown = 1.0 - (1.0 - delay) * (1.0 - std::clamp(in.probeLoss, 0.0, 1.0));", "    const double slowdown = delay;", "unit_model"),
  ("the decision's confidence reads the standard errors", "src/placement/scoring.cc",
-  "  d.confidence = p;", "  d.confidence = 1.0;", "unit_placement"),
+  "  d.confidence = probability(true);", "  d.confidence = 1.0;", "unit_placement"),
  ("shadows get their image's boot memory", "src/placement/shadow.cc",
   "      memoryBytes = std::max(memoryBytes, floor);", "      (void)floor;", "unit_placement"),
  ("shadows before finalizer on delete", "src/controller/plan.cc",
@@ -103,8 +104,11 @@ M=[
  ("error policy honours retryable()", "src/runtime/error_policy.cc",
   "  return {Retry::How::Never, {}};\n}", "  return {Retry::How::Backoff, {}};\n}", "unit_runtime"),
 ]
+only=sys.argv[1] if len(sys.argv)>1 else ''
 results=[]
 for name,f,old,new,target in M:
+    if only not in name:
+        continue
     p=pathlib.Path(R+f); src=p.read_text()
     if old not in src:
         results.append((name,'MUTATION NOT APPLIED')); continue

@@ -112,9 +112,8 @@ Plan planObserve(Draft& d) {
   recordTelemetryRead(d, e);
   const placement::Decision decision = placement::decide(e.forecasts, s.weights);
   const bool unsure = decision.confidence < s.minConfidence;
-  // Observing longer helps only while the observation is what keeps the choice unsure.
-  const bool observationUnsure = decision.observationConfidence < s.minConfidence;
-  if (unsure && observationUnsure && d.status.extensions < s.maxExtensions)
+  const bool observationUnsure = placement::observeLonger(decision, s.minConfidence);
+  if (observationUnsure && d.status.extensions < s.maxExtensions)
     return planExtension(d, decision.confidence);
   recordDecision(d, decision, e.model);
   const std::string why =

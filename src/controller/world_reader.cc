@@ -212,25 +212,23 @@ void WorldReader::rankByForecast(const PlacementInput& in, World& w, SystemTime 
   if (!observed->empty() && !observed->front().frame.times.empty())
     forecaster_.prefetch(feasible,
                          SystemTime(std::chrono::seconds(observed->front().frame.times.back())));
-  // No key: a ranking is not a decision whose outcome is recorded.
-  const model::TargetProfile profile{w.target->requirements->size.cpu,
-                                     w.target->requirements->size.memory, ""};
-  std::vector<placement::CandidateForecast> forecasts;
   for (auto& c : *observed) {
     if (const auto node = caches_.nodes.get(c.node)) {
       const auto nv = placement::nodeViewOf(*node);
       c.nodeCpuCores = nv.allocatable.cpu;
       c.nodeMemoryBytes = nv.allocatable.memory;
     }
-    auto f = forecaster_.forecast(c, profile);
-    if (f.ok())
-      forecasts.push_back({c.node, f->p50, f->confidence, f->cpuStderr, f->cpuModelSd});
   }
-  if (forecasts.empty()) {
+  // No key: a ranking is not a decision whose outcome is recorded.
+  const auto ranking =
+      model::rankNodes(forecaster_, *observed,
+                       {w.target->requirements->size.cpu, w.target->requirements->size.memory, ""},
+                       in.settings->weights);
+  if (ranking.ranked.empty()) {
     w.forecastRankingProblem = "no node could be forecast from its own telemetry";
     return;
   }
-  for (const auto& r : placement::decide(forecasts, in.settings->weights).ranked)
+  for (const auto& r : ranking.ranked)
     w.forecastRanking.push_back(r.node);
 }
 

@@ -52,6 +52,14 @@ class Forecaster {
   }
 };
 
+// Forecasts the target on each node from that node's telemetry and ranks them (placement::decide);
+// a node whose forecast fails is left out. Before any shadow, from the nodes' own telemetry: how
+// the operator ranks the feasible nodes for half of its candidates (WorldReader), and the
+// placement benchmark's forecast-only placer.
+placement::Decision rankNodes(Forecaster& forecaster,
+                              const std::vector<telemetry::CandidateTelemetry>& nodes,
+                              const TargetProfile& target, const api::ScoringWeights& weights);
+
 // A transparent baseline (tests, and a reference in the benchmarks): p50 is the mean of the
 // observed window, p90 adds 1.28 standard deviations; the target's own load raises CPU contention
 // in proportion to the node's utilisation (a busier node shares less). Confidence falls with the

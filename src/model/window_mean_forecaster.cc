@@ -5,6 +5,18 @@
 
 namespace umbra::model {
 
+placement::Decision rankNodes(Forecaster& forecaster,
+                              const std::vector<telemetry::CandidateTelemetry>& nodes,
+                              const TargetProfile& target, const api::ScoringWeights& weights) {
+  std::vector<placement::CandidateForecast> forecasts;
+  for (const auto& c : nodes) {
+    auto f = forecaster.forecast(c, target);
+    if (f.ok())
+      forecasts.push_back({c.node, f->p50, f->confidence, f->cpuStderr, f->cpuModelSd});
+  }
+  return placement::decide(forecasts, weights);
+}
+
 double stealStandardError(const std::vector<telemetry::Sample>& samples) {
   std::vector<double> x;
   for (const auto& s : samples) {

@@ -125,11 +125,12 @@ size_t loadRiskChoice(World& w, const sim::WorkloadSpec& vm,
 }
 
 // Forecast only: the operator's forecaster on node history and node-level telemetry (the node's
-// CPU pressure in place of a shadow's steal), every feasible node, no shadows.
+// CPU pressure in place of a shadow's steal), every feasible node, no shadows: the ranking the
+// operator chooses half of its candidates by (model::rankNodes, as WorldReader::rankByForecast).
 placement::Decision forecastOnlyRanking(World& w, ModelForecaster& forecaster,
                                         const sim::WorkloadSpec& vm,
                                         const std::vector<placement::Verdict>& verdicts) {
-  std::vector<placement::CandidateForecast> forecasts;
+  std::vector<telemetry::CandidateTelemetry> nodes;
   for (const auto& v : verdicts) {
     if (!v.feasible)
       continue;
@@ -139,12 +140,9 @@ placement::Decision forecastOnlyRanking(World& w, ModelForecaster& forecaster,
     c.samples = w.recent(i);
     c.nodeCpuCores = w.spec(i).cpuCores;
     c.nodeMemoryBytes = w.spec(i).memoryBytes;
-    auto f = forecaster.forecast(c, {vm.vcpus, vm.memoryBytes, vm.id});
-    if (f.ok())
-      forecasts.push_back({v.node, f->p50, f->confidence, f->cpuStderr, f->cpuModelSd});
+    nodes.push_back(std::move(c));
   }
-  forecaster.forget(vm.id);
-  return placement::decide(forecasts, {});
+  return rankNodes(forecaster, nodes, {vm.vcpus, vm.memoryBytes, ""}, {});
 }
 
 // Umbra: a throttled shadow on each candidate (Synthetic: the probe; Passive: idle), observed (the
@@ -197,9 +195,7 @@ Result<Choice> umbraChoice(World& w, ModelForecaster& forecaster, const sim::Wor
         forecasts.push_back({c.node, f->p50, f->confidence, f->cpuStderr, f->cpuModelSd});
     }
     decision = placement::decide(forecasts, {});
-    // As the operator (plan_decide.cc): extend only while the observation keeps it unsure.
-    if (decision.confidence >= o.minConfidence ||
-        decision.observationConfidence >= o.minConfidence || round >= o.maxExtensions)
+    if (!placement::observeLonger(decision, o.minConfidence) || round >= o.maxExtensions)
       break;
     ++choice.extensions;
   }

@@ -55,4 +55,10 @@ struct Decision {
 // Ranks by score, then confidence, then node name (deterministic).
 Decision decide(const std::vector<CandidateForecast>& forecasts, const api::ScoringWeights& w);
 
+// Observe longer (an extension allowing)? Only while the choice is less sure than minConfidence
+// and the observation, not the model's own error, is what keeps it so.
+inline bool observeLonger(const Decision& d, double minConfidence) {
+  return d.confidence < minConfidence && d.observationConfidence < minConfidence;
+}
+
 }  // namespace umbra::placement

@@ -1,0 +1,141 @@
+// Demand: what each workload and each node's background asks for at a demand time, and the
+// noise on demand and on what the exporters count.
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "sim/random.h"
+#include "sim/simulation.h"
+
+namespace umbra::sim {
+
+using detail::mix;
+using detail::NoiseSlotSeconds;
+using detail::uniform;
+
+namespace {
+
+constexpr double MiB = 1024.0 * 1024;
+
+}  // namespace
+
+uint64_t hashOf(const std::string& text) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (const unsigned char c : text) {
+    h = (h ^ c) * 1099511628211ULL;
+  }
+  return h;
+}
+
+double profileFactor(const std::string& profile, double t, uint64_t key) {
+  if (profile == "diurnal") {
+    // Lowest at 03:00 (t = 0 is midnight), highest at 15:00.
+    return 1.0 + 0.7 * std::sin(2 * std::numbers::pi * (t / 86400.0 - 9.0 / 24.0));
+  }
+  if (profile == "spiky") {
+    const auto slot = static_cast<uint64_t>(std::max(0.0, t) / 60.0);
+    return uniform(mix(key ^ mix(slot))) < 0.15 ? 3.0 : 0.5;
+  }
+  if (profile == "bursty") {
+    const auto slot = static_cast<uint64_t>(std::max(0.0, t) / 300.0);
+    return uniform(mix(key ^ mix(slot + 0x5bd1e995))) < 0.35 ? 2.2 : 0.35;
+  }
+  return 1.0;  // steady
+}
+
+namespace {
+
+// A standard normal draw, clipped to +-3, from a hash (Box-Muller from two independent uniforms).
+double normalOf(uint64_t h) {
+  const double u1 = std::max(uniform(h), 1e-12);
+  const double u2 = uniform(mix(h));
+  const double z = std::sqrt(-2 * std::log(u1)) * std::cos(2 * std::numbers::pi * u2);
+  return std::clamp(z, -3.0, 3.0);
+}
+
+}  // namespace
+
+double Simulation::noise(uint64_t key, double t) const {
+  const double sigma = cluster_.physics.noise;
+  if (sigma <= 0)
+    return 1.0;
+  const auto slot = static_cast<uint64_t>(std::max(0.0, t) / NoiseSlotSeconds);
+  return std::max(0.0, 1.0 + sigma * normalOf(mix(seed_ ^ mix(key ^ mix(slot)))));
+}
+
+double Simulation::jitter(uint64_t key, int signal, double t) const {
+  const double sigma = cluster_.physics.measurementNoise;
+  if (sigma <= 0)
+    return 1.0;
+  const auto slot = static_cast<uint64_t>(std::max(0.0, t) / NoiseSlotSeconds);
+  const uint64_t h = mix(~seed_ ^ mix(key ^ mix(slot * 64 + static_cast<uint64_t>(signal))));
+  return std::max(0.0, 1.0 + sigma * normalOf(h));
+}
+
+Demand Simulation::demandAt(const WorkloadSpec& spec, double t, int depth) const {
+  const DemandSource& src = spec.source;
+  const uint64_t key = hashOf(spec.id);
+  Demand d;
+  switch (src.kind) {
+    case SourceKind::Idle: d = {0.03 * spec.vcpus, 0.25 * spec.memoryBytes, 4 * 1024, 1024}; break;
+    case SourceKind::Probe: {
+      // A duty cycle of busy loops: CPU time, not work; no I/O beyond an idle guest's.
+      const double busy = std::min(1.0, src.level * profileFactor(src.profile, t, key ^ seed_));
+      d = {std::max(busy, 0.03) * spec.vcpus, 0.25 * spec.memoryBytes, 4 * 1024, 1024};
+      break;
+    }
+    case SourceKind::Profile: {
+      const double f = profileFactor(src.profile, t, key ^ seed_);
+      const double load = src.level * f;
+      d = {load * spec.vcpus, (0.3 + 0.4 * src.level) * spec.memoryBytes,
+           load * spec.vcpus * 10 * MiB, load * spec.vcpus * 5 * MiB};
+      break;
+    }
+    case SourceKind::Trace: {
+      const auto p = src.trace->at(src.traceOffset + t);
+      d = {p.cpu * spec.vcpus, p.memory * spec.memoryBytes, p.disk, p.network};
+      break;
+    }
+    case SourceKind::Mirror: {
+      const auto it = workloads_.find(src.mirrorOf);
+      if (it == workloads_.end() || depth > 0) {
+        d = {0.03 * spec.vcpus, 0.25 * spec.memoryBytes, 4 * 1024, 1024};
+        break;
+      }
+      const Demand m = demandAt(it->second.spec, t, depth + 1);
+      d = {m.cpu * src.mirrorFraction,
+           std::max(0.25 * spec.memoryBytes, m.memory * src.mirrorFraction),
+           m.disk * src.mirrorFraction, m.network * src.mirrorFraction};
+      break;
+    }
+  }
+  const double n = noise(key, t);
+  // The vCPUs cap the work; a CPU limit throttles it on the node (stepNode).
+  return {std::min(d.cpu * n, spec.vcpus), std::min(d.memory, spec.memoryBytes), d.disk * n,
+          d.network * n};
+}
+
+Demand Simulation::background(const NodeSpec& n, double t) const {
+  const Background& b = n.background;
+  Demand d;
+  d.memory = b.memory * n.memoryBytes;
+  if (!b.profile.empty()) {
+    const double load = b.level * profileFactor(b.profile, t, hashOf(n.name) ^ seed_);
+    d.cpu = load * n.cpuCores;
+    d.disk = load * 0.2 * n.diskBytesPerSecond;
+    d.network = load * 0.1 * n.networkBytesPerSecond;
+  } else if (!b.trace.empty() && traces_) {
+    const auto it = traces_->series.find(b.trace);
+    if (it != traces_->series.end()) {
+      const double offset = uniform(mix(seed_ ^ hashOf(n.name))) * it->second.seconds();
+      const auto p = it->second.at(offset + t);
+      d.cpu = p.cpu * b.share * n.cpuCores;
+      d.disk = p.disk * b.share;
+      d.network = p.network * b.share;
+    }
+  }
+  d.cpu *= noise(hashOf(n.name), t);
+  return d;
+}
+
+}  // namespace umbra::sim
