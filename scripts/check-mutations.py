@@ -68,7 +68,7 @@ M=[
  ("observation extended only while it is what keeps the choice unsure", "src/placement/scoring.h",
   "  return d.confidence < minConfidence && d.observationConfidence < minConfidence;", "  return d.confidence < minConfidence;", "unit_controller"),
  ("the model's discrepancy leaves out the error candidates share", "src/model/contention_map.cc",
-  "  map.cpuDiscrepancySd_ = pairs > 0", "  map.cpuDiscrepancySd_ = false", "unit_model"),
+  "  map.cpuDiscrepancy_ = pairLevelSq > 0", "  map.cpuDiscrepancy_ = false", "unit_model"),
  ("sim: interference makes work take more CPU time", "src/sim/simulation.cc",
   "work ? phys / (1.0 - c.interference) : phys", "work ? phys : phys", "unit_sim"),
  ("sim: throttled time is counted apart (cAdvisor)", "src/sim/simulation.cc",

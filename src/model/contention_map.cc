@@ -147,26 +147,30 @@ Result<ContentionMap> ContentionMap::fit(const std::vector<Outcome>& outcomes) {
     h.w50 = fitQuantile(x, y, h, 0.5);
     h.w90 = fitQuantile(x, y, h, 0.9);
   }
-  // The model's own error, candidate against candidate: pairs of outcomes decided together.
-  std::map<int64_t, std::vector<double>> byDecision;
-  double sumSq = 0;
+  // The model's own error, candidate against candidate: pairs of outcomes decided together, as a
+  // share of the predicted level (errors grow with contention: near zero, every node is right).
+  struct Point {
+    double residual, predicted;
+  };
+  std::map<int64_t, std::vector<Point>> byDecision;
+  double sumSq = 0, levelSq = 0;
   for (const auto& o : outcomes) {
-    const double r = o.actual.cpuContention - map.predict(o.inputs).p50.cpuContention;
-    byDecision[o.time].push_back(r);
-    sumSq += r * r;
+    const double p = map.predict(o.inputs).p50.cpuContention;
+    byDecision[o.time].push_back({o.actual.cpuContention - p, p});
+    sumSq += (o.actual.cpuContention - p) * (o.actual.cpuContention - p);
+    levelSq += p * p;
   }
-  double pairSq = 0;
-  size_t pairs = 0;
+  double pairSq = 0, pairLevelSq = 0;
   for (const auto& [time, r] : byDecision) {
     for (size_t i = 0; i < r.size(); ++i) {
       for (size_t j = i + 1; j < r.size(); ++j) {
-        pairSq += (r[i] - r[j]) * (r[i] - r[j]) / 2;
-        ++pairs;
+        pairSq += (r[i].residual - r[j].residual) * (r[i].residual - r[j].residual) / 2;
+        pairLevelSq += (r[i].predicted * r[i].predicted + r[j].predicted * r[j].predicted) / 2;
       }
     }
   }
-  map.cpuDiscrepancySd_ = pairs > 0 ? std::sqrt(pairSq / static_cast<double>(pairs))
-                                    : std::sqrt(sumSq / static_cast<double>(outcomes.size()));
+  map.cpuDiscrepancy_ = pairLevelSq > 0 ? std::sqrt(pairSq / pairLevelSq)
+                                        : std::sqrt(sumSq / std::max(levelSq, 1e-12));
   return map;
 }
 
@@ -234,7 +238,7 @@ Status ContentionMap::save(const std::string& path) const {
   }
   const json doc = {{"format", "umbra-contention/1"},
                     {"learned", learned_},
-                    {"cpuDiscrepancySd", cpuDiscrepancySd_},
+                    {"cpuDiscrepancy", cpuDiscrepancy_},
                     {"trainedOn", trainedOn_},
                     {"outputs", {"cpuContention", "memoryPressure", "ioWait", "networkLatency"}},
                     {"heads", heads}};
@@ -264,9 +268,9 @@ Result<ContentionMap> ContentionMap::load(const std::string& path) {
   try {
     map.learned_ = doc.at("learned").get<bool>();
     map.trainedOn_ = doc.at("trainedOn").get<size_t>();
-    map.cpuDiscrepancySd_ = doc.value("cpuDiscrepancySd", 0.0);  // older files: unknown
-    if (!(map.cpuDiscrepancySd_ >= 0))
-      return fail("cpuDiscrepancySd must be a number >= 0");
+    map.cpuDiscrepancy_ = doc.value("cpuDiscrepancy", 0.0);  // older files: unknown
+    if (!(map.cpuDiscrepancy_ >= 0))
+      return fail("cpuDiscrepancy must be a number >= 0");
     const json& heads = doc.at("heads");
     if (!heads.is_array() || heads.size() != Outputs)
       return fail("schema mismatch: heads must hold 4 entries");

@@ -62,10 +62,12 @@ class ContentionMap {
 
   bool learned() const { return learned_; }
   // The part of the CPU prediction's error that is the model's, not the observation's, and that
-  // differs between the candidates of one decision: sqrt(mean over outcomes decided together of
-  // (r_i - r_j)^2 / 2), r the p50 residuals (all residuals' sd when no two share a decision).
-  // More observation does not shrink it. 0 for the prior (unknown).
-  double cpuDiscrepancySd() const { return cpuDiscrepancySd_; }
+  // differs between the candidates of one decision, relative to the predicted level (errors grow
+  // with contention): sqrt(sum (r_i - r_j)^2 / 2 / sum (p_i^2 + p_j^2) / 2) over pairs of outcomes
+  // decided together, r the p50 residuals and p the predictions (all residuals against all
+  // predictions when no two share a decision). The error of a prediction p is about
+  // cpuDiscrepancy() x p. More observation does not shrink it. 0 for the prior (unknown).
+  double cpuDiscrepancy() const { return cpuDiscrepancy_; }
   size_t trainedOn() const { return trainedOn_; }
   // "contention/prior" or "contention/learned(412 outcomes)".
   std::string describe() const;
@@ -85,7 +87,7 @@ class ContentionMap {
  private:
   bool learned_ = false;
   size_t trainedOn_ = 0;
-  double cpuDiscrepancySd_ = 0;
+  double cpuDiscrepancy_ = 0;
   std::array<Head, Outputs> heads_{};
 };
 

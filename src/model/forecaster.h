@@ -28,8 +28,8 @@ struct Forecast {
   // shrinks): the steal samples' standard error of the mean, with an effective sample count
   // corrected for their lag-1 autocorrelation, scaled as p50 is from the mean steal.
   double cpuStderr = 0;
-  // The model's own error of p50.cpuContention between candidates (ContentionMap::
-  // cpuDiscrepancySd): what more observation does not shrink.
+  // The model's own error of p50.cpuContention between candidates (ContentionMap::cpuDiscrepancy
+  // times it): what more observation does not shrink.
   double cpuModelSd = 0;
 };
 

@@ -147,7 +147,7 @@ Result<Forecast> ModelForecaster::forecast(const telemetry::CandidateTelemetry& 
   // The mapping scales the observed steal: its standard error scales alike.
   const double scale = in.shadowSteal > 1e-6 ? q.p50.cpuContention / in.shadowSteal : 1.0;
   f.cpuStderr = stealStandardError(observed.samples) * std::clamp(scale, 0.0, 10.0);
-  f.cpuModelSd = models->contention.cpuDiscrepancySd();
+  f.cpuModelSd = models->contention.cpuDiscrepancy() * q.p50.cpuContention;
   if (!target.key.empty()) {
     const std::lock_guard<std::mutex> lock(mutex_);
     inputs_[target.key][observed.node] = in;

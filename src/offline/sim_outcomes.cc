@@ -39,9 +39,11 @@ sim::WorkloadSpec shadowOf(const sim::WorkloadSpec& vm, const std::string& id, b
   s.cpuLimit = std::max(0.01, cpuFraction * vm.vcpus);
   s.memoryBytes = std::max(memoryFraction * vm.memoryBytes, 0.125 * GiB);
   if (synthetic) {
+    // As placement::syntheticUserData runs it: busy 50 % of the limit, in whole per-mille.
     s.source.kind = sim::SourceKind::Probe;
     s.source.profile = "steady";
-    s.source.level = 0.5;
+    s.source.level =
+        std::clamp(std::round(50 * 10.0 * std::min(1.0, s.cpuLimit)), 1.0, 1000.0) / 1000;
   } else {
     s.source.kind = sim::SourceKind::Idle;
   }
@@ -160,6 +162,7 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
   std::vector<Outcome> out;
   const size_t observeSteps = static_cast<size_t>(o.observeSeconds / Dt);
   const size_t horizonSteps = static_cast<size_t>(o.horizon * Slot / Dt);
+  int emptyRounds = 0;
   while (out.size() < o.outcomes) {
     // Arrivals on distinct random nodes with room.
     std::vector<size_t> order(nodeCount);
@@ -171,11 +174,16 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
       sim::WorkloadSpec vm, shadow;
       std::vector<telemetry::Sample> samples;
     };
+    // One arrival, as a decision sees it: the same VM (trace, offset, class, size) on each of
+    // the round's nodes at once, each copy alone on its node, so that the outcomes of a round
+    // are the counterfactuals a decision chooses between.
     std::vector<Probe> probes;
+    const sim::WorkloadSpec arrival = vmFrom("vm");
     for (const size_t n : order) {
       if (probes.size() >= std::min(o.probesPerRound, o.outcomes - out.size()))
         break;
-      auto vm = vmFrom("vm");
+      sim::WorkloadSpec vm = arrival;
+      vm.id = arrival.id + "@" + cluster.nodes[n].name;
       if (!fits(n, vm, 0.95))
         continue;
       sim::WorkloadSpec shadow =
@@ -183,8 +191,12 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
       UMBRA_CHECK(s.addWorkload(shadow, cluster.nodes[n].name));
       probes.push_back({n, std::move(vm), std::move(shadow), {}});
     }
-    if (probes.empty())
+    if (probes.empty()) {
+      if (++emptyRounds < 50)
+        continue;  // this arrival fits nowhere: the next one
       return Error::config("simulated outcomes: no node has room for another VM");
+    }
+    emptyRounds = 0;
     std::vector<sim::WorkloadCounters> wBefore(probes.size());
     for (size_t k = 0; k < observeSteps; ++k) {
       for (size_t p = 0; p < probes.size(); ++p)

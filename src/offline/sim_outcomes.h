@@ -27,8 +27,9 @@ struct SimOutcomeOptions {
 
 // Outcomes from the simulation core, as the operator would record them: a cluster filled with
 // trace-replaying VMs to `utilisation`, a day of node history, then rounds of arrivals. Each
-// arrival (a trace VM with a random class and offset) goes to a random node that has room; a
-// throttled shadow (Synthetic: the probe) observes that node for `observeSeconds` first; the
+// round's arrival (a trace VM with a random class and offset) goes, as one copy per node, to up to
+// probesPerRound random nodes that have room: the counterfactuals a decision chooses between. A
+// throttled shadow (Synthetic: the probe) observes each node for `observeSeconds` first; the
 // demand method
 // forecasts the node's CPU from its 300 s history; then the VM runs for the horizon, and what it
 // experienced (steal, the node's memory pressure and iowait, as the catalog's queries compute
@@ -45,8 +46,8 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
 // size from the trace's machine (1 to 16 vCPUs, 1 to 64 GiB). Shared by the simulated outcomes and
 // the placement benchmark, so that both draw the same kind of arrivals.
 // The shadow the operator creates for `vm` (placement::buildShadowVmi): one vCPU limited to
-// max(10m, cpuFraction of the VM's vCPUs); Synthetic runs the probe at 50 % of its vCPU (the
-// CRD's default syntheticLoad), Passive idles.
+// max(10m, cpuFraction of the VM's vCPUs); Synthetic runs the probe busy 50 % of that limit (the
+// CRD's default syntheticLoad; placement::syntheticUserData), Passive idles.
 sim::WorkloadSpec shadowOf(const sim::WorkloadSpec& vm, const std::string& id, bool synthetic,
                            double cpuFraction, double memoryFraction);
 

@@ -58,30 +58,37 @@ Resources shadowResources(const TargetRequirements& target, const api::Placement
                    std::max(d.memoryFloorBytes, target.size.memory * s.memoryFraction)};
 }
 
-std::string syntheticUserData(const api::SyntheticLoad& load) {
-  // duty = busy share of each 10 s period; spiky/bursty alternate a high and a low phase, diurnal
-  // follows the hour of the day. The busy time runs the probe (docs/simulation.md, "The probe"):
-  // chunks of an ALU kernel (awk arithmetic) and of a memory-streaming kernel (dd copying 16 MiB
-  // from /dev/zero) in turn, counted with their wall time (centiseconds of /proc/uptime) in a text
-  // exposition that busybox httpd (or python3) serves on :9100 for Prometheus to scrape through
-  // the virt-launcher pod. Co-runners' cache and memory-bandwidth pressure slows the memory kernel
-  // only; steal and the CPU quota slow both, so their ratio reads the interference alone.
-  // Kept short: KubeVirt refuses inline user data over 2048 bytes.
-  const int pct = std::clamp(load.cpuPercent, 1, 100);
+std::string syntheticUserData(const api::SyntheticLoad& load, double limitCores) {
+  // duty = busy per-mille of each 10 s period (busy centiseconds), cpuPercent of the CPU limit;
+  // spiky/bursty alternate a high and a low phase, diurnal follows the hour of the day. The busy
+  // time runs the probe (docs/simulation.md, "The probe"): chunks of an ALU kernel (awk arithmetic)
+  // and of a memory-streaming kernel (dd copying 16 MiB from /dev/zero) in turn, counted with their
+  // wall time (centiseconds of /proc/uptime) in a text exposition that busybox httpd (or python3)
+  // serves on :9100 for Prometheus to scrape through the virt-launcher pod. Co-runners' cache and
+  // memory-bandwidth pressure slows the memory kernel only; steal and the CPU quota slow both, so
+  // their ratio reads the interference alone. Kept short: KubeVirt refuses inline user data over
+  // 2048 bytes.
+  const int permille =
+      std::clamp(static_cast<int>(std::lround(std::clamp(load.cpuPercent, 1, 100) * 10.0 *
+                                              std::clamp(limitCores, 0.0, 1.0))),
+                 1, 1000);
   std::string script =
       "#!/bin/sh\n"
-      "P=" +
-      std::to_string(pct) +
+      "PERMILLE=" +
+      std::to_string(permille) +
       "\n"
       "PROFILE=" +
       load.profile +
       "\n"
       "duty() {\n"
       "  case $PROFILE in\n"
-      "    spiky) if [ $(( $(date +%s) % 60 )) -lt 10 ]; then echo $P; else echo $((P/5)); fi ;;\n"
-      "    bursty) if [ $(( $(date +%s) % 300 )) -lt 120 ]; then echo $P; else echo 0; fi ;;\n"
-      "    diurnal) H=$(date +%H); H=${H#0}; D=$((H<12 ? H : 24-H)); echo $((P*(D+2)/14)) ;;\n"
-      "    *) echo $P ;;\n"
+      "    spiky) if [ $(( $(date +%s) % 60 )) -lt 10 ]; then echo $PERMILLE; else echo "
+      "$((PERMILLE/5)); fi ;;\n"
+      "    bursty) if [ $(( $(date +%s) % 300 )) -lt 120 ]; then echo $PERMILLE; else echo 0; fi "
+      ";;\n"
+      "    diurnal) H=$(date +%H); H=${H#0}; D=$((H<12 ? H : 24-H)); echo $((PERMILLE*(D+2)/14)) "
+      ";;\n"
+      "    *) echo $PERMILLE ;;\n"
       "  esac\n"
       "}\n"
       "t() { read u x </proc/uptime; echo ${u%.*}${u#*.}; }\n"
@@ -90,7 +97,7 @@ std::string syntheticUserData(const api::SyntheticLoad& load) {
       "M=/run/umbra; mkdir -p $M; na=0 ca=0 nm=0 cm=0\n"
       "(cd $M && (busybox httpd -f -p 9100 || python3 -m http.server 9100)) &\n"
       "while :; do\n"
-      "  B=$(( ($(duty) + 5) / 10 )); e=$(( $(t) + B * 100 ))\n"
+      "  B=$(duty); e=$(( $(t) + B ))\n"
       "  while [ $(t) -lt $e ]; do\n"
       "    s=$(t); k alu; na=$((na+1)); ca=$((ca+$(t)-s))\n"
       "    s=$(t); k mem; nm=$((nm+1)); cm=$((cm+$(t)-s))\n"
@@ -99,7 +106,7 @@ std::string syntheticUserData(const api::SyntheticLoad& load) {
       "    printf 'umbra_probe_%s_total{kernel=\"%s\"} %s\\n' operations $1 $2 seconds $1 \\\n"
       "      $(($3/100)).$(($3%100/10))$(($3%10))\n"
       "  done >$M/m && mv $M/m $M/metrics\n"
-      "  sleep $((10 - B))\n"
+      "  sleep $(( (1000 - B) / 100 ))\n"
       "done\n";
   // Each 10 s period is busy for duty/10 seconds (rounded) and idle for the rest.
   return "#cloud-config\n"
@@ -145,8 +152,9 @@ Json buildShadowVmi(const Json& placement, const Json& targetSpec, const std::st
   Json volumes = Json::array({{{"name", "probe"}, {"containerDisk", {{"image", image}}}}});
   if (settings.fidelity == api::Fidelity::Synthetic) {
     disks.push_back({{"name", "cloudinit"}, {"disk", {{"bus", "virtio"}}}});
-    volumes.push_back({{"name", "cloudinit"},
-                       {"cloudInitNoCloud", {{"userData", syntheticUserData(settings.load)}}}});
+    volumes.push_back(
+        {{"name", "cloudinit"},
+         {"cloudInitNoCloud", {{"userData", syntheticUserData(settings.load, r.cpu)}}}});
   }
   Json spec = {{"nodeSelector", {{"kubernetes.io/hostname", node}}},
                {"terminationGracePeriodSeconds", 0},

@@ -31,9 +31,10 @@ std::string shadowSelector(const std::string& placement);
 Resources shadowResources(const TargetRequirements& target, const api::PlacementSettings& s,
                           const api::PlacementDefaults& d);
 
-// Cloud-init user data that runs the Synthetic load profile: stress-ng when the image has it,
-// otherwise a duty-cycled shell loop. Always <= 2048 bytes (KubeVirt's inline limit).
-std::string syntheticUserData(const api::SyntheticLoad& load);
+// Cloud-init user data that runs the Synthetic load profile and the probe (docs/simulation.md, "The
+// probe"): busy `cpuPercent` of the shadow's CPU limit (`limitCores`), so that the probe is not
+// throttled by its own quota. Always <= 2048 bytes (KubeVirt's inline limit).
+std::string syntheticUserData(const api::SyntheticLoad& load, double limitCores = 1.0);
 
 // A throttled copy of the target, pinned to `node`:
 //  - CPU request = limit = shadowResources().cpu, one vCPU; memory guest = request = limit;

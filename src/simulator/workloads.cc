@@ -29,17 +29,18 @@ double quantityAt(const json& obj, std::initializer_list<const char*> path, doub
 }
 
 // The guest script a Synthetic shadow runs (placement::syntheticUserData, inside a cloud-config
-// write_files block): lines P=<percent> and PROFILE=<name>, and the probe if it exports
+// write_files block): lines PERMILLE=<busy per-mille of a vCPU> and PROFILE=<name>, and the probe
+// if it exports
 // umbra_probe_* series. The simulated guest "runs" it.
 bool syntheticLoad(const json& spec, std::string& profile, double& level, bool& probe) {
   for (const auto& v : spec.value("volumes", json::array())) {
     const std::string data =
         v.value("cloudInitNoCloud", json::object()).value("userData", std::string());
     std::smatch p, prof;
-    static const std::regex percent("(^|\\n)[ \\t]*P=([0-9]+)");
+    static const std::regex permille("(^|\\n)[ \\t]*PERMILLE=([0-9]+)");
     static const std::regex name("(^|\\n)[ \\t]*PROFILE=([a-z]+)");
-    if (std::regex_search(data, p, percent) && std::regex_search(data, prof, name)) {
-      level = std::clamp(std::atof(p[2].str().c_str()) / 100.0, 0.0, 1.0);
+    if (std::regex_search(data, p, permille) && std::regex_search(data, prof, name)) {
+      level = std::clamp(std::atof(p[2].str().c_str()) / 1000.0, 0.0, 1.0);
       profile = prof[2].str();
       probe = data.find("umbra_probe_") != std::string::npos;
       return true;

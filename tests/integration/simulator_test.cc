@@ -418,7 +418,7 @@ TEST_F(SimulatorTest, AThrottledShadowReadsNoStealOnAnIdleNodeAndItsProbeReadsIn
           {{"name", "cloudinit"}, {"disk", {{"bus", "virtio"}}}});
       spec["volumes"].push_back(
           {{"name", "cloudinit"},
-           {"cloudInitNoCloud", {{"userData", placement::syntheticUserData(load)}}}});
+           {"cloudInitNoCloud", {{"userData", placement::syntheticUserData(load, 0.01)}}}});
     }
     return Json{
         {"apiVersion", "kubevirt.io/v1"},
