@@ -68,6 +68,31 @@ class SimulatorTest : public ::testing::Test {
     }
   }
 
+  // An instant query's samples by their `name` label (VMI series) or `node` label (node series).
+  static std::map<std::string, double> promQuery(const PrometheusServer& prometheus,
+                                                 const std::string& promql) {
+    const auto r = runCommand("curl -fsS " + prometheus.url() +
+                              "/api/v1/query --data-urlencode 'query=" + promql + "'");
+    const Json doc = Json::parse(r.output, nullptr, false);
+    std::map<std::string, double> out;
+    if (doc.is_discarded() || doc.value("status", "") != "success")
+      return out;
+    for (const auto& s : doc["data"]["result"]) {
+      const Json& m = s["metric"];
+      out[m.value("name", m.value("node", ""))] = std::stod(s["value"][1].get<std::string>());
+    }
+    return out;
+  }
+  // Umbra's reader on `prometheus`, with 5 s rate windows (scrapes are 1 s apart here).
+  static std::unique_ptr<telemetry::PrometheusSource> readerOf(const PrometheusServer& prometheus) {
+    telemetry::PrometheusOptions o;
+    o.connection.url = prometheus.url();
+    o.catalog.rateWindow = 5s;
+    auto source = telemetry::PrometheusSource::create(o);
+    EXPECT_TRUE(source.ok()) << source.error().message;
+    return source.ok() ? std::move(source).value() : nullptr;
+  }
+
   static std::string metrics() {
     return runCommand("curl -fsS http://127.0.0.1:" + std::to_string(port_) + "/metrics").output;
   }
@@ -314,19 +339,7 @@ TEST_F(SimulatorTest, PrometheusSeesMoreDelayOnTheOverloadedNode) {
   PrometheusServer prometheus;
   ASSERT_TRUE(prometheus.startScraping("127.0.0.1:" + std::to_string(port_)).ok());
   const auto started = std::chrono::steady_clock::now();
-  const auto query = [&](const std::string& promql) {
-    const auto r = runCommand("curl -fsS " + prometheus.url() +
-                              "/api/v1/query --data-urlencode 'query=" + promql + "'");
-    const Json doc = Json::parse(r.output, nullptr, false);
-    std::map<std::string, double> out;
-    if (doc.is_discarded() || doc.value("status", "") != "success")
-      return out;
-    for (const auto& s : doc["data"]["result"]) {
-      const Json& m = s["metric"];
-      out[m.value("name", m.value("node", ""))] = std::stod(s["value"][1].get<std::string>());
-    }
-    return out;
-  };
+  const auto query = [&](const std::string& promql) { return promQuery(prometheus, promql); };
   const auto steal = [&](const std::string& window) {
     return query("sum by (name) (rate(kubevirt_vmi_vcpu_delay_seconds_total{namespace=\"" +
                  ns_.name() + "\"}[" + window + "]))");
@@ -357,18 +370,16 @@ TEST_F(SimulatorTest, PrometheusSeesMoreDelayOnTheOverloadedNode) {
       1u);
 
   // Umbra's own reader: every feature of the default catalog is there, one query per feature.
-  telemetry::PrometheusOptions o;
-  o.connection.url = prometheus.url();
-  o.catalog.rateWindow = 5s;
-  auto source = telemetry::PrometheusSource::create(o);
-  ASSERT_TRUE(source.ok()) << source.error().message;
+  auto source = readerOf(prometheus);
+  ASSERT_TRUE(source);
+  const auto& catalog = source->catalog();
   const auto now = std::chrono::system_clock::now();
-  auto observed = (*source)->observe(
+  auto observed = source->observe(
       {{ns_.name(), "on-sim-idle", "sim-idle"}, {ns_.name(), "on-sim-busy", "sim-busy"}},
       std::chrono::time_point_cast<std::chrono::seconds>(now - 12s),
       std::chrono::time_point_cast<std::chrono::seconds>(now), 2s);
   ASSERT_TRUE(observed.ok()) << observed.error().message;
-  EXPECT_EQ((*source)->queriesIssued(), static_cast<int>(o.catalog.features.size()));
+  EXPECT_EQ(source->queriesIssued(), static_cast<int>(catalog.features.size()));
   for (const auto& c : *observed) {
     // These VMIs are no Synthetic shadows: they run no probe.
     ASSERT_EQ(c.notes.size(), 1u) << c.node;
@@ -384,15 +395,15 @@ TEST_F(SimulatorTest, PrometheusSeesMoreDelayOnTheOverloadedNode) {
 
   // The nodes alone (ranking before any shadow): one query per node feature for both, the node's
   // CPU pressure where a shadow's steal would be.
-  const int before = (*source)->queriesIssued();
-  auto nodesOnly = (*source)->observeNodes(
+  const int before = source->queriesIssued();
+  auto nodesOnly = source->observeNodes(
       {"sim-idle", "sim-busy"}, std::chrono::time_point_cast<std::chrono::seconds>(now - 12s),
       std::chrono::time_point_cast<std::chrono::seconds>(now), 2s);
   ASSERT_TRUE(nodesOnly.ok()) << nodesOnly.error().message;
   int nodeFeatures = 0;
-  for (const auto& f : o.catalog.features)
+  for (const auto& f : catalog.features)
     nodeFeatures += f.scope == telemetry::Scope::Node ? 1 : 0;
-  EXPECT_EQ((*source)->queriesIssued() - before, nodeFeatures);
+  EXPECT_EQ(source->queriesIssued() - before, nodeFeatures);
   ASSERT_EQ(nodesOnly->size(), 2u);
   EXPECT_EQ((*nodesOnly)[1].node, "sim-busy");
   EXPECT_TRUE((*nodesOnly)[1].samples.back().present);
@@ -440,13 +451,10 @@ TEST_F(SimulatorTest, AThrottledShadowReadsNoStealOnAnIdleNodeAndItsProbeReadsIn
   PrometheusServer prometheus;
   ASSERT_TRUE(prometheus.startScraping("127.0.0.1:" + std::to_string(port_)).ok());
   std::this_thread::sleep_for(14s);  // the 5 s rate windows filled
-  telemetry::PrometheusOptions o;
-  o.connection.url = prometheus.url();
-  o.catalog.rateWindow = 5s;
-  auto source = telemetry::PrometheusSource::create(o);
-  ASSERT_TRUE(source.ok()) << source.error().message;
+  auto source = readerOf(prometheus);
+  ASSERT_TRUE(source);
   const auto now = std::chrono::system_clock::now();
-  auto observed = (*source)->observe(
+  auto observed = source->observe(
       {{ns_.name(), "passive-idle", "sim-idle"}, {ns_.name(), "probe-busy", "sim-busy"}},
       std::chrono::time_point_cast<std::chrono::seconds>(now - 6s),
       std::chrono::time_point_cast<std::chrono::seconds>(now), 2s);
@@ -454,12 +462,8 @@ TEST_F(SimulatorTest, AThrottledShadowReadsNoStealOnAnIdleNodeAndItsProbeReadsIn
   const auto& idle = (*observed)[0];
   const auto& busy = (*observed)[1];
   const auto query = [&](const std::string& promql) {
-    const auto r = runCommand("curl -fsS " + prometheus.url() +
-                              "/api/v1/query --data-urlencode 'query=" + promql + "'");
-    const Json doc = Json::parse(r.output, nullptr, false);
-    if (doc.is_discarded() || doc["data"]["result"].empty())
-      return -1.0;
-    return std::stod(doc["data"]["result"][0]["value"][1].get<std::string>());
+    const auto r = promQuery(prometheus, promql);
+    return r.empty() ? -1.0 : r.begin()->second;
   };
   const std::string sel = "{namespace=\"" + ns_.name() + "\",name=\"passive-idle\"}";
   const double guestSteal =
