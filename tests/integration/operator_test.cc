@@ -73,7 +73,9 @@ class OperatorBinaryTest : public KubeVirtFixture {
                                     bool grouped, const std::string& extraConfig = "") {
     const std::string dir = modelDir();
     std::ofstream cluster(dir + "/cluster.yaml");
-    cluster << "name: " << ns_.name() << "\nphysics: {interference: 0, noise: 0.02}\nnodes:\n";
+    // Exact counters (measurementNoise 0): the tests compare readings with the ground truth.
+    cluster << "name: " << ns_.name()
+            << "\nphysics: {interference: 0, noise: 0.02, measurementNoise: 0}\nnodes:\n";
     for (const auto& [n, level] : levels) {
       cluster << "  - {name: " << node(n) << ", cpu: 8, memory: 32Gi, labels: {"
               << (grouped ? "umbra.test/group: " + ns_.name() : "") << "}, background: "
