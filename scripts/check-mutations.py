@@ -26,7 +26,7 @@ M=[
  ("decision kept when a write fails", "src/controller/plan_move.cc",
   "  d.out.statusOnFailure = d.status;", "", "unit_controller"),
  ("extension while unsure", "src/controller/plan_decide.cc",
-  "  if (unsure && d.status.extensions < s.maxExtensions)", "  if (false)", "unit_controller"),
+  "  if (observationUnsure && d.status.extensions < s.maxExtensions)", "  if (false && observationUnsure)", "unit_controller"),
  ("no decision without telemetry", "src/controller/plan_decide.cc",
   "  if (!e.problem.empty())\n    return planTelemetryUnavailable(d, e.problem);", "  if (false)\n    return planTelemetryUnavailable(d, e.problem);", "unit_controller"),
  ("queue limit", "src/controller/plan_probe.cc",
