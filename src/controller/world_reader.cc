@@ -100,7 +100,8 @@ Result<World> WorldReader::observe(const PlacementInput& in, SystemTime now) con
     w.evidence = evidence(in, *w.target, now);
   if ((selecting && w.adopted.empty()) || deciding || placing)
     w.nodes = nodes(in, w, selecting);
-  if (selecting && w.adopted.empty() && w.target && w.target->requirements &&
+  // Only a placement about to choose: not one queued for a slot or waiting for its target.
+  if (selecting && w.adopted.empty() && w.target && w.target->requirements && w.heldBy.empty() &&
       w.probing + w.queuedAhead < maxConcurrentPlacements_)
     rankByForecast(in, w, now);
   if (placing)
