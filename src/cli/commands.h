@@ -37,6 +37,7 @@ int trainContention(const TrainContentionFlags& f);
 
 struct BenchForecastFlags {
   std::string traces, json, target = "both", exportSeries, forecasts;
+  std::string networks;  // a folder of trained networks to reuse (and to save new ones to)
   int horizonSteps = 6;
   int originStride = 6;
   int seriesLimit = 0;

@@ -75,7 +75,11 @@ void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFla
       ->capture_default_str();
   f->add_option("--export-series", bf.exportSeries, "the series as CSV, for peers in Python");
   f->add_option("--forecasts", bf.forecasts, "forecasts of every method as CSV, for plots");
-  f->add_option("--horizon-steps", bf.horizonSteps)
+  f->add_option("--networks", bf.networks,
+                "a folder: each target's and horizon's LSTM is loaded from it when there (its "
+                "recorded training time is reported) and saved to it when trained");
+  f->add_option("--horizon-steps", bf.horizonSteps,
+                "the longest horizon; the 6-step (30-minute) one is always reported too")
       ->check(CLI::Range(1, 48))
       ->capture_default_str();
   f->add_option("--origin-stride", bf.originStride)

@@ -108,6 +108,35 @@ class SeasonalNaive final : public LocalMethod {
   size_t period_;
 };
 
+// The median of the newest `steps` values, for every step ahead: a level that spikes do not move
+// (what an L1 score rewards on bursty or mostly idle series, where the last value persists a
+// spike).
+class RecentMedian final : public LocalMethod {
+ public:
+  explicit RecentMedian(int steps) : steps_(static_cast<size_t>(std::max(1, steps))) {}
+  std::string name() const override { return "recent-median"; }
+
+ protected:
+  std::vector<double> pointForecast(size_t, std::span<const double> history,
+                                    int horizon) const override {
+    if (history.empty())
+      return std::vector<double>(static_cast<size_t>(horizon), 0.0);
+    const size_t k = std::min(steps_, history.size());
+    std::vector<double> w(history.end() - static_cast<std::ptrdiff_t>(k), history.end());
+    std::nth_element(w.begin(), w.begin() + static_cast<std::ptrdiff_t>(k / 2), w.end());
+    double m = w[k / 2];
+    if (k % 2 == 0) {  // the mean of the two middle values
+      const double lower =
+          *std::max_element(w.begin(), w.begin() + static_cast<std::ptrdiff_t>(k / 2));
+      m = (m + lower) / 2;
+    }
+    return std::vector<double>(static_cast<size_t>(horizon), m);
+  }
+
+ private:
+  size_t steps_;
+};
+
 // Additive Holt-Winters: the state after filtering a history, and its h-step forecast.
 struct HwParams {
   double alpha = 0.2, beta = 0.01, gamma = 0.1;
@@ -294,6 +323,9 @@ std::unique_ptr<SeriesMethod> lastValue() {
 }
 std::unique_ptr<SeriesMethod> seasonalNaive(int period) {
   return std::make_unique<SeasonalNaive>(period);
+}
+std::unique_ptr<SeriesMethod> recentMedian(int steps) {
+  return std::make_unique<RecentMedian>(steps);
 }
 std::unique_ptr<SeriesMethod> holtWinters(int period) {
   return std::make_unique<HoltWinters>(period);

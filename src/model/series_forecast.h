@@ -40,6 +40,8 @@ class SeriesMethod {
 // 90th percentile of their own in-sample h-step errors, per series and horizon step.
 std::unique_ptr<SeriesMethod> lastValue();
 std::unique_ptr<SeriesMethod> seasonalNaive(int period);
+// The median of the newest `steps` values (3 hours at 300 s in the engine), flat over the horizon.
+std::unique_ptr<SeriesMethod> recentMedian(int steps);
 // Additive Holt-Winters (level, trend, season of `period`), smoothing parameters chosen per series
 // by one-step squared error on a small grid over the training part.
 std::unique_ptr<SeriesMethod> holtWinters(int period);

@@ -274,6 +274,8 @@ Status LstmMethod::fit(const std::vector<TrainSeries>& train, int horizon) {
   m.net = net;
   m.info["validation"] = {{"pinballLoss", best}, {"maseVsNoChange", bestMase}};
   m.info["epochs"] = epoch;
+  m.info["trainSeconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   m.info["trainSeries"] = train.size();
   m.info["trainWindows"] = fitOrigins.size();
   // Fixed at training time, so the file and every report name the same version.

@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 
 #include "fakes/tiny_lstm.h"
 #include "model/evaluation.h"
+#include "model/guarded_ensemble.h"
 #include "training/lstm.h"
 
 namespace umbra::model {
@@ -28,6 +30,14 @@ TEST(Baselines, HandComputedForecasts) {
   ASSERT_TRUE(snaive->fit({series(y)}, 6).ok());
   // One season back from each target: y[8+h-1-4] for h = 1..4, then the season repeats.
   EXPECT_EQ(snaive->predict(0, y, 6).p50, (std::vector<double>{5, 6, 7, 8, 5, 6}));
+
+  // The median of the newest values, which a spike does not move: {2, 9, 1} -> 2; an even count
+  // takes the mean of the middle two ({5, 6, 7, 8} -> 6.5).
+  auto median = recentMedian(3);
+  ASSERT_TRUE(median->fit({series(y)}, 2).ok());
+  EXPECT_EQ(median->predict(0, std::vector<double>{7, 2, 9, 1}, 2).p50,
+            (std::vector<double>{2, 2}));
+  EXPECT_EQ(recentMedian(4)->predict(0, y, 1).p50, (std::vector<double>{6.5}));
 
   // y = 0.5 y[t-1] + 0.2 from 1: a linear AR recovers it exactly (direct, per step).
   std::vector<double> ar(400);
@@ -88,6 +98,63 @@ TEST(Evaluation, MaseAndCoverageByHand) {
   for (size_t t = 80; t < 100; ++t)
     s.observed[t] = 0;
   EXPECT_LT(evaluate({s}, {last.get()}, o)[0].points, r[0].points);
+}
+
+TEST(GuardedEnsemble, WeightGridCoversTheSimplex) {
+  const auto grid = weightGrid(3, 0.5);
+  ASSERT_EQ(grid.size(), 6u);  // (1,0,0) (.5,.5,0) (.5,0,.5) (0,1,0) (0,.5,.5) (0,0,1)
+  for (const auto& w : grid)
+    EXPECT_NEAR(w[0] + w[1] + w[2], 1.0, 1e-12);
+  EXPECT_EQ(weightGrid(4, 0.1).size(), 286u);
+}
+
+// Two series that each defeat one member: a clean daily pattern (seasonal naive is exact, the last
+// value is not) and a random walk (the last value is right, last period's value is far off). The
+// guard must give each series the member that is right there, so its mean MASE beats both, no
+// series is worse than its best member by much, and its conformal p90 covers about 90 %.
+TEST(GuardedEnsemble, EachSeriesGetsTheMemberThatIsRightThere) {
+  EvalSeries periodic{"periodic", std::vector<double>(24 * 40), {}};
+  EvalSeries walk{"walk", std::vector<double>(24 * 40), {}};
+  uint64_t state = 11;
+  const auto noise = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state >> 40) / static_cast<double>(1ULL << 24) - 0.5;
+  };
+  double level = 0.5;
+  for (size_t t = 0; t < periodic.values.size(); ++t) {
+    periodic.values[t] = 0.4 + 0.2 * std::sin(2 * M_PI * static_cast<double>(t) / 24);
+    level = std::clamp(level + 0.04 * noise(), 0.1, 0.9);
+    walk.values[t] = level;
+  }
+  const std::vector<EvalSeries> all = {periodic, walk};
+  EvalOptions o;
+  o.horizon = 3;
+  o.period = 24;
+  o.originStride = 1;
+  auto last = lastValue();
+  auto snaive = seasonalNaive(24);
+  GuardOptions g;
+  g.originStride = 1;
+  GuardedEnsemble guard({snaive.get(), last.get()}, true, g);
+  const auto r = evaluate(all, {snaive.get(), last.get(), &guard}, o);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(guard.weights()[0], (std::vector<double>{1.0, 0.0})) << "periodic: seasonal naive";
+  EXPECT_GE(guard.weights()[1][1], 0.8) << "random walk: mostly the last value";
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_LE(r[2].perSeriesMase[i],
+              1.05 * std::min(r[0].perSeriesMase[i], r[1].perSeriesMase[i]) + 1e-9)
+        << all[i].id;
+  EXPECT_LT(r[2].mase, std::min(r[0].mase, r[1].mase));
+  EXPECT_GT(r[2].coverage, 0.8);
+  EXPECT_LT(r[2].coverage, 0.98);
+  // A series fit() did not see takes the weights best over all, and stays a valid forecast.
+  const auto unseen = guard.predict(7, std::span<const double>(walk.values.data(), 500), 3);
+  ASSERT_EQ(unseen.p50.size(), 3u);
+  for (size_t h = 0; h < 3; ++h) {
+    EXPECT_GE(unseen.p90[h], unseen.p50[h]);
+    EXPECT_GE(unseen.p50[h], 0.0);
+    EXPECT_LE(unseen.p90[h], 1.0);
+  }
 }
 
 // A noisy daily-like pattern (period 24) for the LSTM.
