@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cli/inputs.h"
 #include "fakes/tiny_lstm.h"
 #include "model/evaluation.h"
 #include "model/guarded_ensemble.h"
@@ -155,6 +156,42 @@ TEST(GuardedEnsemble, EachSeriesGetsTheMemberThatIsRightThere) {
     EXPECT_GE(unseen.p50[h], 0.0);
     EXPECT_LE(unseen.p90[h], 1.0);
   }
+}
+
+// Forecasting's series selection (umbra bench forecast, umbra train --traces): a series shorter
+// than three days, one without data and a constant one are skipped and counted, never an error; a
+// series with gaps is kept with its gaps marked.
+TEST(SeriesSelection, ShortEmptyAndConstantSeriesAreSkippedAndCounted) {
+  sim::TraceSet set;
+  const auto trace = [](const std::string& id, size_t slots, auto value) {
+    sim::Trace t;
+    t.id = id;
+    for (size_t i = 0; i < slots; ++i) {
+      t.cpu.push_back(static_cast<float>(value(i)));
+      t.memory.push_back(0.5F);
+      t.observed.push_back(1);
+    }
+    return t;
+  };
+  const size_t day = 288;
+  set.series["short"] = trace("short", 2 * day, [](size_t i) { return 0.1 * (i % 3); });
+  set.series["empty"] = trace("empty", 4 * day, [](size_t) { return 0.0; });
+  set.series["constant"] = trace("constant", 4 * day, [](size_t) { return 0.3; });
+  auto gappy = trace("gappy", 4 * day, [](size_t i) { return 0.2 + 0.1 * std::sin(0.1 * i); });
+  for (size_t i = 100; i < 160; ++i)
+    gappy.observed[i] = 0;
+  set.series["gappy"] = gappy;
+  cli::SkippedSeries skipped;
+  const auto cpu = cli::seriesOf(set, "cpu", 0, &skipped);
+  ASSERT_EQ(cpu.size(), 1u);
+  EXPECT_EQ(cpu[0].id, "gappy");
+  EXPECT_EQ(cpu[0].observed[120], 0);
+  EXPECT_EQ(cpu[0].observed[99], 1);
+  EXPECT_EQ(skipped.describe(), "3 (fewer than three days: 1, no data: 1, constant: 1)");
+  // Memory is constant everywhere: every long series is skipped as constant.
+  cli::SkippedSeries memory;
+  EXPECT_TRUE(cli::seriesOf(set, "memory", 0, &memory).empty());
+  EXPECT_EQ(memory.constant, 3);
 }
 
 // A noisy daily-like pattern (period 24) for the LSTM.
