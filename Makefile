@@ -79,7 +79,7 @@ bench-features: setup build ## Feature tensor of 10 candidates x 20 min at 15 s 
 	@$(BUILD_DIR)/bench/bench_feature_assembly --traces $${UMBRA_SHARED:-../shared}/data/traces
 
 .PHONY: bench-forecast
-bench-forecast: build ## LSTM vs baselines vs statsmodels on the traces (TRACES=dir), 30-min horizon
+bench-forecast: build ## The forecast engine vs baselines, statsmodels, statsforecast, LightGBM (TRACES=dir), 30 min and 2 h
 	@scripts/bench-forecast.sh $(BUILD_DIR)/src/cli/umbra $${TRACES:-$${UMBRA_SHARED:-../shared}/data/traces}
 
 .PHONY: bench-sim

@@ -8,8 +8,8 @@
 # slowdown per placer. About 30 minutes on 2 cores, and about 10 more the first time (the LSTM).
 #   scripts/bench-placement.sh UMBRA_BINARY TRACES_DIR [OUT_DIR]
 # The demand model is the LSTM, trained here on half a of the traces (cached by the checksums of
-# the traces and of src/training); DEMAND_MODEL=model.pt uses another model file, DEMAND_MODEL=last-value
-# the last value.
+# the traces, src/training and the network file format); DEMAND_MODEL=model.pt uses another model
+# file, DEMAND_MODEL=last-value the last value.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 umbra=${1:?usage: bench-placement.sh UMBRA_BINARY TRACES_DIR [OUT_DIR]}
@@ -32,7 +32,7 @@ if [[ ${DEMAND_MODEL:-} == last-value ]]; then
 elif [[ -n ${DEMAND_MODEL:-} ]]; then
   demand=(--demand-model "$DEMAND_MODEL")
 else
-  key=$( (find "$here/src/training" "$traces" -type f | sort | xargs cat) | sha256sum | cut -c1-16)
+  key=$( (find "$here/src/training" "$here/src/model/lstm_net.cc" "$traces" -type f | sort | xargs cat) | sha256sum | cut -c1-16)
   lstm=$cache/bench-placement/lstm-half-a-$key.pt
   if [[ ! -f $lstm ]]; then
     echo "[bench-placement] training the demand LSTM on half a of the traces (a few minutes)" >&2
