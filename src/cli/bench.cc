@@ -114,6 +114,9 @@ int benchForecast(const BenchForecastFlags& f) {
     if (!series.empty())
       seriesByTarget[t] = std::move(series);
   }
+  // Complete before the long part: peers may read it while the methods train.
+  if (exported.is_open())
+    exported.close();
   for (const int horizon : horizons) {
     model::EvalOptions eo = base;
     eo.horizon = horizon;
