@@ -143,6 +143,11 @@ int benchForecast(const BenchForecastFlags& f) {
           return fail(net.error().message);
         const auto meta = json::parse((*net)->metadata(), nullptr, false);
         reusedSeconds = meta.is_object() ? meta.value("trainSeconds", 0.0) : 0.0;
+        const size_t trainedOn = meta.is_object() ? meta.value("trainSeries", size_t{0}) : 0;
+        if (trainedOn != series.size())
+          return fail(saved + ": trained on " + std::to_string(trainedOn) +
+                      " series, this run has " + std::to_string(series.size()) +
+                      " (other traces?); remove it or use another --networks folder");
         reused = std::shared_ptr<model::SeriesMethod>(std::move(*net));
         std::fprintf(stderr, "[bench] %s, %d steps: the LSTM from %s (trained in %.0f s)\n",
                      t.c_str(), horizon, saved.c_str(), reusedSeconds);
