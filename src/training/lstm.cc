@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -273,7 +274,7 @@ Status LstmMethod::fit(const std::vector<TrainSeries>& train, int horizon) {
   net->eval();
   m.net = net;
   m.info["validation"] = {{"pinballLoss", best}, {"maseVsNoChange", bestMase}};
-  m.info["epochs"] = epoch;
+  m.info["epochs"] = std::min(epoch, o.maxEpochs);  // the loop leaves epoch one past the last
   m.info["trainSeconds"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   m.info["trainSeries"] = train.size();
