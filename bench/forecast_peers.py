@@ -54,9 +54,14 @@ def residual_margin(forecast_at, train, observed, horizon, first):
         origins = origins[:: len(origins) // 1500 + 1]
     if len(origins) == 0:
         return np.zeros(horizon)
-    f = forecast_at(origins)  # [len(origins), horizon]
+    return error_quantile(forecast_at(origins), origins, train, observed, horizon)
+
+
+def error_quantile(forecasts, origins, train, observed, horizon):
+    """Per step, the 90th percentile of observed h-step errors (actual - p50) of `forecasts`
+    ([len(origins), horizon]) made at `origins` of `train`, floored at 0."""
     idx = origins[:, None] + 1 + np.arange(horizon)[None, :]
-    err = np.where(observed[idx], train[idx] - f, np.nan)
+    err = np.where(observed[idx], train[idx] - forecasts, np.nan)
     return np.maximum(0.0, np.nan_to_num(np.nanquantile(err, 0.9, axis=0)))
 
 
@@ -111,17 +116,18 @@ def arima(values, split, horizon, fit_points, order=(2, 0, 1)):
         return out
     return at
 
-def calibration_margin(forecast_at, train, observed, horizon, fraction=0.15, stride=6):
-    """90th percentile of h-step errors (actual - p50) at origins in the newest `fraction` of the
-    training part, per step, floored at 0 (split conformal, as the engine's guard)."""
-    n = len(train)
-    origins = np.arange(max(1, int((1 - fraction) * n)) - 1, n - horizon, stride)
+def calibration_origins(n, horizon, fraction=0.15, stride=6):
+    """Origins every `stride` steps in the newest `fraction` of a training part of n values."""
+    return np.arange(max(1, int((1 - fraction) * n)) - 1, n - horizon, stride)
+
+
+def calibration_margin(forecast_at, train, observed, horizon):
+    """90th percentile of h-step errors (actual - p50) at the calibration origins (the newest 15 %
+    of the training part), per step, floored at 0 (split conformal, as the engine's guard)."""
+    origins = calibration_origins(len(train), horizon)
     if len(origins) == 0:
         return np.zeros(horizon)
-    f = forecast_at(origins)
-    idx = origins[:, None] + 1 + np.arange(horizon)[None, :]
-    err = np.where(observed[idx], train[idx] - f, np.nan)
-    return np.maximum(0.0, np.nan_to_num(np.nanquantile(err, 0.9, axis=0)))
+    return error_quantile(forecast_at(origins), origins, train, observed, horizon)
 
 
 def sf_local(kind, values, split, period, horizon, history_cap):
@@ -336,7 +342,7 @@ def lightgbm_peer(series, horizons, period, frac, stride, jobs):
     calib, evalo = {}, {}
     for sid, (y, obs) in series.items():
         split = int(frac * len(y))
-        calib[sid] = np.arange(max(1, int((1 - 0.15) * split)) - 1, split - hmax, stride)
+        calib[sid] = calibration_origins(split, hmax)
         evalo[sid] = np.arange(max(split, 1) - 1, len(y) - min(horizons), stride)
     fc_cal = forecast(calib)
     t0 = time.perf_counter()
@@ -346,10 +352,7 @@ def lightgbm_peer(series, horizons, period, frac, stride, jobs):
     for sid, (y, obs) in series.items():
         split = int(frac * len(y))
         scale = mase_scale(y[:split], obs[:split], period)
-        idx = calib[sid][:, None] + 1 + np.arange(hmax)[None, :]
-        err = np.where(obs[idx], y[idx] - fc_cal[sid], np.nan) if len(calib[sid]) else None
-        margin = np.maximum(0.0, np.nan_to_num(np.nanquantile(err, 0.9, axis=0))) \
-            if err is not None else np.zeros(hmax)
+        margin = calibration_margin(lambda _, s=sid: fc_cal[s], y[:split], obs[:split], hmax)
         ypad = np.concatenate([y, np.full(hmax, y[-1])])
         obspad = np.concatenate([obs, np.zeros(hmax, dtype=bool)])
         for h in horizons:

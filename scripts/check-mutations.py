@@ -88,7 +88,7 @@ M=[
  ("forecast guard: weights chosen per series", "src/model/guarded_ensemble.cc",
   "    weights_[i] = losses[i].empty() ? global_ : grid[argmin(losses[i])];", "    weights_[i] = global_;", "unit_model"),
  ("forecast guard: p90 from the blend's own errors", "src/model/guarded_ensemble.cc",
-  "      margin_[i][h] = std::max(0.0, quantile90(std::move(errors[h])));", "      margin_[i][h] = 0 * quantile90(std::move(errors[h]));", "unit_model"),
+  "      margin_[i][h] = std::max(0.0, quantileOf(std::move(errors[h]), 0.9));", "      margin_[i][h] = 0 * quantileOf(std::move(errors[h]), 0.9);", "unit_model"),
  ("the decision's confidence reads the standard errors", "src/placement/scoring.cc",
   "  d.confidence = probability(true);", "  d.confidence = 1.0;", "unit_placement"),
  ("shadows get their image's boot memory", "src/placement/shadow.cc",

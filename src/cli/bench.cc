@@ -162,7 +162,9 @@ int benchForecast(const BenchForecastFlags& f) {
                    t.c_str(), series.size(), eo.horizon, eo.originStride);
       auto reports = model::evaluate(series, methods, eo);
       if (reused)
-        reports[5].trainSeconds = reusedSeconds;
+        reports[static_cast<size_t>(std::find(methods.begin(), methods.end(), network) -
+                                    methods.begin())]
+            .trainSeconds = reusedSeconds;
       else if (!saved.empty())
         if (auto st = lstm.save(saved); !st.ok())
           return fail(st.error().message);

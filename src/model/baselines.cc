@@ -12,14 +12,6 @@ namespace {
 // In-sample h-step errors are measured at most this many origins per series.
 constexpr size_t MaxResidualOrigins = 1500;
 
-double quantileOf(std::vector<double> v, double q) {
-  if (v.empty())
-    return 0;
-  const size_t k = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  return v[k];
-}
-
 // Shared by the baselines: p90 = p50 + the 90th percentile of in-sample errors (actual - p50) at
 // each horizon step, measured on the training part by `pointForecast`.
 class LocalMethod : public SeriesMethod {
@@ -332,6 +324,14 @@ std::unique_ptr<SeriesMethod> holtWinters(int period) {
 }
 std::unique_ptr<SeriesMethod> linearAutoregressive(int lags, int period) {
   return std::make_unique<LinearAr>(lags, period);
+}
+
+double quantileOf(std::vector<double> v, double q) {
+  if (v.empty())
+    return 0;
+  const size_t k = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
 }
 
 double maseScale(const TrainSeries& train, int period) {

@@ -7,14 +7,6 @@
 namespace umbra::model {
 namespace {
 
-double quantile90(std::vector<double> v) {
-  if (v.empty())
-    return 0;
-  const size_t k = std::min(v.size() - 1, static_cast<size_t>(0.9 * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  return v[k];
-}
-
 // The members' medians at one series' validation origins: per scored point, its horizon step,
 // the actual and one forecast per member.
 struct Validation {
@@ -128,7 +120,7 @@ Status GuardedEnsemble::fit(const std::vector<TrainSeries>& train, int horizon) 
     for (size_t k = 0; k < v.actual.size(); ++k)
       errors[v.step[k]].push_back(v.actual[k] - v.blend(k, weights_[i]));
     for (size_t h = 0; h < H; ++h)
-      margin_[i][h] = std::max(0.0, quantile90(std::move(errors[h])));
+      margin_[i][h] = std::max(0.0, quantileOf(std::move(errors[h]), 0.9));
     if (v.actual.empty())
       margin_[i].clear();  // nothing measured: the members' own offsets
   }

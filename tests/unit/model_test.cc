@@ -17,6 +17,16 @@
 namespace umbra::model {
 namespace {
 
+// Uniform noise in [-0.5, 0.5) from a fixed seed (a linear congruential generator): the same
+// series on every run.
+struct Noise {
+  uint64_t state;
+  double operator()() {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state >> 40) / static_cast<double>(1ULL << 24) - 0.5;
+  }
+};
+
 TrainSeries series(std::vector<double> v) {
   return {std::move(v), {}};
 }
@@ -116,11 +126,7 @@ TEST(GuardedEnsemble, WeightGridCoversTheSimplex) {
 TEST(GuardedEnsemble, EachSeriesGetsTheMemberThatIsRightThere) {
   EvalSeries periodic{"periodic", std::vector<double>(24 * 40), {}};
   EvalSeries walk{"walk", std::vector<double>(24 * 40), {}};
-  uint64_t state = 11;
-  const auto noise = [&] {
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return static_cast<double>(state >> 40) / static_cast<double>(1ULL << 24) - 0.5;
-  };
+  Noise noise{11};
   double level = 0.5;
   for (size_t t = 0; t < periodic.values.size(); ++t) {
     periodic.values[t] = 0.4 + 0.2 * std::sin(2 * M_PI * static_cast<double>(t) / 24);
@@ -197,11 +203,7 @@ TEST(SeriesSelection, ShortEmptyAndConstantSeriesAreSkippedAndCounted) {
 // A noisy daily-like pattern (period 24) for the LSTM.
 std::vector<EvalSeries> seasonalSeries(size_t count) {
   std::vector<EvalSeries> out;
-  uint64_t state = 7;
-  const auto noise = [&] {
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return static_cast<double>(state >> 40) / static_cast<double>(1ULL << 24) - 0.5;
-  };
+  Noise noise{7};
   for (size_t i = 0; i < count; ++i) {
     EvalSeries s{"s" + std::to_string(i), std::vector<double>(size_t{24} * 40), {}};
     const double amp = 0.1 + 0.05 * static_cast<double>(i);
