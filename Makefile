@@ -82,6 +82,10 @@ bench-features: setup build ## Feature tensor of 10 candidates x 20 min at 15 s 
 bench-forecast: build ## The forecast engine vs baselines, statsmodels, statsforecast, LightGBM (TRACES=dir), 30 min and 2 h
 	@scripts/bench-forecast.sh $(BUILD_DIR)/src/cli/umbra $${TRACES:-$${UMBRA_SHARED:-../shared}/data/traces}
 
+.PHONY: bench-scaling
+bench-scaling: build ## Proactive scaling vs static, reactive, VPA, Autopilot; oracle (TRACES=dir)
+	@scripts/bench-scaling.sh $(BUILD_DIR)/src/cli/umbra $${TRACES:-$${UMBRA_SHARED:-../shared}/data/traces}
+
 .PHONY: bench-sim
 bench-sim: build ## One simulated day: 50 nodes, 500 trace-driven VMs, 15 s steps (offline)
 	@$(BUILD_DIR)/bench/bench_sim_day --traces $${UMBRA_SHARED:-../shared}/data/traces

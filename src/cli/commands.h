@@ -56,6 +56,15 @@ struct BenchPlacementFlags {
 };
 int benchPlacement(const BenchPlacementFlags& f);
 
+struct BenchScalingFlags {
+  std::string traces, json, networks, plotSeries;
+  int seriesLimit = 0;
+  int epochs = model::LstmOptions{}.maxEpochs;
+  int seed = 1;
+  int threads = 2;
+};
+int benchScaling(const BenchScalingFlags& f);
+
 // "umbra: <message>" on stderr; exit code 1.
 int fail(const std::string& message);
 

@@ -3,6 +3,7 @@
 //   umbra train-contention --traces DIR --cluster FILE [--demand-model model.pt] --out FILE.json
 //   umbra bench forecast --traces DIR [--horizon-steps 6] [--json out.json] ...
 //   umbra bench placement --traces DIR --cluster FILE [--utilisation 15,25] ...
+//   umbra bench scaling --traces DIR [--json out.json] [--networks DIR] ...
 #include "cli/commands.h"
 #include "cli_flags/cli_flags.h"
 #include "model/contention_map.h"
@@ -65,7 +66,8 @@ void addTrainContention(CLI::App& app, cli::TrainContentionFlags& f) {
       ->capture_default_str();
 }
 
-void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFlags& bp) {
+void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFlags& bp,
+              cli::BenchScalingFlags& bs) {
   auto* bench = app.add_subcommand("bench", "Benchmarks")->require_subcommand(1);
   auto* f = bench->add_subcommand("forecast", "The LSTM against the baselines on the traces");
   f->add_option("--traces", bf.traces, "a folder of traces")->required();
@@ -112,6 +114,22 @@ void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFla
   p->add_option("--oracle-lookahead-hours", bp.oracleLookaheadHours)
       ->check(CLI::Range(1, 240))
       ->capture_default_str();
+  auto* s = bench->add_subcommand(
+      "scaling", "Proactive scaling against static, reactive, VPA, Autopilot and an oracle");
+  s->add_option("--traces", bs.traces, "a folder of traces")->required();
+  s->add_option("--json", bs.json, "write every figure here");
+  s->add_option("--networks", bs.networks,
+                "a folder: each target's 6-step LSTM is loaded from it when there and saved to it "
+                "when trained");
+  s->add_option("--plot-series", bs.plotSeries,
+                "demand and every scaler's allocation of a few targets as CSV, for plots");
+  s->add_option("--series-limit", bs.seriesLimit, "at most this many series (0: all)")
+      ->check(CLI::Range(0, 1000000));
+  s->add_option("--epochs", bs.epochs)->check(CLI::Range(1, 1000))->capture_default_str();
+  s->add_option("--seed", bs.seed, "of the injected surges")
+      ->check(CLI::Range(0, 1 << 30))
+      ->capture_default_str();
+  s->add_option("--threads", bs.threads)->check(CLI::Range(1, 64))->capture_default_str();
   cli_flags::helpOfSubcommands(*bench);
 }
 
@@ -125,9 +143,10 @@ int main(int argc, char** argv) {
   cli::TrainContentionFlags contention;
   cli::BenchForecastFlags forecast;
   cli::BenchPlacementFlags placement;
+  cli::BenchScalingFlags scaling;
   addTrain(app, train);
   addTrainContention(app, contention);
-  addBench(app, forecast, placement);
+  addBench(app, forecast, placement, scaling);
   cli_flags::helpOfSubcommands(app);
   if (const int code = cli_flags::parse(app, argc, argv); code >= 0)
     return code;
@@ -137,5 +156,7 @@ int main(int argc, char** argv) {
     return cli::trainContention(contention);
   if (app.get_subcommand("bench")->got_subcommand("forecast"))
     return cli::benchForecast(forecast);
+  if (app.get_subcommand("bench")->got_subcommand("scaling"))
+    return cli::benchScaling(scaling);
   return cli::benchPlacement(placement);
 }
