@@ -106,6 +106,12 @@ const kube::ResourceType& preferences() {
   return t;
 }
 
+const kube::ResourceType& virtualMachinePools() {
+  static const kube::ResourceType t{"pool.kubevirt.io", "v1beta1", "virtualmachinepools",
+                                    "VirtualMachinePool", true};
+  return t;
+}
+
 const kube::ResourceType& networkAttachmentDefinitions() {
   static const kube::ResourceType t{"k8s.cni.cncf.io", "v1", "network-attachment-definitions",
                                     "NetworkAttachmentDefinition", true};

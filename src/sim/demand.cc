@@ -75,6 +75,8 @@ double Simulation::jitter(uint64_t key, int signal, double t) const {
 Demand Simulation::demandAt(const WorkloadSpec& spec, double t, int depth) const {
   const DemandSource& src = spec.source;
   const uint64_t key = hashOf(spec.id);
+  // What the demand's fractions are of (the vCPUs cap what is served, below).
+  const double size = spec.demandVcpus > 0 ? spec.demandVcpus : spec.vcpus;
   Demand d;
   switch (src.kind) {
     case SourceKind::Idle: d = {0.03 * spec.vcpus, 0.25 * spec.memoryBytes, 4 * 1024, 1024}; break;
@@ -87,13 +89,13 @@ Demand Simulation::demandAt(const WorkloadSpec& spec, double t, int depth) const
     case SourceKind::Profile: {
       const double f = profileFactor(src.profile, t, key ^ seed_);
       const double load = src.level * f;
-      d = {load * spec.vcpus, (0.3 + 0.4 * src.level) * spec.memoryBytes,
-           load * spec.vcpus * 10 * MiB, load * spec.vcpus * 5 * MiB};
+      d = {load * size, (0.3 + 0.4 * src.level) * spec.memoryBytes, load * size * 10 * MiB,
+           load * size * 5 * MiB};
       break;
     }
     case SourceKind::Trace: {
       const auto p = src.trace->at(src.traceOffset + t);
-      d = {p.cpu * spec.vcpus, p.memory * spec.memoryBytes, p.disk, p.network};
+      d = {p.cpu * size, p.memory * spec.memoryBytes, p.disk, p.network};
       break;
     }
     case SourceKind::Mirror: {

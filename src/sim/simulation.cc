@@ -96,6 +96,13 @@ void Simulation::setPaused(const std::string& id, bool paused) {
     it->second.paused = paused;
 }
 
+void Simulation::resizeWorkload(const std::string& id, double vcpus, double memoryBytes) {
+  if (auto it = workloads_.find(id); it != workloads_.end()) {
+    it->second.spec.vcpus = vcpus;
+    it->second.spec.memoryBytes = memoryBytes;
+  }
+}
+
 void Simulation::reindex() {
   for (auto& v : onNode_)
     v.clear();

@@ -41,6 +41,9 @@ struct DemandSource {
 struct WorkloadSpec {
   std::string id;  // "namespace/name"
   double vcpus = 1;
+  // The size a trace's or profile's CPU fraction is of; 0: vcpus. Set apart from vcpus for a VM
+  // whose vCPUs change (hotplug): its demand stays, what it can serve changes.
+  double demandVcpus = 0;
   double memoryBytes = 1024.0 * 1024 * 1024;
   double cpuLimit = 0;  // cores (the CFS quota of virt-launcher's compute container); 0: none
   std::string interferenceClass = "neutral";
@@ -117,6 +120,8 @@ class Simulation {
   void removeWorkload(const std::string& id);
   Status moveWorkload(const std::string& id, const std::string& node);
   void setPaused(const std::string& id, bool paused);
+  // A hotplug made effective: what the workload can use changes, its demand does not.
+  void resizeWorkload(const std::string& id, double vcpus, double memoryBytes);
 
   // Counters integrate over `dt` seconds; the demand clock (traces, profiles) advances by
   // dt * speed, so a replay can run faster than the counters' real time.

@@ -30,7 +30,7 @@ KubeVirtSimulator::KubeVirtSimulator(kube::KubeClient& client, sim::ClusterSpec 
       sim_(std::move(cluster), options.seed, traces) {}
 
 KubeVirtSimulator::~KubeVirtSimulator() {
-  for (auto* i : {&nodes_, &vms_, &vmis_, &migrations_, &pods_}) {
+  for (auto* i : {&nodes_, &vms_, &vmis_, &migrations_, &pods_, &pools_}) {
     if (*i)
       (*i)->stop();
   }
@@ -80,6 +80,21 @@ Status KubeVirtSimulator::start(std::chrono::milliseconds syncTimeout) {
       return Error::make(ErrorKind::Timeout, "informer did not sync within " +
                                                  std::to_string(syncTimeout.count()) +
                                                  " ms (are KubeVirt's CRDs installed?)");
+  }
+  // VirtualMachinePools, when their CRD is installed (a cluster without it runs VMs only).
+  auto served = client_.send(
+      kube::HttpRequest{"GET", api::virtualMachinePools().groupVersionPath(), {}, "", "", false});
+  if (served.ok()) {
+    pools_ = std::make_unique<kube::Informer>(
+        client_, kube::ReflectorOptions{api::virtualMachinePools(), ""}, kube::EventHandlers{});
+    pools_->start();
+    if (!pools_->waitForSync(syncTimeout))
+      return Error::make(ErrorKind::Timeout,
+                         "the VirtualMachinePool informer did not sync within " +
+                             std::to_string(syncTimeout.count()) + " ms");
+  } else {
+    log::info("pool.kubevirt.io/v1beta1 is not served: the VirtualMachinePool controller is off",
+              {{"reason", served.error().message}});
   }
   // Create the nodes, or adopt those a previous run left (their labels and taints follow the file).
   for (const auto& n : sim_.cluster().nodes) {
@@ -300,6 +315,15 @@ void KubeVirtSimulator::syncWorkloads() {
           if (w->node != node)
             (void)sim_.moveWorkload(key, node);
           sim_.setPaused(key, paused);
+          // A hotplug made effective (its size is read from the VMI's status).
+          std::string ignored;
+          const sim::WorkloadSpec now =
+              workloadOf(v, sim_.cluster().physics, traces_, options_.seed, ignored);
+          if (now.vcpus != w->spec.vcpus || now.memoryBytes != w->spec.memoryBytes) {
+            sim_.resizeWorkload(key, now.vcpus, now.memoryBytes);
+            log::info("VMI resized in the simulation",
+                      {{"vmi", key}, {"vcpus", std::to_string(now.vcpus)}});
+          }
         }
         continue;
       }
@@ -335,6 +359,7 @@ void KubeVirtSimulator::tick() {
   syncVms();
   syncVmis();
   syncMigrations();
+  syncPools();
   syncWorkloads();
   const auto t = SteadyClock::now();
   const double dt = std::chrono::duration<double>(t - lastTick_).count();
@@ -347,6 +372,7 @@ void KubeVirtSimulator::tick() {
   std::erase_if(scheduledAt_, [&](const auto& kv) { return !vmis_->store().get(kv.first); });
   std::erase_if(migratingSince_,
                 [&](const auto& kv) { return !migrations_->store().get(kv.first); });
+  std::erase_if(workloadUpdates_, [&](const auto& kv) { return !vmis_->store().get(kv.first); });
   std::erase_if(warned_, [&](const auto& kv) { return !vmis_->store().get(kv.first); });
 }
 

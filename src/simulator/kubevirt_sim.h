@@ -46,6 +46,7 @@ class KubeVirtSimulator {
   void syncVms();
   void syncVmis();
   void syncMigrations();
+  void syncPools();  // kubevirt_sim_pools.cc
   void syncWorkloads();
   // The simulated nodes with the requests of what runs on them (leaving out `skipVmi`).
   std::vector<placement::NodeView> nodeViews(const std::string& skipVmi) const;
@@ -71,8 +72,15 @@ class KubeVirtSimulator {
   std::map<std::string, VmiInfo> vmiInfo_;
   std::map<std::string, std::string> workloadUid_;  // id -> VMI uid in the simulation
   std::unique_ptr<kube::Informer> nodes_, vms_, vmis_, migrations_, pods_;
+  std::unique_ptr<kube::Informer> pools_;  // null when pool.kubevirt.io is not served
   std::map<std::string, std::chrono::steady_clock::time_point> scheduledAt_;     // VMI key
   std::map<std::string, std::chrono::steady_clock::time_point> migratingSince_;  // VMIM key
+  // VMI key -> the migration the workload updater last created for a pending hotplug.
+  struct WorkloadUpdate {
+    std::string name;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::string, WorkloadUpdate> workloadUpdates_;
   std::map<std::string, std::string> warned_;  // VMI key -> last warning logged
   std::chrono::steady_clock::time_point lastTick_{}, lastHeartbeat_{};
   std::string readySince_;  // the nodes' conditions have held since start()

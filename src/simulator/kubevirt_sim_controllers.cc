@@ -44,6 +44,7 @@ void KubeVirtSimulator::syncVms() {
     const std::string vmiPhase =
         vmiPtr ? (*vmiPtr).value("status", Json::object()).value("phase", "") : "";
     const bool deleting = vmiPtr && (*vmiPtr)["metadata"].contains("deletionTimestamp");
+    std::string restartRequired;  // why a template change cannot be live (VM condition)
     const bool run =
         strategy == "Always" || strategy == "RerunOnFailure" ||
         (strategy == "Once" && !vm.value("status", Json::object()).value("created", false));
@@ -95,6 +96,7 @@ void KubeVirtSimulator::syncVms() {
         if (!arch.empty())
           vmiSpec["architecture"] = arch;
       }
+      applyHotplugDefaults(vmiSpec);  // LiveUpdate, the default rollout strategy
       const Json vmi = {{"apiVersion", "kubevirt.io/v1"},
                         {"kind", "VirtualMachineInstance"},
                         {"metadata", meta},
@@ -128,9 +130,53 @@ void KubeVirtSimulator::syncVms() {
           changed = true;
         }
       }
-      if (changed) {
-        writeVmi(client_, vmi, "live update of nodeSelector/affinity");
-        log::info("VMI placement constraints updated from its VM (LiveUpdate)", {{"vm", key}});
+      // CPU and memory hotplug: the VMI takes the new size and a Hot*Change condition, or the VM
+      // says RestartRequired.
+      HotplugChange hot = hotplugChange(tmplSpec, vmi, false);
+      restartRequired = hot.restartRequired;
+      if (hot.cpu || hot.memory) {
+        vmi = hot.vmi;
+        log::info(hot.cpu ? "VMI vCPUs hotplugged (pending a migration)"
+                          : "VMI memory hotplugged (pending a migration)",
+                  {{"vm", key}});
+      }
+      if (changed || hot.cpu || hot.memory) {
+        writeVmi(client_, vmi, "live update from the VM's template");
+        if (changed)
+          log::info("VMI placement constraints updated from its VM (LiveUpdate)", {{"vm", key}});
+      }
+      // The workload updater: a pending hotplug of a live-migratable VMI gets a migration.
+      bool hotPending = false;
+      for (const auto& c : vmi["status"].value("conditions", Json::array()))
+        hotPending |=
+            (c.value("type", "") == "HotVCPUChange" || c.value("type", "") == "HotMemoryChange") &&
+            c.value("status", "") == "True";
+      // A new one once the last has succeeded; after a failure, or when the cache has not seen
+      // the last one, 30 s after it was created (the updater re-checks every 30 s, WU L55).
+      const auto last = workloadUpdates_.find(key);
+      bool due = last == workloadUpdates_.end();
+      if (!due) {
+        const kube::ObjectPtr m = migrations_->store().get(ns + "/" + last->second.name);
+        const std::string phase = m ? (*m).value("status", Json::object()).value("phase", "") : "";
+        due = phase == "Succeeded" ||
+              ((!m || phase == "Failed") && SteadyClock::now() - last->second.at > 30s);
+      }
+      if (hotPending && hot.migratable && due) {
+        const Json vmim = {{"apiVersion", "kubevirt.io/v1"},
+                           {"kind", "VirtualMachineInstanceMigration"},
+                           {"metadata",
+                            {{"generateName", "kubevirt-workload-update-"},
+                             {"namespace", ns},
+                             {"labels", {{"kubevirt.io/workloadUpdateMigration", name}}}}},
+                           {"spec", {{"vmiName", name}}}};
+        auto r = client_.create(api::migrations(), ns, vmim);
+        if (r.ok()) {
+          workloadUpdates_[key] = {(*r)["metadata"].value("name", ""), SteadyClock::now()};
+          log::info("workload-update migration created", {{"vm", key}});
+        } else {
+          log::warn("cannot create the workload-update migration",
+                    {{"vm", key}, {"error", r.error().describe()}});
+        }
       }
     }
 
@@ -157,15 +203,27 @@ void KubeVirtSimulator::syncVms() {
     }
     const Json status = vm.value("status", Json::object());
     const bool ready = printable == "Running" || printable == "Migrating";
+    // A RestartRequired the VM already shows stays until its VMI is gone (start and stop clear
+    // it, VMC L1280, L1682); a migration in flight does not clear it either.
+    std::string shownRestart;
+    for (const auto& c : status.value("conditions", Json::array()))
+      if (c.value("type", "") == "RestartRequired" && c.value("status", "") == "True")
+        shownRestart = c.value("message", "");
+    if (restartRequired.empty() && vmiPtr && migrating.count(key))
+      restartRequired = shownRestart;
+    Json conditions = Json::array({condition("Ready", ready, ready ? "" : "VMINotRunning")});
+    if (!restartRequired.empty())
+      conditions.push_back(condition("RestartRequired", true, "", restartRequired));
     if (status.value("printableStatus", "") != printable || status.value("ready", false) != ready ||
-        status.value("created", false) != (vmiPtr != nullptr)) {
+        status.value("created", false) != (vmiPtr != nullptr) || shownRestart != restartRequired) {
+      if (shownRestart != restartRequired && !restartRequired.empty())
+        log::info("VM RestartRequired", {{"vm", key}, {"reason", restartRequired}});
       Json patch = {{"status",
                      {{"printableStatus", printable},
                       {"ready", ready},
                       {"created", vmiPtr != nullptr},
                       {"runStrategy", strategy},
-                      {"conditions",
-                       Json::array({condition("Ready", ready, ready ? "" : "VMINotRunning")})}}}};
+                      {"conditions", conditions}}}};
       auto r = client_.patch(api::virtualMachines(), {ns, name}, kube::PatchType::Merge, patch, {},
                              "status");
       if (!r.ok() && !r.error().is(ErrorKind::NotFound))
@@ -194,9 +252,9 @@ void KubeVirtSimulator::syncVmis() {
           std::shared_ptr<const placement::dra::Needs>();
       if (!current["spec"].value("resourceClaims", Json::array()).empty())
         dra = draNeeds(current);
-      Result<std::string> node = dra.ok() ? schedule(current.value("spec", Json::object()),
-                                                     *views, {}, "", *dra)
-                                          : Result<std::string>(dra.error());
+      Result<std::string> node =
+          dra.ok() ? schedule(current.value("spec", Json::object()), *views, {}, "", *dra)
+                   : Result<std::string>(dra.error());
       if (node.ok() && dra.ok() && *dra) {
         for (const auto& view : *views) {
           if (view.name != *node)
@@ -241,6 +299,7 @@ void KubeVirtSimulator::syncVmis() {
         conds.push_back(condition("Paused", true, "PausedByUser", "VMI was paused by user"));
       vmi["status"]["conditions"] = conds;
       vmi["status"]["guestOSInfo"] = {{"name", "umbra-sim"}};
+      recordBootTopology(vmi);
       // As virt-controller records them: when each phase began.
       if (!vmi["status"].contains("phaseTransitionTimestamps"))
         vmi["status"]["phaseTransitionTimestamps"] = Json::array();
@@ -381,12 +440,16 @@ void KubeVirtSimulator::syncMigrations() {
       vmi["status"]["nodeName"] = target;
       vmi["status"]["migrationState"] = state;
       vmi["metadata"]["labels"][NodeNameLabel] = target;
+      // The target virt-handler makes a pending hotplug effective (MT L1099-1208).
+      const bool hotplugged = completeHotplug(vmi);
       auto r = client_.update(api::virtualMachineInstances(), vmi);
       if (!r.ok())
         continue;  // try again next tick
       setStatus({{"phase", "Succeeded"}, {"migrationState", state}});
       migratingSince_.erase(key);
-      log::info("migration succeeded", {{"migration", key}, {"node", target}});
+      log::info(
+          hotplugged ? "migration succeeded: the hotplug is in effect" : "migration succeeded",
+          {{"migration", key}, {"node", target}});
     }
   }
 }

@@ -18,8 +18,8 @@ Result<std::shared_ptr<const dra::Needs>> KubeVirtSimulator::draNeeds(const Json
         return client_.get(t, {ns, name});
       },
       [this](const kube::ResourceType& t) { return kube::listAll(client_, t, "", {}); }};
-  return dra::needsOf(vmi.value("spec", Json::object()),
-                      vmi["metadata"].value("namespace", ""), api);
+  return dra::needsOf(vmi.value("spec", Json::object()), vmi["metadata"].value("namespace", ""),
+                      api);
 }
 
 Status KubeVirtSimulator::allocateClaims(const Json& vmi, const placement::NodeView& node,
@@ -43,18 +43,17 @@ Status KubeVirtSimulator::allocateClaims(const Json& vmi, const placement::NodeV
       if (!tmpl.ok())
         return tmpl.error();
       name = meta.value("name", "") + "-" + claim.name;
-      const Json obj = {
-          {"apiVersion", "resource.k8s.io/v1"},
-          {"kind", "ResourceClaim"},
-          {"metadata",
-           {{"name", name},
-            {"namespace", ns},
-            {"ownerReferences", Json::array({{{"apiVersion", "kubevirt.io/v1"},
-                                              {"kind", "VirtualMachineInstance"},
-                                              {"name", meta.value("name", "")},
-                                              {"uid", meta.value("uid", "")},
-                                              {"controller", true}}})}}},
-          {"spec", (*tmpl)["spec"].value("spec", Json::object())}};
+      const Json obj = {{"apiVersion", "resource.k8s.io/v1"},
+                        {"kind", "ResourceClaim"},
+                        {"metadata",
+                         {{"name", name},
+                          {"namespace", ns},
+                          {"ownerReferences", Json::array({{{"apiVersion", "kubevirt.io/v1"},
+                                                            {"kind", "VirtualMachineInstance"},
+                                                            {"name", meta.value("name", "")},
+                                                            {"uid", meta.value("uid", "")},
+                                                            {"controller", true}}})}}},
+                        {"spec", (*tmpl)["spec"].value("spec", Json::object())}};
       auto created = client_.create(kube::resources::resourceClaims(), ns, obj);
       if (!created.ok() && !created.error().is(ErrorKind::AlreadyExists))
         return created.error();
@@ -86,11 +85,11 @@ Status KubeVirtSimulator::allocateClaims(const Json& vmi, const placement::NodeV
     auto r = client_.patch(kube::resources::resourceClaims(), {ns, name}, kube::PatchType::Merge,
                            status, {}, "status");
     if (!r.ok())
-      return Error::make(r.error().kind, "ResourceClaim " + ns + "/" + name + ": " +
-                                             r.error().message);
-    log::info("resource claim allocated",
-              {{"claim", ns + "/" + name}, {"node", node.name},
-               {"devices", std::to_string(results.size())}});
+      return Error::make(r.error().kind,
+                         "ResourceClaim " + ns + "/" + name + ": " + r.error().message);
+    log::info("resource claim allocated", {{"claim", ns + "/" + name},
+                                           {"node", node.name},
+                                           {"devices", std::to_string(results.size())}});
   }
   return okStatus();
 }

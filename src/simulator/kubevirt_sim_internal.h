@@ -45,6 +45,26 @@ inline Json condition(const std::string& type, bool status, const std::string& r
 // and virtiofs filesystems make a VMI not live-migratable. PVC access modes are not modelled.
 Json liveMigratable(const Json& vmiSpec);
 
+// Hotplug (kubevirt_sim_hotplug.cc). The defaults virt-controller gives a new VMI under
+// LiveUpdate: maxSockets (sockets x 4, at most 512 vCPUs; not on arm64) and, for a spec that can
+// hotplug memory, maxGuest (guest x 4).
+void applyHotplugDefaults(Json& vmiSpec);
+// At boot: status.currentCPUTopology and status.memory {guestAtBoot, guestCurrent, guestRequested}.
+void recordBootTopology(Json& vmi);
+// What a VM's template asks of its running VMI: the VMI with the new sockets (or guest memory)
+// and its HotVCPUChange (HotMemoryChange) condition, or why a restart is required instead. One
+// change at a time: nothing new while one is pending or the VMI migrates.
+struct HotplugChange {
+  Json vmi;
+  bool cpu = false, memory = false;  // the VMI was changed; a workload-update migration follows
+  bool migratable = false;
+  std::string restartRequired;  // "": none
+};
+HotplugChange hotplugChange(const Json& templateSpec, const Json& vmi, bool migrating);
+// After a migration: what a pending hotplug asked is now in effect (status) and its condition
+// is removed. False when nothing was pending.
+bool completeHotplug(Json& vmi);
+
 inline bool finalPhase(const std::string& p) {
   return p == "Succeeded" || p == "Failed";
 }

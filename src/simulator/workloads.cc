@@ -59,14 +59,29 @@ sim::WorkloadSpec workloadOf(const json& vmi, const sim::Physics& physics,
   sim::WorkloadSpec w;
   w.id = meta.value("namespace", "") + "/" + meta.value("name", "");
   const json cpu = domain.value("cpu", json::object());
-  w.vcpus = std::max(1.0, quantityAt(cpu, {"sockets"}, 1) * quantityAt(cpu, {"cores"}, 1) *
-                              quantityAt(cpu, {"threads"}, 1));
-  w.memoryBytes = quantityAt(domain, {"memory", "guest"},
-                             quantityAt(domain, {"resources", "requests", "memory"}, 1 << 30));
+  // What is in effect: after a hotplug, the status (the spec changes first, the migration makes
+  // it effective).
+  const json status = vmi.value("status", json::object());
+  const json topology = status.value("currentCPUTopology", cpu);
+  w.vcpus =
+      std::max(1.0, quantityAt(topology, {"sockets"}, 1) * quantityAt(topology, {"cores"}, 1) *
+                        quantityAt(topology, {"threads"}, 1));
+  w.memoryBytes =
+      quantityAt(status, {"memory", "guestCurrent"},
+                 quantityAt(domain, {"memory", "guest"},
+                            quantityAt(domain, {"resources", "requests", "memory"}, 1 << 30)));
   w.cpuLimit = quantityAt(domain, {"resources", "limits", "cpu"}, 0);
 
   const json annotations = meta.value("annotations", json::object());
   const json labels = meta.value("labels", json::object());
+  if (const std::string d = annotations.value(DemandVcpusAnnotation, ""); !d.empty()) {
+    const double v = std::atof(d.c_str());
+    if (v > 0 && v <= 1024)
+      w.demandVcpus = v;
+    else
+      warning =
+          std::string(DemandVcpusAnnotation) + ": \"" + d + "\" is not a vCPU count in (0, 1024]";
+  }
   const std::string klass = annotations.value(ClassAnnotation, "");
   if (!klass.empty()) {
     if (physics.classes.count(klass))

@@ -10,13 +10,17 @@
 namespace umbra::simulator {
 
 // Annotations (on a VMI, or on a VM's template) that choose what the simulated guest does:
-//   umbra.io/sim-workload: trace:<series id>[@<offset seconds>] |
-//   profile:<steady|diurnal|spiky|bursty>:<level> | idle umbra.io/sim-class:    an interference
-//   class of the cluster's physics (default neutral) umbra.io/mirror-of,
-//   umbra.io/mirror-percentage: a Mirror shadow's target VMI and share
+//   umbra.io/sim-workload      trace:<series id>[@<offset seconds>] |
+//                              profile:<steady|diurnal|spiky|bursty>:<level> | idle
+//   umbra.io/sim-class         an interference class of the cluster's physics (default neutral)
+//   umbra.io/sim-demand-vcpus  what the demand's CPU fraction is of (default: the vCPUs)
+//   umbra.io/mirror-of, umbra.io/mirror-percentage: a Mirror shadow's target VMI and share
 inline constexpr const char* WorkloadAnnotation = "umbra.io/sim-workload";
 inline constexpr const char* ClassAnnotation = "umbra.io/sim-class";
 inline constexpr const char* MirrorOfAnnotation = "umbra.io/mirror-of";
+// The vCPUs a trace's or profile's CPU fraction is of (default: the VMI's own vCPUs), so that a
+// VM that hotplugs vCPUs serves more of the same demand instead of growing its demand with them.
+inline constexpr const char* DemandVcpusAnnotation = "umbra.io/sim-demand-vcpus";
 inline constexpr const char* MirrorPercentageAnnotation = "umbra.io/mirror-percentage";
 
 // The simulated workload of a VMI: its size from spec.domain (vCPUs = sockets x cores x

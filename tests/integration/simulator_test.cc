@@ -327,6 +327,173 @@ TEST_F(SimulatorTest, AMigrationWithAddedNodeSelectorMovesTheVmi) {
   })) << "its metrics follow it";
 }
 
+// API-NOTES.md sections 9 and 10: a VM's new sockets or guest memory reach its running VMI with
+// a Hot*Change condition, a workload-update migration makes them effective (status), and a change
+// that cannot be live sets RestartRequired on the VM instead.
+TEST_F(SimulatorTest, CpuAndMemoryHotplugGoThroughAMigrationAndCutsRequireARestart) {
+  Json tmpl = vmSpec({{"umbra.test/zone", "a"}});
+  tmpl["domain"]["cpu"] = {{"sockets", 1}, {"cores", 1}};
+  tmpl["domain"]["memory"] = {{"guest", "1Gi"}};
+  tmpl["domain"]["resources"] = {{"requests", {{"memory", "1Gi"}}}};
+  tmpl["domain"]["devices"]["interfaces"] =
+      Json::array({{{"name", "default"}, {"masquerade", Json::object()}}});
+  tmpl["networks"] = Json::array({{{"name", "default"}, {"pod", Json::object()}}});
+  const Json vm = {{"apiVersion", "kubevirt.io/v1"},
+                   {"kind", "VirtualMachine"},
+                   {"metadata", {{"name", "grow"}, {"namespace", ns_.name()}}},
+                   {"spec",
+                    {{"runStrategy", "Always"},
+                     {"template",
+                      {{"metadata",
+                        {{"annotations",
+                          {{"umbra.io/sim-workload", "profile:steady:0.9"},
+                           {"umbra.io/sim-demand-vcpus", "3"}}}}},
+                       {"spec", tmpl}}}}}};
+  ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), vm).ok());
+  ASSERT_TRUE(runningOn("grow"));
+  Json vmi = get(api::virtualMachineInstances(), "grow");
+  EXPECT_EQ(vmi["spec"]["domain"]["cpu"]["maxSockets"], 4) << "sockets x maxHotplugRatio";
+  EXPECT_EQ(vmi["spec"]["domain"]["memory"]["maxGuest"], "4096Mi") << "guest x 4";
+  EXPECT_EQ(vmi["status"]["currentCPUTopology"]["sockets"], 1);
+  EXPECT_EQ(vmi["status"]["memory"]["guestAtBoot"], "1Gi");
+  const auto patchTemplate = [&](const Json& domain) {
+    return admin_
+        ->patch(api::virtualMachines(), {ns_.name(), "grow"}, kube::PatchType::Merge,
+                {{"spec", {{"template", {{"spec", {{"domain", domain}}}}}}}})
+        .ok();
+  };
+  const auto vmCondition = [&](const std::string& type) {
+    for (const auto& c :
+         get(api::virtualMachines(), "grow")["status"].value("conditions", Json::array()))
+      if (c.value("type", "") == type && c.value("status", "") == "True")
+        return c.value("message", "<none>");
+    return std::string();
+  };
+  // CPU seconds per second the guest gets over 2 s (its demand is 0.9 x 3 vCPUs).
+  const auto cpuRate = [&] {
+    const auto counter = [&] {
+      const std::string m = metrics();
+      const std::string key = "kubevirt_vmi_cpu_usage_seconds_total{";
+      for (size_t at = m.find(key); at != std::string::npos; at = m.find(key, at + 1)) {
+        const size_t end = m.find('\n', at);
+        const std::string line = m.substr(at, end - at);
+        if (line.find("name=\"grow\",namespace=\"" + ns_.name()) != std::string::npos)
+          return std::stod(line.substr(line.rfind(' ') + 1));
+      }
+      return -1.0;
+    };
+    const double a = counter();
+    std::this_thread::sleep_for(2s);
+    return (counter() - a) / 2;
+  };
+  EXPECT_TRUE(eventually([&] { return cpuRate() > 0; }));
+  const double before = cpuRate();
+  EXPECT_LT(before, 1.05) << "one vCPU serves at most one core";
+  // Two more sockets: the VMI's spec at once, in effect after the migration.
+  ASSERT_TRUE(patchTemplate({{"cpu", {{"sockets", 3}}}}));
+  ASSERT_TRUE(eventually([&] {
+    return get(api::virtualMachineInstances(), "grow")["spec"]["domain"]["cpu"]["sockets"] == 3;
+  }));
+  ASSERT_TRUE(eventually([&] {
+    return get(api::virtualMachineInstances(), "grow")["status"]["currentCPUTopology"]["sockets"] ==
+           3;
+  })) << get(api::virtualMachineInstances(), "grow").dump();
+  auto migrations = admin_->list(api::migrations(), ns_.name(), {});
+  ASSERT_TRUE(migrations.ok());
+  ASSERT_EQ((*migrations)["items"].size(), 1u);
+  EXPECT_TRUE((*migrations)["items"][0]["metadata"]["name"].get<std::string>().starts_with(
+      "kubevirt-workload-update-"));
+  EXPECT_TRUE(eventually([&] {
+    for (const auto& c : get(api::virtualMachineInstances(), "grow")["status"]["conditions"])
+      if (c["type"] == "HotVCPUChange")
+        return false;
+    return true;
+  })) << "the condition goes with the migration";
+  EXPECT_TRUE(eventually([&] { return cpuRate() > 2.2; })) << "three vCPUs serve 2.7 cores";
+  // Memory: 1Gi -> 2Gi, the same way.
+  ASSERT_TRUE(patchTemplate({{"memory", {{"guest", "2Gi"}}}}));
+  ASSERT_TRUE(eventually([&] {
+    return get(api::virtualMachineInstances(), "grow")["status"]["memory"]["guestCurrent"] == "2Gi";
+  })) << get(api::virtualMachineInstances(), "grow").dump();
+  // Fewer sockets, or more than maxSockets: RestartRequired, the VMI keeps its vCPUs.
+  ASSERT_TRUE(patchTemplate({{"cpu", {{"sockets", 2}}}}));
+  EXPECT_TRUE(eventually([&] { return vmCondition("RestartRequired").find("fewer sockets") == 0; }))
+      << get(api::virtualMachines(), "grow").dump();
+  ASSERT_TRUE(patchTemplate({{"cpu", {{"sockets", 5}}}}));
+  EXPECT_TRUE(eventually([&] {
+    return vmCondition("RestartRequired").find("above the VMI's maxSockets 4") != std::string::npos;
+  }));
+  EXPECT_EQ(get(api::virtualMachineInstances(), "grow")["spec"]["domain"]["cpu"]["sockets"], 3);
+  // Below the boot size: memory cannot shrink past what the guest booted with.
+  ASSERT_TRUE(patchTemplate({{"cpu", {{"sockets", 3}}}, {"memory", {{"guest", "512Mi"}}}}));
+  EXPECT_TRUE(eventually([&] {
+    return vmCondition("RestartRequired").find("below its size at boot") != std::string::npos;
+  }));
+  // Back to what runs: nothing to restart for.
+  ASSERT_TRUE(patchTemplate({{"memory", {{"guest", "2Gi"}}}}));
+  EXPECT_TRUE(eventually([&] { return vmCondition("RestartRequired").empty(); }));
+}
+
+// API-NOTES.md section 11: a pool's VMs are <pool>-<n>, owned by it; its scale subresource scales
+// it out (lowest free index) and in; status counts them for the scale subresource.
+TEST_F(SimulatorTest, APoolCreatesItsVmsAndFollowsItsScaleSubresource) {
+  Json tmpl = vmSpec({});
+  tmpl["domain"]["cpu"] = {{"cores", 1}};
+  const Json pool = {
+      {"apiVersion", "pool.kubevirt.io/v1beta1"},
+      {"kind", "VirtualMachinePool"},
+      {"metadata", {{"name", "web"}, {"namespace", ns_.name()}}},
+      {"spec",
+       {{"replicas", 2},
+        {"selector", {{"matchLabels", {{"app", "web-pool"}}}}},
+        {"virtualMachineTemplate",
+         {{"metadata", {{"labels", {{"app", "web-pool"}}}}},
+          {"spec",
+           {{"runStrategy", "Always"},
+            {"template",
+             {{"metadata", {{"labels", {{"app", "web-pool"}}}}}, {"spec", tmpl}}}}}}}}}};
+  ASSERT_TRUE(admin_->create(api::virtualMachinePools(), ns_.name(), pool).ok());
+  ASSERT_TRUE(runningOn("web-0"));
+  ASSERT_TRUE(runningOn("web-1"));
+  const Json vm0 = get(api::virtualMachines(), "web-0");
+  EXPECT_EQ(vm0["metadata"]["ownerReferences"][0]["kind"], "VirtualMachinePool");
+  EXPECT_EQ(vm0["metadata"]["labels"]["kubevirt.io/vm-pool-revision-name"], "web-1");
+  EXPECT_EQ(vm0["metadata"]["finalizers"][0], "pool.kubevirt.io/finalizer");
+  const auto status = [&] {
+    return get(api::virtualMachinePools(), "web").value("status", Json::object());
+  };
+  ASSERT_TRUE(eventually([&] { return status().value("readyReplicas", 0) == 2; }))
+      << status().dump();
+  EXPECT_EQ(status()["labelSelector"], "app=web-pool");
+  // kubectl scale goes through /scale, which the API server maps to spec.replicas.
+  const auto scale = [&](int n) {
+    return runCommand(
+        ControlPlane::instance().kubectl() + " -n " + ns_.name() +
+        " scale virtualmachinepools.pool.kubevirt.io web --replicas=" + std::to_string(n));
+  };
+  auto out = scale(3);
+  ASSERT_EQ(out.exitCode, 0) << out.output;
+  ASSERT_TRUE(runningOn("web-2"));
+  const auto sc = admin_->send(kube::HttpRequest{
+      "GET",
+      "/apis/pool.kubevirt.io/v1beta1/namespaces/" + ns_.name() + "/virtualmachinepools/web/scale",
+      {},
+      "",
+      "",
+      false});
+  ASSERT_TRUE(sc.ok()) << sc.error().message;
+  EXPECT_EQ((*sc)["status"]["selector"], "app=web-pool");
+  EXPECT_EQ((*sc)["spec"]["replicas"], 3);
+  out = scale(1);
+  ASSERT_EQ(out.exitCode, 0) << out.output;
+  EXPECT_TRUE(eventually([&] {
+    return get(api::virtualMachines(), "web-2").is_null() &&
+           get(api::virtualMachines(), "web-1").is_null();
+  })) << "scale-in removes the highest indexes; the pool's finalizer is released";
+  EXPECT_TRUE(eventually([&] { return status().value("replicas", 0) == 1; }));
+  EXPECT_FALSE(get(api::virtualMachines(), "web-0").is_null());
+}
+
 TEST_F(SimulatorTest, PrometheusSeesMoreDelayOnTheOverloadedNode) {
   for (const char* node : {"sim-idle", "sim-busy"}) {
     ASSERT_TRUE(admin_
