@@ -4,6 +4,7 @@
 
 #include "app/learning.h"
 #include "common/log.h"
+#include "controller/scaler_reconciler.h"
 #include "controller/shadow_placement_reconciler.h"
 #include "exposition/health_server.h"
 #include "flags.h"
@@ -105,22 +106,74 @@ int run(const op::Flags& flags) {
        RealClock::instance(),
        *cfg,
        &learning});
+  // PredictiveScalers, when their CRD is installed (an upgrade that kept the old CRDs runs
+  // placements only, and says so); pools, when KubeVirt serves them.
+  const auto served = [&](const kube::ResourceType& t) {
+    auto r = client.send({"GET", t.groupVersionPath(), {}, "", "", false});
+    if (!r.ok())
+      return false;
+    for (const auto& res : r->value("resources", kube::Json::array()))
+      if (res.value("name", "") == t.resource)
+        return true;
+    return false;
+  };
+  std::unique_ptr<runtime::ManagedController> scalers;
+  std::unique_ptr<controller::DemandHistorySource> demandSource;
+  std::unique_ptr<controller::DemandCache> demand;
+  std::unique_ptr<controller::PredictiveScalerReconciler> scalerReconciler;
+  if (served(api::predictiveScalers())) {
+    const bool pools = served(api::virtualMachinePools());
+    runtime::ControllerBuilder b("predictivescaler", client);
+    b.forResource({api::predictiveScalers(), flags.ns})
+        .watches({api::virtualMachines(), flags.ns}, controller::scalersOfTarget)
+        .watches({api::virtualMachineInstances(), flags.ns}, controller::scalersOfTarget)
+        .reads({api::migrations(), flags.ns})
+        .workers(2)
+        .metrics(metrics.get(), nullptr);
+    if (pools)
+      b.watches({api::virtualMachinePools(), flags.ns}, controller::scalersOfTarget);
+    else
+      log::info("pool.kubevirt.io/v1beta1 is not served: PredictiveScalers of pools will wait");
+    scalers = b.build(loop);
+    demandSource = controller::prometheusDemandHistory(**prometheus);
+    demand = std::make_unique<controller::DemandCache>(*demandSource, RealClock::instance());
+    scalerReconciler =
+        std::make_unique<controller::PredictiveScalerReconciler>(controller::ScalerDeps{
+            client,
+            {scalers->store(api::predictiveScalers()), scalers->store(api::virtualMachines()),
+             scalers->store(api::virtualMachineInstances()), scalers->store(api::migrations()),
+             pools ? &scalers->store(api::virtualMachinePools()) : nullptr},
+            *demand,
+            events,
+            RealClock::instance()});
+  } else {
+    log::warn(
+        "the PredictiveScaler CRD is not installed: the scaling controller is off "
+        "(kubectl apply --server-side -f crds/predictivescalers.umbra.io.yaml)");
+  }
   const auto startWork = [&] {
     placements->run([&](const std::string& key) {
       auto r = reconciler.reconcile(key);
       metrics->shadowsActive(vmis.countByLabel(api::RoleLabel, "shadow"));
       return r;
     });
+    if (scalers)
+      scalers->run([&](const std::string& key) { return scalerReconciler->reconcile(key); });
     learning.start();
   };
 
   placements->startInformers();
+  if (scalers)
+    scalers->startInformers();
   auto health = exposition::HealthServer::start(
-      flags.healthProbeBindAddress, [&] { return placements->hasSynced(); }, error);
+      flags.healthProbeBindAddress,
+      [&] { return placements->hasSynced() && (!scalers || scalers->hasSynced()); }, error);
   if (!health)
     return fatal(error);
   if (std::string late; !placements->waitForSync(std::chrono::minutes(2), late))
     return fatal("caches did not sync within 2 minutes (" + late + ")");
+  if (std::string late; scalers && !scalers->waitForSync(std::chrono::minutes(2), late))
+    return fatal("the scaling controller's caches did not sync within 2 minutes (" + late + ")");
   log::info("umbra-operator started", {{"identity", me},
                                        {"apiserver", server},
                                        {"namespace", flags.ns.empty() ? "<all>" : flags.ns},
@@ -128,8 +181,8 @@ int run(const op::Flags& flags) {
   const runtime::LeaderElectionConfig election{flags.leaderElectionNamespace,
                                                flags.leaderElectionId, me};
   // Its own connection, each request bounded by half the renew deadline.
-  auto electionClient = kube::RestClient::fromConfig(
-      runtime::LeaderElector::clientConfig(client.config(), election));
+  auto electionClient =
+      kube::RestClient::fromConfig(runtime::LeaderElector::clientConfig(client.config(), election));
   if (!electionClient.ok())
     return fatal(electionClient.error().message);
   (*electionClient)->setObserver(countRequest);
@@ -140,6 +193,8 @@ int run(const op::Flags& flags) {
     startWork();
   const int code = latch.wait();
   placements->stop();  // in-flight reconciles finish, nothing new starts; then the informers
+  if (scalers)
+    scalers->stop();
   learning.stop();
   leader.stop();  // releases the lease
   log::info("umbra-operator stopped", {{"exit code", std::to_string(code)}});

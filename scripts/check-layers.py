@@ -23,11 +23,11 @@ ALLOWED = {
     "config": ["telemetry", "api", "kube_core", "common"],
     "model": ["placement", "telemetry", "api", "kube_core", "common"],
     "training": ["model", "placement", "telemetry", "api", "kube_core", "common"],
-    "scaling": ["common"],
+    "scaling": ["model", "placement", "telemetry", "api", "kube_core", "common"],
     "sim": ["api", "kube_core", "common"],
     "offline": ["scaling", "model", "sim", "placement", "telemetry", "api", "kube_core", "common"],
     "exposition": ["runtime", "kube", "kube_core", "common"],
-    "controller": ["runtime", "config", "model", "placement", "telemetry", "kube", "api",
+    "controller": ["runtime", "config", "scaling", "model", "placement", "telemetry", "kube", "api",
                    "kube_core", "common"],
     "app": ["controller", "exposition", "config", "model", "placement", "telemetry", "runtime",
             "kube", "api", "kube_core", "common"],
@@ -37,7 +37,7 @@ ALLOWED = {
     "cli": ["cli_flags", "training", "offline", "scaling", "model", "sim", "config", "telemetry",
             "placement", "api", "kube_core", "common"],
     "operator": ["cli_flags", "app", "controller", "exposition", "runtime", "kube", "config",
-                 "model", "telemetry", "placement", "api", "kube_core", "common"],
+                 "scaling", "model", "telemetry", "placement", "api", "kube_core", "common"],
 }
 # CMake targets that are a folder's library under another name.
 TARGET_FOLDER = {"sim_files": "sim"}

@@ -143,6 +143,8 @@ CandidateStatus candidateFrom(const Json& j) {
   return c;
 }
 
+}  // namespace
+
 Json conditionJson(const Condition& c) {
   Json j = {{key::Type, c.type},
             {key::Status, c.status},
@@ -163,8 +165,6 @@ Result<Condition> conditionFrom(const Json& j, const std::string& where) {
   UMBRA_TRY(c.lastTransitionTime, getTime(j, key::LastTransitionTime, where));
   return c;
 }
-
-}  // namespace
 
 const char* toString(Phase phase) {
   switch (phase) {
@@ -214,6 +214,11 @@ void ShadowPlacementStatus::setPhase(Phase p, std::string why, std::string text)
 
 void ShadowPlacementStatus::setCondition(const std::string& type, bool value, std::string why,
                                          std::string text, int64_t generation, SystemTime now) {
+  api::setCondition(conditions, type, value, std::move(why), std::move(text), generation, now);
+}
+
+void setCondition(std::vector<Condition>& conditions, const std::string& type, bool value,
+                  std::string why, std::string text, int64_t generation, SystemTime now) {
   const std::string s = value ? "True" : "False";
   for (auto& c : conditions) {
     if (c.type == type) {

@@ -117,6 +117,13 @@ struct ShadowPlacementStatus {
   std::string conditionMessage(const std::string& type) const;
 };
 
+// Sets a condition of `conditions`, keeping lastTransitionTime while its status does not change.
+void setCondition(std::vector<Condition>& conditions, const std::string& type, bool value,
+                  std::string why, std::string text, int64_t generation, SystemTime now);
+// A metav1.Condition's JSON, and back (`where` names the field in errors).
+nlohmann::json conditionJson(const Condition& c);
+Result<Condition> conditionFrom(const nlohmann::json& j, const std::string& where);
+
 // The one JSON mapping of the status (keys spelled once, in the .cc). fromJson rejects a status
 // no Umbra wrote (an unknown phase, a time that does not parse), naming the field.
 nlohmann::json toJson(const ShadowPlacementStatus& status);

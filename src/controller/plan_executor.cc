@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "common/log.h"
+#include "common/overloaded.h"
 #include "placement/shadow.h"
 
 namespace umbra::controller {
@@ -21,13 +22,6 @@ struct PlanExecutor::Run {
 };
 
 namespace {
-
-template <class... Fs>
-struct Overloaded : Fs... {
-  using Fs::operator()...;
-};
-template <class... Fs>
-Overloaded(Fs...) -> Overloaded<Fs...>;
 
 std::string nameOf(const Json& o) {
   return o["metadata"].value("namespace", "") + "/" + o["metadata"].value("name", "");

@@ -111,6 +111,10 @@ struct PolicyOptions {
   double targetUnderShare = 0.01;
   double gain = 0.05;
   double initialMultiple = 1;
+  // A step is under-provisioned when its demand exceeds this share of the allocation: 1 when the
+  // demand is known (the benchmark); below 1 when what is measured is what was served (a
+  // saturated VM reads at its allocation).
+  double saturatedShare = 1;
   double maxMultiple = 20;
   int downWindowSteps = 6;    // a cut takes the highest wish of this many steps (30 minutes)
   double cutTolerance = 0.1;  // and only when that is below the allocation by more than this share
@@ -140,9 +144,13 @@ class UmbraPolicy final : public Scaler {
   std::string name() const override { return "umbra"; }
   double decide(const Observation& o) override;
   const PolicyDecision& last() const { return last_; }
+  // Off: decisions do not move the headroom multiple (a replay of steps whose allocations are
+  // not known).
+  void setFeedback(bool on) { feedback_ = on; }
 
  private:
   PolicyOptions o_;
+  bool feedback_ = true;
   double multiple_;
   DemandForecast previous_;  // the forecast made at the last decision (its step 1 is now)
   SurgeDetector detector_;

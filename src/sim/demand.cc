@@ -111,6 +111,16 @@ Demand Simulation::demandAt(const WorkloadSpec& spec, double t, int depth) const
       break;
     }
   }
+  if (!spec.sharedBy.empty()) {
+    double sharing = 0;
+    for (const auto& [id, w] : workloads_)
+      sharing += w.spec.sharedBy == spec.sharedBy && !w.paused ? 1 : 0;
+    if (sharing > 1) {
+      d.cpu /= sharing;
+      d.disk /= sharing;
+      d.network /= sharing;
+    }
+  }
   const double n = noise(key, t);
   // The vCPUs cap the work; a CPU limit throttles it on the node (stepNode).
   return {std::min(d.cpu * n, spec.vcpus), std::min(d.memory, spec.memoryBytes), d.disk * n,

@@ -44,6 +44,10 @@ struct WorkloadSpec {
   // The size a trace's or profile's CPU fraction is of; 0: vcpus. Set apart from vcpus for a VM
   // whose vCPUs change (hotplug): its demand stays, what it can serve changes.
   double demandVcpus = 0;
+  // Workloads with the same non-empty key share one demand (a pool's VMs behind a load
+  // balancer): each gets its CPU, disk and network divided by how many run (paused ones do not
+  // count).
+  std::string sharedBy;
   double memoryBytes = 1024.0 * 1024 * 1024;
   double cpuLimit = 0;  // cores (the CFS quota of virt-launcher's compute container); 0: none
   std::string interferenceClass = "neutral";

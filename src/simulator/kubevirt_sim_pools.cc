@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "simulator/kubevirt_sim.h"
 #include "simulator/kubevirt_sim_internal.h"
+#include "simulator/workloads.h"
 
 namespace umbra::simulator {
 
@@ -130,10 +131,13 @@ void KubeVirtSimulator::syncPools() {
                                                 {"uid", uid},
                                                 {"controller", true},
                                                 {"blockOwnerDeletion", true}}});
+        Json vmSpec = tmpl.value("spec", Json::object());
+        // The simulator's own mark: the pool's VMs share its demand (workloads.h).
+        vmSpec["template"]["metadata"]["annotations"][PoolAnnotation] = name;
         const Json vm = {{"apiVersion", "kubevirt.io/v1"},
                          {"kind", "VirtualMachine"},
                          {"metadata", meta},
-                         {"spec", tmpl.value("spec", Json::object())}};
+                         {"spec", vmSpec}};
         auto r = client_.create(api::virtualMachines(), ns, vm);
         ++made;
         if (r.ok())

@@ -74,6 +74,8 @@ sim::WorkloadSpec workloadOf(const json& vmi, const sim::Physics& physics,
 
   const json annotations = meta.value("annotations", json::object());
   const json labels = meta.value("labels", json::object());
+  if (const std::string pool = annotations.value(PoolAnnotation, ""); !pool.empty())
+    w.sharedBy = meta.value("namespace", "") + "/" + pool;
   if (const std::string d = annotations.value(DemandVcpusAnnotation, ""); !d.empty()) {
     const double v = std::atof(d.c_str());
     if (v > 0 && v <= 1024)

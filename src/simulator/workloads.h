@@ -14,6 +14,9 @@ namespace umbra::simulator {
 //                              profile:<steady|diurnal|spiky|bursty>:<level> | idle
 //   umbra.io/sim-class         an interference class of the cluster's physics (default neutral)
 //   umbra.io/sim-demand-vcpus  what the demand's CPU fraction is of (default: the vCPUs)
+//   umbra.io/sim-pool          VMIs with the same value (in a namespace) share one demand: the
+//                              pool controller sets it on its VMs' template, so a pool's load is
+//                              spread over its running VMs
 //   umbra.io/mirror-of, umbra.io/mirror-percentage: a Mirror shadow's target VMI and share
 inline constexpr const char* WorkloadAnnotation = "umbra.io/sim-workload";
 inline constexpr const char* ClassAnnotation = "umbra.io/sim-class";
@@ -21,6 +24,7 @@ inline constexpr const char* MirrorOfAnnotation = "umbra.io/mirror-of";
 // The vCPUs a trace's or profile's CPU fraction is of (default: the VMI's own vCPUs), so that a
 // VM that hotplugs vCPUs serves more of the same demand instead of growing its demand with them.
 inline constexpr const char* DemandVcpusAnnotation = "umbra.io/sim-demand-vcpus";
+inline constexpr const char* PoolAnnotation = "umbra.io/sim-pool";
 inline constexpr const char* MirrorPercentageAnnotation = "umbra.io/mirror-percentage";
 
 // The simulated workload of a VMI: its size from spec.domain (vCPUs = sockets x cores x

@@ -78,11 +78,13 @@ TEST(ChartTest, TemplatesAreHardenedAndFollowTheValues) {
         "storageClassName: fast", "replicas: 2"}) {
     EXPECT_NE(all.output.find(want), std::string::npos) << want;
   }
-  // The CRD comes from crds/, the single source: rendered identical to the file.
+  // The CRDs come from crds/, the single source: rendered identical to the files.
   const auto crds = helm("show crds " + Chart);
-  std::ifstream file(Source + "/crds/shadowplacements.umbra.io.yaml");
-  const std::string source((std::istreambuf_iterator<char>(file)), {});
-  EXPECT_NE(crds.output.find(source), std::string::npos) << "charts/umbra/crds drifted from crds/";
+  for (const char* name : {"shadowplacements.umbra.io.yaml", "predictivescalers.umbra.io.yaml"}) {
+    std::ifstream file(Source + "/crds/" + name);
+    const std::string source((std::istreambuf_iterator<char>(file)), {});
+    EXPECT_NE(crds.output.find(source), std::string::npos) << name << ": charts/umbra/crds drifted";
+  }
 }
 
 TEST(ChartTest, TheRenderedConfigIsWhatTheOperatorAccepts) {
@@ -211,6 +213,12 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
       "update shadowplacements.umbra.io --subresource=status" + w,
       "patch shadowplacements.umbra.io --subresource=status" + w,
       "update shadowplacements.umbra.io --subresource=finalizers" + w,
+      "list predictivescalers.umbra.io -A",
+      "watch predictivescalers.umbra.io -A",
+      "patch predictivescalers.umbra.io --subresource=status" + w,
+      "list virtualmachinepools.pool.kubevirt.io -A",
+      "watch virtualmachinepools.pool.kubevirt.io -A",
+      "patch virtualmachinepools.pool.kubevirt.io --subresource=scale" + w,
       "create virtualmachineinstances.kubevirt.io" + w,
       "delete virtualmachineinstances.kubevirt.io" + w,
       "deletecollection virtualmachineinstances.kubevirt.io" + w,
@@ -252,6 +260,12 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
       "update leases.coordination.k8s.io" + w,
       "create leases.coordination.k8s.io -n kube-system",
       "delete shadowplacements.umbra.io" + w,
+      "create predictivescalers.umbra.io" + w,
+      "patch predictivescalers.umbra.io" + w,
+      "update predictivescalers.umbra.io --subresource=status" + w,
+      "patch virtualmachinepools.pool.kubevirt.io" + w,
+      "create virtualmachinepools.pool.kubevirt.io" + w,
+      "update virtualmachinepools.pool.kubevirt.io --subresource=scale" + w,
       "create shadowplacements.umbra.io" + w,
       "delete virtualmachines.kubevirt.io" + w,
       "delete virtualmachineinstancemigrations.kubevirt.io" + w,
