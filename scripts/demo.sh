@@ -170,6 +170,11 @@ if [[ $phase == Placed ]]; then
 fi
 echo "[demo] events:"
 "${kubectl[@]}" get events --field-selector "involvedObject.name=$sp" -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message 2>/dev/null || true
+# The PredictiveScalers of examples/03 (a VM, Apply) and 04 (a pool, Recommend): a pass every 15 s;
+# they forecast once 24 passes of demand are in (6 minutes), and follow the newest demand until then.
+echo "[demo] PredictiveScalers (examples/03, 04): hotplugged sockets and memory, pool replicas"
+"${kubectl[@]}" get psc -o wide
+"${kubectl[@]}" get vmpool,vm -l 'app in (api, shop)' 2>/dev/null || true
 [[ $phase == Placed || $phase == Recommended ]] || { echo "[demo] placement ended $phase; logs in $dir" >&2; $once && exit 1; }
 $once && exit 0
 cat <<MSG
@@ -177,6 +182,7 @@ cat <<MSG
 [demo] Everything is running. In another terminal:
          export KUBECONFIG=$kubeconfig
          $KUBECTL get sp,vm,vmi,nodes
+         $KUBECTL get psc -o wide -w     (forecasts from 6 minutes on; Events: kubectl describe psc)
          curl -s 127.0.0.1:$sim_port/metrics | grep kubevirt_vmi_vcpu_delay
          Prometheus: http://127.0.0.1:$prom_port  (try rate(kubevirt_vmi_vcpu_delay_seconds_total[1m]))
          Umbra's own metrics: curl -s 127.0.0.1:$metrics_port/metrics
