@@ -320,7 +320,10 @@ ScalerPlan planScaler(const ScalerInput& in, const ScalerWorld& w, SystemTime no
   if (forecast.contains("replicasP50"))
     summary = forecast["replicasP50"].get<std::string>() + "/" +
               forecast["replicasP90"].get<std::string>() + " replicas";
-  forecast["summary"] = summary + " in " + horizon;
+  forecast["summary"] = shown.forecasted
+                            ? summary + " in " + horizon
+                            : "learning (" + std::to_string(w.presentSteps) + " of " +
+                                  std::to_string(scaling::MinForecastSteps) + " passes)";
   st.forecast = forecast;
   st.demand = demand;
   Json periods = Json::array();
