@@ -126,7 +126,8 @@ ScalerPlan planScaler(const ScalerInput& in, const ScalerWorld& w, SystemTime no
   const std::string targetText =
       std::string(api::toString(s.kind)) + " " + in.ns + "/" + s.targetName;
   if ((vmTarget && !w.vm.exists) || (!vmTarget && !w.pool.exists)) {
-    notReady("TargetNotFound", targetText + " does not exist");
+    notReady("TargetNotFound",
+             w.targetProblem.empty() ? targetText + " does not exist" : w.targetProblem);
     return finish(again, "no target");
   }
   if (!w.metricsProblem.empty()) {

@@ -132,8 +132,10 @@ Result<ScalerWorld> PredictiveScalerReconciler::observe(const ScalerInput& in) {
     vmis.insert(key);
   } else {
     if (!d_.caches.pools) {
-      w.metricsProblem = "";
-      return w;  // pool.kubevirt.io is not served: no pool exists
+      w.targetProblem =
+          "pool.kubevirt.io/v1beta1 is not served (KubeVirt without pools?); the "
+          "operator watches pools when it starts and the API is there";
+      return w;
     }
     const kube::ObjectPtr pool = d_.caches.pools->get(key);
     if (!pool)
@@ -212,6 +214,7 @@ Result<ScalerWorld> PredictiveScalerReconciler::observe(const ScalerInput& in) {
 Status PredictiveScalerReconciler::execute(const ScalerInput& in, const ScalerPlan& plan,
                                            std::vector<std::string>& replaced) {
   std::string version = in.object["metadata"].value("resourceVersion", "");
+  bool changed = false;  // the target's size was written
   for (const auto& w : plan.writes) {
     Status st = std::visit(
         Overloaded{
@@ -222,6 +225,7 @@ Status PredictiveScalerReconciler::execute(const ScalerInput& in, const ScalerPl
                 return r.error().wrap("while resizing VirtualMachine " + in.ns + "/" +
                                       in.spec->targetName);
               log::info("VM resized", {{"scaler", in.key()}, {"patch", p.patch.dump()}});
+              changed = true;
               return okStatus();
             },
             [&](const scaler_write::ScalePool& p) -> Status {
@@ -233,13 +237,22 @@ Status PredictiveScalerReconciler::execute(const ScalerInput& in, const ScalerPl
                                       in.spec->targetName);
               log::info("pool scaled",
                         {{"scaler", in.key()}, {"replicas", std::to_string(p.replicas)}});
+              changed = true;
               return okStatus();
             },
             [&](const scaler_write::WriteStatus& s) -> Status {
-              const Json patch = {{"metadata", {{"resourceVersion", version}}},
-                                  {"status", api::toJson(s.status)}};
+              Json patch = {{"metadata", {{"resourceVersion", version}}},
+                            {"status", api::toJson(s.status)}};
               auto r = d_.client.patch(api::predictiveScalers(), {in.ns, in.name},
                                        kube::PatchType::Merge, patch, {}, "status");
+              // The target was changed already: its record must not be lost to a stale read
+              // (the retry would find the new size and record nothing). Only this controller
+              // writes the status, so the newest pass's status wins.
+              if (!r.ok() && r.error().is(ErrorKind::Conflict) && changed) {
+                patch.erase("metadata");
+                r = d_.client.patch(api::predictiveScalers(), {in.ns, in.name},
+                                    kube::PatchType::Merge, patch, {}, "status");
+              }
               if (!r.ok())
                 return r.error().wrap("while writing the status of PredictiveScaler " + in.key());
               replaced.push_back(version);

@@ -48,6 +48,7 @@ struct PoolTarget {
 struct ScalerWorld {
   VmTarget vm;
   PoolTarget pool;
+  std::string targetProblem;  // why the target cannot be read at all ("" when it can)
   // The target's demand on the scaler's grid, oldest first (a pool: the sum over its VMIs; gaps
   // carry the last value): CPU cores used, guest memory used (bytes).
   std::vector<double> cpuCores, memoryBytes;

@@ -335,20 +335,31 @@ TEST_F(OperatorBinaryTest, ScalersScaleAVmAndAPoolAheadOfARampAndSurviveSigkill)
   EXPECT_EQ(readyCondition.value("status", ""), "True") << scaler("ramp").dump();
   EXPECT_EQ(readyCondition.value("observedGeneration", 0), 1);
   EXPECT_EQ(sockets(), 1) << "nothing to do while the demand is flat";
-  // The first scale-up, and the demand its pass saw.
-  double demandAtAction = -1;
+  // The first scale-ups, and the demand their passes saw (the VM's in cores on one vCPU, the
+  // pool's in replicas' worth on one replica).
+  double demandAtAction = -1, poolDemandAtAction = -1;
+  const auto firstScaleUp = [&](const std::string& name, const char* field, double& seen) {
+    if (seen >= 0)
+      return true;
+    const Json st = scaler(name).value("status", Json::object());
+    if (st.value("lastAction", Json::object()).value("action", "") != "ScaleUp")
+      return false;
+    seen = std::stod(st.value("demand", Json::object()).value(field, std::string("-1")));
+    return true;
+  };
   ASSERT_TRUE(eventually(
       [&] {
-        const Json st = scaler("ramp").value("status", Json::object());
-        if (st.value("lastAction", Json::object()).value("action", "") != "ScaleUp")
-          return false;
-        demandAtAction =
-            std::stod(st.value("demand", Json::object()).value("cpuCores", std::string("-1")));
-        return true;
+        const bool vm = firstScaleUp("ramp", "cpuCores", demandAtAction);
+        const bool pool = firstScaleUp("shop", "replicas", poolDemandAtAction);
+        return vm && pool;
       },
       200s))
       << scaler("ramp").dump() << "\n"
+      << scaler("shop").dump() << "\n"
       << logTail();
+  std::fprintf(stderr, "[scaler] the pool's first scale-up with %.2f replicas' worth on 1\n",
+               poolDemandAtAction);
+  EXPECT_LT(poolDemandAtAction, 1.0) << "the pool too scaled ahead";
   const std::string firstTo = scaler("ramp")
                                   .value("status", Json::object())
                                   .value("lastAction", Json::object())
