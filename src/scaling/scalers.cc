@@ -179,9 +179,10 @@ double UmbraPolicy::decide(const Observation& obs) {
   const double now = obs.demand.empty() ? 0 : obs.demand.back();
   // What happened in the step just ended, against the previous decision's forecast.
   if (!previous_.p50.empty() && !obs.demand.empty()) {
-    const double under = now > obs.allocation ? 1 : 0;
-    multiple_ =
-        std::clamp(multiple_ + o_.gain * (under - o_.targetUnderShare), 0.0, o_.maxMultiple);
+    const double under = now > obs.allocation * o_.saturatedShare ? 1 : 0;
+    if (feedback_)
+      multiple_ =
+          std::clamp(multiple_ + o_.gain * (under - o_.targetUnderShare), 0.0, o_.maxMultiple);
     d.anomaly = detector_.observe(now, previous_.p50, previous_.p90);
   }
   if (d.anomaly.alarm)

@@ -162,6 +162,38 @@ TEST(UmbraPolicy, FeedbackWidensTheHeadroomAfterUnderProvisioningAndNarrowsItAft
   EXPECT_NEAR(p.last().multiple, before + 0.5 * 0.9 - 0.5 * 0.1, 1e-9);
 }
 
+TEST(UmbraPolicy, AReplayLeavesTheFeedbackAloneAndSaturationCountsAsUnder) {
+  PolicyOptions o;
+  o.gain = 0.5;
+  o.targetUnderShare = 0.1;
+  o.anomaly.minExcess = 100;
+  UmbraPolicy p(o);
+  auto f = flat(1, 2);
+  std::vector<double> demand = {1};
+  p.decide({demand, 2, &f});
+  const double before = p.last().multiple;
+  // Replayed steps (past allocations unknown) do not move it.
+  p.setFeedback(false);
+  demand.push_back(3);
+  p.decide({demand, 2, &f});
+  EXPECT_EQ(p.last().multiple, before);
+  p.setFeedback(true);
+  // Measured at 99 % of the allocation: with saturatedShare 0.98 that is under-provisioned (what
+  // a saturated VM reads), with the default 1 it is not.
+  o.saturatedShare = 0.98;
+  UmbraPolicy saturated(o);
+  PolicyOptions plain = o;
+  plain.saturatedShare = 1;
+  UmbraPolicy unsaturated(plain);
+  std::vector<double> d = {1};
+  saturated.decide({d, 2, &f});
+  unsaturated.decide({d, 2, &f});
+  d.push_back(1.98);
+  saturated.decide({d, 2, &f});
+  unsaturated.decide({d, 2, &f});
+  EXPECT_GT(saturated.last().multiple, unsaturated.last().multiple);
+}
+
 TEST(UmbraPolicy, ASurgeSwitchesToTheAggressiveStrategyAndHoldsIt) {
   PolicyOptions o;
   o.anomaly.consecutiveSteps = 1;
