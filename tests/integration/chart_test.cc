@@ -291,6 +291,62 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
   for (const auto& d : denied)
     EXPECT_FALSE(canI(d)) << "should be denied: " << d;
 
+  // No confused deputy: a user who may create Umbra objects but may not act on the target is
+  // refused by the API server (the chart's ValidatingAdmissionPolicy), naming what is missing;
+  // with the right on the target, admitted. Server-side dry runs: nothing is stored.
+  {
+    const std::string dir = ControlPlane::instance().dir();
+    std::ofstream(dir + "/umbra-user-rbac.yaml")
+        << "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: umbra-user}\n"
+           "rules:\n- apiGroups: [umbra.io]\n  resources: [shadowplacements, predictivescalers]\n"
+           "  verbs: [get, list, create, update, patch, delete]\n---\n"
+           "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: alice}\n"
+           "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: umbra-user}\n"
+           "subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]\n";
+    std::ofstream(dir + "/vm-editor-rbac.yaml")
+        << "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: vm-editor}\n"
+           "rules:\n- apiGroups: [kubevirt.io]\n  resources: [virtualmachines]\n  verbs: [patch]\n"
+           "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n"
+           "metadata: {name: alice-vms}\n"
+           "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: vm-editor}\n"
+           "subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]\n";
+    std::ofstream(dir + "/alice-scaler.yaml")
+        << "apiVersion: umbra.io/v1alpha1\nkind: PredictiveScaler\nmetadata: {name: web}\n"
+           "spec:\n  target: {kind: VirtualMachine, name: web}\n"
+           "  vertical: {cpu: {minSockets: 1, maxSockets: 4}}\n---\n"
+           "apiVersion: umbra.io/v1alpha1\nkind: PredictiveScaler\nmetadata: {name: shop}\n"
+           "spec:\n  target: {kind: VirtualMachinePool, name: shop}\n"
+           "  horizontal: {minReplicas: 1, maxReplicas: 3}\n";
+    ASSERT_EQ(runCommand(kubectl() + w + " apply -f " + dir + "/umbra-user-rbac.yaml").exitCode, 0);
+    const auto asAlice = [&] {
+      return runCommand(kubectl() + w + " --as=alice create --dry-run=server -f " + dir +
+                        "/alice-scaler.yaml 2>&1")
+          .output;
+    };
+    const std::string noVm = "spec.target: alice may not patch virtualmachines.kubevirt.io " +
+                             workload.name() + "/web itself";
+    const std::string noPool = "spec.target: alice may not patch "
+                               "virtualmachinepools.pool.kubevirt.io/scale " +
+                               workload.name() + "/shop itself";
+    std::string out;
+    EXPECT_TRUE(eventually([&] {
+      out = asAlice();
+      return out.find(noVm) != std::string::npos && out.find(noPool) != std::string::npos;
+    })) << out;
+    ASSERT_EQ(runCommand(kubectl() + w + " apply -f " + dir + "/vm-editor-rbac.yaml").exitCode, 0);
+    EXPECT_TRUE(eventually([&] {
+      out = asAlice();
+      return out.find("predictivescaler.umbra.io/web created (server dry run)") !=
+                 std::string::npos &&
+             out.find(noPool) != std::string::npos;
+    })) << out;
+    const auto sp = runCommand(kubectl() + w + " --as=alice create --dry-run=server -f " + Source +
+                               "/examples/02-shadowplacement.yaml 2>&1");
+    EXPECT_NE(sp.output.find("shadowplacement.umbra.io/web-1 created (server dry run)"),
+              std::string::npos)
+        << "placing a VM needs the same right: " << sp.output;
+  }
+
   // Users' objects: the examples are accepted, an invalid placement is refused with the reason.
   const auto examples = runCommand(kubectl() + w + " apply -f " + Source + "/examples/ 2>&1");
   EXPECT_EQ(examples.exitCode, 0) << examples.output;
