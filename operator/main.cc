@@ -145,7 +145,8 @@ int run(const op::Flags& flags) {
              pools ? &scalers->store(api::virtualMachinePools()) : nullptr},
             *demand,
             events,
-            RealClock::instance()});
+            RealClock::instance(),
+            [&learning] { return learning.models(); }});
   } else {
     log::warn(
         "the PredictiveScaler CRD is not installed: the scaling controller is off "

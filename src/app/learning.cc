@@ -191,6 +191,10 @@ Learning::~Learning() {
   stop();
 }
 
+std::shared_ptr<const model::ForecastModels> Learning::models() const {
+  return learned_.models();
+}
+
 model::Forecaster& Learning::forecaster() {
   return *timed_;
 }

@@ -32,6 +32,8 @@ class Learning final : public controller::PlacementListener {
   ~Learning() override;
 
   model::Forecaster& forecaster();
+  // The models in use now (they change when a challenger is promoted).
+  std::shared_ptr<const model::ForecastModels> models() const;
   // Starts retraining when the configuration enables it (after leader election).
   void start();
   // A training child in progress ends now; a round in progress finishes; pending outcomes drop.

@@ -56,10 +56,13 @@ scaling::PolicyOptions policyOf(const api::ScalerSpec& s, const api::ScalerStatu
   return o;
 }
 
-scaling::PassResult pass(const api::ScalerSpec& s, const scaling::PolicyOptions& o,
-                         const std::vector<double>& demand, const scaling::Resource& r,
-                         double allocation) {
+scaling::PassResult pass(const api::ScalerSpec& s, const ScalerWorld& w,
+                         const scaling::PolicyOptions& o, const std::vector<double>& demand,
+                         const scaling::Resource& r, double allocation) {
   scaling::PassInput in;
+  in.network = w.network.get();
+  in.networkHorizon = w.networkHorizon;
+  in.networkName = w.networkName;
   in.demand = demand;
   in.stepSeconds = static_cast<double>(s.interval.count()) / 1000;
   in.upper = r.max;
@@ -205,7 +208,7 @@ ScalerPlan planScaler(const ScalerInput& in, const ScalerWorld& w, SystemTime no
       const double maxSockets = std::min<double>(s.sockets->max, vm.maxSockets);
       const scaling::Resource r{static_cast<double>(cps), s.sockets->min * cps,
                                 std::max(s.sockets->min, maxSockets) * cps, 0, 0};
-      cpu = pass(s, policyOf(s, in.status, r.max, true), w.cpuCores, r,
+      cpu = pass(s, w, policyOf(s, in.status, r.max, true), w.cpuCores, r,
                  static_cast<double>(vm.sockets * cps));
       wantSockets = static_cast<int>(std::lround(cpu->wanted / cps));
       forecast["cpuCoresP50"] = num(highest(cpu->forecast.p50));
@@ -220,7 +223,7 @@ ScalerPlan planScaler(const ScalerInput& in, const ScalerWorld& w, SystemTime no
       const double hi = std::max(lo, std::min(s.memory->max, vm.maxGuest));
       const scaling::Resource r{MemoryStep, std::ceil(lo / MemoryStep) * MemoryStep,
                                 std::floor(hi / MemoryStep) * MemoryStep, 0, 0};
-      memory = pass(s, policyOf(s, in.status, r.max, false), w.memoryBytes, r,
+      memory = pass(s, w, policyOf(s, in.status, r.max, false), w.memoryBytes, r,
                     vm.guest > 0 ? vm.guest : vm.vmiGuest);
       wantGuest = memory->wanted;
       forecast["memoryP50"] = mem(highest(memory->forecast.p50));
@@ -279,7 +282,8 @@ ScalerPlan planScaler(const ScalerInput& in, const ScalerWorld& w, SystemTime no
     for (const double c : w.cpuCores)
       replicas.push_back(c / vcpus);
     const scaling::Resource r{1, s.replicas->min, s.replicas->max, 0, 0};
-    const auto result = pass(s, policyOf(s, in.status, r.max, false), replicas, r, pool.replicas);
+    const auto result =
+        pass(s, w, policyOf(s, in.status, r.max, false), replicas, r, pool.replicas);
     const int want = static_cast<int>(std::lround(result.wanted));
     forecast["replicasP50"] = num(highest(result.forecast.p50));
     forecast["replicasP90"] = num(highest(result.forecast.p90));

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/overloaded.h"
 #include "kube_core/quantity.h"
+#include "model/lstm_net.h"
 
 namespace umbra::controller {
 
@@ -157,6 +158,17 @@ Result<ScalerWorld> PredictiveScalerReconciler::observe(const ScalerInput& in) {
     for (const auto& vm : d_.caches.vms.byNamespace(in.ns))
       if (ownedBy(*vm, uid))
         vmis.insert(in.ns + "/" + (*vm)["metadata"].value("name", ""));
+  }
+  // The demand network, when the operator has a trained one (its step is 300 s; the plan uses it
+  // only for scalers on that step).
+  if (d_.models) {
+    if (const auto models = d_.models(); models && models->demand) {
+      if (const auto* net = dynamic_cast<const model::LstmNet*>(models->demand.get())) {
+        w.network = models->demand;
+        w.networkHorizon = net->shape().horizon;
+        w.networkName = models->demandName;
+      }
+    }
   }
   if (vmis.empty()) {
     w.metricsProblem = "the pool has no VMs to read demand from";

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -10,6 +11,7 @@
 #include "controller/scaler_plan.h"
 #include "kube/client.h"
 #include "kube/store.h"
+#include "model/model_forecaster.h"
 #include "runtime/action.h"
 #include "runtime/event_recorder.h"
 
@@ -29,6 +31,9 @@ struct ScalerDeps {
   DemandCache& demand;
   runtime::EventRecorder& events;
   const Clock& clock;
+  // The operator's trained models (the demand LSTM joins each target's engine when its step
+  // fits); empty: none.
+  std::function<std::shared_ptr<const model::ForecastModels>()> models = {};
 };
 
 // The watch-to-key mapper for runtime::ControllerBuilder: a VM, VMI or pool concerns the scalers

@@ -3,12 +3,14 @@
 // What one pass of a PredictiveScaler knows: the scaler as read (ScalerInput) and a snapshot of
 // its target and the target's demand (ScalerWorld). Plain values: planScaler() decides on them
 // with no I/O.
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "api/predictive_scaler.h"
 #include "kube_core/object.h"
+#include "model/series_forecast.h"
 
 namespace umbra::controller {
 
@@ -49,6 +51,10 @@ struct ScalerWorld {
   VmTarget vm;
   PoolTarget pool;
   std::string targetProblem;  // why the target cannot be read at all ("" when it can)
+  // The operator's demand network (read-only, shared), when it has a trained one.
+  std::shared_ptr<const model::SeriesMethod> network;
+  int networkHorizon = 0;
+  std::string networkName;
   // The target's demand on the scaler's grid, oldest first (a pool: the sum over its VMIs; gaps
   // carry the last value): CPU cores used, guest memory used (bytes).
   std::vector<double> cpuCores, memoryBytes;

@@ -2,10 +2,37 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "model/guarded_ensemble.h"
 
 namespace umbra::scaling {
+
+namespace {
+
+// A trained network as a member: not fitted again, asked for its own horizon, the first steps
+// kept.
+class Borrowed final : public model::SeriesMethod {
+ public:
+  Borrowed(const model::SeriesMethod& inner, int horizon, std::string name)
+      : inner_(inner), h_(horizon), name_(std::move(name)) {}
+  std::string name() const override { return name_; }
+  Status fit(const std::vector<model::TrainSeries>&, int) override { return okStatus(); }
+  model::QuantileForecast predict(size_t index, std::span<const double> history,
+                                  int horizon) const override {
+    auto f = inner_.predict(index, history, h_);
+    f.p50.resize(static_cast<size_t>(horizon), f.p50.empty() ? 0 : f.p50.back());
+    f.p90.resize(static_cast<size_t>(horizon), f.p90.empty() ? 0 : f.p90.back());
+    return f;
+  }
+
+ private:
+  const model::SeriesMethod& inner_;
+  int h_;
+  std::string name_;
+};
+
+}  // namespace
 
 PassResult runPass(const PassInput& in) {
   PassResult out;
@@ -34,8 +61,8 @@ PassResult runPass(const PassInput& in) {
     out.decision = policy.last();
     return out;
   }
-  // The engine on the target's own history: members that fit one series (the global LSTM is
-  // trained on many and joins when the operator has one for this kind of series).
+  // The engine on the target's own history: members that fit one series, and the network trained
+  // on many when there is one for this step.
   const double day = 86400 / in.stepSeconds;
   const int period = std::max(2, static_cast<int>(std::min(day, static_cast<double>(n) / 3)));
   auto ar = model::linearAutoregressive(std::min(12, period), period);
@@ -44,13 +71,22 @@ PassResult runPass(const PassInput& in) {
   auto hw = model::holtWinters(period);
   model::GuardOptions guard;
   guard.minPoints = 20;
-  model::GuardedEnsemble engine({ar.get(), median.get(), last.get(), hw.get()}, true, guard);
+  std::vector<model::SeriesMethod*> members = {ar.get(), median.get(), last.get(), hw.get()};
+  out.model = "guarded-ensemble(linear-ar, recent-median, last-value, holt-winters)";
+  std::optional<Borrowed> network;
+  if (in.network != nullptr && std::abs(in.networkStepSeconds - in.stepSeconds) < 1e-9 &&
+      in.networkHorizon >= horizon) {
+    network.emplace(*in.network, in.networkHorizon, in.networkName);
+    members.insert(members.begin(), &*network);
+    out.model = "guarded-ensemble(" + in.networkName +
+                ", linear-ar, recent-median, last-value, holt-winters)";
+  }
+  model::GuardedEnsemble engine(members, true, guard);
   model::TrainSeries train{fractions, std::vector<uint8_t>(n, 1)};
   if (!engine.fit({train}, horizon).ok()) {
     out.decision.reason = "the forecast engine could not fit the history";
     return out;
   }
-  out.model = "guarded-ensemble(linear-ar, recent-median, last-value, holt-winters)";
   const auto forecastAt = [&](size_t end) {
     const auto f = engine.predict(0, std::span<const double>(fractions.data(), end), horizon);
     DemandForecast d;

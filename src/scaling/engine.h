@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "model/series_forecast.h"
 #include "scaling/pattern.h"
 #include "scaling/scalers.h"
 
@@ -23,6 +24,13 @@ struct PassInput {
   // At most this many of the newest steps are replayed to rebuild the surge detector's band
   // and the cut window (the rest trains the engine).
   size_t replaySteps = 300;
+  // A network trained across many series (the operator's demand LSTM), borrowed read-only: it
+  // joins the engine's members when its step and horizon fit (300 s, at least the horizon the
+  // pass needs). Null: the per-target members only.
+  const model::SeriesMethod* network = nullptr;
+  int networkHorizon = 0;
+  double networkStepSeconds = 300;
+  std::string networkName;  // "lstm/<version>"
 };
 
 struct PassResult {

@@ -233,6 +233,33 @@ TEST(ScalerPlan, NoMetricsIsAConditionWithTheReason) {
   EXPECT_TRUE(writesOf<scaler_write::PatchVirtualMachine>(p).empty());
 }
 
+// A trained network's stand-in: flat at the newest value, p90 a tenth above.
+class FlatNetwork final : public model::SeriesMethod {
+ public:
+  std::string name() const override { return "flat"; }
+  Status fit(const std::vector<model::TrainSeries>&, int) override { return okStatus(); }
+  model::QuantileForecast predict(size_t, std::span<const double> h, int horizon) const override {
+    const double last = h.empty() ? 0 : h.back();
+    return {std::vector<double>(static_cast<size_t>(horizon), last),
+            std::vector<double>(static_cast<size_t>(horizon), last + 0.1)};
+  }
+};
+
+TEST(ScalerPlan, TheOperatorsNetworkJoinsTheEngineOnlyOnItsStep) {
+  auto w = vmWorld(1, rising(0.2, 0.9));
+  w.network = std::make_shared<FlatNetwork>();
+  w.networkHorizon = 6;
+  w.networkName = "lstm/test";
+  auto p = planScaler(scaler(vmSpec()), w, Now);  // a 5-minute interval: the network's step
+  EXPECT_EQ(statusOf(p).forecast.value("model", ""),
+            "guarded-ensemble(lstm/test, linear-ar, recent-median, last-value, holt-winters)");
+  Json fast = vmSpec();
+  fast["interval"] = "15s";
+  p = planScaler(scaler(fast), w, Now);
+  EXPECT_EQ(statusOf(p).forecast.value("model", "").find("lstm"), std::string::npos)
+      << "a 15 s series is not what a 300 s network learned";
+}
+
 // Counts reads and answers every VMI asked with a one-row frame.
 class CountingSource final : public DemandHistorySource {
  public:
