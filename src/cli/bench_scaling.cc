@@ -332,7 +332,6 @@ int benchScaling(const BenchScalingFlags& f) {
     FirstSteps firstSteps(network, lstmHorizon);
     model::GuardedEnsemble engine({&firstSteps, ar.get(), median.get(), last.get(), hw.get()},
                                   true);
-    std::vector<model::EvalSeries> trainView = s;
     model::EvalOptions eo;
     eo.horizon = forecastSteps;
     if (auto st = engine.fit(model::trainingParts(s, eo), forecastSteps); !st.ok())

@@ -54,8 +54,6 @@ PassResult runPass(const PassInput& in) {
   UmbraPolicy policy(policyOptions);
 
   if (n < MinForecastSteps) {
-    out.decision.reason = "too little history to forecast";
-    const std::vector<double> none;
     out.wanted = in.resource.quantize(
         policy.decide({std::span<const double>(in.demand.data(), n), in.allocation, nullptr}));
     out.decision = policy.last();
