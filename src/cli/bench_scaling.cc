@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/bench_scaling.h"
 #include "cli/commands.h"
 #include "cli/inputs.h"
 #include "model/guarded_ensemble.h"
@@ -25,15 +26,6 @@ namespace umbra::cli {
 using nlohmann::json;
 
 namespace {
-
-std::string fmt(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%g", v);
-  return b;
-}
-
-constexpr double StepSeconds = 300;
-constexpr double GiB = 1024.0 * 1024 * 1024;
 
 // A network trained for a longer horizon, read for the first steps only (the LSTM file's horizon
 // is fixed; the scaler looks `leadSteps` ahead).
@@ -59,7 +51,6 @@ class FirstSteps final : public model::SeriesMethod {
 
 // Per series, per decision step from split - 1 on: the engine's p50/p90 (utilisation fractions)
 // for the next `lead` steps. Two threads, a share of the series each.
-using Forecasts = std::vector<std::vector<scaling::DemandForecast>>;
 Forecasts forecastAll(const model::SeriesMethod& engine, const std::vector<model::EvalSeries>& s,
                       const std::vector<size_t>& splits, int lead, int threads) {
   Forecasts out(s.size());
@@ -113,146 +104,6 @@ struct Totals {
 // they are compared at equal slack (on their trade-off curves), not at one chosen point each.
 const std::vector<std::string> ScalerNames = {"static",    "reactive", "vpa",
                                               "autopilot", "umbra",    "oracle"};
-
-struct Setting {
-  std::string scaler, label;  // label: "reactive target=0.8"
-  double value = 0;
-  bool isDefault = false;
-};
-
-std::vector<Setting> settings() {
-  std::vector<Setting> out = {{"static", "static", 0, true}};
-  for (const double v : {0.5, 0.6, 0.7, 0.8, 0.9})
-    out.push_back({"reactive", "reactive target=" + fmt(v), v, v == 0.8});
-  for (const double v : {0.0, 0.15, 0.3, 0.5})
-    out.push_back({"vpa", "vpa margin=" + fmt(v), v, v == 0.15});
-  for (const double v : {0.0, 0.1, 0.25, 0.5})
-    out.push_back({"autopilot", "autopilot margin=" + fmt(v), v, v == 0.1});
-  for (const double v : {0.0025, 0.005, 0.01, 0.02, 0.05, 0.1})
-    out.push_back({"umbra", "umbra under-share=" + fmt(v), v, v == 0.01});
-  // Its second knob, at the default under-share.
-  for (const double v : {0.9, 0.8, 0.7, 0.6})
-    out.push_back({"umbra", "umbra target-util=" + fmt(v), -v, false});
-  out.push_back({"oracle", "oracle", 0, true});
-  return out;
-}
-
-std::unique_ptr<scaling::Scaler> makeScaler(const Setting& s, const offline::ScalingTarget& t,
-                                            const scaling::PolicyOptions& policy) {
-  if (s.scaler == "static")
-    return scaling::staticScaler(t.initial);
-  if (s.scaler == "reactive") {
-    scaling::ReactiveOptions o;
-    o.target = s.value;
-    return scaling::reactiveScaler(o);
-  }
-  if (s.scaler == "vpa") {
-    scaling::VpaOptions o;
-    o.stepSeconds = StepSeconds;
-    o.histogramMax = t.resource.max;
-    o.margin = s.value;
-    return scaling::vpaScaler(o);
-  }
-  if (s.scaler == "autopilot") {
-    scaling::AutopilotOptions o;
-    o.stepSeconds = StepSeconds;
-    o.histogramMax = t.resource.max;
-    o.margin = s.value;
-    return scaling::autopilotScaler(o);
-  }
-  if (s.scaler == "umbra") {
-    auto p = policy;
-    if (s.value > 0)
-      p.targetUnderShare = s.value;
-    else
-      p.targetUtilisation = -s.value;
-    return std::make_unique<scaling::UmbraPolicy>(p);
-  }
-  const int cutLookahead = t.resource.cutRestartSeconds > 0 ? policy.restartCutWindowSteps : 2;
-  return scaling::oracleScaler(t.demand, policy.leadSteps, cutLookahead);
-}
-
-// Under-provisioned minutes a scaler's curve gives at `slack`: linear between the settings on its
-// frontier (those no other setting beats on both slack and under-provisioning); NaN outside the
-// slack they span.
-double underAtSlack(std::vector<std::pair<double, double>> points, double slack) {
-  std::sort(points.begin(), points.end());
-  std::vector<std::pair<double, double>> curve;
-  for (const auto& p : points)
-    if (curve.empty() || p.second < curve.back().second)
-      curve.push_back(p);
-  for (size_t i = 0; i + 1 < curve.size(); ++i) {
-    const auto [s0, u0] = curve[i];
-    const auto [s1, u1] = curve[i + 1];
-    if (slack >= s0 && slack <= s1)
-      return s1 > s0 ? u0 + (u1 - u0) * (slack - s0) / (s1 - s0) : std::min(u0, u1);
-  }
-  if (curve.size() == 1 && std::abs(curve[0].first - slack) < 1e-9)
-    return curve[0].second;
-  return std::nan("");
-}
-
-// The surge detector alone, replayed on the forecasts of the series with surges, at several
-// settings: the share of labelled surges it finds, its false alarms, its delay. Fractions of the
-// series' capacity (the vCPU view; a pool is a scaled copy of the same series).
-json detectionSweep(const std::vector<model::EvalSeries>& s, const Forecasts& fc,
-                    const std::vector<size_t>& splits,
-                    const std::vector<std::vector<offline::Surge>>& labels,
-                    const scaling::AnomalyOptions& base) {
-  json rows = json::array();
-  std::printf(
-      "\nsurge detection alone (fractions of capacity; * default):\n  %-28s %9s %7s %7s "
-      "%10s %12s %12s\n",
-      "setting", "surges", "found", "false", "precision", "recall", "delay steps");
-  for (const double quantile : {0.99, 0.995, 0.999})
-    for (const int steps : {1, 2, 3})
-      for (const double minExcess : {0.1, 0.2}) {
-        auto o = base;
-        o.bandQuantile = quantile;
-        o.consecutiveSteps = steps;
-        o.minExcess = minExcess;
-        offline::DetectionScore total;
-        double days = 0;
-        for (size_t i = 0; i < s.size(); ++i) {
-          scaling::SurgeDetector detector(o);
-          std::vector<uint8_t> started;
-          for (size_t t = splits[i]; t < s[i].values.size(); ++t) {
-            const auto& f = fc[i][t - splits[i]];  // made at the end of step t - 1
-            started.push_back(detector.observe(s[i].values[t], f.p50, f.p90).started ? 1 : 0);
-          }
-          days += static_cast<double>(started.size()) * StepSeconds / 86400;
-          const auto d = offline::scoreDetection(labels[i], started, splits[i]);
-          total.surges += d.surges;
-          total.detected += d.detected;
-          total.falseAlarms += d.falseAlarms;
-          total.delaySum += d.delaySum;
-        }
-        const int alarms = total.detected + total.falseAlarms;
-        const double precision = alarms > 0 ? static_cast<double>(total.detected) / alarms : 0;
-        const double recall =
-            total.surges > 0 ? static_cast<double>(total.detected) / total.surges : 0;
-        const double delay = total.detected > 0 ? total.delaySum / total.detected : 0;
-        const bool isDefault =
-            steps == base.consecutiveSteps && minExcess == 0.1 && quantile == base.bandQuantile;
-        const std::string label = "q=" + fmt(quantile) + " steps=" + std::to_string(steps) +
-                                  " min-excess=" + fmt(minExcess);
-        rows.push_back({{"bandQuantile", quantile},
-                        {"consecutiveSteps", steps},
-                        {"minExcess", minExcess},
-                        {"default", isDefault},
-                        {"surges", total.surges},
-                        {"detected", total.detected},
-                        {"falseAlarms", total.falseAlarms},
-                        {"falseAlarmsPerDay", days > 0 ? total.falseAlarms / days : 0},
-                        {"precision", precision},
-                        {"recall", recall},
-                        {"meanDelaySteps", delay}});
-        std::printf("  %-28s %9d %7d %7d %10.3f %12.3f %12.2f\n",
-                    (label + (isDefault ? " *" : "")).c_str(), total.surges, total.detected,
-                    total.falseAlarms, precision, recall, delay);
-      }
-  return rows;
-}
 
 }  // namespace
 
@@ -375,52 +226,19 @@ int benchScaling(const BenchScalingFlags& f) {
     const auto& ss = series[kind.column];
     const auto& fc = forecasts[kind.column];
     const auto& sp = splits[kind.column == "memory" ? "memory" : "cpu"];
-    const auto all = settings();
+    const auto all = offline::scalerSettings();
     std::vector<Totals> totals(all.size());
     offline::DetectionScore detection;
     int used = 0;
     for (size_t i = 0; i < ss.size(); ++i) {
       const auto& trace = set->series.at(ss[i].id);
-      offline::ScalingTarget t;
-      t.id = ss[i].id;
-      t.split = sp[i];
-      double scale = 1;
-      if (kind.name.starts_with("vcpu")) {
-        scale = trace.cpuCores;
-        t.resource = {1, 1, std::max(1.0, std::ceil(trace.cpuCores)), 45, 90};
-        t.initial = t.resource.max;
-      } else if (kind.name == "memory") {
-        scale = trace.memoryBytes;
-        const double step = 0.25 * GiB;
-        const double max = std::ceil(trace.memoryBytes / step) * step;
-        t.resource = {step, std::min(1 * GiB, max), max, 45, 0};
-        t.initial = max;
-      } else {
-        // A pool: the training part's 99th percentile needs 8 replicas.
-        std::vector<double> train(ss[i].values.begin(),
-                                  ss[i].values.begin() + static_cast<long>(t.split));
-        std::sort(train.begin(), train.end());
-        const double p99 = train[static_cast<size_t>(0.99 * static_cast<double>(train.size() - 1))];
-        if (p99 < 0.01)
-          continue;  // an idle series is no pool's demand
-        scale = 8 / p99;
-        // Up to what the trace at its full capacity would need.
-        t.resource = {1, 1, std::ceil(scale), 90, 0};
-        double peak = 0;
-        for (size_t k = 0; k < t.split; ++k)
-          peak = std::max(peak, ss[i].values[k] * scale);
-        t.initial = t.resource.quantize(peak);
-      }
-      for (const double v : ss[i].values)
-        t.demand.push_back(v * scale);
-      for (const auto& d : fc[i]) {
-        scaling::DemandForecast x = d;
-        for (auto& v : x.p50)
-          v *= scale;
-        for (auto& v : x.p90)
-          v *= scale;
-        t.forecasts.push_back(std::move(x));
-      }
+      std::optional<offline::ScalingTarget> target =
+          kind.name.starts_with("vcpu") ? offline::vcpuTarget(trace, ss[i].values, sp[i], fc[i])
+          : kind.name == "memory"       ? offline::memoryTarget(trace, ss[i].values, sp[i], fc[i])
+                                        : offline::poolTarget(ss[i].id, ss[i].values, sp[i], fc[i]);
+      if (!target)
+        continue;  // an idle series is no pool's demand
+      const offline::ScalingTarget& t = *target;
       ++used;
       auto policy = basePolicy;
       policy.cutsRestart = t.resource.cutRestartSeconds > 0;
@@ -428,7 +246,7 @@ int benchScaling(const BenchScalingFlags& f) {
       policy.anomaly.minExcess = 0.1 * t.resource.max;
       std::vector<offline::ScalingRun> runs(all.size());
       for (size_t k = 0; k < all.size(); ++k) {
-        auto scaler = makeScaler(all[k], t, policy);
+        auto scaler = offline::makeScaler(all[k], t, policy, StepSeconds);
         runs[k] = offline::simulateScaling(t, *scaler, StepSeconds);
         totals[k].add(runs[k]);
       }
@@ -471,84 +289,7 @@ int benchScaling(const BenchScalingFlags& f) {
                   r["underMinutesPerDay"].get<double>(), r["slackPercent"].get<double>(),
                   r["shortfallPercent"].get<double>(), r["actionsPerHour"].get<double>());
     }
-    // At equal slack: every scaler's under-provisioned minutes on its own frontier, at the slack
-    // of each scaler's default setting and at a few round levels.
-    const auto defaultOf = [&](const std::string& scaler) -> json {
-      for (const auto& r : section["settings"])
-        if (r["scaler"] == scaler && r["default"].get<bool>())
-          return r;
-      return json::object();
-    };
-    std::vector<double> levels = {20, 25, 30};
-    for (const std::string n : {"reactive", "vpa", "autopilot", "umbra"})
-      levels.push_back(defaultOf(n)["slackPercent"].get<double>());
-    std::sort(levels.begin(), levels.end());
-    levels.erase(std::unique(levels.begin(), levels.end(),
-                             [](double a, double b) { return std::abs(a - b) < 0.05; }),
-                 levels.end());
-    json equal = json::array();
-    std::printf(
-        "  at equal slack (under min/day on each scaler's frontier, linear between its "
-        "settings; - where its settings do not reach):\n"
-        "  %8s %10s %10s %10s %10s %12s\n",
-        "slack %", "umbra", "reactive", "vpa", "autopilot", "umbra/best");
-    for (const double slack : levels) {
-      json row = {{"slackPercent", slack}};
-      double best = std::nan("");
-      for (const std::string n : {"umbra", "reactive", "vpa", "autopilot"}) {
-        const double u = underAtSlack(curves[n], slack);
-        row[n] = std::isnan(u) ? json(nullptr) : json(u);
-        if (n != "umbra" && !std::isnan(u) && !(u >= best))
-          best = u;
-      }
-      const double um = underAtSlack(curves["umbra"], slack);
-      row["umbraToBestPeer"] =
-          std::isnan(um) || std::isnan(best) || best <= 0 ? json(nullptr) : json(um / best);
-      equal.push_back(row);
-      const auto cell = [&](const char* n, const char* format = "%.1f") {
-        if (row[n].is_null())
-          return std::string("-");
-        char b[32];
-        std::snprintf(b, sizeof b, format, std::max(row[n].get<double>(), 0.0));
-        return std::string(b);
-      };
-      std::printf("  %8.1f %10s %10s %10s %10s %12s\n", slack, cell("umbra").c_str(),
-                  cell("reactive").c_str(), cell("vpa").c_str(), cell("autopilot").c_str(),
-                  cell("umbraToBestPeer", "%.3f").c_str());
-    }
-    // The issue's targets, from the default settings and Umbra's frontier.
-    {
-      const json um = defaultOf("umbra"), re = defaultOf("reactive"), vpa = defaultOf("vpa");
-      const double atReactive = underAtSlack(curves["umbra"], re["slackPercent"].get<double>());
-      // Umbra's frontier below the reactive scaler's slack counts too ("equal or lower slack").
-      double bestBelow = std::nan("");
-      for (const auto& [sl, un] : curves["umbra"])
-        if (sl <= re["slackPercent"].get<double>() && !(un >= bestBelow))
-          bestBelow = un;
-      const double vsReactive =
-          std::isnan(atReactive)
-              ? bestBelow
-              : std::min(atReactive, std::isnan(bestBelow) ? atReactive : bestBelow);
-      const double reactiveUnder = re["underMinutesPerDay"].get<double>();
-      json t = {{"underVsReactiveAtEqualOrLowerSlack", std::isnan(vsReactive) || reactiveUnder <= 0
-                                                           ? json(nullptr)
-                                                           : json(vsReactive / reactiveUnder)},
-                {"umbraSlackPercent", um["slackPercent"]},
-                {"umbraUnderMinutesPerDay", um["underMinutesPerDay"]},
-                {"vpaUnderMinutesPerDay", vpa["underMinutesPerDay"]},
-                {"umbraActionsPerHour", um["actionsPerHour"]}};
-      section["issueTargets"] = t;
-      std::printf(
-          "  targets: under vs reactive at equal or lower slack %s (<= 0.5); slack %.1f %% "
-          "(<= 25) with under %.1f vs VPA's %.1f min/day; %.3f actions/h (<= 1)\n",
-          t["underVsReactiveAtEqualOrLowerSlack"].is_null()
-              ? "n/a (no Umbra setting reaches that slack)"
-              : fmt(std::round(t["underVsReactiveAtEqualOrLowerSlack"].get<double>() * 1000) / 1000)
-                    .c_str(),
-          um["slackPercent"].get<double>(), um["underMinutesPerDay"].get<double>(),
-          vpa["underMinutesPerDay"].get<double>(), um["actionsPerHour"].get<double>());
-    }
-    section["atEqualSlack"] = equal;
+    compareAtEqualSlack(section, curves);
     if (kind.name.ends_with("+surges")) {
       const int alarms = detection.detected + detection.falseAlarms;
       const double days = totals.front().seconds / 86400;

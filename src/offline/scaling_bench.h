@@ -1,10 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "scaling/scalers.h"
+#include "sim/trace.h"
 
 namespace umbra::offline {
 
@@ -39,6 +42,43 @@ struct ScalingRun {
 // either takes effect at once or restarts the target (nothing served for cutRestartSeconds).
 ScalingRun simulateScaling(const ScalingTarget& target, scaling::Scaler& scaler,
                            double stepSeconds);
+
+// One setting of one scaler: every scaler is run at several settings of its main knob, so that
+// they are compared at equal slack (on their trade-off curves), not at one chosen point each.
+struct ScalerSetting {
+  std::string scaler, label;  // label: "reactive target=0.8"
+  double value = 0;
+  bool isDefault = false;
+};
+// Static; reactive at targets 0.5-0.9; VPA and Autopilot at margins 0-0.5; Umbra at
+// under-provisioned shares 0.25-10 % and target utilisations 0.6-0.9; the oracle.
+std::vector<ScalerSetting> scalerSettings();
+// The scaler a setting names, for `target` (`policy`: Umbra's options for it).
+std::unique_ptr<scaling::Scaler> makeScaler(const ScalerSetting& s, const ScalingTarget& target,
+                                            const scaling::PolicyOptions& policy,
+                                            double stepSeconds);
+// Under-provisioned minutes a scaler's curve gives at `slack`: linear between the settings on its
+// frontier (those no other setting beats on both slack and under-provisioning); NaN outside the
+// slack they span. `points`: (slack, under-provisioned minutes) per setting.
+double underAtSlack(std::vector<std::pair<double, double>> points, double slack);
+
+// The benchmark's targets from a trace's utilisation `values` (fractions), evaluated from `split`,
+// with the engine's forecasts (fractions) per decision:
+//  - vCPUs: whole vCPUs from 1 to the trace's cores; a raise serves after 45 s (a hotplug
+//    migration), a cut restarts the VM (90 s down); the requested size at first;
+//  - memory: 256Mi steps from 1Gi to the trace's memory, live changes after 45 s;
+//  - a pool: the trace scaled so that its training 99th percentile needs 8 replicas (up to what
+//    the trace at full capacity needs), a new replica serves after 90 s; nullopt for an idle
+//    series (99th percentile under 1 %).
+std::optional<ScalingTarget> vcpuTarget(const sim::Trace& trace, const std::vector<double>& values,
+                                        size_t split,
+                                        const std::vector<scaling::DemandForecast>& forecasts);
+std::optional<ScalingTarget> memoryTarget(const sim::Trace& trace,
+                                          const std::vector<double>& values, size_t split,
+                                          const std::vector<scaling::DemandForecast>& forecasts);
+std::optional<ScalingTarget> poolTarget(const std::string& id, const std::vector<double>& values,
+                                        size_t split,
+                                        const std::vector<scaling::DemandForecast>& forecasts);
 
 // A surge added to a series, with its label.
 struct Surge {

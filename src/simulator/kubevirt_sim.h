@@ -47,6 +47,8 @@ class KubeVirtSimulator {
   void syncVmis();
   void syncMigrations();
   void syncPools();  // kubevirt_sim_pools.cc
+  // KubeVirt's workload updater for a pending hotplug (kubevirt_sim_hotplug.cc).
+  void workloadUpdate(const std::string& vmiKey, const nlohmann::json& vmi, bool migratable);
   void syncWorkloads();
   // The simulated nodes with the requests of what runs on them (leaving out `skipVmi`).
   std::vector<placement::NodeView> nodeViews(const std::string& skipVmi) const;

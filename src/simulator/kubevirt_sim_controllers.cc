@@ -145,39 +145,7 @@ void KubeVirtSimulator::syncVms() {
         if (changed)
           log::info("VMI placement constraints updated from its VM (LiveUpdate)", {{"vm", key}});
       }
-      // The workload updater: a pending hotplug of a live-migratable VMI gets a migration.
-      bool hotPending = false;
-      for (const auto& c : vmi["status"].value("conditions", Json::array()))
-        hotPending |=
-            (c.value("type", "") == "HotVCPUChange" || c.value("type", "") == "HotMemoryChange") &&
-            c.value("status", "") == "True";
-      // A new one once the last has succeeded; after a failure, or when the cache has not seen
-      // the last one, 30 s after it was created (the updater re-checks every 30 s, WU L55).
-      const auto last = workloadUpdates_.find(key);
-      bool due = last == workloadUpdates_.end();
-      if (!due) {
-        const kube::ObjectPtr m = migrations_->store().get(ns + "/" + last->second.name);
-        const std::string phase = m ? (*m).value("status", Json::object()).value("phase", "") : "";
-        due = phase == "Succeeded" ||
-              ((!m || phase == "Failed") && SteadyClock::now() - last->second.at > 30s);
-      }
-      if (hotPending && hot.migratable && due) {
-        const Json vmim = {{"apiVersion", "kubevirt.io/v1"},
-                           {"kind", "VirtualMachineInstanceMigration"},
-                           {"metadata",
-                            {{"generateName", "kubevirt-workload-update-"},
-                             {"namespace", ns},
-                             {"labels", {{"kubevirt.io/workloadUpdateMigration", name}}}}},
-                           {"spec", {{"vmiName", name}}}};
-        auto r = client_.create(api::migrations(), ns, vmim);
-        if (r.ok()) {
-          workloadUpdates_[key] = {(*r)["metadata"].value("name", ""), SteadyClock::now()};
-          log::info("workload-update migration created", {{"vm", key}});
-        } else {
-          log::warn("cannot create the workload-update migration",
-                    {{"vm", key}, {"error", r.error().describe()}});
-        }
-      }
+      workloadUpdate(key, vmi, hot.migratable);
     }
 
     // The VM's status, as virt-controller reports it.
@@ -311,40 +279,6 @@ void KubeVirtSimulator::syncVmis() {
     }
   }
 }
-
-namespace sim_detail {
-
-Json liveMigratable(const Json& spec) {
-  const Json domain = spec.value("domain", Json::object());
-  const Json devices = domain.value("devices", Json::object());
-  if (!devices.value("gpus", Json::array()).empty() ||
-      !devices.value("hostDevices", Json::array()).empty() ||
-      !spec.value("resourceClaims", Json::array()).empty())
-    return condition("LiveMigratable", false, "HostDeviceNotLiveMigratable",
-                     "VMI uses a PCI host devices");
-  std::set<std::string> podNetworks;
-  for (const auto& n : spec.value("networks", Json::array())) {
-    if (n.contains("pod"))
-      podNetworks.insert(n.value("name", ""));
-  }
-  for (const auto& i : devices.value("interfaces", Json::array())) {
-    if (i.contains("bridge") && podNetworks.count(i.value("name", "")))
-      return condition("LiveMigratable", false, "InterfaceNotLiveMigratable",
-                       "cannot migrate VMI which does not use masquerade, bridge with "
-                       "kubevirt.io/allow-pod-bridge-network-live-migration VM annotation or a "
-                       "migratable plugin to connect to the pod network");
-  }
-  for (const auto& v : spec.value("volumes", Json::array())) {
-    if (v.contains("hostDisk"))
-      return condition("LiveMigratable", false, "DisksNotLiveMigratable",
-                       "cannot migrate VMI with non-shared HostDisk");
-  }
-  if (!devices.value("filesystems", Json::array()).empty())
-    return condition("LiveMigratable", false, "VirtIOFSNotLiveMigratable", "VMI uses virtiofs");
-  return condition("LiveMigratable", true);
-}
-
-}  // namespace sim_detail
 
 void KubeVirtSimulator::syncMigrations() {
   const auto t = SteadyClock::now();

@@ -1,11 +1,59 @@
 // CPU and memory hotplug as virt-controller and virt-handler do them (KubeVirt v1.9.0; see
 // ../shared/kubevirt/API-NOTES.md sections 9 and 10): defaults at VMI creation, the VMI patch
 // and its HotVCPUChange / HotMemoryChange condition, RestartRequired when a change cannot be
-// live, and the status once the workload-update migration has made it effective.
+// live, the workload updater's migration, and the status once it has made the change
+// effective; and the LiveMigratable condition that decides whether it (or any migration) can.
 #include <algorithm>
 #include <cmath>
 
+#include "common/log.h"
+#include "simulator/kubevirt_sim.h"
 #include "simulator/kubevirt_sim_internal.h"
+
+namespace umbra::simulator {
+
+using kube::Json;
+using SteadyClock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// The workload updater (WU): a pending hotplug of a live-migratable VMI gets a migration; a new
+// one once the last has succeeded; after a failure, or when the cache has not seen the last one,
+// 30 s after it was created (the updater re-checks every 30 s, WU L55).
+void KubeVirtSimulator::workloadUpdate(const std::string& key, const Json& vmi, bool migratable) {
+  bool hotPending = false;
+  for (const auto& c : vmi.value("status", Json::object()).value("conditions", Json::array()))
+    hotPending |=
+        (c.value("type", "") == "HotVCPUChange" || c.value("type", "") == "HotMemoryChange") &&
+        c.value("status", "") == "True";
+  if (!hotPending || !migratable)
+    return;
+  const std::string ns = vmi["metadata"].value("namespace", "");
+  const std::string name = vmi["metadata"].value("name", "");
+  if (const auto last = workloadUpdates_.find(key); last != workloadUpdates_.end()) {
+    const kube::ObjectPtr m = migrations_->store().get(ns + "/" + last->second.name);
+    const std::string phase = m ? (*m).value("status", Json::object()).value("phase", "") : "";
+    if (!(phase == "Succeeded" ||
+          ((!m || phase == "Failed") && SteadyClock::now() - last->second.at > 30s)))
+      return;
+  }
+  const Json vmim = {{"apiVersion", "kubevirt.io/v1"},
+                     {"kind", "VirtualMachineInstanceMigration"},
+                     {"metadata",
+                      {{"generateName", "kubevirt-workload-update-"},
+                       {"namespace", ns},
+                       {"labels", {{"kubevirt.io/workloadUpdateMigration", name}}}}},
+                     {"spec", {{"vmiName", name}}}};
+  auto r = client_.create(api::migrations(), ns, vmim);
+  if (r.ok()) {
+    workloadUpdates_[key] = {(*r)["metadata"].value("name", ""), SteadyClock::now()};
+    log::info("workload-update migration created", {{"vm", key}});
+  } else {
+    log::warn("cannot create the workload-update migration",
+              {{"vm", key}, {"error", r.error().describe()}});
+  }
+}
+
+}  // namespace umbra::simulator
 
 namespace umbra::simulator::sim_detail {
 
@@ -78,6 +126,36 @@ void dropCondition(Json& vmi, const std::string& type) {
 }
 
 }  // namespace
+
+Json liveMigratable(const Json& spec) {
+  const Json domain = spec.value("domain", Json::object());
+  const Json devices = domain.value("devices", Json::object());
+  if (!devices.value("gpus", Json::array()).empty() ||
+      !devices.value("hostDevices", Json::array()).empty() ||
+      !spec.value("resourceClaims", Json::array()).empty())
+    return condition("LiveMigratable", false, "HostDeviceNotLiveMigratable",
+                     "VMI uses a PCI host devices");
+  std::set<std::string> podNetworks;
+  for (const auto& n : spec.value("networks", Json::array())) {
+    if (n.contains("pod"))
+      podNetworks.insert(n.value("name", ""));
+  }
+  for (const auto& i : devices.value("interfaces", Json::array())) {
+    if (i.contains("bridge") && podNetworks.count(i.value("name", "")))
+      return condition("LiveMigratable", false, "InterfaceNotLiveMigratable",
+                       "cannot migrate VMI which does not use masquerade, bridge with "
+                       "kubevirt.io/allow-pod-bridge-network-live-migration VM annotation or a "
+                       "migratable plugin to connect to the pod network");
+  }
+  for (const auto& v : spec.value("volumes", Json::array())) {
+    if (v.contains("hostDisk"))
+      return condition("LiveMigratable", false, "DisksNotLiveMigratable",
+                       "cannot migrate VMI with non-shared HostDisk");
+  }
+  if (!devices.value("filesystems", Json::array()).empty())
+    return condition("LiveMigratable", false, "VirtIOFSNotLiveMigratable", "VMI uses virtiofs");
+  return condition("LiveMigratable", true);
+}
 
 void applyHotplugDefaults(Json& spec) {
   Json& domain = spec["domain"];
