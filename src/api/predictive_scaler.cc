@@ -148,10 +148,7 @@ Result<ScalerSpec> scalerSpecFrom(const json& o) {
 }
 
 std::string ScalerStatus::conditionStatus(const std::string& type) const {
-  for (const auto& c : conditions)
-    if (c.type == type)
-      return c.status;
-  return "";
+  return api::conditionStatus(conditions, type);
 }
 
 json toJson(const ScalerStatus& s) {

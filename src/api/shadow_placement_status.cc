@@ -234,12 +234,16 @@ void setCondition(std::vector<Condition>& conditions, const std::string& type, b
   conditions.push_back({type, s, std::move(why), std::move(text), generation, wholeSeconds(now)});
 }
 
-std::string ShadowPlacementStatus::conditionStatus(const std::string& type) const {
+std::string conditionStatus(const std::vector<Condition>& conditions, const std::string& type) {
   for (const auto& c : conditions) {
     if (c.type == type)
       return c.status;
   }
   return "";
+}
+
+std::string ShadowPlacementStatus::conditionStatus(const std::string& type) const {
+  return api::conditionStatus(conditions, type);
 }
 
 std::string ShadowPlacementStatus::conditionMessage(const std::string& type) const {

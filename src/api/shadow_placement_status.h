@@ -120,6 +120,8 @@ struct ShadowPlacementStatus {
 // Sets a condition of `conditions`, keeping lastTransitionTime while its status does not change.
 void setCondition(std::vector<Condition>& conditions, const std::string& type, bool value,
                   std::string why, std::string text, int64_t generation, SystemTime now);
+// The status ("True"/"False"/"Unknown") of condition `type` in `conditions`; "" when absent.
+std::string conditionStatus(const std::vector<Condition>& conditions, const std::string& type);
 // A metav1.Condition's JSON, and back (`where` names the field in errors).
 nlohmann::json conditionJson(const Condition& c);
 Result<Condition> conditionFrom(const nlohmann::json& j, const std::string& where);

@@ -18,9 +18,7 @@ namespace umbra::cli {
 inline constexpr double StepSeconds = 300;
 
 inline std::string fmt(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%g", v);
-  return b;
+  return offline::compactNumber(v);
 }
 
 // Per series, per decision step from its split - 1 on.

@@ -7,13 +7,13 @@
 
 namespace umbra::offline {
 
-namespace {
-
-std::string fmt(double v) {
+std::string compactNumber(double v) {
   char b[32];
   std::snprintf(b, sizeof b, "%g", v);
   return b;
 }
+
+namespace {
 
 // One stretch of a step served by one allocation.
 struct Segment {
@@ -80,16 +80,16 @@ ScalingRun simulateScaling(const ScalingTarget& t, scaling::Scaler& scaler, doub
 std::vector<ScalerSetting> scalerSettings() {
   std::vector<ScalerSetting> out = {{"static", "static", 0, true}};
   for (const double v : {0.5, 0.6, 0.7, 0.8, 0.9})
-    out.push_back({"reactive", "reactive target=" + fmt(v), v, v == 0.8});
+    out.push_back({"reactive", "reactive target=" + compactNumber(v), v, v == 0.8});
   for (const double v : {0.0, 0.15, 0.3, 0.5})
-    out.push_back({"vpa", "vpa margin=" + fmt(v), v, v == 0.15});
+    out.push_back({"vpa", "vpa margin=" + compactNumber(v), v, v == 0.15});
   for (const double v : {0.0, 0.1, 0.25, 0.5})
-    out.push_back({"autopilot", "autopilot margin=" + fmt(v), v, v == 0.1});
+    out.push_back({"autopilot", "autopilot margin=" + compactNumber(v), v, v == 0.1});
   for (const double v : {0.0025, 0.005, 0.01, 0.02, 0.05, 0.1})
-    out.push_back({"umbra", "umbra under-share=" + fmt(v), v, v == 0.01});
+    out.push_back({"umbra", "umbra under-share=" + compactNumber(v), v, v == 0.01});
   // Its second knob, at the default under-share.
   for (const double v : {0.9, 0.8, 0.7, 0.6})
-    out.push_back({"umbra", "umbra target-util=" + fmt(v), -v, false});
+    out.push_back({"umbra", "umbra target-util=" + compactNumber(v), -v, false});
   out.push_back({"oracle", "oracle", 0, true});
   return out;
 }

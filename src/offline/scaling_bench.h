@@ -43,6 +43,9 @@ struct ScalingRun {
 ScalingRun simulateScaling(const ScalingTarget& target, scaling::Scaler& scaler,
                            double stepSeconds);
 
+// A number as printf's %g writes it ("0.15", "1e-05"): the settings' labels.
+std::string compactNumber(double v);
+
 // One setting of one scaler: every scaler is run at several settings of its main knob, so that
 // they are compared at equal slack (on their trade-off curves), not at one chosen point each.
 struct ScalerSetting {
