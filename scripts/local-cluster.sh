@@ -12,7 +12,9 @@
 #
 # Files written in DIR: kubeconfig (admin, system:masters), user.kubeconfig (a user with no RBAC
 # bindings, client certificate), tokens/{admin,user} (bearer tokens), ca.crt, cluster.env
-# (ports, binaries, etcd endpoint), *.log.
+# (ports, binaries, etcd endpoint), *.log. The aggregation layer is configured (requestheader
+# flags, front proxy CA and client certificate in DIR/pki/front-proxy-*), so an extension API
+# server such as umbra-sim's virt-api can be registered with an APIService.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -107,6 +109,16 @@ gen_certs() {
 extendedKeyUsage=serverAuth"
     cert admin "/O=system:masters/CN=umbra-admin" "extendedKeyUsage=clientAuth"
     cert user "/CN=umbra-user" "extendedKeyUsage=clientAuth"
+    # The aggregation layer: a CA of its own for the front proxy (not --client-ca-file: an
+    # extension API server must not take a user's certificate for the front proxy's) and the
+    # client certificate kube-apiserver presents when it proxies to an APIService's backend.
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout front-proxy-ca.key -out front-proxy-ca.crt \
+      -days 3 -subj "/CN=umbra-front-proxy-ca" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout front-proxy-client.key -out front-proxy-client.csr \
+      -subj "/CN=front-proxy-client" 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >front-proxy-client.ext
+    openssl x509 -req -in front-proxy-client.csr -CA front-proxy-ca.crt -CAkey front-proxy-ca.key \
+      -CAcreateserial -out front-proxy-client.crt -days 3 -extfile front-proxy-client.ext 2>/dev/null
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
   )
@@ -173,6 +185,12 @@ start_apiserver() {
     --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
     --service-cluster-ip-range=10.0.0.0/24 --disable-admission-plugins=ServiceAccount \
     --allow-privileged=true --watch-cache-sizes=podtemplates#0 \
+    --requestheader-client-ca-file="$pki/front-proxy-ca.crt" \
+    --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    --proxy-client-cert-file="$pki/front-proxy-client.crt" \
+    --proxy-client-key-file="$pki/front-proxy-client.key" \
     --cert-dir="$dir/apiserver-certs"
   wait_for kube-apiserver 90 curl -fsS --cacert "$pki/ca.crt" --cert "$pki/admin.crt" \
     --key "$pki/admin.key" "https://127.0.0.1:$api_port/readyz"

@@ -1,5 +1,5 @@
 // virt-controller's part of the simulator: VMs start and stop their VMIs, VMIs are scheduled
-// and run, migrations move them.
+// and run (migrations: kubevirt_sim_migrations.cc).
 #include "simulator/kubevirt_sim.h"
 
 #include <algorithm>
@@ -45,9 +45,29 @@ void KubeVirtSimulator::syncVms() {
         vmiPtr ? (*vmiPtr).value("status", Json::object()).value("phase", "") : "";
     const bool deleting = vmiPtr && (*vmiPtr)["metadata"].contains("deletionTimestamp");
     std::string restartRequired;  // why a template change cannot be live (VM condition)
+    // What virt-api's start, stop and restart asked (status.stateChangeRequests; the first one
+    // counts, VMC hasStartRequest / hasStopRequestForVMI).
+    const Json requests =
+        vm.value("status", Json::object()).value("stateChangeRequests", Json::array());
+    const Json first = requests.empty() ? Json::object() : requests[0];
+    const bool startRequest = first.value("action", "") == "Start";
+    const bool stopRequest = vmiPtr && first.value("action", "") == "Stop" &&
+                             (first.value("uid", "").empty() ||
+                              first.value("uid", "") == (*vmiPtr)["metadata"].value("uid", ""));
+    if (strategy == "Halted" && !vmiPtr && startRequest) {
+      // A paused start of a halted VM: virt-controller sets it running (VMC, RunStrategyHalted).
+      const Json patch = spec.contains("runStrategy") ? Json{{"spec", {{"runStrategy", "Always"}}}}
+                                                      : Json{{"spec", {{"running", true}}}};
+      auto r = client_.patch(api::virtualMachines(), {ns, name}, kube::PatchType::Merge, patch);
+      if (!r.ok() && !r.error().is(ErrorKind::NotFound))
+        log::warn("cannot set VM running", {{"vm", key}, {"error", r.error().describe()}});
+      continue;
+    }
     const bool run =
-        strategy == "Always" || strategy == "RerunOnFailure" ||
-        (strategy == "Once" && !vm.value("status", Json::object()).value("created", false));
+        (strategy == "Always" || strategy == "RerunOnFailure" ||
+         (strategy == "Once" && !vm.value("status", Json::object()).value("created", false)) ||
+         (strategy == "Manual" && (vmiPtr ? !stopRequest : startRequest))) &&
+        !stopRequest;
 
     if (run && !vmiPtr && vm["metadata"].value("deletionTimestamp", "").empty()) {
       const Json tmpl = spec.value("template", Json::object());
@@ -97,6 +117,8 @@ void KubeVirtSimulator::syncVms() {
           vmiSpec["architecture"] = arch;
       }
       applyHotplugDefaults(vmiSpec);  // LiveUpdate, the default rollout strategy
+      if (startRequest && first.value("data", Json::object()).value("paused", "") == "true")
+        vmiSpec["startStrategy"] = "Paused";  // VMC setupVMIFromVM, hasStartPausedRequest
       const Json vmi = {{"apiVersion", "kubevirt.io/v1"},
                         {"kind", "VirtualMachineInstance"},
                         {"metadata", meta},
@@ -107,7 +129,8 @@ void KubeVirtSimulator::syncVms() {
       else if (!r.error().is(ErrorKind::AlreadyExists))
         log::warn("cannot create VMI", {{"vm", key}, {"error", r.error().describe()}});
     } else if (vmiPtr && !deleting &&
-               ((!run && strategy != "Once") || (vmiPhase == "Failed" && strategy != "Once") ||
+               (stopRequest || (!run && strategy != "Once") ||
+                (vmiPhase == "Failed" && strategy != "Once") ||
                 (strategy == "Always" && vmiPhase == "Succeeded"))) {
       auto r = client_.remove(api::virtualMachineInstances(), {ns, name}, {});
       if (r.ok())
@@ -171,6 +194,19 @@ void KubeVirtSimulator::syncVms() {
     }
     const Json status = vm.value("status", Json::object());
     const bool ready = printable == "Running" || printable == "Migrating";
+    // Requests carried out leave the list: a Stop once its VMI is gone, a Start once a VMI runs.
+    Json trimmed = requests;
+    while (!trimmed.empty()) {
+      const std::string action = trimmed[0].value("action", "");
+      const std::string uid = trimmed[0].value("uid", "");
+      const bool stopped =
+          action == "Stop" &&
+          (!vmiPtr || (!uid.empty() && uid != (*vmiPtr)["metadata"].value("uid", "")));
+      const bool started = action == "Start" && vmiPtr && !deleting;
+      if (!stopped && !started)
+        break;
+      trimmed.erase(trimmed.begin());
+    }
     // A RestartRequired the VM already shows stays until its VMI is gone (start and stop clear
     // it, VMC L1280, L1682); a migration in flight does not clear it either.
     std::string shownRestart;
@@ -183,7 +219,8 @@ void KubeVirtSimulator::syncVms() {
     if (!restartRequired.empty())
       conditions.push_back(condition("RestartRequired", true, "", restartRequired));
     if (status.value("printableStatus", "") != printable || status.value("ready", false) != ready ||
-        status.value("created", false) != (vmiPtr != nullptr) || shownRestart != restartRequired) {
+        status.value("created", false) != (vmiPtr != nullptr) || shownRestart != restartRequired ||
+        trimmed != requests) {
       if (shownRestart != restartRequired && !restartRequired.empty())
         log::info("VM RestartRequired", {{"vm", key}, {"reason", restartRequired}});
       Json patch = {{"status",
@@ -192,6 +229,11 @@ void KubeVirtSimulator::syncVms() {
                       {"created", vmiPtr != nullptr},
                       {"runStrategy", strategy},
                       {"conditions", conditions}}}};
+      if (trimmed != requests) {
+        // Guarded by the resourceVersion read: a request virt-api adds meanwhile is not lost.
+        patch["status"]["stateChangeRequests"] = trimmed.empty() ? Json() : trimmed;
+        patch["metadata"]["resourceVersion"] = vm["metadata"].value("resourceVersion", "");
+      }
       auto r = client_.patch(api::virtualMachines(), {ns, name}, kube::PatchType::Merge, patch, {},
                              "status");
       if (!r.ok() && !r.error().is(ErrorKind::NotFound))
@@ -276,114 +318,6 @@ void KubeVirtSimulator::syncVmis() {
       writeVmi(client_, vmi, "boot");
       scheduledAt_.erase(key);
       log::info("VMI running", {{"vmi", key}, {"node", status.value("nodeName", "")}});
-    }
-  }
-}
-
-void KubeVirtSimulator::syncMigrations() {
-  const auto t = SteadyClock::now();
-  for (const auto& ptr : migrations_->store().list()) {
-    const Json& m = *ptr;
-    const std::string key = keyOf(m);
-    const std::string ns = m["metadata"].value("namespace", "");
-    const Json status = m.value("status", Json::object());
-    const std::string phase = status.value("phase", "");
-    if (finalPhase(phase))
-      continue;
-    const std::string vmiName = m["spec"].value("vmiName", "");
-    const kube::ObjectPtr vmiPtr = vmis_->store().get(std::string(ns).append("/").append(vmiName));
-    const auto setStatus = [&](Json st) {
-      auto r = client_.patch(api::migrations(), {ns, m["metadata"].value("name", "")},
-                             kube::PatchType::Merge, {{"status", st}}, {}, "status");
-      if (!r.ok() && !r.error().is(ErrorKind::NotFound))
-        log::warn("cannot update migration status",
-                  {{"migration", key}, {"error", r.error().describe()}});
-    };
-    const auto fail = [&](const std::string& message) {
-      setStatus(
-          {{"phase", "Failed"},
-           {"conditions", Json::array({condition("Failed", true, "MigrationFailed", message)})}});
-      migratingSince_.erase(key);
-      log::info("migration failed", {{"migration", key}, {"reason", message}});
-    };
-    const std::string vmiPhase =
-        vmiPtr ? (*vmiPtr).value("status", Json::object()).value("phase", "") : "";
-    if (phase.empty() || phase == "Pending") {
-      if (!vmiPtr) {
-        fail("VMI " + vmiName + " does not exist");
-        continue;
-      }
-      if (vmiPhase != "Running") {
-        fail("VMI " + vmiName + " is not running (phase " + (vmiPhase.empty() ? "none" : vmiPhase) +
-             ")");
-        continue;
-      }
-      // virt-api's admission refuses a migration of a VMI that is not LiveMigratable; without a
-      // webhook here, the migration fails with the same words.
-      bool refused = false;
-      for (const auto& c : (*vmiPtr)["status"].value("conditions", Json::array())) {
-        if (!refused && c.value("type", "") == "LiveMigratable" &&
-            c.value("status", "") == "False") {
-          fail("Cannot migrate VMI, Reason: " + c.value("reason", "") +
-               ", Message: " + c.value("message", ""));
-          refused = true;
-        }
-      }
-      if (refused)
-        continue;
-      // The VMI's own selector wins on key collisions.
-      const Json own = (*vmiPtr)["spec"].value("nodeSelector", Json::object());
-      std::map<std::string, std::string> added;
-      const Json wanted = m["spec"].value("addedNodeSelector", Json::object());
-      for (const auto& [k, v] : wanted.items()) {
-        if (!own.contains(k) && v.is_string())
-          added[k] = v.get<std::string>();
-      }
-      const std::string source = (*vmiPtr)["status"].value("nodeName", "");
-      auto views = nodeViews(std::string(ns).append("/").append(vmiName));  // leaves its source
-      auto target = schedule((*vmiPtr)["spec"], views, added, source);
-      if (!target.ok()) {
-        fail("no node to migrate to: " + target.error().message);
-        continue;
-      }
-      const Json state = {{"sourceNode", source},
-                          {"targetNode", *target},
-                          {"startTimestamp", now()},
-                          {"migrationUid", m["metadata"].value("uid", "")},
-                          {"mode", "PreCopy"}};
-      Json vmi = *vmiPtr;
-      vmi["status"]["migrationState"] = state;
-      writeVmi(client_, vmi, "migration start");
-      setStatus({{"phase", "Running"}, {"migrationState", state}});
-      migratingSince_[key] = t;
-      log::info("migration running", {{"migration", key}, {"from", source}, {"to", *target}});
-    } else {
-      const auto it = migratingSince_.find(key);
-      if (it != migratingSince_.end() && t - it->second < options_.migrationDelay)
-        continue;
-      Json state = status.value("migrationState", Json::object());
-      const std::string target = state.value("targetNode", "");
-      if (!vmiPtr || target.empty()) {
-        fail(vmiPtr ? "migration state lost"
-                    : "VMI " + vmiName + " went away during the migration");
-        continue;
-      }
-      state["completed"] = true;
-      state["endTimestamp"] = now();
-      Json vmi = *vmiPtr;
-      vmi["status"]["nodeName"] = target;
-      vmi["status"]["migrationState"] = state;
-      vmi["metadata"]["labels"][NodeNameLabel] = target;
-      // The target virt-handler makes a pending hotplug effective (MT L1099-1208).
-      const bool hotplugged = completeHotplug(vmi);
-      auto r = client_.update(api::virtualMachineInstances(), vmi);
-      if (!r.ok())
-        continue;  // try again next tick
-      setStatus({{"phase", "Succeeded"}, {"migrationState", state}});
-      migratingSince_.erase(key);
-      log::info(
-          hotplugged ? "migration succeeded: the hotplug is in effect" : "migration succeeded",
-          {{"migration", key}, {"node", target}});
     }
   }
 }

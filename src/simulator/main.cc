@@ -14,6 +14,7 @@
 #include "runtime/event_loop.h"
 #include "sim/files.h"
 #include "simulator/kubevirt_sim.h"
+#include "simulator/virt_api.h"
 
 namespace {
 
@@ -50,7 +51,8 @@ int main(int argc, char** argv) {
   cli_flags::addVersion(app, "umbra-sim");
   std::string kubeconfig, context, clusterFile, metricsAddr = "127.0.0.1:9101", tracesDir;
   std::string bootDelay = "2s", migrationDelay = "2s", tickText = "500ms";
-  std::string logFormat = "text", logLevel = "info";
+  std::string logFormat = "text", logLevel = "info", virtApiAddr;
+  simulator::VirtApiOptions virtApi;
   simulator::SimulatorOptions options;
   options.seed = 1;
   options.traceSpeed = 1;
@@ -81,6 +83,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--tick", tickText, "simulation step in real time")
       ->check(duration(std::chrono::milliseconds(10)))
+      ->capture_default_str();
+  app.add_option("--virt-api-addr", virtApiAddr,
+                 "serve KubeVirt's subresource API (start, stop, migrate, pause, unpause) on "
+                 "host:port behind an APIService, as virt-api does; needs the API server's "
+                 "aggregation layer. Port 0 picks one. Default: not served");
+  app.add_option("--virt-api-service", virtApi.serviceName,
+                 "name of the Service the APIServices point at")
+      ->capture_default_str();
+  app.add_option("--virt-api-namespace", virtApi.serviceNamespace,
+                 "namespace of that Service (created if missing)")
       ->capture_default_str();
   app.add_option("--log-format", logFormat, "text or json")
       ->check(CLI::IsMember({"text", "json"}))
@@ -135,6 +147,20 @@ int main(int argc, char** argv) {
       "--metrics-addr");
   if (!server)
     return fail(error);
+  std::unique_ptr<simulator::VirtApiServer> virtApiServer;
+  if (!virtApiAddr.empty()) {
+    virtApi.address = virtApiAddr;
+    auto started = simulator::VirtApiServer::start(**client, virtApi);
+    if (!started.ok())
+      return fail("--virt-api-addr: " + started.error().message);
+    virtApiServer = std::move(started).value();
+    // The VMs keep running meanwhile: the loop below starts once the API server proxies to us.
+    if (auto st = virtApiServer->waitAvailable(std::chrono::seconds(60)); !st.ok())
+      return fail(st.error().message);
+    log::info(
+        "virt-api available through the API server",
+        {{"group", "subresources.kubevirt.io"}, {"port", std::to_string(virtApiServer->port())}});
+  }
   log::info("umbra-sim running", {{"cluster", clusterFile},
                                   {"metrics", "http://" + metricsAddr + "/metrics"},
                                   {"traceSpeed", std::to_string(options.traceSpeed)}});
@@ -156,6 +182,7 @@ int main(int argc, char** argv) {
     lock.lock();
     cv.wait_for(lock, tick, [&] { return stop; });
   }
+  virtApiServer.reset();  // stops serving and removes the APIServices
   // Nodes stay: like kubelets that went away, they turn NotReady once their leases expire.
   log::info("stopped", {{"runningVmis", std::to_string(simulator.runningVmis())}});
   return 0;

@@ -1,0 +1,95 @@
+// umbra-sim's virt-api without a server: paths, the front proxy's settings, the serving
+// certificate.
+#include <gtest/gtest.h>
+
+#include "api/kubevirt_subresources.h"
+#include "simulator/serving_cert.h"
+#include "simulator/virt_api.h"
+#include "simulator/virt_api_handlers.h"
+
+namespace umbra::simulator {
+namespace {
+
+using nlohmann::json;
+
+TEST(SubresourcePathTest, TheSixSubresourcesParseAndNothingElse) {
+  const auto c = parseSubresourcePath(
+      "/apis/subresources.kubevirt.io/v1/namespaces/ns-1/virtualmachineinstances/vm-0/pause");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->version, "v1");
+  EXPECT_EQ(c->ns, "ns-1");
+  EXPECT_EQ(c->resource, "virtualmachineinstances");
+  EXPECT_EQ(c->name, "vm-0");
+  EXPECT_EQ(c->subresource, "pause");
+  EXPECT_TRUE(parseSubresourcePath(
+      "/apis/subresources.kubevirt.io/v1alpha3/namespaces/a/virtualmachines/b/migrate"));
+  for (const char* bad :
+       {"/apis/subresources.kubevirt.io/v1/namespaces/a/virtualmachines/b/pause",  // a VMI's
+        "/apis/subresources.kubevirt.io/v1/namespaces/a/virtualmachineinstances/b/start",
+        "/apis/subresources.kubevirt.io/v2/namespaces/a/virtualmachines/b/start",
+        "/apis/subresources.kubevirt.io/v1/namespaces/a/virtualmachines/b/start/x",
+        "/apis/subresources.kubevirt.io/v1/namespaces/A/virtualmachines/b/start",
+        "/apis/kubevirt.io/v1/namespaces/a/virtualmachines/b/start"})
+    EXPECT_FALSE(parseSubresourcePath(bad)) << bad;
+}
+
+TEST(SubresourcePathTest, TheClientsRequestsAreWhatTheServerParses) {
+  for (const auto& r :
+       {api::pauseVmi("n", "v"), api::unpauseVmi("n", "v"), api::startVm("n", "v", true),
+        api::stopVm("n", "v"), api::migrateVm("n", "v", {{"k", "x"}})}) {
+    EXPECT_EQ(r.method, "PUT");
+    EXPECT_TRUE(parseSubresourcePath(r.path)) << r.path;
+  }
+  EXPECT_EQ(json::parse(api::startVm("n", "v", true).body), json({{"paused", true}}));
+  EXPECT_EQ(json::parse(api::migrateVm("n", "v", {{"k", "x"}}).body)["addedNodeSelector"]["k"],
+            "x");
+}
+
+TEST(RequestHeaderAuthTest, ReadsTheConfigMapAndNamesAMissingKey) {
+  const json cm = {{"data",
+                    {{"requestheader-client-ca-file", "PEM"},
+                     {"requestheader-allowed-names", "[\"front-proxy-client\"]"},
+                     {"requestheader-username-headers", "[\"X-Remote-User\"]"},
+                     {"requestheader-group-headers", "[\"X-Remote-Group\"]"},
+                     {"requestheader-extra-headers-prefix", "[\"X-Remote-Extra-\"]"}}}};
+  auto auth = requestHeaderAuthFrom(cm);
+  ASSERT_TRUE(auth.ok()) << auth.error().message;
+  EXPECT_EQ(auth->allowedNames, std::vector<std::string>{"front-proxy-client"});
+  EXPECT_EQ(auth->usernameHeaders, std::vector<std::string>{"X-Remote-User"});
+  EXPECT_EQ(auth->extraHeadersPrefix, "X-Remote-Extra-");
+
+  auto none = requestHeaderAuthFrom({{"data", {{"client-ca-file", "PEM"}}}});
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find("requestheader-client-ca-file"), std::string::npos);
+  json broken = cm;
+  broken["data"]["requestheader-allowed-names"] = "front-proxy-client";
+  auto bad = requestHeaderAuthFrom(broken);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("requestheader-allowed-names is not a JSON list"),
+            std::string::npos);
+}
+
+TEST(ServingCertTest, AFreshCaAndALeafNamedAfterTheService) {
+  auto c = generateServingCert({"virt-api.kubevirt.svc", "localhost"}, {"127.0.0.1"}, 1);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(certificateCommonName(c->certPem), "virt-api.kubevirt.svc");
+  EXPECT_EQ(certificateCommonName(c->caPem), "umbra-sim virt-api CA");
+  EXPECT_NE(c->keyPem.find("PRIVATE KEY"), std::string::npos);
+  auto other = generateServingCert({"x"}, {}, 1);
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(other->caPem, c->caPem) << "each start has its own CA";
+  EXPECT_FALSE(generateServingCert({}, {}, 1).ok());
+}
+
+TEST(StatusReplyTest, IsAKubernetesStatus) {
+  const Reply r = statusReply(409, "Conflict", "VMI is not paused");
+  EXPECT_EQ(r.code, 409);
+  const json s = json::parse(r.body);
+  EXPECT_EQ(s["kind"], "Status");
+  EXPECT_EQ(s["code"], 409);
+  EXPECT_EQ(s["reason"], "Conflict");
+  EXPECT_EQ(s["status"], "Failure");
+}
+
+}  // namespace
+}  // namespace umbra::simulator
