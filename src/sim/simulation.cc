@@ -96,6 +96,11 @@ void Simulation::setPaused(const std::string& id, bool paused) {
     it->second.paused = paused;
 }
 
+void Simulation::setSharedBy(const std::string& id, const std::string& group) {
+  if (auto it = workloads_.find(id); it != workloads_.end())
+    it->second.spec.sharedBy = group;
+}
+
 void Simulation::resizeWorkload(const std::string& id, double vcpus, double memoryBytes) {
   if (auto it = workloads_.find(id); it != workloads_.end()) {
     it->second.spec.vcpus = vcpus;

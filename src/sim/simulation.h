@@ -124,6 +124,9 @@ class Simulation {
   void removeWorkload(const std::string& id);
   Status moveWorkload(const std::string& id, const std::string& node);
   void setPaused(const std::string& id, bool paused);
+  // The group whose demand the workload shares (WorkloadSpec::sharedBy; "" none): a VMI a
+  // Service starts selecting takes its share from then on.
+  void setSharedBy(const std::string& id, const std::string& group);
   // A hotplug made effective: what the workload can use changes, its demand does not.
   void resizeWorkload(const std::string& id, double vcpus, double memoryBytes);
 

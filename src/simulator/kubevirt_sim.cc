@@ -73,9 +73,12 @@ Status KubeVirtSimulator::start(std::chrono::milliseconds syncTimeout) {
       client_, kube::ReflectorOptions{api::migrations(), ""}, kube::EventHandlers{});
   pods_ = std::make_unique<kube::Informer>(
       client_, kube::ReflectorOptions{kube::resources::pods(), ""}, kube::EventHandlers{});
-  for (auto* i : {&nodes_, &vms_, &vmis_, &migrations_, &pods_})
+  static const kube::ResourceType services{"", "v1", "services", "Service", true};
+  services_ = std::make_unique<kube::Informer>(client_, kube::ReflectorOptions{services, ""},
+                                               kube::EventHandlers{});
+  for (auto* i : {&nodes_, &vms_, &vmis_, &migrations_, &pods_, &services_})
     (*i)->start();
-  for (auto* i : {&nodes_, &vms_, &vmis_, &migrations_, &pods_}) {
+  for (auto* i : {&nodes_, &vms_, &vmis_, &migrations_, &pods_, &services_}) {
     if (!(*i)->waitForSync(syncTimeout))
       return Error::make(ErrorKind::Timeout, "informer did not sync within " +
                                                  std::to_string(syncTimeout.count()) +
@@ -224,57 +227,6 @@ std::vector<placement::NodeView> KubeVirtSimulator::nodeViews(const std::string&
   return views;
 }
 
-Result<std::string> KubeVirtSimulator::schedule(const Json& vmiSpec,
-                                                std::vector<placement::NodeView>& views,
-                                                const std::map<std::string, std::string>& extra,
-                                                const std::string& avoidNode,
-                                                std::shared_ptr<const placement::dra::Needs> dra) {
-  auto req = placement::requirementsOf(vmiSpec);
-  if (!req.ok())
-    return req.error();
-  req->dra = std::move(dra);
-  auto verdicts = placement::classify(views, *req, extra);
-  // Preferred node affinity: the feasible node with the most preference weight goes first
-  // (kube-scheduler's NodeAffinity score outweighs its resource score at weight 100).
-  const Json preferred =
-      vmiSpec.value("affinity", Json::object())
-          .value("nodeAffinity", Json::object())
-          .value("preferredDuringSchedulingIgnoredDuringExecution", Json::array());
-  if (!preferred.empty()) {
-    std::map<std::string, int> weight;
-    for (const auto& view : views) {
-      for (const auto& term : preferred) {
-        if (placement::matchesNodeSelectorTerm(term.value("preference", Json::object()), view))
-          weight[view.name] += term.value("weight", 0);
-      }
-    }
-    std::stable_sort(verdicts.begin(), verdicts.end(), [&](const auto& a, const auto& b) {
-      if (a.feasible != b.feasible)
-        return a.feasible;
-      return a.feasible && weight[a.node] > weight[b.node];
-    });
-  }
-  std::string why;
-  int shown = 0;
-  for (const auto& v : verdicts) {
-    if (v.feasible && v.node != avoidNode) {
-      // Assume it, as the kube-scheduler does: later VMIs of the same round see its requests
-      // before the cache does.
-      for (auto& view : views) {
-        if (view.name == v.node)
-          view.requested.add(req->requests);
-      }
-      return v.node;
-    }
-    if (shown++ < 6)
-      why += (why.empty() ? "" : "; ") + v.node + ": " +
-             (v.node == avoidNode ? std::string("the VMI runs there") : v.reason);
-  }
-  return Error::make(ErrorKind::Conflict, "0/" + std::to_string(views.size()) +
-                                              " nodes are available: " + why +
-                                              (verdicts.size() > 6 ? "; ..." : ""));
-}
-
 void KubeVirtSimulator::syncWorkloads() {
   // The physics runs what is Running, where it runs, with counters that survive migrations and
   // start over for a new VMI of the same name.
@@ -315,6 +267,18 @@ void KubeVirtSimulator::syncWorkloads() {
           if (w->node != node)
             (void)sim_.moveWorkload(key, node);
           sim_.setPaused(key, paused);
+          // Labels changed on a running VMI (virt-handler's kubernetes_vmi_label_* follow them).
+          auto& info = vmiInfo_[key];
+          info.labels.clear();
+          const Json labelsNow = v["metadata"].value("labels", Json::object());
+          for (const auto& [k, val] : labelsNow.items())
+            if (val.is_string())
+              info.labels[k] = val.get<std::string>();
+          if (const std::string group = sharingGroup(v); group != w->spec.sharedBy) {
+            sim_.setSharedBy(key, group);
+            log::info("VMI shares its group's demand",
+                      {{"vmi", key}, {"group", group.empty() ? "<none>" : group}});
+          }
           // A hotplug made effective (its size is read from the VMI's status).
           std::string ignored;
           const sim::WorkloadSpec now =
@@ -332,6 +296,7 @@ void KubeVirtSimulator::syncWorkloads() {
           workloadOf(v, sim_.cluster().physics, traces_, options_.seed, warning);
       if ((spec.source.kind == sim::SourceKind::Mirror) != (pass == 1))
         continue;
+      spec.sharedBy = sharingGroup(v);
       if (!warning.empty() && warned_[key] != warning) {
         warned_[key] = warning;
         log::warn("VMI annotation ignored", {{"vmi", key}, {"reason", warning}});

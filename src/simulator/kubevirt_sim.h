@@ -73,7 +73,10 @@ class KubeVirtSimulator {
   sim::Simulation sim_;
   std::map<std::string, VmiInfo> vmiInfo_;
   std::map<std::string, std::string> workloadUid_;  // id -> VMI uid in the simulation
-  std::unique_ptr<kube::Informer> nodes_, vms_, vmis_, migrations_, pods_;
+  std::unique_ptr<kube::Informer> nodes_, vms_, vmis_, migrations_, pods_, services_;
+  // The group a VMI shares demand with: its pool (umbra.io/sim-pool), else the first Service of
+  // its namespace whose selector matches its labels ("" none).
+  std::string sharingGroup(const nlohmann::json& vmi) const;
   std::unique_ptr<kube::Informer> pools_;  // null when pool.kubevirt.io is not served
   std::map<std::string, std::chrono::steady_clock::time_point> scheduledAt_;     // VMI key
   std::map<std::string, std::chrono::steady_clock::time_point> migratingSince_;  // VMIM key

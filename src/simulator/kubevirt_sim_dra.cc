@@ -1,8 +1,9 @@
-// The kube-scheduler's DRA plugin and kube-controller-manager's resourceclaim controller, as far
-// as a VMI needs them: a VMI with resource claims is scheduled only where its devices are free,
-// and its claims are allocated there (a claim template becomes a ResourceClaim owned by the VMI,
-// deleted with it by the garbage collector). A named claim keeps its allocation after the VMI is
-// gone (the real controller would release it once nothing reserves it).
+// The kube-scheduler (schedule(): node affinity, resources, taints, preferred affinity; its DRA
+// plugin) and kube-controller-manager's resourceclaim controller, as far as a VMI needs them: a VMI
+// with resource claims is scheduled only where its devices are free, and its claims are allocated
+// there (a claim template becomes a ResourceClaim owned by the VMI, deleted with it by the garbage
+// collector). A named claim keeps its allocation after the VMI is gone (the real controller would
+// release it once nothing reserves it).
 #include "placement/dra.h"
 #include "simulator/kubevirt_sim.h"
 #include "simulator/kubevirt_sim_internal.h"
@@ -92,6 +93,57 @@ Status KubeVirtSimulator::allocateClaims(const Json& vmi, const placement::NodeV
                                            {"devices", std::to_string(results.size())}});
   }
   return okStatus();
+}
+
+Result<std::string> KubeVirtSimulator::schedule(const Json& vmiSpec,
+                                                std::vector<placement::NodeView>& views,
+                                                const std::map<std::string, std::string>& extra,
+                                                const std::string& avoidNode,
+                                                std::shared_ptr<const placement::dra::Needs> dra) {
+  auto req = placement::requirementsOf(vmiSpec);
+  if (!req.ok())
+    return req.error();
+  req->dra = std::move(dra);
+  auto verdicts = placement::classify(views, *req, extra);
+  // Preferred node affinity: the feasible node with the most preference weight goes first
+  // (kube-scheduler's NodeAffinity score outweighs its resource score at weight 100).
+  const Json preferred =
+      vmiSpec.value("affinity", Json::object())
+          .value("nodeAffinity", Json::object())
+          .value("preferredDuringSchedulingIgnoredDuringExecution", Json::array());
+  if (!preferred.empty()) {
+    std::map<std::string, int> weight;
+    for (const auto& view : views) {
+      for (const auto& term : preferred) {
+        if (placement::matchesNodeSelectorTerm(term.value("preference", Json::object()), view))
+          weight[view.name] += term.value("weight", 0);
+      }
+    }
+    std::stable_sort(verdicts.begin(), verdicts.end(), [&](const auto& a, const auto& b) {
+      if (a.feasible != b.feasible)
+        return a.feasible;
+      return a.feasible && weight[a.node] > weight[b.node];
+    });
+  }
+  std::string why;
+  int shown = 0;
+  for (const auto& v : verdicts) {
+    if (v.feasible && v.node != avoidNode) {
+      // Assume it, as the kube-scheduler does: later VMIs of the same round see its requests
+      // before the cache does.
+      for (auto& view : views) {
+        if (view.name == v.node)
+          view.requested.add(req->requests);
+      }
+      return v.node;
+    }
+    if (shown++ < 6)
+      why += (why.empty() ? "" : "; ") + v.node + ": " +
+             (v.node == avoidNode ? std::string("the VMI runs there") : v.reason);
+  }
+  return Error::make(ErrorKind::Conflict, "0/" + std::to_string(views.size()) +
+                                              " nodes are available: " + why +
+                                              (verdicts.size() > 6 ? "; ..." : ""));
 }
 
 }  // namespace umbra::simulator

@@ -195,3 +195,33 @@ void KubeVirtSimulator::syncPools() {
 }
 
 }  // namespace umbra::simulator
+
+namespace umbra::simulator {
+
+// A load balancer spreads a workload's demand over what it sends traffic to: a pool's VMs (the
+// simulator's own annotation), or the VMIs a Service selects (a real Service selects the
+// virt-launcher pods, which carry their VMI's labels).
+std::string KubeVirtSimulator::sharingGroup(const Json& vmi) const {
+  const Json& meta = vmi.at("metadata");
+  const std::string ns = meta.value("namespace", "");
+  if (const std::string pool = meta.value("annotations", Json::object()).value(PoolAnnotation, "");
+      !pool.empty())
+    return ns + "/" + pool;
+  const Json labels = meta.value("labels", Json::object());
+  std::vector<std::string> matching;
+  for (const auto& svc : services_->store().byNamespace(ns)) {
+    const Json selector = (*svc).value("spec", Json::object()).value("selector", Json::object());
+    if (selector.empty())
+      continue;
+    bool all = true;
+    for (const auto& [k, v] : selector.items())
+      all = all && labels.contains(k) && labels[k] == v;
+    if (all)
+      matching.push_back(ns + "/service/" + (*svc)["metadata"].value("name", ""));
+  }
+  if (matching.empty())
+    return "";
+  return *std::min_element(matching.begin(), matching.end());
+}
+
+}  // namespace umbra::simulator
