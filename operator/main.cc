@@ -4,6 +4,7 @@
 
 #include "app/learning.h"
 #include "common/log.h"
+#include "controller/pool_reconciler.h"
 #include "controller/scaler_reconciler.h"
 #include "controller/shadow_placement_reconciler.h"
 #include "exposition/health_server.h"
@@ -118,11 +119,12 @@ int run(const op::Flags& flags) {
     return false;
   };
   std::unique_ptr<runtime::ManagedController> scalers;
-  std::unique_ptr<controller::DemandHistorySource> demandSource;
-  std::unique_ptr<controller::DemandCache> demand;
+  // The demand history every scaler and pool reads, shared (one query per feature per step).
+  auto demandSource = controller::prometheusDemandHistory(**prometheus);
+  controller::DemandCache demand(*demandSource, RealClock::instance());
   std::unique_ptr<controller::PredictiveScalerReconciler> scalerReconciler;
+  const bool pools = served(api::virtualMachinePools());
   if (served(api::predictiveScalers())) {
-    const bool pools = served(api::virtualMachinePools());
     runtime::ControllerBuilder b("predictivescaler", client);
     b.forResource({api::predictiveScalers(), flags.ns})
         .watches({api::virtualMachines(), flags.ns}, controller::scalersOfTarget)
@@ -135,15 +137,13 @@ int run(const op::Flags& flags) {
     else
       log::info("pool.kubevirt.io/v1beta1 is not served: PredictiveScalers of pools will wait");
     scalers = b.build(loop);
-    demandSource = controller::prometheusDemandHistory(**prometheus);
-    demand = std::make_unique<controller::DemandCache>(*demandSource, RealClock::instance());
     scalerReconciler =
         std::make_unique<controller::PredictiveScalerReconciler>(controller::ScalerDeps{
             client,
             {scalers->store(api::predictiveScalers()), scalers->store(api::virtualMachines()),
              scalers->store(api::virtualMachineInstances()), scalers->store(api::migrations()),
              pools ? &scalers->store(api::virtualMachinePools()) : nullptr},
-            *demand,
+            demand,
             events,
             RealClock::instance(),
             [&learning] { return learning.models(); }});
@@ -151,6 +151,49 @@ int run(const op::Flags& flags) {
     log::warn(
         "the PredictiveScaler CRD is not installed: the scaling controller is off "
         "(kubectl apply --server-side -f crds/predictivescalers.umbra.io.yaml)");
+  }
+  // ShadowPools (and their LoadNotices), when both CRDs are installed.
+  std::unique_ptr<runtime::ManagedController> shadowPools;
+  std::unique_ptr<controller::ShadowPoolReconciler> poolReconciler;
+  if (served(api::shadowPools()) && served(api::loadNotices())) {
+    runtime::ControllerBuilder b("shadowpool", client);
+    b.forResource({api::shadowPools(), flags.ns})
+        .watches({api::loadNotices(), flags.ns}, controller::poolsOfObject)
+        .watches({api::virtualMachines(), flags.ns}, controller::poolsOfObject)
+        .watches({api::virtualMachineInstances(), flags.ns}, controller::poolsOfObject)
+        .watches({kube::resources::nodes(), ""}, controller::poolsOfObject)
+        .workers(2)
+        .metrics(metrics.get(), nullptr);
+    if (pools)
+      b.reads({api::virtualMachinePools(), flags.ns});
+    shadowPools = b.build(loop);
+    telemetry::PrometheusSource& source = **prometheus;
+    poolReconciler = std::make_unique<controller::ShadowPoolReconciler>(controller::PoolDeps{
+        client,
+        {shadowPools->store(api::shadowPools()), shadowPools->store(api::loadNotices()),
+         shadowPools->store(api::virtualMachines()),
+         shadowPools->store(api::virtualMachineInstances()),
+         shadowPools->store(kube::resources::nodes()),
+         pools ? &shadowPools->store(api::virtualMachinePools()) : nullptr},
+        demand,
+        [&source](const std::string& promql) -> Result<double> {
+          UMBRA_TRY(const auto r, source.client().query(promql));
+          if (r.resultType == "scalar")
+            return r.scalar;
+          if (r.series.empty())
+            return Error::make(ErrorKind::Unavailable, "no series for " + promql);
+          double sum = 0;
+          for (const auto& series : r.series)
+            sum += series.points.empty() ? 0 : series.points.back().second;
+          return sum;
+        },
+        cfg->prometheus.catalog.rateWindow,
+        events,
+        RealClock::instance()});
+  } else {
+    log::warn(
+        "the ShadowPool or LoadNotice CRD is not installed: the shadow pool controller is off "
+        "(kubectl apply --server-side -f crds/)");
   }
   const auto startWork = [&] {
     placements->run([&](const std::string& key) {
@@ -160,21 +203,32 @@ int run(const op::Flags& flags) {
     });
     if (scalers)
       scalers->run([&](const std::string& key) { return scalerReconciler->reconcile(key); });
+    if (shadowPools)
+      shadowPools->run([&](const std::string& key) { return poolReconciler->reconcile(key); });
     learning.start();
   };
 
   placements->startInformers();
   if (scalers)
     scalers->startInformers();
+  if (shadowPools)
+    shadowPools->startInformers();
   auto health = exposition::HealthServer::start(
       flags.healthProbeBindAddress,
-      [&] { return placements->hasSynced() && (!scalers || scalers->hasSynced()); }, error);
+      [&] {
+        return placements->hasSynced() && (!scalers || scalers->hasSynced()) &&
+               (!shadowPools || shadowPools->hasSynced());
+      },
+      error);
   if (!health)
     return fatal(error);
   if (std::string late; !placements->waitForSync(std::chrono::minutes(2), late))
     return fatal("caches did not sync within 2 minutes (" + late + ")");
   if (std::string late; scalers && !scalers->waitForSync(std::chrono::minutes(2), late))
     return fatal("the scaling controller's caches did not sync within 2 minutes (" + late + ")");
+  if (std::string late; shadowPools && !shadowPools->waitForSync(std::chrono::minutes(2), late))
+    return fatal("the shadow pool controller's caches did not sync within 2 minutes (" + late +
+                 ")");
   log::info("umbra-operator started", {{"identity", me},
                                        {"apiserver", server},
                                        {"namespace", flags.ns.empty() ? "<all>" : flags.ns},
@@ -196,6 +250,8 @@ int run(const op::Flags& flags) {
   placements->stop();  // in-flight reconciles finish, nothing new starts; then the informers
   if (scalers)
     scalers->stop();
+  if (shadowPools)
+    shadowPools->stop();
   learning.stop();
   leader.stop();  // releases the lease
   log::info("umbra-operator stopped", {{"exit code", std::to_string(code)}});

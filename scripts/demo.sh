@@ -66,9 +66,10 @@ cp "$kubeconfig" "$dir/umbra.kubeconfig"
 sim_port=$(free_port)
 traces=()
 [[ -d $shared/data/traces ]] && traces=(--traces "$shared/data/traces")
-echo "[demo] starting umbra-sim: examples/clusters/small.yaml, metrics on 127.0.0.1:$sim_port"
+echo "[demo] starting umbra-sim: examples/clusters/small.yaml, metrics on 127.0.0.1:$sim_port, KubeVirt's subresource API behind an APIService"
 "$sim_bin" --kubeconfig "$kubeconfig" --cluster "$here/examples/clusters/small.yaml" \
-  --metrics-addr "127.0.0.1:$sim_port" "${traces[@]}" >"$dir/umbra-sim.log" 2>&1 &
+  --metrics-addr "127.0.0.1:$sim_port" --virt-api-addr 127.0.0.1:0 "${traces[@]}" \
+  >"$dir/umbra-sim.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$sim_port/healthz" umbra-sim 60
 
@@ -175,6 +176,12 @@ echo "[demo] events:"
 echo "[demo] PredictiveScalers (examples/03, 04): hotplugged sockets and memory, pool replicas"
 "${kubectl[@]}" get psc -o wide
 "${kubectl[@]}" get vmpool,vm -l 'app in (api, shop)' 2>/dev/null || true
+# The ShadowPool of examples/05: paused copies of the web tier's VM, activated (unpaused through
+# KubeVirt's subresource API, via the API server and umbra-sim's APIService) when its CPU is busy.
+echo "[demo] ShadowPool (examples/05): paused shadows held for the web tier; LoadNotice (examples/06)"
+"${kubectl[@]}" get apiservice v1.subresources.kubevirt.io
+"${kubectl[@]}" get spool,notice -o wide
+"${kubectl[@]}" get vm,vmi -l umbra.io/shadow-pool=web-tier 2>/dev/null || true
 [[ $phase == Placed || $phase == Recommended ]] || { echo "[demo] placement ended $phase; logs in $dir" >&2; $once && exit 1; }
 $once && exit 0
 cat <<MSG
@@ -183,6 +190,7 @@ cat <<MSG
          export KUBECONFIG=$kubeconfig
          $KUBECTL get sp,vm,vmi,nodes
          $KUBECTL get psc -o wide -w     (forecasts from 6 minutes on; Events: kubectl describe psc)
+         $KUBECTL get spool -o wide -w   (the web tier's paused shadows; kubectl describe spool web-tier)
          curl -s 127.0.0.1:$sim_port/metrics | grep kubevirt_vmi_vcpu_delay
          Prometheus: http://127.0.0.1:$prom_port  (try rate(kubevirt_vmi_vcpu_delay_seconds_total[1m]))
          Umbra's own metrics: curl -s 127.0.0.1:$metrics_port/metrics

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "api/spec_fields.h"
 #include "kube_core/object.h"
 #include "kube_core/quantity.h"
 #include "kube_core/time.h"
@@ -10,44 +11,9 @@ namespace umbra::api {
 
 using nlohmann::json;
 
-namespace {
-
-std::string nameOf(const json& o) {
-  const json meta = o.value("metadata", json::object());
-  return meta.value("namespace", "") + "/" + meta.value("name", "");
-}
-
-Error fieldError(const json& o, const std::string& field, const std::string& what) {
-  return Error::make(ErrorKind::Terminal, nameOf(o) + ": " + field + ": " + what);
-}
-
-Result<std::chrono::milliseconds> durationAt(const json& o, const json& parent, const char* key,
-                                             const std::string& field,
-                                             std::chrono::milliseconds fallback) {
-  if (!parent.contains(key))
-    return fallback;
-  const json v = parent[key];
-  if (!v.is_string())
-    return fieldError(o, field, "not a string");
-  const auto d = kube::parseDuration(v.get<std::string>());
-  if (!d || d->count() <= 0)
-    return fieldError(o, field, "\"" + v.get<std::string>() + "\" is not a duration");
-  return *d;
-}
-
-Result<int> intAt(const json& o, const json& parent, const char* key, const std::string& field,
-                  int fallback, int min, int max) {
-  if (!parent.contains(key))
-    return fallback;
-  const json v = parent[key];
-  if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > max)
-    return fieldError(o, field,
-                      "must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
-                          "], not " + v.dump());
-  return v.get<int>();
-}
-
-}  // namespace
+using fields::durationAt;
+using fields::fieldError;
+using fields::intAt;
 
 const kube::ResourceType& predictiveScalers() {
   static const kube::ResourceType t{Group, Version, "predictivescalers", "PredictiveScaler", true};

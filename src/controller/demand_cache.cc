@@ -92,4 +92,43 @@ int DemandCache::reads() const {
   return reads_;
 }
 
+DemandSeries sumDemand(const std::map<std::string, telemetry::FeatureFrame>& frames,
+                       double guestForMemory) {
+  DemandSeries out;
+  if (frames.empty())
+    return out;
+  // Rows: the union grid (every frame of one read shares it).
+  const auto& first = frames.begin()->second;
+  const size_t rows = first.rows();
+  out.cpuCores.assign(rows, 0);
+  out.memoryBytes.assign(rows, 0);
+  std::vector<uint8_t> any(rows, 0);
+  for (const auto& [vmi, f] : frames) {
+    const int cpuCol = f.column("cpu_usage"), memCol = f.column("memory_used");
+    for (size_t r = 0; r < std::min(rows, f.rows()); ++r) {
+      if (cpuCol >= 0 && f.has(r, static_cast<size_t>(cpuCol))) {
+        out.cpuCores[r] += f.value(r, static_cast<size_t>(cpuCol));
+        any[r] = 1;
+      }
+      if (memCol >= 0 && f.has(r, static_cast<size_t>(memCol)))
+        out.memoryBytes[r] += f.value(r, static_cast<size_t>(memCol)) * guestForMemory;
+    }
+  }
+  // Before the first data: dropped; gaps after it: the last value carried.
+  size_t start = 0;
+  while (start < rows && !any[start])
+    ++start;
+  out.cpuCores.erase(out.cpuCores.begin(), out.cpuCores.begin() + static_cast<long>(start));
+  out.memoryBytes.erase(out.memoryBytes.begin(),
+                        out.memoryBytes.begin() + static_cast<long>(start));
+  for (size_t r = 1; r < out.cpuCores.size(); ++r)
+    if (!any[start + r]) {
+      out.cpuCores[r] = out.cpuCores[r - 1];
+      out.memoryBytes[r] = out.memoryBytes[r - 1];
+    }
+  for (size_t r = start; r < rows; ++r)
+    out.presentSteps += any[r];
+  return out;
+}
+
 }  // namespace umbra::controller

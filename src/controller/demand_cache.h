@@ -58,4 +58,14 @@ class DemandCache {
   int reads_ = 0;
 };
 
+// Many VMIs' frames (one read: they share the grid) as one series: cpu_usage summed per row
+// (cores), memory_used times `guestForMemory` (bytes); rows before the first data dropped, gaps
+// after it carrying the last value.
+struct DemandSeries {
+  std::vector<double> cpuCores, memoryBytes;
+  size_t presentSteps = 0;  // rows with data
+};
+DemandSeries sumDemand(const std::map<std::string, telemetry::FeatureFrame>& frames,
+                       double guestForMemory);
+
 }  // namespace umbra::controller

@@ -5,6 +5,7 @@
 #include "api/predictive_scaler.h"
 #include "common/log.h"
 #include "common/overloaded.h"
+#include "controller/object_fields.h"
 #include "kube_core/quantity.h"
 #include "model/lstm_net.h"
 
@@ -13,42 +14,7 @@ namespace umbra::controller {
 using kube::Json;
 using runtime::Action;
 
-namespace {
-
-int intOf(const Json& o, const char* key, int fallback) {
-  const auto it = o.find(key);
-  return it != o.end() && it->is_number_integer() ? it->get<int>() : fallback;
-}
-
-double bytesOf(const Json& o, const char* key) {
-  const auto it = o.find(key);
-  if (it == o.end() || !it->is_string())
-    return 0;
-  return kube::parseQuantity(it->get<std::string>()).value_or(0);
-}
-
-bool conditionTrue(const Json& o, const std::string& type) {
-  for (const auto& c : o.value("status", Json::object()).value("conditions", Json::array()))
-    if (c.value("type", "") == type && c.value("status", "") == "True")
-      return true;
-  return false;
-}
-
-std::string conditionMessage(const Json& o, const std::string& type, const std::string& status) {
-  for (const auto& c : o.value("status", Json::object()).value("conditions", Json::array()))
-    if (c.value("type", "") == type && c.value("status", "") == status)
-      return c.value("message", c.value("reason", type));
-  return "";
-}
-
-bool ownedBy(const Json& o, const std::string& uid) {
-  for (const auto& r : o["metadata"].value("ownerReferences", Json::array()))
-    if (r.value("uid", "") == uid && r.value("controller", false))
-      return true;
-  return false;
-}
-
-}  // namespace
+using namespace fields;
 
 std::vector<std::string> scalersOfTarget(const Json& o, const kube::Store& scalers) {
   const Json& meta = o.at("metadata");
@@ -187,36 +153,10 @@ Result<ScalerWorld> PredictiveScalerReconciler::observe(const ScalerInput& in) {
                        " in Prometheus over the last " + kube::formatDuration(s.history);
     return w;
   }
-  // Rows: the union grid (every frame of one read shares it).
-  const auto& first = frames->begin()->second;
-  const size_t rows = first.rows();
-  w.cpuCores.assign(rows, 0);
-  w.memoryBytes.assign(rows, 0);
-  std::vector<uint8_t> any(rows, 0);
-  for (const auto& [vmi, f] : *frames) {
-    const int cpuCol = f.column("cpu_usage"), memCol = f.column("memory_used");
-    for (size_t r = 0; r < std::min(rows, f.rows()); ++r) {
-      if (cpuCol >= 0 && f.has(r, static_cast<size_t>(cpuCol))) {
-        w.cpuCores[r] += f.value(r, static_cast<size_t>(cpuCol));
-        any[r] = 1;
-      }
-      if (memCol >= 0 && f.has(r, static_cast<size_t>(memCol)))
-        w.memoryBytes[r] += f.value(r, static_cast<size_t>(memCol)) * guestForMemory;
-    }
-  }
-  // Before the first data: dropped; gaps after it: the last value carried.
-  size_t start = 0;
-  while (start < rows && !any[start])
-    ++start;
-  w.cpuCores.erase(w.cpuCores.begin(), w.cpuCores.begin() + static_cast<long>(start));
-  w.memoryBytes.erase(w.memoryBytes.begin(), w.memoryBytes.begin() + static_cast<long>(start));
-  for (size_t r = 1; r < w.cpuCores.size(); ++r)
-    if (!any[start + r]) {
-      w.cpuCores[r] = w.cpuCores[r - 1];
-      w.memoryBytes[r] = w.memoryBytes[r - 1];
-    }
-  for (size_t r = start; r < rows; ++r)
-    w.presentSteps += any[r];
+  DemandSeries sum = sumDemand(*frames, guestForMemory);
+  w.cpuCores = std::move(sum.cpuCores);
+  w.memoryBytes = std::move(sum.memoryBytes);
+  w.presentSteps = sum.presentSteps;
   if (w.presentSteps == 0)
     w.metricsProblem =
         "the target's demand series are empty over the last " + kube::formatDuration(s.history);

@@ -219,6 +219,17 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
       "list virtualmachinepools.pool.kubevirt.io -A",
       "watch virtualmachinepools.pool.kubevirt.io -A",
       "patch virtualmachinepools.pool.kubevirt.io --subresource=scale" + w,
+      "list shadowpools.umbra.io -A",
+      "watch shadowpools.umbra.io -A",
+      "patch shadowpools.umbra.io --subresource=status" + w,
+      "list loadnotices.umbra.io -A",
+      "watch loadnotices.umbra.io -A",
+      "patch loadnotices.umbra.io --subresource=status" + w,
+      "create virtualmachines.kubevirt.io" + w,
+      "delete virtualmachines.kubevirt.io" + w,
+      "patch virtualmachineinstances.kubevirt.io" + w,
+      "patch nodes",
+      "patch pods" + w,
       "create virtualmachineinstances.kubevirt.io" + w,
       "delete virtualmachineinstances.kubevirt.io" + w,
       "deletecollection virtualmachineinstances.kubevirt.io" + w,
@@ -267,7 +278,11 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
       "create virtualmachinepools.pool.kubevirt.io" + w,
       "update virtualmachinepools.pool.kubevirt.io --subresource=scale" + w,
       "create shadowplacements.umbra.io" + w,
-      "delete virtualmachines.kubevirt.io" + w,
+      "create shadowpools.umbra.io" + w,
+      "patch shadowpools.umbra.io" + w,
+      "delete shadowpools.umbra.io" + w,
+      "create loadnotices.umbra.io" + w,
+      "update loadnotices.umbra.io --subresource=status" + w,
       "delete virtualmachineinstancemigrations.kubevirt.io" + w,
       "create virtualmachineclusterinstancetypes.instancetype.kubevirt.io",
       "update virtualmachineinstancetypes.instancetype.kubevirt.io" + w,
@@ -281,15 +296,40 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
       "update virtualmachines.kubevirt.io" + w,
       "update virtualmachineinstances.kubevirt.io" + w,
       "delete nodes",
-      "patch nodes",
+      "update nodes",
+      "update pods" + w,
       "delete pods" + w,
       "create pods" + w,
-      "update virtualmachines.subresources.kubevirt.io --subresource=migrate" + w,
       "create clusterrolebindings",
       "escalate clusterroles",
       "impersonate serviceaccounts"};
   for (const auto& d : denied)
     EXPECT_FALSE(canI(d)) << "should be denied: " << d;
+  // KubeVirt's subresource API (virt-api's APIService, absent here): `kubectl auth can-i` cannot
+  // map a resource discovery does not list, so these are asked with SubjectAccessReviews.
+  const auto sar = [&](const std::string& resource, const std::string& subresource) {
+    const std::string file = ControlPlane::instance().dir() + "/sar.json";
+    std::ofstream(file)
+        << R"({"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview",)"
+        << R"("spec":{"user":"system:serviceaccount:)" << ns << R"(:umbra",)"
+        << R"("groups":["system:serviceaccounts","system:serviceaccounts:)" << ns
+        << R"("],"resourceAttributes":{"group":"subresources.kubevirt.io",)"
+        << R"("version":"v1","verb":"update","namespace":")" << workload.name()
+        << R"(","resource":")" << resource << R"(","subresource":")" << subresource << R"("}}})";
+    return runCommand(kubectl() + " create -f " + file + " -o jsonpath={.status.allowed}").output ==
+           "true";
+  };
+  for (const auto& [resource, sub] :
+       std::vector<std::pair<std::string, std::string>>{{"virtualmachines", "start"},
+                                                        {"virtualmachineinstances", "pause"},
+                                                        {"virtualmachineinstances", "unpause"}})
+    EXPECT_TRUE(sar(resource, sub)) << "should be allowed: update " << resource << "/" << sub;
+  for (const auto& [resource, sub] :
+       std::vector<std::pair<std::string, std::string>>{{"virtualmachines", "stop"},
+                                                        {"virtualmachines", "restart"},
+                                                        {"virtualmachines", "migrate"},
+                                                        {"virtualmachineinstances", "freeze"}})
+    EXPECT_FALSE(sar(resource, sub)) << "should be denied: update " << resource << "/" << sub;
 
   // No confused deputy: a user who may create Umbra objects but may not act on the target is
   // refused by the API server (the chart's ValidatingAdmissionPolicy), naming what is missing;
@@ -298,7 +338,8 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
     const std::string dir = ControlPlane::instance().dir();
     std::ofstream(dir + "/umbra-user-rbac.yaml")
         << "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: umbra-user}\n"
-           "rules:\n- apiGroups: [umbra.io]\n  resources: [shadowplacements, predictivescalers]\n"
+           "rules:\n- apiGroups: [umbra.io]\n"
+           "  resources: [shadowplacements, predictivescalers, shadowpools]\n"
            "  verbs: [get, list, create, update, patch, delete]\n---\n"
            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: alice}\n"
            "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: umbra-user}\n"
@@ -325,9 +366,10 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
     };
     const std::string noVm = "spec.target: alice may not patch virtualmachines.kubevirt.io " +
                              workload.name() + "/web itself";
-    const std::string noPool = "spec.target: alice may not patch "
-                               "virtualmachinepools.pool.kubevirt.io/scale " +
-                               workload.name() + "/shop itself";
+    const std::string noPool =
+        "spec.target: alice may not patch "
+        "virtualmachinepools.pool.kubevirt.io/scale " +
+        workload.name() + "/shop itself";
     std::string out;
     EXPECT_TRUE(eventually([&] {
       out = asAlice();
@@ -345,6 +387,44 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
     EXPECT_NE(sp.output.find("shadowplacement.umbra.io/web-1 created (server dry run)"),
               std::string::npos)
         << "placing a VM needs the same right: " << sp.output;
+
+    // A ShadowPool makes the operator create VMs from the user's template, and with reserved
+    // hosts label and taint nodes: only for a user who may do so.
+    const std::string tmpl =
+        "  workload:\n    serviceLabel: {key: app, value: web}\n    template:\n"
+        "      spec: {domain: {cpu: {cores: 1}, memory: {guest: 1Gi}, devices: {}}}\n";
+    std::ofstream(dir + "/alice-pool.yaml")
+        << "apiVersion: umbra.io/v1alpha1\nkind: ShadowPool\nmetadata: {name: web}\nspec:\n"
+        << tmpl;
+    std::ofstream(dir + "/alice-reserved-pool.yaml")
+        << "apiVersion: umbra.io/v1alpha1\nkind: ShadowPool\nmetadata: {name: reserved}\nspec:\n"
+        << tmpl << "  reservedHosts: {nodeSelector: {pool: standby}}\n";
+    const auto poolAs = [&](const std::string& file) {
+      return runCommand(kubectl() + w + " --as=alice create --dry-run=server -f " + dir + "/" +
+                        file + " 2>&1")
+          .output;
+    };
+    const std::string noCreate =
+        "spec.workload: alice may not create virtualmachines.kubevirt.io in " + workload.name();
+    EXPECT_TRUE(eventually([&] {
+      return poolAs("alice-pool.yaml").find(noCreate) != std::string::npos;
+    })) << poolAs("alice-pool.yaml");
+    std::ofstream(dir + "/vm-creator-rbac.yaml")
+        << "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: vm-creator}\n"
+           "rules:\n- apiGroups: [kubevirt.io]\n  resources: [virtualmachines]\n  verbs: [create]\n"
+           "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n"
+           "metadata: {name: alice-creates-vms}\n"
+           "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: vm-creator}\n"
+           "subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]\n";
+    ASSERT_EQ(runCommand(kubectl() + w + " apply -f " + dir + "/vm-creator-rbac.yaml").exitCode, 0);
+    EXPECT_TRUE(eventually([&] {
+      return poolAs("alice-pool.yaml").find("shadowpool.umbra.io/web created (server dry run)") !=
+             std::string::npos;
+    })) << poolAs("alice-pool.yaml");
+    EXPECT_NE(
+        poolAs("alice-reserved-pool.yaml").find("spec.reservedHosts: alice may not patch nodes"),
+        std::string::npos)
+        << poolAs("alice-reserved-pool.yaml");
   }
 
   // Users' objects: the examples are accepted, an invalid placement is refused with the reason.

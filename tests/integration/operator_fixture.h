@@ -1,0 +1,180 @@
+#pragma once
+
+// The umbra-operator binary against a real control plane with KubeVirt's CRDs, umbra-sim playing
+// KubeVirt and the nodes, and a real Prometheus scraping the simulator: the fixture the operator
+// end-to-end binaries share (integration_operator, integration_operator_autoscaling).
+#include <signal.h>
+#include <stdlib.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/shadow_placement.h"
+#include "harness/process.h"
+#include "harness/prometheus_server.h"
+#include "harness/test_objects.h"
+#include "integration/common.h"
+#include "integration/kubevirt_fixture.h"
+
+namespace umbra::testing {
+
+using kube::Json;
+using namespace std::chrono_literals;
+
+class OperatorBinaryTest : public KubeVirtFixture {
+ protected:
+  void SetUp() override {
+    KubeVirtFixture::SetUp();
+    log_ = ControlPlane::instance().dir() + "/operator-" + ns_.name() + ".log";
+  }
+  std::unique_ptr<ChildProcess> startOperator(const std::string& configPath) {
+    return std::make_unique<ChildProcess>(
+        std::vector<std::string>{
+            UMBRA_OPERATOR_BINARY, "--kubeconfig=" + ControlPlane::instance().kubeconfig(),
+            "--config=" + configPath, "--namespace=" + ns_.name(), "--leader-elect",
+            "--leader-election-namespace=" + ns_.name(),
+            "--metrics-bind-address=127.0.0.1:" + std::to_string(metricsPort_),
+            "--health-probe-bind-address=127.0.0.1:" + std::to_string(healthPort_),
+            "--log-format=json"},
+        log_);
+  }
+  std::string phase() {
+    auto sp = admin_->get(api::shadowPlacements(), {ns_.name(), "web"});
+    return sp.ok() ? (*sp).value("status", Json::object()).value("phase", "") : "<gone>";
+  }
+  std::string logTail() { return runCommand("tail -n 30 " + log_).output; }
+  std::string scrapeMetrics() {
+    return runCommand("curl -fsS http://127.0.0.1:" + std::to_string(metricsPort_) + "/metrics")
+        .output;
+  }
+  // A temporary directory for model files, removed with the fixture.
+  std::string modelDir() {
+    if (modelDir_.empty()) {
+      char tmpl[] = "/tmp/umbra-models.XXXXXX";
+      modelDir_ = ::mkdtemp(tmpl);
+    }
+    return modelDir_;
+  }
+
+  // umbra-sim plays KubeVirt and the nodes (8 cores and 32Gi each, with `levels` their
+  // background CPU load; labelled umbra.test/group=<namespace> when `grouped`), Prometheus
+  // scrapes its KubeVirt and node-exporter series, and the operator's config points there. All
+  // torn down with the fixture, nodes included.
+  std::string startSimulatedCluster(const std::vector<std::pair<std::string, double>>& levels,
+                                    bool grouped, const std::string& extraConfig = "",
+                                    const std::vector<std::string>& extraSimArgs = {}) {
+    const std::string dir = modelDir();
+    std::ofstream cluster(dir + "/cluster.yaml");
+    // Exact counters (measurementNoise 0): the tests compare readings with the ground truth.
+    cluster << "name: " << ns_.name()
+            << "\nphysics: {interference: 0, noise: 0.02, measurementNoise: 0}\nnodes:\n";
+    for (const auto& [n, level] : levels) {
+      std::string labels = grouped ? "umbra.test/group: " + ns_.name() : "";
+      if (const auto extra = nodeLabels_.find(n); extra != nodeLabels_.end())
+        labels += (labels.empty() ? "" : ", ") + extra->second;
+      cluster << "  - {name: " << node(n) << ", cpu: 8, memory: 32Gi, labels: {" << labels
+              << "}, background: "
+              << "{profile: steady, level: " << level << ", memory: 0.2}}\n";
+    }
+    cluster.close();
+    const int simPort = freePort();
+    std::vector<std::string> simArgs = {UMBRA_SIM_BINARY,
+                                        "--kubeconfig",
+                                        ControlPlane::instance().kubeconfig(),
+                                        "--cluster",
+                                        dir + "/cluster.yaml",
+                                        "--metrics-addr",
+                                        "127.0.0.1:" + std::to_string(simPort),
+                                        "--boot-delay",
+                                        "1s",
+                                        "--tick",
+                                        "200ms",
+                                        "--log-level",
+                                        "warn"};
+    simArgs.insert(simArgs.end(), extraSimArgs.begin(), extraSimArgs.end());
+    sim_ = std::make_unique<ChildProcess>(simArgs, dir + "/umbra-sim.log");
+    EXPECT_TRUE(eventually(
+        [&] {
+          return admin_->get(kube::resources::nodes(), {"", node(levels.back().first)}).ok();
+        },
+        30s))
+        << simLog();
+    prometheus_ = std::make_unique<PrometheusServer>();
+    const Status scraping = prometheus_->startScraping("127.0.0.1:" + std::to_string(simPort));
+    EXPECT_TRUE(scraping.ok()) << (scraping.ok() ? "" : scraping.error().message);
+    std::string configPath = dir + "/umbra.yaml";
+    std::ofstream(configPath) << "prometheus: {url: \"" << prometheus_->url()
+                              << "\", rateWindow: 5s}\n"
+                              << extraConfig;
+    return configPath;
+  }
+  // An instant query's single value, or NaN.
+  double promQuery(const std::string& expr) {
+    const auto r = runCommand("curl -fsS " + prometheus_->url() +
+                              "/api/v1/query --data-urlencode 'query=" + expr + "'");
+    try {
+      const Json body = Json::parse(r.output);
+      const Json& result = body["data"]["result"];
+      if (result.size() == 1)
+        return std::stod(result[0]["value"][1].get<std::string>());
+    } catch (const std::exception&) {
+    }
+    ADD_FAILURE() << expr << ": " << r.output;
+    return std::nan("");
+  }
+  std::string simLog() { return runCommand("tail -n 30 " + modelDir() + "/umbra-sim.log").output; }
+  bool ready() {
+    return eventually(
+        [&] {
+          return runCommand("curl -fsS http://127.0.0.1:" + std::to_string(healthPort_) + "/readyz")
+                     .output == "ok";
+        },
+        30s);
+  }
+  // The common start of the binary's scenarios: three nodes (b the quietest), the simulator and
+  // Prometheus, the operator, and the "web" VM with its placement, until it is Observing.
+  void startObservingWeb(std::string& configPath, std::unique_ptr<ChildProcess>& op,
+                         std::chrono::steady_clock::time_point& created,
+                         const std::string& extraConfig = "",
+                         const std::vector<std::pair<std::string, double>>& levels = {
+                             {"a", 0.85}, {"b", 0.05}, {"c", 0.92}}) {
+    configPath = startSimulatedCluster(levels, true, extraConfig);
+    op = startOperator(configPath);
+    ASSERT_TRUE(ready()) << logTail();
+    ASSERT_TRUE(
+        admin_->create(api::virtualMachines(), ns_.name(), haltedVm(ns_.name(), "web")).ok());
+    ASSERT_TRUE(admin_
+                    ->create(api::shadowPlacements(), ns_.name(),
+                             placementFor(ns_.name(), "web", "VirtualMachine", "web", ns_.name()))
+                    .ok());
+    created = std::chrono::steady_clock::now();
+    ASSERT_TRUE(eventually([&] { return phase() == "Observing"; }, 30s)) << phase() << "\n"
+                                                                         << logTail();
+  }
+  void TearDown() override {
+    if (sim_) {
+      sim_->signal(SIGTERM);
+      EXPECT_EQ(sim_->wait(20), 0) << simLog();
+    }
+    prometheus_.reset();
+    if (!modelDir_.empty())
+      std::filesystem::remove_all(modelDir_);
+    KubeVirtFixture::TearDown();  // the simulator's nodes
+  }
+  std::string modelDir_;
+  // Extra node labels ("key: value") by the short name startSimulatedCluster() is given.
+  std::map<std::string, std::string> nodeLabels_;
+
+  std::string log_;
+  int metricsPort_ = freePort();
+  int healthPort_ = freePort();
+  std::unique_ptr<ChildProcess> sim_;
+  std::unique_ptr<PrometheusServer> prometheus_;
+};
+
+}  // namespace umbra::testing
