@@ -86,6 +86,10 @@ bench-forecast: build ## The forecast engine vs baselines, statsmodels, statsfor
 bench-scaling: build ## Proactive scaling vs static, reactive, VPA, Autopilot; oracle (TRACES=dir)
 	@scripts/bench-scaling.sh $(BUILD_DIR)/src/cli/umbra $${TRACES:-$${UMBRA_SHARED:-../shared}/data/traces}
 
+.PHONY: bench-pool
+bench-pool: build ## Paused shadow pools vs cold starts, a warm pool, a capacity buffer; oracle (TRACES=dir)
+	@scripts/bench-pool.sh $(BUILD_DIR)/src/cli/umbra $${TRACES:-$${UMBRA_SHARED:-../shared}/data/traces}
+
 .PHONY: bench-sim
 bench-sim: build ## One simulated day: 50 nodes, 500 trace-driven VMs, 15 s steps (offline)
 	@$(BUILD_DIR)/bench/bench_sim_day --traces $${UMBRA_SHARED:-../shared}/data/traces

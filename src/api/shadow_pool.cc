@@ -142,6 +142,8 @@ json toJson(const ShadowPoolStatus& s) {
   if (s.surplusSince)
     idle["surplusSince"] = kube::formatTime(*s.surplusSince);
   j["idle"] = idle;
+  if (s.lastRoundAt)
+    j["lastRound"] = {{"time", kube::formatTime(*s.lastRoundAt)}, {"shadows", s.lastRoundSize}};
   if (!s.lastActivation.empty())
     j["lastActivation"] = s.lastActivation;
   json conditions = json::array();
@@ -171,6 +173,9 @@ Result<ShadowPoolStatus> shadowPoolStatusFromJson(const json& j) {
   const json idle = j.value("idle", json::object());
   UMBRA_TRY(s.lowSince, timeAt(root, idle, "lowSince", "status.idle.lowSince"));
   UMBRA_TRY(s.surplusSince, timeAt(root, idle, "surplusSince", "status.idle.surplusSince"));
+  const json round = j.value("lastRound", json::object());
+  UMBRA_TRY(s.lastRoundAt, timeAt(root, round, "time", "status.lastRound.time"));
+  s.lastRoundSize = round.value("shadows", 0);
   s.lastActivation = j.value("lastActivation", json::object());
   for (const char* k :
        {"dormant", "activating", "active", "shadows", "trigger", "predicted", "reserve", "notices"})

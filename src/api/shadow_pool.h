@@ -86,6 +86,10 @@ struct ShadowPoolStatus {
   // Since when the trigger has stayed below half its threshold (idle), and since when more
   // dormant shadows than the reserve have been held.
   std::optional<SystemTime> lowSince, surplusSince;
+  // The last round of activations: when it was decided and how many shadows it asked for. A round
+  // that follows while the trigger still fires doubles it (the saturated trigger understates).
+  std::optional<SystemTime> lastRoundAt;
+  int lastRoundSize = 0;
   nlohmann::json lastActivation = nlohmann::json::object();
   nlohmann::json report = nlohmann::json::object();  // dormant, active, shadows, trigger, ...
   std::vector<Condition> conditions;

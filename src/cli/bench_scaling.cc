@@ -49,34 +49,6 @@ class FirstSteps final : public model::SeriesMethod {
   int h_;
 };
 
-// Per series, per decision step from split - 1 on: the engine's p50/p90 (utilisation fractions)
-// for the next `lead` steps. Two threads, a share of the series each.
-Forecasts forecastAll(const model::SeriesMethod& engine, const std::vector<model::EvalSeries>& s,
-                      const std::vector<size_t>& splits, int lead, int threads) {
-  Forecasts out(s.size());
-  const auto work = [&](size_t first) {
-    for (size_t i = first; i < s.size(); i += static_cast<size_t>(threads)) {
-      const auto& v = s[i].values;
-      for (size_t t = splits[i] - 1; t + 1 < v.size(); ++t) {
-        const auto f = engine.predict(i, std::span<const double>(v.data(), t + 1), lead);
-        scaling::DemandForecast d;
-        for (int h = 0; h < lead; ++h) {
-          const double p50 = std::clamp(f.p50[static_cast<size_t>(h)], 0.0, 1.0);
-          d.p50.push_back(p50);
-          d.p90.push_back(std::clamp(f.p90[static_cast<size_t>(h)], p50, 1.0));
-        }
-        out[i].push_back(std::move(d));
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int k = 0; k < threads; ++k)
-    pool.emplace_back(work, static_cast<size_t>(k));
-  for (auto& t : pool)
-    t.join();
-  return out;
-}
-
 struct Totals {
   double seconds = 0, under = 0, allocated = 0, slack = 0, shortfall = 0, demand = 0;
   int actions = 0, targets = 0;
@@ -106,6 +78,34 @@ const std::vector<std::string> ScalerNames = {"static",    "reactive", "vpa",
                                               "autopilot", "umbra",    "oracle"};
 
 }  // namespace
+
+// Per series, per decision step from split - 1 on: the engine's p50/p90 (utilisation fractions)
+// for the next `lead` steps. Two threads, a share of the series each.
+Forecasts forecastAll(const model::SeriesMethod& engine, const std::vector<model::EvalSeries>& s,
+                      const std::vector<size_t>& splits, int lead, int threads) {
+  Forecasts out(s.size());
+  const auto work = [&](size_t first) {
+    for (size_t i = first; i < s.size(); i += static_cast<size_t>(threads)) {
+      const auto& v = s[i].values;
+      for (size_t t = splits[i] - 1; t + 1 < v.size(); ++t) {
+        const auto f = engine.predict(i, std::span<const double>(v.data(), t + 1), lead);
+        scaling::DemandForecast d;
+        for (int h = 0; h < lead; ++h) {
+          const double p50 = std::clamp(f.p50[static_cast<size_t>(h)], 0.0, 1.0);
+          d.p50.push_back(p50);
+          d.p90.push_back(std::clamp(f.p90[static_cast<size_t>(h)], p50, 1.0));
+        }
+        out[i].push_back(std::move(d));
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int k = 0; k < threads; ++k)
+    pool.emplace_back(work, static_cast<size_t>(k));
+  for (auto& t : pool)
+    t.join();
+  return out;
+}
 
 int benchScaling(const BenchScalingFlags& f) {
   auto set = sim::loadTraces(f.traces);

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/evaluation.h"
+#include "model/series_forecast.h"
 #include "offline/scaling_bench.h"
 
 namespace umbra::cli {
@@ -23,6 +24,11 @@ inline std::string fmt(double v) {
 
 // Per series, per decision step from its split - 1 on.
 using Forecasts = std::vector<std::vector<scaling::DemandForecast>>;
+
+// Per series, per decision step from split - 1 on: the engine's p50/p90 (utilisation fractions)
+// for the next `lead` steps. `threads` threads, a share of the series each.
+Forecasts forecastAll(const model::SeriesMethod& engine, const std::vector<model::EvalSeries>& s,
+                      const std::vector<size_t>& splits, int lead, int threads);
 
 // Adds "atEqualSlack" and "issueTargets" to a kind's section (which holds its "settings") and
 // prints them: every scaler's under-provisioned minutes on its own frontier at the slack of each

@@ -65,6 +65,15 @@ struct BenchScalingFlags {
 };
 int benchScaling(const BenchScalingFlags& f);
 
+struct BenchPoolFlags {
+  std::string traces, json;
+  int seriesLimit = 0;
+  int seed = 1;
+  int threads = 2;
+  double announcedShare = 0.5;
+};
+int benchPool(const BenchPoolFlags& f);
+
 // "umbra: <message>" on stderr; exit code 1.
 int fail(const std::string& message);
 

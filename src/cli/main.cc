@@ -4,6 +4,7 @@
 //   umbra bench forecast --traces DIR [--horizon-steps 6] [--json out.json] ...
 //   umbra bench placement --traces DIR --cluster FILE [--utilisation 15,25] ...
 //   umbra bench scaling --traces DIR [--json out.json] [--networks DIR] ...
+//   umbra bench pool --traces DIR [--json out.json] [--seed N] [--announced SHARE]
 #include "cli/commands.h"
 #include "cli_flags/cli_flags.h"
 #include "model/contention_map.h"
@@ -67,7 +68,7 @@ void addTrainContention(CLI::App& app, cli::TrainContentionFlags& f) {
 }
 
 void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFlags& bp,
-              cli::BenchScalingFlags& bs) {
+              cli::BenchScalingFlags& bs, cli::BenchPoolFlags& bpl) {
   auto* bench = app.add_subcommand("bench", "Benchmarks")->require_subcommand(1);
   auto* f = bench->add_subcommand("forecast", "The LSTM against the baselines on the traces");
   f->add_option("--traces", bf.traces, "a folder of traces")->required();
@@ -130,6 +131,19 @@ void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFla
       ->check(CLI::Range(0, 1 << 30))
       ->capture_default_str();
   s->add_option("--threads", bs.threads)->check(CLI::Range(1, 64))->capture_default_str();
+  auto* pl = bench->add_subcommand(
+      "pool", "Paused shadow pools against cold starts, a warm pool, a buffer and an oracle");
+  pl->add_option("--traces", bpl.traces, "a folder of traces")->required();
+  pl->add_option("--json", bpl.json, "write every figure here");
+  pl->add_option("--series-limit", bpl.seriesLimit, "at most this many series (0: all)")
+      ->check(CLI::Range(0, 1000000));
+  pl->add_option("--seed", bpl.seed, "of the injected surges and the cold starts")
+      ->check(CLI::Range(0, 1 << 30))
+      ->capture_default_str();
+  pl->add_option("--announced", bpl.announcedShare, "share of the surges announced")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  pl->add_option("--threads", bpl.threads)->check(CLI::Range(1, 64))->capture_default_str();
   cli_flags::helpOfSubcommands(*bench);
 }
 
@@ -144,9 +158,10 @@ int main(int argc, char** argv) {
   cli::BenchForecastFlags forecast;
   cli::BenchPlacementFlags placement;
   cli::BenchScalingFlags scaling;
+  cli::BenchPoolFlags pool;
   addTrain(app, train);
   addTrainContention(app, contention);
-  addBench(app, forecast, placement, scaling);
+  addBench(app, forecast, placement, scaling, pool);
   cli_flags::helpOfSubcommands(app);
   if (const int code = cli_flags::parse(app, argc, argv); code >= 0)
     return code;
@@ -158,5 +173,7 @@ int main(int argc, char** argv) {
     return cli::benchForecast(forecast);
   if (app.get_subcommand("bench")->got_subcommand("scaling"))
     return cli::benchScaling(scaling);
+  if (app.get_subcommand("bench")->got_subcommand("pool"))
+    return cli::benchPool(pool);
   return cli::benchPlacement(placement);
 }

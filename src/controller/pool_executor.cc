@@ -5,6 +5,7 @@
 #include "api/shadow_placement.h"
 #include "common/log.h"
 #include "common/overloaded.h"
+#include "controller/object_fields.h"
 #include "controller/pool_reconciler.h"
 #include "kube_core/time.h"
 
@@ -12,6 +13,7 @@ namespace umbra::controller {
 
 using kube::Json;
 using namespace pool_write;
+using fields::ownedBy;
 
 namespace {
 
@@ -94,13 +96,20 @@ Status ShadowPoolReconciler::execute(const PoolInput& in, const PoolPlan& plan,
               return okStatus();
             },
             [&](const CreateShadow& c) -> Status {
+              const std::string name = c.vm["metadata"].value("name", "");
               auto r = d_.client.create(api::virtualMachines(), in.ns, c.vm);
               if (!r.ok() && !r.error().is(ErrorKind::AlreadyExists))
-                return r.error().wrap("while creating shadow VM " + in.ns + "/" +
-                                      c.vm["metadata"].value("name", ""));
+                return r.error().wrap("while creating shadow VM " + in.ns + "/" + name);
+              if (!r.ok()) {
+                // Ours from a pass before a restart, or someone else's VM by that name.
+                auto existing = d_.client.get(api::virtualMachines(), {in.ns, name});
+                if (existing.ok() && !ownedBy(*existing, in.uid))
+                  return Error::make(ErrorKind::Conflict,
+                                     "VirtualMachine " + in.ns + "/" + name +
+                                         " exists and is not a shadow of ShadowPool " + in.key());
+              }
               acted = true;
-              log::info("shadow created",
-                        {{"pool", in.key()}, {"shadow", c.vm["metadata"].value("name", "")}});
+              log::info("shadow created", {{"pool", in.key()}, {"shadow", name}});
               return okStatus();
             },
             [&](const StartShadow& s) -> Status {

@@ -10,6 +10,7 @@
 #include "kube_core/quantity.h"
 #include "kube_core/time.h"
 #include "scaling/engine.h"
+#include "scaling/pattern.h"
 
 namespace umbra::controller {
 
@@ -22,7 +23,7 @@ using namespace pool_write;
 using namespace pool_parts;
 
 std::string shadowName(const std::string& pool, int index) {
-  return pool + "-" + std::to_string(index);
+  return pool + "-shadow-" + std::to_string(index);
 }
 
 PoolPlan planPool(const PoolInput& in, const PoolWorld& w, SystemTime now) {
@@ -135,23 +136,31 @@ PoolPlan planPool(const PoolInput& in, const PoolWorld& w, SystemTime now) {
   // forecast's p90 (or an announced load) at the target utilisation; at least minShadows.
   const double expected = std::max(pred.p90, announced);
   const double deficit = expected / target - w.servingVcpus;
-  const int forecastShadows =
-      deficit > 0 ? static_cast<int>(std::ceil(deficit / perShadow - 1e-9)) : 0;
+  // And enough for a sudden rise the level forecast does not see: the 99th percentile of the
+  // history's rises over a cold start's time (a minute), which a refill could not follow.
+  const size_t riseLag = static_cast<size_t>(std::max<int64_t>(
+      1, (60000 + s.interval.count() - 1) / std::max<int64_t>(1, s.interval.count())));
+  const double rise = scaling::riseQuantile(w.demand, riseLag, 0.99) / target;
+  const int riseShadows = static_cast<int>(std::ceil(rise / perShadow - 1e-9));
+  const int forecastShadows = std::max(
+      deficit > 0 ? static_cast<int>(std::ceil(deficit / perShadow - 1e-9)) : 0, riseShadows);
   const int room = std::max(0, s.maxShadows - static_cast<int>(active.size() + activating.size()));
   const int reserve = std::min(room, std::max(s.minShadows, forecastShadows));
   std::string reserveWhy =
-      forecastShadows > s.minShadows
-          ? "the " +
+      forecastShadows <= s.minShadows ? "spec.minShadows"
+      : rise > deficit
+          ? "the history's sudden rises (99th percentile " + num(rise) +
+                " vCPUs within a minute at " + num(target * 100) + " % utilisation)"
+          : "the " +
                 std::string(announced > pred.p90
                                 ? "announced load " + num(announced) + " vCPUs of " + announcedBy
                                 : "forecast's p90 " + num(pred.p90) + " vCPUs") +
                 " at " + num(target * 100) + " % utilisation needs " + num(deficit) +
-                " vCPUs more than the " + num(w.servingVcpus) + " serving"
-          : "spec.minShadows";
+                " vCPUs more than the " + num(w.servingVcpus) + " serving";
   if (reserve < std::max(s.minShadows, forecastShadows))
     reserveWhy += "; capped by spec.maxShadows";
 
-  // Activation: resume one in progress, else start one when the trigger fires.
+  // Activation: resume those in progress, else start a round when the trigger fires.
   const auto activate = [&](const PoolShadow& sh, bool fresh) {
     if (fresh)
       plan.writes.push_back(MarkActivation{sh.name, now, w.trigger.value_or(0)});
@@ -175,25 +184,50 @@ PoolPlan planPool(const PoolInput& in, const PoolWorld& w, SystemTime now) {
           sh.name, w.fullSockets, w.fullGuest > 0 ? kube::formatMebibytes(w.fullGuest) : ""});
   };
   const bool fired = w.trigger && *w.trigger >= s.threshold;
-  bool activatedNow = false, coldStarted = false;
+  bool activatedNow = false;
   for (const PoolShadow* sh : activating)
     activate(*sh, false);
   std::optional<SystemTime> lastServing;
   for (const PoolShadow* sh : active)
     if (sh->servingSince && (!lastServing || *sh->servingSince > *lastServing))
       lastServing = sh->servingSince;
-  // One activation at a time, and one interval after the last to see its effect on the trigger.
+  // One round at a time, and one interval after the last to see its effect on the trigger.
   const bool settled = activating.empty() && (!lastServing || now - *lastServing >= interval);
+  // One round: as many shadows as the missing capacity needs. Utilisation saturates at 1, so the
+  // trigger alone understates it (at most 1/threshold of what serves); the round also covers the
+  // history's sudden rise and the forecast's deficit. The next round waits for these to serve and
+  // an interval, to see their effect.
+  int activatedCount = 0, coldCount = 0;
   if (fired && settled) {
-    if (!dormant.empty()) {
-      const PoolShadow& sh = *dormant.front();
-      activate(sh, true);
-      activatedNow = true;
+    int round = 1;
+    if (utilisation)
+      round = std::max(
+          round, static_cast<int>(std::ceil(
+                     (*w.trigger * w.servingVcpus / target - w.servingVcpus) / perShadow - 1e-9)));
+    // A round that follows the last one while the trigger still fires (within a few intervals of
+    // it) doubles it: the trigger, saturated, cannot say how much more is missing.
+    if (st.lastRoundAt && now - *st.lastRoundAt <= 4 * interval + std::chrono::seconds(60))
+      round = std::max(round, 2 * st.lastRoundSize);
+    round = std::max({round, riseShadows,
+                      deficit > 0 ? static_cast<int>(std::ceil(deficit / perShadow - 1e-9)) : 0});
+    std::string names_;
+    for (const PoolShadow* sh : dormant) {
+      if (activatedCount >= round)
+        break;
+      activate(*sh, true);
+      names_ += (names_.empty() ? "" : ", ") + sh->name;
+      ++activatedCount;
+    }
+    activatedNow = activatedCount > 0;
+    if (activatedNow)
       postEvent(EventType::Normal, "Activating", "Activate",
                 "trigger " + num(*w.trigger) + " >= " + num(s.threshold) + ": activating " +
                     std::string(s.dormant == api::DormantState::Paused ? "paused" : "halted") +
-                    " shadow " + sh.name);
-    } else if (live < s.maxShadows) {
+                    " shadow(s) " + names_ + " (" + std::to_string(round) + " wanted)");
+    st.lastRoundAt = now;
+    st.lastRoundSize = round;
+    // No dormant shadow left for the rest: cold starts, as far as maxShadows allows.
+    for (int left = round - activatedCount; left > 0 && live + coldCount < s.maxShadows; --left) {
       int index = 0;
       while (names.count(shadowName(in.name, index)))
         ++index;
@@ -205,19 +239,21 @@ PoolPlan planPool(const PoolInput& in, const PoolWorld& w, SystemTime now) {
           {api::ActivationTriggerAnnotation, num(w.trigger.value_or(0))},
           {api::ColdStartAnnotation, "true"}};
       plan.writes.push_back(CreateShadow{vm});
-      coldStarted = true;
+      ++coldCount;
       postEvent(EventType::Warning, "NoShadowLeft", "ColdStart",
                 "trigger " + num(*w.trigger) + " >= " + num(s.threshold) +
-                    " and no dormant shadow: cold-starting " + name);
-    } else {
-      postEvent(EventType::Warning, "NoShadowLeft", "Activate",
-                "trigger " + num(*w.trigger) + " >= " + num(s.threshold) +
-                    " but the pool is at spec.maxShadows (" + std::to_string(s.maxShadows) + ")");
+                    " and no dormant shadow left: cold-starting " + name);
     }
+    if (activatedCount + coldCount < round)
+      postEvent(EventType::Warning, "NoShadowLeft", "Activate",
+                "trigger " + num(*w.trigger) + " >= " + num(s.threshold) + ": " +
+                    std::to_string(round - activatedCount - coldCount) +
+                    " more wanted, but the pool is at spec.maxShadows (" +
+                    std::to_string(s.maxShadows) + ")");
   }
 
   // Refill: dormant shadows (and those on their way) up to the reserve.
-  int waiting = static_cast<int>(dormant.size() + creating.size()) - (activatedNow ? 1 : 0);
+  int waiting = static_cast<int>(dormant.size() + creating.size()) - activatedCount;
   for (const PoolShadow* sh : creating) {
     if (s.dormant != api::DormantState::Paused)
       continue;
@@ -228,7 +264,7 @@ PoolPlan planPool(const PoolInput& in, const PoolWorld& w, SystemTime now) {
     if (sh->running && !sh->paused && !sh->serving)
       plan.writes.push_back(PauseShadow{sh->name});
   }
-  int total = live + (coldStarted ? 1 : 0);
+  int total = live + coldCount;
   for (int i = 0; waiting < reserve && total < s.maxShadows; ++i) {
     int index = 0;
     while (names.count(shadowName(in.name, index)))
@@ -270,7 +306,7 @@ PoolPlan planPool(const PoolInput& in, const PoolWorld& w, SystemTime now) {
                                                           : " stops serving and is deleted"));
     st.lowSince = now;  // one per idleAfter
   }
-  const int surplus = static_cast<int>(dormant.size()) - (activatedNow ? 1 : 0) - reserve;
+  const int surplus = static_cast<int>(dormant.size()) - activatedCount - reserve;
   if (surplus <= 0)
     st.surplusSince.reset();
   else if (!st.surplusSince)
@@ -298,62 +334,9 @@ PoolPlan planPool(const PoolInput& in, const PoolWorld& w, SystemTime now) {
   }
   st.costUpdated = now;
 
-  // The last activation, from its shadow's marks: the newest mark, unless an older one shows again
-  // after a newer one was cleared (a deactivation), which was recorded and counted already.
-  const PoolShadow* newest = nullptr;
-  for (const auto& sh : w.shadows)
-    if (sh.activationStarted && (!newest || *sh.activationStarted > *newest->activationStarted))
-      newest = &sh;
-  const std::optional<SystemTime> recorded =
-      kube::parseTime(in.status.lastActivation.value("time", ""));
-  if (newest && (!recorded || *newest->activationStarted >= *recorded)) {
-    Json last = {{"time", kube::formatMicroTime(*newest->activationStarted)},
-                 {"shadow", newest->name},
-                 {"triggerValue", num(newest->activationTrigger)}};
-    std::string summary = newest->name;
-    if (newest->servingSince) {
-      const double serving =
-          std::max(0.0, seconds(*newest->servingSince - *newest->activationStarted));
-      last["timeToServingSeconds"] = num(serving);
-      summary += " serving in " + num(serving) + " s";
-      const bool full = s.baselinePercent >= 100 || newest->sockets >= w.fullSockets;
-      if (full) {
-        const std::optional<SystemTime> at =
-            s.baselinePercent >= 100 ? newest->servingSince : newest->hotplugDone;
-        if (at) {
-          const double capacity = std::max(serving, seconds(*at - *newest->activationStarted));
-          last["timeToCapacitySeconds"] = num(capacity);
-          summary += ", full capacity in " + num(capacity) + " s";
-        }
-      }
-      // Counted once, when its serving time is first known (a pass killed mid-activation leaves
-      // the count to the pass that finishes it): an activation and the cold start it saved, or a
-      // cold start.
-      if (in.status.lastActivation.value("time", "") != last["time"] ||
-          !in.status.lastActivation.contains("timeToServingSeconds")) {
-        if (newest->coldStart) {
-          st.coldStarts += 1;
-        } else {
-          st.activations += 1;
-          st.coldStartSecondsAvoided += std::max(0.0, ColdStartSeconds - serving);
-        }
-      }
-    } else {
-      summary += " activating";
-    }
-    last["summary"] = summary;
-    st.lastActivation = last;
-  }
+  recordLastActivation(in, w, st);
 
   // The report.
-  Json shadows = Json::array();
-  for (const auto& sh : w.shadows) {
-    Json e = {{"name", sh.name},
-              {"state", sh.deleting ? "Deleting" : toString(phaseOf(sh, s.dormant))}};
-    if (!sh.node.empty())
-      e["node"] = sh.node;
-    shadows.push_back(e);
-  }
   for (const auto& [n, phase] : noticePhases) {
     Json e = {{"name", n->object["metadata"].value("name", "")}, {"phase", phase}};
     if (phase == "Active")
@@ -363,26 +346,12 @@ PoolPlan planPool(const PoolInput& in, const PoolWorld& w, SystemTime now) {
   Json report = {{"dormant", static_cast<int>(dormant.size())},
                  {"activating", static_cast<int>(activating.size())},
                  {"active", static_cast<int>(active.size())},
-                 {"shadows", shadows},
+                 {"shadows", shadowsReport(w, s.dormant)},
                  {"reserve", {{"shadows", reserve}, {"reason", reserveWhy}}},
                  {"notices", noticeReport}};
-  if (w.trigger)
-    report["trigger"] = {{"time", kube::formatTime(now)},
-                         {"value", num(*w.trigger)},
-                         {"threshold", num(s.threshold)},
-                         {"summary", num(*w.trigger) + "/" + num(s.threshold)}};
-  if (!w.demand.empty())
-    report["predicted"] = {{"horizon", kube::formatDuration(s.horizon)},
-                           {"model", pred.model},
-                           {"p50", num(pred.p50)},
-                           {"p90", num(pred.p90)},
-                           {"summary", num(pred.p50) + "/" + num(pred.p90) + " vCPUs"}};
-  char cost[160];
-  std::snprintf(cost, sizeof cost, "%.2f GiB-h paused, %.2f node-h reserved, %d activations",
-                st.pausedMemoryGiBHours, st.reservedNodeHours, st.activations);
-  report["cost"] = {{"summary", cost}};
+  addMeasures(report, in, w, pred, st, now);
   st.report = report;
-  const int holding = static_cast<int>(dormant.size()) - (activatedNow ? 1 : 0);
+  const int holding = static_cast<int>(dormant.size()) - activatedCount;
   if (holding >= reserve)
     api::setCondition(st.conditions, cond::Ready, true, "ReserveHeld",
                       std::to_string(holding) + " dormant shadow(s) held (reserve " +

@@ -79,7 +79,7 @@ struct PoolPlan {
 // performance job); what an activation from a paused shadow saves against a cold start.
 inline constexpr double ColdStartSeconds = 27;
 
-// Decides the pass. Pure. Order: reserved nodes, the activation's steps (mark, unpause, serve,
+// Decides the pass. Pure. Order: reserved nodes, the activations' steps (mark, unpause, serve,
 // resize), then refills, decommissions, the status, notices' statuses, Events. Each step is
 // idempotent and found again by the next pass, so a pass killed anywhere neither repeats an
 // activation nor loses a shadow.

@@ -1,5 +1,7 @@
 #include "controller/pool_plan_parts.h"
 
+#include "controller/pool_plan.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -140,6 +142,88 @@ std::string noticePhase(const api::LoadNoticeSpec& n, SystemTime now) {
   if (now >= n.start - n.leadTime)
     return "Active";
   return "Scheduled";
+}
+
+void recordLastActivation(const PoolInput& in, const PoolWorld& w, api::ShadowPoolStatus& st) {
+  const api::ShadowPoolSpec& spec = *in.spec;
+  // The last activation, from its shadow's marks: the newest mark, unless an older one shows again
+  // after a newer one was cleared (a deactivation), which was recorded and counted already.
+  const PoolShadow* newest = nullptr;
+  for (const auto& sh : w.shadows)
+    if (sh.activationStarted && (!newest || *sh.activationStarted > *newest->activationStarted))
+      newest = &sh;
+  const std::optional<SystemTime> recorded =
+      kube::parseTime(in.status.lastActivation.value("time", ""));
+  if (newest && (!recorded || *newest->activationStarted >= *recorded)) {
+    Json last = {{"time", kube::formatMicroTime(*newest->activationStarted)},
+                 {"shadow", newest->name},
+                 {"triggerValue", num(newest->activationTrigger)}};
+    std::string summary = newest->name;
+    if (newest->servingSince) {
+      const double serving =
+          std::max(0.0, seconds(*newest->servingSince - *newest->activationStarted));
+      last["timeToServingSeconds"] = num(serving);
+      summary += " serving in " + num(serving) + " s";
+      const bool full = spec.baselinePercent >= 100 || newest->sockets >= w.fullSockets;
+      if (full) {
+        const std::optional<SystemTime> at =
+            spec.baselinePercent >= 100 ? newest->servingSince : newest->hotplugDone;
+        if (at) {
+          const double capacity = std::max(serving, seconds(*at - *newest->activationStarted));
+          last["timeToCapacitySeconds"] = num(capacity);
+          summary += ", full capacity in " + num(capacity) + " s";
+        }
+      }
+      // Counted once, when its serving time is first known (a pass killed mid-activation leaves
+      // the count to the pass that finishes it): an activation and the cold start it saved, or a
+      // cold start.
+      if (in.status.lastActivation.value("time", "") != last["time"] ||
+          !in.status.lastActivation.contains("timeToServingSeconds")) {
+        if (newest->coldStart) {
+          st.coldStarts += 1;
+        } else {
+          st.activations += 1;
+          st.coldStartSecondsAvoided += std::max(0.0, ColdStartSeconds - serving);
+        }
+      }
+    } else {
+      summary += " activating";
+    }
+    last["summary"] = summary;
+    st.lastActivation = last;
+  }
+}
+
+Json shadowsReport(const PoolWorld& w, api::DormantState dormant) {
+  Json shadows = Json::array();
+  for (const auto& sh : w.shadows) {
+    Json e = {{"name", sh.name},
+              {"state", sh.deleting ? "Deleting" : toString(phaseOf(sh, dormant))}};
+    if (!sh.node.empty())
+      e["node"] = sh.node;
+    shadows.push_back(e);
+  }
+  return shadows;
+}
+
+void addMeasures(Json& report, const PoolInput& in, const PoolWorld& w, const Prediction& pred,
+                 const api::ShadowPoolStatus& st, SystemTime now) {
+  const api::ShadowPoolSpec& s = *in.spec;
+  if (w.trigger)
+    report["trigger"] = {{"time", kube::formatTime(now)},
+                         {"value", num(*w.trigger)},
+                         {"threshold", num(s.threshold)},
+                         {"summary", num(*w.trigger) + "/" + num(s.threshold)}};
+  if (!w.demand.empty())
+    report["predicted"] = {{"horizon", kube::formatDuration(s.horizon)},
+                           {"model", pred.model},
+                           {"p50", num(pred.p50)},
+                           {"p90", num(pred.p90)},
+                           {"summary", num(pred.p50) + "/" + num(pred.p90) + " vCPUs"}};
+  char cost[160];
+  std::snprintf(cost, sizeof cost, "%.2f GiB-h paused, %.2f node-h reserved, %d activations",
+                st.pausedMemoryGiBHours, st.reservedNodeHours, st.activations);
+  report["cost"] = {{"summary", cost}};
 }
 
 }  // namespace umbra::controller::pool_parts

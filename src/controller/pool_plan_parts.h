@@ -41,4 +41,15 @@ Prediction predict(const api::ShadowPoolSpec& s, const PoolWorld& w);
 // A notice's phase at `now`: Scheduled before its lead time, Active until its end, then Expired.
 std::string noticePhase(const api::LoadNoticeSpec& n, SystemTime now);
 
+// The last activation into `st.lastActivation`, from its shadow's marks: when, which shadow, the
+// trigger's value, seconds to serving and to full capacity; counted (an activation and the cold
+// start it saved, or a cold start) once, when its serving time is first known.
+void recordLastActivation(const PoolInput& in, const PoolWorld& w, api::ShadowPoolStatus& st);
+
+// status.shadows: every shadow's name, phase (or Deleting) and node.
+kube::Json shadowsReport(const PoolWorld& w, api::DormantState dormant);
+// status.trigger, status.predicted and the cost's summary into `report`.
+void addMeasures(kube::Json& report, const PoolInput& in, const PoolWorld& w,
+                 const Prediction& pred, const api::ShadowPoolStatus& st, SystemTime now);
+
 }  // namespace umbra::controller::pool_parts

@@ -50,4 +50,17 @@ std::vector<Period> detectPeriods(std::span<const double> values, double stepSec
   return out;
 }
 
+double riseQuantile(std::span<const double> values, size_t lagSteps, double q) {
+  if (lagSteps == 0 || values.size() <= lagSteps)
+    return 0;
+  std::vector<double> rises;
+  rises.reserve(values.size() - lagSteps);
+  for (size_t t = lagSteps; t < values.size(); ++t)
+    rises.push_back(std::max(0.0, values[t] - values[t - lagSteps]));
+  const size_t at = std::min(
+      rises.size() - 1, static_cast<size_t>(std::ceil(q * static_cast<double>(rises.size() - 1))));
+  std::nth_element(rises.begin(), rises.begin() + static_cast<long>(at), rises.end());
+  return rises[at];
+}
+
 }  // namespace umbra::scaling

@@ -24,6 +24,12 @@ struct PatternOptions {
 std::vector<Period> detectPeriods(std::span<const double> values, double stepSeconds,
                                   const PatternOptions& options = {});
 
+// How fast the series has risen: the `q`-quantile of its rises over `lagSteps` steps (values[t] -
+// values[t - lagSteps], falls counted as 0 rises), over the whole series; 0 for a series shorter
+// than lagSteps + 1. A reserve that must cover what can arrive before more capacity is ready
+// (a cold start) reads it at that lag: the level forecast's band does not see a sudden jump.
+double riseQuantile(std::span<const double> values, size_t lagSteps, double q);
+
 // The sample autocorrelation of `values` at `lag` (0 when undefined).
 double autocorrelation(std::span<const double> values, size_t lag);
 

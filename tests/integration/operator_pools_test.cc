@@ -5,6 +5,7 @@
 // shrinking.
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -30,8 +31,8 @@ const kube::ResourceType& apiServices() {
 class ShadowPoolTest : public OperatorBinaryTest {
  protected:
   // A cluster of a and b (the workload's) and r (labelled to be reserved), umbra-sim replaying
-  // `trace` (one utilisation value per 300 s slot, 60 times faster) and serving virt-api.
-  std::string startCluster(const std::vector<double>& trace) {
+  // `trace` (one utilisation value per 300 s slot, `speed` times faster) and serving virt-api.
+  std::string startCluster(const std::vector<double>& trace, int speed = 60) {
     const std::string traces = modelDir() + "/traces";
     std::filesystem::create_directories(traces);
     std::ofstream csv(traces + "/load.csv");
@@ -40,9 +41,10 @@ class ShadowPoolTest : public OperatorBinaryTest {
       csv << "load," << slot * 300 << "," << trace[slot] << ",0.3,0,0\n";
     csv.close();
     nodeLabels_["r"] = "umbra.test/reserve: " + ns_.name();
-    const std::string config = startSimulatedCluster(
-        {{"a", 0.05}, {"b", 0.05}, {"r", 0.05}}, false, "",
-        {"--traces", traces, "--trace-speed", "60", "--virt-api-addr", "127.0.0.1:0"});
+    const std::string config =
+        startSimulatedCluster({{"a", 0.05}, {"b", 0.05}, {"r", 0.05}}, false, "",
+                              {"--traces", traces, "--trace-speed", std::to_string(speed),
+                               "--virt-api-addr", "127.0.0.1:0"});
     EXPECT_TRUE(eventually(
         [&] {
           auto s = admin_->get(apiServices(), {"", "v1.subresources.kubevirt.io"});
@@ -172,12 +174,17 @@ class ShadowPoolTest : public OperatorBinaryTest {
 };
 
 TEST_F(ShadowPoolTest, PausedShadowsOnReservedHostsActivateOnASurgeSurviveSigkillAndShrink) {
-  // 2 min low (0.2 of 4 vCPUs on the 2 of web: utilisation 0.4), 3 min of surge (0.95: web alone
-  // would need 3.8 vCPUs), then low again.
+  // At 120 times real time (2.5 s a slot): 2 min low (0.2 of 4 vCPUs on the 2 of web:
+  // utilisation 0.4), a 90 s ramp to 0.95 (web alone would need 3.8 vCPUs), 90 s there, a 90 s
+  // ramp down, then low. (A sudden jump would be held in reserve for the whole history window:
+  // the ramp keeps the shrink within the test's time.)
   std::vector<double> trace;
-  for (int slot = 0; slot < 200; ++slot)
-    trace.push_back(slot >= 24 && slot < 60 ? 0.95 : 0.2);
-  const std::string config = startCluster(trace);
+  for (int slot = 0; slot < 400; ++slot) {
+    const double up = std::clamp((slot - 48) / 36.0, 0.0, 1.0);
+    const double down = std::clamp((slot - 120) / 36.0, 0.0, 1.0);
+    trace.push_back(0.2 + 0.75 * (up - down));
+  }
+  const std::string config = startCluster(trace, 120);
   auto op = startOperator(config);
   ASSERT_TRUE(ready()) << logTail();
   const auto simStart = std::chrono::steady_clock::now();
@@ -253,7 +260,7 @@ TEST_F(ShadowPoolTest, PausedShadowsOnReservedHostsActivateOnASurgeSurviveSigkil
       std::chrono::duration<double>(std::chrono::steady_clock::now() - simStart).count();
   const Json atKill = get(api::virtualMachineInstances(), marked);
   std::cout << "[ figure ] activation began " << surgeSeen << " s after the simulator started "
-            << "(surge at 120 s of replay); SIGKILLed with " << marked << " "
+            << "(the ramp begins at 120 s); SIGKILLed with " << marked << " "
             << (pausedVmi(atKill) ? "still paused" : "unpaused") << ", "
             << (atKill["metadata"]["labels"].contains("app") ? "labelled" : "not labelled")
             << std::endl;
@@ -300,9 +307,9 @@ TEST_F(ShadowPoolTest, PausedShadowsOnReservedHostsActivateOnASurgeSurviveSigkil
   std::cout << "[ figure ] second activation (no kill) " << poolStatus()["lastActivation"].dump()
             << std::endl;
 
-  // After the surge (300 s of replay) the trigger stays low: the active shadows go back to
+  // After the ramp down the trigger stays low: the active shadows go back to
   // sleep one per idleAfter, and the surplus dormant shadows go.
-  ASSERT_TRUE(eventually([&] { return serving() == 0; }, 240s)) << poolStatus().dump() << logTail();
+  ASSERT_TRUE(eventually([&] { return serving() == 0; }, 360s)) << poolStatus().dump() << logTail();
   EXPECT_NE(events().find("Deactivated"), std::string::npos) << events();
   const size_t peak = std::max(names.size(), shadowVms().size());
   ASSERT_TRUE(eventually([&] { return shadowVms().size() < peak; }, 120s))

@@ -163,7 +163,7 @@ TEST(PoolPlanTest, AnEmptyPoolCreatesAHaltedShadowWithoutTheServiceLabelAndStart
   const PoolPlan p = planPool(in, world(in), Now);
   EXPECT_EQ(kinds(p), "Create Start Status");
   const Json vm = writesOf<CreateShadow>(p)[0]->vm;
-  EXPECT_EQ(vm["metadata"]["name"], "web-0");
+  EXPECT_EQ(vm["metadata"]["name"], "web-shadow-0");
   EXPECT_EQ(vm["spec"]["runStrategy"], "Halted");
   EXPECT_EQ(vm["metadata"]["labels"][api::ShadowStateLabel], "dormant");
   EXPECT_EQ(vm["metadata"]["ownerReferences"][0]["uid"], "u-1");
@@ -200,49 +200,49 @@ TEST(PoolPlanTest, ReservedHostsAreLabelledAndTaintedAndTheShadowsSelectAndToler
 TEST(PoolPlanTest, TheTriggerActivatesADormantShadowMarkFirstThenUnpauseThenTheLabel) {
   const PoolInput in = pool(poolSpec());
   PoolWorld w = world(in, 0.9);
-  w.shadows = {dormantShadow("web-0")};
+  w.shadows = {dormantShadow("web-shadow-0")};
   const PoolPlan p = planPool(in, w, Now);
   // Mark (a restart resumes this shadow), unpause, label; then the refill of the reserve.
   EXPECT_EQ(kinds(p), "Mark Unpause Serve Create Start Status");
   EXPECT_TRUE(writesOf<ServeShadow>(p)[0]->stamp);
-  EXPECT_EQ(writesOf<CreateShadow>(p)[0]->vm["metadata"]["name"], "web-1") << "refilled";
+  EXPECT_EQ(writesOf<CreateShadow>(p)[0]->vm["metadata"]["name"], "web-shadow-1") << "refilled";
   EXPECT_EQ(statusOf(p).activations, 0) << "counted once it serves";
   EXPECT_NE(events(p).find("Activating: trigger 0.9 >= 0.8"), std::string::npos) << events(p);
-  EXPECT_NE(events(p).find("Activated: web-0 serves"), std::string::npos) << events(p);
+  EXPECT_NE(events(p).find("Activated: web-shadow-0 serves"), std::string::npos) << events(p);
 }
 
 TEST(PoolPlanTest, AKilledActivationIsResumedOnTheSameShadowAndNoOtherIsStarted) {
   const PoolInput in = pool(poolSpec());
   PoolWorld w = world(in, 0.95);
-  PoolShadow marked = dormantShadow("web-0");
+  PoolShadow marked = dormantShadow("web-shadow-0");
   marked.activationStarted = Now - 3s;
   marked.paused = false;  // unpaused before the kill, not yet labelled
-  w.shadows = {marked, dormantShadow("web-1")};
+  w.shadows = {marked, dormantShadow("web-shadow-1")};
   const PoolPlan p = planPool(in, w, Now);
   EXPECT_TRUE(writesOf<MarkActivation>(p).empty()) << kinds(p);
   EXPECT_TRUE(writesOf<UnpauseShadow>(p).empty()) << kinds(p);
   ASSERT_EQ(writesOf<ServeShadow>(p).size(), 1u);
-  EXPECT_EQ(writesOf<ServeShadow>(p)[0]->name, "web-0");
+  EXPECT_EQ(writesOf<ServeShadow>(p)[0]->name, "web-shadow-0");
   EXPECT_EQ(statusOf(p).activations, 0) << "not counted twice";
 }
 
 TEST(PoolPlanTest, NoSecondActivationUntilTheLastHasServedForAnInterval) {
   const PoolInput in = pool(poolSpec());
   PoolWorld w = world(in, 0.95);
-  PoolShadow a = activeShadow("web-0");
+  PoolShadow a = activeShadow("web-shadow-0");
   a.servingSince = Now - 4s;
-  w.shadows = {a, dormantShadow("web-1")};
+  w.shadows = {a, dormantShadow("web-shadow-1")};
   EXPECT_TRUE(writesOf<MarkActivation>(planPool(in, w, Now)).empty());
   w.shadows[0].servingSince = Now - 11s;
   const PoolPlan p = planPool(in, w, Now);
   ASSERT_EQ(writesOf<MarkActivation>(p).size(), 1u);
-  EXPECT_EQ(writesOf<MarkActivation>(p)[0]->name, "web-1");
+  EXPECT_EQ(writesOf<MarkActivation>(p)[0]->name, "web-shadow-1");
 }
 
 TEST(PoolPlanTest, NoDormantShadowLeftColdStartsOneServingAndSaysSo) {
   const PoolInput in = pool(poolSpec());
   PoolWorld w = world(in, 0.9);
-  w.shadows = {activeShadow("web-0")};
+  w.shadows = {activeShadow("web-shadow-0")};
   const PoolPlan p = planPool(in, w, Now);
   const auto created = writesOf<CreateShadow>(p);
   ASSERT_GE(created.size(), 1u);
@@ -252,7 +252,8 @@ TEST(PoolPlanTest, NoDormantShadowLeftColdStartsOneServingAndSaysSo) {
   EXPECT_EQ(vm["metadata"]["annotations"][api::ColdStartAnnotation], "true");
   EXPECT_NE(events(p).find("NoShadowLeft"), std::string::npos);
 
-  w.shadows = {activeShadow("web-0"), activeShadow("web-1"), activeShadow("web-2")};
+  w.shadows = {activeShadow("web-shadow-0"), activeShadow("web-shadow-1"),
+               activeShadow("web-shadow-2")};
   const PoolPlan full = planPool(in, w, Now);
   EXPECT_TRUE(writesOf<CreateShadow>(full).empty()) << "at maxShadows";
   EXPECT_NE(events(full).find("at spec.maxShadows (3)"), std::string::npos) << events(full);
@@ -261,7 +262,7 @@ TEST(PoolPlanTest, NoDormantShadowLeftColdStartsOneServingAndSaysSo) {
 TEST(PoolPlanTest, AnIdleActiveShadowStopsServingThenIsPausedAfterIdleAfter) {
   const PoolInput in = pool(poolSpec());
   PoolWorld w = world(in, 0.2);
-  w.shadows = {activeShadow("web-0"), dormantShadow("web-1")};
+  w.shadows = {activeShadow("web-shadow-0"), dormantShadow("web-shadow-1")};
   const PoolPlan first = planPool(in, w, Now);
   EXPECT_TRUE(writesOf<PauseShadow>(first).empty()) << "low, but not for idleAfter yet";
   ASSERT_TRUE(statusOf(first).lowSince);
@@ -277,18 +278,19 @@ TEST(PoolPlanTest, AnIdleActiveShadowStopsServingThenIsPausedAfterIdleAfter) {
 TEST(PoolPlanTest, DormantShadowsAboveTheReserveGoAfterIdleAfterNewestFirst) {
   const PoolInput in = pool(poolSpec());
   PoolWorld w = world(in, 0.3);
-  w.shadows = {dormantShadow("web-0"), dormantShadow("web-1"), dormantShadow("web-2")};
+  w.shadows = {dormantShadow("web-shadow-0"), dormantShadow("web-shadow-1"),
+               dormantShadow("web-shadow-2")};
   const PoolPlan first = planPool(in, w, Now);
   EXPECT_TRUE(writesOf<DeleteShadow>(first).empty());
   const PoolPlan later = planPool(pool(poolSpec(), api::toJson(statusOf(first))), w, Now + 61s);
   ASSERT_EQ(writesOf<DeleteShadow>(later).size(), 1u);
-  EXPECT_EQ(writesOf<DeleteShadow>(later)[0]->name, "web-2");
+  EXPECT_EQ(writesOf<DeleteShadow>(later)[0]->name, "web-shadow-2");
 }
 
 TEST(PoolPlanTest, ALoadNoticeRaisesTheReserveFromItsLeadTimeUntilItsEnd) {
   const PoolInput in = pool(poolSpec());
   PoolWorld w = world(in, 0.3);
-  w.shadows = {dormantShadow("web-0")};
+  w.shadows = {dormantShadow("web-shadow-0")};
   NoticeView n;
   n.object = {{"metadata", {{"name", "launch"}, {"generation", 1}}},
               {"spec",
@@ -313,21 +315,78 @@ TEST(PoolPlanTest, ALoadNoticeRaisesTheReserveFromItsLeadTimeUntilItsEnd) {
   EXPECT_EQ(writesOf<WriteNoticeStatus>(after)[0]->status["phase"], "Expired");
 }
 
+TEST(PoolPlanTest, TheHistorysSuddenRisesAreHeldInReserveTooNotOnlyTheForecast) {
+  const PoolInput in = pool(poolSpec({{"maxShadows", 5}}));
+  PoolWorld w = world(in, 0.3);
+  w.shadows = {dormantShadow("web-shadow-0")};
+  // Flat at 2 vCPUs for 100 steps of 10 s, then one jump to 8 and back, 60 steps ago.
+  w.demand.assign(100, 2.0);
+  w.demand.insert(w.demand.end(), 10, 8.0);
+  w.demand.insert(w.demand.end(), 50, 2.0);
+  const PoolPlan p = planPool(in, w, Now);
+  // A rise of 6 vCPUs within a minute at 0.8: 7.5 vCPUs, two shadows of 4.
+  const Json report = api::toJson(statusOf(p));
+  EXPECT_EQ(report["reserve"]["shadows"], 2) << report.dump();
+  EXPECT_NE(report["reserve"]["reason"].get<std::string>().find("sudden rises"), std::string::npos)
+      << report.dump();
+  EXPECT_EQ(writesOf<CreateShadow>(p).size(), 1u);
+}
+
+TEST(PoolPlanTest, ARoundActivatesWhatTheSaturatedTriggerCannotShowTheHistorysRise) {
+  const PoolInput in = pool(poolSpec({{"maxShadows", 5}}));
+  PoolWorld w = world(in, 1.0);  // saturated: the trigger alone asks for one shadow
+  w.shadows = {dormantShadow("web-shadow-0"), dormantShadow("web-shadow-1"),
+               dormantShadow("web-shadow-2")};
+  w.demand.assign(100, 2.0);
+  w.demand.insert(w.demand.end(), 10, 8.0);  // a rise of 6 vCPUs within a minute, 50 steps ago
+  w.demand.insert(w.demand.end(), 50, 2.0);
+  const PoolPlan p = planPool(in, w, Now);
+  ASSERT_EQ(writesOf<MarkActivation>(p).size(), 2u) << kinds(p);
+  EXPECT_EQ(writesOf<UnpauseShadow>(p).size(), 2u);
+  EXPECT_NE(events(p).find("web-shadow-0, web-shadow-1 (2 wanted)"), std::string::npos)
+      << events(p);
+  // None left: the round's two are cold-started.
+  w.shadows = {activeShadow("web-shadow-0")};
+  const PoolPlan cold = planPool(in, w, Now);
+  int serving = 0;
+  for (const auto* c : writesOf<CreateShadow>(cold))
+    serving += c->vm["spec"]["runStrategy"] == "Always" ? 1 : 0;
+  EXPECT_EQ(serving, 2) << kinds(cold);
+}
+
+TEST(PoolPlanTest, ARoundThatFollowsWhileTheTriggerStillFiresIsDoubled) {
+  const PoolInput first = pool(poolSpec({{"maxShadows", 8}}));
+  PoolWorld w = world(first, 1.0);
+  PoolShadow a = activeShadow("web-shadow-0"), b = activeShadow("web-shadow-1");
+  a.servingSince = b.servingSince = Now - 20s;
+  w.shadows = {a, b};
+  for (int i = 2; i < 8; ++i)
+    w.shadows.push_back(dormantShadow("web-shadow-" + std::to_string(i)));
+  Json status = {{"lastRound", {{"time", kube::formatTime(Now - 25s)}, {"shadows", 2}}}};
+  const PoolPlan p = planPool(pool(first.object["spec"], status), w, Now);
+  EXPECT_EQ(writesOf<MarkActivation>(p).size(), 4u) << events(p);
+  EXPECT_EQ(api::toJson(statusOf(p))["lastRound"]["shadows"], 4);
+  // An hour later it is a new surge: no doubling.
+  status["lastRound"]["time"] = kube::formatTime(Now - 1h);
+  EXPECT_EQ(writesOf<MarkActivation>(planPool(pool(first.object["spec"], status), w, Now)).size(),
+            1u);
+}
+
 TEST(PoolPlanTest, ARestartBetweenWritesIsRepaired) {
   const PoolInput in = pool(poolSpec());
   PoolWorld w = world(in, 0.3);
   PoolShadow created;  // created, not started
-  created.name = "web-0";
+  created.name = "web-shadow-0";
   created.halted = true;
-  PoolShadow unserved = dormantShadow("web-1");  // stopped serving, not paused again
+  PoolShadow unserved = dormantShadow("web-shadow-1");  // stopped serving, not paused again
   unserved.paused = false;
   w.shadows = {created, unserved};
   const PoolPlan p = planPool(in, w, Now);
   ASSERT_EQ(writesOf<StartShadow>(p).size(), 1u);
-  EXPECT_EQ(writesOf<StartShadow>(p)[0]->name, "web-0");
+  EXPECT_EQ(writesOf<StartShadow>(p)[0]->name, "web-shadow-0");
   EXPECT_TRUE(writesOf<StartShadow>(p)[0]->paused);
   ASSERT_EQ(writesOf<PauseShadow>(p).size(), 1u);
-  EXPECT_EQ(writesOf<PauseShadow>(p)[0]->name, "web-1");
+  EXPECT_EQ(writesOf<PauseShadow>(p)[0]->name, "web-shadow-1");
   EXPECT_TRUE(writesOf<CreateShadow>(p).empty()) << "both count toward the reserve";
 }
 
@@ -340,7 +399,7 @@ TEST(PoolPlanTest, ASmallerBaselineHoldsLessAndIsHotpluggedToFullSizeOnActivatio
   EXPECT_EQ(domain["cpu"]["maxSockets"], 2);
   EXPECT_EQ(domain["memory"]["guest"], "2048Mi");
   EXPECT_EQ(domain["memory"]["maxGuest"], "4096Mi");
-  PoolShadow small = dormantShadow("web-0");
+  PoolShadow small = dormantShadow("web-shadow-0");
   small.sockets = 1;
   small.guest = 2 * GiB;
   w.shadows = {small};
@@ -354,7 +413,7 @@ TEST(PoolPlanTest, ASmallerBaselineHoldsLessAndIsHotpluggedToFullSizeOnActivatio
 TEST(PoolPlanTest, PausedMemoryAndReservedNodesAccumulateAsCost) {
   const PoolInput in = pool(poolSpec({{"reservedHosts", {{"nodeSelector", {{"p", "s"}}}}}}));
   PoolWorld w = world(in, 0.3);
-  w.shadows = {dormantShadow("web-0")};
+  w.shadows = {dormantShadow("web-shadow-0")};
   ReservedNode n;
   n.name = "r1";
   n.labelled = n.tainted = true;
@@ -369,10 +428,10 @@ TEST(PoolPlanTest, PausedMemoryAndReservedNodesAccumulateAsCost) {
 TEST(PoolPlanTest, TheServingTimeIsReportedAndTheColdStartItSavedCountedOnce) {
   const PoolInput in = pool(poolSpec());
   PoolWorld w = world(in, 0.5);
-  PoolShadow a = activeShadow("web-0");
+  PoolShadow a = activeShadow("web-shadow-0");
   a.activationStarted = Now - 10s;
   a.servingSince = Now - 10s + std::chrono::milliseconds(800);
-  w.shadows = {a, dormantShadow("web-1")};
+  w.shadows = {a, dormantShadow("web-shadow-1")};
   const PoolPlan p = planPool(in, w, Now);
   const Json last = statusOf(p).lastActivation;
   EXPECT_EQ(last["timeToServingSeconds"], "0.8");
@@ -405,7 +464,7 @@ TEST(PoolMapperTest, ShadowsNoticesServingVmisAndNodesMapToTheirPools) {
   const auto keys = [&](const Json& o) { return poolsOfObject(o, pools); };
   const std::vector<std::string> web = {"apps/web"};
   EXPECT_EQ(keys({{"metadata",
-                   {{"name", "web-0"},
+                   {{"name", "web-shadow-0"},
                     {"namespace", "apps"},
                     {"labels", {{api::ShadowPoolLabel, "web"}, {"app", "web"}}}}}}),
             web);

@@ -321,3 +321,78 @@ TEST(ScalingReplay, SurgesAreSeededLabelledAndScored) {
 
 }  // namespace
 }  // namespace umbra::offline
+
+namespace umbra::scaling {
+namespace {
+
+TEST(RiseQuantileTest, TheQuantileOfRisesOverTheLagFallsCountingAsNone) {
+  // Flat at 1 with two jumps of +3 (held for 2 steps) and one fall.
+  const std::vector<double> v = {1, 1, 1, 4, 4, 1, 1, 1, 4, 4, 1, 1};
+  EXPECT_DOUBLE_EQ(riseQuantile(v, 1, 1.0), 3);
+  EXPECT_DOUBLE_EQ(riseQuantile(v, 1, 0.5), 0) << "most steps do not rise";
+  EXPECT_DOUBLE_EQ(riseQuantile(v, 2, 1.0), 3);
+  EXPECT_DOUBLE_EQ(riseQuantile(v, 20, 0.9), 0) << "shorter than the lag";
+  const std::vector<double> ramp = {0, 1, 2, 3, 4, 5};
+  EXPECT_DOUBLE_EQ(riseQuantile(ramp, 2, 0.5), 2) << "rises over the lag, not per step";
+}
+
+}  // namespace
+}  // namespace umbra::scaling
+
+#include "offline/pool_bench.h"
+
+namespace umbra::offline {
+namespace {
+
+// A pool needing 4 VMs, with one surge needing 20 at step 30 of the evaluation.
+PoolTarget surgePool() {
+  PoolTarget t;
+  t.id = "p";
+  t.demand.assign(100, 3.2);  // need 4 at 0.8
+  t.split = 60;
+  for (size_t k = 90; k < 94; ++k)
+    t.demand[k] = 16;  // need 20
+  t.maxDemand = 24;
+  for (size_t k = t.split - 1; k < t.demand.size(); ++k) {
+    scaling::DemandForecast f;
+    f.p50.assign(6, 3.2);
+    f.p90.assign(6, 3.2);
+    t.forecasts.push_back(f);
+  }
+  t.surges = {{90, 94, 0.5}};
+  t.announced = {0};
+  return t;
+}
+
+TEST(PoolBenchTest, ColdStartsTakeRoundsAndTheOracleServesAtOnce) {
+  const PoolTarget t = surgePool();
+  PoolBenchOptions o;
+  const PoolRun reactive = simulatePool(t, PoolStrategy::Reactive, o);
+  ASSERT_EQ(reactive.surges, 1);
+  EXPECT_EQ(reactive.servedFromPool, 0);
+  // From 4 to 20 VMs at most 1/0.8 of what serves a round: 5, 7, 9, 12, 15, 19, 20 -> seven
+  // rounds of cold starts, six 30 s waits.
+  EXPECT_GT(reactive.timeToCapacity[0], 6 * 30 + 7 * 10);
+  const PoolRun oracle = simulatePool(t, PoolStrategy::Oracle, o);
+  EXPECT_EQ(oracle.servedFromPool, 1);
+  EXPECT_DOUBLE_EQ(oracle.timeToCapacity[0], o.activationSeconds);
+  EXPECT_LT(oracle.heldShadowHours, 2.0) << "only just before the surge";
+}
+
+TEST(PoolBenchTest, AnAnnouncedSurgeIsHeldForAndUmbrasRoundsDouble) {
+  PoolTarget t = surgePool();
+  PoolBenchOptions o;
+  const PoolRun unannounced = simulatePool(t, PoolStrategy::Umbra, o);
+  EXPECT_EQ(unannounced.servedFromPool, 0) << "one dormant shadow for a jump of sixteen";
+  t.announced = {1};
+  const PoolRun announced = simulatePool(t, PoolStrategy::Umbra, o);
+  EXPECT_EQ(announced.servedFromPool, 1);
+  EXPECT_EQ(announced.announcedServed, 1);
+  // Rounds of 1, then doubled while the trigger still fires: 2, 4, 8, then the last 1 -> five
+  // rounds of 1 s activations, four 30 s waits (the trigger's own 25 % steps would take seven).
+  EXPECT_DOUBLE_EQ(announced.timeToCapacity[0], 5 * 1 + 4 * 30);
+  EXPECT_GT(announced.heldShadowHours, unannounced.heldShadowHours);
+}
+
+}  // namespace
+}  // namespace umbra::offline
