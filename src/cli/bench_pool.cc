@@ -12,6 +12,7 @@
 #include "cli/bench_scaling.h"
 #include "cli/commands.h"
 #include "cli/inputs.h"
+#include "common/atomic_file.h"
 #include "model/guarded_ensemble.h"
 #include "model/series_forecast.h"
 #include "offline/pool_bench.h"
@@ -238,8 +239,8 @@ int benchPool(const BenchPoolFlags& f) {
       u["announcedServedPercent"].get<double>(),
       targets["announcedAtLeast99"]["met"].get<bool>() ? "met" : "MISSED");
   if (!f.json.empty()) {
-    std::ofstream(f.json + ".tmp") << out.dump(1) << "\n";
-    std::rename((f.json + ".tmp").c_str(), f.json.c_str());
+    if (auto st = writeFileAtomically(f.json, out.dump(1) + "\n", "--json"); !st.ok())
+      return fail(st.error().message);
     std::fprintf(stderr, "[bench] wrote %s\n", f.json.c_str());
   }
   return 0;

@@ -14,6 +14,7 @@
 #include "cli/bench_scaling.h"
 #include "cli/commands.h"
 #include "cli/inputs.h"
+#include "common/atomic_file.h"
 #include "model/guarded_ensemble.h"
 #include "model/lstm_net.h"
 #include "model/model_forecaster.h"
@@ -319,8 +320,8 @@ int benchScaling(const BenchScalingFlags& f) {
       patterns["cpu"]["weekly"].get<int>(), patterns["memory"]["daily"].get<int>(),
       series["memory"].size(), patterns["memory"]["weekly"].get<int>());
   if (!f.json.empty()) {
-    std::ofstream(f.json + ".tmp") << out.dump(1) << "\n";
-    std::rename((f.json + ".tmp").c_str(), f.json.c_str());
+    if (auto st = writeFileAtomically(f.json, out.dump(1) + "\n", "--json"); !st.ok())
+      return fail(st.error().message);
     std::fprintf(stderr, "[bench] wrote %s\n", f.json.c_str());
   }
   return 0;

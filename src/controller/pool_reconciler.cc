@@ -58,10 +58,23 @@ std::vector<std::string> poolsOfObject(const Json& o, const kube::Store& pools) 
     keys.push_back(ns + "/" + o["spec"].value("pool", ""));
     return keys;
   }
-  if (ns.empty()) {  // a node: the pools that reserve hosts
-    for (const auto& p : pools.list())
-      if (!(*p)["spec"].value("reservedHosts", Json::object()).empty())
+  if (ns.empty()) {
+    // A node: the pools whose reserved-host selector it matches and that have not reserved it yet
+    // (nodes change at every heartbeat: the others need no pass for it).
+    const Json labels = meta.value("labels", Json::object());
+    for (const auto& p : pools.list()) {
+      const Json selector =
+          (*p)["spec"].value("reservedHosts", Json::object()).value("nodeSelector", Json::object());
+      if (selector.empty())
+        continue;
+      bool match = true;
+      for (const auto& [k, v] : selector.items())
+        match = match && labels.contains(k) && labels[k] == v;
+      const std::string reservedFor =
+          (*p)["metadata"].value("namespace", "") + "." + (*p)["metadata"].value("name", "");
+      if (match && labels.value(api::ReservedForLabel, "") != reservedFor)
         keys.push_back(kube::keyOf(*p));
+    }
     return keys;
   }
   const Json labels = meta.value("labels", Json::object());

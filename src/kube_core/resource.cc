@@ -17,6 +17,19 @@ const char* contentType(PatchType type) {
 }
 
 namespace resources {
+const ResourceType& services() {
+  static const ResourceType t{"", "v1", "services", "Service", true};
+  return t;
+}
+const ResourceType& apiServices() {
+  static const ResourceType t{"apiregistration.k8s.io", "v1", "apiservices", "APIService", false};
+  return t;
+}
+const ResourceType& subjectAccessReviews() {
+  static const ResourceType t{"authorization.k8s.io", "v1", "subjectaccessreviews",
+                              "SubjectAccessReview", false};
+  return t;
+}
 const ResourceType& configMaps() {
   static const ResourceType t{"", "v1", "configmaps", "ConfigMap", true};
   return t;

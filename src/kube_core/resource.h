@@ -29,6 +29,10 @@ const ResourceType& events();
 const ResourceType& customResourceDefinitions();
 const ResourceType& clusterRoleBindings();
 const ResourceType& roleBindings();
+const ResourceType& services();
+// The aggregation layer (apiregistration.k8s.io/v1) and authorization.k8s.io/v1's reviews.
+const ResourceType& apiServices();
+const ResourceType& subjectAccessReviews();
 // Dynamic Resource Allocation (resource.k8s.io/v1).
 const ResourceType& resourceClaims();
 const ResourceType& resourceClaimTemplates();

@@ -73,9 +73,8 @@ Status KubeVirtSimulator::start(std::chrono::milliseconds syncTimeout) {
       client_, kube::ReflectorOptions{api::migrations(), ""}, kube::EventHandlers{});
   pods_ = std::make_unique<kube::Informer>(
       client_, kube::ReflectorOptions{kube::resources::pods(), ""}, kube::EventHandlers{});
-  static const kube::ResourceType services{"", "v1", "services", "Service", true};
-  services_ = std::make_unique<kube::Informer>(client_, kube::ReflectorOptions{services, ""},
-                                               kube::EventHandlers{});
+  services_ = std::make_unique<kube::Informer>(
+      client_, kube::ReflectorOptions{kube::resources::services(), ""}, kube::EventHandlers{});
   for (auto* i : {&nodes_, &vms_, &vmis_, &migrations_, &pods_, &services_})
     (*i)->start();
   for (auto* i : {&nodes_, &vms_, &vmis_, &migrations_, &pods_, &services_}) {

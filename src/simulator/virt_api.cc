@@ -29,6 +29,8 @@ using tcp = asio::ip::tcp;
 using kube::Json;
 
 using namespace virt_api_detail;
+using kube::resources::apiServices;
+using kube::resources::subjectAccessReviews;
 
 struct VirtApiServer::Impl {
   kube::KubeClient& client;

@@ -12,9 +12,6 @@
 
 namespace umbra::simulator::virt_api_detail {
 
-const kube::ResourceType& apiServices();
-const kube::ResourceType& services();
-const kube::ResourceType& subjectAccessReviews();
 // The versions served: v1 and v1alpha3, as virt-api.
 const std::vector<std::string>& versions();
 // The discovery document for `path` (/, /apis, the group, a version, /openapi/v2|v3), if any.

@@ -12,20 +12,8 @@ using kube::Json;
 
 namespace virt_api_detail {
 
-const kube::ResourceType& apiServices() {
-  static const kube::ResourceType t{"apiregistration.k8s.io", "v1", "apiservices", "APIService",
-                                    false};
-  return t;
-}
-const kube::ResourceType& services() {
-  static const kube::ResourceType t{"", "v1", "services", "Service", true};
-  return t;
-}
-const kube::ResourceType& subjectAccessReviews() {
-  static const kube::ResourceType t{"authorization.k8s.io", "v1", "subjectaccessreviews",
-                                    "SubjectAccessReview", false};
-  return t;
-}
+using kube::resources::apiServices;
+using kube::resources::services;
 
 const std::vector<std::string>& versions() {
   static const std::vector<std::string> v = {"v1", "v1alpha3"};

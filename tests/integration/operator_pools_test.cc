@@ -22,11 +22,7 @@ namespace {
 using kube::Json;
 using namespace std::chrono_literals;
 
-const kube::ResourceType& apiServices() {
-  static const kube::ResourceType t{"apiregistration.k8s.io", "v1", "apiservices", "APIService",
-                                    false};
-  return t;
-}
+using kube::resources::apiServices;
 
 class ShadowPoolTest : public OperatorBinaryTest {
  protected:

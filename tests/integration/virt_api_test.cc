@@ -20,11 +20,7 @@ namespace {
 using kube::Json;
 using namespace std::chrono_literals;
 
-const kube::ResourceType& apiServices() {
-  static const kube::ResourceType t{"apiregistration.k8s.io", "v1", "apiservices", "APIService",
-                                    false};
-  return t;
-}
+using kube::resources::apiServices;
 
 bool available(kube::KubeClient& client, const std::string& name) {
   auto s = client.get(apiServices(), {"", name});

@@ -476,7 +476,14 @@ TEST(PoolMapperTest, ShadowsNoticesServingVmisAndNodesMapToTheirPools) {
                   {"spec", {{"pool", "web"}}}}),
             web)
       << "a LoadNotice";
-  EXPECT_EQ(keys({{"metadata", {{"name", "node-1"}}}}), web) << "a node";
+  EXPECT_EQ(keys({{"metadata", {{"name", "node-1"}, {"labels", {{"p", "s"}}}}}}), web)
+      << "a node to reserve";
+  EXPECT_TRUE(
+      keys({{"metadata",
+             {{"name", "node-1"}, {"labels", {{"p", "s"}, {api::ReservedForLabel, "apps.web"}}}}}})
+          .empty())
+      << "a node reserved already: its heartbeats need no pass";
+  EXPECT_TRUE(keys({{"metadata", {{"name", "node-2"}}}}).empty()) << "a node it does not select";
   EXPECT_TRUE(keys({{"metadata", {{"name", "db"}, {"namespace", "apps"}}}}).empty());
   EXPECT_EQ(servingCpuQuery("apps", "app.kubernetes.io/name", "web", 60s),
             "sum(rate(kubevirt_vmi_cpu_usage_seconds_total{namespace=\"apps\","
