@@ -1,5 +1,6 @@
 // ShadowPoolReconciler's execute step: the plan's writes in order, each idempotent.
 #include <algorithm>
+#include <utility>
 
 #include "api/kubevirt_subresources.h"
 #include "api/shadow_placement.h"
@@ -7,6 +8,7 @@
 #include "common/overloaded.h"
 #include "controller/object_fields.h"
 #include "controller/pool_reconciler.h"
+#include "controller/status_write.h"
 #include "kube_core/time.h"
 
 namespace umbra::controller {
@@ -164,20 +166,11 @@ Status ShadowPoolReconciler::execute(const PoolInput& in, const PoolPlan& plan,
               return okStatus();
             },
             [&](const WriteStatus& s) -> Status {
-              Json patch = {{"metadata", {{"resourceVersion", version}}},
-                            {"status", api::toJson(s.status)}};
-              auto r = d_.client.patch(api::shadowPools(), {in.ns, in.name}, kube::PatchType::Merge,
-                                       patch, {}, "status");
-              // Shadows were changed already: their record must not be lost to a stale read.
-              if (!r.ok() && r.error().is(ErrorKind::Conflict) && acted) {
-                patch.erase("metadata");
-                r = d_.client.patch(api::shadowPools(), {in.ns, in.name}, kube::PatchType::Merge,
-                                    patch, {}, "status");
-              }
-              if (!r.ok())
-                return r.error().wrap("while writing the status of ShadowPool " + in.key());
-              replaced.push_back(version);
-              version = (*r)["metadata"].value("resourceVersion", "");
+              UMBRA_TRY(
+                  const std::string written,
+                  patchOwnStatus(d_.client, api::shadowPools(), {in.ns, in.name},
+                                 api::toJson(s.status), version, acted, "ShadowPool " + in.key()));
+              replaced.push_back(std::exchange(version, written));
               return okStatus();
             },
             [&](const WriteNoticeStatus& n) -> Status {

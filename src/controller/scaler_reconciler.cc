@@ -1,11 +1,13 @@
 #include "controller/scaler_reconciler.h"
 
 #include <set>
+#include <utility>
 
 #include "api/predictive_scaler.h"
 #include "common/log.h"
 #include "common/overloaded.h"
 #include "controller/object_fields.h"
+#include "controller/status_write.h"
 #include "kube_core/quantity.h"
 #include "model/lstm_net.h"
 
@@ -193,22 +195,11 @@ Status PredictiveScalerReconciler::execute(const ScalerInput& in, const ScalerPl
               return okStatus();
             },
             [&](const scaler_write::WriteStatus& s) -> Status {
-              Json patch = {{"metadata", {{"resourceVersion", version}}},
-                            {"status", api::toJson(s.status)}};
-              auto r = d_.client.patch(api::predictiveScalers(), {in.ns, in.name},
-                                       kube::PatchType::Merge, patch, {}, "status");
-              // The target was changed already: its record must not be lost to a stale read
-              // (the retry would find the new size and record nothing). Only this controller
-              // writes the status, so the newest pass's status wins.
-              if (!r.ok() && r.error().is(ErrorKind::Conflict) && changed) {
-                patch.erase("metadata");
-                r = d_.client.patch(api::predictiveScalers(), {in.ns, in.name},
-                                    kube::PatchType::Merge, patch, {}, "status");
-              }
-              if (!r.ok())
-                return r.error().wrap("while writing the status of PredictiveScaler " + in.key());
-              replaced.push_back(version);
-              version = (*r)["metadata"].value("resourceVersion", "");
+              UMBRA_TRY(const std::string written,
+                        patchOwnStatus(d_.client, api::predictiveScalers(), {in.ns, in.name},
+                                       api::toJson(s.status), version, changed,
+                                       "PredictiveScaler " + in.key()));
+              replaced.push_back(std::exchange(version, written));
               return okStatus();
             },
             [&](const scaler_write::PostEvent& e) -> Status {

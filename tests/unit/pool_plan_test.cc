@@ -5,6 +5,8 @@
 
 #include "controller/pool_plan.h"
 #include "controller/pool_reconciler.h"
+#include "controller/status_write.h"
+#include "fakes/no_server.h"
 #include "kube_core/time.h"
 
 namespace umbra::controller {
@@ -488,6 +490,44 @@ TEST(PoolMapperTest, ShadowsNoticesServingVmisAndNodesMapToTheirPools) {
   EXPECT_EQ(servingCpuQuery("apps", "app.kubernetes.io/name", "web", 60s),
             "sum(rate(kubevirt_vmi_cpu_usage_seconds_total{namespace=\"apps\","
             "kubernetes_vmi_label_app_kubernetes_io_name=\"web\"}[60s]))");
+}
+
+}  // namespace
+}  // namespace umbra::controller
+
+namespace umbra::controller {
+namespace {
+
+// A status endpoint whose object has moved on: a patch carrying a resourceVersion is a Conflict.
+class StaleStatusClient final : public testing::NoServer {
+ public:
+  std::vector<Json> patches;
+  Result<Json> patch(const kube::ResourceType&, const kube::ObjectRef&, kube::PatchType,
+                     const Json& body, const kube::WriteOptions&, const std::string&) override {
+    patches.push_back(body);
+    if (body.contains("metadata"))
+      return Error::make(ErrorKind::Conflict, "the object has been modified");
+    return Json{{"metadata", {{"resourceVersion", "43"}}}};
+  }
+};
+
+TEST(PatchOwnStatusTest, AStaleReadLosesItsStatusUnlessThePassActedThenItIsWrittenAgain) {
+  StaleStatusClient client;
+  auto idle = patchOwnStatus(client, api::shadowPools(), {"apps", "web"}, {{"dormant", 1}}, "42",
+                             false, "ShadowPool apps/web");
+  ASSERT_FALSE(idle.ok());
+  EXPECT_TRUE(idle.error().is(ErrorKind::Conflict)) << "retried as a whole pass";
+  EXPECT_NE(idle.error().message.find("ShadowPool apps/web"), std::string::npos);
+  ASSERT_EQ(client.patches.size(), 1u);
+  EXPECT_EQ(client.patches[0]["metadata"]["resourceVersion"], "42");
+  client.patches.clear();
+  auto acted = patchOwnStatus(client, api::shadowPools(), {"apps", "web"}, {{"dormant", 1}}, "42",
+                              true, "ShadowPool apps/web");
+  ASSERT_TRUE(acted.ok()) << acted.error().message;
+  EXPECT_EQ(*acted, "43");
+  ASSERT_EQ(client.patches.size(), 2u);
+  EXPECT_FALSE(client.patches[1].contains("metadata")) << "the change's record is not lost";
+  EXPECT_EQ(client.patches[1]["status"]["dormant"], 1);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "controller/world_reader.h"
 #include "fakes/fake_metrics_source.h"
+#include "fakes/no_server.h"
 
 namespace umbra::controller {
 namespace {
@@ -11,41 +12,7 @@ namespace {
 using Json = nlohmann::json;
 
 // Reads the caches only: any call to the API server is a test failure.
-class NoServer final : public kube::KubeClient {
- public:
-  Result<Json> get(const kube::ResourceType&, const kube::ObjectRef&) override { return no(); }
-  Result<Json> list(const kube::ResourceType&, const std::string&,
-                    const kube::ListOptions&) override {
-    return no();
-  }
-  Result<Json> create(const kube::ResourceType&, const std::string&, const Json&,
-                      const kube::WriteOptions&) override {
-    return no();
-  }
-  Result<Json> update(const kube::ResourceType&, const Json&, const kube::WriteOptions&,
-                      const std::string&) override {
-    return no();
-  }
-  Result<Json> patch(const kube::ResourceType&, const kube::ObjectRef&, kube::PatchType,
-                     const Json&, const kube::WriteOptions&, const std::string&) override {
-    return no();
-  }
-  Result<Json> remove(const kube::ResourceType&, const kube::ObjectRef&,
-                      const kube::DeleteOptions&) override {
-    return no();
-  }
-  Result<Json> send(const kube::HttpRequest&) override { return no(); }
-  Status watch(const kube::ResourceType&, const std::string&, const kube::WatchOptions&,
-               const kube::WatchHandler&, const CancellationPtr&) override {
-    return no().error();
-  }
-
- private:
-  static Result<Json> no() {
-    ADD_FAILURE() << "the reader called the API server";
-    return Error::make(ErrorKind::Internal, "no server");
-  }
-};
+using testing::NoServer;
 
 Json node(const std::string& name) {
   return {{"metadata", {{"name", name}, {"labels", {{"kubevirt.io/schedulable", "true"}}}}},
