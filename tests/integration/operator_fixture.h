@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,16 +33,38 @@ class OperatorBinaryTest : public KubeVirtFixture {
     KubeVirtFixture::SetUp();
     log_ = ControlPlane::instance().dir() + "/operator-" + ns_.name() + ".log";
   }
+  // The metrics and health ports are free when chosen, but another test binary running beside
+  // this one (ctest -j) may take one before the operator binds it: the operator then exits naming
+  // the address, and it is started again on new ports (at most three times).
   std::unique_ptr<ChildProcess> startOperator(const std::string& configPath) {
-    return std::make_unique<ChildProcess>(
-        std::vector<std::string>{
-            UMBRA_OPERATOR_BINARY, "--kubeconfig=" + ControlPlane::instance().kubeconfig(),
-            "--config=" + configPath, "--namespace=" + ns_.name(), "--leader-elect",
-            "--leader-election-namespace=" + ns_.name(),
-            "--metrics-bind-address=127.0.0.1:" + std::to_string(metricsPort_),
-            "--health-probe-bind-address=127.0.0.1:" + std::to_string(healthPort_),
-            "--log-format=json"},
-        log_);
+    for (int attempt = 1;; ++attempt) {
+      const auto logged = std::filesystem::exists(log_) ? std::filesystem::file_size(log_) : 0;
+      auto op = std::make_unique<ChildProcess>(
+          std::vector<std::string>{
+              UMBRA_OPERATOR_BINARY, "--kubeconfig=" + ControlPlane::instance().kubeconfig(),
+              "--config=" + configPath, "--namespace=" + ns_.name(), "--leader-elect",
+              "--leader-election-namespace=" + ns_.name(),
+              "--metrics-bind-address=127.0.0.1:" + std::to_string(metricsPort_),
+              "--health-probe-bind-address=127.0.0.1:" + std::to_string(healthPort_),
+              "--log-format=json"},
+          log_);
+      eventually(
+          [&] {
+            return !op->running() || runCommand("curl -fsS http://127.0.0.1:" +
+                                                std::to_string(healthPort_) + "/healthz")
+                                             .exitCode == 0;
+          },
+          30s);
+      std::string tail;
+      if (std::ifstream in(log_); in) {
+        in.seekg(static_cast<std::streamoff>(logged));
+        tail.assign(std::istreambuf_iterator<char>(in), {});
+      }
+      if (attempt == 3 || op->running() || tail.find("Address already in use") == std::string::npos)
+        return op;
+      metricsPort_ = freePort();
+      healthPort_ = freePort();
+    }
   }
   std::string phase() {
     auto sp = admin_->get(api::shadowPlacements(), {ns_.name(), "web"});
