@@ -12,6 +12,7 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -137,9 +138,11 @@ class OperatorBinaryTest : public KubeVirtFixture {
     return configPath;
   }
   // An instant query's single value, or NaN.
-  double promQuery(const std::string& expr) {
-    const auto r = runCommand("curl -fsS " + prometheus_->url() +
-                              "/api/v1/query --data-urlencode 'query=" + expr + "'");
+  // `expr` evaluated now, or at `atUnixSeconds` when given.
+  double promQuery(const std::string& expr, std::optional<int64_t> atUnixSeconds = std::nullopt) {
+    const auto r = runCommand(
+        "curl -fsS " + prometheus_->url() + "/api/v1/query --data-urlencode 'query=" + expr + "'" +
+        (atUnixSeconds ? " --data-urlencode time=" + std::to_string(*atUnixSeconds) : ""));
     try {
       const Json body = Json::parse(r.output);
       const Json& result = body["data"]["result"];

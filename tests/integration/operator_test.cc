@@ -305,9 +305,12 @@ TEST_F(OperatorBinaryTest, TrainedModelsDecideAndThePlacedVmsOutcomeIsRecorded) 
   EXPECT_EQ(o.source, "operator");
   EXPECT_EQ(o.target, ns_.name() + "/web");
   EXPECT_EQ(o.node, node("b"));
-  // Both against the simulator's ground truth, as Prometheus recorded it: the VM's steal (steady
-  // load: now as over the window) and the steal node b's probe met while it observed.
-  const double vmSteal = promQuery("umbra_sim_vmi_steal_ratio{name=\"web\"}");
+  // Both against the simulator's ground truth, as Prometheus recorded it: the VM's steal over the
+  // span the recorder's samples cover (rate windows of 5 s at the placement and every 5 s for the
+  // 10 s outcome window; the shadows still being torn down then make it differ from later on) and
+  // the steal node b's probe met while it observed.
+  const double vmSteal =
+      promQuery("avg_over_time(umbra_sim_vmi_steal_ratio{name=\"web\"}[15s])", o.time + 10);
   const double probeSteal = promQuery("avg_over_time(umbra_sim_vmi_steal_ratio{name=\"web-shadow-" +
                                       node("b") + "\"}[10m])");
   std::fprintf(stderr, "[outcome] VM steal %.4f (truth %.4f), probe steal %.4f (truth %.4f)\n",
