@@ -5,6 +5,10 @@ PRESET ?= default
 BUILD_DIR := $(if $(filter asan,$(PRESET)),build-asan,build)
 JOBS ?= $(shell nproc)
 CTEST := ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+# The real VM traces the benchmarks replay are not in the repository (third_party/README.md):
+# TRACES=DIR, default ../shared/data/traces beside the checkout.
+TRACES ?= $(if $(UMBRA_SHARED),$(UMBRA_SHARED),../shared)/data/traces
+traces = $(if $(wildcard $(TRACES)/*.csv.gz),$(TRACES),$(error $(TRACES): no *.csv.gz traces there; set TRACES=DIR (third_party/README.md)))
 # ccache keyed on paths relative to the checkout, so that a fresh clone elsewhere (CI) reuses the
 # objects of an earlier one.
 export CCACHE_BASEDIR ?= $(CURDIR)
@@ -64,7 +68,7 @@ bench-controller: setup build ## 200 ShadowPlacements at once on 50 nodes: laten
 
 .PHONY: bench-placement
 bench-placement: setup build ## Placement quality: Umbra vs the best of requests, load-packing, load-risk, forecast-only; oracle (TRACES=dir, ARRIVALS, SEEDS)
-	@scripts/bench-placement.sh $(BUILD_DIR)/src/cli/umbra $${TRACES:-$${UMBRA_SHARED:-../shared}/data/traces}
+	@scripts/bench-placement.sh $(BUILD_DIR)/src/cli/umbra $(call traces)
 
 .PHONY: bench-scale
 bench-scale: setup build ## 1,000 running VMs, then 200 ShadowPlacements at once on 50 nodes
@@ -76,23 +80,23 @@ e2e-kind: ## End to end on kind with a real KubeVirt (needs Docker and kind; see
 
 .PHONY: bench-features
 bench-features: setup build ## Feature tensor of 10 candidates x 20 min at 15 s from a real Prometheus
-	@$(BUILD_DIR)/bench/bench_feature_assembly --traces $${UMBRA_SHARED:-../shared}/data/traces
+	@$(BUILD_DIR)/bench/bench_feature_assembly --traces $(call traces)
 
 .PHONY: bench-forecast
 bench-forecast: build ## The forecast engine vs baselines, statsmodels, statsforecast, LightGBM (TRACES=dir), 30 min and 2 h
-	@scripts/bench-forecast.sh $(BUILD_DIR)/src/cli/umbra $${TRACES:-$${UMBRA_SHARED:-../shared}/data/traces}
+	@scripts/bench-forecast.sh $(BUILD_DIR)/src/cli/umbra $(call traces)
 
 .PHONY: bench-scaling
 bench-scaling: build ## Proactive scaling vs static, reactive, VPA, Autopilot; oracle (TRACES=dir)
-	@scripts/bench-scaling.sh $(BUILD_DIR)/src/cli/umbra $${TRACES:-$${UMBRA_SHARED:-../shared}/data/traces}
+	@scripts/bench-scaling.sh $(BUILD_DIR)/src/cli/umbra $(call traces)
 
 .PHONY: bench-pool
 bench-pool: build ## Paused shadow pools vs cold starts, a warm pool, a capacity buffer; oracle (TRACES=dir)
-	@scripts/bench-pool.sh $(BUILD_DIR)/src/cli/umbra $${TRACES:-$${UMBRA_SHARED:-../shared}/data/traces}
+	@scripts/bench-pool.sh $(BUILD_DIR)/src/cli/umbra $(call traces)
 
 .PHONY: bench-sim
 bench-sim: build ## One simulated day: 50 nodes, 500 trace-driven VMs, 15 s steps (offline)
-	@$(BUILD_DIR)/bench/bench_sim_day --traces $${UMBRA_SHARED:-../shared}/data/traces
+	@$(BUILD_DIR)/bench/bench_sim_day --traces $(call traces)
 
 .PHONY: cluster-up cluster-down
 cluster-up: setup ## Start the local control plane (scripts/local-cluster.sh up)

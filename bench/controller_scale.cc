@@ -182,9 +182,7 @@ int main(int argc, char** argv) {
       kubeconfig.substr(kubeconfig.rfind('\n') + 1);  // the last line; progress precedes it
   const std::string kubectl =
       sh("grep ^KUBECTL= " + dir + "/cp/cluster.env | cut -d= -f2") + " --kubeconfig=" + kubeconfig;
-  const char* sharedEnv = std::getenv("UMBRA_SHARED");
-  const std::string shared = sharedEnv ? sharedEnv : src + "/../shared";
-  sh(kubectl + " create -f " + src + "/crds/ -f " + shared + "/kubevirt/crds/");
+  sh(kubectl + " create -f " + src + "/crds/ -f " + src + "/third_party/kubevirt/crds/");
   sh(kubectl + " wait --for condition=established --timeout=60s crd --all");
   sh(kubectl + " create namespace bench");
   std::fprintf(stderr, "[bench] control plane up (%s)\n", kubeconfig.c_str());

@@ -7,7 +7,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir=${UMBRA_DEMO_DIR:-/tmp/umbra-demo}
-shared=${UMBRA_SHARED:-$here/../shared}
+kubevirt_crds=$here/third_party/kubevirt/crds
+# Optional: real VM traces the simulated VMs replay (not in the repository, see third_party/README.md).
+traces_dir=${UMBRA_TRACES:-${UMBRA_SHARED:-$here/../shared}/data/traces}
 build=${UMBRA_BUILD_DIR:-$here/build}
 once=false
 [[ ${1:-} == --once ]] && once=true
@@ -17,7 +19,7 @@ operator_bin=$build/operator/umbra-operator
 for b in "$sim_bin" "$operator_bin"; do
   [[ -x $b ]] || { echo "[demo] $b is missing: run 'make build' first" >&2; exit 1; }
 done
-[[ -d $shared/kubevirt/crds ]] || { echo "[demo] $shared/kubevirt/crds not found (set UMBRA_SHARED)" >&2; exit 1; }
+[[ -d $kubevirt_crds ]] || { echo "[demo] $kubevirt_crds not found: an incomplete checkout" >&2; exit 1; }
 command -v prometheus >/dev/null || { echo "[demo] prometheus is not installed: run scripts/setup.sh" >&2; exit 1; }
 
 pids=()
@@ -47,8 +49,8 @@ kubeconfig=$("$here/scripts/local-cluster.sh" up --dir "$dir/cp" --owner-pid $$)
 # shellcheck disable=SC1091
 source "$dir/cp/cluster.env"
 kubectl=("$KUBECTL" "--kubeconfig=$kubeconfig")
-echo "[demo] installing KubeVirt's CRDs ($shared/kubevirt/crds)"
-"${kubectl[@]}" create -f "$shared/kubevirt/crds/" -o name | sed 's/^/[demo]   /'
+echo "[demo] installing KubeVirt's CRDs (third_party/kubevirt/crds)"
+"${kubectl[@]}" create -f "$kubevirt_crds/" -o name | sed 's/^/[demo]   /'
 # Umbra's CRD, service account and RBAC come from its Helm chart, as on a real cluster. Nothing
 # schedules pods here (no kubelet), so the chart's Deployment is scaled to 0 and the operator runs
 # on this machine as the chart's service account: the demo exercises the chart's least-privilege
@@ -65,7 +67,12 @@ cp "$kubeconfig" "$dir/umbra.kubeconfig"
 
 sim_port=$(free_port)
 traces=()
-[[ -d $shared/data/traces ]] && traces=(--traces "$shared/data/traces")
+if [[ -d $traces_dir ]]; then
+  traces=(--traces "$traces_dir")
+  echo "[demo] the simulated VMs replay the traces in $traces_dir"
+else
+  echo "[demo] no traces at $traces_dir (set UMBRA_TRACES): the simulated VMs run a steady 30 % load"
+fi
 echo "[demo] starting umbra-sim: examples/clusters/small.yaml, metrics on 127.0.0.1:$sim_port, KubeVirt's subresource API behind an APIService"
 "$sim_bin" --kubeconfig "$kubeconfig" --cluster "$here/examples/clusters/small.yaml" \
   --metrics-addr "127.0.0.1:$sim_port" --virt-api-addr 127.0.0.1:0 "${traces[@]}" \

@@ -73,16 +73,15 @@ std::string ControlPlane::sourceDir() {
   return UMBRA_SOURCE_DIR;
 }
 
-std::string ControlPlane::sharedDir() {
-  const char* env = std::getenv("UMBRA_SHARED");
-  return env != nullptr && *env != '\0' ? env : sourceDir() + "/../shared";
+std::string ControlPlane::thirdPartyDir() {
+  return sourceDir() + "/third_party";
 }
 
 Status ControlPlane::installAllCrds() {
   std::vector<std::string> manifests;
-  for (const std::string& base : {sourceDir() + "/crds", sharedDir() + "/kubevirt/crds"}) {
+  for (const std::string& base : {sourceDir() + "/crds", thirdPartyDir() + "/kubevirt/crds"}) {
     if (!std::filesystem::is_directory(base)) {
-      return Error::config(base + ": CRD directory not found (set UMBRA_SHARED?)");
+      return Error::config(base + ": CRD directory not found");
     }
     for (const auto& entry : std::filesystem::directory_iterator(base)) {
       if (entry.path().extension() == ".yaml") {

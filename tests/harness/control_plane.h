@@ -47,9 +47,10 @@ class ControlPlane {
 
   // Source tree root (for scripts/ and the shared/ folder beside it).
   static std::string sourceDir();
-  // The read-only shared material: $UMBRA_SHARED, else ../shared beside the source tree.
-  static std::string sharedDir();
-  // Umbra's CRDs (crds/*.yaml) and KubeVirt's (shared/kubevirt/crds), Established and discoverable.
+  // Other projects' files the tests need, in the repository (third_party/README.md).
+  static std::string thirdPartyDir();
+  // Umbra's CRDs (crds/*.yaml) and KubeVirt's (third_party/kubevirt/crds), Established and
+  // discoverable.
   Status installAllCrds();
 
  private:

@@ -148,7 +148,7 @@ class ChartInstallTest : public ::testing::Test {
   static void SetUpTestSuite() {
     std::vector<std::string> kubevirt;
     for (const auto& e :
-         std::filesystem::directory_iterator(ControlPlane::sharedDir() + "/kubevirt/crds"))
+         std::filesystem::directory_iterator(ControlPlane::thirdPartyDir() + "/kubevirt/crds"))
       if (e.path().extension() == ".yaml")
         kubevirt.push_back(e.path().string());
     // Multus' NetworkAttachmentDefinition, as on a cluster with SR-IOV networks: kubectl auth

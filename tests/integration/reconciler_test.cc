@@ -341,7 +341,7 @@ TEST_F(ReconcilerTest, HaltedVmIsStartedOnTheLeastContendedNode) {
   ASSERT_EQ(runUntil("web", {"Observing"}), "Observing");
 
   // Three shadows, one per top candidate, each a valid KubeVirt VMI pinned to its node.
-  auto schema = KubeVirtSchema::load(ControlPlane::sharedDir() + "/kubevirt/swagger.json");
+  auto schema = KubeVirtSchema::load(ControlPlane::thirdPartyDir() + "/kubevirt/swagger.json");
   ASSERT_TRUE(schema.ok());
   const auto live = shadows();
   ASSERT_EQ(live.size(), 3u);

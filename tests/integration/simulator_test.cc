@@ -52,7 +52,7 @@ class SimulatorTest : public ::testing::Test {
   }
   void SetUp() override {
     admin_ = ControlPlane::instance().adminClient();
-    auto schema = KubeVirtSchema::load(ControlPlane::sharedDir() + "/kubevirt/swagger.json");
+    auto schema = KubeVirtSchema::load(ControlPlane::thirdPartyDir() + "/kubevirt/swagger.json");
     ASSERT_TRUE(schema.ok());
     schema_ = std::make_unique<KubeVirtSchema>(std::move(schema).value());
   }

@@ -174,9 +174,7 @@ Json sp() {
 }
 
 std::string swaggerPath() {
-  const char* env = std::getenv("UMBRA_SHARED");
-  return std::string(env != nullptr && *env != '\0' ? env : UMBRA_SOURCE_DIR "/../shared") +
-         "/kubevirt/swagger.json";
+  return UMBRA_SOURCE_DIR "/third_party/kubevirt/swagger.json";
 }
 
 TEST(Shadow, ThrottledCopyPinnedToTheNodeAndOwnedByThePlacement) {
