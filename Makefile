@@ -4,6 +4,7 @@ SHELL := /bin/bash
 PRESET ?= default
 BUILD_DIR := $(if $(filter asan,$(PRESET)),build-asan,build)
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 30
 CTEST := ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 # The real VM traces the benchmarks replay are not in the repository (third_party/README.md):
 # TRACES=DIR, default ../shared/data/traces beside the checkout.
@@ -31,8 +32,9 @@ build: configure ## Build everything (PRESET=asan for ASan+UBSan)
 	@cmake --build --preset $(PRESET) -j $(JOBS)
 
 .PHONY: test
-test: setup build ## Set up, build and run every test (unit + integration)
+test: setup build ## Set up, build and run every test (unit + integration), then fuzz the parsers 30 s each
 	@$(CTEST)
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 .PHONY: test-unit
 test-unit: build ## Unit tests only (no servers)
@@ -41,6 +43,10 @@ test-unit: build ## Unit tests only (no servers)
 .PHONY: test-integration
 test-integration: setup build ## Integration tests against a real control plane
 	@$(CTEST) -L integration
+
+.PHONY: fuzz
+fuzz: setup ## The parsers' libFuzzer targets, FUZZ_SECONDS each (default 30; clang, tests/fuzz/)
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 .PHONY: test-asan
 test-asan: ## Every test under ASan+UBSan

@@ -27,9 +27,11 @@ packages=(
   libtorch-dev libcpprest-dev libyaml-cpp-dev libboost-system-dev libboost-dev libssl-dev
   prometheus-cpp-dev nlohmann-json3-dev libgtest-dev libgmock-dev zlib1g-dev prometheus libcli11-dev
 )
+# Only for `make test`'s fuzzing of the parsers (clang's libFuzzer; scripts/fuzz.sh), not the image.
+test_packages=(clang-14 libclang-rt-14-dev)
 
 missing=()
-for p in "${packages[@]}"; do
+for p in "${packages[@]}" "${test_packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
     missing+=("$p")
   fi
@@ -45,7 +47,7 @@ if ((${#missing[@]} > 0)); then
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-  log "Debian packages: all ${#packages[@]} present"
+  log "Debian packages: all $((${#packages[@]} + ${#test_packages[@]})) present"
 fi
 
 # Go builds the control plane; kubernetes $K8S_VERSION needs the go line of tools/k8s/go.mod.

@@ -2,17 +2,6 @@
 
 namespace umbra::kube {
 
-const char* toString(WatchEventType type) {
-  switch (type) {
-    case WatchEventType::Added: return "ADDED";
-    case WatchEventType::Modified: return "MODIFIED";
-    case WatchEventType::Deleted: return "DELETED";
-    case WatchEventType::Bookmark: return "BOOKMARK";
-    case WatchEventType::Error: return "ERROR";
-  }
-  return "ERROR";
-}
-
 Result<Json> listAll(KubeClient& client, const ResourceType& type, const std::string& ns,
                      ListOptions opts) {
   Json all = {{"kind", type.kind + "List"},

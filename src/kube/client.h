@@ -11,16 +11,9 @@
 #include "kube_core/object.h"
 #include "kube_core/request.h"
 #include "kube_core/resource.h"
+#include "kube_core/watch_event.h"
 
 namespace umbra::kube {
-
-enum class WatchEventType { Added, Modified, Deleted, Bookmark, Error };
-const char* toString(WatchEventType type);
-
-struct WatchEvent {
-  WatchEventType type;
-  Json object;  // the object; for Error, the metav1.Status
-};
 
 // Called for every event of a watch stream. Return false to end the stream.
 using WatchHandler = std::function<bool(WatchEvent&&)>;

@@ -222,25 +222,14 @@ struct RestClient::Impl {
           if (cancel && cancel->cancelled()) {
             return Error::make(ErrorKind::Cancelled, what(r) + ": cancelled");
           }
-          if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
-            continue;
+          auto event = parseWatchLine(line);
+          if (!event.ok()) {
+            return Error::make(ErrorKind::ServerError, what(r) + ": " + event.error().message);
           }
-          auto ev = Json::parse(line, nullptr, false);
-          if (ev.is_discarded() || !ev.is_object() || !ev.contains("type")) {
-            return Error::make(ErrorKind::ServerError, what(r) + ": malformed watch event");
+          if (!event->has_value()) {
+            continue;  // a blank line
           }
-          const std::string t = ev["type"].get<std::string>();
-          WatchEvent event{WatchEventType::Error, std::move(ev["object"])};
-          if (t == "ADDED") {
-            event.type = WatchEventType::Added;
-          } else if (t == "MODIFIED") {
-            event.type = WatchEventType::Modified;
-          } else if (t == "DELETED") {
-            event.type = WatchEventType::Deleted;
-          } else if (t == "BOOKMARK") {
-            event.type = WatchEventType::Bookmark;
-          }
-          if (!handler(std::move(event))) {
+          if (!handler(std::move(**event))) {
             cts.cancel();
             return okStatus();
           }

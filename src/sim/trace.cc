@@ -101,10 +101,10 @@ size_t split(const std::string& line, std::string_view* fields, size_t n) {
 }
 
 bool number(std::string_view text, double& out) {
-  if (text.empty())
-    return false;
   char buf[64];
-  const size_t n = std::min(text.size(), sizeof(buf) - 1);
+  if (text.empty() || text.size() >= sizeof(buf))  // no number of the format is that long
+    return false;
+  const size_t n = text.size();
   std::copy_n(text.data(), n, buf);
   buf[n] = 0;
   char* end = nullptr;
@@ -161,9 +161,9 @@ Status parseTraceCsv(std::istream& in, const std::string& source, double stepSec
     if (!number(f[1], t) || t < 0)
       return Error::config(where("timestamp_s") + "not a non-negative number \"" +
                            std::string(f[1]) + "\"");
-    const size_t slot = static_cast<size_t>(t / stepSeconds);
-    if (slot > 10'000'000)
+    if (t / stepSeconds > 10'000'000)  // checked before the conversion, which would overflow
       return Error::config(where("timestamp_s") + "too far from the series start");
+    const size_t slot = static_cast<size_t>(t / stepSeconds);
     for (int c = 0; c < 4; ++c) {
       if (f[c + 2].empty())
         continue;  // unknown, not zero

@@ -208,13 +208,11 @@ std::string MetricCatalog::toYaml() const {
   return std::string(out.c_str()) + "\n";
 }
 
-Result<MetricCatalog> parseCatalog(const std::string& yaml, const std::string& origin) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml);
-  } catch (const YAML::Exception& e) {
-    return Error::config(origin + ": line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
-  }
+namespace {
+
+// A YAML error met while reading (a key that is not text, "? -") surfaces as an exception from
+// yaml-cpp's conversions; parseCatalog turns any into a one-line error.
+Result<MetricCatalog> catalogFrom(const YAML::Node& root, const std::string& origin) {
   if (!root.IsMap()) {
     return fieldError(origin, "(top level)", "must be a mapping with rateWindow and features");
   }
@@ -304,6 +302,16 @@ Result<MetricCatalog> parseCatalog(const std::string& yaml, const std::string& o
     c.features.push_back(std::move(f));
   }
   return c;
+}
+
+}  // namespace
+
+Result<MetricCatalog> parseCatalog(const std::string& yaml, const std::string& origin) {
+  try {
+    return catalogFrom(YAML::Load(yaml), origin);
+  } catch (const YAML::Exception& e) {
+    return Error::config(origin + ": line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
 }
 
 }  // namespace umbra::telemetry

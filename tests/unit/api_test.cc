@@ -21,6 +21,14 @@ TEST(Quantity, ParsesKubernetesSuffixes) {
   EXPECT_FALSE(kube::parseQuantity("4 GB").has_value());
   EXPECT_FALSE(kube::parseQuantity("Gi").has_value());
   EXPECT_FALSE(kube::parseQuantity("-1").has_value());
+  EXPECT_DOUBLE_EQ(*kube::parseQuantity("+2"), 2);
+  EXPECT_DOUBLE_EQ(*kube::parseQuantity(".5"), 0.5);
+  EXPECT_DOUBLE_EQ(*kube::parseQuantity("2E"), 2e18) << "exa, not an exponent";
+  EXPECT_DOUBLE_EQ(*kube::parseQuantity("25e-2"), 0.25);
+  // What std::strtod would take but a Kubernetes quantity is not.
+  for (const char* bad : {"inf", "nan", "infinity", "0x10", "0x1p3", " 5", "5 ", "1e", "1e+",
+                          "1e99999", "1.2.3", ".", "1Kib", "1e3Mi"})
+    EXPECT_FALSE(kube::parseQuantity(bad).has_value()) << bad;
   EXPECT_EQ(kube::formatMilliCpu(0.02), "20m");
   EXPECT_EQ(kube::formatMilliCpu(0.0101), "11m") << "rounded up";
   EXPECT_EQ(kube::formatMebibytes(81.92 * 1024 * 1024), "82Mi");
@@ -34,6 +42,15 @@ TEST(Duration, ParsesGoDurations) {
   EXPECT_FALSE(kube::parseDuration("5 minutes").has_value());
   EXPECT_FALSE(kube::parseDuration("5").has_value());
   EXPECT_FALSE(kube::parseDuration("-5s").has_value());
+  EXPECT_EQ(*kube::parseDuration("0"), 0ms) << "as Go";
+  EXPECT_EQ(*kube::parseDuration("1m30s"), 90s);
+  EXPECT_EQ(*kube::parseDuration("1500us"), 2ms) << "rounded to milliseconds";
+  EXPECT_EQ(*kube::parseDuration("2\xc2\xb5s"), 0ms);
+  EXPECT_EQ(*kube::parseDuration(".5h"), 30min);
+  // What std::strtod would take but Go's ParseDuration does not, and totals past Go's limit.
+  for (const char* bad : {"infh", "nanh", "1e3s", "0x10s", " 5s", "5s ", "5S", "s", ".s", "5ss",
+                          "+5s", "1.2.3s", "3000000h", "99999999999999999999h"})
+    EXPECT_FALSE(kube::parseDuration(bad).has_value()) << bad;
   EXPECT_EQ(kube::formatDuration(90min), "1h30m");
   EXPECT_EQ(kube::formatDuration(15s), "15s");
   EXPECT_EQ(kube::formatDuration(1500ms), "1500ms");

@@ -344,3 +344,29 @@ TEST(HttpIoThreads, TheSharedPoolIsSizedOnceAndASecondAttemptIsAClearError) {
 
 }  // namespace
 }  // namespace umbra::kube
+
+namespace umbra::kube {
+namespace {
+
+TEST(WatchLine, EventsBlankLinesAndWhatIsNotAnEvent) {
+  auto added = parseWatchLine(R"({"type":"ADDED","object":{"metadata":{"name":"a"}}})");
+  ASSERT_TRUE(added.ok() && added->has_value());
+  EXPECT_EQ((*added)->type, WatchEventType::Added);
+  EXPECT_EQ((*added)->object["metadata"]["name"], "a");
+  auto gone = parseWatchLine(R"({"type":"ERROR","object":{"kind":"Status","code":410}})");
+  ASSERT_TRUE(gone.ok() && gone->has_value()) << "an ERROR event is an event";
+  EXPECT_EQ((*gone)->type, WatchEventType::Error);
+  auto blank = parseWatchLine(" \r");
+  ASSERT_TRUE(blank.ok());
+  EXPECT_FALSE(blank->has_value());
+  for (const char* bad : {"{", "[]", "null", R"({"object":{}})", R"({"type":1,"object":{}})",
+                          R"({"type":"ADDED"})", R"({"type":"ADDED","object":[]})",
+                          R"({"type":"RENAMED","object":{}})"}) {
+    const auto r = parseWatchLine(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().message.rfind("malformed watch event: ", 0), 0u) << r.error().message;
+  }
+}
+
+}  // namespace
+}  // namespace umbra::kube

@@ -348,6 +348,13 @@ TEST(TraceTest, ErrorsNameTheLineAndColumn) {
   EXPECT_EQ(error(header + "vm,0,0,0\n"), "t.csv:2: expected 6 fields");
   EXPECT_EQ(error(header + "a,0,0,0,0,0\nb,0,0,0,0,0\na,300,0,0,0,0\n"),
             "t.csv:4: series_id: a appears twice (rows must be sorted by series)");
+  // Found by tests/fuzz/fuzz_trace_csv: a time whose slot does not fit in size_t was converted
+  // before it was checked (undefined behaviour); a number longer than 63 characters was read as
+  // its first 63.
+  EXPECT_EQ(error(header + "vm,1e300,0,0,0,0\n"),
+            "t.csv:2: timestamp_s: too far from the series start");
+  EXPECT_EQ(error(header + "vm,0,0." + std::string(70, '1') + "x,0,0,0\n").substr(0, 21),
+            "t.csv:2: cpu_util: no");
 }
 
 TEST(TraceTest, MetaGivesSizes) {
