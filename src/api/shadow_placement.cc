@@ -216,6 +216,21 @@ Result<PlacementSettings> settingsFrom(const Json& sp, const PlacementDefaults& 
                          s.minConfidence));
   UMBRA_CHECK(
       readInt(obs, "maxExtensions", "spec.observation.maxExtensions", who, 0, 10, s.maxExtensions));
+  // The operator's limits (issue 25: fair sharing), checked on the effective values.
+  const auto& lim = d.limits;
+  if (s.observationDuration > lim.observationDuration)
+    return invalid(who, "spec.observation.duration",
+                   kube::formatDuration(s.observationDuration) + " exceeds the operator's limit " +
+                       kube::formatDuration(lim.observationDuration) +
+                       " (limits.observationDuration)");
+  if (s.maxExtensions > lim.extensions)
+    return invalid(who, "spec.observation.maxExtensions",
+                   std::to_string(s.maxExtensions) + " exceeds the operator's limit " +
+                       std::to_string(lim.extensions) + " (limits.extensions)");
+  if (s.candidateCount > lim.candidates)
+    return invalid(who, "spec.candidates.count",
+                   std::to_string(s.candidateCount) + " exceeds the operator's limit " +
+                       std::to_string(lim.candidates) + " (limits.candidates)");
 
   const Json& weights = sectionOf(sectionOf(spec, "scoring"), "weights");
   if (!weights.empty()) {

@@ -75,6 +75,13 @@ struct PlacementDefaults {
   double minConfidence = 0.7;
   int maxExtensions = 2;
   ScoringWeights weights;
+  // What a spec may ask at most (the operator configuration's `limits:`), so that one namespace
+  // cannot hold a slot for days: a spec beyond one fails with InvalidSpec naming the field.
+  struct Limits {
+    milliseconds observationDuration{std::chrono::hours(2)};
+    int extensions = 3;
+    int candidates = 5;
+  } limits;
 };
 
 // A ShadowPlacement's effective settings: its spec over the operator's defaults.

@@ -207,6 +207,36 @@ Status parsePrometheus(const YAML::Node& n, const Reader& r, PrometheusSettings&
   return okStatus();
 }
 
+// `limits:`, after the defaults they bound.
+Status parseLimits(const YAML::Node& limits, const Reader& r, OperatorConfig& c) {
+  UMBRA_CHECK(r.onlyKeys(limits, "limits",
+                         {"observationDuration", "extensions", "candidates",
+                          "concurrentPlacementsPerNamespace", "deadlineGrace"}));
+  auto& lim = c.placement.limits;
+  if (limits) {
+    UMBRA_CHECK(r.duration(limits["observationDuration"], "limits.observationDuration",
+                           lim.observationDuration));
+    UMBRA_CHECK(r.integer(limits["extensions"], "limits.extensions", 0, 10, lim.extensions));
+    UMBRA_CHECK(r.integer(limits["candidates"], "limits.candidates", 1, 10, lim.candidates));
+    UMBRA_CHECK(r.integer(limits["concurrentPlacementsPerNamespace"],
+                          "limits.concurrentPlacementsPerNamespace", 1, 1000,
+                          c.concurrentPlacementsPerNamespace));
+    UMBRA_CHECK(r.duration(limits["deadlineGrace"], "limits.deadlineGrace", c.deadlineGrace));
+  }
+  const auto& p = c.placement;
+  if (p.observationDuration > lim.observationDuration)
+    return r.error("observation.duration",
+                   "exceeds limits.observationDuration (" +
+                       kube::formatDuration(lim.observationDuration) + ")");
+  if (p.maxExtensions > lim.extensions)
+    return r.error("observation.maxExtensions",
+                   "exceeds limits.extensions (" + std::to_string(lim.extensions) + ")");
+  if (p.candidateCount > lim.candidates)
+    return r.error("shadows.count",
+                   "exceeds limits.candidates (" + std::to_string(lim.candidates) + ")");
+  return okStatus();
+}
+
 Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
   OperatorConfig c;
   if (!root || root.IsNull()) {
@@ -214,7 +244,8 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
   }
   UMBRA_CHECK(r.onlyKeys(root, "",
                          {"shadows", "mirroringPercentage", "observation", "scoring",
-                          "retrainingInterval", "maxConcurrentPlacements", "prometheus", "model"}));
+                          "retrainingInterval", "maxConcurrentPlacements", "limits", "prometheus",
+                          "model"}));
   api::PlacementDefaults& p = c.placement;
   const YAML::Node shadows = root["shadows"];
   UMBRA_CHECK(r.onlyKeys(shadows, "shadows",
@@ -280,6 +311,7 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
   UMBRA_CHECK(r.duration(root["retrainingInterval"], "retrainingInterval", c.retrainingInterval));
   UMBRA_CHECK(r.integer(root["maxConcurrentPlacements"], "maxConcurrentPlacements", 1, 1000,
                         c.maxConcurrentPlacements));
+  UMBRA_CHECK(parseLimits(root["limits"], r, c));
   UMBRA_CHECK(parsePrometheus(root["prometheus"], r, c.prometheus));
   const YAML::Node model = root["model"];
   UMBRA_CHECK(r.onlyKeys(

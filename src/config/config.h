@@ -31,6 +31,13 @@ struct OperatorConfig {
   api::PlacementDefaults placement;
   std::chrono::milliseconds retrainingInterval{std::chrono::hours(24)};
   int maxConcurrentPlacements = 10;
+  // Fair sharing (`limits:`; the spec caps are in placement.limits). Slots go round robin across
+  // namespaces, at most this many to one namespace.
+  int concurrentPlacementsPerNamespace = 5;
+  // A placement not past its observation by its own longest expected run (observation.duration x
+  // (1 + maxExtensions) + shadows.startTimeout + shadows.targetWaitTimeout) plus this grace fails
+  // with DeadlineExceeded (stuck on missing metrics, queued too long), its shadows deleted.
+  std::chrono::milliseconds deadlineGrace{std::chrono::hours(1)};
   PrometheusSettings prometheus;
   // The forecaster's files (`model:` in the file). A missing or mismatched model file is not an
   // error: a baseline decides and status.model says why.

@@ -73,9 +73,33 @@ Plan planTargetBusy(Draft& d) {
   return d.done(Action::after(5s), "target busy");
 }
 
+// A placement still short of acting on its VM past its own longest expected run plus
+// limits.deadlineGrace (stuck on missing metrics, queued behind others for too long) fails with
+// its last state as the reason, and its shadows go. A move already under way (Placing) finishes.
+std::optional<Plan> planDeadline(Draft& d) {
+  if (!d.in.created || d.in.status.phase == api::Phase::Placing)
+    return std::nullopt;
+  const auto& s = d.settings();
+  const auto& p = d.config.placement;
+  const auto limit = s.observationDuration * (1 + s.maxExtensions) + p.shadowStartTimeout +
+                     p.targetWaitTimeout + d.config.deadlineGrace;
+  if (d.now - *d.in.created < toDuration(limit))
+    return std::nullopt;
+  const std::string last =
+      d.in.status.reason.empty() ? "" : " (last: " + d.in.status.reason + ": " +
+                                            d.in.status.message + ")";
+  return d.fail("DeadlineExceeded",
+                "not placed within " + kube::formatDuration(limit) +
+                    ": observation.duration x (1 + maxExtensions) + shadows.startTimeout + "
+                    "shadows.targetWaitTimeout + limits.deadlineGrace" +
+                    last);
+}
+
 Plan planActive(Draft& d) {
   if (!d.in.settings)
     return d.fail("InvalidSpec", d.in.settingsError);
+  if (auto late = planDeadline(d))
+    return std::move(*late);
   if (!d.world.target)
     return planMissingTarget(d);
   if (!d.target().requirements)

@@ -133,11 +133,20 @@ Plan planSelectCandidates(Draft& d) {
     p.writes.emplace_back(write::ForgetChoice{});
     return p;
   }
+  if (d.world.probingInNamespace >= d.config.concurrentPlacementsPerNamespace) {
+    d.status.setPhase(api::Phase::Pending, "Queued",
+                      "waiting: " + std::to_string(d.world.probingInNamespace) +
+                          " placements of this namespace are probing "
+                          "(limits.concurrentPlacementsPerNamespace)");
+    d.writeStatus();
+    return d.done(Action::after(QueuedRetry), "queued (namespace)");
+  }
   if (d.world.probing + d.world.queuedAhead >= d.config.maxConcurrentPlacements) {
     d.status.setPhase(api::Phase::Pending, "Queued",
                       "waiting: " + std::to_string(d.world.probing) +
                           " placements are probing (maxConcurrentPlacements), " +
-                          std::to_string(d.world.queuedAhead) + " queued ahead");
+                          std::to_string(d.world.queuedAhead) +
+                          " queued ahead (round robin across namespaces)");
     d.writeStatus();
     return d.done(Action::after(QueuedRetry), "queued");
   }

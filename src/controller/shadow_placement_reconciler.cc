@@ -23,7 +23,7 @@ std::vector<std::string> placementsOfTarget(const kube::Json& o, const kube::Sto
 ShadowPlacementReconciler::ShadowPlacementReconciler(ReconcilerDeps deps)
     : d_(std::move(deps)),
       reader_(d_.caches, d_.client, d_.metrics, d_.forecaster, choices_,
-              d_.config.maxConcurrentPlacements),
+              d_.config.maxConcurrentPlacements, d_.config.concurrentPlacementsPerNamespace),
       executor_(d_.client, d_.events, choices_, d_.listener ? *d_.listener : noListener_) {}
 
 Result<Action> ShadowPlacementReconciler::reconcile(const std::string& key) {

@@ -85,6 +85,7 @@ struct World {
   // it: remembered, else this placement's owned shadows in the cache. Empty when none.
   std::vector<api::ShadowStatus> adopted;
   int probing = 0;  // placements probing now, for maxConcurrentPlacements
+  int probingInNamespace = 0;  // of them in this placement's namespace
   // Placements waiting for a slot that came first (created earlier): first come, first served.
   int queuedAhead = 0;
   // Another active placement of the same target that goes first ("" if none), and its phase:

@@ -37,12 +37,13 @@ bool observationEnded(const PlacementInput& in, SystemTime now) {
 
 WorldReader::WorldReader(Caches caches, kube::KubeClient& client, telemetry::MetricsSource& metrics,
                          model::Forecaster& forecaster, const FirstPassChoices& choices,
-                         int maxConcurrentPlacements)
+                         int maxConcurrentPlacements, int perNamespaceCap)
     : caches_(caches),
       client_(client),
       metrics_(metrics),
       forecaster_(forecaster),
       maxConcurrentPlacements_(maxConcurrentPlacements),
+      perNamespaceCap_(perNamespaceCap),
       choices_(choices),
       usage_(caches.nodes, caches.vmis, caches.pods) {}
 
@@ -90,8 +91,12 @@ Result<World> WorldReader::observe(const PlacementInput& in, SystemTime now) con
     w.adopted = adopted(in);
   }
   if (selecting && w.adopted.empty()) {
-    w.probing = probing();
-    w.queuedAhead = queuedAhead(in);
+    const auto active = probingByNamespace();
+    for (const auto& [ns, n] : active)
+      w.probing += n;
+    const auto mine = active.find(in.ns);
+    w.probingInNamespace = mine == active.end() ? 0 : mine->second;
+    w.queuedAhead = queuedAhead(in, active);
   }
   if (w.target && !placing)
     holder(in, w);
@@ -102,7 +107,8 @@ Result<World> WorldReader::observe(const PlacementInput& in, SystemTime now) con
     w.nodes = nodes(in, w, selecting);
   // Only a placement about to choose: not one queued for a slot or waiting for its target.
   if (selecting && w.adopted.empty() && w.target && w.target->requirements && w.heldBy.empty() &&
-      w.probing + w.queuedAhead < maxConcurrentPlacements_)
+      w.probing + w.queuedAhead < maxConcurrentPlacements_ &&
+      w.probingInNamespace < perNamespaceCap_)
     rankByForecast(in, w, now);
   if (placing)
     w.migration = migration(in);

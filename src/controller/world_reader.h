@@ -28,10 +28,11 @@ struct Caches {
 // that a deleted placement's shadows are gone before its finalizer is released.
 class WorldReader {
  public:
-  // `maxConcurrentPlacements`: a placement that will queue is not worth a node ranking.
+  // `maxConcurrentPlacements` and `perNamespaceCap` (limits.concurrentPlacementsPerNamespace): a
+  // placement that will queue is not worth a node ranking.
   WorldReader(Caches caches, kube::KubeClient& client, telemetry::MetricsSource& metrics,
               model::Forecaster& forecaster, const FirstPassChoices& choices,
-              int maxConcurrentPlacements = 1 << 30);
+              int maxConcurrentPlacements = 1 << 30, int perNamespaceCap = 1 << 30);
 
   // The placement as cached. An unparsable status (not written by Umbra) is an Invalid error.
   static Result<PlacementInput> input(const kube::Json& cached,
@@ -41,8 +42,9 @@ class WorldReader {
  private:
   std::optional<TargetView> target(const PlacementInput& in) const;
   std::vector<api::ShadowStatus> adopted(const PlacementInput& in) const;
-  int probing() const;
-  int queuedAhead(const PlacementInput& in) const;
+  std::map<std::string, int> probingByNamespace() const;
+  int queuedAhead(const PlacementInput& in,
+                  const std::map<std::string, int>& activeByNamespace) const;
   void holder(const PlacementInput& in, World& w) const;
   std::vector<placement::NodeView> nodes(const PlacementInput& in, const World& w,
                                          bool selecting) const;
@@ -78,6 +80,7 @@ class WorldReader {
   telemetry::MetricsSource& metrics_;
   model::Forecaster& forecaster_;
   int maxConcurrentPlacements_;
+  int perNamespaceCap_;
   const FirstPassChoices& choices_;
   NodeUsage usage_;  // the nodes and what is requested on each, from the caches
 };

@@ -2,6 +2,11 @@
 // many wait ahead for a slot, what they reserve on the nodes.
 #include "controller/world_reader.h"
 
+#include <map>
+#include <vector>
+
+#include "controller/fair_queue.h"
+
 namespace umbra::controller {
 
 using kube::Json;
@@ -97,37 +102,42 @@ std::map<std::string, placement::Resources> WorldReader::reservations(const Plac
   return reserved;
 }
 
-int WorldReader::probing() const {
-  int active = choices_.count();  // probing, with their status still to come
+// Placements holding a slot (probing or observing, or chosen with their status still to come), by
+// namespace.
+std::map<std::string, int> WorldReader::probingByNamespace() const {
+  std::map<std::string, int> active;
+  for (const std::string& key : choices_.keys())
+    ++active[key.substr(0, key.find('/'))];
   for (const auto& other : caches_.placements.list()) {
     const std::string ph = statusField(*other, "phase");
-    active +=
-        (ph == api::toString(api::Phase::Probing) || ph == api::toString(api::Phase::Observing))
-            ? 1
-            : 0;
+    if (ph == api::toString(api::Phase::Probing) || ph == api::toString(api::Phase::Observing))
+      ++active[(*other)["metadata"].value("namespace", "")];
   }
   return active;
 }
 
-// Placements waiting for a slot (no status yet, or Queued) created before this one.
-int WorldReader::queuedAhead(const PlacementInput& in) const {
-  const Json& meta = in.object["metadata"];
-  const Precedence mine{2, meta.value("creationTimestamp", ""), in.key()};
+// Placements waiting for a slot (no status yet, or Queued) that go before this one, round robin
+// across namespaces (fair_queue.h).
+int WorldReader::queuedAhead(const PlacementInput& in,
+                             const std::map<std::string, int>& activeByNamespace) const {
   const auto remembered = choices_.keys();
-  int ahead = 0;
+  std::vector<Waiting> waiting;
+  bool self = false;
   for (const auto& other : caches_.placements.list()) {
     const Json& m = (*other)["metadata"];
     const std::string key = kube::keyOf(*other);
     const std::string phase = statusField(*other, "phase");
     const std::string reason = statusField(*other, "reason");
-    const bool waiting = (phase.empty() && remembered.count(key) == 0) ||
-                         (phase == api::toString(api::Phase::Pending) && reason == "Queued");
-    if (key == in.key() || !waiting || m.contains("deletionTimestamp"))
-      continue;
-    if (Precedence{2, m.value("creationTimestamp", ""), key} < mine)
-      ++ahead;
+    const bool waits = (phase.empty() && remembered.count(key) == 0) ||
+                       (phase == api::toString(api::Phase::Pending) && reason == "Queued");
+    if ((waits || key == in.key()) && !m.contains("deletionTimestamp")) {
+      waiting.push_back({m.value("namespace", ""), m.value("creationTimestamp", ""), key});
+      self = self || key == in.key();
+    }
   }
-  return ahead;
+  if (!self)  // not in the cache yet
+    waiting.push_back({in.ns, in.object["metadata"].value("creationTimestamp", ""), in.key()});
+  return fairQueuePosition(std::move(waiting), in.key(), activeByNamespace, perNamespaceCap_);
 }
 
 // The active placement of the same target that goes first, if it is not this one.

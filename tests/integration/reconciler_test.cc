@@ -1012,6 +1012,51 @@ TEST_F(ReconcilerTest, QueuedPlacementsStartInTheOrderTheyWereCreated) {
   EXPECT_NE(queuedMessage.find("2 queued ahead"), std::string::npos) << queuedMessage;
 }
 
+// Fair sharing (issue 25): one namespace holds at most limits.concurrentPlacementsPerNamespace
+// slots although more are free; the next starts when one ends.
+TEST_F(ReconcilerTest, ANamespaceHoldingItsShareOfSlotsWaitsThoughSlotsAreFree) {
+  config::OperatorConfig config;
+  config.maxConcurrentPlacements = 3;
+  config.concurrentPlacementsPerNamespace = 1;
+  startOperator(*admin_, config);
+  ASSERT_TRUE(createVmAndPlacement("first"));
+  std::this_thread::sleep_for(1100ms);  // creation timestamps have whole seconds
+  ASSERT_TRUE(createVmAndPlacement("second"));
+  ASSERT_EQ(runUntil("first", {"Observing"}), "Observing");
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(pass("second").ok());
+  const Json st = placement("second")["status"];
+  EXPECT_EQ(st.value("reason", ""), "Queued");
+  EXPECT_NE(st.value("message", "").find("limits.concurrentPlacementsPerNamespace"),
+            std::string::npos)
+      << st.dump();
+  EXPECT_TRUE(shadowsOf("second").empty());
+  ASSERT_EQ(runUntil("first", {"Placed"}), "Placed");
+  EXPECT_EQ(runUntil("second", {"Observing", "Placed"}), "Observing") << "its turn now";
+}
+
+// A placement that cannot finish (telemetry away for good) fails at its deadline with its last
+// state, and its shadows go.
+TEST_F(ReconcilerTest, APlacementStuckWithoutTelemetryFailsAtItsDeadlineAndItsShadowsGo) {
+  config::OperatorConfig config;
+  config.deadlineGrace = 10min;
+  startOperator(*admin_, config);
+  metrics_.setUnavailable(true);
+  ASSERT_TRUE(createVmAndPlacement("web"));
+  runUntil("web", {"Placed"}, 12);
+  ASSERT_EQ(phaseOf("web"), "Observing");
+  ASSERT_EQ(placement("web")["status"].value("reason", ""), "TelemetryUnavailable");
+  ASSERT_FALSE(shadows().empty());
+  clock_.advance(3h);
+  ASSERT_EQ(runUntil("web", {"Failed"}, 3), "Failed");
+  const Json st = placement("web")["status"];
+  EXPECT_EQ(st.value("reason", ""), "DeadlineExceeded");
+  EXPECT_NE(st.value("message", "").find("(last: TelemetryUnavailable: "), std::string::npos)
+      << st.dump();
+  EXPECT_TRUE(eventually([&] { return shadows().empty(); })) << "no shadow outlives the deadline";
+  EXPECT_EQ(server(api::virtualMachines(), "web")["spec"]["runStrategy"], "Halted");
+}
+
 TEST_F(ReconcilerTest, ADeletedTargetStopsItsShadowsAtOnce) {
   startOperator(*admin_);
   ASSERT_TRUE(createVmAndPlacement("web"));

@@ -124,6 +124,41 @@ TEST(Settings, WhatTheSchemaCannotCatchIsATerminalErrorNamingTheField) {
   bad({{"target", target}, {"candidates", {{"count", 0}}}}, "spec.candidates.count");
 }
 
+TEST(Settings, ASpecBeyondTheOperatorsLimitsIsRefusedNamingFieldAndLimit) {
+  const Json target = {{"kind", "VirtualMachine"}, {"name", "web-1"}};
+  const auto message = [&](Json spec) {
+    auto s = api::settingsFrom(placement(std::move(spec)), {});
+    return s.ok() ? std::string("accepted") : s.error().message;
+  };
+  EXPECT_EQ(message({{"target", target}, {"observation", {{"duration", "24h"}}}}),
+            "prod/web: spec.observation.duration: 24h exceeds the operator's limit 2h "
+            "(limits.observationDuration)");
+  EXPECT_EQ(message({{"target", target}, {"observation", {{"maxExtensions", 10}}}}),
+            "prod/web: spec.observation.maxExtensions: 10 exceeds the operator's limit 3 "
+            "(limits.extensions)");
+  EXPECT_EQ(message({{"target", target}, {"candidates", {{"count", 6}}}}),
+            "prod/web: spec.candidates.count: 6 exceeds the operator's limit 5 (limits.candidates)");
+  EXPECT_EQ(message({{"target", target}, {"observation", {{"duration", "2h"}}}}), "accepted");
+}
+
+TEST(Config, LimitsAreReadAndBoundTheDefaults) {
+  auto c = config::parseConfig(
+      "limits: {observationDuration: 30m, extensions: 1, candidates: 4, "
+      "concurrentPlacementsPerNamespace: 2, deadlineGrace: 10m}\n"
+      "observation: {maxExtensions: 1}\n",
+      "umbra.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->placement.limits.observationDuration, 30min);
+  EXPECT_EQ(c->placement.limits.extensions, 1);
+  EXPECT_EQ(c->placement.limits.candidates, 4);
+  EXPECT_EQ(c->concurrentPlacementsPerNamespace, 2);
+  EXPECT_EQ(c->deadlineGrace, 10min);
+  EXPECT_EQ(config::parseConfig("", "umbra.yaml")->concurrentPlacementsPerNamespace, 5);
+  EXPECT_EQ(config::parseConfig("limits: {extensions: 1}\n", "umbra.yaml").error().message,
+            "umbra.yaml: observation.maxExtensions: exceeds limits.extensions (1)");
+  EXPECT_EQ(config::parseConfig("limits: {tenants: 3}\n", "umbra.yaml").ok(), false);
+}
+
 TEST(Config, EmptyFileMeansTheDesignDefaults) {
   auto c = config::parseConfig("", "umbra.yaml");
   ASSERT_TRUE(c.ok()) << c.error().message;

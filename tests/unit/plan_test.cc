@@ -284,6 +284,45 @@ TEST(PlanTest, PlacementsQueuedEarlierTakeFreeSlotsFirst) {
   EXPECT_TRUE(createdNames(p).empty());
 }
 
+TEST(PlanTest, ANamespaceHoldingItsShareOfSlotsWaitsWhileOthersGo) {
+  World w = threeNodes();
+  w.probing = 5;
+  w.probingInNamespace = defaults().concurrentPlacementsPerNamespace;
+  const Plan p = planAt(placementIn(Phase::Pending), w);
+  EXPECT_EQ(statusOf(p).reason, "Queued");
+  EXPECT_NE(statusOf(p).message.find("limits.concurrentPlacementsPerNamespace"),
+            std::string::npos)
+      << statusOf(p).message;
+  EXPECT_TRUE(createdNames(p).empty());
+  w.probingInNamespace = defaults().concurrentPlacementsPerNamespace - 1;
+  EXPECT_EQ(createdNames(planAt(placementIn(Phase::Pending), w)).size(), 3u) << "one more fits";
+}
+
+TEST(PlanTest, APlacementPastItsDeadlineFailsWithItsLastStateAndItsShadowsGo) {
+  // 5 min x (1 + 2 extensions) + 3 min start + 2 min target wait + 1 h grace = 1h20m.
+  const World w = withShadows(threeNodes(), {{"a", "Running"}, {"b", "Running"}});
+  PlacementInput in = observing();
+  in.status.reason = "TelemetryGap";
+  in.status.message = "no cpu_steal for web-shadow-a";
+  const Plan before = planAt(in, w, *in.created + 80min - 1s);
+  EXPECT_NE(statusOf(before).phase, Phase::Failed);
+  const Plan p = planAt(in, w, *in.created + 80min);
+  EXPECT_EQ(statusOf(p).phase, Phase::Failed);
+  EXPECT_EQ(statusOf(p).reason, "DeadlineExceeded");
+  EXPECT_NE(statusOf(p).message.find("not placed within 1h20m"), std::string::npos)
+      << statusOf(p).message;
+  EXPECT_NE(statusOf(p).message.find("(last: TelemetryGap: no cpu_steal for web-shadow-a)"),
+            std::string::npos);
+  EXPECT_EQ(all<write::DeleteShadows>(p).size(), 1u);
+  EXPECT_EQ(eventReasons(p), Strings{"DeadlineExceeded"});
+  // Queued that long: the same.
+  EXPECT_EQ(statusOf(planAt(placementIn(Phase::Pending), threeNodes(), T0 + 2h)).reason,
+            "DeadlineExceeded");
+  // A move under way finishes.
+  PlacementInput placing = placementIn(Phase::Placing);
+  EXPECT_NE(planAt(placing, w, T0 + 5h).why, "failed: DeadlineExceeded");
+}
+
 TEST(PlanTest, ASecondPlacementOfOneTargetWaitsNamingTheFirst) {
   World w = threeNodes();
   w.heldBy = "first";

@@ -2,6 +2,7 @@
 // they are headed for, so that a burst of placements spreads instead of piling onto a few nodes.
 #include <gtest/gtest.h>
 
+#include "controller/fair_queue.h"
 #include "controller/world_reader.h"
 #include "fakes/fake_metrics_source.h"
 #include "fakes/no_server.h"
@@ -138,6 +139,51 @@ TEST_F(WorldReaderTest, DecidedAndFinishedPlacementsReserveNothing) {
       "done", "other", {{"phase", "Placed"}, {"shadows", {{{"node", "a"}, {"name", "s-a"}}}}}));
   const World w = observe(placement("web-sp", "web", Json::object()));
   EXPECT_DOUBLE_EQ(requestedOn(w, "a"), 0);
+}
+
+// Slots round robin across namespaces (issue 25, fair sharing): a namespace that came first with
+// many placements does not keep the others waiting.
+TEST(FairQueue, SlotsGoRoundRobinAcrossNamespacesFirstComeWithinOne) {
+  // Namespace a created four placements at 10:00, b one at 10:05 and c one at 10:06; a already
+  // holds two slots.
+  const std::vector<Waiting> waiting = {
+      {"a", "2026-12-05T10:00:01Z", "a/1"}, {"a", "2026-12-05T10:00:02Z", "a/2"},
+      {"a", "2026-12-05T10:00:03Z", "a/3"}, {"a", "2026-12-05T10:00:04Z", "a/4"},
+      {"b", "2026-12-05T10:05:00Z", "b/1"}, {"c", "2026-12-05T10:06:00Z", "c/1"}};
+  const std::map<std::string, int> active = {{"a", 2}};
+  const auto position = [&](const std::string& key, int cap = 1000) {
+    return fairQueuePosition(waiting, key, active, cap);
+  };
+  EXPECT_EQ(position("b/1"), 0) << "its namespace holds nothing: its turn is 0";
+  EXPECT_EQ(position("c/1"), 1) << "after b/1, created earlier on the same turn";
+  EXPECT_EQ(position("a/1"), 2) << "a holds two slots: turn 2";
+  EXPECT_EQ(position("a/2"), 3) << "first come, first served within a";
+  EXPECT_EQ(position("a/4"), 5);
+  // Without the other namespaces, a's placements go in creation order.
+  EXPECT_EQ(fairQueuePosition({waiting[0], waiting[1], waiting[2]}, "a/3", active, 1000), 2);
+  // a at its cap of 3 slots: only a/1 may still go, the rest hold no one up.
+  EXPECT_EQ(position("c/1", 3), 1);
+  EXPECT_EQ(position("a/1", 3), 2);
+  EXPECT_EQ(fairQueuePosition(waiting, "nobody", active, 3), 0);
+}
+
+TEST_F(WorldReaderTest, AWaitingPlacementCountsItsNamespacesSlotsAndWhoGoesFirst) {
+  const auto in = [](const std::string& ns, const std::string& name, const std::string& created,
+                     Json status) {
+    Json sp = placement(name, "web", std::move(status));
+    sp["metadata"]["namespace"] = ns;
+    sp["metadata"]["creationTimestamp"] = created;
+    return sp;
+  };
+  placements_.upsert(in("ns", "busy-1", "2026-12-05T09:00:00Z", {{"phase", "Observing"}}));
+  placements_.upsert(in("ns", "busy-2", "2026-12-05T09:00:00Z", {{"phase", "Probing"}}));
+  placements_.upsert(in("ns", "early", "2026-12-05T10:00:00Z",
+                        {{"phase", "Pending"}, {"reason", "Queued"}}));
+  placements_.upsert(in("other", "late", "2026-12-05T10:05:00Z", Json::object()));
+  const World mine = observe(in("ns", "web-sp", "2026-12-05T10:01:00Z", Json::object()));
+  EXPECT_EQ(mine.probing, 2);
+  EXPECT_EQ(mine.probingInNamespace, 2);
+  EXPECT_EQ(mine.queuedAhead, 2) << "early (same namespace, earlier) and late (turn 0)";
 }
 
 }  // namespace
