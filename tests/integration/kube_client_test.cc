@@ -111,6 +111,19 @@ TEST_F(KubeClientTest, LabelSelectorFiltersList) {
   EXPECT_EQ((*l)["items"][0]["metadata"]["name"], "a");
 }
 
+// What an uninstalled kind looks like (KubeVirt removed before Umbra): listing it is NotFound,
+// whether its group is served or not. Umbra then knows no shadow of that kind is left.
+TEST_F(KubeClientTest, ListingAKindTheServerDoesNotServeIsNotFound) {
+  for (const kube::ResourceType& gone :
+       {kube::ResourceType{"uninstalled.umbra.io", "v1", "virtualmachineinstances",
+                           "VirtualMachineInstance"},  // the group gone with its CRDs
+        kube::ResourceType{"", "v1", "virtualmachineinstances", "VirtualMachineInstance"}}) {
+    auto r = client_->list(gone, ns_.name(), {});
+    ASSERT_FALSE(r.ok()) << gone.apiVersion();
+    EXPECT_TRUE(r.error().is(ErrorKind::NotFound)) << r.error().describe();
+  }
+}
+
 TEST_F(KubeClientTest, CustomResourceCrudWithStatusSubresource) {
   ensureWidgetCrd();
   auto created = client_->create(widgets(), ns_.name(), widget(ns_.name(), "w", 3));

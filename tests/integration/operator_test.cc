@@ -431,5 +431,38 @@ TEST_F(OperatorBinaryTest, RetrainingPromotesAChallengerOnlyWhenItScoresBetter) 
   }
 }
 
+// Uninstalled in the wrong order (issue 25): KubeVirt goes while a placement observes. Its CRD
+// takes every VMI with it; deleting the placement then releases the finalizer (the kind is not
+// served, so no shadow can be left) instead of holding the placement and its namespace forever.
+// Last in this binary, and it puts the CRD back.
+TEST_F(OperatorBinaryTest, KubeVirtUninstalledFirstDoesNotHoldAPlacementsDeletion) {
+  std::string configPath;
+  std::unique_ptr<ChildProcess> op;
+  std::chrono::steady_clock::time_point created;
+  ASSERT_NO_FATAL_FAILURE(startObservingWeb(configPath, op, created));
+  const std::string kubectl = ControlPlane::instance().kubectl();
+  const std::string crd =
+      ControlPlane::thirdPartyDir() + "/kubevirt/crds/virtualmachineinstances.kubevirt.io.yaml";
+  const auto removed = runCommand(kubectl + " delete -f " + crd + " --wait=true 2>&1");
+  ASSERT_EQ(removed.exitCode, 0) << removed.output;
+  ASSERT_TRUE(admin_->remove(api::shadowPlacements(), {ns_.name(), "web"}).ok());
+  const bool gone = eventually(
+      [&] {
+        auto sp = admin_->get(api::shadowPlacements(), {ns_.name(), "web"});
+        return !sp.ok() && sp.error().is(ErrorKind::NotFound);
+      },
+      60s);
+  const auto restored = runCommand(kubectl + " create -f " + crd + " 2>&1");
+  EXPECT_EQ(restored.exitCode, 0) << restored.output;
+  EXPECT_TRUE(eventually([&] {  // a CRD just created may not have conditions yet to wait on
+    return runCommand(kubectl + " wait --for condition=established --timeout=5s "
+                                "crd/virtualmachineinstances.kubevirt.io 2>&1")
+               .exitCode == 0;
+  }));
+  EXPECT_TRUE(gone) << "the finalizer was never released\n" << logTail();
+  op->signal(SIGTERM);
+  EXPECT_EQ(op->wait(20), 0);
+}
+
 }  // namespace
 }  // namespace umbra::testing

@@ -141,6 +141,34 @@ TEST_F(WorldReaderTest, DecidedAndFinishedPlacementsReserveNothing) {
   EXPECT_DOUBLE_EQ(requestedOn(w, "a"), 0);
 }
 
+// KubeVirt uninstalled before Umbra: listing VMIs is NotFound (as the API server answers for a
+// kind it does not serve, tests/integration/kube_client_test.cc); a deleted placement then has no
+// shadow left and its finalizer goes instead of holding its namespace's deletion forever.
+TEST(WorldReaderUninstall, ADeletedPlacementsShadowsAreGoneWhenTheirKindIsNotServed) {
+  struct KindGone : NoServer {
+    Result<Json> list(const kube::ResourceType& t, const std::string&,
+                      const kube::ListOptions&) override {
+      return Error::make(ErrorKind::NotFound, "GET /apis/" + t.apiVersion() + "/" + t.resource +
+                                                  ": 404 page not found");
+    }
+  } server;
+  kube::Store placements, vmis, vms, nodes, pods, migrations, clusterTypes, types;
+  testing::FakeMetricsSource metrics;
+  model::WindowMeanForecaster forecaster;
+  FirstPassChoices choices;
+  WorldReader reader({placements, vmis, vms, nodes, pods, migrations, clusterTypes, types}, server,
+                     metrics, forecaster, choices);
+  Json sp = placement("web-sp", "web", {{"phase", "Observing"}});
+  sp["metadata"]["deletionTimestamp"] = "2026-12-05T10:00:00Z";
+  sp["metadata"]["finalizers"] = Json::array({"umbra.io/cleanup"});
+  auto in = WorldReader::input(sp, api::PlacementDefaults{});
+  ASSERT_TRUE(in.ok());
+  ASSERT_TRUE(in->deleting);
+  auto w = reader.observe(*in, SystemTime(std::chrono::seconds(1800000000)));
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  EXPECT_EQ(w->shadowsLeft, 0u);
+}
+
 // Slots round robin across namespaces (issue 25, fair sharing): a namespace that came first with
 // many placements does not keep the others waiting.
 TEST(FairQueue, SlotsGoRoundRobinAcrossNamespacesFirstComeWithinOne) {
