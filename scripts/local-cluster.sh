@@ -235,7 +235,7 @@ up() {
   # not delete the dependents the garbage collector finds.
   start kube-controller-manager "$k8s_bin/kube-controller-manager" \
     --kubeconfig="$dir/kubeconfig" \
-    --controllers=namespace-controller,garbage-collector-controller \
+    --controllers=namespace-controller,garbage-collector-controller,clusterrole-aggregation-controller \
     --leader-elect=false --bind-address=127.0.0.1 --secure-port=0 \
     --use-service-account-credentials=false
   local kc=("$k8s_bin/kubectl" "--kubeconfig=$dir/kubeconfig")

@@ -4,12 +4,16 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 
 #include "config/config.h"
 #include "integration/common.h"
+#include "placement/shadow.h"
 
 namespace umbra::testing {
 namespace {
+
+using kube::Json;
 
 const std::string Source = ControlPlane::sourceDir();
 const std::string Chart = Source + "/charts/umbra";
@@ -65,6 +69,12 @@ TEST(ChartTest, TemplatesAreHardenedAndFollowTheValues) {
       << "election also with one replica: a rolling update runs two pods for a while";
   EXPECT_EQ(plain.output.find("kind: ServiceMonitor"), std::string::npos);
   EXPECT_EQ(plain.output.find("kind: PersistentVolumeClaim"), std::string::npos);
+  EXPECT_NE(plain.output.find("kind: NetworkPolicy"), std::string::npos) << "on by default";
+  EXPECT_NE(plain.output.find("name: umbra-operator-creates-only-umbra-objects"),
+            std::string::npos);
+  EXPECT_EQ(plain.output.find("kind: PodDisruptionBudget"), std::string::npos)
+      << "one replica: a PDB would block every drain of its node";
+  EXPECT_EQ(plain.output.find("kind: PrometheusRule"), std::string::npos);
   EXPECT_EQ(plain.output.find("'*'"), std::string::npos) << "no wildcard in RBAC";
   EXPECT_EQ(plain.output.find("\"*\""), std::string::npos) << "no wildcard in RBAC";
   std::smatch m;
@@ -75,9 +85,32 @@ TEST(ChartTest, TemplatesAreHardenedAndFollowTheValues) {
   for (const char* want :
        {"--leader-elect", "--leader-election-namespace=umbra-system", "--namespace=apps",
         "kind: ServiceMonitor", "kind: PersistentVolumeClaim", "claimName: umbra-model",
-        "storageClassName: fast", "replicas: 2"}) {
+        "storageClassName: fast", "replicas: 2", "kind: PodDisruptionBudget", "minAvailable: 1"}) {
     EXPECT_NE(all.output.find(want), std::string::npos) << want;
   }
+  // The alerts, checked by Prometheus' own promtool.
+  const auto rules = helm("template umbra " + Chart +
+                          " --namespace umbra-system --set prometheusRule.enabled=true"
+                          " --show-only templates/prometheusrule.yaml");
+  ASSERT_EQ(rules.exitCode, 0) << rules.output;
+  const auto at = rules.output.find("\nspec:\n");
+  ASSERT_NE(at, std::string::npos) << rules.output;
+  const std::string file = ::testing::TempDir() + "/umbra-rules.yaml";
+  {
+    // spec.groups, dedented by two, is a rule file.
+    std::istringstream in(rules.output.substr(at + 7));
+    std::ofstream out(file);
+    for (std::string line; std::getline(in, line);)
+      out << (line.rfind("  ", 0) == 0 ? line.substr(2) : line) << "\n";
+  }
+  const auto checked = runCommand("promtool check rules " + file + " 2>&1");
+  EXPECT_EQ(checked.exitCode, 0) << checked.output;
+  EXPECT_NE(checked.output.find("SUCCESS: 4 rules found"), std::string::npos) << checked.output;
+  for (const char* alert : {"UmbraOperatorDown", "UmbraPlacementsFailing",
+                            "UmbraTelemetryUnavailable", "UmbraReconcileErrors"})
+    EXPECT_NE(rules.output.find(alert), std::string::npos) << alert;
+  EXPECT_NE(rules.output.find("up{job=\"umbra-metrics\"}"), std::string::npos)
+      << "the job the ServiceMonitor gives the metrics Service";
   // The CRDs come from crds/, the single source: rendered identical to the files.
   const auto crds = helm("show crds " + Chart);
   for (const char* name : {"shadowplacements.umbra.io.yaml", "predictivescalers.umbra.io.yaml"}) {
@@ -180,7 +213,7 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
   // Objects created; the CRD Established.
   for (const char* what : {"deployment/umbra", "serviceaccount/umbra", "configmap/umbra-config",
                            "service/umbra-metrics", "role/umbra-leader-election",
-                           "rolebinding/umbra-leader-election"}) {
+                           "rolebinding/umbra-leader-election", "networkpolicy/umbra"}) {
     const auto r =
         runCommand(kubectl() + " -n " + ns + " get " + std::string(what) + " -o name 2>&1");
     EXPECT_EQ(r.exitCode, 0) << what << ": " << r.output;
@@ -425,6 +458,120 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
         poolAs("alice-reserved-pool.yaml").find("spec.reservedHosts: alice may not patch nodes"),
         std::string::npos)
         << poolAs("alice-reserved-pool.yaml");
+  }
+
+  // Users' roles: bound to Kubernetes' edit in a namespace, bob may create Umbra's objects there;
+  // bound to view, carol may read them but not create them (the chart's ClusterRoles aggregated
+  // by kube-controller-manager's clusterrole-aggregation controller).
+  {
+    const std::string dir = ControlPlane::instance().dir();
+    std::ofstream(dir + "/user-bindings.yaml")
+        << "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: bob}\n"
+           "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}\n"
+           "subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: bob}]\n---\n"
+           "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: carol}\n"
+           "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\n"
+           "subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: carol}]\n";
+    ASSERT_EQ(runCommand(kubectl() + w + " apply -f " + dir + "/user-bindings.yaml").exitCode, 0);
+    const auto userCan = [&](const std::string& user, const std::string& args) {
+      return runCommand(kubectl() + w + " auth can-i " + args + " --as=" + user).output == "yes\n";
+    };
+    for (const char* what :
+         {"shadowplacements", "predictivescalers", "shadowpools", "loadnotices"}) {
+      const std::string r = std::string(what) + ".umbra.io";
+      EXPECT_TRUE(eventually([&] { return userCan("bob", "create " + r); }))
+          << "edit: create " << r;
+      EXPECT_TRUE(userCan("bob", "delete " + r)) << "edit: delete " << r;
+      EXPECT_TRUE(eventually([&] { return userCan("carol", "list " + r); })) << "view: list " << r;
+      EXPECT_FALSE(userCan("carol", "create " + r)) << "view: create " << r;
+      EXPECT_FALSE(userCan("bob", "patch " + r + " --subresource=status"))
+          << "status is the operator's";
+    }
+  }
+
+  // The fence around the operator's own service account: what Umbra creates is admitted (a
+  // Synthetic shadow made by the operator's own code, a pool shadow VM, a placement's migration);
+  // anything else from it is refused naming what is wrong. Server-side dry runs.
+  {
+    const std::string dir = ControlPlane::instance().dir();
+    const Json sp = {
+        {"apiVersion", "umbra.io/v1alpha1"},
+        {"kind", "ShadowPlacement"},
+        {"metadata", {{"name", "web"}, {"namespace", workload.name()}, {"uid", "u-1"}}}};
+    const Json target = {
+        {"domain",
+         {{"cpu", {{"cores", 2}}},
+          {"memory", {{"guest", "4Gi"}}},
+          {"devices", {{"disks", Json::array({{{"name", "root"}, {"disk", Json::object()}}})}}}}},
+        {"volumes",
+         Json::array({{{"name", "root"}, {"persistentVolumeClaim", {{"claimName", "db"}}}}})}};
+    api::PlacementSettings settings;
+    settings.fidelity = api::Fidelity::Synthetic;
+    const Json shadow = placement::buildShadowVmi(sp, target, "node-a", settings, {});
+    const auto asOperator = [&](const std::string& name, const Json& object) {
+      std::ofstream(dir + "/" + name + ".json") << object.dump();
+      return runCommand(kubectl() + w + as + " create --dry-run=server -f " + dir + "/" + name +
+                        ".json 2>&1")
+          .output;
+    };
+    EXPECT_NE(asOperator("shadow", shadow).find("created (server dry run)"), std::string::npos)
+        << asOperator("shadow", shadow);
+    Json withClaim = shadow;
+    withClaim["spec"]["volumes"].push_back(
+        {{"name", "data"}, {"persistentVolumeClaim", {{"claimName", "db"}}}});
+    EXPECT_NE(asOperator("with-claim", withClaim)
+                  .find("spec.volumes: a shadow VMI may have containerDisk and inline cloud-init "
+                        "volumes only, got data"),
+              std::string::npos)
+        << asOperator("with-claim", withClaim);
+    Json secretInit = shadow;
+    for (auto& v : secretInit["spec"]["volumes"])
+      if (v.contains("cloudInitNoCloud"))
+        v["cloudInitNoCloud"] = {{"secretRef", {{"name", "db-credentials"}}}};
+    EXPECT_NE(asOperator("secret-init", secretInit).find("(or cloud-init from a Secret)"),
+              std::string::npos)
+        << asOperator("secret-init", secretInit);
+    Json unowned = shadow;
+    unowned["metadata"].erase("ownerReferences");
+    EXPECT_NE(asOperator("unowned", unowned).find("the operator creates only shadow VMIs"),
+              std::string::npos)
+        << asOperator("unowned", unowned);
+    const Json owner = {{"apiVersion", "umbra.io/v1alpha1"},
+                        {"kind", "ShadowPool"},
+                        {"name", "web"},
+                        {"uid", "u-2"},
+                        {"controller", true}};
+    Json poolVm = {{"apiVersion", "kubevirt.io/v1"},
+                   {"kind", "VirtualMachine"},
+                   {"metadata",
+                    {{"name", "web-shadow-0"},
+                     {"labels", {{"umbra.io/shadow-pool", "web"}}},
+                     {"ownerReferences", Json::array({owner})}}},
+                   {"spec", {{"runStrategy", "Halted"}, {"template", {{"spec", target}}}}}};
+    EXPECT_NE(asOperator("pool-vm", poolVm).find("created (server dry run)"), std::string::npos)
+        << asOperator("pool-vm", poolVm);
+    poolVm["metadata"]["labels"] = {{"app", "web"}};
+    EXPECT_NE(asOperator("other-vm", poolVm).find("the operator creates only pool shadow VMs"),
+              std::string::npos)
+        << asOperator("other-vm", poolVm);
+    Json migration = {
+        {"apiVersion", "kubevirt.io/v1"},
+        {"kind", "VirtualMachineInstanceMigration"},
+        {"metadata",
+         {{"name", "web-move"}, {"ownerReferences", shadow["metadata"]["ownerReferences"]}}},
+        {"spec", {{"vmiName", "web"}}}};
+    EXPECT_NE(asOperator("move", migration).find("created (server dry run)"), std::string::npos)
+        << asOperator("move", migration);
+    migration["metadata"].erase("ownerReferences");
+    EXPECT_NE(asOperator("stray-move", migration)
+                  .find("the operator creates only migrations controlled by a ShadowPlacement"),
+              std::string::npos)
+        << asOperator("stray-move", migration);
+    // The same objects from anyone else are not the fence's business.
+    EXPECT_NE(
+        runCommand(kubectl() + w + " create --dry-run=server -f " + dir + "/with-claim.json 2>&1")
+            .output.find("created (server dry run)"),
+        std::string::npos);
   }
 
   // Users' objects: the examples are accepted, an invalid placement is refused with the reason.
