@@ -601,5 +601,47 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
       << "the CRD stays, as Helm leaves crds/";
 }
 
+// Namespaced mode (watchNamespace): the operator may act on objects only in the namespace it
+// watches (a Role there); it still reads what runs on the nodes in every namespace (nodes, pods,
+// VMIs: the ClusterRole), which a placement's node ranking needs.
+TEST_F(ChartInstallTest, NamespacedModeActsOnlyInTheWatchedNamespace) {
+  TestNamespace release, watched, other;
+  const std::string& ns = release.name();
+  const auto installed = helm("install scoped " + Chart + " --namespace " + ns + kubeconfigFlag() +
+                              " --set watchNamespace=" + watched.name());
+  ASSERT_EQ(installed.exitCode, 0) << installed.output;
+  const std::string as = " --as=system:serviceaccount:" + ns + ":scoped-umbra";
+  const auto canI = [&](const std::string& args) {
+    std::string out = runCommand(kubectl() + " auth can-i " + args + as).output;
+    while (!out.empty() && out.back() == '\n')
+      out.pop_back();
+    return out.substr(out.rfind('\n') + 1) == "yes";
+  };
+  const std::string in = " -n " + watched.name(), elsewhere = " -n " + other.name();
+  for (const std::string what :
+       {"create virtualmachineinstances.kubevirt.io", "delete virtualmachineinstances.kubevirt.io",
+        "patch virtualmachines.kubevirt.io", "create virtualmachines.kubevirt.io",
+        "create virtualmachineinstancemigrations.kubevirt.io", "list shadowplacements.umbra.io",
+        "patch shadowplacements.umbra.io --subresource=status", "patch pods",
+        "create events.events.k8s.io",
+        "patch virtualmachinepools.pool.kubevirt.io --subresource=scale"}) {
+    EXPECT_TRUE(canI(what + in)) << "in the watched namespace: " << what;
+    EXPECT_FALSE(canI(what + elsewhere)) << "elsewhere: " << what;
+  }
+  for (const std::string what :
+       {"list virtualmachineinstances.kubevirt.io -A", "watch pods -A", "patch nodes",
+        "list virtualmachineclusterinstancetypes.instancetype.kubevirt.io"})
+    EXPECT_TRUE(canI(what)) << "cluster-wide reads: " << what;
+  EXPECT_FALSE(canI("list shadowplacements.umbra.io -A"));
+  EXPECT_FALSE(canI("patch pods" + elsewhere));
+  const auto removed = helm("uninstall scoped --namespace " + ns + kubeconfigFlag() + " --wait");
+  ASSERT_EQ(removed.exitCode, 0) << removed.output;
+  EXPECT_EQ(runCommand(kubectl() + in +
+                       " get role,rolebinding -l app.kubernetes.io/instance=scoped"
+                       " -o name 2>&1")
+                .output,
+            "");
+}
+
 }  // namespace
 }  // namespace umbra::testing
