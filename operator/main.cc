@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "app/learning.h"
+#include "cli_flags/version.h"
 #include "common/log.h"
 #include "controller/pool_reconciler.h"
 #include "controller/scaler_reconciler.h"
@@ -58,6 +59,7 @@ int run(const op::Flags& flags) {
   auto metrics = exposition::OperatorMetrics::create(flags.metricsBindAddress, error);
   if (!metrics)
     return fatal(error);
+  metrics->buildInfo(cli_flags::Version);
   const auto countRequest = [&m = *metrics](const std::string& verb, int code, double s) {
     m.apiRequest(verb, code, s);
   };
@@ -196,6 +198,7 @@ int run(const op::Flags& flags) {
         "(kubectl apply --server-side -f crds/)");
   }
   const auto startWork = [&] {
+    metrics->leading(true);
     placements->run([&](const std::string& key) {
       auto r = reconciler.reconcile(key);
       metrics->shadowsActive(vmis.countByLabel(api::RoleLabel, "shadow"));

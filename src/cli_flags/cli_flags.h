@@ -8,9 +8,9 @@
 
 #include <CLI/CLI.hpp>
 
-namespace umbra::cli_flags {
+#include "cli_flags/version.h"
 
-inline constexpr const char* Version = "0.1.0";
+namespace umbra::cli_flags {
 
 // Adds --version to `app`.
 inline void addVersion(CLI::App& app, const std::string& name) {

@@ -93,6 +93,17 @@ struct OperatorMetrics::Impl final : runtime::QueueMetrics {
                                                         .Name("umbra_shadows_active")
                                                         .Help("Shadow VMIs that exist now")
                                                         .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& buildF =
+      BuildGauge()
+          .Name("umbra_build_info")
+          .Help("The operator's version (value 1)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& leaderF =
+      BuildGauge()
+          .Name("umbra_leader")
+          .Help("1 while this replica holds the leader lease and acts, 0 on standby")
+          .Register(*registry);
+  prometheus::Gauge& leaderG = leaderF.Add({});
   prometheus::Family<prometheus::Gauge>& modelF = BuildGauge()
                                                       .Name("umbra_model_info")
                                                       .Help("The forecaster in use (value 1)")
@@ -205,6 +216,14 @@ void OperatorMetrics::placementFinished(const std::string& result, double second
 void OperatorMetrics::observationExtended() {
   impl_->extensionsC.Increment();
 }
+void OperatorMetrics::buildInfo(const std::string& version) {
+  impl_->buildF.Add({{"version", version}}).Set(1);
+}
+
+void OperatorMetrics::leading(bool leads) {
+  impl_->leaderG.Set(leads ? 1 : 0);
+}
+
 void OperatorMetrics::shadowsActive(size_t n) {
   impl_->shadowsG.Set(static_cast<double>(n));
 }

@@ -26,6 +26,9 @@ class OperatorMetrics final : public runtime::ReconcileMetrics {
   void placementFinished(const std::string& result, double seconds);
   void observationExtended();
   void shadowsActive(size_t n);
+  void buildInfo(const std::string& version);  // umbra_build_info{version} 1
+  void leading(bool leads);                    // umbra_leader: 1 while this replica acts
+
   void modelInfo(const std::string& version);
   // The current model's validation error (e.g. metric "mase") on its held-back window.
   void modelValidationError(const std::string& metric, double value);

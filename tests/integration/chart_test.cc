@@ -75,6 +75,7 @@ TEST(ChartTest, TemplatesAreHardenedAndFollowTheValues) {
   EXPECT_EQ(plain.output.find("kind: PodDisruptionBudget"), std::string::npos)
       << "one replica: a PDB would block every drain of its node";
   EXPECT_EQ(plain.output.find("kind: PrometheusRule"), std::string::npos);
+  EXPECT_EQ(plain.output.find("type: Recreate"), std::string::npos) << "no RWO volume to share";
   EXPECT_EQ(plain.output.find("'*'"), std::string::npos) << "no wildcard in RBAC";
   EXPECT_EQ(plain.output.find("\"*\""), std::string::npos) << "no wildcard in RBAC";
   std::smatch m;
@@ -85,7 +86,7 @@ TEST(ChartTest, TemplatesAreHardenedAndFollowTheValues) {
   for (const char* want :
        {"--leader-elect", "--leader-election-namespace=umbra-system", "--namespace=apps",
         "kind: ServiceMonitor", "kind: PersistentVolumeClaim", "claimName: umbra-model",
-        "storageClassName: fast", "replicas: 2", "kind: PodDisruptionBudget", "minAvailable: 1"}) {
+        "storageClassName: fast", "replicas: 2", "kind: PodDisruptionBudget", "type: Recreate", "minAvailable: 1"}) {
     EXPECT_NE(all.output.find(want), std::string::npos) << want;
   }
   // The alerts, checked by Prometheus' own promtool.

@@ -319,8 +319,11 @@ TEST_F(OperatorBinaryTest, TrainedModelsDecideAndThePlacedVmsOutcomeIsRecorded) 
   EXPECT_NEAR(o.actual.cpuContention, vmSteal, 0.005 + 0.25 * vmSteal);
   EXPECT_NEAR(o.inputs.shadowSteal, probeSteal, 0.005 + 0.25 * probeSteal) << "node b's probe";
   EXPECT_GT(o.inputs.cpuShare, 0) << "the node's size is known";
-  EXPECT_NE(scrapeMetrics().find("umbra_outcomes_recorded_total{result=\"recorded\"} 1"),
+  const std::string scraped = scrapeMetrics();
+  EXPECT_NE(scraped.find("umbra_outcomes_recorded_total{result=\"recorded\"} 1"),
             std::string::npos);
+  EXPECT_NE(scraped.find("umbra_build_info{version=\"0.1.0\"} 1"), std::string::npos);
+  EXPECT_NE(scraped.find("umbra_leader 1"), std::string::npos) << "it leads and acts";
   op->signal(SIGTERM);
   EXPECT_EQ(op->wait(20), 0);
 }

@@ -97,5 +97,16 @@ TEST(OperatorMetrics, TelemetryAndModelFamilies) {
   EXPECT_NE(text.find("umbra_model_validation_error{metric=\"mase\"} 0.71"), std::string::npos);
 }
 
+TEST(OperatorMetrics, BuildInfoAndWhetherThisReplicaLeads) {
+  std::string error;
+  auto m = exposition::OperatorMetrics::create("", error);
+  ASSERT_TRUE(m) << error;
+  m->buildInfo("0.1.0");
+  EXPECT_NE(m->scrape().find("umbra_build_info{version=\"0.1.0\"} 1"), std::string::npos);
+  EXPECT_NE(m->scrape().find("umbra_leader 0"), std::string::npos) << "a standby until it leads";
+  m->leading(true);
+  EXPECT_NE(m->scrape().find("umbra_leader 1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace umbra::telemetry
