@@ -24,11 +24,6 @@ void FirstPassChoices::forget(const std::string& key) {
   choices_.erase(key);
 }
 
-int FirstPassChoices::count() const {
-  const std::lock_guard<std::mutex> lock(mutex_);
-  return static_cast<int>(choices_.size());
-}
-
 std::set<std::string> FirstPassChoices::keys() const {
   const std::lock_guard<std::mutex> lock(mutex_);
   std::set<std::string> out;

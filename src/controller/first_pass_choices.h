@@ -23,9 +23,8 @@ class FirstPassChoices {
   std::optional<std::vector<api::ShadowStatus>> recall(const std::string& key,
                                                        const std::string& uid) const;
   void forget(const std::string& key);
-  // Placements that are probing with their status still to come (maxConcurrentPlacements).
-  int count() const;
-  // The placements with a remembered choice.
+  // The placements with a remembered choice: probing with their status still to come (they hold
+  // a slot of maxConcurrentPlacements).
   std::set<std::string> keys() const;
   // Every remembered choice's nodes, by placement key.
   std::map<std::string, std::vector<std::string>> nodesByPlacement() const;
