@@ -1,5 +1,7 @@
 #include "exposition/operator_metrics.h"
 
+#include "exposition/process_collector.h"
+
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
 #include <prometheus/gauge.h>
@@ -32,6 +34,7 @@ const Histogram::BucketBoundaries& placementBuckets() {
 struct OperatorMetrics::Impl final : runtime::QueueMetrics {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<prometheus::Exposer> exposer;
+  std::shared_ptr<ProcessCollector> process = std::make_shared<ProcessCollector>();
   std::mutex mutex;  // prometheus-cpp families are thread-safe; Add() on a new label set is too,
                      // but we serialise to keep label maps tidy.
   prometheus::Family<prometheus::Gauge>& depthF = BuildGauge()
@@ -93,11 +96,10 @@ struct OperatorMetrics::Impl final : runtime::QueueMetrics {
                                                         .Name("umbra_shadows_active")
                                                         .Help("Shadow VMIs that exist now")
                                                         .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& buildF =
-      BuildGauge()
-          .Name("umbra_build_info")
-          .Help("The operator's version (value 1)")
-          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& buildF = BuildGauge()
+                                                      .Name("umbra_build_info")
+                                                      .Help("The operator's version (value 1)")
+                                                      .Register(*registry);
   prometheus::Family<prometheus::Gauge>& leaderF =
       BuildGauge()
           .Name("umbra_leader")
@@ -170,6 +172,7 @@ std::unique_ptr<OperatorMetrics> OperatorMetrics::create(const std::string& addr
     try {
       impl->exposer = std::make_unique<prometheus::Exposer>(bind);
       impl->exposer->RegisterCollectable(impl->registry);
+      impl->exposer->RegisterCollectable(impl->process);
     } catch (const std::exception& e) {
       error = "--metrics-bind-address " + address + ": " + e.what();
       return nullptr;
@@ -264,7 +267,10 @@ void OperatorMetrics::prometheusQuery(const std::string& endpoint, const std::st
 }
 
 std::string OperatorMetrics::scrape() const {
-  return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+  auto families = impl_->registry->Collect();
+  for (auto& f : impl_->process->Collect())
+    families.push_back(std::move(f));
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace umbra::exposition

@@ -86,6 +86,7 @@ TEST_F(OperatorBinaryTest, SigkillMidObservationThenRestartCompletesThePlacement
   EXPECT_NE(body.find("umbra_placements_total{result=\"Placed\"} 1"), std::string::npos) << body;
   EXPECT_NE(body.find("workqueue_adds_total"), std::string::npos);
   EXPECT_NE(body.find("rest_client_requests_total"), std::string::npos);
+  EXPECT_NE(body.find("process_resident_memory_bytes"), std::string::npos) << "over HTTP too";
 
   op->signal(SIGTERM);
   EXPECT_EQ(op->wait(20), 0) << logTail();

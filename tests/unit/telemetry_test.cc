@@ -108,5 +108,34 @@ TEST(OperatorMetrics, BuildInfoAndWhetherThisReplicaLeads) {
   EXPECT_NE(m->scrape().find("umbra_leader 1"), std::string::npos);
 }
 
+// The standard process_* families, read from /proc/self at each scrape.
+TEST(OperatorMetrics, ProcessMetricsComeFromProc) {
+  std::string error;
+  auto m = exposition::OperatorMetrics::create("", error);
+  ASSERT_TRUE(m) << error;
+  const auto value = [](const std::string& text, const std::string& name) {
+    const auto at = text.find("\n" + name + " ");
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + name.size() + 2));
+  };
+  const std::string text = m->scrape();
+  EXPECT_NE(text.find("# TYPE process_cpu_seconds_total counter"), std::string::npos) << text;
+  EXPECT_GT(value(text, "process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GE(value(text, "process_virtual_memory_bytes"),
+            value(text, "process_resident_memory_bytes"));
+  EXPECT_GE(value(text, "process_open_fds"), 3) << "stdin, stdout, stderr at least";
+  EXPECT_GT(value(text, "process_max_fds"), 0);
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const double started = value(text, "process_start_time_seconds");
+  EXPECT_LE(started, now + 1);
+  EXPECT_GT(started, now - 3600) << "this test process started within the hour";
+  // CPU time only grows.
+  volatile double spin = 0;
+  for (int i = 0; i < 20'000'000; ++i)
+    spin = spin + i;
+  EXPECT_GT(value(m->scrape(), "process_cpu_seconds_total"),
+            value(text, "process_cpu_seconds_total"));
+}
+
 }  // namespace
 }  // namespace umbra::telemetry
