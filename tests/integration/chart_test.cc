@@ -86,7 +86,8 @@ TEST(ChartTest, TemplatesAreHardenedAndFollowTheValues) {
   for (const char* want :
        {"--leader-elect", "--leader-election-namespace=umbra-system", "--namespace=apps",
         "kind: ServiceMonitor", "kind: PersistentVolumeClaim", "claimName: umbra-model",
-        "storageClassName: fast", "replicas: 2", "kind: PodDisruptionBudget", "type: Recreate", "minAvailable: 1"}) {
+        "storageClassName: fast", "replicas: 2", "kind: PodDisruptionBudget", "type: Recreate",
+        "minAvailable: 1"}) {
     EXPECT_NE(all.output.find(want), std::string::npos) << want;
   }
   // The alerts, checked by Prometheus' own promtool.
@@ -197,6 +198,14 @@ class ChartInstallTest : public ::testing::Test {
     ASSERT_TRUE(st.ok()) << st.error().message;
   }
   std::string kubectl() const { return ControlPlane::instance().kubectl(); }
+  // `kubectl auth can-i ARGS AS`: the answer is the last line; a warning ("not namespace
+  // scoped") may come first.
+  bool canIAs(const std::string& as, const std::string& args) const {
+    std::string out = runCommand(kubectl() + " auth can-i " + args + as).output;
+    while (!out.empty() && out.back() == '\n')
+      out.pop_back();
+    return out.substr(out.rfind('\n') + 1) == "yes";
+  }
   std::string kubeconfigFlag() const {
     return " --kubeconfig " + ControlPlane::instance().kubeconfig();
   }
@@ -229,13 +238,7 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
 
   // The RBAC matrix, as the operator's service account.
   const std::string as = " --as=system:serviceaccount:" + ns + ":umbra";
-  const auto canI = [&](const std::string& args) {
-    // The answer is the last line; a warning ("not namespace scoped") may come first.
-    std::string out = runCommand(kubectl() + " auth can-i " + args + as).output;
-    while (!out.empty() && out.back() == '\n')
-      out.pop_back();
-    return out.substr(out.rfind('\n') + 1) == "yes";
-  };
+  const auto canI = [&](const std::string& args) { return canIAs(as, args); };
 
   const std::string w = " -n " + workload.name();
   const std::vector<std::string> allowed = {
@@ -612,12 +615,7 @@ TEST_F(ChartInstallTest, NamespacedModeActsOnlyInTheWatchedNamespace) {
                               " --set watchNamespace=" + watched.name());
   ASSERT_EQ(installed.exitCode, 0) << installed.output;
   const std::string as = " --as=system:serviceaccount:" + ns + ":scoped-umbra";
-  const auto canI = [&](const std::string& args) {
-    std::string out = runCommand(kubectl() + " auth can-i " + args + as).output;
-    while (!out.empty() && out.back() == '\n')
-      out.pop_back();
-    return out.substr(out.rfind('\n') + 1) == "yes";
-  };
+  const auto canI = [&](const std::string& args) { return canIAs(as, args); };
   const std::string in = " -n " + watched.name(), elsewhere = " -n " + other.name();
   for (const std::string what :
        {"create virtualmachineinstances.kubevirt.io", "delete virtualmachineinstances.kubevirt.io",
