@@ -259,7 +259,9 @@ Result<ContentionMap> ContentionMap::load(const std::string& path) {
   if (doc.is_discarded() || !doc.is_object()) {
     return fail("not JSON");
   }
-  if (doc.value("format", "") != "umbra-contention/1") {
+  // Compared as JSON: a format that is not text (found by tests/fuzz/fuzz_model_files) is a
+  // mismatch, not the type_error that value() would throw.
+  if (!doc.contains("format") || doc["format"] != "umbra-contention/1") {
     return fail("schema mismatch: format is " +
                 (doc.contains("format") ? doc["format"].dump() : "absent") +
                 ", expected \"umbra-contention/1\"");

@@ -193,8 +193,8 @@ QuantileForecast LstmNet::predict(size_t, std::span<const double> history, int h
 
 std::string LstmNet::displayName() const {
   const auto meta = json::parse(metadata_, nullptr, false);
-  return "lstm/" +
-         (meta.is_object() ? meta.value("version", std::string("unversioned")) : "unversioned");
+  const bool named = meta.is_object() && meta.contains("version") && meta["version"].is_string();
+  return "lstm/" + (named ? meta["version"].get<std::string>() : std::string("unversioned"));
 }
 
 std::string LstmNet::describe(const LstmShape& s, double changeScale, const std::string& infoJson) {

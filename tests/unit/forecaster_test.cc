@@ -225,6 +225,10 @@ TEST(ContentionMap, SaveLoadRoundTripAndBadFilesAreRefusedInOneLine) {
             path +
                 ": schema mismatch: format is \"umbra-contention/0\", expected "
                 "\"umbra-contention/1\"");
+  // Found by tests/fuzz/fuzz_model_files: a format that is not text threw out of load().
+  write(R"({"format":2})");
+  EXPECT_EQ(ContentionMap::load(path).error().message,
+            path + ": schema mismatch: format is 2, expected \"umbra-contention/1\"");
   write(R"({"format":"umbra-contention/1","learned":true,"trainedOn":1,"heads":[]})");
   EXPECT_EQ(ContentionMap::load(path).error().message,
             path + ": schema mismatch: heads must hold 4 entries");

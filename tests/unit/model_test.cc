@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/inputs.h"
 #include "fakes/tiny_lstm.h"
 #include "model/evaluation.h"
@@ -266,6 +268,19 @@ TEST(Lstm, SaveLoadGivesIdenticalPredictionsAndBadFilesAreRefused) {
   const std::span<const double> h(all[1].values.data(), 400);
   EXPECT_EQ((*loaded)->predict(0, h, 3).p50, lstm.predict(0, h, 3).p50);
   EXPECT_EQ((*loaded)->predict(0, h, 3).p90, lstm.predict(0, h, 3).p90);
+
+  {
+    // A version that is not text: the model loads and is named unversioned, where value()
+    // threw (the operator would have died naming its model).
+    std::ifstream in(path, std::ios::binary);
+    auto doc = nlohmann::json::parse(in);
+    doc["version"] = 5;
+    const std::string odd = tempPath("odd-version.pt");
+    std::ofstream(odd, std::ios::binary) << doc.dump();
+    auto named = LstmNet::load(odd, 3);
+    ASSERT_TRUE(named.ok()) << named.error().message;
+    EXPECT_EQ((*named)->displayName(), "lstm/unversioned");
+  }
 
   auto mismatch = LstmNet::load(path, 6);
   ASSERT_FALSE(mismatch.ok());
