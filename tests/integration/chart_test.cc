@@ -6,8 +6,10 @@
 #include <regex>
 #include <sstream>
 
+#include "cli_flags/version.h"
 #include "config/config.h"
 #include "integration/common.h"
+#include "integration/kubevirt_examples.h"
 #include "placement/shadow.h"
 
 namespace umbra::testing {
@@ -113,13 +115,32 @@ TEST(ChartTest, TemplatesAreHardenedAndFollowTheValues) {
     EXPECT_NE(rules.output.find(alert), std::string::npos) << alert;
   EXPECT_NE(rules.output.find("up{job=\"umbra-metrics\"}"), std::string::npos)
       << "the job the ServiceMonitor gives the metrics Service";
-  // The CRDs come from crds/, the single source: rendered identical to the files.
-  const auto crds = helm("show crds " + Chart);
-  for (const char* name : {"shadowplacements.umbra.io.yaml", "predictivescalers.umbra.io.yaml"}) {
-    std::ifstream file(Source + "/crds/" + name);
-    const std::string source((std::istreambuf_iterator<char>(file)), {});
-    EXPECT_NE(crds.output.find(source), std::string::npos) << name << ": charts/umbra/crds drifted";
+  // The CRDs are templates rendered from crds/, their single source: the same objects, with the
+  // release's labels and kept on uninstall; none with crds.install=false.
+  const auto crds = helm("template umbra " + Chart + " --show-only templates/crds.yaml");
+  ASSERT_EQ(crds.exitCode, 0) << crds.output;
+  std::map<std::string, Json> rendered;
+  for (const YAML::Node& doc : YAML::LoadAll(crds.output))
+    if (doc.IsMap())
+      rendered[doc["metadata"]["name"].as<std::string>()] = yamlToJson(doc);
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(Source + "/crds")) {
+    const Json source = yamlToJson(YAML::LoadFile(e.path().string()));
+    const std::string name = source["metadata"]["name"];
+    ++files;
+    ASSERT_TRUE(rendered.count(name)) << name << " is not rendered";
+    const Json& crd = rendered[name];
+    EXPECT_EQ(crd["spec"], source["spec"]) << name << ": the template changed the CRD";
+    EXPECT_EQ(crd["metadata"]["annotations"].value("helm.sh/resource-policy", ""), "keep") << name;
+    EXPECT_EQ(crd["metadata"]["labels"].value("app.kubernetes.io/managed-by", ""), "Helm") << name;
   }
+  EXPECT_EQ(files, 4);
+  EXPECT_EQ(rendered.size(), 4u);
+  const auto none = helm("template umbra " + Chart + " --set crds.install=false");
+  EXPECT_EQ(none.output.find("kind: CustomResourceDefinition"), std::string::npos);
+  // One version for the chart's appVersion and the binaries (--version, umbra_build_info).
+  const auto chart = YAML::LoadFile(Chart + "/Chart.yaml");
+  EXPECT_EQ(chart["appVersion"].as<std::string>(), std::string(umbra::cli_flags::Version));
 }
 
 TEST(ChartTest, TheRenderedConfigIsWhatTheOperatorAccepts) {
@@ -196,6 +217,19 @@ class ChartInstallTest : public ::testing::Test {
                        "/tests/integration/testdata/kubevirt-preferences-standin.yaml");
     const Status st = ControlPlane::instance().installCrds(kubevirt);
     ASSERT_TRUE(st.ok()) << st.error().message;
+  }
+  // Each test starts without Umbra's CRDs: a release takes them over only if nothing else owns
+  // them.
+  void SetUp() override {
+    const auto r =
+        runCommand(kubectl() + " delete crd -l app.kubernetes.io/name=umbra --wait 2>&1");
+    ASSERT_EQ(r.exitCode, 0) << r.output;
+    std::string names;
+    for (const auto& e : std::filesystem::directory_iterator(Source + "/crds"))
+      names += " " + e.path().stem().string();
+    const auto plain =
+        runCommand(kubectl() + " delete crd --ignore-not-found --wait" + names + " 2>&1");
+    ASSERT_EQ(plain.exitCode, 0) << plain.output;
   }
   std::string kubectl() const { return ControlPlane::instance().kubectl(); }
   // `kubectl auth can-i ARGS AS`: the answer is the last line; a warning ("not namespace
@@ -589,7 +623,7 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
   ASSERT_EQ(runCommand(kubectl() + w + " delete -f " + Source + "/examples/ --wait=false").exitCode,
             0);
 
-  // Uninstall: everything goes but the CRD (Helm never deletes crds/).
+  // Uninstall: everything goes but the CRDs (kept: deleting one deletes its objects).
   const auto removed = helm("uninstall umbra --namespace " + ns + kubeconfigFlag() + " --wait");
   ASSERT_EQ(removed.exitCode, 0) << removed.output;
   const auto left =
@@ -601,8 +635,10 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
                                   " get clusterrole,clusterrolebinding -l "
                                   "app.kubernetes.io/instance=umbra -o name 2>&1");
   EXPECT_EQ(cluster.output, "") << cluster.output;
-  EXPECT_EQ(runCommand(kubectl() + " get crd shadowplacements.umbra.io -o name").exitCode, 0)
-      << "the CRD stays, as Helm leaves crds/";
+  for (const auto& e : std::filesystem::directory_iterator(Source + "/crds"))
+    EXPECT_EQ(runCommand(kubectl() + " get crd " + e.path().stem().string() + " -o name").exitCode,
+              0)
+        << e.path().filename() << " stays (helm.sh/resource-policy: keep)";
 }
 
 // Namespaced mode (watchNamespace): the operator may act on objects only in the namespace it
@@ -611,8 +647,10 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
 TEST_F(ChartInstallTest, NamespacedModeActsOnlyInTheWatchedNamespace) {
   TestNamespace release, watched, other;
   const std::string& ns = release.name();
+  // A second, namespaced release beside a cluster-wide one leaves the CRDs to the first.
+  ASSERT_TRUE(ControlPlane::instance().installAllCrds().ok());
   const auto installed = helm("install scoped " + Chart + " --namespace " + ns + kubeconfigFlag() +
-                              " --set watchNamespace=" + watched.name());
+                              " --set watchNamespace=" + watched.name() + ",crds.install=false");
   ASSERT_EQ(installed.exitCode, 0) << installed.output;
   const std::string as = " --as=system:serviceaccount:" + ns + ":scoped-umbra";
   const auto canI = [&](const std::string& args) { return canIAs(as, args); };
@@ -640,6 +678,68 @@ TEST_F(ChartInstallTest, NamespacedModeActsOnlyInTheWatchedNamespace) {
                        " -o name 2>&1")
                 .output,
             "");
+}
+
+// Upgrade from the previous chart version (0.1.0, packaged as released: CRDs in crds/, which Helm
+// installs once and never upgrades) to this one (CRDs as templates). The CRDs are taken over and
+// upgraded (this version adds selectable fields), objects survive, and uninstall keeps the CRDs.
+TEST_F(ChartInstallTest, UpgradesFromThePreviousVersionAndTheCrdsFollow) {
+  TestNamespace release, workload;
+  const std::string& ns = release.name();
+  const std::string w = " -n " + workload.name();
+  const std::string previous = Source + "/tests/integration/testdata/charts/umbra-0.1.0.tgz";
+  const auto installed = helm("install umbra " + previous + " --namespace " + ns +
+                              kubeconfigFlag() + " --set replicaCount=0");
+  ASSERT_EQ(installed.exitCode, 0) << installed.output;
+  ASSERT_EQ(runCommand(kubectl() + " wait --for condition=established --timeout=30s "
+                                   "crd/shadowplacements.umbra.io 2>&1")
+                .exitCode,
+            0);
+  const std::string examples = " -f " + Source + "/examples/01-virtualmachine.yaml -f " + Source +
+                               "/examples/02-shadowplacement.yaml";
+  const auto applied = runCommand(kubectl() + w + " apply" + examples + " 2>&1");
+  ASSERT_EQ(applied.exitCode, 0) << applied.output;
+  const std::string bySelector =
+      kubectl() + w + " get shadowplacements --field-selector spec.target.name=web-1 -o name 2>&1";
+  const auto before = runCommand(bySelector);
+  EXPECT_NE(before.exitCode, 0) << "0.1.0's CRD has no selectable fields: " << before.output;
+
+  // Without --take-ownership Helm refuses the CRDs it did not template (docs/operations.md).
+  const std::string upgrade =
+      "upgrade umbra " + Chart + " --namespace " + ns + kubeconfigFlag() + " --set replicaCount=0";
+  const auto refused = helm(upgrade);
+  EXPECT_NE(refused.exitCode, 0);
+  EXPECT_NE(refused.output.find("invalid ownership metadata"), std::string::npos) << refused.output;
+  const auto upgraded = helm(upgrade + " --take-ownership");
+  ASSERT_EQ(upgraded.exitCode, 0) << upgraded.output;
+
+  for (const auto& e : std::filesystem::directory_iterator(Source + "/crds")) {
+    const std::string name = e.path().stem().string();
+    const auto crd = runCommand(kubectl() + " get crd " + name + " -o json");
+    ASSERT_EQ(crd.exitCode, 0) << name;
+    const Json live = Json::parse(crd.output);
+    EXPECT_EQ(live["metadata"]["labels"].value("helm.sh/chart", ""), "umbra-0.2.0") << name;
+    EXPECT_EQ(live["metadata"]["annotations"].value("helm.sh/resource-policy", ""), "keep") << name;
+    EXPECT_EQ(live["spec"]["versions"][0].value("selectableFields", Json::array()),
+              yamlToJson(YAML::LoadFile(e.path().string()))["spec"]["versions"][0].value(
+                  "selectableFields", Json::array()))
+        << name;
+  }
+  const bool selectable = eventually([&] {
+    const auto r = runCommand(bySelector);
+    return r.exitCode == 0 && r.output == "shadowplacement.umbra.io/web-1\n";
+  });
+  EXPECT_TRUE(selectable) << runCommand(bySelector).output;
+
+  // A second upgrade is a no-op for the CRDs; uninstall keeps them and the objects.
+  const auto again = helm(upgrade);
+  EXPECT_EQ(again.exitCode, 0) << again.output;
+  const auto removed = helm("uninstall umbra --namespace " + ns + kubeconfigFlag() + " --wait");
+  ASSERT_EQ(removed.exitCode, 0) << removed.output;
+  EXPECT_EQ(runCommand(kubectl() + w + " get shadowplacement web-1 -o name 2>&1").output,
+            "shadowplacement.umbra.io/web-1\n");
+  EXPECT_EQ(runCommand(bySelector).output, "shadowplacement.umbra.io/web-1\n");
+  runCommand(kubectl() + w + " delete" + examples + " --wait=false 2>&1");
 }
 
 }  // namespace

@@ -323,7 +323,7 @@ TEST_F(OperatorBinaryTest, TrainedModelsDecideAndThePlacedVmsOutcomeIsRecorded) 
   const std::string scraped = scrapeMetrics();
   EXPECT_NE(scraped.find("umbra_outcomes_recorded_total{result=\"recorded\"} 1"),
             std::string::npos);
-  EXPECT_NE(scraped.find("umbra_build_info{version=\"0.1.0\"} 1"), std::string::npos);
+  EXPECT_NE(scraped.find("umbra_build_info{version=\"0.2.0\"} 1"), std::string::npos);
   EXPECT_NE(scraped.find("umbra_leader 1"), std::string::npos) << "it leads and acts";
   op->signal(SIGTERM);
   EXPECT_EQ(op->wait(20), 0);
