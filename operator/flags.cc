@@ -22,6 +22,12 @@ Flags parseFlags(int argc, char** argv, int& exitCode) {
       ->capture_default_str();
   app.add_option("--metrics-bind-address", f.metricsBindAddress, "/metrics address, 0 to disable")
       ->capture_default_str();
+  app.add_flag("--metrics-secure", f.metricsSecure,
+               "serve /metrics over HTTPS to callers the API server authenticates and authorizes "
+               "(get on the non-resource URL /metrics)");
+  app.add_option("--metrics-cert-dir", f.metricsCertDir,
+                 "with --metrics-secure: tls.crt and tls.key, reloaded when they change (default: "
+                 "a self-signed certificate)");
   app.add_option("--health-probe-bind-address", f.healthProbeBindAddress,
                  "/healthz and /readyz address")
       ->capture_default_str();

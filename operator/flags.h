@@ -13,6 +13,8 @@ struct Flags {
   std::string leaderElectionNamespace = "umbra-system";
   std::string leaderElectionId = "umbra-operator";
   std::string metricsBindAddress = ":8080";
+  bool metricsSecure = false;  // HTTPS, TokenReview + SubjectAccessReview (the chart's default)
+  std::string metricsCertDir;  // tls.crt, tls.key; empty: self-signed
   std::string healthProbeBindAddress = ":8081";
   std::string logFormat = "text";
   std::string logLevel = "info";

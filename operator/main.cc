@@ -9,6 +9,7 @@
 #include "controller/scaler_reconciler.h"
 #include "controller/shadow_placement_reconciler.h"
 #include "exposition/health_server.h"
+#include "exposition/secure_metrics.h"
 #include "flags.h"
 #include "kube/config.h"
 #include "kube/rest_client.h"
@@ -56,9 +57,19 @@ int run(const op::Flags& flags) {
   if (!rest.ok())
     return fatal(rest.error().message);
   kube::RestClient& client = **rest;
-  auto metrics = exposition::OperatorMetrics::create(flags.metricsBindAddress, error);
+  const bool metricsServed = flags.metricsBindAddress != "0" && !flags.metricsBindAddress.empty();
+  auto metrics = exposition::OperatorMetrics::create(
+      flags.metricsSecure ? std::string("0") : flags.metricsBindAddress, error);
   if (!metrics)
     return fatal(error);
+  std::unique_ptr<exposition::TlsServer> secureMetrics;
+  if (flags.metricsSecure && metricsServed) {
+    auto served = exposition::serveSecureMetrics({flags.metricsBindAddress, flags.metricsCertDir},
+                                                 client, [&m = *metrics] { return m.scrape(); });
+    if (!served.ok())
+      return fatal(served.error().message);
+    secureMetrics = std::move(served).value();
+  }
   metrics->buildInfo(cli_flags::Version);
   const auto countRequest = [&m = *metrics](const std::string& verb, int code, double s) {
     m.apiRequest(verb, code, s);

@@ -30,6 +30,10 @@ const ResourceType& subjectAccessReviews() {
                               "SubjectAccessReview", false};
   return t;
 }
+const ResourceType& tokenReviews() {
+  static const ResourceType t{"authentication.k8s.io", "v1", "tokenreviews", "TokenReview", false};
+  return t;
+}
 const ResourceType& configMaps() {
   static const ResourceType t{"", "v1", "configmaps", "ConfigMap", true};
   return t;

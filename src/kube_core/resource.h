@@ -33,6 +33,7 @@ const ResourceType& services();
 // The aggregation layer (apiregistration.k8s.io/v1) and authorization.k8s.io/v1's reviews.
 const ResourceType& apiServices();
 const ResourceType& subjectAccessReviews();
+const ResourceType& tokenReviews();
 // Dynamic Resource Allocation (resource.k8s.io/v1).
 const ResourceType& resourceClaims();
 const ResourceType& resourceClaimTemplates();

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/kubevirt_subresources.h"
+#include "exposition/tls_server.h"
 #include "kube/client.h"
 
 namespace umbra::simulator {
@@ -28,11 +29,7 @@ struct SubresourceCall {
 std::optional<SubresourceCall> parseSubresourcePath(const std::string& path);
 
 // An HTTP answer: `body` is "" or a JSON document (a metav1.Status for errors).
-struct Reply {
-  int code = 200;
-  std::string body;
-  std::string contentType = "application/json";
-};
+using Reply = exposition::HttpReply;
 // A metav1.Status as Kubernetes writes it.
 Reply statusReply(int code, const std::string& reason, const std::string& message);
 

@@ -69,6 +69,28 @@ TEST(ChartTest, TemplatesAreHardenedAndFollowTheValues) {
   }
   EXPECT_NE(plain.output.find("--leader-elect"), std::string::npos)
       << "election also with one replica: a rolling update runs two pods for a while";
+  // /metrics: HTTPS on the pod's IP, each scraper checked with the API server (the two review
+  // rights and a reader role for Prometheus); plain HTTP without either when secure=false.
+  for (const char* want :
+       {"--metrics-bind-address=$(POD_IP):8443", "- --metrics-secure", "fieldPath: status.podIP",
+        "resources: [tokenreviews]", "resources: [subjectaccessreviews]",
+        "name: umbra-metrics-reader", "nonResourceURLs: [/metrics]"})
+    EXPECT_NE(plain.output.find(want), std::string::npos) << want;
+  const auto insecure = helm("template umbra " + Chart + " --set metrics.secure=false");
+  for (const char* absent :
+       {"--metrics-secure", "tokenreviews", "subjectaccessreviews", "metrics-reader"})
+    EXPECT_EQ(insecure.output.find(absent), std::string::npos) << absent;
+  const auto monitored = helm("template umbra " + Chart +
+                              " --set serviceMonitor.enabled=true,metrics.certSecret=umbra-tls"
+                              " --show-only templates/servicemonitor.yaml");
+  for (const char* want : {"scheme: https", "bearerTokenFile:", "insecureSkipVerify: true"})
+    EXPECT_NE(monitored.output.find(want), std::string::npos) << want << monitored.output;
+  const auto mounted = helm("template umbra " + Chart +
+                            " --set metrics.certSecret=umbra-tls"
+                            " --show-only templates/deployment.yaml");
+  for (const char* want : {"--metrics-cert-dir=/etc/umbra-metrics-tls", "secretName: umbra-tls",
+                           "mountPath: /etc/umbra-metrics-tls"})
+    EXPECT_NE(mounted.output.find(want), std::string::npos) << want;
   EXPECT_EQ(plain.output.find("kind: ServiceMonitor"), std::string::npos);
   EXPECT_EQ(plain.output.find("kind: PersistentVolumeClaim"), std::string::npos);
   EXPECT_NE(plain.output.find("kind: NetworkPolicy"), std::string::npos) << "on by default";
@@ -262,13 +284,26 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
         runCommand(kubectl() + " -n " + ns + " get " + std::string(what) + " -o name 2>&1");
     EXPECT_EQ(r.exitCode, 0) << what << ": " << r.output;
   }
-  for (const char* what : {"clusterrole/umbra", "clusterrolebinding/umbra"}) {
+  for (const char* what :
+       {"clusterrole/umbra", "clusterrolebinding/umbra", "clusterrole/umbra-metrics-reader"}) {
     EXPECT_EQ(runCommand(kubectl() + " get " + std::string(what) + " -o name").exitCode, 0) << what;
   }
   const auto established = runCommand(kubectl() +
                                       " wait --for condition=established --timeout=30s "
                                       "crd/shadowplacements.umbra.io 2>&1");
   ASSERT_EQ(established.exitCode, 0) << established.output;
+
+  // Prometheus, bound to the reader role, may get /metrics; nobody else.
+  const std::string prom = " --as=system:serviceaccount:" + ns + ":prometheus";
+  EXPECT_FALSE(canIAs(prom, "get /metrics"));
+  ASSERT_EQ(runCommand(kubectl() + " create clusterrolebinding " + ns +
+                       "-scrape --clusterrole=umbra-metrics-reader --serviceaccount=" + ns +
+                       ":prometheus")
+                .exitCode,
+            0);
+  EXPECT_TRUE(eventually([&] { return canIAs(prom, "get /metrics"); }));
+  EXPECT_FALSE(canIAs(prom, "get /debug/pprof"));
+  runCommand(kubectl() + " delete clusterrolebinding " + ns + "-scrape");
 
   // The RBAC matrix, as the operator's service account.
   const std::string as = " --as=system:serviceaccount:" + ns + ":umbra";
@@ -328,6 +363,8 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
       "watch pods -A",
       "create events.events.k8s.io" + w,
       "patch events.events.k8s.io" + w,
+      "create tokenreviews.authentication.k8s.io",  // /metrics' scrapers
+      "create subjectaccessreviews.authorization.k8s.io",
       "get leases.coordination.k8s.io -n " + ns,
       "create leases.coordination.k8s.io -n " + ns,
       "update leases.coordination.k8s.io -n " + ns};

@@ -46,6 +46,7 @@ class OperatorBinaryTest : public KubeVirtFixture {
               "--config=" + configPath, "--namespace=" + ns_.name(), "--leader-elect",
               "--leader-election-namespace=" + ns_.name(),
               "--metrics-bind-address=127.0.0.1:" + std::to_string(metricsPort_),
+              "--metrics-secure",  // as the chart runs it
               "--health-probe-bind-address=127.0.0.1:" + std::to_string(healthPort_),
               "--log-format=json"},
           log_);
@@ -72,9 +73,19 @@ class OperatorBinaryTest : public KubeVirtFixture {
     return sp.ok() ? (*sp).value("status", Json::object()).value("phase", "") : "<gone>";
   }
   std::string logTail() { return runCommand("tail -n 30 " + log_).output; }
-  std::string scrapeMetrics() {
-    return runCommand("curl -fsS http://127.0.0.1:" + std::to_string(metricsPort_) + "/metrics")
-        .output;
+  // /metrics as a scraper: HTTPS (self-signed) with a bearer token the API server authorizes
+  // ("admin"); "user" has no right to /metrics, "" sends none. The text on 200, else
+  // "HTTP <code>: <body>".
+  std::string scrapeMetrics(const std::string& who = "admin") {
+    const std::string auth =
+        who.empty() ? ""
+                    : " -H 'Authorization: Bearer " + ControlPlane::instance().token(who) + "'";
+    const auto r = runCommand("curl -sk -w '\\n%{http_code}'" + auth +
+                              " https://127.0.0.1:" + std::to_string(metricsPort_) + "/metrics");
+    const auto nl = r.output.rfind('\n');
+    const std::string code = nl == std::string::npos ? r.output : r.output.substr(nl + 1);
+    const std::string body = nl == std::string::npos ? "" : r.output.substr(0, nl);
+    return code == "200" ? body : "HTTP " + code + ": " + body;
   }
   // A temporary directory for model files, removed with the fixture.
   std::string modelDir() {

@@ -325,6 +325,12 @@ TEST_F(OperatorBinaryTest, TrainedModelsDecideAndThePlacedVmsOutcomeIsRecorded) 
             std::string::npos);
   EXPECT_NE(scraped.find("umbra_build_info{version=\"0.2.0\"} 1"), std::string::npos);
   EXPECT_NE(scraped.find("umbra_leader 1"), std::string::npos) << "it leads and acts";
+  // Only for callers the API server authenticates and authorizes (get /metrics).
+  EXPECT_EQ(scrapeMetrics("").rfind("HTTP 401: ", 0), 0u) << scrapeMetrics("");
+  EXPECT_NE(scrapeMetrics("user").find("HTTP 403: Forbidden: user \"umbra-token-user\" may not get "
+                                       "path \"/metrics\""),
+            std::string::npos)
+      << scrapeMetrics("user");
   op->signal(SIGTERM);
   EXPECT_EQ(op->wait(20), 0);
 }
@@ -459,8 +465,9 @@ TEST_F(OperatorBinaryTest, KubeVirtUninstalledFirstDoesNotHoldAPlacementsDeletio
   const auto restored = runCommand(kubectl + " create -f " + crd + " 2>&1");
   EXPECT_EQ(restored.exitCode, 0) << restored.output;
   EXPECT_TRUE(eventually([&] {  // a CRD just created may not have conditions yet to wait on
-    return runCommand(kubectl + " wait --for condition=established --timeout=5s "
-                                "crd/virtualmachineinstances.kubevirt.io 2>&1")
+    return runCommand(kubectl +
+                      " wait --for condition=established --timeout=5s "
+                      "crd/virtualmachineinstances.kubevirt.io 2>&1")
                .exitCode == 0;
   }));
   EXPECT_TRUE(gone) << "the finalizer was never released\n" << logTail();

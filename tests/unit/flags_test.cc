@@ -26,6 +26,18 @@ TEST(OperatorFlags, LeaderElectAcceptsEveryBooleanSpelling) {
   }
 }
 
+TEST(OperatorFlags, SecureMetricsAsTheChartPassesThem) {
+  int code = -1;
+  const Flags f = parse({"--metrics-bind-address=10.1.2.3:8443", "--metrics-secure",
+                         "--metrics-cert-dir=/etc/umbra-metrics-tls"},
+                        code);
+  EXPECT_EQ(code, -1);
+  EXPECT_TRUE(f.metricsSecure);
+  EXPECT_EQ(f.metricsBindAddress, "10.1.2.3:8443");
+  EXPECT_EQ(f.metricsCertDir, "/etc/umbra-metrics-tls");
+  EXPECT_FALSE(parse({}, code).metricsSecure) << "plain HTTP unless asked (local runs, the demo)";
+}
+
 TEST(OperatorFlags, ABadFlagOrValueExitsWith2) {
   for (const char* bad : {"--bogus", "--leader-elect=maybe", "--workers=0", "--log-level=loud"}) {
     int code = -1;

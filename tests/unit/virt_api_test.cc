@@ -3,13 +3,15 @@
 #include <gtest/gtest.h>
 
 #include "api/kubevirt_subresources.h"
-#include "simulator/serving_cert.h"
+#include "exposition/serving_cert.h"
 #include "simulator/virt_api.h"
 #include "simulator/virt_api_handlers.h"
 
 namespace umbra::simulator {
 namespace {
 
+using exposition::certificateCommonName;
+using exposition::generateServingCert;
 using nlohmann::json;
 
 TEST(SubresourcePathTest, TheSixSubresourcesParseAndNothingElse) {
@@ -70,15 +72,16 @@ TEST(RequestHeaderAuthTest, ReadsTheConfigMapAndNamesAMissingKey) {
 }
 
 TEST(ServingCertTest, AFreshCaAndALeafNamedAfterTheService) {
-  auto c = generateServingCert({"virt-api.kubevirt.svc", "localhost"}, {"127.0.0.1"}, 1);
+  auto c = generateServingCert("umbra-sim virt-api CA", {"virt-api.kubevirt.svc", "localhost"},
+                               {"127.0.0.1"}, 1);
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(certificateCommonName(c->certPem), "virt-api.kubevirt.svc");
   EXPECT_EQ(certificateCommonName(c->caPem), "umbra-sim virt-api CA");
   EXPECT_NE(c->keyPem.find("PRIVATE KEY"), std::string::npos);
-  auto other = generateServingCert({"x"}, {}, 1);
+  auto other = generateServingCert("umbra-sim virt-api CA", {"x"}, {}, 1);
   ASSERT_TRUE(other.ok());
   EXPECT_NE(other->caPem, c->caPem) << "each start has its own CA";
-  EXPECT_FALSE(generateServingCert({}, {}, 1).ok());
+  EXPECT_FALSE(generateServingCert("CA", {}, {}, 1).ok());
 }
 
 TEST(StatusReplyTest, IsAKubernetesStatus) {

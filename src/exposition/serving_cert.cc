@@ -1,4 +1,4 @@
-#include "simulator/serving_cert.h"
+#include "exposition/serving_cert.h"
 
 #include <memory>
 
@@ -9,7 +9,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-namespace umbra::simulator {
+namespace umbra::exposition {
 
 namespace {
 
@@ -23,8 +23,7 @@ template <class T>
 using Owned = std::unique_ptr<T, Free>;
 
 Error fail(const std::string& what) {
-  return Error::make(ErrorKind::Internal,
-                     "cannot generate the virt-api serving certificate: " + what);
+  return Error::make(ErrorKind::Internal, "cannot generate a serving certificate: " + what);
 }
 
 bool addExtension(X509* cert, X509* issuer, int nid, const std::string& value) {
@@ -75,7 +74,8 @@ std::string pemOf(EVP_PKEY* key) {
 
 }  // namespace
 
-Result<ServingCert> generateServingCert(const std::vector<std::string>& dnsNames,
+Result<ServingCert> generateServingCert(const std::string& caName,
+                                        const std::vector<std::string>& dnsNames,
                                         const std::vector<std::string>& ips, int validDays) {
   if (dnsNames.empty())
     return fail("no DNS name");
@@ -83,7 +83,7 @@ Result<ServingCert> generateServingCert(const std::vector<std::string>& dnsNames
   Owned<EVP_PKEY> key(EVP_EC_gen("P-256"));
   if (!caKey || !key)
     return fail("EC key generation");
-  auto ca = makeCert(caKey.get(), "umbra-sim virt-api CA", nullptr, validDays);
+  auto ca = makeCert(caKey.get(), caName, nullptr, validDays);
   if (!ca.ok())
     return ca.error();
   X509* caCert = ca->get();
@@ -122,4 +122,4 @@ std::string certificateCommonName(const std::string& pem) {
   return cn;
 }
 
-}  // namespace umbra::simulator
+}  // namespace umbra::exposition
