@@ -37,14 +37,20 @@ class OperatorBinaryTest : public KubeVirtFixture {
   // The metrics and health ports are free when chosen, but another test binary running beside
   // this one (ctest -j) may take one before the operator binds it: the operator then exits naming
   // the address, and it is started again on new ports (at most three times).
-  std::unique_ptr<ChildProcess> startOperator(const std::string& configPath) {
+  // `kubeconfig` and `leaseNamespace` default to the admin's and the test's namespace.
+  std::unique_ptr<ChildProcess> startOperator(const std::string& configPath,
+                                              const std::string& kubeconfig = "",
+                                              const std::string& leaseNamespace = "") {
     for (int attempt = 1;; ++attempt) {
       const auto logged = std::filesystem::exists(log_) ? std::filesystem::file_size(log_) : 0;
       auto op = std::make_unique<ChildProcess>(
           std::vector<std::string>{
-              UMBRA_OPERATOR_BINARY, "--kubeconfig=" + ControlPlane::instance().kubeconfig(),
+              UMBRA_OPERATOR_BINARY,
+              "--kubeconfig=" +
+                  (kubeconfig.empty() ? ControlPlane::instance().kubeconfig() : kubeconfig),
               "--config=" + configPath, "--namespace=" + ns_.name(), "--leader-elect",
-              "--leader-election-namespace=" + ns_.name(),
+              "--leader-election-namespace=" +
+                  (leaseNamespace.empty() ? ns_.name() : leaseNamespace),
               "--metrics-bind-address=127.0.0.1:" + std::to_string(metricsPort_),
               "--metrics-secure",  // as the chart runs it
               "--health-probe-bind-address=127.0.0.1:" + std::to_string(healthPort_),

@@ -441,6 +441,68 @@ TEST_F(OperatorBinaryTest, RetrainingPromotesAChallengerOnlyWhenItScoresBetter) 
   }
 }
 
+// Namespaced mode as deployed: the chart installed with watchNamespace, and the operator run with
+// that release's service account (its token, its Role in the watched namespace, its ClusterRole
+// for what ranking nodes reads everywhere). It places a VM in its namespace with no request
+// refused, and leaves a placement in another namespace alone.
+TEST_F(OperatorBinaryTest, NamespacedReleaseRunsAsItsServiceAccountAndActsOnlyInItsNamespace) {
+  TestNamespace release, other;
+  const std::string kubectl = ControlPlane::instance().kubectl();
+  const std::string helm = ControlPlane::sourceDir() + "/scripts/helm.sh";
+  const std::string kubeconfigFlag = " --kubeconfig " + ControlPlane::instance().kubeconfig();
+  const auto installed =
+      runCommand(helm + " install scoped " + ControlPlane::sourceDir() + "/charts/umbra -n " +
+                 release.name() + kubeconfigFlag + " --set replicaCount=0,crds.install=false," +
+                 "watchNamespace=" + ns_.name() + " 2>&1");
+  ASSERT_EQ(installed.exitCode, 0) << installed.output;
+  const auto uninstall = [&] {
+    runCommand(helm + " uninstall scoped -n " + release.name() + kubeconfigFlag + " --wait 2>&1");
+  };
+  auto token = runCommand(kubectl + " -n " + release.name() + " create token scoped-umbra");
+  ASSERT_EQ(token.exitCode, 0) << token.output;
+  while (!token.output.empty() && token.output.back() == '\n')
+    token.output.pop_back();
+  const std::string saKubeconfig = modelDir() + "/scoped.kubeconfig";
+  std::filesystem::copy_file(ControlPlane::instance().kubeconfig(), saKubeconfig);
+  const std::string as = kubectl + " --kubeconfig=" + saKubeconfig;
+  ASSERT_EQ(runCommand(as + " config set-credentials scoped --token=" + token.output).exitCode, 0);
+  ASSERT_EQ(runCommand(as + " config set-context --current --user=scoped").exitCode, 0);
+  ASSERT_EQ(runCommand(as + " auth whoami -o jsonpath='{.status.userInfo.username}'").output,
+            "system:serviceaccount:" + release.name() + ":scoped-umbra");
+
+  const std::string configPath =
+      startSimulatedCluster({{"a", 0.85}, {"b", 0.05}, {"c", 0.92}}, true);
+  auto op = startOperator(configPath, saKubeconfig, release.name());
+  ASSERT_TRUE(ready()) << logTail();
+  for (const std::string& n : {ns_.name(), other.name()}) {
+    ASSERT_TRUE(admin_->create(api::virtualMachines(), n, haltedVm(n, "web")).ok());
+    ASSERT_TRUE(admin_
+                    ->create(api::shadowPlacements(), n,
+                             placementFor(n, "web", "VirtualMachine", "web", ns_.name()))
+                    .ok());
+  }
+  ASSERT_TRUE(eventually([&] { return phase() == "Placed"; }, 90s)) << phase() << "\n" << logTail();
+  auto sp = admin_->get(api::shadowPlacements(), {ns_.name(), "web"});
+  EXPECT_EQ((*sp)["status"]["selectedNode"], node("b")) << (*sp)["status"].dump();
+  auto elsewhere = admin_->get(api::shadowPlacements(), {other.name(), "web"});
+  ASSERT_TRUE(elsewhere.ok());
+  EXPECT_FALSE((*elsewhere).contains("status")) << "not watched: " << (*elsewhere).dump();
+  auto vm = admin_->get(api::virtualMachines(), {other.name(), "web"});
+  EXPECT_EQ((*vm)["spec"]["runStrategy"], "Halted") << "untouched";
+  // Nothing it tried was refused: its Role and ClusterRole cover what it does.
+  const std::string log = runCommand("cat " + log_).output;
+  EXPECT_EQ(log.find("forbidden"), std::string::npos) << logTail();
+  EXPECT_EQ(log.find("Forbidden"), std::string::npos) << logTail();
+  // Its secure /metrics works with the chart's rights (TokenReview, SubjectAccessReview).
+  EXPECT_NE(scrapeMetrics().find("umbra_placements_total{result=\"Placed\"} 1"), std::string::npos)
+      << scrapeMetrics();
+  op->signal(SIGTERM);
+  EXPECT_EQ(op->wait(20), 0);
+  (void)admin_->remove(api::shadowPlacements(), {other.name(), "web"});
+  (void)admin_->remove(api::virtualMachines(), {other.name(), "web"});
+  uninstall();
+}
+
 // Uninstalled in the wrong order (issue 25): KubeVirt goes while a placement observes. Its CRD
 // takes every VMI with it; deleting the placement then releases the finalizer (the kind is not
 // served, so no shadow can be left) instead of holding the placement and its namespace forever.
