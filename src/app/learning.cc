@@ -165,11 +165,15 @@ Learning::Learning(const config::OperatorConfig& config, telemetry::PrometheusSo
       timed_(std::make_unique<TimedForecaster>(learned_, metrics)),
       outcomes_(prometheus, learned_, config.outcomesPath, config.outcomeWindow,
                 [&metrics](const std::string& result) { metrics.outcomeRecorded(result); }),
-      childTrainer_(config.retraining.trainer, workDirOf(config.modelPath)) {
+      trainerProcess_(
+          config.retraining.spool.empty()
+              ? std::unique_ptr<model::TrainerProcess>(std::make_unique<model::ChildTrainer>(
+                    config.retraining.trainer, workDirOf(config.modelPath)))
+              : std::make_unique<model::SpoolTrainer>(config.retraining.spool)) {
   learned_.setNodeHistories(nodeHistories(prometheus, config.retraining.period));
   metrics_.modelInfo(learned_.name());
   auto options = retrainOptions(config);
-  options.train = childTrainer_.trainer();
+  options.train = trainerProcess_->trainer();
   retrainer_ = std::make_unique<model::Retrainer>(
       std::move(options), historyReader(prometheus, config.retraining.history), learned_,
       [this](const model::RetrainReport& r) {
@@ -203,17 +207,17 @@ void Learning::start() {
   if (!config_.retraining.enabled)
     return;
   log::info(
-      "retraining in a child process",
+      "retraining in another process",
       {{"every",
         std::to_string(
             std::chrono::duration_cast<std::chrono::minutes>(config_.retrainingInterval).count()) +
             "m"},
-       {"trainer", childTrainer_.binary()}});
+       {"trainer", trainerProcess_->describe()}});
   retrainer_->start();
 }
 
 void Learning::stop() {
-  childTrainer_.cancel();  // a training child in progress ends now, and its files are removed
+  trainerProcess_->cancel();  // a training in progress ends now, and its files are removed
   retrainer_->stop();  // a round in progress finishes (its files are written whole or not at all)
   outcomes_.stop();
 }

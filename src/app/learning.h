@@ -11,6 +11,7 @@
 #include "model/model_forecaster.h"
 #include "model/outcomes.h"
 #include "model/retrainer.h"
+#include "model/spool_trainer.h"
 #include "telemetry/prometheus_source.h"
 
 namespace umbra::app {
@@ -50,7 +51,7 @@ class Learning final : public controller::PlacementListener {
   model::ModelForecaster learned_;
   std::unique_ptr<TimedForecaster> timed_;
   model::OutcomeRecorder outcomes_;
-  model::ChildTrainer childTrainer_;
+  std::unique_ptr<model::TrainerProcess> trainerProcess_;
   std::unique_ptr<model::Retrainer> retrainer_;
 };
 

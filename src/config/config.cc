@@ -225,9 +225,8 @@ Status parseLimits(const YAML::Node& limits, const Reader& r, OperatorConfig& c)
   }
   const auto& p = c.placement;
   if (p.observationDuration > lim.observationDuration)
-    return r.error("observation.duration",
-                   "exceeds limits.observationDuration (" +
-                       kube::formatDuration(lim.observationDuration) + ")");
+    return r.error("observation.duration", "exceeds limits.observationDuration (" +
+                                               kube::formatDuration(lim.observationDuration) + ")");
   if (p.maxExtensions > lim.extensions)
     return r.error("observation.maxExtensions",
                    "exceeds limits.extensions (" + std::to_string(lim.extensions) + ")");
@@ -242,10 +241,10 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
   if (!root || root.IsNull()) {
     return c;  // an empty file means all defaults
   }
-  UMBRA_CHECK(r.onlyKeys(root, "",
-                         {"shadows", "mirroringPercentage", "observation", "scoring",
-                          "retrainingInterval", "maxConcurrentPlacements", "limits", "prometheus",
-                          "model"}));
+  UMBRA_CHECK(
+      r.onlyKeys(root, "",
+                 {"shadows", "mirroringPercentage", "observation", "scoring", "retrainingInterval",
+                  "maxConcurrentPlacements", "limits", "prometheus", "model"}));
   api::PlacementDefaults& p = c.placement;
   const YAML::Node shadows = root["shadows"];
   UMBRA_CHECK(r.onlyKeys(shadows, "shadows",
@@ -324,7 +323,7 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
     const YAML::Node t = model["retraining"];
     UMBRA_CHECK(r.onlyKeys(t, "model.retraining",
                            {"enabled", "history", "epochs", "stepsPerEpoch", "batch", "hidden",
-                            "period", "holdBack", "trainer"}));
+                            "period", "holdBack", "trainer", "spool"}));
     auto& rt = c.retraining;
     if (t) {
       UMBRA_CHECK(r.boolean(t["enabled"], "model.retraining.enabled", rt.enabled));
@@ -337,6 +336,11 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
       UMBRA_CHECK(r.integer(t["period"], "model.retraining.period", 1, 10000, rt.period));
       UMBRA_CHECK(r.number(t["holdBack"], "model.retraining.holdBack", 0.05, 0.5, rt.holdBack));
       UMBRA_CHECK(r.string(t["trainer"], "model.retraining.trainer", rt.trainer));
+      UMBRA_CHECK(r.string(t["spool"], "model.retraining.spool", rt.spool));
+      if (!rt.spool.empty() && !rt.trainer.empty())
+        return r.error(
+            "model.retraining.spool",
+            "excludes model.retraining.trainer (the trainer sidecar, or a child process)");
     }
   }
   return c;

@@ -60,6 +60,9 @@ struct OperatorConfig {
     // the operator itself never loads LibTorch. Empty: `umbra` beside the operator's executable,
     // else on PATH.
     std::string trainer;
+    // A folder shared with the trainer sidecar (the chart's trainer container): trainings are
+    // handed to it there instead of a child process, and the operator's image needs no LibTorch.
+    std::string spool;
   } retraining;
 };
 

@@ -34,6 +34,43 @@ void removeQuietly(const std::string& path) {
 
 }  // namespace
 
+std::vector<std::string> trainArguments(const std::string& seriesPath, const std::string& modelPath,
+                                        const LstmOptions& o, int horizon,
+                                        const std::string& range) {
+  return {"train",
+          "--series",
+          seriesPath,
+          "--out",
+          modelPath,
+          "--horizon-steps",
+          std::to_string(horizon),
+          "--epochs",
+          std::to_string(o.maxEpochs),
+          "--steps-per-epoch",
+          std::to_string(o.stepsPerEpoch),
+          "--batch",
+          std::to_string(o.batch),
+          "--hidden",
+          std::to_string(o.hidden),
+          "--window-steps",
+          std::to_string(o.window),
+          "--period-steps",
+          std::to_string(o.period),
+          "--threads",
+          std::to_string(o.threads),
+          "--seed",
+          std::to_string(o.seed),
+          "--training-range",
+          range};
+}
+
+Error trainerFailed(const std::string& who, int exitCode, const std::string& how,
+                    const std::string& lastLine) {
+  // 3: `umbra train` found too little data (the round is skipped, not failed).
+  const ErrorKind kind = exitCode == 3 ? ErrorKind::Invalid : ErrorKind::Internal;
+  return Error::make(kind, who + " " + how + (lastLine.empty() ? "" : ": " + lastLine));
+}
+
 ChildTrainer::ChildTrainer(std::string binary, std::string workDir)
     : binary_(binary.empty() ? besideSelf() : std::move(binary)), workDir_(std::move(workDir)) {}
 
@@ -57,32 +94,9 @@ Result<std::shared_ptr<const model::LstmNet>> ChildTrainer::train(
   const std::string seriesPath = workDir_ + "/.retrain-series." + tag + ".json";
   const std::string modelPath = workDir_ + "/.retrain-challenger." + tag + ".json";
   UMBRA_CHECK(model::writeTrainSeries(seriesPath, series));
-  std::vector<std::string> args = {binary_,
-                                   "train",
-                                   "--series",
-                                   seriesPath,
-                                   "--out",
-                                   modelPath,
-                                   "--horizon-steps",
-                                   std::to_string(horizon),
-                                   "--epochs",
-                                   std::to_string(o.maxEpochs),
-                                   "--steps-per-epoch",
-                                   std::to_string(o.stepsPerEpoch),
-                                   "--batch",
-                                   std::to_string(o.batch),
-                                   "--hidden",
-                                   std::to_string(o.hidden),
-                                   "--window-steps",
-                                   std::to_string(o.window),
-                                   "--period-steps",
-                                   std::to_string(o.period),
-                                   "--threads",
-                                   std::to_string(o.threads),
-                                   "--seed",
-                                   std::to_string(o.seed),
-                                   "--training-range",
-                                   range};
+  std::vector<std::string> args = {binary_};
+  for (auto& a : trainArguments(seriesPath, modelPath, o, horizon, range))
+    args.push_back(std::move(a));
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (auto& a : args)
@@ -173,11 +187,8 @@ Result<std::shared_ptr<const model::LstmNet>> ChildTrainer::train(
     const std::string how = WIFEXITED(status)
                                 ? "exited with " + std::to_string(WEXITSTATUS(status))
                                 : "was killed by signal " + std::to_string(WTERMSIG(status));
-    // 3: `umbra train` found too little data (the round is skipped, not failed).
-    const ErrorKind kind =
-        WIFEXITED(status) && WEXITSTATUS(status) == 3 ? ErrorKind::Invalid : ErrorKind::Internal;
-    return Error::make(
-        kind, "trainer " + binary_ + " " + how + (lastLine.empty() ? "" : ": " + lastLine));
+    return trainerFailed("trainer " + binary_, WIFEXITED(status) ? WEXITSTATUS(status) : -1, how,
+                         lastLine);
   }
   auto net = model::LstmNet::load(modelPath, horizon);
   removeQuietly(modelPath);

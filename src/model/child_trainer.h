@@ -6,6 +6,7 @@
 #include <string>
 
 #include "model/lstm_net.h"
+#include "model/trainer_process.h"
 
 namespace umbra::model {
 
@@ -15,13 +16,14 @@ namespace umbra::model {
 // the model it wrote with the plain-C++ LstmNet, and removes both files. The child's stderr (its
 // epoch lines) goes to the log. The child dies with the operator (PR_SET_PDEATHSIG), and cancel()
 // ends a training in progress at shutdown.
-class ChildTrainer {
+class ChildTrainer final : public TrainerProcess {
  public:
   // `binary`: the `umbra` executable; empty = `umbra` beside this executable, else on PATH.
   ChildTrainer(std::string binary, std::string workDir);
 
-  model::ChallengerTrainer trainer();
-  void cancel();
+  model::ChallengerTrainer trainer() override;
+  void cancel() override;
+  std::string describe() const override { return "child " + binary_; }
 
   // The binary that will be run (after resolving the default).
   const std::string& binary() const { return binary_; }

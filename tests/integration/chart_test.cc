@@ -80,6 +80,16 @@ TEST(ChartTest, TemplatesAreHardenedAndFollowTheValues) {
   for (const char* absent :
        {"--metrics-secure", "tokenreviews", "subjectaccessreviews", "metrics-reader"})
     EXPECT_EQ(insecure.output.find(absent), std::string::npos) << absent;
+  // Training: in the trainer sidecar (the only image with LibTorch), fed through the model volume;
+  // without it, no retraining unless a trainer binary is named.
+  for (const char* want : {"- name: trainer", "image: \"ghcr.io/umbra-io/umbra-trainer:0.2.0\"",
+                           "spool: /var/lib/umbra/train-spool"})
+    EXPECT_NE(plain.output.find(want), std::string::npos) << want;
+  const auto untrained = helm("template umbra " + Chart + " --set trainer.enabled=false");
+  EXPECT_EQ(untrained.output.find("umbra-trainer"), std::string::npos);
+  EXPECT_EQ(untrained.output.find("spool:"), std::string::npos);
+  EXPECT_NE(untrained.output.find("retraining:\n        enabled: false"), std::string::npos)
+      << configOf(untrained.output);
   const auto monitored = helm("template umbra " + Chart +
                               " --set serviceMonitor.enabled=true,metrics.certSecret=umbra-tls"
                               " --show-only templates/servicemonitor.yaml");

@@ -24,6 +24,7 @@
 #include "integration/kubevirt_fixture.h"
 #include "integration/operator_fixture.h"
 #include "model/contention_map.h"
+#include "model/spool_trainer.h"
 #include "training/lstm.h"
 
 namespace umbra::testing {
@@ -335,8 +336,9 @@ TEST_F(OperatorBinaryTest, TrainedModelsDecideAndThePlacedVmsOutcomeIsRecorded) 
   EXPECT_EQ(op->wait(20), 0);
 }
 
-TEST_F(OperatorBinaryTest, RetrainingPromotesAChallengerOnlyWhenItScoresBetter) {
-  // Three days of 15 s node CPU counters with a two-hour cycle, backfilled into Prometheus.
+// Three days of 15 s node CPU counters with a two-hour cycle, as OpenMetrics to backfill
+// Prometheus with: a trained LSTM beats the last value on them.
+std::string cyclingNodeHistory() {
   const int64_t end = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                               .count() /
@@ -354,8 +356,12 @@ TEST_F(OperatorBinaryTest, RetrainingPromotesAChallengerOnlyWhenItScoresBetter) 
     }
   }
   om << "# EOF\n";
+  return om.str();
+}
+
+TEST_F(OperatorBinaryTest, RetrainingPromotesAChallengerOnlyWhenItScoresBetter) {
   prometheus_ = std::make_unique<PrometheusServer>();
-  ASSERT_TRUE(prometheus_->start(om.str()).ok());
+  ASSERT_TRUE(prometheus_->start(cyclingNodeHistory()).ok());
   const std::string dir = modelDir();
   const std::string configPath = dir + "/umbra.yaml";
   std::ofstream(configPath) << "prometheus: {url: \"" << prometheus_->url() << "\"}\n"
@@ -439,6 +445,54 @@ TEST_F(OperatorBinaryTest, RetrainingPromotesAChallengerOnlyWhenItScoresBetter) 
     EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
     EXPECT_EQ(e.path().filename().string().find(".retrain-"), std::string::npos) << e.path();
   }
+}
+
+// As the chart deploys it: the operator hands trainings to the trainer sidecar
+// (scripts/trainer-sidecar.sh running the real `umbra`) through a spool folder, so its own image
+// needs no LibTorch. A round is promoted, the trainer's output reaches the operator's log, and
+// stopping both leaves no request, file or process behind.
+TEST_F(OperatorBinaryTest, RetrainingThroughTheTrainerSidecar) {
+  prometheus_ = std::make_unique<PrometheusServer>();
+  ASSERT_TRUE(prometheus_->start(cyclingNodeHistory()).ok());
+  const std::string dir = modelDir();
+  const std::string spool = dir + "/train-spool";
+  ChildProcess sidecar(
+      {"/usr/bin/env", std::string("UMBRA_BIN=") + UMBRA_CLI_BINARY, "UMBRA_TRAINER_POLL=0.2",
+       "bash", ControlPlane::sourceDir() + "/scripts/trainer-sidecar.sh", spool},
+      dir + "/trainer.log");
+  const std::string configPath = dir + "/umbra.yaml";
+  std::ofstream(configPath) << "prometheus: {url: \"" << prometheus_->url() << "\"}\n"
+                            << "retrainingInterval: 3s\n"
+                            << "model: {path: " << dir << "/model.pt, contentionPath: " << dir
+                            << "/contention.json, outcomesPath: " << dir
+                            << "/outcomes.jsonl, retraining: {history: 48h, epochs: 6, "
+                               "stepsPerEpoch: 25, batch: 64, hidden: 8, period: 24, spool: "
+                            << spool << "}}\n";
+  auto op = startOperator(configPath);
+  ASSERT_TRUE(ready()) << logTail();
+  ASSERT_TRUE(eventually(
+      [&] {
+        return scrapeMetrics().find(
+                   "umbra_model_retraining_total{model=\"demand\",result=\"promoted\"} 1") !=
+               std::string::npos;
+      },
+      90s))
+      << scrapeMetrics() << logTail() << runCommand("cat " + dir + "/trainer.log").output;
+  EXPECT_TRUE(model::LstmNet::load(dir + "/model.pt", 6).ok());
+  EXPECT_NE(runCommand("grep -c 'sidecar via " + spool + "' " + log_).output, "0\n") << logTail();
+  EXPECT_NE(runCommand("grep -c 'retraining: trainer' " + log_).output, "0\n")
+      << "the trainer's epochs, forwarded";
+  EXPECT_EQ(runCommand("grep -c libtorch /proc/" + std::to_string(op->pid()) + "/maps").output,
+            "0\n");
+  op->signal(SIGTERM);
+  EXPECT_EQ(op->wait(30), 0);
+  sidecar.signal(SIGTERM);
+  EXPECT_EQ(sidecar.wait(10), 0) << runCommand("cat " + dir + "/trainer.log").output;
+  EXPECT_EQ(runCommand("pgrep -f -- '[-]-series " + spool + "/' | wc -l").output, "0\n");
+  // A round cut short at shutdown is answered by the sidecar (143); the next start clears every
+  // file the last one left.
+  model::SpoolTrainer next(spool);
+  EXPECT_TRUE(std::filesystem::is_empty(spool)) << runCommand("ls " + spool).output;
 }
 
 // Namespaced mode as deployed: the chart installed with watchNamespace, and the operator run with

@@ -159,6 +159,19 @@ TEST(Config, LimitsAreReadAndBoundTheDefaults) {
   EXPECT_EQ(config::parseConfig("limits: {tenants: 3}\n", "umbra.yaml").ok(), false);
 }
 
+TEST(Config, RetrainingGoesToTheSidecarSpoolOrAChildNotBoth) {
+  auto c = config::parseConfig("model: {retraining: {spool: /var/lib/umbra/train-spool}}\n",
+                               "umbra.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->retraining.spool, "/var/lib/umbra/train-spool");
+  EXPECT_EQ(config::parseConfig("model: {retraining: {spool: /s, trainer: /usr/bin/umbra}}\n",
+                                "umbra.yaml")
+                .error()
+                .message,
+            "umbra.yaml: model.retraining.spool: excludes model.retraining.trainer (the trainer "
+            "sidecar, or a child process)");
+}
+
 TEST(Config, EmptyFileMeansTheDesignDefaults) {
   auto c = config::parseConfig("", "umbra.yaml");
   ASSERT_TRUE(c.ok()) << c.error().message;
