@@ -77,17 +77,14 @@ TEST_F(OperatorBinaryTest, SigkillMidObservationThenRestartCompletesThePlacement
 
   const std::string metricsFile =
       ControlPlane::instance().dir() + "/metrics-" + ns_.name() + ".txt";
-  ASSERT_EQ(runCommand("curl -fsS -o " + metricsFile +
-                       " http://127.0.0.1:" + std::to_string(metricsPort_) + "/metrics")
-                .exitCode,
-            0);
+  std::ofstream(metricsFile) << scrapeMetrics();
   const auto lint = runCommand("promtool check metrics < " + metricsFile);
   EXPECT_EQ(lint.exitCode, 0) << lint.output;
   const auto body = runCommand("cat " + metricsFile).output;
   EXPECT_NE(body.find("umbra_placements_total{result=\"Placed\"} 1"), std::string::npos) << body;
   EXPECT_NE(body.find("workqueue_adds_total"), std::string::npos);
   EXPECT_NE(body.find("rest_client_requests_total"), std::string::npos);
-  EXPECT_NE(body.find("process_resident_memory_bytes"), std::string::npos) << "over HTTP too";
+  EXPECT_NE(body.find("process_resident_memory_bytes"), std::string::npos) << "over HTTPS too";
 
   op->signal(SIGTERM);
   EXPECT_EQ(op->wait(20), 0) << logTail();
@@ -174,8 +171,7 @@ TEST_F(OperatorBinaryTest, PrometheusDownMidObservationIsReportedAndThePlacement
   EXPECT_EQ(metricsCondition()["status"], "True");
   auto sp = admin_->get(api::shadowPlacements(), {ns_.name(), "web"});
   EXPECT_EQ((*sp)["status"]["selectedNode"], node("b")) << (*sp)["status"].dump();
-  const auto body =
-      runCommand("curl -fsS http://127.0.0.1:" + std::to_string(metricsPort_) + "/metrics").output;
+  const auto body = scrapeMetrics();
   // The first read of a window asks which label holds the node name (an instant query), so the
   // outage shows on that endpoint; either way it is counted as a network failure.
   EXPECT_TRUE(
