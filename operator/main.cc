@@ -1,6 +1,7 @@
 // umbra-operator: flags and wiring only. The reconciler lives in src/controller, the controller
 // machinery in src/runtime, the forecaster and what learns in src/app.
 #include <cstdio>
+#include <mutex>
 
 #include "app/learning.h"
 #include "cli_flags/version.h"
@@ -208,7 +209,15 @@ int run(const op::Flags& flags) {
         "the ShadowPool or LoadNotice CRD is not installed: the shadow pool controller is off "
         "(kubectl apply --server-side -f crds/)");
   }
+  // The work starts on the leader elector's thread and stops on this one: both under one mutex,
+  // so that a shutdown never races a start (stop() sees every thread start() made, and nothing
+  // starts after shutdown began). Found by the TSan run.
+  std::mutex workMutex;
+  bool shuttingDown = false;
   const auto startWork = [&] {
+    const std::lock_guard<std::mutex> lock(workMutex);
+    if (shuttingDown)
+      return;
     metrics->leading(true);
     placements->run([&](const std::string& key) {
       auto r = reconciler.reconcile(key);
@@ -261,13 +270,17 @@ int run(const op::Flags& flags) {
   else
     startWork();
   const int code = latch.wait();
-  placements->stop();  // in-flight reconciles finish, nothing new starts; then the informers
-  if (scalers)
-    scalers->stop();
-  if (shadowPools)
-    shadowPools->stop();
-  learning.stop();
-  leader.stop();  // releases the lease
+  {
+    const std::lock_guard<std::mutex> lock(workMutex);
+    shuttingDown = true;
+    placements->stop();  // in-flight reconciles finish, nothing new starts; then the informers
+    if (scalers)
+      scalers->stop();
+    if (shadowPools)
+      shadowPools->stop();
+    learning.stop();
+  }
+  leader.stop();  // releases the lease (outside the lock: a start waiting on it returns first)
   log::info("umbra-operator stopped", {{"exit code", std::to_string(code)}});
   return code;
 }
