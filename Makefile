@@ -48,6 +48,10 @@ test-integration: setup build ## Integration tests against a real control plane
 fuzz: setup ## The parsers' libFuzzer targets, FUZZ_SECONDS each (default 30; clang, tests/fuzz/)
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
+.PHONY: tsan
+tsan: setup ## ThreadSanitizer over the threaded tests and both binaries (build-tsan/; not in `make test`: ~30 min cold)
+	@scripts/tsan.sh
+
 .PHONY: test-asan
 test-asan: ## Every test under ASan+UBSan
 	@$(MAKE) --no-print-directory test PRESET=asan
