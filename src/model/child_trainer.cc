@@ -34,6 +34,19 @@ void removeQuietly(const std::string& path) {
 
 }  // namespace
 
+void TrainerOutput::feed(const std::string& chunk) {
+  pending_ += chunk;
+  for (size_t nl; (nl = pending_.find('\n')) != std::string::npos;) {
+    std::string line = pending_.substr(0, nl);
+    pending_.erase(0, nl + 1);
+    if (line.empty())
+      continue;
+    if (line.front() != '{')
+      log::info("retraining: trainer", {{"output", line}});
+    last_ = std::move(line);
+  }
+}
+
 std::vector<std::string> trainArguments(const std::string& seriesPath, const std::string& modelPath,
                                         const LstmOptions& o, int horizon,
                                         const std::string& range) {
@@ -150,7 +163,7 @@ Result<std::shared_ptr<const model::LstmNet>> ChildTrainer::train(
     return Error::make(ErrorKind::Internal, std::string("trainer: fork: ") + std::strerror(errno));
   }
   // The child's output, line by line, into the log; the last line explains a failure.
-  std::string pending, lastLine;
+  TrainerOutput output;
   char buffer[4096];
   for (;;) {
     const ssize_t n = ::read(pipeFds[0], buffer, sizeof(buffer));
@@ -158,16 +171,7 @@ Result<std::shared_ptr<const model::LstmNet>> ChildTrainer::train(
       continue;
     if (n <= 0)
       break;
-    pending.append(buffer, static_cast<size_t>(n));
-    for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
-      std::string line = pending.substr(0, nl);
-      pending.erase(0, nl + 1);
-      if (line.empty())
-        continue;
-      if (line.front() != '{')  // the metadata JSON on stdout is read from the file instead
-        log::info("retraining: trainer", {{"output", line}});
-      lastLine = std::move(line);
-    }
+    output.feed(std::string(buffer, static_cast<size_t>(n)));
   }
   ::close(pipeFds[0]);
   int status = 0;
@@ -188,7 +192,7 @@ Result<std::shared_ptr<const model::LstmNet>> ChildTrainer::train(
                                 ? "exited with " + std::to_string(WEXITSTATUS(status))
                                 : "was killed by signal " + std::to_string(WTERMSIG(status));
     return trainerFailed("trainer " + binary_, WIFEXITED(status) ? WEXITSTATUS(status) : -1, how,
-                         lastLine);
+                         output.lastLine());
   }
   auto net = model::LstmNet::load(modelPath, horizon);
   removeQuietly(modelPath);

@@ -117,7 +117,7 @@ Result<std::shared_ptr<const LstmNet>> SpoolTrainer::train(const std::vector<Tra
   // Wait for the answer, forwarding the trainer's output as it comes.
   const auto start = std::chrono::steady_clock::now();
   size_t logged = 0;
-  std::string pending, lastLine;
+  TrainerOutput output;
   bool warned = false;
   const auto forward = [&] {
     std::ifstream in(base + ".log", std::ios::binary);
@@ -127,16 +127,7 @@ Result<std::shared_ptr<const LstmNet>> SpoolTrainer::train(const std::vector<Tra
     std::ostringstream more;
     more << in.rdbuf();
     logged += more.str().size();
-    pending += more.str();
-    for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
-      std::string line = pending.substr(0, nl);
-      pending.erase(0, nl + 1);
-      if (line.empty())
-        continue;
-      if (line.front() != '{')  // the metadata JSON on stdout is read from the file instead
-        log::info("retraining: trainer", {{"output", line}});
-      lastLine = std::move(line);
-    }
+    output.feed(more.str());
   };
   std::string failure;
   ErrorKind failureKind = ErrorKind::Internal;
@@ -181,7 +172,8 @@ Result<std::shared_ptr<const LstmNet>> SpoolTrainer::train(const std::vector<Tra
   std::ifstream(base + ".exit") >> code;
   if (code != 0) {
     cleanup();
-    return trainerFailed("trainer sidecar", code, "exited with " + std::to_string(code), lastLine);
+    return trainerFailed("trainer sidecar", code, "exited with " + std::to_string(code),
+                         output.lastLine());
   }
   auto net = LstmNet::load(base + ".model.json", horizon);
   cleanup();

@@ -21,6 +21,17 @@ class TrainerProcess {
   virtual std::string describe() const = 0;
 };
 
+// The trainer's output as it arrives: each complete line goes to the log (but the metadata JSON
+// it prints on stdout, read from its file instead); the last line explains a failure.
+class TrainerOutput {
+ public:
+  void feed(const std::string& chunk);
+  const std::string& lastLine() const { return last_; }
+
+ private:
+  std::string pending_, last_;
+};
+
 // `umbra train`'s arguments (without the program) for one challenger.
 std::vector<std::string> trainArguments(const std::string& seriesPath, const std::string& modelPath,
                                         const LstmOptions& options, int horizon,

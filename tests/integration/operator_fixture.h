@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,19 @@ class OperatorBinaryTest : public KubeVirtFixture {
     const std::string code = nl == std::string::npos ? r.output : r.output.substr(nl + 1);
     const std::string body = nl == std::string::npos ? "" : r.output.substr(0, nl);
     return code == "200" ? body : "HTTP " + code + ": " + body;
+  }
+  // The operator's config for the retraining scenarios: rounds every 3 s on a small network,
+  // files in `dir`, the trainer given by `trainer` ("trainer: BINARY" or "spool: DIR").
+  std::string retrainingConfig(const std::string& dir, const std::string& trainer) {
+    std::ostringstream c;
+    c << "prometheus: {url: \"" << prometheus_->url() << "\"}\n"
+      << "retrainingInterval: 3s\n"
+      << "model: {path: " << dir << "/model.pt, contentionPath: " << dir
+      << "/contention.json, outcomesPath: " << dir
+      << "/outcomes.jsonl, retraining: {history: 48h, epochs: 6, stepsPerEpoch: 25, batch: 64, "
+         "hidden: 8, period: 24, "
+      << trainer << "}}\n";
+    return c.str();
   }
   // A temporary directory for model files, removed with the fixture.
   std::string modelDir() {

@@ -360,13 +360,7 @@ TEST_F(OperatorBinaryTest, RetrainingPromotesAChallengerOnlyWhenItScoresBetter) 
   ASSERT_TRUE(prometheus_->start(cyclingNodeHistory()).ok());
   const std::string dir = modelDir();
   const std::string configPath = dir + "/umbra.yaml";
-  std::ofstream(configPath) << "prometheus: {url: \"" << prometheus_->url() << "\"}\n"
-                            << "retrainingInterval: 3s\n"
-                            << "model: {path: " << dir << "/model.pt, contentionPath: " << dir
-                            << "/contention.json, outcomesPath: " << dir
-                            << "/outcomes.jsonl, retraining: {history: 48h, epochs: 6, "
-                               "stepsPerEpoch: 25, batch: 64, hidden: 8, period: 24, trainer: "
-                            << UMBRA_CLI_BINARY << "}}\n";
+  std::ofstream(configPath) << retrainingConfig(dir, std::string("trainer: ") + UMBRA_CLI_BINARY);
   auto op = startOperator(configPath);
   ASSERT_TRUE(ready()) << logTail();
   // The operator runs the LSTM in plain C++ and trains in a child: LibTorch is never loaded.
@@ -457,13 +451,7 @@ TEST_F(OperatorBinaryTest, RetrainingThroughTheTrainerSidecar) {
        "bash", ControlPlane::sourceDir() + "/scripts/trainer-sidecar.sh", spool},
       dir + "/trainer.log");
   const std::string configPath = dir + "/umbra.yaml";
-  std::ofstream(configPath) << "prometheus: {url: \"" << prometheus_->url() << "\"}\n"
-                            << "retrainingInterval: 3s\n"
-                            << "model: {path: " << dir << "/model.pt, contentionPath: " << dir
-                            << "/contention.json, outcomesPath: " << dir
-                            << "/outcomes.jsonl, retraining: {history: 48h, epochs: 6, "
-                               "stepsPerEpoch: 25, batch: 64, hidden: 8, period: 24, spool: "
-                            << spool << "}}\n";
+  std::ofstream(configPath) << retrainingConfig(dir, "spool: " + spool);
   auto op = startOperator(configPath);
   ASSERT_TRUE(ready()) << logTail();
   ASSERT_TRUE(eventually(
