@@ -98,9 +98,9 @@ health_port=$(free_port)
 cat >"$dir/umbra.yaml" <<YAML
 prometheus: {url: "http://127.0.0.1:$prom_port", rateWindow: 30s}
 YAML
-echo "[demo] starting umbra-operator as system:serviceaccount:umbra-system:umbra (metrics on 127.0.0.1:$metrics_port)"
+echo "[demo] starting umbra-operator as system:serviceaccount:umbra-system:umbra (metrics over HTTPS on 127.0.0.1:$metrics_port)"
 "$operator_bin" --kubeconfig "$dir/umbra.kubeconfig" --config "$dir/umbra.yaml" \
-  --metrics-bind-address "127.0.0.1:$metrics_port" --health-probe-bind-address "127.0.0.1:$health_port" \
+  --metrics-bind-address "127.0.0.1:$metrics_port" --metrics-secure --health-probe-bind-address "127.0.0.1:$health_port" \
   >"$dir/umbra-operator.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$health_port/readyz" umbra-operator 60
@@ -189,6 +189,12 @@ echo "[demo] ShadowPool (examples/05): paused shadows held for the web tier; Loa
 "${kubectl[@]}" get apiservice v1.subresources.kubevirt.io
 "${kubectl[@]}" get spool,notice -o wide
 "${kubectl[@]}" get vm,vmi -l umbra.io/shadow-pool=web-tier 2>/dev/null || true
+metrics_url=https://127.0.0.1:$metrics_port/metrics
+admin_token=$(cat "$dir/cp/tokens/admin")
+echo "[demo] Umbra's /metrics as the chart serves it: HTTPS, each scraper authenticated and authorized by the API server"
+echo "[demo]   without a token: HTTP $(curl -sk -o /dev/null -w '%{http_code}' "$metrics_url"); with a token allowed to get /metrics:"
+curl -sk -H "Authorization: Bearer $admin_token" "$metrics_url" |
+  grep -E '^umbra_(placements_total|build_info|leader)[{ ]' | sed 's/^/[demo]     /' || true
 [[ $phase == Placed || $phase == Recommended ]] || { echo "[demo] placement ended $phase; logs in $dir" >&2; $once && exit 1; }
 $once && exit 0
 cat <<MSG
@@ -200,7 +206,7 @@ cat <<MSG
          $KUBECTL get spool -o wide -w   (the web tier's paused shadows; kubectl describe spool web-tier)
          curl -s 127.0.0.1:$sim_port/metrics | grep kubevirt_vmi_vcpu_delay
          Prometheus: http://127.0.0.1:$prom_port  (try rate(kubevirt_vmi_vcpu_delay_seconds_total[1m]))
-         Umbra's own metrics: curl -s 127.0.0.1:$metrics_port/metrics
+         Umbra's own metrics: curl -sk -H "Authorization: Bearer $admin_token" $metrics_url
          Logs: $dir/{umbra-operator,umbra-sim,prometheus}.log
 [demo] Press Ctrl-C to stop and clean up.
 MSG
