@@ -107,6 +107,16 @@ class OperatorBinaryTest : public KubeVirtFixture {
       << trainer << "}}\n";
     return c.str();
   }
+  // The retraining scenarios' first round promotes its challenger within 90 s.
+  bool firstRoundPromoted() {
+    return eventually(
+        [&] {
+          return scrapeMetrics().find(
+                     "umbra_model_retraining_total{model=\"demand\",result=\"promoted\"} 1") !=
+                 std::string::npos;
+        },
+        90s);
+  }
   // A temporary directory for model files, removed with the fixture.
   std::string modelDir() {
     if (modelDir_.empty()) {

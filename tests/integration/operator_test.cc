@@ -374,14 +374,7 @@ TEST_F(OperatorBinaryTest, RetrainingPromotesAChallengerOnlyWhenItScoresBetter) 
             std::string::npos)
       << before;
   // The first round: a trained LSTM beats the last value on a cycling load, so it is promoted.
-  ASSERT_TRUE(eventually(
-      [&] {
-        return scrapeMetrics().find(
-                   "umbra_model_retraining_total{model=\"demand\",result=\"promoted\"} 1") !=
-               std::string::npos;
-      },
-      90s))
-      << scrapeMetrics() << logTail();
+  ASSERT_TRUE(firstRoundPromoted()) << scrapeMetrics() << logTail();
   auto saved = model::LstmNet::load(dir + "/model.pt", 6);
   ASSERT_TRUE(saved.ok()) << saved.error().message;
   std::string after = scrapeMetrics();
@@ -454,13 +447,7 @@ TEST_F(OperatorBinaryTest, RetrainingThroughTheTrainerSidecar) {
   std::ofstream(configPath) << retrainingConfig(dir, "spool: " + spool);
   auto op = startOperator(configPath);
   ASSERT_TRUE(ready()) << logTail();
-  ASSERT_TRUE(eventually(
-      [&] {
-        return scrapeMetrics().find(
-                   "umbra_model_retraining_total{model=\"demand\",result=\"promoted\"} 1") !=
-               std::string::npos;
-      },
-      90s))
+  ASSERT_TRUE(firstRoundPromoted())
       << scrapeMetrics() << logTail() << runCommand("cat " + dir + "/trainer.log").output;
   EXPECT_TRUE(model::LstmNet::load(dir + "/model.pt", 6).ok());
   EXPECT_NE(runCommand("grep -c 'sidecar via " + spool + "' " + log_).output, "0\n") << logTail();
