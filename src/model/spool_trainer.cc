@@ -30,6 +30,13 @@ void touch(const std::string& path) {
   std::ofstream(path, std::ios::app).close();
 }
 
+// Every file of one request (`base` is the spool folder and the request's id).
+void removeRequest(const std::string& base) {
+  for (const char* ext : {".request", ".running", ".series.json", ".model.json", ".log", ".exit",
+                          ".exit.tmp", ".cancel"})
+    removeQuietly(base + ext);
+}
+
 // The ids in the spool (the part of a file name before its first dot).
 std::set<std::string> idsIn(const std::string& dir) {
   std::set<std::string> ids;
@@ -58,9 +65,7 @@ void SpoolTrainer::cleanStale() {
       touch(base + ".cancel");  // the sidecar stops it and answers; removed at the next start
       continue;
     }
-    for (const char* ext : {".request", ".running", ".series.json", ".model.json", ".log", ".exit",
-                            ".exit.tmp", ".cancel"})
-      removeQuietly(base + ext);
+    removeRequest(base);
   }
 }
 
@@ -90,11 +95,7 @@ Result<std::shared_ptr<const LstmNet>> SpoolTrainer::train(const std::vector<Tra
          std::to_string(++counter_);
   }
   const std::string base = spool_ + "/" + id;
-  const auto cleanup = [&] {
-    for (const char* ext : {".request", ".running", ".series.json", ".model.json", ".log", ".exit",
-                            ".exit.tmp", ".cancel"})
-      removeQuietly(base + ext);
-  };
+  const auto cleanup = [&] { removeRequest(base); };
   std::error_code ec;
   fs::create_directories(spool_, ec);
   if (Status s = writeTrainSeries(base + ".series.json", series); !s.ok()) {
