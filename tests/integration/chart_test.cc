@@ -24,8 +24,13 @@ const std::string AllFeatures =
     " --set serviceMonitor.enabled=true,model.persistence.enabled=true,replicaCount=2,"
     "watchNamespace=apps,model.persistence.storageClassName=fast";
 
+// Bounded: a step that hangs fails with its output within 90 s instead of running into ctest's
+// timeout with none (`helm` waits up to 5 minutes by default; `template`/`lint`/`show` take none).
 CommandResult helm(const std::string& args) {
-  return runCommand(Helm + " " + args + " 2>&1");
+  const bool cluster = args.rfind("install", 0) == 0 || args.rfind("upgrade", 0) == 0 ||
+                       args.rfind("uninstall", 0) == 0;
+  return runCommand("timeout 90 " + Helm + " " + args + (cluster ? " --timeout 60s" : "") +
+                    " 2>&1");
 }
 
 // The operator's config file from a rendered ConfigMap: the block under `umbra.yaml: |`.
@@ -253,14 +258,14 @@ class ChartInstallTest : public ::testing::Test {
   // Each test starts without Umbra's CRDs: a release takes them over only if nothing else owns
   // them.
   void SetUp() override {
-    const auto r =
-        runCommand(kubectl() + " delete crd -l app.kubernetes.io/name=umbra --wait 2>&1");
+    const auto r = runCommand(
+        kubectl() + " delete crd -l app.kubernetes.io/name=umbra --wait --timeout=60s 2>&1");
     ASSERT_EQ(r.exitCode, 0) << r.output;
     std::string names;
     for (const auto& e : std::filesystem::directory_iterator(Source + "/crds"))
       names += " " + e.path().stem().string();
-    const auto plain =
-        runCommand(kubectl() + " delete crd --ignore-not-found --wait" + names + " 2>&1");
+    const auto plain = runCommand(
+        kubectl() + " delete crd --ignore-not-found --wait --timeout=60s" + names + " 2>&1");
     ASSERT_EQ(plain.exitCode, 0) << plain.output;
   }
   std::string kubectl() const { return ControlPlane::instance().kubectl(); }
