@@ -106,7 +106,8 @@ const std::set<std::string> Profiles = {"steady", "diurnal", "spiky", "bursty"};
 Status parsePhysics(Fields& f, const YAML::Node& n, Physics& p) {
   UMBRA_CHECK(f.keys(n, "physics",
                      {"cpu", "disk", "network", "memoryPressureStart", "interference", "noise",
-                      "measurementNoise", "diskLatency", "networkLatency", "classes"}));
+                      "measurementNoise", "diskLatency", "networkLatency", "dirtyRatePerCore",
+                      "classes"}));
   if (!n)
     return okStatus();
   UMBRA_CHECK(f.curve(n["cpu"], "physics.cpu", p.cpu));
@@ -120,6 +121,8 @@ Status parsePhysics(Fields& f, const YAML::Node& n, Physics& p) {
       f.fraction(n["measurementNoise"], "physics.measurementNoise", p.measurementNoise, 0.5));
   UMBRA_CHECK(f.quantity(n["diskLatency"], "physics.diskLatency", p.diskLatencySeconds));
   UMBRA_CHECK(f.quantity(n["networkLatency"], "physics.networkLatency", p.networkLatencySeconds));
+  UMBRA_CHECK(
+      f.quantity(n["dirtyRatePerCore"], "physics.dirtyRatePerCore", p.dirtyBytesPerCoreSecond));
   if (const auto classes = n["classes"]) {
     if (!classes.IsMap())
       return f.fail("physics.classes",

@@ -38,6 +38,9 @@ struct Physics {
   double measurementNoise = 0.02;
   double diskLatencySeconds = 0.0005;  // per I/O on an idle device
   double networkLatencySeconds = 0.0002;
+  // Bytes per second a guest dirties per core it keeps busy, for live migrations (an assumption:
+  // docs/simulation.md, "Live migration"); a workload may set its own.
+  double dirtyBytesPerCoreSecond = 64.0 * 1024 * 1024;
   std::map<std::string, InterferenceClass> classes{{"neutral", {}}};
 };
 

@@ -55,6 +55,30 @@ const WorkloadState* Simulation::workload(const std::string& id) const {
   return it == workloads_.end() ? nullptr : &it->second;
 }
 
+double Simulation::dirtyRate(const std::string& id) const {
+  const WorkloadState* w = workload(id);
+  if (!w)
+    return 0;
+  if (w->spec.dirtyBytesPerSecond >= 0)
+    return w->spec.dirtyBytesPerSecond;
+  return w->paused ? 0 : w->demand.cpu * cluster_.physics.dirtyBytesPerCoreSecond;
+}
+
+MigrationLink Simulation::migrationLink(const std::string& from, const std::string& to) const {
+  MigrationLink link;
+  double bandwidth = -1;
+  for (const NodeState* n : {node(from), node(to)}) {
+    if (!n)
+      continue;
+    const double free =
+        n->spec.networkBytesPerSecond * std::max(0.1, 1.0 - n->networkUtilization);
+    bandwidth = bandwidth < 0 ? free : std::min(bandwidth, free);
+  }
+  if (bandwidth > 0)
+    link.bandwidthBytesPerSecond = bandwidth;
+  return link;
+}
+
 Status Simulation::addWorkload(WorkloadSpec spec, const std::string& node) {
   if (!nodeIndex_.count(node))
     return Error::make(ErrorKind::BadRequest, "workload " + spec.id + ": unknown node " + node);

@@ -7,6 +7,7 @@
 
 #include "common/result.h"
 #include "sim/cluster.h"
+#include "sim/live_migration.h"
 #include "sim/trace.h"
 
 namespace umbra::sim {
@@ -51,6 +52,9 @@ struct WorkloadSpec {
   double memoryBytes = 1024.0 * 1024 * 1024;
   double cpuLimit = 0;  // cores (the CFS quota of virt-launcher's compute container); 0: none
   std::string interferenceClass = "neutral";
+  // Bytes per second its guest dirties (live migrations); < 0: physics.dirtyBytesPerCoreSecond
+  // per core it runs.
+  double dirtyBytesPerSecond = -1;
   DemandSource source;
 };
 
@@ -129,6 +133,11 @@ class Simulation {
   void setSharedBy(const std::string& id, const std::string& group);
   // A hotplug made effective: what the workload can use changes, its demand does not.
   void resizeWorkload(const std::string& id, double vcpus, double memoryBytes);
+
+  // What a live migration of the workload would face now: the rate its guest dirties memory, and
+  // the link between two nodes (the free share of the slower one's network, at least a tenth).
+  double dirtyRate(const std::string& id) const;
+  MigrationLink migrationLink(const std::string& from, const std::string& to) const;
 
   // Counters integrate over `dt` seconds; the demand clock (traces, profiles) advances by
   // dt * speed, so a replay can run faster than the counters' real time.

@@ -308,6 +308,67 @@ TEST(SimulationTest, MovesAndRemovalsKeepCountersAndRejectUnknownNodes) {
   EXPECT_EQ(sim.node("b")->cpuBusy, 0);
 }
 
+// Pre-copy live migration (docs/simulation.md, "Live migration").
+TEST(LiveMigrationTest, AnIdleGuestMovesInOneRoundPlusTheSwitchOver) {
+  MigrationLink link;
+  link.bandwidthBytesPerSecond = 1 * GiB;
+  const auto m = preCopy(4 * GiB, 0, link);
+  EXPECT_TRUE(m.succeeded);
+  EXPECT_NEAR(m.seconds, 4.0, 1e-9);
+  EXPECT_NEAR(m.bytesSent, 4 * GiB, 1);
+  EXPECT_EQ(m.rounds, 2);  // the whole memory, then an empty stop-and-copy
+}
+
+TEST(LiveMigrationTest, DirtyingStretchesAMigrationGeometrically) {
+  MigrationLink link;
+  link.bandwidthBytesPerSecond = 1 * GiB;
+  const auto m = preCopy(4 * GiB, 0.25 * GiB, link);
+  ASSERT_TRUE(m.succeeded);
+  // 4 + 1 + 0.25 (the last round, under 0.9 s, is the stop-and-copy): the rounds shrink by a
+  // quarter each.
+  EXPECT_NEAR(m.seconds, 5.25, 1e-9);
+  EXPECT_EQ(m.rounds, 3);
+  const auto busier = preCopy(4 * GiB, 0.5 * GiB, link);
+  ASSERT_TRUE(busier.succeeded);
+  EXPECT_GT(busier.seconds, m.seconds);
+  EXPECT_GT(busier.bytesSent, m.bytesSent);
+}
+
+TEST(LiveMigrationTest, AGuestDirtyingFasterThanTheLinkIsAbortedAsKubeVirtDoes) {
+  MigrationLink link;
+  link.bandwidthBytesPerSecond = 1 * GiB;
+  // 8 GiB: completion limit 1200 s, so the progress timeout aborts it: its remaining pages never
+  // shrink, from the first round on.
+  const auto stuck = preCopy(8 * GiB, 1.5 * GiB, link);
+  EXPECT_FALSE(stuck.succeeded);
+  EXPECT_EQ(stuck.failure, "Live migration stuck for 150 seconds and has been aborted");
+  EXPECT_NEAR(stuck.seconds, 150, 1e-6);
+  // Half a GiB over a slow link that shrinks by 1 % a round: progress, but past 150 s/GiB = 75 s.
+  link.bandwidthBytesPerSecond = 0.1 * GiB;
+  const auto slow = preCopy(0.5 * GiB, 0.099 * GiB, link);
+  EXPECT_FALSE(slow.succeeded);
+  EXPECT_EQ(slow.failure, "Live migration is not completed after 75 seconds and has been aborted");
+  EXPECT_NEAR(slow.seconds, 75, 1e-6);
+}
+
+TEST(LiveMigrationTest, TheSimulationGivesABusyGuestsDirtyRateAndTheSlowerNodesFreeLink) {
+  auto cluster = twoNodes();
+  cluster.nodes[1].networkBytesPerSecond = 100.0 * 1024 * 1024;
+  Simulation sim(cluster, 1);
+  ASSERT_TRUE(sim.addWorkload(steady("ns/busy", 4, 0.5), "a").ok());
+  auto pinned = steady("ns/pinned", 1, 0.5);
+  pinned.dirtyBytesPerSecond = 5e6;
+  ASSERT_TRUE(sim.addWorkload(pinned, "a").ok());
+  sim.step(15);
+  EXPECT_NEAR(sim.dirtyRate("ns/busy"), 2 * cluster.physics.dirtyBytesPerCoreSecond, 1e-6);
+  EXPECT_EQ(sim.dirtyRate("ns/pinned"), 5e6);
+  EXPECT_EQ(sim.dirtyRate("ns/none"), 0);
+  EXPECT_NEAR(sim.migrationLink("a", "b").bandwidthBytesPerSecond, 100.0 * 1024 * 1024, 1);
+  sim.setPaused("ns/busy", true);
+  sim.step(15);
+  EXPECT_EQ(sim.dirtyRate("ns/busy"), 0) << "a paused guest dirties nothing";
+}
+
 TEST(TraceTest, ResamplesAndMarksGaps) {
   std::istringstream csv(
       "series_id,timestamp_s,cpu_util,mem_util,disk_io,net_io\n"

@@ -1,0 +1,167 @@
+// The rebalancing decision (src/rebalance), pure: which hosts count as overloaded, which VM goes,
+// where, and within which budget; and the descheduler-style peers the benchmark runs beside it.
+#include <gtest/gtest.h>
+
+#include "rebalance/rebalance.h"
+
+namespace umbra::rebalance {
+namespace {
+
+constexpr double GiB = 1024.0 * 1024 * 1024;
+
+Host host(const std::string& name, double load, double cores = 16) {
+  Host h;
+  h.name = name;
+  h.cores = cores;
+  h.memoryBytes = 128 * GiB;
+  h.utilisation = h.sustained = h.forecast = h.forecastP90 = load;
+  h.pressure = std::max(0.0, load - 0.5);
+  return h;
+}
+
+Vm vm(const std::string& id, const std::string& on, double usage, double memoryGiB = 4,
+      const std::string& ns = "default") {
+  Vm v;
+  v.id = ns + "/" + id;
+  v.ns = ns;
+  v.host = on;
+  v.vcpus = 4;
+  v.memoryBytes = memoryGiB * GiB;
+  v.usage = v.usageP90 = usage;
+  return v;
+}
+
+TEST(RebalanceTest, OnlyALoadThatLastedAndIsForecastToLastIsRelieved) {
+  const std::vector<Vm> vms = {vm("a", "hot", 3), vm("b", "hot", 2)};
+  auto hot = host("hot", 0.95);
+  const Host cool = host("cool", 0.2);
+  UmbraOptions o;
+  EXPECT_EQ(planUmbra({hot, cool}, vms, o, {}, {}, 0).size(), 1u);
+
+  auto spike = hot;
+  spike.sustained = 0.6;  // high this minute only
+  EXPECT_TRUE(planUmbra({spike, cool}, vms, o, {}, {}, 0).empty()) << "a spike is not a surge";
+  auto fading = hot;
+  fading.forecast = 0.6;  // the forecast expects it to pass
+  EXPECT_TRUE(planUmbra({fading, cool}, vms, o, {}, {}, 0).empty()) << "a fading load stays";
+}
+
+TEST(RebalanceTest, TheVmThatIsEnoughWithTheLeastMemoryGoesElseTheBusiest) {
+  // 16 cores at 0.95 against 0.8: 2.4 cores too many.
+  const std::vector<Vm> vms = {vm("small-enough", "hot", 2.5, 2), vm("big-enough", "hot", 4, 16),
+                               vm("too-little", "hot", 1, 1)};
+  const auto moves = planUmbra({host("hot", 0.95), host("cool", 0.1)}, vms, {}, {}, {}, 0);
+  ASSERT_EQ(moves.size(), 1u);
+  EXPECT_EQ(moves[0].vm, "default/small-enough");
+  EXPECT_EQ(moves[0].to, "cool");
+  EXPECT_NE(moves[0].reason.find("hot at 95% sustained, forecast 95%"), std::string::npos)
+      << moves[0].reason;
+
+  // None is enough on its own: the busiest goes first, then the next until the host is back.
+  const std::vector<Vm> small = {vm("x", "hot", 1.5), vm("y", "hot", 1.2), vm("z", "hot", 0.5)};
+  const auto two = planUmbra({host("hot", 0.95), host("cool", 0.1)}, small, {}, {}, {}, 0);
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(two[0].vm, "default/x");
+  EXPECT_EQ(two[1].vm, "default/y");
+}
+
+TEST(RebalanceTest, TheDestinationIsTheLowestForecastWithInterferenceCountedAndRoomLeft) {
+  const std::vector<Vm> vms = {vm("a", "hot", 3)};
+  auto quietButNoisy = host("noisy", 0.2);
+  quietButNoisy.interference = 0.3;  // a probe there loses 30 %
+  const auto moves =
+      planUmbra({host("hot", 0.95), quietButNoisy, host("calm", 0.35)}, vms, {}, {}, {}, 0);
+  ASSERT_EQ(moves.size(), 1u);
+  EXPECT_EQ(moves[0].to, "calm") << "0.35 + 3/16 beats 0.2 + 3/16 + 0.3";
+  EXPECT_NE(moves[0].reason.find("calm forecast 54% with it"), std::string::npos)
+      << moves[0].reason;
+
+  // Nowhere stays under target - headroom (0.7) with it: no move rather than a new hot spot.
+  EXPECT_TRUE(planUmbra({host("hot", 0.95), host("warm", 0.6)}, vms, {}, {}, {}, 0).empty());
+  // Requests must fit.
+  auto full = host("full", 0.1);
+  full.requestedMemory = full.memoryBytes;
+  EXPECT_TRUE(planUmbra({host("hot", 0.95), full}, vms, {}, {}, {}, 0).empty());
+  // Two moves do not pile onto one destination past its room.
+  const std::vector<Vm> pair = {vm("a", "hot", 3), vm("b", "hot2", 3)};
+  const auto spread =
+      planUmbra({host("hot", 0.95), host("hot2", 0.95), host("c1", 0.45), host("c2", 0.46)}, pair,
+                {}, {}, {}, 0);
+  ASSERT_EQ(spread.size(), 2u);
+  EXPECT_NE(spread[0].to, spread[1].to);
+}
+
+TEST(RebalanceTest, BudgetsIntervalsAndMigratabilityAreRespected) {
+  const std::vector<Host> hosts = {host("h1", 0.99), host("h2", 0.99), host("h3", 0.99),
+                                   host("c1", 0.0, 64), host("c2", 0.0, 64)};
+  std::vector<Vm> vms;
+  for (const char* h : {"h1", "h2", "h3"}) {
+    for (int i = 0; i < 3; ++i)
+      vms.push_back(
+          vm(std::string(h) + "-" + std::to_string(i), h, 1.0, 4, i == 0 ? "team-a" : "team-b"));
+  }
+  Budget b;
+  b.cluster = 4;
+  b.perNamespace = 3;
+  b.outboundPerHost = 2;
+  const auto moves = planUmbra(hosts, vms, {}, b, {}, 0);
+  EXPECT_EQ(moves.size(), 4u) << "the cluster budget";
+  std::map<std::string, int> perNs, perHost;
+  for (const auto& m : moves) {
+    ++perNs[m.vm.substr(0, m.vm.find('/'))];
+    ++perHost[m.from];
+  }
+  for (const auto& [ns, n] : perNs)
+    EXPECT_LE(n, 3) << ns;
+  for (const auto& [h, n] : perHost)
+    EXPECT_LE(n, 2) << h;
+
+  // What is in flight counts.
+  InFlight busy;
+  busy.cluster = 3;
+  EXPECT_EQ(planUmbra(hosts, vms, {}, b, busy, 0).size(), 1u);
+
+  // A VM moved within its interval, one moving, one not live-migratable: none goes.
+  std::vector<Vm> held = {vm("recent", "h1", 3), vm("moving", "h1", 3), vm("pinned", "h1", 3)};
+  held[0].lastMovedAt = -100;  // 100 s ago, interval 3600 s
+  held[1].moving = true;
+  held[2].migratable = false;
+  EXPECT_TRUE(planUmbra({host("h1", 0.99), host("c1", 0.0)}, held, {}, {}, {}, 0).empty());
+  held[0].lastMovedAt = -3600;
+  const auto after = planUmbra({host("h1", 0.99), host("c1", 0.0)}, held, {}, {}, {}, 0);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].vm, "default/recent") << "past its interval it may go again";
+}
+
+TEST(RebalanceTest, RelieveAndMigrateMovesTheBusiestVmPerOverutilisedNodeWhereRequestsAreLeast) {
+  // Mean load 0.5; "hot" is above mean + 10 %. The scheduler sends the VM to the node with the
+  // least requested, though its real load is the higher one.
+  auto lowRequests = host("busy-but-few-requests", 0.6);
+  auto manyRequests = host("idle-but-many-requests", 0.3);
+  manyRequests.requestedCpu = 8;
+  const std::vector<Vm> vms = {vm("small", "hot", 0.5), vm("big", "hot", 3)};
+  const auto moves =
+      planRelieveAndMigrate({host("hot", 0.9), lowRequests, manyRequests}, vms, {}, {}, {}, 0);
+  ASSERT_EQ(moves.size(), 1u) << "one VM per overutilised node per cycle";
+  EXPECT_EQ(moves[0].vm, "default/big");
+  EXPECT_EQ(moves[0].to, "busy-but-few-requests");
+  // Nothing above the deviation: nothing moves.
+  EXPECT_TRUE(planRelieveAndMigrate({host("a", 0.5), host("b", 0.55)}, vms, {}, {}, {}, 0).empty());
+}
+
+TEST(RebalanceTest, LowNodeUtilizationMovesByRequestsOnlyWhenSomeNodeIsUnderutilised) {
+  auto over = host("over", 0.1);
+  over.requestedCpu = 10;  // 62 % requested of 16 cores
+  auto under = host("under", 0.9);
+  under.requestedCpu = 1;  // 6 %: real load does not matter to it
+  const std::vector<Vm> vms = {vm("a", "over", 0.1), vm("b", "over", 0.1)};
+  const auto moves = planLowNodeUtilization({over, under}, vms, {}, {}, {}, 0);
+  ASSERT_FALSE(moves.empty());
+  EXPECT_EQ(moves[0].to, "under");
+  auto middle = under;
+  middle.requestedCpu = 6;  // 37 %: no node is underutilised
+  EXPECT_TRUE(planLowNodeUtilization({over, middle}, vms, {}, {}, {}, 0).empty());
+}
+
+}  // namespace
+}  // namespace umbra::rebalance
