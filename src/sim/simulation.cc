@@ -45,6 +45,19 @@ Simulation::Simulation(ClusterSpec cluster, uint64_t seed, const TraceSet* trace
   onNode_.resize(nodes_.size());
 }
 
+Simulation::Simulation(const Simulation& other)
+    : cluster_(other.cluster_),
+      seed_(other.seed_),
+      traces_(other.traces_),
+      nodes_(other.nodes_),
+      nodeIndex_(other.nodeIndex_),
+      workloads_(other.workloads_),
+      onNode_(other.nodes_.size()),
+      cpu_(other.cpu_),
+      dirty_(true),
+      demandTime_(other.demandTime_),
+      elapsed_(other.elapsed_) {}
+
 const NodeState* Simulation::node(const std::string& name) const {
   const auto it = nodeIndex_.find(name);
   return it == nodeIndex_.end() ? nullptr : &nodes_[it->second];
@@ -70,8 +83,7 @@ MigrationLink Simulation::migrationLink(const std::string& from, const std::stri
   for (const NodeState* n : {node(from), node(to)}) {
     if (!n)
       continue;
-    const double free =
-        n->spec.networkBytesPerSecond * std::max(0.1, 1.0 - n->networkUtilization);
+    const double free = n->spec.networkBytesPerSecond * std::max(0.1, 1.0 - n->networkUtilization);
     bandwidth = bandwidth < 0 ? free : std::min(bandwidth, free);
   }
   if (bandwidth > 0)

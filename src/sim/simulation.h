@@ -122,6 +122,9 @@ struct NodeState {
 class Simulation {
  public:
   Simulation(ClusterSpec cluster, uint64_t seed, const TraceSet* traces = nullptr);
+  // A copy runs on from the same state (an oracle's look ahead); the per-node index is rebuilt.
+  Simulation(const Simulation& other);
+  Simulation& operator=(const Simulation&) = delete;
 
   // Errors: unknown node, duplicate id, unknown interference class, missing trace.
   Status addWorkload(WorkloadSpec spec, const std::string& node);

@@ -334,7 +334,7 @@ void KubeVirtSimulator::tick() {
   }
   // Forget timers of objects that are gone.
   std::erase_if(scheduledAt_, [&](const auto& kv) { return !vmis_->store().get(kv.first); });
-  std::erase_if(migratingSince_,
+  std::erase_if(migrating_,
                 [&](const auto& kv) { return !migrations_->store().get(kv.first); });
   std::erase_if(workloadUpdates_, [&](const auto& kv) { return !vmis_->store().get(kv.first); });
   std::erase_if(warned_, [&](const auto& kv) { return !vmis_->store().get(kv.first); });

@@ -15,8 +15,12 @@
 namespace umbra::simulator {
 
 struct SimulatorOptions {
-  std::chrono::milliseconds bootDelay{2000};       // Scheduled -> Running
-  std::chrono::milliseconds migrationDelay{2000};  // migration Running -> Succeeded
+  std::chrono::milliseconds bootDelay{2000};  // Scheduled -> Running
+  // From a migration's creation to its first byte (Scheduling, Scheduled, PreparingTarget and
+  // TargetReady take a quarter each); the transfer then takes what sim::preCopy gives, divided
+  // by migrationSpeed.
+  std::chrono::milliseconds migrationDelay{2000};
+  double migrationSpeed = 1.0;
   std::chrono::seconds leaseDuration{40};
   double traceSpeed = 1.0;  // demand clock speed relative to real time
   uint64_t seed = 1;
@@ -78,8 +82,17 @@ class KubeVirtSimulator {
   // its namespace whose selector matches its labels ("" none).
   std::string sharingGroup(const nlohmann::json& vmi) const;
   std::unique_ptr<kube::Informer> pools_;  // null when pool.kubevirt.io is not served
-  std::map<std::string, std::chrono::steady_clock::time_point> scheduledAt_;     // VMI key
-  std::map<std::string, std::chrono::steady_clock::time_point> migratingSince_;  // VMIM key
+  std::map<std::string, std::chrono::steady_clock::time_point> scheduledAt_;  // VMI key
+  // A migration under way (VMIM key): when it was created, how its transfer ends.
+  struct MigrationRun {
+    std::chrono::steady_clock::time_point created;
+    double transferSeconds = 0;  // real seconds
+    sim::MigrationOutcome outcome;
+    std::string phase;
+    nlohmann::json state;        // status.migrationState
+    nlohmann::json transitions;  // status.phaseTransitionTimestamps
+  };
+  std::map<std::string, MigrationRun> migrating_;
   // VMI key -> the migration the workload updater last created for a pending hotplug.
   struct WorkloadUpdate {
     std::string name;

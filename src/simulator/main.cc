@@ -78,8 +78,14 @@ int main(int argc, char** argv) {
   app.add_option("--boot-delay", bootDelay, "Scheduled -> Running")
       ->check(duration(std::chrono::milliseconds(0)))
       ->capture_default_str();
-  app.add_option("--migration-delay", migrationDelay, "migration duration")
+  app.add_option("--migration-delay", migrationDelay,
+                 "a migration's creation to its first byte (Scheduling .. TargetReady)")
       ->check(duration(std::chrono::milliseconds(0)))
+      ->capture_default_str();
+  app.add_option("--migration-speed", options.migrationSpeed,
+                 "simulated transfer seconds per real second (the transfer itself follows the "
+                 "guest's memory, dirty rate and the link)")
+      ->check(CLI::Range(1e-3, 1e6))
       ->capture_default_str();
   app.add_option("--tick", tickText, "simulation step in real time")
       ->check(duration(std::chrono::milliseconds(10)))

@@ -84,6 +84,14 @@ sim::WorkloadSpec workloadOf(const json& vmi, const sim::Physics& physics,
       warning =
           std::string(DemandVcpusAnnotation) + ": \"" + d + "\" is not a vCPU count in (0, 1024]";
   }
+  if (const std::string d = annotations.value(DirtyRateAnnotation, ""); !d.empty()) {
+    const auto v = kube::parseQuantity(d);
+    if (v && *v >= 0)
+      w.dirtyBytesPerSecond = *v;
+    else
+      warning = std::string(DirtyRateAnnotation) + ": \"" + d +
+                "\" is not a quantity of bytes per second";
+  }
   const std::string klass = annotations.value(ClassAnnotation, "");
   if (!klass.empty()) {
     if (physics.classes.count(klass))

@@ -18,6 +18,8 @@ namespace umbra::simulator {
 //                              pool controller sets it on its VMs' template, so a pool's load is
 //                              spread over its running VMs
 //   umbra.io/mirror-of, umbra.io/mirror-percentage: a Mirror shadow's target VMI and share
+//   umbra.io/sim-dirty-rate    bytes per second the guest dirties (a quantity, e.g. 2Gi), for
+//                              its live migrations; default: per busy core (physics)
 inline constexpr const char* WorkloadAnnotation = "umbra.io/sim-workload";
 inline constexpr const char* ClassAnnotation = "umbra.io/sim-class";
 inline constexpr const char* MirrorOfAnnotation = "umbra.io/mirror-of";
@@ -26,6 +28,7 @@ inline constexpr const char* MirrorOfAnnotation = "umbra.io/mirror-of";
 inline constexpr const char* DemandVcpusAnnotation = "umbra.io/sim-demand-vcpus";
 inline constexpr const char* PoolAnnotation = "umbra.io/sim-pool";
 inline constexpr const char* MirrorPercentageAnnotation = "umbra.io/mirror-percentage";
+inline constexpr const char* DirtyRateAnnotation = "umbra.io/sim-dirty-rate";
 
 // The simulated workload of a VMI: its size from spec.domain (vCPUs = sockets x cores x
 // threads, guest memory, CPU limit) and its demand from the annotations above; without them a

@@ -36,7 +36,7 @@ class SimulatorTest : public ::testing::Test {
     sim_ = new ChildProcess(
         {UMBRA_SIM_BINARY, "--kubeconfig", ControlPlane::instance().kubeconfig(), "--cluster",
          ClusterFile, "--metrics-addr", "127.0.0.1:" + std::to_string(port_), "--boot-delay",
-         "300ms", "--migration-delay", "300ms", "--tick", "100ms"},
+         "300ms", "--migration-delay", "300ms", "--migration-speed", "100", "--tick", "100ms"},
         log_);
     ASSERT_TRUE(eventually(
         [] { return metrics().find("node_cpu_seconds_total") != std::string::npos; }, 60s))
@@ -325,6 +325,54 @@ TEST_F(SimulatorTest, AMigrationWithAddedNodeSelectorMovesTheVmi) {
     return metrics().find("name=\"zoned\",namespace=\"" + ns_.name() + "\",node=\"" + to) !=
            std::string::npos;
   })) << "its metrics follow it";
+}
+
+// A migration goes through KubeVirt's phases in order (recorded in phaseTransitionTimestamps, as
+// virt-controller records them); a guest dirtying memory faster than the link carries it is
+// aborted the way virt-handler's monitor aborts it, and stays where it was.
+TEST_F(SimulatorTest, AMigrationGoesThroughKubeVirtsPhasesAndAGuestDirtyingTooFastIsAborted) {
+  const auto migration = [&](const std::string& name, const std::string& vmiName) {
+    return Json{{"apiVersion", "kubevirt.io/v1"},
+                {"kind", "VirtualMachineInstanceMigration"},
+                {"metadata", {{"name", name}, {"namespace", ns_.name()}}},
+                {"spec", {{"vmiName", vmiName}}}};
+  };
+  ASSERT_TRUE(admin_
+                  ->create(api::virtualMachineInstances(), ns_.name(),
+                           vmi("calm", {{"umbra.test/zone", "a"}}))
+                  .ok());
+  std::string from;
+  ASSERT_TRUE(runningOn("calm", &from));
+  ASSERT_TRUE(admin_->create(api::migrations(), ns_.name(), migration("calm-move", "calm")).ok());
+  ASSERT_TRUE(eventually([&] { return phaseOf(api::migrations(), "calm-move") == "Succeeded"; }))
+      << get(api::migrations(), "calm-move").dump();
+  const Json done = get(api::migrations(), "calm-move");
+  std::vector<std::string> phases;
+  for (const auto& p : done["status"]["phaseTransitionTimestamps"])
+    phases.push_back(p.value("phase", ""));
+  EXPECT_EQ(phases, (std::vector<std::string>{"Scheduling", "Scheduled", "PreparingTarget",
+                                              "TargetReady", "Running", "Succeeded"}));
+  EXPECT_TRUE(done["status"]["migrationState"].contains("startTimestamp"));
+  EXPECT_NE(get(api::virtualMachineInstances(), "calm")["status"].value("nodeName", ""), from);
+
+  // 100 GiB/s of dirty pages against a 10 Gbit/s link: no round ever shrinks, so the monitor's
+  // progress timeout (150 s, 1.5 s at --migration-speed 100) aborts it.
+  Json busy = vmi("dirty", {{"umbra.test/zone", "a"}});
+  busy["metadata"]["annotations"]["umbra.io/sim-dirty-rate"] = "100Gi";
+  ASSERT_TRUE(admin_->create(api::virtualMachineInstances(), ns_.name(), busy).ok());
+  ASSERT_TRUE(runningOn("dirty", &from));
+  ASSERT_TRUE(admin_->create(api::migrations(), ns_.name(), migration("dirty-move", "dirty")).ok());
+  ASSERT_TRUE(eventually([&] { return phaseOf(api::migrations(), "dirty-move") == "Failed"; }))
+      << get(api::migrations(), "dirty-move").dump() << "\n"
+      << runCommand("grep 'migration scheduled' " + log_).output;
+  const Json failed = get(api::migrations(), "dirty-move");
+  EXPECT_EQ(failed["status"]["conditions"][0].value("message", ""),
+            "Live migration stuck for 150 seconds and has been aborted");
+  EXPECT_EQ(failed["status"]["migrationState"].value("failed", false), true);
+  const Json stayed = get(api::virtualMachineInstances(), "dirty");
+  EXPECT_EQ(stayed["status"].value("nodeName", ""), from) << "an aborted migration leaves it";
+  EXPECT_EQ(stayed["status"]["migrationState"].value("failureReason", ""),
+            "Live migration stuck for 150 seconds and has been aborted");
 }
 
 // API-NOTES.md sections 9 and 10: a VM's new sockets or guest memory reach its running VMI with

@@ -65,6 +65,13 @@ TEST(WorkloadOfTest, AnnotationsChooseTheDemand) {
   EXPECT_TRUE(warning.empty());
   w = workloadOf(vmi(json::object()), {}, &set, 1, warning);
   EXPECT_EQ(w.source.kind, sim::SourceKind::Trace) << "with traces, a VM replays one by default";
+  EXPECT_LT(w.dirtyBytesPerSecond, 0) << "by default the physics' rate per busy core";
+  w = workloadOf(vmi({{DirtyRateAnnotation, "100Gi"}}), {}, &set, 1, warning);
+  EXPECT_EQ(w.dirtyBytesPerSecond, 100.0 * 1024 * 1024 * 1024);
+  EXPECT_TRUE(warning.empty());
+  w = workloadOf(vmi({{DirtyRateAnnotation, "fast"}}), {}, &set, 1, warning);
+  EXPECT_LT(w.dirtyBytesPerSecond, 0);
+  EXPECT_EQ(warning, "umbra.io/sim-dirty-rate: \"fast\" is not a quantity of bytes per second");
 }
 
 TEST(WorkloadOfTest, BadAnnotationsFallBackAndSaySo) {
