@@ -104,6 +104,10 @@ bench-scaling: build ## Proactive scaling vs static, reactive, VPA, Autopilot; o
 bench-pool: build ## Paused shadow pools vs cold starts, a warm pool, a capacity buffer; oracle (TRACES=dir)
 	@scripts/bench-pool.sh $(BUILD_DIR)/src/cli/umbra $(call traces)
 
+.PHONY: bench-rebalance
+bench-rebalance: build ## A loaded cluster's day: Umbra's migrations vs descheduler-style rebalancers; oracle (TRACES=dir)
+	@scripts/bench-rebalance.sh $(BUILD_DIR)/src/cli/umbra $(call traces)
+
 .PHONY: bench-sim
 bench-sim: build ## One simulated day: 50 nodes, 500 trace-driven VMs, 15 s steps (offline)
 	@$(BUILD_DIR)/bench/bench_sim_day --traces $(call traces)

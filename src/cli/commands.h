@@ -74,6 +74,14 @@ struct BenchPoolFlags {
 };
 int benchPool(const BenchPoolFlags& f);
 
+struct BenchRebalanceFlags {
+  std::string traces, cluster = "examples/clusters/medium.yaml", json, traceHalf = "all";
+  std::vector<int> seeds = {1, 2, 3};
+  double utilisation = 55;  // %
+  double hours = 24, warmupHours = 48;
+};
+int benchRebalance(const BenchRebalanceFlags& f);
+
 // "umbra: <message>" on stderr; exit code 1.
 int fail(const std::string& message);
 

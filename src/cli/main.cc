@@ -5,6 +5,7 @@
 //   umbra bench placement --traces DIR --cluster FILE [--utilisation 15,25] ...
 //   umbra bench scaling --traces DIR [--json out.json] [--networks DIR] ...
 //   umbra bench pool --traces DIR [--json out.json] [--seed N] [--announced SHARE]
+//   umbra bench rebalance --traces DIR [--cluster FILE] [--seeds 1,2,3] [--json out.json]
 #include "cli/commands.h"
 #include "cli_flags/cli_flags.h"
 #include "model/contention_map.h"
@@ -68,7 +69,7 @@ void addTrainContention(CLI::App& app, cli::TrainContentionFlags& f) {
 }
 
 void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFlags& bp,
-              cli::BenchScalingFlags& bs, cli::BenchPoolFlags& bpl) {
+              cli::BenchScalingFlags& bs, cli::BenchPoolFlags& bpl, cli::BenchRebalanceFlags& br) {
   auto* bench = app.add_subcommand("bench", "Benchmarks")->require_subcommand(1);
   auto* f = bench->add_subcommand("forecast", "The LSTM against the baselines on the traces");
   f->add_option("--traces", bf.traces, "a folder of traces")->required();
@@ -144,6 +145,29 @@ void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFla
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   pl->add_option("--threads", bpl.threads)->check(CLI::Range(1, 64))->capture_default_str();
+  auto* r = bench->add_subcommand(
+      "rebalance",
+      "A simulated day of a loaded cluster: Umbra's migrations against descheduler-style "
+      "rebalancers and an oracle");
+  r->add_option("--traces", br.traces, "a folder of traces")->required();
+  r->add_option("--cluster", br.cluster, "a cluster file")->capture_default_str();
+  r->add_option("--json", br.json, "write every figure here");
+  r->add_option("--seeds,--seed", br.seeds, "one run per seed (VMs, their placement, noise)")
+      ->delimiter(',')
+      ->check(CLI::Range(0, 1 << 30))
+      ->capture_default_str();
+  r->add_option("--utilisation", br.utilisation, "mean node CPU the VMs fill the cluster to, %")
+      ->check(CLI::Range(5.0, 95.0))
+      ->capture_default_str();
+  r->add_option("--hours", br.hours, "measured span")
+      ->check(CLI::Range(1.0, 240.0))
+      ->capture_default_str();
+  r->add_option("--warmup-hours", br.warmupHours, "history before it, without rebalancing")
+      ->check(CLI::Range(1.0, 240.0))
+      ->capture_default_str();
+  r->add_option("--trace-half", br.traceHalf, "VM traces: all, or half a or b of a fixed split")
+      ->check(CLI::IsMember({"all", "a", "b"}))
+      ->capture_default_str();
   cli_flags::helpOfSubcommands(*bench);
 }
 
@@ -159,9 +183,10 @@ int main(int argc, char** argv) {
   cli::BenchPlacementFlags placement;
   cli::BenchScalingFlags scaling;
   cli::BenchPoolFlags pool;
+  cli::BenchRebalanceFlags rebalance;
   addTrain(app, train);
   addTrainContention(app, contention);
-  addBench(app, forecast, placement, scaling, pool);
+  addBench(app, forecast, placement, scaling, pool, rebalance);
   cli_flags::helpOfSubcommands(app);
   if (const int code = cli_flags::parse(app, argc, argv); code >= 0)
     return code;
@@ -175,5 +200,7 @@ int main(int argc, char** argv) {
     return cli::benchScaling(scaling);
   if (app.get_subcommand("bench")->got_subcommand("pool"))
     return cli::benchPool(pool);
+  if (app.get_subcommand("bench")->got_subcommand("rebalance"))
+    return cli::benchRebalance(rebalance);
   return cli::benchPlacement(placement);
 }

@@ -256,12 +256,7 @@ inline Status fill(World& w, const sim::TraceSet& traces, const std::vector<std:
   std::vector<double> vcpus(n, 0), memory(n, 0);
   for (size_t i = 0; i < n; ++i)
     memory[i] = w.spec(i).background.memory * w.spec(i).memoryBytes;
-  const auto meanUtil = [&] {
-    double u = 0;
-    for (const auto& node : w.sim().nodes())
-      u += node.cpuUtilization;
-    return u / static_cast<double>(n);
-  };
+  const auto meanUtil = [&] { return w.sim().meanCpuUtilization(); };
   w.sim().step(Dt);
   size_t serial = 0;
   for (int attempt = 0; meanUtil() < utilisation && attempt < 300; ++attempt) {

@@ -30,9 +30,7 @@ Result<PlacementBenchReport> runPlacementBench(
   const std::vector<std::string> ids = traces.ids();
   if (ids.empty())
     return Error::config("placement bench: no traces");
-  std::vector<std::string> classes;
-  for (const auto& [name, cls] : cluster.physics.classes)
-    classes.push_back(name);
+  const std::vector<std::string> classes = sim::classNames(cluster);
   // The arrivals, the same for every placer.
   std::vector<sim::WorkloadSpec> arrivals;
   {

@@ -91,9 +91,7 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
   const std::vector<std::string> ids = traces.ids();
   if (ids.empty())
     return Error::config("simulated outcomes: no traces");
-  std::vector<std::string> classes;
-  for (const auto& [name, cls] : cluster.physics.classes)
-    classes.push_back(name);
+  const std::vector<std::string> classes = sim::classNames(cluster);
   sim::Simulation s(cluster, o.seed, &traces);
   std::mt19937_64 rng(o.seed);
   const auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
@@ -112,12 +110,7 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
     return vcpusOn[n] + w.vcpus <= 4.0 * room * spec.cpuCores &&
            memoryOn[n] + w.memoryBytes <= room * spec.memoryBytes;
   };
-  const auto meanUtil = [&] {
-    double u = 0;
-    for (const auto& n : s.nodes())
-      u += n.cpuUtilization;
-    return u / static_cast<double>(nodeCount);
-  };
+  const auto meanUtil = [&] { return s.meanCpuUtilization(); };
   // Fill to the background utilisation.
   s.step(Dt);
   for (int attempt = 0; meanUtil() < o.utilisation && attempt < 200; ++attempt) {

@@ -102,6 +102,27 @@ std::vector<Move> planUmbra(std::vector<Host> hosts, const std::vector<Vm>& vms,
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < hosts.size(); ++i)
     index[hosts[i].name] = i;
+  for (const Move& m : inFlight.moves) {
+    const auto from = index.find(m.from), to = index.find(m.to);
+    if (from == index.end() || to == index.end())
+      continue;
+    Vm moving;
+    for (const Vm& vm : vms) {
+      if (vm.id == m.vm)
+        moving = vm;
+    }
+    // Only the forecasts: the telemetry (sustained) and requests already show where it is.
+    Host& src = hosts[from->second];
+    Host& dst = hosts[to->second];
+    const double fromShare = m.relief / std::max(1e-9, src.cores);
+    const double toShare = m.relief / std::max(1e-9, dst.cores);
+    src.forecast = std::max(0.0, src.forecast - fromShare);
+    src.forecastP90 = std::max(0.0, src.forecastP90 - fromShare);
+    dst.forecast += toShare;
+    dst.forecastP90 += toShare;
+    dst.requestedCpu += moving.vcpus / CpuAllocationRatio;
+    dst.requestedMemory += moving.memoryBytes;
+  }
   const auto overloaded = [&](const Host& h) {
     return h.sustained >= options.target && h.forecast >= options.target;
   };

@@ -43,18 +43,21 @@ struct Budget {
   double minIntervalSeconds = 3600;  // a VM is not moved again sooner (anti-flapping)
 };
 
-// What is already in flight when the cycle plans.
-struct InFlight {
-  int cluster = 0;
-  std::vector<std::pair<std::string, int>> perNamespace, outboundPerHost;
-};
-
 struct Move {
   std::string vm, from, to;
   // The evidence, for the Event: the source's sustained and forecast utilisation, the VM's load
   // and the destination's forecast with it.
   std::string reason;
   double relief = 0;  // cores taken off the source (the VM's p90 usage)
+};
+
+// What is already in flight when the cycle plans.
+struct InFlight {
+  int cluster = 0;
+  std::vector<std::pair<std::string, int>> perNamespace, outboundPerHost;
+  // Umbra counts its own unfinished moves as done: their load is taken off the source's forecast
+  // and put on the destination's, so that consecutive cycles do not pile VMs onto one host.
+  std::vector<Move> moves;
 };
 
 struct UmbraOptions {

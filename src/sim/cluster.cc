@@ -104,10 +104,10 @@ class Fields {
 const std::set<std::string> Profiles = {"steady", "diurnal", "spiky", "bursty"};
 
 Status parsePhysics(Fields& f, const YAML::Node& n, Physics& p) {
-  UMBRA_CHECK(f.keys(n, "physics",
-                     {"cpu", "disk", "network", "memoryPressureStart", "interference", "noise",
-                      "measurementNoise", "diskLatency", "networkLatency", "dirtyRatePerCore",
-                      "classes"}));
+  UMBRA_CHECK(
+      f.keys(n, "physics",
+             {"cpu", "disk", "network", "memoryPressureStart", "interference", "noise",
+              "measurementNoise", "diskLatency", "networkLatency", "dirtyRatePerCore", "classes"}));
   if (!n)
     return okStatus();
   UMBRA_CHECK(f.curve(n["cpu"], "physics.cpu", p.cpu));
@@ -242,6 +242,13 @@ Result<ClusterSpec> parseCluster(const std::string& yamlText, const std::string&
     }
   }
   return spec;
+}
+
+std::vector<std::string> classNames(const ClusterSpec& cluster) {
+  std::vector<std::string> names;
+  for (const auto& [name, cls] : cluster.physics.classes)
+    names.push_back(name);
+  return names;
 }
 
 }  // namespace umbra::sim

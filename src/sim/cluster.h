@@ -79,6 +79,9 @@ struct ClusterSpec {
   std::vector<NodeSpec> nodes;
 };
 
+// The names of the physics' interference classes, in order (what a random workload draws from).
+std::vector<std::string> classNames(const ClusterSpec& cluster);
+
 // Parses a cluster description (examples/clusters/*.yaml). `source` names the file in errors,
 // which are one line: "<source>: nodes[2].memory: must be a quantity, got \"lots\"".
 Result<ClusterSpec> parseCluster(const std::string& yamlText, const std::string& source);

@@ -68,6 +68,13 @@ const WorkloadState* Simulation::workload(const std::string& id) const {
   return it == workloads_.end() ? nullptr : &it->second;
 }
 
+double Simulation::meanCpuUtilization() const {
+  double u = 0;
+  for (const auto& n : nodes_)
+    u += n.cpuUtilization;
+  return nodes_.empty() ? 0 : u / static_cast<double>(nodes_.size());
+}
+
 double Simulation::dirtyRate(const std::string& id) const {
   const WorkloadState* w = workload(id);
   if (!w)

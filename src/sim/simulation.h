@@ -156,6 +156,8 @@ class Simulation {
   const NodeState* node(const std::string& name) const;
   const WorkloadState* workload(const std::string& id) const;
   const std::map<std::string, WorkloadState>& workloads() const { return workloads_; }
+  // The mean over nodes of their CPU utilisation this step (0 without nodes).
+  double meanCpuUtilization() const;
 
  private:
   void stepNode(size_t index, double dt);

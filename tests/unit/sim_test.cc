@@ -490,6 +490,11 @@ TEST(ClusterTest, BadInputNamesTheFileAndField) {
             "c.yaml: nodes[1].name: duplicate node a");
   EXPECT_EQ(error("physics: {noise: 2}\n" + node + "}\n"),
             "c.yaml: physics.noise: must be at most 0.500000, got 2");
+  EXPECT_EQ(error("physics: {dirtyRatePerCore: fast}\n" + node + "}\n"),
+            "c.yaml: physics.dirtyRatePerCore: must be a number or a quantity, got \"fast\"");
+  auto dirty = parseCluster("physics: {dirtyRatePerCore: 32Mi}\n" + node + "}\n", "c.yaml");
+  ASSERT_TRUE(dirty.ok());
+  EXPECT_EQ(dirty->physics.dirtyBytesPerCoreSecond, 32.0 * 1024 * 1024);
   EXPECT_EQ(error("nodes: [\n"), error("nodes: [\n"));  // a YAML syntax error, not a crash
   EXPECT_EQ(error("nodes: [\n").substr(0, 13), "c.yaml: line ");
   EXPECT_EQ(loadCluster("/nonexistent/c.yaml").error().message,
