@@ -106,12 +106,8 @@ std::vector<Move> planUmbra(std::vector<Host> hosts, const std::vector<Vm>& vms,
     const auto from = index.find(m.from), to = index.find(m.to);
     if (from == index.end() || to == index.end())
       continue;
-    Vm moving;
-    for (const Vm& vm : vms) {
-      if (vm.id == m.vm)
-        moving = vm;
-    }
-    // Only the forecasts: the telemetry (sustained) and requests already show where it is.
+    // The forecasts, and the target pod's requests on the destination: the telemetry (sustained)
+    // and the source's requests still show the VM where it runs.
     Host& src = hosts[from->second];
     Host& dst = hosts[to->second];
     const double fromShare = m.relief / std::max(1e-9, src.cores);
@@ -120,8 +116,12 @@ std::vector<Move> planUmbra(std::vector<Host> hosts, const std::vector<Vm>& vms,
     src.forecastP90 = std::max(0.0, src.forecastP90 - fromShare);
     dst.forecast += toShare;
     dst.forecastP90 += toShare;
-    dst.requestedCpu += moving.vcpus / CpuAllocationRatio;
-    dst.requestedMemory += moving.memoryBytes;
+    for (const Vm& vm : vms) {
+      if (vm.id == m.vm) {
+        dst.requestedCpu += vm.vcpus / CpuAllocationRatio;
+        dst.requestedMemory += vm.memoryBytes;
+      }
+    }
   }
   const auto overloaded = [&](const Host& h) {
     return h.sustained >= options.target && h.forecast >= options.target;
