@@ -46,8 +46,7 @@ struct VmTrack {
   std::string ns, companion;
   std::deque<double> minutes;  // the last hour's minute usage, cores
   double usageSum = 0, stealSum = 0, slowSum = 0;
-  // 5-minute usage as a share of its vCPUs, from the start (Umbra's forecast of the VM), and the
-  // forecast's highest p90 over the horizon, in cores (< 0: none yet).
+  // 5-minute usage as a share of its vCPUs, from the start (what Umbra forecasts the VM from).
   std::vector<double> slots;
   double slotSum = 0;
   std::vector<double> p50, p90;  // the forecast per horizon step, cores (empty: none yet)
