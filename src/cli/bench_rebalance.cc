@@ -30,6 +30,7 @@ json toJson(const offline::RebalancerResult& r) {
           {"failed", r.failed},
           {"gibMoved", r.gibMoved},
           {"movedWithinInterval", r.movedWithinInterval},
+          {"companionsRecreated", r.companionsRecreated},
           {"companionCpuShare", r.companionCpuShare},
           {"companionVcpuShare", r.companionVcpuShare},
           {"computeSeconds", r.computeSeconds},

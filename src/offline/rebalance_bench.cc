@@ -78,6 +78,50 @@ void clairvoyant(const sim::Simulation& now, int minutes, std::vector<rebalance:
     vms[v].usageP90 = quantile(usage[v], 0.9);
 }
 
+void bottomUp(const std::vector<NodeTrack>& nodes, const std::vector<VmTrack>& vms,
+              const std::vector<size_t>& vmNode, std::vector<rebalance::Host>& hosts) {
+  std::vector<std::vector<double>> p50(nodes.size()), p90(nodes.size());
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    const double cores = std::max(1.0, hosts[n].cores);
+    p50[n] = nodes[n].p50;
+    p90[n] = nodes[n].p90;
+    for (size_t k = 0; k < p50[n].size(); ++k)
+      p50[n][k] *= cores, p90[n][k] *= cores;
+  }
+  for (size_t i = 0; i < vms.size(); ++i) {
+    const size_t n = vmNode[i];
+    for (size_t k = 0; k < vms[i].p50.size() && k < p50[n].size(); ++k)
+      p50[n][k] += vms[i].p50[k], p90[n][k] += vms[i].p90[k];
+  }
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    const double cores = std::max(1.0, hosts[n].cores);
+    for (size_t k = 0; k < p50[n].size(); ++k) {
+      hosts[n].forecast = std::max(hosts[n].forecast, p50[n][k] / cores);
+      hosts[n].forecastP90 = std::max(hosts[n].forecastP90, p90[n][k] / cores);
+    }
+  }
+}
+
+void summarize(const std::vector<VmTrack>& vms, double sloSteal, RebalancerResult& r) {
+  double p95Steal = 0, p95Slowdown = 0, sum = 0;
+  size_t count = 0;
+  for (const auto& v : vms) {
+    for (const double s : v.minuteSteal) {
+      if (s > sloSteal)
+        r.vmMinutesOverSlo += 1;
+      sum += s;
+      ++count;
+    }
+    p95Steal += quantile(v.minuteSteal, 0.95);
+    p95Slowdown += quantile(v.minuteSlowdown, 0.95);
+  }
+  const double n = std::max<double>(1, static_cast<double>(vms.size()));
+  r.meanP95Steal = p95Steal / n;
+  r.meanP95Slowdown = p95Slowdown / n;
+  r.meanSteal = count ? sum / static_cast<double>(count) : 0;
+  r.vmMinutes = static_cast<double>(count);
+}
+
 }  // namespace rebalance_detail
 
 using namespace rebalance_detail;

@@ -56,6 +56,7 @@ struct RebalancerResult {
   int migrations = 0, succeeded = 0, failed = 0;
   double gibMoved = 0;
   int movedWithinInterval = 0;  // VMs moved again sooner than the minimum interval (must be 0)
+  int companionsRecreated = 0;  // companions moved off hosts nearing capacity
   // Companions' CPU-hours against the accompanied VMs' CPU-hours used, and against their
   // vCPU-hours.
   double companionCpuShare = 0, companionVcpuShare = 0;

@@ -30,40 +30,6 @@ double mean(const std::deque<double>& v, size_t newest) {
   return n ? s / static_cast<double>(n) : 0;
 }
 
-struct NodeTrack {
-  std::deque<double> util, pressure;  // per step, the sustained window's worth
-  // 5-minute means, from the start, of what is not the tracked VMs (background, system,
-  // companions) as a share of the cores: node utilisation less the VMs' CPU.
-  std::vector<double> residual;
-  double residualSum = 0;
-  std::vector<double> p50, p90;  // its forecast per horizon step (Umbra)
-  double interference = -1;
-  sim::NodeCounters before;
-};
-
-struct VmTrack {
-  sim::WorkloadSpec spec;
-  std::string ns, companion;
-  std::deque<double> minutes;  // the last hour's minute usage, cores
-  double usageSum = 0, stealSum = 0, slowSum = 0;
-  // 5-minute usage as a share of its vCPUs, from the start (what Umbra forecasts the VM from).
-  std::vector<double> slots;
-  double slotSum = 0;
-  std::vector<double> p50, p90;  // the forecast per horizon step, cores (empty: none yet)
-  std::vector<double> minuteSteal, minuteSlowdown;  // measured
-  double lastMovedAt = -1e300;
-  bool moving = false;
-  double cpuBefore = 0;
-  sim::WorkloadCounters companionBefore;
-};
-
-struct Flight {
-  size_t vm;
-  rebalance::Move move;
-  double endsAt;
-  bool succeeded;
-};
-
 class Run {
  public:
   Run(const sim::ClusterSpec& cluster, const sim::TraceSet& traces, const RebalanceBenchOptions& o,
@@ -259,29 +225,11 @@ class Run {
       h.interference = t.interference;
       out.push_back(h);
     }
-    // Umbra's forecast, bottom up: the node's residual plus the forecast of every VM on it now,
-    // so that a VM that moved counts where it is at once; the highest step over the horizon.
     if (engine_) {
-      std::vector<std::vector<double>> p50(nodes_.size()), p90(nodes_.size());
-      for (size_t n = 0; n < nodes_.size(); ++n) {
-        const double cores = std::max(1.0, cluster_.nodes[n].cpuCores);
-        p50[n] = nodes_[n].p50;
-        p90[n] = nodes_[n].p90;
-        for (size_t k = 0; k < p50[n].size(); ++k)
-          p50[n][k] *= cores, p90[n][k] *= cores;
-      }
-      for (const auto& v : vms_) {
-        const size_t n = index_.at(sim_.workload(v.spec.id)->node);
-        for (size_t k = 0; k < v.p50.size() && k < p50[n].size(); ++k)
-          p50[n][k] += v.p50[k], p90[n][k] += v.p90[k];
-      }
-      for (size_t n = 0; n < nodes_.size(); ++n) {
-        const double cores = std::max(1.0, cluster_.nodes[n].cpuCores);
-        for (size_t k = 0; k < p50[n].size(); ++k) {
-          out[n].forecast = std::max(out[n].forecast, p50[n][k] / cores);
-          out[n].forecastP90 = std::max(out[n].forecastP90, p90[n][k] / cores);
-        }
-      }
+      std::vector<size_t> vmNode;
+      for (const auto& v : vms_)
+        vmNode.push_back(index_.at(sim_.workload(v.spec.id)->node));
+      bottomUp(nodes_, vms_, vmNode, out);
     }
     for (const auto& [id, w] : sim_.workloads()) {
       auto& h = out[index_.at(w.node)];
@@ -344,9 +292,28 @@ class Run {
         break;
       case Kind::None: break;
     }
+    // Companions off hosts nearing capacity (re-created at once: a probe holds no state).
+    std::vector<rebalance::Move> recreate;
+    if (kind_ == Kind::Umbra) {
+      std::vector<rebalance::Companion> companions;
+      for (const auto& v : vms_) {
+        if (const auto* c = sim_.workload(v.companion))
+          companions.push_back({v.companion, sim_.workload(v.spec.id)->node, c->node, c->spec.vcpus,
+                                c->spec.memoryBytes, v.companionMovedAt});
+      }
+      recreate = rebalance::planCompanions(hs, companions, o_.umbra, o_.budget, now);
+    }
     compute_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (const auto& m : moves)
       start(m, now);
+    for (const auto& m : recreate) {
+      (void)sim_.moveWorkload(m.vm, m.to);
+      for (auto& v : vms_) {
+        if (v.companion == m.vm)
+          v.companionMovedAt = now;
+      }
+      ++result_.companionsRecreated;
+    }
   }
 
   void start(const rebalance::Move& m, double now) {
@@ -392,23 +359,7 @@ class Run {
 
   RebalancerResult result() {
     RebalancerResult r = std::move(result_);
-    double p95Steal = 0, p95Slowdown = 0, sum = 0;
-    size_t count = 0;
-    for (const auto& v : vms_) {
-      for (const double s : v.minuteSteal) {
-        if (s > o_.sloSteal)
-          r.vmMinutesOverSlo += 1;
-        sum += s;
-        ++count;
-      }
-      p95Steal += quantile(v.minuteSteal, 0.95);
-      p95Slowdown += quantile(v.minuteSlowdown, 0.95);
-    }
-    const double n = std::max<double>(1, static_cast<double>(vms_.size()));
-    r.meanP95Steal = p95Steal / n;
-    r.meanP95Slowdown = p95Slowdown / n;
-    r.meanSteal = count ? sum / static_cast<double>(count) : 0;
-    r.vmMinutes = static_cast<double>(count);
+    summarize(vms_, o_.sloSteal, r);
     r.companionCpuShare = accompaniedCpu_ > 0 ? companionCpu_ / accompaniedCpu_ : 0;
     r.companionVcpuShare = accompaniedVcpu_ > 0 ? companionCpu_ / accompaniedVcpu_ : 0;
     r.computeSeconds = compute_;

@@ -205,6 +205,50 @@ std::vector<Move> planUmbra(std::vector<Host> hosts, const std::vector<Vm>& vms,
   return moves;
 }
 
+std::vector<Move> planCompanions(std::vector<Host> hosts, const std::vector<Companion>& companions,
+                                 const UmbraOptions& options, const Budget& budget, double now,
+                                 int perCycle) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < hosts.size(); ++i)
+    index[hosts[i].name] = i;
+  const double nearing = options.target - options.headroom / 2;
+  std::vector<Move> moves;
+  for (const Companion& c : companions) {
+    if (static_cast<int>(moves.size()) >= perCycle)
+      break;
+    const auto at = index.find(c.host);
+    if (at == index.end())
+      continue;
+    const bool beside = c.host == c.vmHost;
+    const bool hot = hosts[at->second].forecastP90 >= nearing;
+    if (!beside && (!hot || now - c.lastMovedAt < budget.minIntervalSeconds))
+      continue;
+    Vm asVm;
+    asVm.vcpus = c.vcpus;
+    asVm.memoryBytes = c.memoryBytes;
+    int best = -1;
+    for (size_t i = 0; i < hosts.size(); ++i) {
+      const Host& h = hosts[i];
+      if (h.name == c.vmHost || h.name == c.host || !h.schedulable || !fits(h, asVm) ||
+          h.forecastP90 >= nearing)
+        continue;
+      if (best < 0 || h.forecastP90 < hosts[static_cast<size_t>(best)].forecastP90)
+        best = static_cast<int>(i);
+    }
+    if (best < 0)
+      continue;
+    Host& to = hosts[static_cast<size_t>(best)];
+    moves.push_back({c.id, c.host, to.name,
+                     beside ? "its VM landed on " + c.host
+                            : c.host + " nearing capacity (forecast p90 " +
+                                  percent(hosts[at->second].forecastP90) + ")",
+                     0});
+    to.requestedCpu += c.vcpus / CpuAllocationRatio;
+    to.requestedMemory += c.memoryBytes;
+  }
+  return moves;
+}
+
 std::vector<Move> planRelieveAndMigrate(const std::vector<Host>& input, const std::vector<Vm>& vms,
                                         const RelieveOptions& options, const Budget& budget,
                                         const InFlight& inFlight, double now) {

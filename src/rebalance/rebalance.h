@@ -86,6 +86,21 @@ std::vector<Move> planUmbra(std::vector<Host> hosts, const std::vector<Vm>& vms,
                             const UmbraOptions& options, const Budget& budget,
                             const InFlight& inFlight, double now);
 
+// Companion shadows' hosts. A companion lives on another host than its VM, on one with spare
+// capacity; when its host nears capacity (forecast p90 at target - headroom / 2 or above) or its
+// VM lands beside it, it is re-created on the host with the lowest forecast p90 that is not its
+// VM's (a probe holds no state, so re-creation is as good as a live migration and costs no
+// memory copy and no migration slot). At most `perCycle` a cycle, each companion at most once per
+// the budget's minimum interval unless its VM landed beside it.
+struct Companion {
+  std::string id, vmHost, host;
+  double vcpus = 1, memoryBytes = 0;  // its requests are vCPUs / 10 and its guest memory
+  double lastMovedAt = -1e300;
+};
+std::vector<Move> planCompanions(std::vector<Host> hosts, const std::vector<Companion>& companions,
+                                 const UmbraOptions& options, const Budget& budget, double now,
+                                 int perCycle = 10);
+
 // OpenShift's KubeVirtRelieveAndMigrate profile as documented: LowNodeUtilization on actual
 // utilisation (the last minute's CPU and pressure combined), deviation thresholds around the
 // cluster mean (overutilised above mean + `overDeviation`, AsymmetricLow's 10 %); one VM evicted

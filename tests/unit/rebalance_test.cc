@@ -155,6 +155,31 @@ TEST(RebalanceTest, MovesStillInFlightCountOnTheirDestination) {
       "calm");
 }
 
+TEST(RebalanceTest, CompanionsLeaveHostsNearingCapacityForTheCoolestHostThatIsNotTheirVms) {
+  const std::vector<Host> hosts = {host("hot", 0.78), host("vm-host", 0.1), host("cool", 0.2),
+                                   host("warm", 0.5)};
+  Companion c{"default/a-companion", "vm-host", "hot", 1, 0.25 * GiB};
+  auto moves = planCompanions(hosts, {c}, {}, {}, 0);
+  ASSERT_EQ(moves.size(), 1u) << "0.78 is past target - headroom / 2 (0.75)";
+  EXPECT_EQ(moves[0].to, "cool") << "not vm-host, though it is the coolest";
+  EXPECT_NE(moves[0].reason.find("hot nearing capacity (forecast p90 78%)"), std::string::npos)
+      << moves[0].reason;
+
+  // Recently re-created: it stays, unless its VM landed beside it.
+  c.lastMovedAt = -60;
+  EXPECT_TRUE(planCompanions(hosts, {c}, {}, {}, 0).empty());
+  Companion beside{"default/b-companion", "cool", "cool", 1, 0.25 * GiB, -60};
+  moves = planCompanions(hosts, {beside}, {}, {}, 0);
+  ASSERT_EQ(moves.size(), 1u);
+  EXPECT_EQ(moves[0].to, "vm-host");
+  EXPECT_EQ(moves[0].reason, "its VM landed on cool");
+
+  // A companion on a quiet host stays; the per-cycle cap holds.
+  EXPECT_TRUE(planCompanions(hosts, {{"default/q", "vm-host", "warm"}}, {}, {}, 0).empty());
+  std::vector<Companion> many(5, Companion{"default/m", "vm-host", "hot"});
+  EXPECT_EQ(planCompanions(hosts, many, {}, {}, 0, 3).size(), 3u);
+}
+
 TEST(RebalanceTest, RelieveAndMigrateMovesTheBusiestVmPerOverutilisedNodeWhereRequestsAreLeast) {
   // Mean load 0.5; "hot" is above mean + 10 %. The scheduler sends the VM to the node with the
   // least requested, though its real load is the higher one.
