@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "model/series_forecast.h"
 #include "offline/rebalance_bench_run.h"
 #include "offline/sim_outcomes.h"
 
@@ -22,13 +23,6 @@ const char* nameOf(Kind k) {
     case Kind::Oracle: return "oracle";
   }
   return "?";
-}
-
-double quantile(std::vector<double> v, double q) {
-  if (v.empty())
-    return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
 }
 
 void clairvoyant(const sim::Simulation& now, int minutes, std::vector<rebalance::Host>& hosts,
@@ -75,7 +69,7 @@ void clairvoyant(const sim::Simulation& now, int minutes, std::vector<rebalance:
     hosts[i].interference = count ? interference / count : 0;
   }
   for (size_t v = 0; v < vms.size(); ++v)
-    vms[v].usageP90 = quantile(usage[v], 0.9);
+    vms[v].usageP90 = model::quantileOf(usage[v], 0.9);
 }
 
 void bottomUp(const std::vector<NodeTrack>& nodes, const std::vector<VmTrack>& vms,
@@ -112,8 +106,8 @@ void summarize(const std::vector<VmTrack>& vms, double sloSteal, RebalancerResul
       sum += s;
       ++count;
     }
-    p95Steal += quantile(v.minuteSteal, 0.95);
-    p95Slowdown += quantile(v.minuteSlowdown, 0.95);
+    p95Steal += model::quantileOf(v.minuteSteal, 0.95);
+    p95Slowdown += model::quantileOf(v.minuteSlowdown, 0.95);
   }
   const double n = std::max<double>(1, static_cast<double>(vms.size()));
   r.meanP95Steal = p95Steal / n;

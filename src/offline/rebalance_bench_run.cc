@@ -251,7 +251,7 @@ class Run {
       r.usage = v.minutes.empty() ? 0 : v.minutes.back();
       // Umbra: the VM's own forecast over the horizon (a VM that is about to peak is not light);
       // the peers read the last hour.
-      r.usageP90 = v.p90.empty() ? quantile({v.minutes.begin(), v.minutes.end()}, 0.9)
+      r.usageP90 = v.p90.empty() ? model::quantileOf({v.minutes.begin(), v.minutes.end()}, 0.9)
                                  : *std::max_element(v.p90.begin(), v.p90.end());
       r.moving = v.moving;
       r.lastMovedAt = v.lastMovedAt;

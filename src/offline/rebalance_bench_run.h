@@ -13,9 +13,6 @@ namespace umbra::offline::rebalance_detail {
 enum class Kind { None, LowNode, Relieve, Umbra, Oracle };
 const char* nameOf(Kind k);
 
-// The 0.5-rounded rank quantile of `v` (0 when empty).
-double quantile(std::vector<double> v, double q);
-
 // The oracle's inputs: the next `minutes` of `now` simulated ahead without any move (greedy: it
 // does not foresee its own moves), read as Umbra reads its forecasts: each host's mean and highest
 // 5-minute utilisation, the true interference there, each VM's p90 minute usage.
