@@ -12,8 +12,8 @@ namespace umbra::rebalance {
 struct Host {
   std::string name;
   double cores = 0, memoryBytes = 0;  // allocatable
-  double requestedCpu = 0,
-         requestedMemory = 0;  // requests of what runs there (the scheduler's view)
+  // Requests of what runs there (the scheduler's view).
+  double requestedCpu = 0, requestedMemory = 0;
   // CPU utilisation in [0, 1]: the last minute's mean (what the descheduler's PromQL averages),
   // the mean over the sustained window, and the forecast's p50 and p90 of the highest 5-minute
   // mean over the horizon.
@@ -29,8 +29,10 @@ struct Host {
 struct Vm {
   std::string id, ns, host;
   double vcpus = 1, memoryBytes = 0;
-  double usage = 0;     // cores, the last minute
-  double usageP90 = 0;  // cores, the 90th percentile of the last hour's minutes
+  double usage = 0;  // cores, the last minute
+  // Cores to plan with: the highest p90 step of its forecast over the horizon (Umbra), or the 90th
+  // percentile of the last hour's minutes.
+  double usageP90 = 0;
   bool migratable = true;
   bool moving = false;          // a migration of it is in flight
   double lastMovedAt = -1e300;  // seconds, on the caller's clock
