@@ -130,6 +130,17 @@ class SimulatorTest : public ::testing::Test {
     const Json o = get(t, name);
     return o.is_null() ? "<gone>" : o.value("status", Json::object()).value("phase", "");
   }
+  // A VirtualMachineInstanceMigration of `vmiName`, to `node` when one is named.
+  Json migration(const std::string& name, const std::string& vmiName,
+                 const std::string& node = "") {
+    Json m = {{"apiVersion", "kubevirt.io/v1"},
+              {"kind", "VirtualMachineInstanceMigration"},
+              {"metadata", {{"name", name}, {"namespace", ns_.name()}}},
+              {"spec", {{"vmiName", vmiName}}}};
+    if (!node.empty())
+      m["spec"]["addedNodeSelector"] = {{"kubernetes.io/hostname", node}};
+    return m;
+  }
   bool runningOn(const std::string& name, std::string* node = nullptr) {
     const bool ok =
         eventually([&] { return phaseOf(api::virtualMachineInstances(), name) == "Running"; });
@@ -292,15 +303,6 @@ TEST_F(SimulatorTest, AMigrationWithAddedNodeSelectorMovesTheVmi) {
   ASSERT_TRUE(runningOn("mover"));
   // Like the operator: the pin is replaced... on a VMI that cannot be patched, so this VMI's own
   // selector (sim-idle) wins over addedNodeSelector and the migration cannot go anywhere else.
-  const auto migration = [&](const std::string& name, const std::string& vmiName,
-                             const std::string& node) {
-    return Json{
-        {"apiVersion", "kubevirt.io/v1"},
-        {"kind", "VirtualMachineInstanceMigration"},
-        {"metadata", {{"name", name}, {"namespace", ns_.name()}}},
-        {"spec",
-         {{"vmiName", vmiName}, {"addedNodeSelector", {{"kubernetes.io/hostname", node}}}}}};
-  };
   ASSERT_TRUE(
       admin_->create(api::migrations(), ns_.name(), migration("pinned", "mover", "sim-busy")).ok());
   ASSERT_TRUE(eventually([&] { return phaseOf(api::migrations(), "pinned") == "Failed"; }));
@@ -331,12 +333,6 @@ TEST_F(SimulatorTest, AMigrationWithAddedNodeSelectorMovesTheVmi) {
 // virt-controller records them); a guest dirtying memory faster than the link carries it is
 // aborted the way virt-handler's monitor aborts it, and stays where it was.
 TEST_F(SimulatorTest, AMigrationGoesThroughKubeVirtsPhasesAndAGuestDirtyingTooFastIsAborted) {
-  const auto migration = [&](const std::string& name, const std::string& vmiName) {
-    return Json{{"apiVersion", "kubevirt.io/v1"},
-                {"kind", "VirtualMachineInstanceMigration"},
-                {"metadata", {{"name", name}, {"namespace", ns_.name()}}},
-                {"spec", {{"vmiName", vmiName}}}};
-  };
   ASSERT_TRUE(admin_
                   ->create(api::virtualMachineInstances(), ns_.name(),
                            vmi("calm", {{"umbra.test/zone", "a"}}))
