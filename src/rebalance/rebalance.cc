@@ -23,10 +23,12 @@ class Ledger {
   bool hostFull(const std::string& host) const {
     return count(outbound_, host) >= budget_.outboundPerHost;
   }
-  // The VM may move now: live-migratable, not moving, past its interval, its namespace and host
-  // under their budgets.
+  // The VM may move now: live-migratable, its eviction strategy and disruption budget allow it,
+  // not moving, past its interval, its namespace and host under their budgets.
   bool eligible(const Vm& vm, double now) const {
-    return vm.migratable && !vm.moving && now - vm.lastMovedAt >= budget_.minIntervalSeconds &&
+    return vm.migratable && vm.evictionStrategy != "None" && vm.evictionStrategy != "External" &&
+           vm.disruptionAllowed && !vm.moving &&
+           now - vm.lastMovedAt >= budget_.minIntervalSeconds &&
            count(namespaces_, vm.ns) < budget_.perNamespace && !hostFull(vm.host) && !clusterFull();
   }
   void take(const Vm& vm) {

@@ -34,6 +34,11 @@ struct Vm {
   // percentile of the last hour's minutes.
   double usageP90 = 0;
   bool migratable = true;
+  // Its spec.evictionStrategy ("" for the cluster's default). "None" (its owner would rather it
+  // stopped than moved) and "External" (another controller handles its moves) keep it in place.
+  std::string evictionStrategy;
+  // False while a PodDisruptionBudget covering its virt-launcher pod allows no disruption.
+  bool disruptionAllowed = true;
   bool moving = false;          // a migration of it is in flight
   double lastMovedAt = -1e300;  // seconds, on the caller's clock
 };

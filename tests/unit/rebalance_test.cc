@@ -124,16 +124,25 @@ TEST(RebalanceTest, BudgetsIntervalsAndMigratabilityAreRespected) {
   busy.cluster = 3;
   EXPECT_EQ(planUmbra(hosts, vms, {}, b, busy, 0).size(), 1u);
 
-  // A VM moved within its interval, one moving, one not live-migratable: none goes.
-  std::vector<Vm> held = {vm("recent", "h1", 3), vm("moving", "h1", 3), vm("pinned", "h1", 3)};
+  // A VM moved within its interval, one moving, one not live-migratable, one whose eviction
+  // strategy says stay (None) or someone else moves it (External), one a disruption budget holds:
+  // none goes.
+  std::vector<Vm> held = {vm("recent", "h1", 3), vm("moving", "h1", 3),   vm("pinned", "h1", 3),
+                          vm("stay", "h1", 3),   vm("external", "h1", 3), vm("budgeted", "h1", 3)};
   held[0].lastMovedAt = -100;  // 100 s ago, interval 3600 s
   held[1].moving = true;
   held[2].migratable = false;
+  held[3].evictionStrategy = "None";
+  held[4].evictionStrategy = "External";
+  held[5].disruptionAllowed = false;
   EXPECT_TRUE(planUmbra({host("h1", 0.99), host("c1", 0.0)}, held, {}, {}, {}, 0).empty());
   held[0].lastMovedAt = -3600;
   const auto after = planUmbra({host("h1", 0.99), host("c1", 0.0)}, held, {}, {}, {}, 0);
   ASSERT_EQ(after.size(), 1u);
   EXPECT_EQ(after[0].vm, "default/recent") << "past its interval it may go again";
+  Vm live = vm("live", "h1", 3);
+  live.evictionStrategy = "LiveMigrateIfPossible";
+  EXPECT_EQ(planUmbra({host("h1", 0.99), host("c1", 0.0)}, {live}, {}, {}, {}, 0).size(), 1u);
 }
 
 TEST(RebalanceTest, MovesStillInFlightCountOnTheirDestination) {
