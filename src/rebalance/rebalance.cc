@@ -53,11 +53,15 @@ std::string percent(double v) {
   return buf;
 }
 
+// A VM's (or companion's) requests, as KubeVirt makes them, added to a host (`sign` -1: taken off).
+void addRequests(Host& h, double vcpus, double memoryBytes, double sign = 1) {
+  h.requestedCpu += sign * vcpus / CpuAllocationRatio;
+  h.requestedMemory += sign * memoryBytes;
+}
+
 void account(Host& from, Host& to, const Vm& vm, double load) {
-  from.requestedCpu -= vm.vcpus / CpuAllocationRatio;
-  from.requestedMemory -= vm.memoryBytes;
-  to.requestedCpu += vm.vcpus / CpuAllocationRatio;
-  to.requestedMemory += vm.memoryBytes;
+  addRequests(from, vm.vcpus, vm.memoryBytes, -1);
+  addRequests(to, vm.vcpus, vm.memoryBytes);
   const double fromShare = load / std::max(1e-9, from.cores);
   const double toShare = load / std::max(1e-9, to.cores);
   for (double* v : {&from.utilisation, &from.sustained, &from.forecast, &from.forecastP90})
@@ -119,10 +123,8 @@ std::vector<Move> planUmbra(std::vector<Host> hosts, const std::vector<Vm>& vms,
     dst.forecast += toShare;
     dst.forecastP90 += toShare;
     for (const Vm& vm : vms) {
-      if (vm.id == m.vm) {
-        dst.requestedCpu += vm.vcpus / CpuAllocationRatio;
-        dst.requestedMemory += vm.memoryBytes;
-      }
+      if (vm.id == m.vm)
+        addRequests(dst, vm.vcpus, vm.memoryBytes);
     }
   }
   const auto overloaded = [&](const Host& h) {
@@ -245,8 +247,7 @@ std::vector<Move> planCompanions(std::vector<Host> hosts, const std::vector<Comp
                             : c.host + " nearing capacity (forecast p90 " +
                                   percent(hosts[at->second].forecastP90) + ")",
                      0});
-    to.requestedCpu += c.vcpus / CpuAllocationRatio;
-    to.requestedMemory += c.memoryBytes;
+    addRequests(to, c.vcpus, c.memoryBytes);
   }
   return moves;
 }
