@@ -1,5 +1,6 @@
 // umbra-operator: flags and wiring only. The reconciler lives in src/controller, the controller
 // machinery in src/runtime, the forecaster and what learns in src/app.
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 
@@ -7,6 +8,7 @@
 #include "cli_flags/version.h"
 #include "common/log.h"
 #include "controller/pool_reconciler.h"
+#include "controller/rebalance_reconciler.h"
 #include "controller/scaler_reconciler.h"
 #include "controller/shadow_placement_reconciler.h"
 #include "exposition/health_server.h"
@@ -209,6 +211,67 @@ int run(const op::Flags& flags) {
         "the ShadowPool or LoadNotice CRD is not installed: the shadow pool controller is off "
         "(kubectl apply --server-side -f crds/)");
   }
+  // RebalancePolicies, when their CRD is installed.
+  std::unique_ptr<runtime::ManagedController> rebalancing;
+  std::unique_ptr<controller::RebalancePolicyReconciler> rebalanceReconciler;
+  if (served(api::rebalancePolicies())) {
+    rebalancing = runtime::ControllerBuilder("rebalancepolicy", client)
+                      .forResource({api::rebalancePolicies(), flags.ns})
+                      .watches({api::virtualMachines(), flags.ns}, controller::policiesOfObject)
+                      .watches({api::virtualMachineInstances(), ""}, controller::policiesOfObject)
+                      .watches({api::migrations(), flags.ns}, controller::policiesOfObject)
+                      .watches({kube::resources::podDisruptionBudgets(), flags.ns},
+                               controller::policiesOfObject)
+                      .reads({kube::resources::nodes(), ""})
+                      .workers(2)
+                      .metrics(metrics.get(), nullptr)
+                      .build(loop);
+    const auto& r = *rebalancing;
+    telemetry::PrometheusSource& source = **prometheus;
+    const std::string nodeLabel = cfg->prometheus.catalog.nodeLabel == "auto"
+                                      ? std::string("node")
+                                      : cfg->prometheus.catalog.nodeLabel;
+    rebalanceReconciler =
+        std::make_unique<controller::RebalancePolicyReconciler>(controller::RebalanceDeps{
+            client,
+            {r.store(api::rebalancePolicies()), r.store(api::virtualMachines()),
+             r.store(api::virtualMachineInstances()), r.store(api::migrations()),
+             r.store(kube::resources::nodes()), r.store(kube::resources::podDisruptionBudgets())},
+            [&source](const std::string& promql, const std::string& label, SystemTime start,
+                      SystemTime end,
+                      std::chrono::seconds step) -> Result<controller::RangeSeries> {
+              UMBRA_TRY(const auto q, source.client().queryRange(promql, start, end, step));
+              controller::RangeSeries out;
+              for (const auto& series : q.series) {
+                auto key = series.labels.find(label);
+                if (key == series.labels.end())
+                  key = series.labels.find("instance");
+                if (key != series.labels.end())
+                  out.push_back({key->second, series.points});
+              }
+              return out;
+            },
+            cfg->prometheus.catalog.rateWindow,
+            nodeLabel,
+            events,
+            RealClock::instance()});
+  } else {
+    log::warn(
+        "the RebalancePolicy CRD is not installed: the rebalancing controller is off "
+        "(kubectl apply --server-side -f crds/rebalancepolicies.umbra.io.yaml)");
+  }
+  // The optional controllers, each with its reconciler.
+  std::vector<std::pair<runtime::ManagedController*, runtime::ReconcileFn>> optional;
+  if (scalers)
+    optional.push_back(
+        {scalers.get(), [&](const std::string& key) { return scalerReconciler->reconcile(key); }});
+  if (shadowPools)
+    optional.push_back({shadowPools.get(),
+                        [&](const std::string& key) { return poolReconciler->reconcile(key); }});
+  if (rebalancing)
+    optional.push_back({rebalancing.get(), [&](const std::string& key) {
+                          return rebalanceReconciler->reconcile(key);
+                        }});
   // The work starts on the leader elector's thread and stops on this one: both under one mutex,
   // so that a shutdown never races a start (stop() sees every thread start() made, and nothing
   // starts after shutdown began). Found by the TSan run.
@@ -224,34 +287,30 @@ int run(const op::Flags& flags) {
       metrics->shadowsActive(vmis.countByLabel(api::RoleLabel, "shadow"));
       return r;
     });
-    if (scalers)
-      scalers->run([&](const std::string& key) { return scalerReconciler->reconcile(key); });
-    if (shadowPools)
-      shadowPools->run([&](const std::string& key) { return poolReconciler->reconcile(key); });
+    for (auto& [c, reconcile] : optional)
+      c->run(reconcile);
     learning.start();
   };
 
   placements->startInformers();
-  if (scalers)
-    scalers->startInformers();
-  if (shadowPools)
-    shadowPools->startInformers();
+  for (auto& [c, reconcile] : optional)
+    c->startInformers();
   auto health = exposition::HealthServer::start(
       flags.healthProbeBindAddress,
       [&] {
-        return placements->hasSynced() && (!scalers || scalers->hasSynced()) &&
-               (!shadowPools || shadowPools->hasSynced());
+        return placements->hasSynced() &&
+               std::all_of(optional.begin(), optional.end(),
+                           [](const auto& o) { return o.first->hasSynced(); });
       },
       error);
   if (!health)
     return fatal(error);
   if (std::string late; !placements->waitForSync(std::chrono::minutes(2), late))
     return fatal("caches did not sync within 2 minutes (" + late + ")");
-  if (std::string late; scalers && !scalers->waitForSync(std::chrono::minutes(2), late))
-    return fatal("the scaling controller's caches did not sync within 2 minutes (" + late + ")");
-  if (std::string late; shadowPools && !shadowPools->waitForSync(std::chrono::minutes(2), late))
-    return fatal("the shadow pool controller's caches did not sync within 2 minutes (" + late +
-                 ")");
+  for (auto& [c, reconcile] : optional)
+    if (std::string late; !c->waitForSync(std::chrono::minutes(2), late))
+      return fatal("the " + c->name() + " controller's caches did not sync within 2 minutes (" +
+                   late + ")");
   log::info("umbra-operator started", {{"identity", me},
                                        {"apiserver", server},
                                        {"namespace", flags.ns.empty() ? "<all>" : flags.ns},
@@ -274,10 +333,8 @@ int run(const op::Flags& flags) {
     const std::lock_guard<std::mutex> lock(workMutex);
     shuttingDown = true;
     placements->stop();  // in-flight reconciles finish, nothing new starts; then the informers
-    if (scalers)
-      scalers->stop();
-    if (shadowPools)
-      shadowPools->stop();
+    for (auto& [c, reconcile] : optional)
+      c->stop();
     learning.stop();
   }
   leader.stop();  // releases the lease (outside the lock: a start waiting on it returns first)

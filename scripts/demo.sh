@@ -189,6 +189,13 @@ echo "[demo] ShadowPool (examples/05): paused shadows held for the web tier; Loa
 "${kubectl[@]}" get apiservice v1.subresources.kubevirt.io
 "${kubectl[@]}" get spool,notice -o wide
 "${kubectl[@]}" get vm,vmi -l umbra.io/shadow-pool=web-tier 2>/dev/null || true
+# The RebalancePolicy of examples/07: the web VMs kept on good hosts (one live-migrated when its
+# host comes under sustained load: the mean over 10 minutes and the forecast both at 0.8), each
+# with a companion shadow (a small probe VMI) on another host with spare capacity.
+echo "[demo] RebalancePolicy (examples/07): hosts under sustained load, moves, companion shadows"
+"${kubectl[@]}" get rbp -o wide
+"${kubectl[@]}" get vmi -l umbra.io/companion-of \
+  -o custom-columns='  COMPANION:.metadata.name,NODE:.status.nodeName,PHASE:.status.phase,CPU-LIMIT:.spec.domain.resources.limits.cpu' 2>/dev/null || true
 metrics_url=https://127.0.0.1:$metrics_port/metrics
 admin_token=$(cat "$dir/cp/tokens/admin")
 echo "[demo] Umbra's /metrics as the chart serves it: HTTPS, each scraper authenticated and authorized by the API server"
@@ -204,6 +211,7 @@ cat <<MSG
          $KUBECTL get sp,vm,vmi,nodes
          $KUBECTL get psc -o wide -w     (forecasts from 6 minutes on; Events: kubectl describe psc)
          $KUBECTL get spool -o wide -w   (the web tier's paused shadows; kubectl describe spool web-tier)
+         $KUBECTL get rbp -o wide -w     (hosts under sustained load, migrations; kubectl describe rbp web)
          curl -s 127.0.0.1:$sim_port/metrics | grep kubevirt_vmi_vcpu_delay
          Prometheus: http://127.0.0.1:$prom_port  (try rate(kubevirt_vmi_vcpu_delay_seconds_total[1m]))
          Umbra's own metrics: curl -sk -H "Authorization: Bearer $admin_token" $metrics_url

@@ -94,6 +94,11 @@ const ResourceType& resourceSlices() {
   static const ResourceType t{"resource.k8s.io", "v1", "resourceslices", "ResourceSlice", false};
   return t;
 }
+
+const ResourceType& podDisruptionBudgets() {
+  static const ResourceType t{"policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true};
+  return t;
+}
 }  // namespace resources
 
 }  // namespace umbra::kube

@@ -39,6 +39,7 @@ const ResourceType& resourceClaims();
 const ResourceType& resourceClaimTemplates();
 const ResourceType& deviceClasses();
 const ResourceType& resourceSlices();
+const ResourceType& podDisruptionBudgets();  // policy/v1
 }  // namespace resources
 
 // Parameters of a LIST (one page).

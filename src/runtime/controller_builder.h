@@ -100,6 +100,7 @@ class ManagedController {
   void run(ReconcileFn reconcile);
   void stop();
   WorkQueue& queue() { return *queue_; }
+  const std::string& name() const { return name_; }
 
  private:
   friend class ControllerBuilder;

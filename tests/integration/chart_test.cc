@@ -171,8 +171,8 @@ TEST(ChartTest, TemplatesAreHardenedAndFollowTheValues) {
     EXPECT_EQ(crd["metadata"]["annotations"].value("helm.sh/resource-policy", ""), "keep") << name;
     EXPECT_EQ(crd["metadata"]["labels"].value("app.kubernetes.io/managed-by", ""), "Helm") << name;
   }
-  EXPECT_EQ(files, 4);
-  EXPECT_EQ(rendered.size(), 4u);
+  EXPECT_EQ(files, 5);
+  EXPECT_EQ(rendered.size(), 5u);
   const auto none = helm("template umbra " + Chart + " --set crds.install=false");
   EXPECT_EQ(none.output.find("kind: CustomResourceDefinition"), std::string::npos);
   // One version for the chart's appVersion and the binaries (--version, umbra_build_info).
@@ -346,6 +346,11 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
       "list loadnotices.umbra.io -A",
       "watch loadnotices.umbra.io -A",
       "patch loadnotices.umbra.io --subresource=status" + w,
+      "list rebalancepolicies.umbra.io -A",
+      "watch rebalancepolicies.umbra.io -A",
+      "patch rebalancepolicies.umbra.io --subresource=status" + w,
+      "list poddisruptionbudgets.policy -A",
+      "watch poddisruptionbudgets.policy -A",
       "create virtualmachines.kubevirt.io" + w,
       "delete virtualmachines.kubevirt.io" + w,
       "patch virtualmachineinstances.kubevirt.io" + w,
@@ -406,6 +411,12 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
       "delete shadowpools.umbra.io" + w,
       "create loadnotices.umbra.io" + w,
       "update loadnotices.umbra.io --subresource=status" + w,
+      "create rebalancepolicies.umbra.io" + w,
+      "patch rebalancepolicies.umbra.io" + w,
+      "update rebalancepolicies.umbra.io --subresource=status" + w,
+      "get poddisruptionbudgets.policy" + w,
+      "create poddisruptionbudgets.policy" + w,
+      "delete poddisruptionbudgets.policy" + w,
       "delete virtualmachineinstancemigrations.kubevirt.io" + w,
       "create virtualmachineclusterinstancetypes.instancetype.kubevirt.io",
       "update virtualmachineinstancetypes.instancetype.kubevirt.io" + w,
@@ -652,6 +663,21 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
         {"spec", {{"vmiName", "web"}}}};
     EXPECT_NE(asOperator("move", migration).find("created (server dry run)"), std::string::npos)
         << asOperator("move", migration);
+    // A RebalancePolicy's companion shadow and migration.
+    Json companion = shadow;
+    companion["metadata"]["ownerReferences"][0]["kind"] = "RebalancePolicy";
+    companion["metadata"]["labels"] = {{"umbra.io/role", "shadow"},
+                                       {"umbra.io/rebalance-policy", "web"},
+                                       {"umbra.io/companion-of", "web"}};
+    EXPECT_NE(asOperator("companion", companion).find("created (server dry run)"),
+              std::string::npos)
+        << asOperator("companion", companion);
+    Json rebalance = migration;
+    rebalance["metadata"]["name"] = "web-rebalance-1";
+    rebalance["metadata"]["ownerReferences"] = companion["metadata"]["ownerReferences"];
+    EXPECT_NE(asOperator("rebalance", rebalance).find("created (server dry run)"),
+              std::string::npos)
+        << asOperator("rebalance", rebalance);
     migration["metadata"].erase("ownerReferences");
     EXPECT_NE(asOperator("stray-move", migration)
                   .find("the operator creates only migrations controlled by a ShadowPlacement"),
