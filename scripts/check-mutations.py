@@ -201,6 +201,8 @@ M=[
   "      if (h.name == c.vmHost || h.name == c.host", "      if (h.name == c.host", "unit_rebalance"),
  ("rebalance policy: a migration in flight blocks a second", "src/controller/rebalance_plan.cc",
   "      if (!m.finishedPhase())\n        vm.moving = true;", "      if (false)\n        vm.moving = true;", "unit_controller"),
+ ("rebalance policy: a failed attempt waits the interval", "src/controller/rebalance_plan.cc",
+  "      else if (m.ours && m.finished)", "      else if (m.ours && m.finished && m.phase == \"Succeeded\")", "unit_controller"),
  ("rebalance policy: an outcome is reported once", "src/controller/rebalance_plan.cc",
   "      if (m.ours && !in.status.reported(m.name))", "      if (m.ours)", "unit_controller"),
  ("rebalance policy: Recommend migrates nothing", "src/controller/rebalance_plan.cc",

@@ -136,7 +136,7 @@ RebalancePlan planRebalance(const RebalanceInput& in, const RebalanceWorld& w, S
         continue;
       if (!m.finishedPhase())
         vm.moving = true;
-      else if (m.ours && m.phase == "Succeeded" && m.finished)
+      else if (m.ours && m.finished)  // a failed attempt waits the interval too
         vm.lastMovedAt = std::max(vm.lastMovedAt, epochSeconds(*m.finished));
     }
     vms.push_back(std::move(vm));

@@ -159,7 +159,9 @@ Result<RebalanceWorld> RebalancePolicyReconciler::observe(const RebalanceInput& 
             domain.value("resources", Json::object()).value("requests", Json::object()), "memory");
       v.vm.evictionStrategy = v.vmiSpec.value("evictionStrategy", v.vm.evictionStrategy);
       const Json ms = st.value("migrationState", Json::object());
-      if (const auto end = timeAt(ms, "endTimestamp"); end && ms.value("completed", false))
+      // Its last migration, finished or failed (a failed one is not retried sooner either).
+      if (const auto end = timeAt(ms, "endTimestamp");
+          end && (ms.value("completed", false) || ms.value("failed", false)))
         v.vm.lastMovedAt = epochSeconds(*end);
       if (const std::string why = conditionMessage(*vmi, "LiveMigratable", "False"); !why.empty()) {
         v.vm.migratable = false;

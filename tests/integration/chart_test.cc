@@ -473,18 +473,25 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
     std::ofstream(dir + "/umbra-user-rbac.yaml")
         << "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: umbra-user}\n"
            "rules:\n- apiGroups: [umbra.io]\n"
-           "  resources: [shadowplacements, predictivescalers, shadowpools]\n"
+           "  resources: [shadowplacements, predictivescalers, shadowpools, rebalancepolicies]\n"
            "  verbs: [get, list, create, update, patch, delete]\n---\n"
            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: alice}\n"
            "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: umbra-user}\n"
            "subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]\n";
-    std::ofstream(dir + "/vm-editor-rbac.yaml")
-        << "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: vm-editor}\n"
-           "rules:\n- apiGroups: [kubevirt.io]\n  resources: [virtualmachines]\n  verbs: [patch]\n"
-           "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n"
-           "metadata: {name: alice-vms}\n"
-           "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: vm-editor}\n"
-           "subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]\n";
+    // A Role of one rule for alice, bound to her in the workload's namespace.
+    const auto grantAlice = [&](const std::string& name, const std::string& group,
+                                const std::string& resource, const std::string& verb) {
+      const std::string file = dir + "/" + name + "-rbac.yaml";
+      std::ofstream(file)
+          << "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: " << name
+          << "}\nrules:\n- apiGroups: [" << group << "]\n  resources: [" << resource
+          << "]\n  verbs: [" << verb
+          << "]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n"
+             "metadata: {name: alice-"
+          << name << "}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: " << name
+          << "}\nsubjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]\n";
+      return runCommand(kubectl() + w + " apply -f " + file).exitCode;
+    };
     std::ofstream(dir + "/alice-scaler.yaml")
         << "apiVersion: umbra.io/v1alpha1\nkind: PredictiveScaler\nmetadata: {name: web}\n"
            "spec:\n  target: {kind: VirtualMachine, name: web}\n"
@@ -509,7 +516,7 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
       out = asAlice();
       return out.find(noVm) != std::string::npos && out.find(noPool) != std::string::npos;
     })) << out;
-    ASSERT_EQ(runCommand(kubectl() + w + " apply -f " + dir + "/vm-editor-rbac.yaml").exitCode, 0);
+    ASSERT_EQ(grantAlice("vm-editor", "kubevirt.io", "virtualmachines", "patch"), 0);
     EXPECT_TRUE(eventually([&] {
       out = asAlice();
       return out.find("predictivescaler.umbra.io/web created (server dry run)") !=
@@ -543,14 +550,7 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
     EXPECT_TRUE(eventually([&] {
       return poolAs("alice-pool.yaml").find(noCreate) != std::string::npos;
     })) << poolAs("alice-pool.yaml");
-    std::ofstream(dir + "/vm-creator-rbac.yaml")
-        << "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: vm-creator}\n"
-           "rules:\n- apiGroups: [kubevirt.io]\n  resources: [virtualmachines]\n  verbs: [create]\n"
-           "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n"
-           "metadata: {name: alice-creates-vms}\n"
-           "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: vm-creator}\n"
-           "subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]\n";
-    ASSERT_EQ(runCommand(kubectl() + w + " apply -f " + dir + "/vm-creator-rbac.yaml").exitCode, 0);
+    ASSERT_EQ(grantAlice("vm-creator", "kubevirt.io", "virtualmachines", "create"), 0);
     EXPECT_TRUE(eventually([&] {
       return poolAs("alice-pool.yaml").find("shadowpool.umbra.io/web created (server dry run)") !=
              std::string::npos;
@@ -559,6 +559,32 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
         poolAs("alice-reserved-pool.yaml").find("spec.reservedHosts: alice may not patch nodes"),
         std::string::npos)
         << poolAs("alice-reserved-pool.yaml");
+
+    // A RebalancePolicy makes the operator migrate the VMs it selects (and create companion
+    // VMIs): only for a user who may do so.
+    const auto policyAs = [&] {
+      return runCommand(kubectl() + w + " --as=alice create --dry-run=server -f " + Source +
+                        "/examples/07-rebalancepolicy.yaml 2>&1")
+          .output;
+    };
+    EXPECT_TRUE(eventually([&] {
+      return policyAs().find(
+                 "spec.selector: alice may not create "
+                 "virtualmachineinstancemigrations.kubevirt.io in " +
+                 workload.name()) != std::string::npos;
+    })) << policyAs();
+    ASSERT_EQ(grantAlice("migrator", "kubevirt.io", "virtualmachineinstancemigrations", "create"),
+              0);
+    EXPECT_TRUE(eventually([&] {
+      return policyAs().find(
+                 "spec.companions: alice may not create "
+                 "virtualmachineinstances.kubevirt.io") != std::string::npos;
+    })) << policyAs();
+    ASSERT_EQ(grantAlice("vmi-creator", "kubevirt.io", "virtualmachineinstances", "create"), 0);
+    EXPECT_TRUE(eventually([&] {
+      return policyAs().find("rebalancepolicy.umbra.io/web created (server dry run)") !=
+             std::string::npos;
+    })) << policyAs();
   }
 
   // Users' roles: bound to Kubernetes' edit in a namespace, bob may create Umbra's objects there;
@@ -577,8 +603,8 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
     const auto userCan = [&](const std::string& user, const std::string& args) {
       return runCommand(kubectl() + w + " auth can-i " + args + " --as=" + user).output == "yes\n";
     };
-    for (const char* what :
-         {"shadowplacements", "predictivescalers", "shadowpools", "loadnotices"}) {
+    for (const char* what : {"shadowplacements", "predictivescalers", "shadowpools", "loadnotices",
+                             "rebalancepolicies"}) {
       const std::string r = std::string(what) + ".umbra.io";
       EXPECT_TRUE(eventually([&] { return userCan("bob", "create " + r); }))
           << "edit: create " << r;

@@ -200,6 +200,10 @@ TEST(RebalancePlanTest, OutcomesAreReportedOnceAfterTheStatus) {
   EXPECT_EQ(st.report["lastOutcome"]["summary"], "web-1 a->b Failed");
   const RebalancePlan again = planRebalance(policy(Json::object(), api::toJson(st)), w, Now + 10s);
   EXPECT_TRUE(all<PostEvent>(again).empty());
+  // a loaded again a minute later: the failed attempt is not retried within the interval.
+  w.hosts[0] = host("a", 0.9);
+  EXPECT_TRUE(all<CreateMigration>(planRebalance(policy(), w, Now + 1min)).empty());
+  EXPECT_FALSE(all<CreateMigration>(planRebalance(policy(), w, Now + 2h)).empty());
 }
 
 TEST(RebalancePlanTest, CompanionsGoOnAnotherQuietHostWithTheImageButNoOtherVolume) {
