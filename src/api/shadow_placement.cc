@@ -112,6 +112,12 @@ const kube::ResourceType& virtualMachinePools() {
   return t;
 }
 
+const kube::ResourceType& virtualServices() {
+  static const kube::ResourceType t{"networking.istio.io", "v1", "virtualservices",
+                                    "VirtualService", true};
+  return t;
+}
+
 const kube::ResourceType& networkAttachmentDefinitions() {
   static const kube::ResourceType t{"k8s.cni.cncf.io", "v1", "network-attachment-definitions",
                                     "NetworkAttachmentDefinition", true};

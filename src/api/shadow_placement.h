@@ -35,6 +35,8 @@ const kube::ResourceType& clusterPreferences();
 const kube::ResourceType& preferences();
 // pool.kubevirt.io/v1beta1: pools of VMs from one template, with a scale subresource.
 const kube::ResourceType& virtualMachinePools();
+// networking.istio.io/v1: Istio's routing, whose HTTP routes can mirror requests.
+const kube::ResourceType& virtualServices();
 // k8s.cni.cncf.io/v1 (Multus): an SR-IOV network's device resource is in its annotations.
 const kube::ResourceType& networkAttachmentDefinitions();
 

@@ -99,15 +99,22 @@ Demand Simulation::demandAt(const WorkloadSpec& spec, double t, int depth) const
       break;
     }
     case SourceKind::Mirror: {
-      const auto it = workloads_.find(src.mirrorOf);
-      if (it == workloads_.end() || depth > 0) {
-        d = {0.03 * spec.vcpus, 0.25 * spec.memoryBytes, 4 * 1024, 1024};
-        break;
+      // An idle guest's share until a mirrored workload is there; memory at least that.
+      d = {0, 0.25 * spec.memoryBytes, 0, 0};
+      bool fed = false;
+      for (const auto& in : src.mirrors) {
+        const auto it = workloads_.find(in.of);
+        if (it == workloads_.end() || depth > 0)
+          continue;
+        const Demand m = demandAt(it->second.spec, t, depth + 1);
+        d.cpu += m.cpu * in.fraction;
+        d.memory = std::max(d.memory, m.memory * in.fraction);
+        d.disk += m.disk * in.fraction;
+        d.network += m.network * in.fraction;
+        fed = true;
       }
-      const Demand m = demandAt(it->second.spec, t, depth + 1);
-      d = {m.cpu * src.mirrorFraction,
-           std::max(0.25 * spec.memoryBytes, m.memory * src.mirrorFraction),
-           m.disk * src.mirrorFraction, m.network * src.mirrorFraction};
+      if (!fed)
+        d = {0.03 * spec.vcpus, 0.25 * spec.memoryBytes, 4 * 1024, 1024};
       break;
     }
   }

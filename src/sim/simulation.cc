@@ -144,6 +144,11 @@ void Simulation::setSharedBy(const std::string& id, const std::string& group) {
     it->second.spec.sharedBy = group;
 }
 
+void Simulation::setSource(const std::string& id, const DemandSource& source) {
+  if (auto it = workloads_.find(id); it != workloads_.end())
+    it->second.spec.source = source;
+}
+
 void Simulation::resizeWorkload(const std::string& id, double vcpus, double memoryBytes) {
   if (auto it = workloads_.find(id); it != workloads_.end()) {
     it->second.spec.vcpus = vcpus;

@@ -24,7 +24,7 @@ enum class SourceKind {
   Idle,     // a booted guest doing nothing (a Passive shadow)
   Profile,  // steady | diurnal | spiky | bursty at `level` of the vCPUs
   Trace,    // a recorded series, replayed from `traceOffset`
-  Mirror,   // `mirrorFraction` of another workload's demand (a Mirror shadow)
+  Mirror,   // a share of other workloads' demand (a Mirror shadow): the sum over `mirrors`
   Probe,    // a Synthetic shadow's probe: `level` x profile of its vCPUs, half in an ALU kernel
             // and half in a memory-streaming kernel, counting the work each does
 };
@@ -35,8 +35,14 @@ struct DemandSource {
   double level = 0.3;
   const Trace* trace = nullptr;
   double traceOffset = 0;  // seconds into the trace at demand time 0
-  std::string mirrorOf;    // workload id
-  double mirrorFraction = 0.1;
+  // Mirror: the workloads whose requests are copied to this one, each with the share copied
+  // (a VirtualService's mirror percentage / 100).
+  struct MirrorInput {
+    std::string of;  // workload id
+    double fraction = 0.1;
+    friend bool operator==(const MirrorInput&, const MirrorInput&) = default;
+  };
+  std::vector<MirrorInput> mirrors;
 };
 
 struct WorkloadSpec {
@@ -134,6 +140,9 @@ class Simulation {
   // The group whose demand the workload shares (WorkloadSpec::sharedBy; "" none): a VMI a
   // Service starts selecting takes its share from then on.
   void setSharedBy(const std::string& id, const std::string& group);
+  // Where the workload's demand comes from, from now on (a mesh starts or stops mirroring
+  // requests to it).
+  void setSource(const std::string& id, const DemandSource& source);
   // A hotplug made effective: what the workload can use changes, its demand does not.
   void resizeWorkload(const std::string& id, double vcpus, double memoryBytes);
 

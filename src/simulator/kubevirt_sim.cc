@@ -10,6 +10,7 @@
 #include "kube_core/time.h"
 #include "placement/candidates.h"
 #include "simulator/kubevirt_sim_internal.h"
+#include "simulator/mesh.h"
 #include "simulator/workloads.h"
 
 namespace umbra::simulator {
@@ -30,7 +31,8 @@ KubeVirtSimulator::KubeVirtSimulator(kube::KubeClient& client, sim::ClusterSpec 
       sim_(std::move(cluster), options.seed, traces) {}
 
 KubeVirtSimulator::~KubeVirtSimulator() {
-  for (auto* i : {&nodes_, &vms_, &vmis_, &migrations_, &pods_, &pools_}) {
+  for (auto* i :
+       {&nodes_, &vms_, &vmis_, &migrations_, &pods_, &services_, &pools_, &virtualServices_}) {
     if (*i)
       (*i)->stop();
   }
@@ -97,6 +99,18 @@ Status KubeVirtSimulator::start(std::chrono::milliseconds syncTimeout) {
   } else {
     log::info("pool.kubevirt.io/v1beta1 is not served: the VirtualMachinePool controller is off",
               {{"reason", served.error().message}});
+  }
+  // Istio's VirtualServices, when their CRD is installed: umbra-sim plays the mesh's mirroring.
+  if (client_
+          .send(kube::HttpRequest{
+              "GET", api::virtualServices().groupVersionPath(), {}, "", "", false})
+          .ok()) {
+    virtualServices_ = std::make_unique<kube::Informer>(
+        client_, kube::ReflectorOptions{api::virtualServices(), ""}, kube::EventHandlers{});
+    virtualServices_->start();
+    if (!virtualServices_->waitForSync(syncTimeout))
+      return Error::make(ErrorKind::Timeout, "the VirtualService informer did not sync within " +
+                                                 std::to_string(syncTimeout.count()) + " ms");
   }
   // Create the nodes, or adopt those a previous run left (their labels and taints follow the file).
   for (const auto& n : sim_.cluster().nodes) {
@@ -325,6 +339,7 @@ void KubeVirtSimulator::tick() {
   syncMigrations();
   syncPools();
   syncWorkloads();
+  applyMesh();
   const auto t = SteadyClock::now();
   const double dt = std::chrono::duration<double>(t - lastTick_).count();
   lastTick_ = t;
@@ -334,10 +349,50 @@ void KubeVirtSimulator::tick() {
   }
   // Forget timers of objects that are gone.
   std::erase_if(scheduledAt_, [&](const auto& kv) { return !vmis_->store().get(kv.first); });
-  std::erase_if(migrating_,
-                [&](const auto& kv) { return !migrations_->store().get(kv.first); });
+  std::erase_if(migrating_, [&](const auto& kv) { return !migrations_->store().get(kv.first); });
   std::erase_if(workloadUpdates_, [&](const auto& kv) { return !vmis_->store().get(kv.first); });
   std::erase_if(warned_, [&](const auto& kv) { return !vmis_->store().get(kv.first); });
+}
+
+void KubeVirtSimulator::applyMesh() {
+  if (!virtualServices_)
+    return;
+  std::vector<Json> routes, services;
+  for (const auto& vs : virtualServices_->store().list())
+    routes.push_back(*vs);
+  for (const auto& s : services_->store().list())
+    services.push_back(*s);
+  const std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<MeshEndpoint> endpoints;
+  for (const auto& [key, info] : vmiInfo_)
+    endpoints.push_back({key, info.ns, info.labels});
+  const auto mirrored = mirroredRequests(routes, services, endpoints);
+  for (const auto& [key, inputs] : mirrored) {
+    const sim::WorkloadState* w = sim_.workload(key);
+    if (!w || (w->spec.source.kind == sim::SourceKind::Mirror && w->spec.source.mirrors == inputs))
+      continue;
+    sim::DemandSource source;
+    source.kind = sim::SourceKind::Mirror;
+    source.mirrors = inputs;
+    sim_.setSource(key, source);
+    meshMirrored_.insert(key);
+    log::info("the mesh mirrors requests to VMI",
+              {{"vmi", key}, {"sources", std::to_string(inputs.size())}});
+  }
+  for (auto it = meshMirrored_.begin(); it != meshMirrored_.end();) {
+    if (mirrored.count(*it)) {
+      ++it;
+      continue;
+    }
+    // No mirror reaches it any more: its own demand again (as its annotations say).
+    if (const kube::ObjectPtr vmi = vmis_->store().get(*it); vmi && sim_.workload(*it)) {
+      std::string ignored;
+      sim_.setSource(
+          *it, workloadOf(*vmi, sim_.cluster().physics, traces_, options_.seed, ignored).source);
+      log::info("the mesh no longer mirrors requests to VMI", {{"vmi", *it}});
+    }
+    it = meshMirrored_.erase(it);
+  }
 }
 
 std::string KubeVirtSimulator::metrics() const {

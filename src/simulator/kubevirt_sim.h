@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "kube/client.h"
@@ -82,6 +83,11 @@ class KubeVirtSimulator {
   // its namespace whose selector matches its labels ("" none).
   std::string sharingGroup(const nlohmann::json& vmi) const;
   std::unique_ptr<kube::Informer> pools_;  // null when pool.kubevirt.io is not served
+  // Istio's VirtualServices (null when networking.istio.io is not served): the mesh's mirrors.
+  std::unique_ptr<kube::Informer> virtualServices_;
+  // The workloads whose demand the mesh's mirrors set now (their own source comes back after).
+  std::set<std::string> meshMirrored_;
+  void applyMesh();
   std::map<std::string, std::chrono::steady_clock::time_point> scheduledAt_;  // VMI key
   // A migration under way (VMIM key): when it was created, how its transfer ends.
   struct MigrationRun {

@@ -138,9 +138,9 @@ sim::WorkloadSpec workloadOf(const json& vmi, const sim::Physics& physics,
   const std::string chosen = annotations.value(WorkloadAnnotation, "");
   if (!mirrorOf.empty()) {
     w.source.kind = sim::SourceKind::Mirror;
-    w.source.mirrorOf = meta.value("namespace", "") + "/" + mirrorOf;
     const double pct = std::atof(annotations.value(MirrorPercentageAnnotation, "10").c_str());
-    w.source.mirrorFraction = std::clamp(pct, 0.0, 100.0) / 100.0;
+    w.source.mirrors = {
+        {meta.value("namespace", "") + "/" + mirrorOf, std::clamp(pct, 0.0, 100.0) / 100.0}};
     return w;
   }
   if (chosen.empty()) {

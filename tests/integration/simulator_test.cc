@@ -3,6 +3,7 @@
 // in its own namespace.
 #include <signal.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -31,6 +32,10 @@ class SimulatorTest : public ::testing::Test {
   static void SetUpTestSuite() {
     const Status st = ControlPlane::instance().installAllCrds();
     ASSERT_TRUE(st.ok()) << st.error().message;
+    // Istio's VirtualService: umbra-sim plays the mesh's mirroring when it is served.
+    const Status istio = ControlPlane::instance().installCrds(
+        {ControlPlane::thirdPartyDir() + "/istio/crds/virtualservices.networking.istio.io.yaml"});
+    ASSERT_TRUE(istio.ok()) << istio.error().message;
     port_ = freePort();
     log_ = ControlPlane::instance().dir() + "/umbra-sim.log";
     sim_ = new ChildProcess(
@@ -694,6 +699,69 @@ TEST_F(SimulatorTest, AThrottledShadowReadsNoStealOnAnIdleNodeAndItsProbeReadsIn
                              "\",name=\"probe-busy\"}");
   EXPECT_GT(truth, 0.1);
   EXPECT_NEAR(busy.samples.back().probeLoss, truth, 0.03);
+}
+
+// The CPU seconds `vmi` has run so far, from the exposition (NaN without the series).
+double cpuSeconds(const std::string& exposition, const std::string& vmi) {
+  std::istringstream in(exposition);
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("kubevirt_vmi_cpu_usage_seconds_total{") &&
+        line.find("name=\"" + vmi + "\"") != std::string::npos)
+      return std::stod(line.substr(line.rfind(' ') + 1));
+  return std::nan("");
+}
+
+TEST_F(SimulatorTest, AVirtualServicesMirrorGivesTheShadowItsShareOfTheTargetsRequests) {
+  // web (2 vCPUs, 1 core busy) behind Service web; an idle shadow behind Service web-mirror.
+  Json web = vmi("web", Json::object());
+  web["metadata"]["labels"] = {{"app", "web"}};
+  Json shadow = vmi("web-shadow", Json::object(), "idle");
+  shadow["metadata"]["labels"] = {{"mirror", "web-shadow"}};
+  ASSERT_TRUE(admin_->create(api::virtualMachineInstances(), ns_.name(), web).ok());
+  ASSERT_TRUE(admin_->create(api::virtualMachineInstances(), ns_.name(), shadow).ok());
+  for (const auto& [name, selector] : std::vector<std::pair<std::string, Json>>{
+           {"web", {{"app", "web"}}}, {"web-mirror", {{"mirror", "web-shadow"}}}})
+    ASSERT_TRUE(
+        admin_
+            ->create(kube::resources::services(), ns_.name(),
+                     {{"apiVersion", "v1"},
+                      {"kind", "Service"},
+                      {"metadata", {{"name", name}}},
+                      {"spec", {{"selector", selector}, {"ports", Json::array({{{"port", 80}}})}}}})
+            .ok());
+  ASSERT_TRUE(runningOn("web"));
+  ASSERT_TRUE(runningOn("web-shadow"));
+  // Busy cores over a 3 s window, from the counters.
+  const auto busy = [&](const std::string& name) {
+    const double before = cpuSeconds(metrics(), name);
+    std::this_thread::sleep_for(3s);
+    return (cpuSeconds(metrics(), name) - before) / 3;
+  };
+  const double idle = busy("web-shadow");
+  EXPECT_LT(idle, 0.15) << "an idle guest";
+  // The VirtualService: every request to web goes to web, and a copy of 50 % to web-mirror.
+  const Json route = {
+      {"apiVersion", "networking.istio.io/v1"},
+      {"kind", "VirtualService"},
+      {"metadata", {{"name", "web"}}},
+      {"spec",
+       {{"hosts", Json::array({"web"})},
+        {"http", Json::array({{{"route", Json::array({{{"destination", {{"host", "web"}}}}})},
+                               {"mirrors", Json::array({{{"destination", {{"host", "web-mirror"}}},
+                                                         {"percentage", {{"value", 50}}}}})}}})}}}};
+  ASSERT_TRUE(admin_->create(api::virtualServices(), ns_.name(), route).ok());
+  double mirrored = 0;
+  EXPECT_TRUE(eventually(
+      [&] {
+        mirrored = busy("web-shadow");
+        return std::abs(mirrored - 0.5 * busy("web")) < 0.12;
+      },
+      30s))
+      << "mirrored " << mirrored << " cores, web " << busy("web") << "\n"
+      << runCommand("tail -n 20 " + log_).output;
+  // The mirror removed: the shadow's own (idle) demand again.
+  ASSERT_TRUE(admin_->remove(api::virtualServices(), {ns_.name(), "web"}, {}).ok());
+  EXPECT_TRUE(eventually([&] { return busy("web-shadow") < 0.15; }, 30s));
 }
 
 TEST_F(SimulatorTest, TheExpositionPassesPromtool) {

@@ -243,11 +243,18 @@ TEST(PhysicsTest, MirrorShadowsCarryAShareOfTheTargetsDemand) {
   mirror.id = "ns/web-shadow-b";
   mirror.vcpus = 1;
   mirror.source.kind = SourceKind::Mirror;
-  mirror.source.mirrorOf = "ns/web";
-  mirror.source.mirrorFraction = 0.1;
+  mirror.source.mirrors = {{"ns/web", 0.1}};
   ASSERT_TRUE(sim.addWorkload(mirror, "b").ok());
   sim.step(15);
   EXPECT_DOUBLE_EQ(sim.workload("ns/web-shadow-b")->demand.cpu, 0.1 * 2.0);
+  // Two routes mirrored to it (a Service of two VMs, 10 % and 5 %): the shares add up; the
+  // source changes while it runs (a VirtualService written after the shadow started).
+  ASSERT_TRUE(sim.addWorkload(steady("ns/api", 2, 0.5), "a").ok());
+  DemandSource both = mirror.source;
+  both.mirrors.push_back({"ns/api", 0.05});
+  sim.setSource("ns/web-shadow-b", both);
+  sim.step(15);
+  EXPECT_DOUBLE_EQ(sim.workload("ns/web-shadow-b")->demand.cpu, 0.1 * 2.0 + 0.05 * 1.0);
 }
 
 TEST(SimulationTest, DeterministicForASeed) {

@@ -4,6 +4,7 @@
 #include "api/shadow_placement.h"
 #include "placement/shadow.h"
 #include "simulator/exposition.h"
+#include "simulator/mesh.h"
 #include "simulator/workloads.h"
 
 namespace umbra::simulator {
@@ -60,8 +61,9 @@ TEST(WorkloadOfTest, AnnotationsChooseTheDemand) {
   w = workloadOf(vmi({{MirrorOfAnnotation, "web"}, {MirrorPercentageAnnotation, "10"}}), {}, &set,
                  1, warning);
   EXPECT_EQ(w.source.kind, sim::SourceKind::Mirror);
-  EXPECT_EQ(w.source.mirrorOf, "ns/web");
-  EXPECT_DOUBLE_EQ(w.source.mirrorFraction, 0.1);
+  ASSERT_EQ(w.source.mirrors.size(), 1u);
+  EXPECT_EQ(w.source.mirrors[0].of, "ns/web");
+  EXPECT_DOUBLE_EQ(w.source.mirrors[0].fraction, 0.1);
   EXPECT_TRUE(warning.empty());
   w = workloadOf(vmi(json::object()), {}, &set, 1, warning);
   EXPECT_EQ(w.source.kind, sim::SourceKind::Trace) << "with traces, a VM replays one by default";
@@ -105,6 +107,47 @@ TEST(WorkloadOfTest, ShadowsRunTheirCloudInitLoadOrIdle) {
   EXPECT_EQ(w.source.kind, sim::SourceKind::Probe) << "Synthetic: the guest runs the probe";
   EXPECT_EQ(w.source.profile, "spiky");
   EXPECT_DOUBLE_EQ(w.source.level, 0.7);
+}
+
+json service(const std::string& ns, const std::string& name, const json& selector) {
+  return {{"metadata", {{"name", name}, {"namespace", ns}}}, {"spec", {{"selector", selector}}}};
+}
+
+TEST(MeshTest, MirrorsCopyTheirShareOfTheRoutesRequestsToTheVmisBehindTheirHost) {
+  const std::vector<json> services = {
+      service("ns", "web", {{"app", "web"}}), service("ns", "web-mirror", {{"mirror", "s1"}}),
+      service("other", "old", {{"mirror", "s2"}}), service("ns", "external", json::object())};
+  const std::vector<MeshEndpoint> vmis = {{"ns/web-0", "ns", {{"app", "web"}}},
+                                          {"ns/web-1", "ns", {{"app", "web"}}},
+                                          {"ns/s1", "ns", {{"mirror", "s1"}}},
+                                          {"other/s2", "other", {{"mirror", "s2"}}}};
+  const json vs = {
+      {"metadata", {{"name", "web"}, {"namespace", "ns"}}},
+      {"spec",
+       {{"http",
+         json::array(
+             {{{"route", json::array({{{"destination", {{"host", "web"}}}}})},
+               {"mirrors",
+                json::array({{{"destination", {{"host", "web-mirror.ns.svc.cluster.local"}}},
+                              {"percentage", {{"value", 10}}}},
+                             {{"destination", {{"host", "old.other"}}}},  // absent: 100 %
+                             {{"destination", {{"host", "external"}}},
+                              {"percentage", {{"value", 20}}}}})}}})}}}};
+  const auto m = mirroredRequests({vs}, services, vmis);
+  ASSERT_EQ(m.size(), 2u);
+  ASSERT_EQ(m.at("ns/s1").size(), 2u) << "both VMIs behind the route";
+  EXPECT_EQ(m.at("ns/s1")[0].of, "ns/web-0");
+  EXPECT_DOUBLE_EQ(m.at("ns/s1")[0].fraction, 0.1);
+  EXPECT_EQ(m.at("ns/s1")[1].of, "ns/web-1");
+  EXPECT_DOUBLE_EQ(m.at("other/s2")[0].fraction, 1.0);
+  // The older single mirror, and a mirror turned off with value 0.
+  json legacy = vs;
+  legacy["spec"]["http"][0].erase("mirrors");
+  legacy["spec"]["http"][0]["mirror"] = {{"host", "web-mirror"}};
+  legacy["spec"]["http"][0]["mirrorPercentage"] = {{"value", 5}};
+  EXPECT_DOUBLE_EQ(mirroredRequests({legacy}, services, vmis).at("ns/s1")[0].fraction, 0.05);
+  legacy["spec"]["http"][0]["mirrorPercentage"]["value"] = 0;
+  EXPECT_TRUE(mirroredRequests({legacy}, services, vmis).empty());
 }
 
 TEST(ExpositionTest, KubeVirtAndNodeExporterNamesAndLabels) {
