@@ -85,7 +85,6 @@ bool schedulable(const Json& node) {
 }  // namespace
 
 void RebalancePolicyReconciler::readHosts(const RebalanceInput& in, RebalanceWorld& w) {
-  const api::RebalanceSpec& s = *in.spec;
   std::map<std::string, rebalance::Host> hosts;
   for (const auto& node : d_.caches.nodes.list()) {
     rebalance::Host h;
@@ -116,72 +115,29 @@ void RebalancePolicyReconciler::readHosts(const RebalanceInput& in, RebalanceWor
         memory > 0 ? memory : bytesOf(domain.value("memory", Json::object()), "guest");
   }
 
-  // The telemetry: every host's and VM's CPU over the history, on the policy's grid.
-  const auto step = std::max(std::chrono::seconds(1),
-                             std::chrono::duration_cast<std::chrono::seconds>(s.interval));
-  const SystemTime end = d_.clock.wallNow();
-  const SystemTime start = end - std::chrono::duration_cast<SystemTime::duration>(s.history);
-  const size_t n = static_cast<size_t>(s.history / step) + 1;
-  const int64_t startMs =
-      std::chrono::duration_cast<std::chrono::milliseconds>(start.time_since_epoch()).count();
-  const int64_t stepMs = std::chrono::duration_cast<std::chrono::milliseconds>(step).count();
-  auto nodeSeries =
-      d_.range(hostUtilisationQuery(d_.nodeLabel, d_.rateWindow), d_.nodeLabel, start, end, step);
-  if (!nodeSeries.ok()) {
-    w.metricsProblem = "Prometheus: " + nodeSeries.error().message;
+  // The telemetry, read at most once an interval (the passes between reuse it).
+  const std::shared_ptr<const RebalanceTelemetry> t = telemetry(in, w);
+  if (!t->problem.empty()) {
+    w.metricsProblem = t->problem;
     return;
   }
-  auto vmSeries = d_.range(vmCpuQuery(in.ns, d_.rateWindow), "name", start, end, step);
-  if (!vmSeries.ok()) {
-    w.metricsProblem = "Prometheus: " + vmSeries.error().message;
-    return;
-  }
-  std::vector<std::vector<double>> series;
-  std::vector<std::string> hostOf;  // per series: the host, or "" for a VM
-  std::vector<RebalanceVm*> vmOf;
-  for (const auto& [node, points] : *nodeSeries) {
-    if (!hosts.count(node))
-      continue;
-    series.push_back(onGrid(points, startMs, stepMs, n));
-    hostOf.push_back(node);
-    vmOf.push_back(nullptr);
-  }
-  for (const auto& [name, points] : *vmSeries)
-    for (auto& v : w.vms)
-      if (v.vm.id == name && v.running) {
-        series.push_back(onGrid(points, startMs, stepMs, n));
-        hostOf.push_back("");
-        vmOf.push_back(&v);
-      }
-  const int stepsPerDay = static_cast<int>(std::chrono::hours(24) / step);
-  const auto peaks = forecastPeaks(series, s.horizonSteps(), stepsPerDay, s.sustainedSteps());
   std::set<std::string> measured;
-  for (size_t i = 0; i < series.size(); ++i) {
-    const auto& v = series[i];
-    if (v.empty())
+  for (const auto& [node, r] : t->hosts) {
+    const auto h = hosts.find(node);
+    if (h == hosts.end())
       continue;
-    if (vmOf[i]) {
-      vmOf[i]->vm.usage = v.back();
-      vmOf[i]->vm.usageP90 = std::max(v.back(), peaks[i].second);
-      continue;
+    h->second.utilisation = r.utilisation;
+    h->second.sustained = r.sustained;
+    h->second.forecast = r.forecast;
+    h->second.forecastP90 = r.forecastP90;
+    h->second.interference = r.interference;
+    measured.insert(node);
+  }
+  for (auto& v : w.vms)
+    if (const auto r = t->vms.find(v.vm.id); r != t->vms.end() && v.running) {
+      v.vm.usage = r->second.first;
+      v.vm.usageP90 = r->second.second;
     }
-    rebalance::Host& h = hosts[hostOf[i]];
-    const size_t k = std::min(v.size(), static_cast<size_t>(s.sustainedSteps()));
-    h.utilisation = v.back();
-    h.sustained = std::accumulate(v.end() - static_cast<std::ptrdiff_t>(k), v.end(), 0.0) /
-                  static_cast<double>(k);
-    h.forecast = std::clamp(peaks[i].first, 0.0, 1.0);
-    h.forecastP90 = std::clamp(std::max(peaks[i].second, h.forecast), 0.0, 1.0);
-    measured.insert(h.name);
-  }
-  // The companions' probes: what a VM would lose to the co-runners of their hosts.
-  if (auto loss = d_.range(probeLossQuery(in.ns, d_.rateWindow), "name", end - step, end, step);
-      loss.ok()) {
-    for (const auto& [name, points] : *loss)
-      for (const auto& c : w.companions)
-        if (c.name == name && !points.empty() && hosts.count(c.node))
-          hosts[c.node].interference = points.back().second;
-  }
   std::set<std::string> vmHosts;
   for (const auto& v : w.vms)
     if (!v.vm.host.empty()) {
@@ -196,6 +152,88 @@ void RebalancePolicyReconciler::readHosts(const RebalanceInput& in, RebalanceWor
   for (const auto& [name, h] : hosts)
     if (!vmHosts.count(name) && measured.count(name))
       w.hosts.push_back(h);
+}
+
+std::shared_ptr<const RebalanceTelemetry> RebalancePolicyReconciler::telemetry(
+    const RebalanceInput& in, const RebalanceWorld& w) {
+  const api::RebalanceSpec& s = *in.spec;
+  const SteadyTime now = d_.clock.now();
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = telemetry_.find(in.key());
+    if (it != telemetry_.end() && it->second->generation == in.generation &&
+        now - it->second->at < s.interval)
+      return it->second;
+  }
+  auto t = std::make_shared<RebalanceTelemetry>();
+  t->at = now;
+  t->generation = in.generation;
+  const auto keep = [&] {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    telemetry_[in.key()] = t;
+    return t;
+  };
+  // Every host's and VM's CPU over the history, on the policy's grid.
+  const auto step = std::max(std::chrono::seconds(1),
+                             std::chrono::duration_cast<std::chrono::seconds>(s.interval));
+  const SystemTime end = d_.clock.wallNow();
+  const SystemTime start = end - std::chrono::duration_cast<SystemTime::duration>(s.history);
+  const size_t n = static_cast<size_t>(s.history / step) + 1;
+  const int64_t startMs =
+      std::chrono::duration_cast<std::chrono::milliseconds>(start.time_since_epoch()).count();
+  const int64_t stepMs = std::chrono::duration_cast<std::chrono::milliseconds>(step).count();
+  auto nodeSeries =
+      d_.range(hostUtilisationQuery(d_.nodeLabel, d_.rateWindow), d_.nodeLabel, start, end, step);
+  if (!nodeSeries.ok()) {
+    t->problem = "Prometheus: " + nodeSeries.error().message;
+    return keep();
+  }
+  auto vmSeries = d_.range(vmCpuQuery(in.ns, d_.rateWindow), "name", start, end, step);
+  if (!vmSeries.ok()) {
+    t->problem = "Prometheus: " + vmSeries.error().message;
+    return keep();
+  }
+  std::vector<std::vector<double>> series;
+  std::vector<std::string> names;  // per series: the node, or the VM
+  size_t nodes = 0;
+  for (const auto& [node, points] : *nodeSeries) {
+    series.push_back(onGrid(points, startMs, stepMs, n));
+    names.push_back(node);
+    ++nodes;
+  }
+  for (const auto& [name, points] : *vmSeries)
+    for (const auto& v : w.vms)
+      if (v.vm.id == name) {
+        series.push_back(onGrid(points, startMs, stepMs, n));
+        names.push_back(name);
+      }
+  const int stepsPerDay = static_cast<int>(std::chrono::hours(24) / step);
+  const auto peaks = forecastPeaks(series, s.horizonSteps(), stepsPerDay, s.sustainedSteps());
+  for (size_t i = 0; i < series.size(); ++i) {
+    const auto& v = series[i];
+    if (v.empty())
+      continue;
+    if (i >= nodes) {
+      t->vms[names[i]] = {v.back(), std::max(v.back(), peaks[i].second)};
+      continue;
+    }
+    RebalanceTelemetry::HostReading& h = t->hosts[names[i]];
+    const size_t k = std::min(v.size(), static_cast<size_t>(s.sustainedSteps()));
+    h.utilisation = v.back();
+    h.sustained = std::accumulate(v.end() - static_cast<std::ptrdiff_t>(k), v.end(), 0.0) /
+                  static_cast<double>(k);
+    h.forecast = std::clamp(peaks[i].first, 0.0, 1.0);
+    h.forecastP90 = std::clamp(std::max(peaks[i].second, h.forecast), 0.0, 1.0);
+  }
+  // The companions' probes: what a VM would lose to the co-runners of their hosts.
+  if (auto loss = d_.range(probeLossQuery(in.ns, d_.rateWindow), "name", end - step, end, step);
+      loss.ok()) {
+    for (const auto& [name, points] : *loss)
+      for (const auto& c : w.companions)
+        if (c.name == name && !points.empty() && t->hosts.count(c.node))
+          t->hosts[c.node].interference = points.back().second;
+  }
+  return keep();
 }
 
 }  // namespace umbra::controller

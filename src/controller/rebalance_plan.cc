@@ -107,10 +107,15 @@ RebalancePlan planRebalance(const RebalanceInput& in, const RebalanceWorld& w, S
     p.writes.push_back(PostEvent{type, reason, action, note});
   };
   if (!in.spec) {
+    // Said once per error: the passes the VMs' changes cause say it again only in the status.
+    const bool said = std::any_of(
+        in.status.conditions.begin(), in.status.conditions.end(), [&](const api::Condition& c) {
+          return c.type == cond::Ready && c.reason == "InvalidSpec" && c.message == in.specError;
+        });
     setCondition(st.conditions, cond::Ready, false, "InvalidSpec", in.specError, in.generation,
                  now);
     p.writes.push_back(WriteStatus{st});
-    if (in.status.conditionStatus(cond::Ready) != "False" || previous.empty())
+    if (!said)
       event(EventType::Warning, "InvalidSpec", "Validate", in.specError);
     p.why = "invalid spec";
     return p;

@@ -129,7 +129,10 @@ Result<RebalanceWorld> RebalancePolicyReconciler::observe(const RebalanceInput& 
       kubevirts = kubevirts || o.value("kind", "") == "VirtualMachineInstance";
     const Json st = (*pdb).value("status", Json::object());
     if (!kubevirts && st.contains("disruptionsAllowed") && st.value("disruptionsAllowed", 1) <= 0)
-      blocking.push_back({(*pdb)["spec"]["selector"].value("matchLabels", Json::object()),
+      blocking.push_back({(*pdb)
+                              .value("spec", Json::object())
+                              .value("selector", Json::object())
+                              .value("matchLabels", Json::object()),
                           (*pdb)["metadata"].value("name", "")});
   }
   for (const auto& vm : d_.caches.vms.byNamespace(in.ns)) {
@@ -193,7 +196,7 @@ Result<RebalanceWorld> RebalancePolicyReconciler::observe(const RebalanceInput& 
             [](const RebalanceVm& a, const RebalanceVm& b) { return a.vm.id < b.vm.id; });
 
   // The migrations in the namespace (KubeVirt's budget counts them all), ours marked.
-  std::set<std::string> seen;
+  std::set<std::string> seen;  // their names
   for (const auto& m : d_.caches.migrations.byNamespace(in.ns)) {
     const Json& meta = (*m)["metadata"];
     RebalanceMigration r;
@@ -221,26 +224,27 @@ Result<RebalanceWorld> RebalancePolicyReconciler::observe(const RebalanceInput& 
       for (const auto& v : w.vms)
         if (v.vm.id == r.vm)
           r.from = v.vm.host;
-    seen.insert(r.vm);
+    seen.insert(r.name);
     w.migrations.push_back(std::move(r));
   }
   {
     const std::lock_guard<std::mutex> lock(mutex_);
     const SteadyTime t = d_.clock.now();
     for (auto it = started_.begin(); it != started_.end();) {
-      const bool mine = it->first.starts_with(in.ns + "/");
+      if (!it->first.starts_with(in.ns + "/")) {
+        ++it;
+        continue;
+      }
       const std::string vm = it->first.substr(in.ns.size() + 1);
-      if (mine && (seen.count(vm) || t - it->second.second > std::chrono::minutes(1))) {
+      if (seen.count(it->second.first) || t - it->second.second > std::chrono::minutes(1)) {
         it = started_.erase(it);
         continue;
       }
-      if (mine) {
-        RebalanceMigration r;
-        r.name = it->second.first;
-        r.vm = vm;
-        r.ours = true;
-        w.migrations.push_back(r);
-      }
+      RebalanceMigration r;
+      r.name = it->second.first;
+      r.vm = vm;
+      r.ours = true;
+      w.migrations.push_back(r);
       ++it;
     }
   }
@@ -275,6 +279,7 @@ Result<Action> RebalancePolicyReconciler::reconcile(const std::string& key) {
     expectations_.forget(key);
     const std::lock_guard<std::mutex> lock(mutex_);
     lastPass_.erase(key);
+    telemetry_.erase(key);
     return Action::awaitChange();
   }
   if (expectations_.isStale(key, (*cached)["metadata"].value("resourceVersion", "")))

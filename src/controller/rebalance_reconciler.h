@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -30,6 +31,19 @@ using RangeSeries = std::vector<std::pair<std::string, std::vector<std::pair<int
 using RangeQuery =
     std::function<Result<RangeSeries>(const std::string& promql, const std::string& label,
                                       SystemTime start, SystemTime end, std::chrono::seconds step)>;
+
+// What Prometheus and the forecast engine said in a pass, kept for the policy's interval: the
+// passes its own writes and the cluster's changes cause in between reuse it.
+struct RebalanceTelemetry {
+  SteadyTime at{};
+  int64_t generation = 0;
+  std::string problem;  // why there is none ("" if there is)
+  struct HostReading {
+    double utilisation = 0, sustained = 0, forecast = 0, forecastP90 = 0, interference = -1;
+  };
+  std::map<std::string, HostReading> hosts;              // by node
+  std::map<std::string, std::pair<double, double>> vms;  // by VM: cores now, forecast p90
+};
 
 struct RebalanceDeps {
   kube::KubeClient& client;
@@ -74,11 +88,14 @@ class RebalancePolicyReconciler {
   Status execute(const RebalanceInput& in, const RebalancePlan& plan,
                  std::vector<std::string>& replaced);
   void readHosts(const RebalanceInput& in, RebalanceWorld& w);
+  std::shared_ptr<const RebalanceTelemetry> telemetry(const RebalanceInput& in,
+                                                      const RebalanceWorld& w);
 
   RebalanceDeps d_;
   WriteExpectations expectations_;
   std::mutex mutex_;
   std::map<std::string, SteadyTime> lastPass_;
+  std::map<std::string, std::shared_ptr<const RebalanceTelemetry>> telemetry_;  // by policy
   // Migrations this process created that the cache may not show yet ("ns/vm" -> name, when):
   // counted in flight, so that a pass right after a create never starts a second one.
   std::map<std::string, std::pair<std::string, SteadyTime>> started_;

@@ -259,6 +259,9 @@ TEST(RebalancePlanTest, AnInvalidSpecIsReportedNotActedOn) {
   EXPECT_TRUE(all<CreateMigration>(p).empty());
   EXPECT_EQ(statusOf(p).conditionStatus(api::rebalance_condition::Ready), "False");
   EXPECT_EQ(p.next.requeueAfter, std::nullopt);
+  ASSERT_EQ(all<PostEvent>(p).size(), 1u);
+  in.status = statusOf(p);
+  EXPECT_TRUE(all<PostEvent>(planRebalance(in, loaded(), Now + 5s)).empty()) << "said once";
 }
 
 TEST(RebalancePlanTest, TheMapperFindsPoliciesFromTheirVmsMigrationsAndBudgets) {
