@@ -91,25 +91,7 @@ std::vector<std::string> poolsOfObject(const Json& o, const kube::Store& pools) 
 }
 
 PoolInput ShadowPoolReconciler::input(const Json& pool) {
-  PoolInput in;
-  in.object = pool;
-  const Json& meta = pool["metadata"];
-  in.ns = meta.value("namespace", "");
-  in.name = meta.value("name", "");
-  in.uid = meta.value("uid", "");
-  in.generation = meta.value("generation", static_cast<int64_t>(0));
-  auto spec = api::shadowPoolSpecFrom(pool);
-  if (spec.ok())
-    in.spec = std::move(spec).value();
-  else
-    in.specError = spec.error().message;
-  auto status = api::shadowPoolStatusFromJson(pool.value("status", Json::object()));
-  if (status.ok())
-    in.status = std::move(status).value();
-  else
-    log::warn("ShadowPool status not understood; starting afresh",
-              {{"pool", in.key()}, {"error", status.error().message}});
-  return in;
+  return readInput(pool, api::shadowPoolSpecFrom, api::shadowPoolStatusFromJson, "ShadowPool");
 }
 
 Result<PoolWorld> ShadowPoolReconciler::observe(const PoolInput& in) {

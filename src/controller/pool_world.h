@@ -9,19 +9,12 @@
 
 #include "api/shadow_pool.h"
 #include "common/clock.h"
+#include "controller/object_input.h"
 #include "kube_core/object.h"
 
 namespace umbra::controller {
 
-struct PoolInput {
-  kube::Json object;  // as cached: the subject of Events and the shadows' owner
-  std::string ns, name, uid;
-  int64_t generation = 0;
-  std::optional<api::ShadowPoolSpec> spec;  // nullopt: invalid, see specError
-  std::string specError;
-  api::ShadowPoolStatus status;
-  std::string key() const { return ns + "/" + name; }
-};
+using PoolInput = ObjectInput<api::ShadowPoolSpec, api::ShadowPoolStatus>;
 
 // One shadow: a VirtualMachine owned by the pool, and its VMI.
 struct PoolShadow {

@@ -93,25 +93,7 @@ std::vector<std::string> policiesOfObject(const Json& o, const kube::Store& poli
 }
 
 RebalanceInput RebalancePolicyReconciler::input(const Json& policy) {
-  RebalanceInput in;
-  in.object = policy;
-  const Json& meta = policy["metadata"];
-  in.ns = meta.value("namespace", "");
-  in.name = meta.value("name", "");
-  in.uid = meta.value("uid", "");
-  in.generation = meta.value("generation", static_cast<int64_t>(0));
-  auto spec = api::rebalanceSpecFrom(policy);
-  if (spec.ok())
-    in.spec = std::move(spec).value();
-  else
-    in.specError = spec.error().message;
-  auto status = api::rebalanceStatusFromJson(policy.value("status", Json::object()));
-  if (status.ok())
-    in.status = std::move(status).value();
-  else
-    log::warn("RebalancePolicy status not understood; starting afresh",
-              {{"policy", in.key()}, {"error", status.error().message}});
-  return in;
+  return readInput(policy, api::rebalanceSpecFrom, api::rebalanceStatusFromJson, "RebalancePolicy");
 }
 
 Result<RebalanceWorld> RebalancePolicyReconciler::observe(const RebalanceInput& in) {

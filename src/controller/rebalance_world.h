@@ -9,20 +9,13 @@
 
 #include "api/rebalance_policy.h"
 #include "common/clock.h"
+#include "controller/object_input.h"
 #include "kube_core/object.h"
 #include "rebalance/rebalance.h"
 
 namespace umbra::controller {
 
-struct RebalanceInput {
-  kube::Json object;  // as cached: the subject of Events, the owner of migrations and companions
-  std::string ns, name, uid;
-  int64_t generation = 0;
-  std::optional<api::RebalanceSpec> spec;  // nullopt: invalid, see specError
-  std::string specError;
-  api::RebalanceStatus status;
-  std::string key() const { return ns + "/" + name; }
-};
+using RebalanceInput = ObjectInput<api::RebalanceSpec, api::RebalanceStatus>;
 
 // A selected VM and its VMI.
 struct RebalanceVm {

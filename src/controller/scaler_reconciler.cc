@@ -32,24 +32,7 @@ std::vector<std::string> scalersOfTarget(const Json& o, const kube::Store& scale
 }
 
 ScalerInput PredictiveScalerReconciler::input(const Json& scaler) {
-  ScalerInput in;
-  in.object = scaler;
-  const Json& meta = scaler["metadata"];
-  in.ns = meta.value("namespace", "");
-  in.name = meta.value("name", "");
-  in.generation = meta.value("generation", static_cast<int64_t>(0));
-  auto spec = api::scalerSpecFrom(scaler);
-  if (spec.ok())
-    in.spec = std::move(spec).value();
-  else
-    in.specError = spec.error().message;
-  auto status = api::scalerStatusFromJson(scaler.value("status", Json::object()));
-  if (status.ok())
-    in.status = std::move(status).value();
-  else
-    log::warn("PredictiveScaler status not understood; starting afresh",
-              {{"scaler", in.key()}, {"error", status.error().message}});
-  return in;
+  return readInput(scaler, api::scalerSpecFrom, api::scalerStatusFromJson, "PredictiveScaler");
 }
 
 Result<ScalerWorld> PredictiveScalerReconciler::observe(const ScalerInput& in) {

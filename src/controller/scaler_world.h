@@ -9,20 +9,13 @@
 #include <vector>
 
 #include "api/predictive_scaler.h"
+#include "controller/object_input.h"
 #include "kube_core/object.h"
 #include "model/series_forecast.h"
 
 namespace umbra::controller {
 
-struct ScalerInput {
-  kube::Json object;  // as cached: the subject of Events
-  std::string ns, name;
-  int64_t generation = 0;
-  std::optional<api::ScalerSpec> spec;  // nullopt: invalid, see specError
-  std::string specError;
-  api::ScalerStatus status;
-  std::string key() const { return ns + "/" + name; }
-};
+using ScalerInput = ObjectInput<api::ScalerSpec, api::ScalerStatus>;
 
 // A VirtualMachine target: its template (what is asked) and its VMI (what runs).
 struct VmTarget {
