@@ -260,32 +260,16 @@ Result<PoolWorld> ShadowPoolReconciler::observe(const PoolInput& in) {
 
 Result<Action> ShadowPoolReconciler::reconcile(const std::string& key) {
   const kube::ObjectPtr cached = d_.caches.pools.get(key);
-  if (!cached) {
-    expectations_.forget(key);
-    const std::lock_guard<std::mutex> lock(mutex_);
-    lastPass_.erase(key);
-    return Action::awaitChange();
-  }
-  if (expectations_.isStale(key, (*cached)["metadata"].value("resourceVersion", "")))
-    return Action::awaitChange();
+  if (auto instead = gate_.admit(key, cached, d_.clock.now()))
+    return *instead;
   const PoolInput in = input(*cached);
-  // At most one pass a second: the events our own writes cause are folded into the next pass,
-  // which sees them in the caches.
-  {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    const SteadyTime t = d_.clock.now();
-    const auto it = lastPass_.find(key);
-    if (it != lastPass_.end() && t - it->second < std::chrono::seconds(1))
-      return Action::after(std::chrono::seconds(1) - (t - it->second));
-    lastPass_[key] = t;
-  }
   UMBRA_TRY(const PoolWorld world, observe(in));
   const PoolPlan plan = planPool(in, world, d_.clock.wallNow());
   log::debug("pool pass planned",
              {{"pool", key}, {"why", plan.why}, {"writes", std::to_string(plan.writes.size())}});
   std::vector<std::string> replaced;
   Status st = execute(in, plan, replaced);
-  expectations_.replaced(key, replaced);
+  gate_.replaced(key, replaced);
   if (!st.ok())
     return st.error();
   return plan.next;

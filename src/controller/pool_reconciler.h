@@ -1,13 +1,11 @@
 #pragma once
 
 #include <functional>
-#include <map>
-#include <mutex>
 #include <string>
 
 #include "common/clock.h"
 #include "controller/demand_cache.h"
-#include "controller/first_pass_choices.h"
+#include "controller/pass_gate.h"
 #include "controller/pool_plan.h"
 #include "kube/client.h"
 #include "kube/store.h"
@@ -70,9 +68,7 @@ class ShadowPoolReconciler {
   Status serve(const PoolInput& in, const pool_write::ServeShadow& s);
 
   PoolDeps d_;
-  WriteExpectations expectations_;
-  std::mutex mutex_;
-  std::map<std::string, SteadyTime> lastPass_;
+  PassGate gate_{std::chrono::seconds(1)};  // at most one pass a second
 };
 
 }  // namespace umbra::controller

@@ -258,31 +258,18 @@ Result<RebalanceWorld> RebalancePolicyReconciler::observe(const RebalanceInput& 
 Result<Action> RebalancePolicyReconciler::reconcile(const std::string& key) {
   const kube::ObjectPtr cached = d_.caches.policies.get(key);
   if (!cached) {
-    expectations_.forget(key);
     const std::lock_guard<std::mutex> lock(mutex_);
-    lastPass_.erase(key);
     telemetry_.erase(key);
-    return Action::awaitChange();
   }
-  if (expectations_.isStale(key, (*cached)["metadata"].value("resourceVersion", "")))
-    return Action::awaitChange();
+  if (auto instead = gate_.admit(key, cached, d_.clock.now()))
+    return *instead;
   const RebalanceInput in = input(*cached);
-  // At most one pass every two seconds: the changes a pass's own writes cause (its migrations
-  // moving through their phases) are folded into the next one.
-  {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    const SteadyTime t = d_.clock.now();
-    const auto it = lastPass_.find(key);
-    if (it != lastPass_.end() && t - it->second < std::chrono::seconds(2))
-      return Action::after(std::chrono::seconds(2) - (t - it->second));
-    lastPass_[key] = t;
-  }
   UMBRA_TRY(const RebalanceWorld world, observe(in));
   const RebalancePlan plan = planRebalance(in, world, d_.clock.wallNow());
   log::debug("rebalance pass planned", {{"policy", key}, {"why", plan.why}});
   std::vector<std::string> replaced;
   Status st = execute(in, plan, replaced);
-  expectations_.replaced(key, replaced);
+  gate_.replaced(key, replaced);
   if (!st.ok())
     return st.error();
   return plan.next;

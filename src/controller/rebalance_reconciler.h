@@ -7,7 +7,7 @@
 #include <string>
 
 #include "common/clock.h"
-#include "controller/first_pass_choices.h"
+#include "controller/pass_gate.h"
 #include "controller/rebalance_plan.h"
 #include "kube/client.h"
 #include "kube/store.h"
@@ -92,9 +92,10 @@ class RebalancePolicyReconciler {
                                                       const RebalanceWorld& w);
 
   RebalanceDeps d_;
-  WriteExpectations expectations_;
-  std::mutex mutex_;
-  std::map<std::string, SteadyTime> lastPass_;
+  // At most one pass every two seconds: the changes a pass's own writes cause (its migrations
+  // moving through their phases) are folded into the next one.
+  PassGate gate_{std::chrono::seconds(2)};
+  std::mutex mutex_;  // guards telemetry_ and started_
   std::map<std::string, std::shared_ptr<const RebalanceTelemetry>> telemetry_;  // by policy
   // Migrations this process created that the cache may not show yet ("ns/vm" -> name, when):
   // counted in flight, so that a pass right after a create never starts a second one.
