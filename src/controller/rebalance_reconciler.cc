@@ -16,22 +16,21 @@ using namespace fields;
 
 namespace {
 
-bool selects(const Json& labels, const std::map<std::string, std::string>& selector) {
-  for (const auto& [k, v] : selector)
+// `labels` carry every key and value of `matchLabels` (a policy's, a PodDisruptionBudget's); an
+// empty selector selects nothing.
+bool selects(const Json& labels, const Json& matchLabels) {
+  if (!matchLabels.is_object() || matchLabels.empty())
+    return false;
+  for (const auto& [k, v] : matchLabels.items())
     if (!labels.contains(k) || labels[k] != v)
       return false;
-  return !selector.empty();
+  return true;
 }
 
-std::map<std::string, std::string> matchLabelsOf(const Json& policy) {
-  std::map<std::string, std::string> out;
-  const Json m = policy.value("spec", Json::object())
-                     .value("selector", Json::object())
-                     .value("matchLabels", Json::object());
-  for (const auto& [k, v] : m.items())
-    if (v.is_string())
-      out[k] = v.get<std::string>();
-  return out;
+Json matchLabelsOf(const Json& policy) {
+  return policy.value("spec", Json::object())
+      .value("selector", Json::object())
+      .value("matchLabels", Json::object());
 }
 
 double epochSeconds(SystemTime t) {
@@ -79,14 +78,15 @@ std::vector<std::string> policiesOfObject(const Json& o, const kube::Store& poli
                     o.value("spec", Json::object()).contains("maxUnavailable"));
   for (const auto& p : policies.byNamespace(ns)) {
     const std::string name = (*p)["metadata"].value("name", "");
+    const Json selector = matchLabelsOf(*p);
     if (pdb ||
         labels.value(api::RebalancePolicyLabel, "") == placement::placementLabelValue(name) ||
-        selects(labels, matchLabelsOf(*p)) ||
+        selects(labels, selector) ||
         selects(o.value("spec", Json::object())
                     .value("template", Json::object())
                     .value("metadata", Json::object())
                     .value("labels", Json::object()),
-                matchLabelsOf(*p)))
+                selector))
       keys.push_back(kube::keyOf(*p));
   }
   return keys;
@@ -100,7 +100,7 @@ Result<RebalanceWorld> RebalancePolicyReconciler::observe(const RebalanceInput& 
   RebalanceWorld w;
   if (!in.spec)
     return w;
-  const api::RebalanceSpec& s = *in.spec;
+  const Json selector = matchLabelsOf(in.object);  // checked non-empty by rebalanceSpecFrom
   const std::string policyLabel = placement::placementLabelValue(in.name);
   // Disruption budgets other than KubeVirt's own (one per VMI, which a migration does not
   // disrupt) that allow no disruption now.
@@ -119,7 +119,7 @@ Result<RebalanceWorld> RebalancePolicyReconciler::observe(const RebalanceInput& 
   }
   for (const auto& vm : d_.caches.vms.byNamespace(in.ns)) {
     const Json& meta = (*vm)["metadata"];
-    if (!selects(meta.value("labels", Json::object()), s.selector))
+    if (!selects(meta.value("labels", Json::object()), selector))
       continue;
     RebalanceVm v;
     v.vm.id = meta.value("name", "");
@@ -155,10 +155,7 @@ Result<RebalanceWorld> RebalancePolicyReconciler::observe(const RebalanceInput& 
       }
       const Json labels = (*vmi)["metadata"].value("labels", Json::object());
       for (const auto& [selector, name] : blocking) {
-        bool match = !selector.empty();
-        for (const auto& [k, val] : selector.items())
-          match = match && labels.contains(k) && labels[k] == val;
-        if (match && v.pinnedReason.empty()) {
+        if (selects(labels, selector) && v.pinnedReason.empty()) {
           v.vm.disruptionAllowed = false;
           v.pinnedReason = "DisruptionBudget";
           v.pinnedMessage = "PodDisruptionBudget " + name + " allows no disruption now";
