@@ -139,7 +139,12 @@ const char* toString(Mode mode) {
   return mode == Mode::Apply ? "Apply" : "Recommend";
 }
 const char* toString(Fidelity f) {
-  return f == Fidelity::Passive ? "Passive" : "Synthetic";
+  switch (f) {
+    case Fidelity::Passive: return "Passive";
+    case Fidelity::Synthetic: return "Synthetic";
+    case Fidelity::Mirror: return "Mirror";
+  }
+  return "";
 }
 
 Result<PlacementSettings> settingsFrom(const Json& sp, const PlacementDefaults& d) {
@@ -201,10 +206,22 @@ Result<PlacementSettings> settingsFrom(const Json& sp, const PlacementDefaults& 
     s.fidelity = Fidelity::Passive;
   } else if (fidelity == "Synthetic") {
     s.fidelity = Fidelity::Synthetic;
+  } else if (fidelity == "Mirror") {
+    s.fidelity = Fidelity::Mirror;
   } else {
     return invalid(who, "spec.shadow.fidelity",
-                   "\"" + fidelity + "\" is not supported (Passive or Synthetic)");
+                   "\"" + fidelity + "\" is not supported (Passive, Synthetic or Mirror)");
   }
+  const Json& mirroring = sectionOf(shadow, "mirroring");
+  s.mirroring.percentage = d.mirroringPercentage;
+  UMBRA_CHECK(readNumber(mirroring, "percentage", "spec.shadow.mirroring.percentage", who, 1e-3,
+                         100, s.mirroring.percentage));
+  s.mirroring.service = mirroring.value("service", "");
+  const std::string fallback = mirroring.value("fallback", "None");
+  if (fallback != "None" && fallback != "Synthetic")
+    return invalid(who, "spec.shadow.mirroring.fallback",
+                   "must be None or Synthetic, got \"" + fallback + "\"");
+  s.mirroring.fallbackSynthetic = fallback == "Synthetic";
   const Json& load = sectionOf(shadow, "syntheticLoad");
   s.load.profile = load.value("profile", s.load.profile);
   UMBRA_CHECK(readInt(load, "cpuPercent", "spec.shadow.syntheticLoad.cpuPercent", who, 1, 100,

@@ -20,6 +20,9 @@ inline constexpr const char* FinalizerName = "umbra.io/cleanup";
 inline constexpr const char* PlacementLabel = "umbra.io/placement";
 inline constexpr const char* RoleLabel = "umbra.io/role";
 inline constexpr const char* ShadowNodeLabel = "umbra.io/node";  // the candidate a shadow probes
+// On a shadow: how it probes (Passive, Synthetic, Mirror), which may differ from its placement's
+// spec when mirroring fell back to Synthetic.
+inline constexpr const char* FidelityLabel = "umbra.io/fidelity";
 // On a VM whose template nodeSelector Umbra pinned to a node: that node. Umbra's own earlier pin
 // never limits a later placement of the VM.
 inline constexpr const char* PinnedNodeAnnotation = "umbra.io/pinned-node";
@@ -42,7 +45,16 @@ const kube::ResourceType& networkAttachmentDefinitions();
 
 enum class TargetKind { VirtualMachine, VirtualMachineInstance };
 enum class Mode { Apply, Recommend };
-enum class Fidelity { Passive, Synthetic };
+enum class Fidelity { Passive, Synthetic, Mirror };
+
+// fidelity Mirror: a share of the target's requests copied to each shadow by the mesh (Istio).
+struct MirrorSettings {
+  double percentage = 10.0;  // of the target's requests, to each shadow
+  std::string service;       // the target's Service; "": the one Service selecting the target
+  // When mirroring cannot start (no mesh, no Service, a VirtualService of the user's on the
+  // host, a halted target): Synthetic shadows instead, else the placement fails.
+  bool fallbackSynthetic = false;
+};
 
 struct ScoringWeights {
   double cpu = 0.4;
@@ -67,6 +79,10 @@ struct PlacementDefaults {
   // image whose reference contains a key gets at least that much (the largest matching floor).
   // Fedora: 544Mi (reported in issue 24: Fedora images do not boot with less).
   std::map<std::string, double> imageMemoryFloors{{"fedora", 544.0 * 1024 * 1024}};
+  double mirroringPercentage = 10.0;  // mirroring_percentage: Mirror shadows' share of requests
+  // Where the mesh's control plane runs: a Mirror shadow's egress policy lets its sidecar reach
+  // istiod (xDS and certificates on 15012) there, and DNS; nothing else.
+  std::string meshNamespace = "istio-system";
   std::string probeImage = "quay.io/kubevirt/cirros-container-disk-demo:v1.6.0";
   milliseconds shadowStartTimeout{std::chrono::minutes(3)};
   // How long a placement waits for its target to appear (kubectl apply -f dir/ creates files in
@@ -104,6 +120,7 @@ struct PlacementSettings {
   double memoryFraction = 0.02;
   Fidelity fidelity = Fidelity::Passive;
   SyntheticLoad load;
+  MirrorSettings mirroring;
   milliseconds observationDuration{};
   milliseconds observationInterval{};
   double minConfidence = 0.7;

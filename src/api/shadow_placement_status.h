@@ -82,6 +82,7 @@ inline constexpr const char* ShadowsReady = "ShadowsReady";
 inline constexpr const char* MetricsAvailable = "MetricsAvailable";
 inline constexpr const char* Decided = "Decided";
 inline constexpr const char* Placed = "Placed";
+inline constexpr const char* Mirroring = "Mirroring";  // fidelity Mirror: the mesh copies requests
 }  // namespace condition
 
 // ShadowPlacement.status. It records only what the world cannot tell again (the chosen

@@ -241,10 +241,10 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
   if (!root || root.IsNull()) {
     return c;  // an empty file means all defaults
   }
-  UMBRA_CHECK(
-      r.onlyKeys(root, "",
-                 {"shadows", "mirroringPercentage", "observation", "scoring", "retrainingInterval",
-                  "maxConcurrentPlacements", "limits", "prometheus", "model"}));
+  UMBRA_CHECK(r.onlyKeys(
+      root, "",
+      {"shadows", "mirroringPercentage", "mesh", "observation", "scoring", "retrainingInterval",
+       "maxConcurrentPlacements", "limits", "prometheus", "model"}));
   api::PlacementDefaults& p = c.placement;
   const YAML::Node shadows = root["shadows"];
   UMBRA_CHECK(r.onlyKeys(shadows, "shadows",
@@ -275,12 +275,14 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
     UMBRA_CHECK(
         r.duration(shadows["targetWaitTimeout"], "shadows.targetWaitTimeout", p.targetWaitTimeout));
   }
-  if (root["mirroringPercentage"]) {
-    // Umbra does not mirror traffic (Istio) yet: a value that changed nothing would mislead.
-    return r.error("mirroringPercentage",
-                   "Umbra does not mirror traffic yet; remove the key (the Mirror fidelity of "
-                   "ShadowPlacements is refused for the same reason)");
-  }
+  // fidelity Mirror: the share of the target's requests each shadow gets, and where the mesh's
+  // control plane runs (a Mirror shadow's egress policy lets its sidecar reach it).
+  UMBRA_CHECK(r.number(root["mirroringPercentage"], "mirroringPercentage", 1e-3, 100,
+                       p.mirroringPercentage));
+  const YAML::Node mesh = root["mesh"];
+  UMBRA_CHECK(r.onlyKeys(mesh, "mesh", {"namespace"}));
+  if (mesh)
+    UMBRA_CHECK(r.string(mesh["namespace"], "mesh.namespace", p.meshNamespace));
   const YAML::Node obs = root["observation"];
   UMBRA_CHECK(
       r.onlyKeys(obs, "observation", {"duration", "interval", "minConfidence", "maxExtensions"}));

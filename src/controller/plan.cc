@@ -107,6 +107,8 @@ Plan planActive(Draft& d) {
   d.status.observedGeneration = d.in.generation;
   if (!d.world.heldBy.empty() && d.in.status.phase != api::Phase::Placing)
     return planTargetBusy(d);
+  if (auto mirror = planMirror(d))
+    return std::move(*mirror);
   switch (d.in.status.phase) {
     case api::Phase::New:
     case api::Phase::Pending: return planSelectCandidates(d);

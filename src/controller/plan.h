@@ -50,12 +50,17 @@ struct PatchVirtualMachine {  // a merge patch of the target VM
 struct CreateMigration {  // AlreadyExists is success
   kube::Json migration;
 };
+// fidelity Mirror: server-side applies, in order, of the shadows' NetworkPolicy, their Services
+// and the VirtualService (placement/mirror.h): the fence is up before any request is mirrored.
+struct ApplyMirror {
+  std::vector<kube::Json> objects;
+};
 }  // namespace write
 
 using Write = std::variant<write::AddFinalizer, write::RemoveFinalizer, write::RememberChoice,
                            write::ForgetChoice, write::CreateShadows, write::DeleteShadow,
                            write::DeleteShadows, write::WriteStatus, write::PostEvent,
-                           write::PatchVirtualMachine, write::CreateMigration>;
+                           write::PatchVirtualMachine, write::CreateMigration, write::ApplyMirror>;
 
 struct Plan {
   std::vector<Write> writes;  // performed in order; the first failure stops the rest

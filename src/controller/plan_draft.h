@@ -20,6 +20,9 @@ class Draft {
   Plan out;
 
   const api::PlacementSettings& settings() const { return *in.settings; }
+  // How the shadows are built: the settings, or Synthetic ones when mirroring fell back.
+  std::optional<api::PlacementSettings> fallback;
+  const api::PlacementSettings& shadowSettings() const { return fallback ? *fallback : settings(); }
   const TargetView& target() const { return *world.target; }
   int64_t generation() const { return in.generation; }
 
@@ -40,6 +43,10 @@ Plan planSelectCandidates(Draft& d);
 Plan planProbe(Draft& d);
 Plan planObserve(Draft& d);
 Plan planPlace(Draft& d);
+// fidelity Mirror (plan_mirror.cc), before the phase's planner: waits for or refuses a placement
+// whose mirroring cannot run (a Plan), else sets the Mirroring condition and the fallback, and
+// adds the mirroring objects the shadows lack.
+std::optional<Plan> planMirror(Draft& d);
 
 std::string twoDecimals(double v);
 // Nodes that cannot host the VM, each with why, in status.candidates (at most 20).

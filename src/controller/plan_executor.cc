@@ -80,6 +80,7 @@ Status PlanExecutor::perform(Run& run, const Write& w) {
           },
           [&](const write::PatchVirtualMachine& p) { return patchVirtualMachine(run, p); },
           [&](const write::CreateMigration& m) { return createMigration(run, m); },
+          [&](const write::ApplyMirror& a) { return applyMirror(run, a); },
       },
       w);
 }
@@ -194,6 +195,22 @@ Status PlanExecutor::createMigration(Run& run, const write::CreateMigration& m) 
   auto r = client_.create(api::migrations(), run.in.ns, m.migration);
   if (!r.ok() && !r.error().is(ErrorKind::AlreadyExists))
     return r.error().wrap("while creating VirtualMachineInstanceMigration " + nameOf(m.migration));
+  return okStatus();
+}
+
+Status PlanExecutor::applyMirror(Run& run, const write::ApplyMirror& a) {
+  for (const auto& o : a.objects) {
+    const std::string kind = o.value("kind", "");
+    const kube::ResourceType& type = kind == "Service"         ? kube::resources::services()
+                                     : kind == "NetworkPolicy" ? kube::resources::networkPolicies()
+                                                               : api::virtualServices();
+    kube::WriteOptions apply;
+    apply.force = true;  // the fields are Umbra's: take them back from an earlier manager
+    auto r = client_.patch(type, {run.in.ns, o["metadata"].value("name", "")},
+                           kube::PatchType::Apply, o, apply);
+    if (!r.ok())
+      return r.error().wrap("while applying " + kind + " " + nameOf(o) + " for mirroring");
+  }
   return okStatus();
 }
 

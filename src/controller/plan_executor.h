@@ -52,6 +52,7 @@ class PlanExecutor {
   Status writeStatus(Run& run, const api::ShadowPlacementStatus& status);
   Status patchVirtualMachine(Run& run, const write::PatchVirtualMachine& w);
   Status createMigration(Run& run, const write::CreateMigration& w);
+  Status applyMirror(Run& run, const write::ApplyMirror& w);
   void reportFailure(Run& run, const Plan& plan, const Error& error);
 
   kube::KubeClient& client_;

@@ -53,7 +53,7 @@ void createMissingShadows(Draft& d) {
     if (s.phase == api::ShadowPhase::Dropped || d.world.shadows.count(s.name) != 0)
       continue;
     create.vmis.push_back(placement::buildShadowVmi(d.in.object, d.target().spec, s.node,
-                                                    d.settings(), d.config.placement));
+                                                    d.shadowSettings(), d.config.placement));
   }
   if (!create.vmis.empty())
     d.add(std::move(create));

@@ -54,6 +54,7 @@ struct TargetView {
   std::string notMigratable;     // "<reason>: <message>" of a LiveMigratable=False condition
   std::string pinnedNode;        // where Umbra pinned it last (annotation umbra.io/pinned-node)
   std::string unavailable;       // what could not be read now (retried); not seen by plan()
+  kube::Json labels = kube::Json::object();  // the VMI's labels (its pod's), once it exists
 };
 
 // One of this placement's shadow VMIs in the cache.
@@ -61,6 +62,25 @@ struct ShadowView {
   std::string phase;  // the VMI's status.phase
   std::optional<SystemTime> created;
   std::optional<SystemTime> runningSince;  // from status.phaseTransitionTimestamps
+  std::string uid;
+  std::string node;      // its umbra.io/node label
+  std::string fidelity;  // its umbra.io/fidelity label ("" on shadows of older versions)
+};
+
+// fidelity Mirror: the mesh and the target's Service as this pass found them, and the mirroring
+// objects of this placement that exist (placement/mirror.h). Read only for Mirror placements
+// still probing.
+struct MirrorView {
+  // Why mirroring cannot run now ("" when it can): NoMesh (Istio's VirtualService API is not
+  // served), NoService, AmbiguousService, HostRouted (another VirtualService routes the host),
+  // TargetNotRunning; `problem` says it in a sentence.
+  std::string problemReason;
+  std::string problem;
+  kube::Json service;                 // the target's Service, when found
+  std::set<std::string> services;     // this placement's shadow Services that exist
+  bool egressPolicy = false;          // its NetworkPolicy exists
+  bool virtualService = false;        // its VirtualService exists
+  std::vector<std::string> mirrored;  // the hosts that VirtualService mirrors to, sorted
 };
 
 // The migration of the placement's current move.
@@ -84,7 +104,7 @@ struct World {
   // The candidate set an earlier pass chose and created shadows for, before any status recorded
   // it: remembered, else this placement's owned shadows in the cache. Empty when none.
   std::vector<api::ShadowStatus> adopted;
-  int probing = 0;  // placements probing now, for maxConcurrentPlacements
+  int probing = 0;             // placements probing now, for maxConcurrentPlacements
   int probingInNamespace = 0;  // of them in this placement's namespace
   // Placements waiting for a slot that came first (created earlier): first come, first served.
   int queuedAhead = 0;
@@ -103,6 +123,7 @@ struct World {
   size_t shadowsLeft = 0;
   std::optional<Evidence> evidence;        // only once the observation window has ended
   std::optional<MigrationView> migration;  // the current move's migration, once it exists
+  std::optional<MirrorView> mirror;        // fidelity Mirror, while choosing or probing
 };
 
 }  // namespace umbra::controller

@@ -112,6 +112,14 @@ Result<World> WorldReader::observe(const PlacementInput& in, SystemTime now) con
     rankByForecast(in, w, now);
   if (placing)
     w.migration = migration(in);
+  const bool probing =
+      in.status.phase == api::Phase::Probing || in.status.phase == api::Phase::Observing;
+  if (in.settings->fidelity == api::Fidelity::Mirror && w.target && (selecting || probing)) {
+    auto mirror = mirrorView(in, *w.target);
+    if (!mirror.ok())
+      return mirror.error().wrap(in.key());
+    w.mirror = std::move(mirror).value();
+  }
   return w;
 }
 
@@ -170,9 +178,14 @@ std::optional<MigrationView> WorldReader::migration(const PlacementInput& in) co
 
 void WorldReader::readShadows(const PlacementInput& in, World& w) const {
   const auto view = [](const Json& vmi) {
+    const Json& meta = vmi["metadata"];
+    const Json labels = meta.value("labels", Json::object());
     return ShadowView{vmi.value("status", Json::object()).value("phase", ""),
-                      kube::parseTime(vmi["metadata"].value("creationTimestamp", "")),
-                      runningSince(vmi)};
+                      kube::parseTime(meta.value("creationTimestamp", "")),
+                      runningSince(vmi),
+                      meta.value("uid", ""),
+                      labels.value(api::ShadowNodeLabel, ""),
+                      labels.value(api::FidelityLabel, "")};
   };
   for (const auto& v :
        caches_.vmis.byLabel(api::PlacementLabel, placement::placementLabelValue(in.name))) {

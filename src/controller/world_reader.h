@@ -68,6 +68,10 @@ class WorldReader {
   Status addDraNeeds(const std::string& ns, const kube::Json& spec,
                      placement::TargetRequirements& req) const;
   void readShadows(const PlacementInput& in, World& w) const;
+  // fidelity Mirror (world_reader_mirror.cc): the mesh, the target's Service and this placement's
+  // mirroring objects, from the API server (Services, VirtualServices, NetworkPolicies are not
+  // cached: only Mirror placements read them, and only while probing).
+  Result<MirrorView> mirrorView(const PlacementInput& in, const TargetView& target) const;
   Result<size_t> shadowsOnServer(const PlacementInput& in) const;
   Evidence evidence(const PlacementInput& in, const TargetView& target, SystemTime now) const;
   // World::forecastRanking: one query per node feature for all the feasible nodes, their

@@ -50,6 +50,7 @@ std::optional<TargetView> WorldReader::target(const PlacementInput& in) const {
   }
   if (const kube::ObjectPtr vmi = caches_.vmis.get(key)) {
     t.vmiExists = true;
+    t.labels = (*vmi)["metadata"].value("labels", Json::object());
     t.runningOn = (*vmi).value("status", Json::object()).value("nodeName", "");
     t.vmiPhase = (*vmi).value("status", Json::object()).value("phase", "");
     for (const auto& c :

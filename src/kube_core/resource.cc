@@ -99,6 +99,10 @@ const ResourceType& podDisruptionBudgets() {
   static const ResourceType t{"policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true};
   return t;
 }
+const ResourceType& networkPolicies() {
+  static const ResourceType t{"networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true};
+  return t;
+}
 }  // namespace resources
 
 }  // namespace umbra::kube

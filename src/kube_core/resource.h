@@ -40,6 +40,7 @@ const ResourceType& resourceClaimTemplates();
 const ResourceType& deviceClasses();
 const ResourceType& resourceSlices();
 const ResourceType& podDisruptionBudgets();  // policy/v1
+const ResourceType& networkPolicies();       // networking.k8s.io/v1
 }  // namespace resources
 
 // Parameters of a LIST (one page).

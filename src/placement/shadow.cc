@@ -54,7 +54,12 @@ std::string shadowSelector(const std::string& placement) {
 
 Resources shadowResources(const TargetRequirements& target, const api::PlacementSettings& s,
                           const api::PlacementDefaults& d) {
-  return Resources{std::max(d.cpuFloorCores, target.size.cpu * s.cpuFraction),
+  // A Mirror shadow serves its share of the target's requests: a smaller CPU limit would measure
+  // its own throttling, not the node.
+  const double cpuFraction = s.fidelity == api::Fidelity::Mirror
+                                 ? std::max(s.cpuFraction, s.mirroring.percentage / 100.0)
+                                 : s.cpuFraction;
+  return Resources{std::max(d.cpuFloorCores, target.size.cpu * cpuFraction),
                    std::max(d.memoryFloorBytes, target.size.memory * s.memoryFraction)};
 }
 
@@ -169,6 +174,15 @@ Json buildShadowVmi(const Json& placement, const Json& targetSpec, const std::st
   if (targetSpec.contains("tolerations")) {
     spec["tolerations"] = targetSpec["tolerations"];
   }
+  Json annotations = Json::object();
+  if (settings.fidelity == api::Fidelity::Mirror) {
+    // Istio's sidecar, which KubeVirt supports with the masquerade binding on the pod network
+    // (API-NOTES §15); no ports listed, so every port reaches the guest.
+    annotations["sidecar.istio.io/inject"] = "true";
+    spec["domain"]["devices"]["interfaces"] =
+        Json::array({{{"name", "default"}, {"masquerade", Json::object()}}});
+    spec["networks"] = Json::array({{{"name", "default"}, {"pod", Json::object()}}});
+  }
   return {{"apiVersion", "kubevirt.io/v1"},
           {"kind", "VirtualMachineInstance"},
           {"metadata",
@@ -177,7 +191,9 @@ Json buildShadowVmi(const Json& placement, const Json& targetSpec, const std::st
             {"labels",
              {{api::PlacementLabel, placementLabelValue(spName)},
               {api::RoleLabel, "shadow"},
-              {api::ShadowNodeLabel, node}}},
+              {api::ShadowNodeLabel, node},
+              {api::FidelityLabel, api::toString(settings.fidelity)}}},
+            {"annotations", annotations},
             {"ownerReferences",
              Json::array({{{"apiVersion", std::string(api::Group) + "/" + api::Version},
                            {"kind", "ShadowPlacement"},

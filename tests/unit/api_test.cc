@@ -108,6 +108,29 @@ TEST(Settings, TheSpecOverridesTheDefaults) {
   EXPECT_DOUBLE_EQ(s->weights.memory, 0);
 }
 
+TEST(Settings, MirrorTakesItsShareFromTheSpecElseTheOperator) {
+  const Json target = {{"kind", "VirtualMachine"}, {"name", "web-1"}};
+  api::PlacementDefaults d;
+  d.mirroringPercentage = 7;
+  auto s =
+      api::settingsFrom(placement({{"target", target}, {"shadow", {{"fidelity", "Mirror"}}}}), d);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->fidelity, api::Fidelity::Mirror);
+  EXPECT_DOUBLE_EQ(s->mirroring.percentage, 7);
+  EXPECT_FALSE(s->mirroring.fallbackSynthetic);
+  s = api::settingsFrom(
+      placement(
+          {{"target", target},
+           {"shadow",
+            {{"fidelity", "Mirror"},
+             {"mirroring", {{"percentage", 25}, {"service", "web"}, {"fallback", "Synthetic"}}}}}}),
+      d);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_DOUBLE_EQ(s->mirroring.percentage, 25);
+  EXPECT_EQ(s->mirroring.service, "web");
+  EXPECT_TRUE(s->mirroring.fallbackSynthetic);
+}
+
 TEST(Settings, WhatTheSchemaCannotCatchIsATerminalErrorNamingTheField) {
   const auto bad = [](Json spec, const std::string& field) {
     auto s = api::settingsFrom(placement(std::move(spec)), {});
@@ -117,7 +140,13 @@ TEST(Settings, WhatTheSchemaCannotCatchIsATerminalErrorNamingTheField) {
   };
   const Json target = {{"kind", "VirtualMachine"}, {"name", "web-1"}};
   bad({{"target", {{"kind", "Pod"}, {"name", "x"}}}}, "spec.target.kind");
-  bad({{"target", target}, {"shadow", {{"fidelity", "Mirror"}}}}, "spec.shadow.fidelity");
+  bad({{"target", target}, {"shadow", {{"fidelity", "Mirrored"}}}}, "spec.shadow.fidelity");
+  bad({{"target", target},
+       {"shadow", {{"fidelity", "Mirror"}, {"mirroring", {{"percentage", 0}}}}}},
+      "spec.shadow.mirroring.percentage");
+  bad({{"target", target},
+       {"shadow", {{"fidelity", "Mirror"}, {"mirroring", {{"fallback", "Passive"}}}}}},
+      "spec.shadow.mirroring.fallback");
   bad({{"target", target}, {"observation", {{"duration", "soon"}}}}, "spec.observation.duration");
   bad({{"target", target}, {"observation", {{"duration", "10s"}, {"interval", "1m"}}}},
       "spec.observation.interval");
@@ -136,8 +165,9 @@ TEST(Settings, ASpecBeyondTheOperatorsLimitsIsRefusedNamingFieldAndLimit) {
   EXPECT_EQ(message({{"target", target}, {"observation", {{"maxExtensions", 10}}}}),
             "prod/web: spec.observation.maxExtensions: 10 exceeds the operator's limit 3 "
             "(limits.extensions)");
-  EXPECT_EQ(message({{"target", target}, {"candidates", {{"count", 6}}}}),
-            "prod/web: spec.candidates.count: 6 exceeds the operator's limit 5 (limits.candidates)");
+  EXPECT_EQ(
+      message({{"target", target}, {"candidates", {{"count", 6}}}}),
+      "prod/web: spec.candidates.count: 6 exceeds the operator's limit 5 (limits.candidates)");
   EXPECT_EQ(message({{"target", target}, {"observation", {{"duration", "2h"}}}}), "accepted");
 }
 
@@ -193,13 +223,18 @@ TEST(ConfigTest, ImageMemoryFloorsReplaceTheDefaultsAndBadOnesNameTheField) {
   EXPECT_EQ(config::parseConfig("", "umbra.yaml")->placement.imageMemoryFloors.count("fedora"), 1u);
 }
 
-TEST(Config, MirroringIsRefusedUntilItIsImplemented) {
-  auto c = config::parseConfig("mirroringPercentage: 10\n", "umbra.yaml");
-  ASSERT_FALSE(c.ok());
-  EXPECT_EQ(
-      c.error().message,
-      "umbra.yaml: mirroringPercentage: Umbra does not mirror traffic yet; remove the key (the "
-      "Mirror fidelity of ShadowPlacements is refused for the same reason)");
+TEST(Config, MirroringPercentageAndTheMeshNamespaceAreReadAndChecked) {
+  auto c = config::parseConfig("mirroringPercentage: 25\nmesh: {namespace: mesh}\n", "umbra.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_DOUBLE_EQ(c->placement.mirroringPercentage, 25);
+  EXPECT_EQ(c->placement.meshNamespace, "mesh");
+  const auto defaults = config::parseConfig("", "umbra.yaml");
+  EXPECT_DOUBLE_EQ(defaults->placement.mirroringPercentage, 10);  // the design's default
+  EXPECT_EQ(defaults->placement.meshNamespace, "istio-system");
+  const auto bad = config::parseConfig("mirroringPercentage: 150\n", "umbra.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("umbra.yaml: mirroringPercentage"), std::string::npos)
+      << bad.error().message;
 }
 
 TEST(Config, OverridesAreRead) {
