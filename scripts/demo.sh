@@ -51,6 +51,8 @@ source "$dir/cp/cluster.env"
 kubectl=("$KUBECTL" "--kubeconfig=$kubeconfig")
 echo "[demo] installing KubeVirt's CRDs (third_party/kubevirt/crds)"
 "${kubectl[@]}" create -f "$kubevirt_crds/" -o name | sed 's/^/[demo]   /'
+echo "[demo] installing Istio's VirtualService CRD (third_party/istio/crds): umbra-sim plays the mesh's mirroring"
+"${kubectl[@]}" create -f "$here/third_party/istio/crds/virtualservices.networking.istio.io.yaml" -o name | sed 's/^/[demo]   /'
 # Umbra's CRD, service account and RBAC come from its Helm chart, as on a real cluster. Nothing
 # schedules pods here (no kubelet), so the chart's Deployment is scaled to 0 and the operator runs
 # on this machine as the chart's service account: the demo exercises the chart's least-privilege
@@ -142,7 +144,7 @@ fi
 "${kubectl[@]}" get nodes
 echo "[demo] kubectl apply -f examples/"
 "${kubectl[@]}" apply -f "$here/examples/"
-sp=$("${kubectl[@]}" get sp -o jsonpath='{.items[0].metadata.name}')
+sp=$("${kubectl[@]}" get -f "$here/examples/02-shadowplacement.yaml" -o jsonpath='{.metadata.name}')
 echo "[demo] following ShadowPlacement $sp (observation as in examples/02-shadowplacement.yaml)"
 last=""
 since=$SECONDS
@@ -151,7 +153,7 @@ for _ in $(seq 1 600); do
   if [[ $phase != "$last" ]]; then
     echo "[demo] $(date +%T) phase ${phase:-<none>}: $("${kubectl[@]}" get sp "$sp" -o jsonpath='{.status.message}')"
     if [[ $phase == Observing ]]; then
-      "${kubectl[@]}" get vmi -l umbra.io/role=shadow \
+      "${kubectl[@]}" get vmi -l "umbra.io/role=shadow,umbra.io/placement=$sp" \
         -o custom-columns='  SHADOW:.metadata.name,NODE:.status.nodeName,PHASE:.status.phase,CPU-LIMIT:.spec.domain.resources.limits.cpu'
     fi
     last=$phase
@@ -178,6 +180,13 @@ if [[ $phase == Placed ]]; then
 fi
 echo "[demo] events:"
 "${kubectl[@]}" get events --field-selector "involvedObject.name=$sp" -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message 2>/dev/null || true
+# The Mirror placement of examples/08: its shadows serve 10 % of the storefront's requests, copied
+# by the mesh through the VirtualService, Services and egress fence the operator applied.
+echo "[demo] ShadowPlacement storefront (examples/08): fidelity Mirror, the mesh copies 10 % of its requests to each shadow"
+"${kubectl[@]}" get sp storefront -o jsonpath='{range .status.conditions[?(@.type=="Mirroring")]}[demo]   Mirroring={.status} {.reason}: {.message}{"\n"}{end}'
+"${kubectl[@]}" get vmi -l umbra.io/placement=storefront \
+  -o custom-columns='  SHADOW:.metadata.name,NODE:.status.nodeName,FIDELITY:.metadata.labels.umbra\.io/fidelity,CPU-LIMIT:.spec.domain.resources.limits.cpu' 2>/dev/null || true
+"${kubectl[@]}" get virtualservices,services,networkpolicies -l umbra.io/role=mirror 2>/dev/null || true
 # The PredictiveScalers of examples/03 (a VM, Apply) and 04 (a pool, Recommend): a pass every 15 s;
 # they forecast once 24 passes of demand are in (6 minutes), and follow the newest demand until then.
 echo "[demo] PredictiveScalers (examples/03, 04): hotplugged sockets and memory, pool replicas"
@@ -212,6 +221,7 @@ cat <<MSG
          $KUBECTL get psc -o wide -w     (forecasts from 6 minutes on; Events: kubectl describe psc)
          $KUBECTL get spool -o wide -w   (the web tier's paused shadows; kubectl describe spool web-tier)
          $KUBECTL get rbp -o wide -w     (hosts under sustained load, migrations; kubectl describe rbp web)
+         $KUBECTL get sp storefront; $KUBECTL get vs,svc,netpol -l umbra.io/role=mirror   (fidelity Mirror)
          curl -s 127.0.0.1:$sim_port/metrics | grep kubevirt_vmi_vcpu_delay
          Prometheus: http://127.0.0.1:$prom_port  (try rate(kubevirt_vmi_vcpu_delay_seconds_total[1m]))
          Umbra's own metrics: curl -sk -H "Authorization: Bearer $admin_token" $metrics_url

@@ -64,6 +64,29 @@ void applyMirrorObjects(Draft& d, const MirrorView& m) {
   d.add(std::move(apply));
 }
 
+// Synthetic shadows instead: the condition says why, and a Warning Event once.
+void fallBack(Draft& d, const MirrorView& m) {
+  d.fallback = d.settings();
+  d.fallback->fidelity = api::Fidelity::Synthetic;
+  if (d.firstPass)
+    return;  // the status comes next pass, and the condition and the Event with it
+  if (m.problem.empty() && !d.in.status.conditionStatus(api::condition::Mirroring).empty())
+    return;  // the mesh came later: the condition still says why these shadows are Synthetic
+  const std::string why =
+      m.problem.empty() ? "mirroring could not start when the shadows were made" : m.problem;
+  const std::string message =
+      why + "; probing with Synthetic load instead (spec.shadow.mirroring.fallback)";
+  const bool news = std::none_of(
+      d.in.status.conditions.begin(), d.in.status.conditions.end(), [&](const api::Condition& c) {
+        return c.type == api::condition::Mirroring && c.message == message;
+      });
+  d.status.setCondition(api::condition::Mirroring, false,
+                        m.problemReason.empty() ? "FellBack" : m.problemReason, message,
+                        d.generation(), d.now);
+  if (news)
+    d.event(EventType::Warning, "MirrorUnavailable", "SelectCandidates", message);
+}
+
 }  // namespace
 
 std::optional<Plan> planMirror(Draft& d) {
@@ -73,9 +96,8 @@ std::optional<Plan> planMirror(Draft& d) {
   const auto& s = d.settings();
   const std::string existing = shadowsFidelity(d);
   if (existing == api::toString(api::Fidelity::Synthetic)) {
-    d.fallback = s;
-    d.fallback->fidelity = api::Fidelity::Synthetic;
-    return std::nullopt;  // fell back when the shadows were made: the condition says why
+    fallBack(d, m);  // chosen when the shadows were made, and kept
+    return std::nullopt;
   }
   if (m.problemReason.empty()) {
     const std::string service = m.service["metadata"].value("name", "");
@@ -104,19 +126,7 @@ std::optional<Plan> planMirror(Draft& d) {
   }
   if (!s.mirroring.fallbackSynthetic)
     return d.fail("MirrorUnavailable", m.problem);
-  const std::string message =
-      m.problem + "; probing with Synthetic load instead (spec.shadow.mirroring.fallback)";
-  // Said once: not again while the condition already says it.
-  const bool news = std::none_of(
-      d.in.status.conditions.begin(), d.in.status.conditions.end(), [&](const api::Condition& c) {
-        return c.type == api::condition::Mirroring && c.message == message;
-      });
-  d.status.setCondition(api::condition::Mirroring, false, m.problemReason, message, d.generation(),
-                        d.now);
-  if (news)
-    d.event(EventType::Warning, "MirrorUnavailable", "SelectCandidates", message);
-  d.fallback = s;
-  d.fallback->fidelity = api::Fidelity::Synthetic;
+  fallBack(d, m);
   return std::nullopt;
 }
 

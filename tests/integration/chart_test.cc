@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "integration/common.h"
 #include "integration/kubevirt_examples.h"
+#include "placement/mirror.h"
 #include "placement/shadow.h"
 
 namespace umbra::testing {
@@ -253,25 +254,25 @@ class ChartInstallTest : public ::testing::Test {
     // KubeVirt's preferences (a stand-in CRD: the shared KubeVirt CRDs have none).
     kubevirt.push_back(ControlPlane::sourceDir() +
                        "/tests/integration/testdata/kubevirt-preferences-standin.yaml");
+    // Istio's VirtualService (fidelity Mirror).
+    kubevirt.push_back(ControlPlane::thirdPartyDir() +
+                       "/istio/crds/virtualservices.networking.istio.io.yaml");
     const Status st = ControlPlane::instance().installCrds(kubevirt);
     ASSERT_TRUE(st.ok()) << st.error().message;
   }
   // Each test starts without Umbra's CRDs: a release takes them over only if nothing else owns
-  // them. Deleting sibling CRDs of one group rebuilds the group's handler, which re-initialises
-  // the others' watch caches; the API server's CRD finalizer then meets "storage is
-  // (re)initializing" and backs off exponentially, past a minute on a loaded machine
-  // (kubernetes/kubernetes#138085, operator-framework/operator-controller#1437). Hence the
-  // generous wait, and the CRDs' Terminating condition in the failure message.
+  // them. One at a time, each gone before the next: deleting a CRD rebuilds its group's handler,
+  // which re-initialises its siblings' watch caches, and a sibling being finalized meanwhile meets
+  // "could not list instances: storage is (re)initializing" and is retried with an exponential
+  // backoff, past minutes on a loaded machine (seen here; kubernetes/kubernetes#138085,
+  // operator-framework/operator-controller#1437).
   void SetUp() override {
-    const auto r = runCommand(
-        kubectl() + " delete crd -l app.kubernetes.io/name=umbra --wait --timeout=240s 2>&1");
-    ASSERT_EQ(r.exitCode, 0) << r.output << terminating();
-    std::string names;
-    for (const auto& e : std::filesystem::directory_iterator(Source + "/crds"))
-      names += " " + e.path().stem().string();
-    const auto plain = runCommand(
-        kubectl() + " delete crd --ignore-not-found --wait --timeout=240s" + names + " 2>&1");
-    ASSERT_EQ(plain.exitCode, 0) << plain.output << terminating();
+    for (const auto& e : std::filesystem::directory_iterator(Source + "/crds")) {
+      const auto r =
+          runCommand(kubectl() + " delete crd --ignore-not-found --wait --timeout=120s " +
+                     e.path().stem().string() + " 2>&1");
+      ASSERT_EQ(r.exitCode, 0) << r.output << terminating();
+    }
   }
   std::string terminating() const {
     return runCommand(kubectl() +
@@ -363,6 +364,15 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
       "patch rebalancepolicies.umbra.io --subresource=status" + w,
       "list poddisruptionbudgets.policy -A",
       "watch poddisruptionbudgets.policy -A",
+      "list services -A",
+      "create services" + w,
+      "patch services" + w,
+      "get networkpolicies.networking.k8s.io" + w,
+      "create networkpolicies.networking.k8s.io" + w,
+      "patch networkpolicies.networking.k8s.io" + w,
+      "list virtualservices.networking.istio.io -A",
+      "create virtualservices.networking.istio.io" + w,
+      "patch virtualservices.networking.istio.io" + w,
       "create virtualmachines.kubevirt.io" + w,
       "delete virtualmachines.kubevirt.io" + w,
       "patch virtualmachineinstances.kubevirt.io" + w,
@@ -430,6 +440,14 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
       "create poddisruptionbudgets.policy" + w,
       "delete poddisruptionbudgets.policy" + w,
       "delete virtualmachineinstancemigrations.kubevirt.io" + w,
+      "delete services" + w,
+      "update services" + w,
+      "watch services -A",
+      "delete networkpolicies.networking.k8s.io" + w,
+      "list networkpolicies.networking.k8s.io -A",
+      "delete virtualservices.networking.istio.io" + w,
+      "watch virtualservices.networking.istio.io -A",
+      "create destinationrules.networking.istio.io" + w,
       "create virtualmachineclusterinstancetypes.instancetype.kubevirt.io",
       "update virtualmachineinstancetypes.instancetype.kubevirt.io" + w,
       "list network-attachment-definitions.k8s.cni.cncf.io -A",
@@ -540,6 +558,26 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
     EXPECT_NE(sp.output.find("shadowplacement.umbra.io/web-1 created (server dry run)"),
               std::string::npos)
         << "placing a VM needs the same right: " << sp.output;
+    // fidelity Mirror routes the target's Service through a VirtualService: only for a user who
+    // may create one.
+    std::ofstream(dir + "/alice-mirror.yaml")
+        << "apiVersion: umbra.io/v1alpha1\nkind: ShadowPlacement\nmetadata: {name: web-1}\n"
+           "spec:\n  target: {kind: VirtualMachine, name: web-1}\n  shadow: {fidelity: Mirror}\n";
+    const auto mirrorAs = [&] {
+      return runCommand(kubectl() + w + " --as=alice create --dry-run=server -f " + dir +
+                        "/alice-mirror.yaml 2>&1")
+          .output;
+    };
+    EXPECT_NE(mirrorAs().find("spec.shadow.fidelity: alice may not create "
+                              "virtualservices.networking.istio.io in " +
+                              workload.name()),
+              std::string::npos)
+        << mirrorAs();
+    ASSERT_EQ(grantAlice("vs-creator", "networking.istio.io", "virtualservices", "create"), 0);
+    EXPECT_TRUE(eventually([&] {
+      return mirrorAs().find("shadowplacement.umbra.io/web-1 created (server dry run)") !=
+             std::string::npos;
+    })) << mirrorAs();
 
     // A ShadowPool makes the operator create VMs from the user's template, and with reserved
     // hosts label and taint nodes: only for a user who may do so.
@@ -716,6 +754,43 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
     EXPECT_NE(asOperator("rebalance", rebalance).find("created (server dry run)"),
               std::string::npos)
         << asOperator("rebalance", rebalance);
+    // fidelity Mirror's objects, as the operator's code builds them: admitted; a Service that
+    // selects the user's pods, a VirtualService that diverts requests, a NetworkPolicy on other
+    // pods or ingress, an object not owned by shadows: refused, naming what is wrong.
+    {
+      const Json service = {{"metadata", {{"name", "web"}}},
+                            {"spec",
+                             {{"selector", {{"app", "web"}}},
+                              {"ports", Json::array({{{"name", "http"}, {"port", 80}}})}}}};
+      const std::vector<placement::MirroredShadow> shadows = {
+          {"web-shadow-node-a", "u-3", "node-a"}};
+      const Json svc = placement::buildShadowService(sp, service, shadows[0]);
+      const Json vs = placement::buildMirrorVirtualService(sp, service, shadows, 10);
+      const Json np = placement::buildShadowEgressPolicy(sp, shadows, "istio-system");
+      for (const auto& [name, object] :
+           {std::pair{"mirror-svc", svc}, std::pair{"mirror-vs", vs}, std::pair{"mirror-np", np}})
+        EXPECT_NE(asOperator(name, object).find("created (server dry run)"), std::string::npos)
+            << asOperator(name, object);
+      Json userPods = svc;
+      userPods["spec"]["selector"] = {{"app", "web"}};
+      EXPECT_NE(
+          asOperator("svc-users", userPods).find("the operator's Services select shadows only"),
+          std::string::npos)
+          << asOperator("svc-users", userPods);
+      Json divert = vs;
+      divert["spec"]["http"][0]["route"][0]["destination"]["host"] = "elsewhere";
+      EXPECT_NE(asOperator("vs-divert", divert).find("never divert them"), std::string::npos)
+          << asOperator("vs-divert", divert);
+      Json ingress = np;
+      ingress["spec"]["policyTypes"] = Json::array({"Ingress", "Egress"});
+      EXPECT_NE(asOperator("np-ingress", ingress).find("restrict the egress of shadows only"),
+                std::string::npos)
+          << asOperator("np-ingress", ingress);
+      Json notOwned = svc;
+      notOwned["metadata"]["ownerReferences"] = companion["metadata"]["ownerReferences"];
+      EXPECT_NE(asOperator("svc-owner", notOwned).find("owned by shadow VMIs"), std::string::npos)
+          << asOperator("svc-owner", notOwned);
+    }
     migration["metadata"].erase("ownerReferences");
     EXPECT_NE(asOperator("stray-move", migration)
                   .find("the operator creates only migrations controlled by a ShadowPlacement"),

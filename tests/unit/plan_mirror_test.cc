@@ -200,6 +200,28 @@ TEST(PlanMirrorTest, MirroringLostUnderRunningShadowsFailsThePlacement) {
   EXPECT_EQ(p.status()->reason, "MirrorLost");
 }
 
+TEST(PlanMirrorTest, AFallbackOnTheFirstPassIsSaidOnceWithTheStatusThatFollows) {
+  const Plan first = plan(mirrorPlacement(Phase::New, true), mirrorWorld("HostRouted"), {}, T0);
+  ASSERT_EQ(created(first).size(), 2u);
+  EXPECT_EQ(first.status(), nullptr) << "the first pass creates shadows only";
+  auto [in, w] = probingWith("Synthetic", mirrorWorld("HostRouted"));
+  in.settings->mirroring.fallbackSynthetic = true;
+  const Plan next = plan(in, w, {}, T0);
+  ASSERT_NE(mirroring(next), nullptr) << next.why;
+  EXPECT_EQ(mirroring(next)->reason, "HostRouted");
+  int events = 0;
+  for (const auto& x : next.writes)
+    if (const auto* e = std::get_if<write::PostEvent>(&x))
+      events += e->reason == "MirrorUnavailable";
+  EXPECT_EQ(events, 1);
+  in.status = *next.status();
+  for (const auto& x : plan(in, w, {}, T0).writes) {
+    if (const auto* e = std::get_if<write::PostEvent>(&x)) {
+      EXPECT_NE(e->reason, "MirrorUnavailable") << "said once";
+    }
+  }
+}
+
 TEST(PlanMirrorTest, ShadowsThatFellBackStaySynthetic) {
   auto [in, w] = probingWith("Synthetic");  // the mesh came later: too late for these shadows
   const Plan p = plan(in, w, {}, T0);
