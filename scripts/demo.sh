@@ -155,6 +155,8 @@ for _ in $(seq 1 600); do
     if [[ $phase == Observing ]]; then
       "${kubectl[@]}" get vmi -l "umbra.io/role=shadow,umbra.io/placement=$sp" \
         -o custom-columns='  SHADOW:.metadata.name,NODE:.status.nodeName,PHASE:.status.phase,CPU-LIMIT:.spec.domain.resources.limits.cpu'
+      echo "[demo]   meanwhile, the storefront's Mirror shadows (examples/08) and what the mesh mirrors with:"
+      "${kubectl[@]}" get virtualservices,services,networkpolicies -l umbra.io/role=mirror 2>/dev/null | sed 's/^/[demo]     /' || true
     fi
     last=$phase
     since=$SECONDS
@@ -186,6 +188,7 @@ echo "[demo] ShadowPlacement storefront (examples/08): fidelity Mirror, the mesh
 "${kubectl[@]}" get sp storefront -o jsonpath='{range .status.conditions[?(@.type=="Mirroring")]}[demo]   Mirroring={.status} {.reason}: {.message}{"\n"}{end}'
 "${kubectl[@]}" get vmi -l umbra.io/placement=storefront \
   -o custom-columns='  SHADOW:.metadata.name,NODE:.status.nodeName,FIDELITY:.metadata.labels.umbra\.io/fidelity,CPU-LIMIT:.spec.domain.resources.limits.cpu' 2>/dev/null || true
+echo "[demo]   (its VirtualService, Services and NetworkPolicy went with the shadows: the garbage collector)"
 "${kubectl[@]}" get virtualservices,services,networkpolicies -l umbra.io/role=mirror 2>/dev/null || true
 # The PredictiveScalers of examples/03 (a VM, Apply) and 04 (a pool, Recommend): a pass every 15 s;
 # they forecast once 24 passes of demand are in (6 minutes), and follow the newest demand until then.

@@ -227,6 +227,14 @@ Result<PlacementSettings> settingsFrom(const Json& sp, const PlacementDefaults& 
   UMBRA_CHECK(readInt(load, "cpuPercent", "spec.shadow.syntheticLoad.cpuPercent", who, 1, 100,
                       s.load.cpuPercent));
 
+  const Json& constraints = sectionOf(spec, "constraints");
+  if (constraints.contains("maxCostPerHour")) {
+    double cap = 0;
+    UMBRA_CHECK(readNumber(constraints, "maxCostPerHour", "spec.constraints.maxCostPerHour", who,
+                           1e-9, 1e9, cap));
+    s.maxCostPerHour = cap;
+  }
+
   const Json& obs = sectionOf(spec, "observation");
   UMBRA_CHECK(
       readDuration(obs, "duration", "spec.observation.duration", who, s.observationDuration));

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -68,6 +69,15 @@ struct SyntheticLoad {
   int cpuPercent = 50;
 };
 
+// What a node costs per hour (the operator configuration's `nodePrices`): the price of the value
+// of its `label` (e.g. the cloud's instance type), unless the node's annotation
+// umbra.io/price-per-hour gives its own (a spot price updater's). Currency-neutral.
+struct NodePrices {
+  std::string label = "node.kubernetes.io/instance-type";
+  std::map<std::string, double> perHour;
+};
+inline constexpr const char* PriceAnnotation = "umbra.io/price-per-hour";
+
 // What the operator uses where a ShadowPlacement leaves a field unset (the --config file).
 struct PlacementDefaults {
   int candidateCount = 3;                         // shadow_instance_count
@@ -83,6 +93,7 @@ struct PlacementDefaults {
   // Where the mesh's control plane runs: a Mirror shadow's egress policy lets its sidecar reach
   // istiod (xDS and certificates on 15012) there, and DNS; nothing else.
   std::string meshNamespace = "istio-system";
+  NodePrices nodePrices;
   std::string probeImage = "quay.io/kubevirt/cirros-container-disk-demo:v1.6.0";
   milliseconds shadowStartTimeout{std::chrono::minutes(3)};
   // How long a placement waits for its target to appear (kubectl apply -f dir/ creates files in
@@ -121,6 +132,9 @@ struct PlacementSettings {
   Fidelity fidelity = Fidelity::Passive;
   SyntheticLoad load;
   MirrorSettings mirroring;
+  // spec.constraints.maxCostPerHour: a candidate node where the VM's share of the node's price
+  // (placement/candidates.h, CostCap) exceeds it is excluded. nullopt: no cap.
+  std::optional<double> maxCostPerHour;
   milliseconds observationDuration{};
   milliseconds observationInterval{};
   double minConfidence = 0.7;

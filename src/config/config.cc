@@ -243,8 +243,8 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
   }
   UMBRA_CHECK(r.onlyKeys(
       root, "",
-      {"shadows", "mirroringPercentage", "mesh", "observation", "scoring", "retrainingInterval",
-       "maxConcurrentPlacements", "limits", "prometheus", "model"}));
+      {"shadows", "mirroringPercentage", "mesh", "nodePrices", "observation", "scoring",
+       "retrainingInterval", "maxConcurrentPlacements", "limits", "prometheus", "model"}));
   api::PlacementDefaults& p = c.placement;
   const YAML::Node shadows = root["shadows"];
   UMBRA_CHECK(r.onlyKeys(shadows, "shadows",
@@ -283,6 +283,22 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
   UMBRA_CHECK(r.onlyKeys(mesh, "mesh", {"namespace"}));
   if (mesh)
     UMBRA_CHECK(r.string(mesh["namespace"], "mesh.namespace", p.meshNamespace));
+  // spec.constraints.maxCostPerHour: what each node costs per hour, by the value of a label.
+  const YAML::Node prices = root["nodePrices"];
+  UMBRA_CHECK(r.onlyKeys(prices, "nodePrices", {"label", "perHour"}));
+  if (prices) {
+    UMBRA_CHECK(r.string(prices["label"], "nodePrices.label", p.nodePrices.label));
+    if (const YAML::Node table = prices["perHour"]) {
+      if (!table.IsMap())
+        return r.error("nodePrices.perHour",
+                       "must be a mapping of label values to prices, e.g. {m6i.2xlarge: 0.384}");
+      for (const auto& kv : table) {
+        const std::string key = kv.first.as<std::string>();
+        UMBRA_CHECK(
+            r.number(kv.second, "nodePrices.perHour." + key, 0, 1e9, p.nodePrices.perHour[key]));
+      }
+    }
+  }
   const YAML::Node obs = root["observation"];
   UMBRA_CHECK(
       r.onlyKeys(obs, "observation", {"duration", "interval", "minConfidence", "maxExtensions"}));

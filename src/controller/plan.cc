@@ -85,9 +85,9 @@ std::optional<Plan> planDeadline(Draft& d) {
                      p.targetWaitTimeout + d.config.deadlineGrace;
   if (d.now - *d.in.created < toDuration(limit))
     return std::nullopt;
-  const std::string last =
-      d.in.status.reason.empty() ? "" : " (last: " + d.in.status.reason + ": " +
-                                            d.in.status.message + ")";
+  const std::string last = d.in.status.reason.empty()
+                               ? ""
+                               : " (last: " + d.in.status.reason + ": " + d.in.status.message + ")";
   return d.fail("DeadlineExceeded",
                 "not placed within " + kube::formatDuration(limit) +
                     ": observation.duration x (1 + maxExtensions) + shadows.startTimeout + "

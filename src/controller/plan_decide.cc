@@ -85,8 +85,7 @@ void recordDecision(Draft& d, const placement::Decision& decision, const std::st
                                    ""});
   }
   // Then the nodes that could not host the VM, and why (as the decision sees them).
-  recordExcluded(
-      d, placement::classify(d.world.nodes, *d.target().requirements, d.settings().nodeSelector));
+  recordExcluded(d, d.classify());
   d.status.selectedNode = decision.selected;
   d.status.confidence = std::round(decision.confidence * 100) / 100;  // as printed: 0.91
   d.status.model = model;

@@ -23,6 +23,12 @@ class Draft {
   // How the shadows are built: the settings, or Synthetic ones when mirroring fell back.
   std::optional<api::PlacementSettings> fallback;
   const api::PlacementSettings& shadowSettings() const { return fallback ? *fallback : settings(); }
+  // Every node the target could go to, with why not (placement::classify), under the spec's cost
+  // cap and the operator's node prices.
+  std::vector<placement::Verdict> classify() const {
+    return placement::classify(world.nodes, *target().requirements, settings().nodeSelector,
+                               {settings().maxCostPerHour, &config.placement.nodePrices});
+  }
   const TargetView& target() const { return *world.target; }
   int64_t generation() const { return in.generation; }
 

@@ -122,8 +122,7 @@ std::optional<std::string> nextNode(const Draft& d, std::string& why) {
   for (const auto& m : d.status.moves)
     tried.insert(m.node);
   std::map<std::string, placement::Verdict> verdicts;
-  for (auto& v :
-       placement::classify(d.world.nodes, *d.target().requirements, d.settings().nodeSelector))
+  for (auto& v : d.classify())
     verdicts[v.node] = v;
   std::vector<std::string> order{d.status.selectedNode};
   for (const auto& c : d.status.candidates) {

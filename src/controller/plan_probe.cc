@@ -150,8 +150,7 @@ Plan planSelectCandidates(Draft& d) {
     d.writeStatus();
     return d.done(Action::after(QueuedRetry), "queued");
   }
-  const auto verdicts =
-      placement::classify(d.world.nodes, *d.target().requirements, d.settings().nodeSelector);
+  const auto verdicts = d.classify();
   // The nodes the forecast likes best and those requests like best, in turn: a node that looks
   // good only from its history is probed, and so is one that looks good only on paper.
   const int count = d.settings().candidateCount;

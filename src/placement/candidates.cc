@@ -1,6 +1,8 @@
 #include "placement/candidates.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 #include "kube_core/quantity.h"
@@ -73,6 +75,8 @@ NodeView nodeViewOf(const Json& node) {
     v.labels[k] = val.get<std::string>();
   }
   const Json& spec = at(node, "spec");
+  v.priceAnnotation =
+      meta.value("annotations", Json::object()).value(api::PriceAnnotation, std::string());
   v.unschedulable = spec.value("unschedulable", false);
   v.taints = spec.value("taints", Json::array());
   const Json& status = at(node, "status");
@@ -181,8 +185,67 @@ bool tolerates(const Json& tolerations, const Json& taint) {
   return false;
 }
 
+std::optional<double> nodePricePerHour(const NodeView& node, const api::NodePrices& prices) {
+  if (!node.priceAnnotation.empty()) {
+    char* end = nullptr;
+    const double p = std::strtod(node.priceAnnotation.c_str(), &end);
+    if (end && *end == '\0' && std::isfinite(p) && p >= 0)
+      return p;
+    return std::nullopt;  // not a number: unpriced (the reason says so)
+  }
+  const auto label = node.labels.find(prices.label);
+  if (label == node.labels.end())
+    return std::nullopt;
+  const auto price = prices.perHour.find(label->second);
+  if (price == prices.perHour.end())
+    return std::nullopt;
+  return price->second;
+}
+
+std::optional<double> costPerHour(const NodeView& node, const Resources& requests,
+                                  const api::NodePrices& prices) {
+  const auto price = nodePricePerHour(node, prices);
+  if (!price)
+    return std::nullopt;
+  const double cpu = node.allocatable.cpu > 0 ? requests.cpu / node.allocatable.cpu : 1;
+  const double memory = node.allocatable.memory > 0 ? requests.memory / node.allocatable.memory : 1;
+  return *price * std::min(1.0, std::max(cpu, memory));
+}
+
+namespace {
+
+std::string priceText(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.4g", v);
+  return buf;
+}
+
+// A feasible verdict over the cap, or unpriced under one, becomes infeasible with the reason.
+void applyCostCap(Verdict& v, const NodeView& n, const TargetRequirements& target,
+                  const CostCap& cap) {
+  if (!cap.prices)
+    return;
+  v.costPerHour = costPerHour(n, target.requests, *cap.prices);
+  if (!cap.maxPerHour || !v.feasible)
+    return;
+  if (!v.costPerHour) {
+    v.feasible = false;
+    v.reason =
+        n.priceAnnotation.empty()
+            ? "no price for the node (nodePrices: label " + cap.prices->label + ")"
+            : std::string(api::PriceAnnotation) + " \"" + n.priceAnnotation + "\" is not a number";
+  } else if (*v.costPerHour > *cap.maxPerHour) {
+    v.feasible = false;
+    v.reason = "costs " + priceText(*v.costPerHour) +
+               "/h for this VM, over spec.constraints.maxCostPerHour " + priceText(*cap.maxPerHour);
+  }
+}
+
+}  // namespace
+
 std::vector<Verdict> classify(const std::vector<NodeView>& nodes, const TargetRequirements& target,
-                              const std::map<std::string, std::string>& extraSelector) {
+                              const std::map<std::string, std::string>& extraSelector,
+                              const CostCap& cost) {
   std::vector<Verdict> out;
   for (const NodeView& n : nodes) {
     Verdict v{n.name, false, "", 0};
@@ -245,6 +308,7 @@ std::vector<Verdict> classify(const std::vector<NodeView>& nodes, const TargetRe
           n.allocatable.memory > 0 ? (freeMem - target.requests.memory) / n.allocatable.memory : 0;
       v.score = (cpuLeft + memLeft) / 2;  // kube-scheduler's LeastAllocated
     }
+    applyCostCap(v, n, target, cost);
     out.push_back(std::move(v));
   }
   std::sort(out.begin(), out.end(), [](const Verdict& a, const Verdict& b) {

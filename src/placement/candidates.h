@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/shadow_placement.h"
 #include "common/result.h"
 
 namespace umbra::placement {
@@ -72,7 +73,8 @@ struct NodeView {
   bool ready = false;
   bool unschedulable = false;
   Resources allocatable;
-  Resources requested;  // sum of requests of VMIs and pods already on the node
+  Resources requested;          // sum of requests of VMIs and pods already on the node
+  std::string priceAnnotation;  // its umbra.io/price-per-hour annotation, "" if none
 };
 
 NodeView nodeViewOf(const Json& node);
@@ -99,7 +101,22 @@ struct Verdict {
   bool feasible = false;
   std::string reason;  // why not, for infeasible nodes
   double score = 0;    // static score: free share left after placing the target (higher first)
+  std::optional<double> costPerHour;  // the VM's share of the node's price, when priced
 };
+
+// A cap on what the VM may cost per hour on a node: its dominant share of the node's allocatable
+// (the larger of its CPU and memory requests over the node's) times the node's price per hour
+// (api::NodePrices). With a cap, a node over it, or without a price, is not feasible.
+struct CostCap {
+  std::optional<double> maxPerHour;
+  const api::NodePrices* prices = nullptr;
+};
+// The node's price per hour: its umbra.io/price-per-hour annotation, else the table's price of
+// its label's value; nullopt when neither.
+std::optional<double> nodePricePerHour(const NodeView& node, const api::NodePrices& prices);
+// The VM's share of it (see CostCap).
+std::optional<double> costPerHour(const NodeView& node, const Resources& requests,
+                                  const api::NodePrices& prices);
 
 // The Multus networks ("ns/name" or "name") of a VMI spec's SR-IOV interfaces, one per
 // interface: KubeVirt requests one device of the network's resource for each.
@@ -111,7 +128,8 @@ std::vector<std::string> sriovNetworks(const Json& vmiSpec);
 // resources (GPUs, host devices, hugepages) included. Feasible nodes come first, best score first,
 // then by name (deterministic).
 std::vector<Verdict> classify(const std::vector<NodeView>& nodes, const TargetRequirements& target,
-                              const std::map<std::string, std::string>& extraSelector);
+                              const std::map<std::string, std::string>& extraSelector,
+                              const CostCap& cost = {});
 
 // The first `count` feasible nodes of classify()'s result.
 std::vector<std::string> topCandidates(const std::vector<Verdict>& verdicts, int count);

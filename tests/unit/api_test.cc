@@ -108,6 +108,15 @@ TEST(Settings, TheSpecOverridesTheDefaults) {
   EXPECT_DOUBLE_EQ(s->weights.memory, 0);
 }
 
+TEST(Settings, TheCostCapIsOptional) {
+  const Json target = {{"kind", "VirtualMachine"}, {"name", "web-1"}};
+  EXPECT_FALSE(api::settingsFrom(placement({{"target", target}}), {})->maxCostPerHour);
+  const auto s = api::settingsFrom(
+      placement({{"target", target}, {"constraints", {{"maxCostPerHour", 0.25}}}}), {});
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_DOUBLE_EQ(*s->maxCostPerHour, 0.25);
+}
+
 TEST(Settings, MirrorTakesItsShareFromTheSpecElseTheOperator) {
   const Json target = {{"kind", "VirtualMachine"}, {"name", "web-1"}};
   api::PlacementDefaults d;
@@ -221,6 +230,18 @@ TEST(ConfigTest, ImageMemoryFloorsReplaceTheDefaultsAndBadOnesNameTheField) {
   EXPECT_NE(bad.error().message.find("shadows.imageMemoryFloors.fedora"), std::string::npos)
       << bad.error().message;
   EXPECT_EQ(config::parseConfig("", "umbra.yaml")->placement.imageMemoryFloors.count("fedora"), 1u);
+}
+
+TEST(Config, NodePricesAreReadAndANegativeOneIsRefusedNamingIt) {
+  auto c = config::parseConfig("nodePrices: {label: pool, perHour: {spot: 0.1, ondemand: 0.4}}\n",
+                               "umbra.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->placement.nodePrices.label, "pool");
+  EXPECT_DOUBLE_EQ(c->placement.nodePrices.perHour.at("ondemand"), 0.4);
+  const auto bad = config::parseConfig("nodePrices: {perHour: {spot: -1}}\n", "umbra.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("umbra.yaml: nodePrices.perHour.spot"), std::string::npos)
+      << bad.error().message;
 }
 
 TEST(Config, MirroringPercentageAndTheMeshNamespaceAreReadAndChecked) {

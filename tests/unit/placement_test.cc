@@ -167,6 +167,33 @@ TEST(Classify, RanksByFreeCapacityAfterPlacementAndCountsWhatIsAlreadyThere) {
   EXPECT_EQ(verdicts.back().reason, "insufficient cpu");
 }
 
+TEST(Classify, ACostCapExcludesNodesWhereTheVmCostsMoreAndUnpricedOnes) {
+  Json cheap = node("cheap"), dear = node("dear"), spot = node("spot"), unknown = node("unknown");
+  cheap["metadata"]["labels"]["node.kubernetes.io/instance-type"] = "m.4x";
+  dear["metadata"]["labels"]["node.kubernetes.io/instance-type"] = "c.4x";
+  spot["metadata"]["labels"]["node.kubernetes.io/instance-type"] = "c.4x";
+  spot["metadata"]["annotations"] = {{"umbra.io/price-per-hour", "0.5"}};  // overrides the table
+  api::NodePrices prices;
+  prices.perHour = {{"m.4x", 0.8}, {"c.4x", 1.6}};
+  auto t = requirementsOf(vmiSpec("4", "8Gi"));  // a quarter of 16 cores, an eighth of 64Gi
+  ASSERT_TRUE(t.ok());
+  std::map<std::string, Verdict> v;
+  for (auto& x : classify(views({cheap, dear, spot, unknown}), *t, {}, {0.3, &prices}))
+    v[x.node] = x;
+  EXPECT_TRUE(v["cheap"].feasible) << v["cheap"].reason;
+  EXPECT_DOUBLE_EQ(*v["cheap"].costPerHour, 0.2) << "the dominant share (CPU, 1/4) of 0.8";
+  EXPECT_FALSE(v["dear"].feasible);
+  EXPECT_EQ(v["dear"].reason, "costs 0.4/h for this VM, over spec.constraints.maxCostPerHour 0.3");
+  EXPECT_TRUE(v["spot"].feasible) << v["spot"].reason;
+  EXPECT_DOUBLE_EQ(*v["spot"].costPerHour, 0.125);
+  EXPECT_FALSE(v["unknown"].feasible);
+  EXPECT_EQ(v["unknown"].reason,
+            "no price for the node (nodePrices: label node.kubernetes.io/instance-type)");
+  // Without a cap every node stays, priced where it can be.
+  for (const auto& x : classify(views({dear, unknown}), *t, {}, {std::nullopt, &prices}))
+    EXPECT_TRUE(x.feasible) << x.node;
+}
+
 Json sp() {
   return {{"apiVersion", "umbra.io/v1alpha1"},
           {"kind", "ShadowPlacement"},

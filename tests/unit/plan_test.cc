@@ -237,6 +237,20 @@ TEST(PlanTest, PendingChoosesTheTopCountFeasibleNodesAndRecordsProbing) {
   EXPECT_EQ(statusOf(p).observedGeneration, 2);
 }
 
+TEST(PlanTest, TheCostCapLeavesOutNodesWhereTheVmCostsMore) {
+  PlacementInput in = placementIn(Phase::Pending);
+  in.settings->maxCostPerHour = 0.5;
+  World w = worldWith({node("a"), node("b"), node("c")});
+  for (auto& n : w.nodes)
+    n.labels["node.kubernetes.io/instance-type"] = n.name == "b" ? "big" : "small";
+  config::OperatorConfig c = defaults();
+  // The VM takes max(0.2 / 8 cores, 2 / 32 GiB) = 1/16 of a node: 0.0625 on a, c; 1.0 on b.
+  c.placement.nodePrices.perHour = {{"small", 1.0}, {"big", 16.0}};
+  const Plan p = plan(in, w, c, T0);
+  EXPECT_EQ(createdNames(p), (Strings{"web-shadow-a", "web-shadow-c"}))
+      << "b is not a candidate (the decision lists it with the reason, placement_test)";
+}
+
 // The node forecast's favourites and the requests' favourites in turn: forecast #1, requests #1,
 // forecast #2 (an infeasible node the forecast likes is not probed).
 TEST(PlanTest, CandidatesMixTheNodeForecastsFavouritesWithTheRequestsFavourites) {
@@ -290,8 +304,7 @@ TEST(PlanTest, ANamespaceHoldingItsShareOfSlotsWaitsWhileOthersGo) {
   w.probingInNamespace = defaults().concurrentPlacementsPerNamespace;
   const Plan p = planAt(placementIn(Phase::Pending), w);
   EXPECT_EQ(statusOf(p).reason, "Queued");
-  EXPECT_NE(statusOf(p).message.find("limits.concurrentPlacementsPerNamespace"),
-            std::string::npos)
+  EXPECT_NE(statusOf(p).message.find("limits.concurrentPlacementsPerNamespace"), std::string::npos)
       << statusOf(p).message;
   EXPECT_TRUE(createdNames(p).empty());
   w.probingInNamespace = defaults().concurrentPlacementsPerNamespace - 1;
