@@ -149,6 +149,11 @@ void Simulation::setSource(const std::string& id, const DemandSource& source) {
     it->second.spec.source = source;
 }
 
+void Simulation::setRequests(const std::string& id, const std::optional<RequestModel>& model) {
+  if (auto it = workloads_.find(id); it != workloads_.end())
+    it->second.spec.requests = model;
+}
+
 void Simulation::resizeWorkload(const std::string& id, double vcpus, double memoryBytes) {
   if (auto it = workloads_.find(id); it != workloads_.end()) {
     it->second.spec.vcpus = vcpus;
@@ -335,11 +340,38 @@ void Simulation::stepNode(size_t index, double dt) {
     wc.diskWrites += (1 - ReadShare) * bytes / IoBytes;
     wc.diskReadSeconds += ReadShare * bytes / IoBytes * diskLatency;
     wc.diskWriteSeconds += (1 - ReadShare) * bytes / IoBytes * diskLatency;
+    if (w->spec.requests)
+      countRequests(*w, delay, cpu.interference, dt);
     const double net = w->demand.network * netServed * dt;
     wc.networkRxBytes += 0.5 * net;
     wc.networkTxBytes += 0.5 * net;
     wc.networkRxPackets += 0.5 * net / PacketBytes;
     wc.networkTxPackets += 0.5 * net / PacketBytes;
+  }
+}
+
+void Simulation::countRequests(WorkloadState& w, double delay, double interference, double dt) {
+  const RequestModel& m = *w.spec.requests;
+  const int servers = std::max(1, static_cast<int>(std::lround(w.spec.vcpus)));
+  // Contention slows every vCPU; the CFS quota caps what all of them run together.
+  const double quota = w.spec.cpuLimit > 0 ? std::min(1.0, w.spec.cpuLimit / servers) : 1.0;
+  const double speed = (1 - delay) * (1 - interference) * quota;
+  RequestLoad load;
+  load.arrivalRate = w.paused ? 0 : w.demand.cpu / m.cpuSecondsPerRequest;
+  load.servers = servers;
+  load.serviceRate = speed / m.cpuSecondsPerRequest;
+  const LatencyDistribution latency(load, m);
+  const double served = latency.servedRate() * dt;
+  if (served <= 0)
+    return;
+  WorkloadCounters& c = w.counters;
+  c.requests += served;
+  c.requestSeconds += served * latency.meanSeconds();
+  double below = 0;
+  for (size_t i = 0; i < LatencyBucketsMs.size(); ++i) {
+    if (below < 1 - 1e-9)
+      below = latency.cdf(LatencyBucketsMs[i] / 1000);
+    c.requestBuckets[i] += served * below;
   }
 }
 

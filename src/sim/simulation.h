@@ -1,7 +1,9 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,6 +11,8 @@
 #include "sim/cluster.h"
 #include "sim/live_migration.h"
 #include "sim/trace.h"
+
+#include "sim/requests.h"
 
 namespace umbra::sim {
 
@@ -62,6 +66,8 @@ struct WorkloadSpec {
   // per core it runs.
   double dirtyBytesPerSecond = -1;
   DemandSource source;
+  // A serving workload (sim/requests.h): its CPU demand is requests, counted with their latency.
+  std::optional<RequestModel> requests;
 };
 
 // Cumulative, monotonic; what the exporters turn into *_total counters.
@@ -76,6 +82,10 @@ struct WorkloadCounters {
   double probeAluOps = 0, probeAluSeconds = 0, probeMemoryOps = 0, probeMemorySeconds = 0;
   double diskReadBytes = 0, diskWriteBytes = 0, diskReads = 0, diskWrites = 0;
   double diskReadSeconds = 0, diskWriteSeconds = 0;
+  // A serving workload's requests: completed, their summed latency (seconds), and how many took
+  // at most each of LatencyBucketsMs (cumulative, as a Prometheus histogram's buckets).
+  double requests = 0, requestSeconds = 0;
+  std::array<double, LatencyBucketsMs.size()> requestBuckets{};
   double networkRxBytes = 0, networkTxBytes = 0, networkRxPackets = 0, networkTxPackets = 0;
 };
 
@@ -143,6 +153,8 @@ class Simulation {
   // Where the workload's demand comes from, from now on (a mesh starts or stops mirroring
   // requests to it).
   void setSource(const std::string& id, const DemandSource& source);
+  // Whether it serves requests, and how (a mirror's copies cost what the original's do).
+  void setRequests(const std::string& id, const std::optional<RequestModel>& model);
   // A hotplug made effective: what the workload can use changes, its demand does not.
   void resizeWorkload(const std::string& id, double vcpus, double memoryBytes);
 
@@ -170,6 +182,8 @@ class Simulation {
 
  private:
   void stepNode(size_t index, double dt);
+  // A serving workload's requests this step, from its demand and the speed left to its vCPUs.
+  void countRequests(WorkloadState& w, double delay, double interference, double dt);
   Demand background(const NodeSpec& node, double t) const;
   double noise(uint64_t key, double t) const;
   // Measurement error of one counter's increase: a factor around 1 per (key, signal, 15 s slot).

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <vector>
 
 namespace umbra::simulator {
 namespace {
@@ -50,6 +51,24 @@ class Writer {
       out_ += "} ";
       out_ += number(value);
       out_ += '\n';
+    });
+  }
+  // A histogram family: for each label set `each` produces, its buckets (cumulative counts at
+  // each bound, then +Inf), sum and count.
+  using Histogram = std::function<void(const std::string& labels, const std::vector<double>& bounds,
+                                       const std::vector<double>& counts, double sum)>;
+  void histogram(const char* name, const char* help,
+                 const std::function<void(const Histogram&)>& each) {
+    out_ += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " histogram\n";
+    each([&](const std::string& labels, const std::vector<double>& bounds,
+             const std::vector<double>& counts, double sum) {
+      const double total = counts.empty() ? 0 : counts.back();
+      for (size_t i = 0; i < bounds.size(); ++i)
+        out_ += std::string(name) + "_bucket{" + labels + ",le=\"" + number(bounds[i]) + "\"} " +
+                number(counts[i]) + "\n";
+      out_ += std::string(name) + "_bucket{" + labels + ",le=\"+Inf\"} " + number(total) + "\n";
+      out_ += std::string(name) + "_sum{" + labels + "} " + number(sum) + "\n";
+      out_ += std::string(name) + "_count{" + labels + "} " + number(total) + "\n";
     });
   }
   std::string take() { return std::move(out_); }
@@ -189,6 +208,35 @@ std::string renderMetrics(const sim::Simulation& sim, const std::map<std::string
   w.family("kubevirt_vmi_network_transmit_packets_total", "counter",
            "Total network traffic transmitted packets.",
            perVmi([](const WS& s) { return s.counters.networkTxPackets; }, iface));
+
+  // Istio's standard metrics, as each serving VMI's sidecar reports them (reporter destination;
+  // the workload is the VMI, the virt-launcher pod's controller): requests and their duration.
+  const auto istioLabels = [&](const VmiInfo& info) {
+    return "reporter=\"destination\",destination_workload=\"" + escape(info.name) +
+           "\",destination_workload_namespace=\"" + escape(info.ns) +
+           "\",request_protocol=\"http\",response_code=\"200\"";
+  };
+  w.family("istio_requests_total", "counter",
+           "Counter incremented for every request handled by an Istio proxy.",
+           [&](const Emit& emit) {
+             for (const auto& [id, info] : vmis)
+               if (const auto* s = sim.workload(id); s && s->spec.requests)
+                 emit(istioLabels(info), std::floor(s->counters.requests));
+           });
+  w.histogram("istio_request_duration_milliseconds", "Duration of requests, in milliseconds.",
+              [&](const Writer::Histogram& emit) {
+                const std::vector<double> bounds(sim::LatencyBucketsMs.begin(),
+                                                 sim::LatencyBucketsMs.end());
+                for (const auto& [id, info] : vmis) {
+                  const auto* s = sim.workload(id);
+                  if (!s || !s->spec.requests)
+                    continue;
+                  const auto& c = s->counters;
+                  std::vector<double> counts(c.requestBuckets.begin(), c.requestBuckets.end());
+                  counts.push_back(c.requests);
+                  emit(istioLabels(info), bounds, counts, c.requestSeconds * 1000);
+                }
+              });
 
   // node-exporter, one label set per node.
   using NS = sim::NodeState;

@@ -30,6 +30,10 @@ void KubeVirtSimulator::applyMesh() {
     source.kind = sim::SourceKind::Mirror;
     source.mirrors = inputs;
     sim_.setSource(key, source);
+    // The copies are the original's requests: the same CPU time each, if the VMI has a sidecar.
+    if (const sim::WorkloadState* original = sim_.workload(inputs.front().of);
+        original && original->spec.requests && w->spec.requests)
+      sim_.setRequests(key, original->spec.requests);
     meshMirrored_.insert(key);
     log::info("the mesh mirrors requests to VMI",
               {{"vmi", key}, {"sources", std::to_string(inputs.size())}});
@@ -42,8 +46,10 @@ void KubeVirtSimulator::applyMesh() {
     // No mirror reaches it any more: its own demand again (as its annotations say).
     if (const kube::ObjectPtr vmi = vmis_->store().get(*it); vmi && sim_.workload(*it)) {
       std::string ignored;
-      sim_.setSource(
-          *it, workloadOf(*vmi, sim_.cluster().physics, traces_, options_.seed, ignored).source);
+      const sim::WorkloadSpec own =
+          workloadOf(*vmi, sim_.cluster().physics, traces_, options_.seed, ignored);
+      sim_.setSource(*it, own.source);
+      sim_.setRequests(*it, own.requests);
       log::info("the mesh no longer mirrors requests to VMI", {{"vmi", *it}});
     }
     it = meshMirrored_.erase(it);

@@ -92,6 +92,22 @@ sim::WorkloadSpec workloadOf(const json& vmi, const sim::Physics& physics,
       warning = std::string(DirtyRateAnnotation) + ": \"" + d +
                 "\" is not a quantity of bytes per second";
   }
+  // Istio's sidecar: the proxy that reports its requests (istio_requests_total, ...).
+  if (annotations.value(SidecarAnnotation, "") == "true") {
+    w.requests = sim::RequestModel{};
+    const std::string r = annotations.value(RequestsAnnotation, "");
+    static const std::regex requestsRe("([0-9.]+(ms|s))(,cv2=([0-9.]+))?");
+    std::smatch rm;
+    if (!r.empty() && std::regex_match(r, rm, requestsRe) && kube::parseDuration(rm[1].str()) &&
+        kube::parseDuration(rm[1].str())->count() > 0) {
+      w.requests->cpuSecondsPerRequest = kube::parseDuration(rm[1].str())->count() / 1000.0;
+      if (rm[4].matched)
+        w.requests->serviceCv2 = std::clamp(std::atof(rm[4].str().c_str()), 0.01, 100.0);
+    } else if (!r.empty()) {
+      warning = std::string(RequestsAnnotation) + ": \"" + r +
+                "\" is not <CPU time per request>[,cv2=<x>], e.g. 20ms,cv2=1.5";
+    }
+  }
   const std::string klass = annotations.value(ClassAnnotation, "");
   if (!klass.empty()) {
     if (physics.classes.count(klass))

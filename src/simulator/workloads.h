@@ -20,6 +20,9 @@ namespace umbra::simulator {
 //   umbra.io/mirror-of, umbra.io/mirror-percentage: a Mirror shadow's target VMI and share
 //   umbra.io/sim-dirty-rate    bytes per second the guest dirties (a quantity, e.g. 2Gi), for
 //                              its live migrations; default: per busy core (physics)
+//   sidecar.istio.io/inject: "true"  a serving workload behind Istio's proxy: its demand is
+//                              requests (sim/requests.h), reported as Istio's metrics
+//   umbra.io/sim-requests      <CPU time per request>[,cv2=<x>] (default 20ms, cv2=1)
 inline constexpr const char* WorkloadAnnotation = "umbra.io/sim-workload";
 inline constexpr const char* ClassAnnotation = "umbra.io/sim-class";
 inline constexpr const char* MirrorOfAnnotation = "umbra.io/mirror-of";
@@ -29,6 +32,8 @@ inline constexpr const char* DemandVcpusAnnotation = "umbra.io/sim-demand-vcpus"
 inline constexpr const char* PoolAnnotation = "umbra.io/sim-pool";
 inline constexpr const char* MirrorPercentageAnnotation = "umbra.io/mirror-percentage";
 inline constexpr const char* DirtyRateAnnotation = "umbra.io/sim-dirty-rate";
+inline constexpr const char* SidecarAnnotation = "sidecar.istio.io/inject";
+inline constexpr const char* RequestsAnnotation = "umbra.io/sim-requests";
 
 // The simulated workload of a VMI: its size from spec.domain (vCPUs = sockets x cores x
 // threads, guest memory, CPU limit) and its demand from the annotations above; without them a

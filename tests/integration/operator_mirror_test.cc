@@ -33,8 +33,11 @@ class MirrorTest : public OperatorBinaryTest {
     vm["spec"]["runStrategy"] = "Always";
     vm["spec"]["template"]["spec"]["domain"]["cpu"]["cores"] = 4;
     vm["spec"]["template"]["spec"]["domain"]["resources"]["requests"]["cpu"] = "4";
+    // Behind Istio's sidecar: its demand is requests of 10 ms of CPU each (200 a second).
     vm["spec"]["template"]["metadata"]["annotations"] = {
-        {"umbra.io/sim-workload", "profile:steady:0.5"}};
+        {"umbra.io/sim-workload", "profile:steady:0.5"},
+        {"sidecar.istio.io/inject", "true"},
+        {"umbra.io/sim-requests", "10ms"}};
     ASSERT_TRUE(admin_->create(api::virtualMachines(), ns_.name(), vm).ok());
     const Json service = {
         {"apiVersion", "v1"},
@@ -150,6 +153,27 @@ TEST_F(MirrorTest, ShadowsRunTheMirroredShareAndTheMeshObjectsGoWithThem) {
       40s))
       << "shadow " << mirrored << " cores, web " << web << "\n"
       << simLog();
+  // What the mesh reports: the shadow's sidecar sees a fifth of web's requests, each as costly
+  // as web's (10 ms), and their latency on its own node and vCPU.
+  const auto requestRate = [&](const std::string& workload) {
+    return promQuery("sum(rate(istio_requests_total{destination_workload=\"" + workload +
+                     "\"}[15s]))");
+  };
+  double shadowRate = 0, webRate = 0;
+  EXPECT_TRUE(eventually(
+      [&] {
+        shadowRate = requestRate(shadow);
+        webRate = requestRate("web");
+        return webRate > 150 && std::abs(shadowRate - 0.2 * webRate) < 0.06 * webRate;
+      },
+      30s))
+      << "shadow " << shadowRate << " requests/s, web " << webRate;
+  const double p95 = promQuery(
+      "histogram_quantile(0.95, sum by (le) (rate(istio_request_duration_milliseconds_bucket{"
+      "destination_workload=\"" +
+      shadow + "\"}[15s])))");
+  EXPECT_GT(p95, 10) << "at least a request's own 10 ms";
+  EXPECT_LT(p95, 1000);
 
   // Decided: the shadows go, and with them (the garbage collector) every mirroring object.
   ASSERT_TRUE(eventually([&] { return phase() == "Recommended" || phase() == "Failed"; }, 120s))

@@ -1,10 +1,12 @@
 // The simulation core: physics, determinism, trace and cluster parsing.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <sstream>
 
 #include "sim/cluster.h"
 #include "sim/files.h"
+#include "sim/requests.h"
 #include "sim/simulation.h"
 #include "sim/trace.h"
 
@@ -42,6 +44,82 @@ WorkloadSpec steady(const std::string& id, double vcpus, double level,
   w.source.profile = "steady";
   w.source.level = level;
   return w;
+}
+
+// The request model's queue: exact where queueing theory is (M/M/1's exponential sojourn time,
+// Erlang C's textbook value), and what serving more with fewer or slower vCPUs must do.
+TEST(RequestsTest, MM1IsExactAndErlangCMatchesTheTextbook) {
+  RequestModel m;
+  m.cpuSecondsPerRequest = 0.1;  // mu = 10 per second
+  m.serviceCv2 = 1;
+  const LatencyDistribution l({6, 1, 10}, m);  // lambda 6: the sojourn time is Exp(4)
+  EXPECT_NEAR(l.meanSeconds(), 0.25, 1e-9);
+  EXPECT_NEAR(l.quantile(0.95), std::log(20.0) / 4, 2e-3);
+  EXPECT_NEAR(l.cdf(0.25), 1 - std::exp(-1.0), 2e-3);
+  EXPECT_NEAR(erlangC(2, 1.0), 1.0 / 3, 1e-12);  // two servers, one Erlang
+  EXPECT_NEAR(erlangC(1, 0.6), 0.6, 1e-12);      // M/M/1: P(wait) = rho
+}
+
+TEST(RequestsTest, LatencyGrowsWithLoadVariabilityAndFewerServersAndSaturates) {
+  RequestModel m;
+  const auto p95 = [&](double lambda, int k, double mu, double cv2 = 1) {
+    m.serviceCv2 = cv2;
+    return LatencyDistribution({lambda, k, mu}, m).quantile(0.95);
+  };
+  EXPECT_LT(p95(50, 4, 50), p95(150, 4, 50));      // more load
+  EXPECT_LT(p95(150, 4, 50), p95(150, 4, 50, 4));  // more variable requests
+  // Allen-Cunneen: the M/M/k mean wait, C / (k mu - lambda), times (1 + cv^2) / 2.
+  m.serviceCv2 = 3;
+  EXPECT_NEAR(LatencyDistribution({150, 4, 50}, m).meanSeconds(),
+              0.02 + erlangC(4, 3.0) / (200 - 150) * 2, 1e-12);
+  EXPECT_LT(p95(150, 8, 50), p95(150, 4, 50));     // more vCPUs
+  EXPECT_LT(p95(150, 4, 50), p95(150, 4, 40));     // slower vCPUs (steal, the quota)
+  const LatencyDistribution over({250, 4, 50}, m);
+  EXPECT_TRUE(over.saturated());
+  EXPECT_DOUBLE_EQ(over.servedRate(), 200) << "what four vCPUs complete";
+  EXPECT_DOUBLE_EQ(over.quantile(0.5), LatencyDistribution::SaturatedSeconds);
+}
+
+TEST(RequestsTest, AServingWorkloadCountsItsRequestsAndTheirLatencyBuckets) {
+  ClusterSpec c;
+  NodeSpec n;
+  n.name = "a";
+  n.cpuCores = 8;
+  c.nodes.push_back(n);
+  c.physics.noise = 0;
+  Simulation s(c, 1);
+  WorkloadSpec w;
+  w.id = "ns/web";
+  w.vcpus = 4;
+  w.source.kind = SourceKind::Profile;
+  w.source.profile = "steady";
+  w.source.level = 0.5;  // 2 busy cores
+  w.requests = RequestModel{0.02, 1};
+  ASSERT_TRUE(s.addWorkload(w, "a").ok());
+  for (int i = 0; i < 10; ++i)
+    s.step(1);
+  const auto& counters = s.workload("ns/web")->counters;
+  EXPECT_NEAR(counters.requests / 10, 2 / 0.02, 10) << "2 busy cores at 20 ms a request";
+  EXPECT_LE(counters.requestBuckets.front(), counters.requestBuckets.back());
+  EXPECT_NEAR(counters.requestBuckets.back(), counters.requests, 1e-6 * counters.requests);
+  const double mean = counters.requestSeconds / counters.requests;
+  EXPECT_GT(mean, 0.02) << "service time plus some queueing";
+  EXPECT_LT(mean, 0.05);
+
+  // The same on a node a neighbour keeps busy: the run queue slows every request.
+  Simulation crowded(c, 1);
+  ASSERT_TRUE(crowded.addWorkload(w, "a").ok());
+  WorkloadSpec neighbour = w;
+  neighbour.id = "ns/batch";
+  neighbour.vcpus = 6;
+  neighbour.requests.reset();
+  neighbour.source.level = 1.0;  // 6 busy cores: 8 of 8 wanted
+  ASSERT_TRUE(crowded.addWorkload(neighbour, "a").ok());
+  for (int i = 0; i < 10; ++i)
+    crowded.step(1);
+  const auto& busy = crowded.workload("ns/web")->counters;
+  EXPECT_GT(busy.requestSeconds / busy.requests, 1.2 * mean)
+      << "slower vCPUs: longer service and more waiting";
 }
 
 TEST(QueueCurveTest, ZeroWhenIdleAndGrowingTowardsSaturation) {

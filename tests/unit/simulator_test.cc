@@ -175,6 +175,25 @@ TEST(ExpositionTest, KubeVirtAndNodeExporterNamesAndLabels) {
                                 "node_pressure_cpu_waiting_seconds_total{node=\"node-a\"} "}) {
     EXPECT_NE(text.find(want), std::string::npos) << want;
   }
+  // A serving VMI (Istio's sidecar): Istio's request count and duration histogram.
+  sim::WorkloadSpec api;
+  api.id = "ns/api";
+  api.requests = sim::RequestModel{};
+  ASSERT_TRUE(s.addWorkload(api, "node-a").ok());
+  s.step(10);
+  const std::string served = renderMetrics(s, {{"ns/api", {"ns", "api", "Running", {}}}});
+  const std::string labels =
+      "reporter=\"destination\",destination_workload=\"api\",destination_workload_namespace="
+      "\"ns\",request_protocol=\"http\",response_code=\"200\"";
+  for (const std::string& want : std::vector<std::string>{
+           "# TYPE istio_requests_total counter\n", "istio_requests_total{" + labels + "} ",
+           "# TYPE istio_request_duration_milliseconds histogram\n",
+           "istio_request_duration_milliseconds_bucket{" + labels + ",le=\"0.5\"} ",
+           "istio_request_duration_milliseconds_bucket{" + labels + ",le=\"3600000\"} ",
+           "istio_request_duration_milliseconds_bucket{" + labels + ",le=\"+Inf\"} ",
+           "istio_request_duration_milliseconds_count{" + labels + "} "})
+    EXPECT_NE(served.find(want), std::string::npos) << want << "\n" << served;
+  EXPECT_EQ(text.find("istio_requests_total{"), std::string::npos) << "web has no sidecar";
   EXPECT_EQ(vmiLabelName("app.kubernetes.io/name-x"),
             "kubernetes_vmi_label_app_kubernetes_io_name_x");
 }
