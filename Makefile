@@ -108,6 +108,10 @@ bench-pool: build ## Paused shadow pools vs cold starts, a warm pool, a capacity
 bench-rebalance: build ## A loaded cluster's day: Umbra's migrations vs descheduler-style rebalancers; oracle (TRACES=dir)
 	@scripts/bench-rebalance.sh $(BUILD_DIR)/src/cli/umbra $(call traces)
 
+.PHONY: bench-instancetypes
+bench-instancetypes: build ## KubeVirt instancetypes: Umbra's trial on mirrored requests vs the requested size, VPA-style rightsizers; oracle (TRACES=dir)
+	@scripts/bench-instancetypes.sh $(BUILD_DIR)/src/cli/umbra $(call traces)
+
 .PHONY: bench-sim
 bench-sim: build ## One simulated day: 50 nodes, 500 trace-driven VMs, 15 s steps (offline)
 	@$(BUILD_DIR)/bench/bench_sim_day --traces $(call traces)

@@ -82,6 +82,13 @@ struct BenchRebalanceFlags {
 };
 int benchRebalance(const BenchRebalanceFlags& f);
 
+struct BenchInstancetypesFlags {
+  std::string traces, json, traceHalf = "all";
+  std::vector<int> seeds = {1, 2, 3};
+  double dedicatedPremium = 0.15;
+};
+int benchInstancetypes(const BenchInstancetypesFlags& f);
+
 // "umbra: <message>" on stderr; exit code 1.
 int fail(const std::string& message);
 

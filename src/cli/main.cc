@@ -6,6 +6,7 @@
 //   umbra bench scaling --traces DIR [--json out.json] [--networks DIR] ...
 //   umbra bench pool --traces DIR [--json out.json] [--seed N] [--announced SHARE]
 //   umbra bench rebalance --traces DIR [--cluster FILE] [--seeds 1,2,3] [--json out.json]
+//   umbra bench instancetypes --traces DIR [--seeds 1,2,3] [--json out.json]
 #include "cli/commands.h"
 #include "cli_flags/cli_flags.h"
 #include "model/contention_map.h"
@@ -69,7 +70,8 @@ void addTrainContention(CLI::App& app, cli::TrainContentionFlags& f) {
 }
 
 void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFlags& bp,
-              cli::BenchScalingFlags& bs, cli::BenchPoolFlags& bpl, cli::BenchRebalanceFlags& br) {
+              cli::BenchScalingFlags& bs, cli::BenchPoolFlags& bpl, cli::BenchRebalanceFlags& br,
+              cli::BenchInstancetypesFlags& bi) {
   auto* bench = app.add_subcommand("bench", "Benchmarks")->require_subcommand(1);
   auto* f = bench->add_subcommand("forecast", "The LSTM against the baselines on the traces");
   f->add_option("--traces", bf.traces, "a folder of traces")->required();
@@ -168,6 +170,23 @@ void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFla
   r->add_option("--trace-half", br.traceHalf, "VM traces: all, or half a or b of a fixed split")
       ->check(CLI::IsMember({"all", "a", "b"}))
       ->capture_default_str();
+  auto* it = bench->add_subcommand(
+      "instancetypes",
+      "KubeVirt instancetypes for trace workloads serving requests: the requested type, a "
+      "VPA-style rightsizer, Umbra's trial on mirrored requests, an oracle");
+  it->add_option("--traces", bi.traces, "a folder of traces")->required();
+  it->add_option("--json", bi.json, "write every figure here");
+  it->add_option("--seeds,--seed", bi.seeds, "one run per seed (hidden request costs, hosts)")
+      ->delimiter(',')
+      ->check(CLI::Range(0, 1 << 30))
+      ->capture_default_str();
+  it->add_option("--trace-half", bi.traceHalf, "VM traces: all, or half a or b of a fixed split")
+      ->check(CLI::IsMember({"all", "a", "b"}))
+      ->capture_default_str();
+  it->add_option("--dedicated-premium", bi.dedicatedPremium,
+                 "price premium of a dedicated vCPU (cx1) over a shared one")
+      ->check(CLI::Range(0.0, 2.0))
+      ->capture_default_str();
   cli_flags::helpOfSubcommands(*bench);
 }
 
@@ -184,9 +203,10 @@ int main(int argc, char** argv) {
   cli::BenchScalingFlags scaling;
   cli::BenchPoolFlags pool;
   cli::BenchRebalanceFlags rebalance;
+  cli::BenchInstancetypesFlags instancetypes;
   addTrain(app, train);
   addTrainContention(app, contention);
-  addBench(app, forecast, placement, scaling, pool, rebalance);
+  addBench(app, forecast, placement, scaling, pool, rebalance, instancetypes);
   cli_flags::helpOfSubcommands(app);
   if (const int code = cli_flags::parse(app, argc, argv); code >= 0)
     return code;
@@ -202,5 +222,7 @@ int main(int argc, char** argv) {
     return cli::benchPool(pool);
   if (app.get_subcommand("bench")->got_subcommand("rebalance"))
     return cli::benchRebalance(rebalance);
+  if (app.get_subcommand("bench")->got_subcommand("instancetypes"))
+    return cli::benchInstancetypes(instancetypes);
   return cli::benchPlacement(placement);
 }
