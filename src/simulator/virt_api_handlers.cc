@@ -99,7 +99,8 @@ Status requestStateChange(kube::KubeClient& client, const Json& vm, const Json& 
   return r.ok() ? Status() : Status(r.error());
 }
 
-Reply start(kube::KubeClient& client, const SubresourceCall& c, const Json& vm, const Json& body) {
+Reply start(kube::KubeClient& client, const SubresourceCall& c, const Json& vm, const Json& body,
+            bool& stale) {
   auto vmi = client.get(api::virtualMachineInstances(), {c.ns, c.name});
   if (!vmi.ok() && !vmi.error().is(ErrorKind::NotFound))
     return internal(vmi.error());
@@ -138,12 +139,14 @@ Reply start(kube::KubeClient& client, const SubresourceCall& c, const Json& vm, 
   } else {
     return conflict(qualified(c), c.name, strategy + " does not support manual start requests");
   }
+  stale = !done.ok() && done.error().is(ErrorKind::Conflict);  // the VM changed since read
   if (!done.ok())
     return fromError(done.error(), qualified(c), c.name);
   return {202, ""};
 }
 
-Reply stop(kube::KubeClient& client, const SubresourceCall& c, const Json& vm, const Json& body) {
+Reply stop(kube::KubeClient& client, const SubresourceCall& c, const Json& vm, const Json& body,
+           bool& stale) {
   auto vmi = client.get(api::virtualMachineInstances(), {c.ns, c.name});
   if (!vmi.ok() && !vmi.error().is(ErrorKind::NotFound))
     return internal(vmi.error());
@@ -167,13 +170,14 @@ Reply stop(kube::KubeClient& client, const SubresourceCall& c, const Json& vm, c
   } else {  // Always, Once
     done = setRunning(client, vm, false, dryRun);
   }
+  stale = !done.ok() && done.error().is(ErrorKind::Conflict);  // the VM changed since read
   if (!done.ok())
     return fromError(done.error(), qualified(c), c.name);
   return {202, ""};
 }
 
-Reply restart(kube::KubeClient& client, const SubresourceCall& c, const Json& vm,
-              const Json& body) {
+Reply restart(kube::KubeClient& client, const SubresourceCall& c, const Json& vm, const Json& body,
+              bool& stale) {
   const std::string strategy = runStrategy(vm);
   if (strategy == "Halted")
     return conflict(qualified(c), c.name, "Halted does not support manual restart requests");
@@ -185,8 +189,10 @@ Reply restart(kube::KubeClient& client, const SubresourceCall& c, const Json& vm
   }
   const Json requests = Json::array(
       {{{"action", "Stop"}, {"uid", (*vmi)["metadata"].value("uid", "")}}, {{"action", "Start"}}});
-  if (Status done = requestStateChange(client, vm, requests, dryRunAll(body)); !done.ok())
+  if (Status done = requestStateChange(client, vm, requests, dryRunAll(body)); !done.ok()) {
+    stale = done.error().is(ErrorKind::Conflict);  // the VM changed since it was read
     return fromError(done.error(), qualified(c), c.name);
+  }
   return {202, ""};
 }
 
@@ -306,16 +312,25 @@ Reply handleSubresource(kube::KubeClient& client, const SubresourceCall& c,
   }
   if (c.resource == "virtualmachineinstances")
     return pauseOrUnpause(client, c, options);
-  auto vm = client.get(api::virtualMachines(), {c.ns, c.name});
-  if (!vm.ok())
-    return fromError(vm.error(), qualified(c), c.name);
-  if (c.subresource == "migrate")
+  if (c.subresource == "migrate") {
+    if (auto vm = client.get(api::virtualMachines(), {c.ns, c.name}); !vm.ok())
+      return fromError(vm.error(), qualified(c), c.name);
     return migrate(client, c, options);
-  if (c.subresource == "start")
-    return start(client, c, *vm, options);
-  if (c.subresource == "stop")
-    return stop(client, c, *vm, options);
-  return restart(client, c, *vm, options);
+  }
+  // virt-api's patches "test" only the fields they depend on; these carry the resourceVersion
+  // instead, so a write that met another change of the VM (virt-controller's status) is decided
+  // again on the VM as it is now, where virt-api's would have succeeded or failed on it.
+  for (int attempt = 0;; ++attempt) {
+    auto vm = client.get(api::virtualMachines(), {c.ns, c.name});
+    if (!vm.ok())
+      return fromError(vm.error(), qualified(c), c.name);
+    bool stale = false;
+    Reply reply = c.subresource == "start"  ? start(client, c, *vm, options, stale)
+                  : c.subresource == "stop" ? stop(client, c, *vm, options, stale)
+                                            : restart(client, c, *vm, options, stale);
+    if (!stale || attempt + 1 >= ConflictRetries)
+      return reply;
+  }
 }
 
 }  // namespace umbra::simulator

@@ -4,6 +4,7 @@
 
 #include "api/kubevirt_subresources.h"
 #include "exposition/serving_cert.h"
+#include "fakes/no_server.h"
 #include "simulator/virt_api.h"
 #include "simulator/virt_api_handlers.h"
 
@@ -82,6 +83,38 @@ TEST(ServingCertTest, AFreshCaAndALeafNamedAfterTheService) {
   ASSERT_TRUE(other.ok());
   EXPECT_NE(other->caPem, c->caPem) << "each start has its own CA";
   EXPECT_FALSE(generateServingCert("CA", {}, {}, 1).ok());
+}
+
+// virt-controller writes the VM's status while virt-api's start request is in flight: the
+// resourceVersion-guarded patch meets a Conflict, and the start is decided again on the VM as it
+// is now instead of failing (KubeVirt's own patch tests only the fields it depends on).
+TEST(StartTest, AConflictWithAnUnrelatedWriteIsDecidedAgainOnTheFreshVm) {
+  struct Server : testing::NoServer {
+    int reads = 0, patches = 0;
+    Result<Json> get(const kube::ResourceType& t, const kube::ObjectRef&) override {
+      if (t.resource == "virtualmachineinstances")
+        return Error::make(ErrorKind::NotFound, "no VMI");
+      ++reads;
+      return Json{
+          {"metadata",
+           {{"name", "standby"}, {"namespace", "ns"}, {"resourceVersion", std::to_string(reads)}}},
+          {"spec", {{"runStrategy", "Halted"}, {"template", {{"spec", Json::object()}}}}}};
+    }
+    Result<Json> patch(const kube::ResourceType&, const kube::ObjectRef&, kube::PatchType,
+                       const Json& body, const kube::WriteOptions&, const std::string&) override {
+      if (++patches == 1)  // the status changed under the first read
+        return Error::make(ErrorKind::Conflict, "the object has been modified");
+      EXPECT_EQ(body["metadata"]["resourceVersion"], "2") << "the fresh read's";
+      return Json::object();
+    }
+  } server;
+  const auto reply =
+      handleSubresource(server,
+                        *parseSubresourcePath("/apis/subresources.kubevirt.io/v1/namespaces/ns/"
+                                              "virtualmachines/standby/start"),
+                        R"({"paused": true})");
+  EXPECT_EQ(reply.code, 202) << reply.body;
+  EXPECT_EQ(server.patches, 2);
 }
 
 TEST(StatusReplyTest, IsAKubernetesStatus) {
