@@ -154,7 +154,7 @@ TEST_F(OperatorBinaryTest, ScalersScaleAVmAndAPoolAheadOfARampAndSurviveSigkill)
       },
       60s))
       << "KubeVirt (the simulator) made it effective";
-  // Each socket step: one ScaledUp Event and one hotplug migration.
+  // Each socket step: one hotplug migration and (but for a lost one) one ScaledUp Event.
   const auto events =
       runCommand(kubectl +
                  " get events.events.k8s.io --field-selector reason=ScaledUp,"
@@ -173,8 +173,12 @@ TEST_F(OperatorBinaryTest, ScalersScaleAVmAndAPoolAheadOfARampAndSurviveSigkill)
   size_t hotplugs = 0;
   for (const auto& m : (*migrations)["items"])
     hotplugs += m["spec"].value("vmiName", "") == "ramp" ? 1 : 0;
-  EXPECT_EQ(hotplugs, steps.size()) << events.output;
-  EXPECT_GE(steps.size(), 1u);
+  // One hotplug migration per socket added (1 -> 4), none twice. An Event is posted after its
+  // step, asynchronously: the one of the step the SIGKILL followed may be lost with the process
+  // (Events are best effort, as client-go's broadcaster's), so the Events may be one short.
+  EXPECT_EQ(hotplugs, 3u) << events.output;
+  EXPECT_LE(steps.size(), hotplugs) << events.output;
+  EXPECT_GE(steps.size() + 1, hotplugs) << events.output;
   // The pool grew with its share of the ramp.
   EXPECT_TRUE(eventually(
       [&] {
