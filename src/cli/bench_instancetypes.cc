@@ -10,7 +10,6 @@
 
 #include "cli/commands.h"
 #include "cli/inputs.h"
-#include "common/atomic_file.h"
 #include "model/series_forecast.h"
 #include "offline/instancetype_bench.h"
 #include "sim/files.h"
@@ -128,12 +127,7 @@ int benchInstancetypes(const BenchInstancetypesFlags& f) {
     out["runs"].push_back(run);
     std::fflush(stdout);
   }
-  if (!f.json.empty()) {
-    if (Status written = writeFileAtomically(f.json, out.dump(1) + "\n", "the report");
-        !written.ok())
-      return fail(written.error().message);
-  }
-  return 0;
+  return finishReport(f.json, out);
 }
 
 }  // namespace umbra::cli

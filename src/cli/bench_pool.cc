@@ -12,7 +12,6 @@
 #include "cli/bench_scaling.h"
 #include "cli/commands.h"
 #include "cli/inputs.h"
-#include "common/atomic_file.h"
 #include "model/guarded_ensemble.h"
 #include "model/series_forecast.h"
 #include "offline/pool_bench.h"
@@ -238,12 +237,7 @@ int benchPool(const BenchPoolFlags& f) {
       targets["heldAtMostHalfOfStaticAtEqualOrBetterShare"]["met"].get<bool>() ? "met" : "MISSED",
       u["announcedServedPercent"].get<double>(),
       targets["announcedAtLeast99"]["met"].get<bool>() ? "met" : "MISSED");
-  if (!f.json.empty()) {
-    if (auto st = writeFileAtomically(f.json, out.dump(1) + "\n", "--json"); !st.ok())
-      return fail(st.error().message);
-    std::fprintf(stderr, "[bench] wrote %s\n", f.json.c_str());
-  }
-  return 0;
+  return finishReport(f.json, out);
 }
 
 }  // namespace umbra::cli

@@ -9,7 +9,6 @@
 
 #include "cli/commands.h"
 #include "cli/inputs.h"
-#include "common/atomic_file.h"
 #include "offline/rebalance_bench.h"
 
 namespace umbra::cli {
@@ -115,12 +114,7 @@ int benchRebalance(const BenchRebalanceFlags& f) {
     std::printf(" %.2f", r);
   std::printf(" (target <= 0.6); migrations %.0f vs %.0f (target: no more)\n", umbraMig, bestMig);
   out["umbraOverBestPeer"] = {{"pooled", pooled}, {"perSeed", ratios}};
-  if (!f.json.empty()) {
-    if (Status written = writeFileAtomically(f.json, out.dump(1) + "\n", "the report");
-        !written.ok())
-      return fail(written.error().message);
-  }
-  return 0;
+  return finishReport(f.json, out);
 }
 
 }  // namespace umbra::cli

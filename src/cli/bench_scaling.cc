@@ -14,7 +14,6 @@
 #include "cli/bench_scaling.h"
 #include "cli/commands.h"
 #include "cli/inputs.h"
-#include "common/atomic_file.h"
 #include "model/guarded_ensemble.h"
 #include "model/lstm_net.h"
 #include "model/model_forecaster.h"
@@ -319,12 +318,7 @@ int benchScaling(const BenchScalingFlags& f) {
       patterns["cpu"]["daily"].get<int>(), series["cpu"].size(),
       patterns["cpu"]["weekly"].get<int>(), patterns["memory"]["daily"].get<int>(),
       series["memory"].size(), patterns["memory"]["weekly"].get<int>());
-  if (!f.json.empty()) {
-    if (auto st = writeFileAtomically(f.json, out.dump(1) + "\n", "--json"); !st.ok())
-      return fail(st.error().message);
-    std::fprintf(stderr, "[bench] wrote %s\n", f.json.c_str());
-  }
-  return 0;
+  return finishReport(f.json, out);
 }
 
 }  // namespace umbra::cli

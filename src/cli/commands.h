@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "training/lstm.h"
 
 namespace umbra::cli {
@@ -91,5 +93,7 @@ int benchInstancetypes(const BenchInstancetypesFlags& f);
 
 // "umbra: <message>" on stderr; exit code 1.
 int fail(const std::string& message);
+// A benchmark's end: its report written (atomically) to `path` if one was given; 0, or fail().
+int finishReport(const std::string& path, const nlohmann::json& report);
 
 }  // namespace umbra::cli

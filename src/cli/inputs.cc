@@ -4,6 +4,10 @@
 #include <cstdio>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "common/atomic_file.h"
 #include "sim/files.h"
 
 namespace umbra::cli {
@@ -50,8 +54,7 @@ std::vector<model::EvalSeries> seriesOf(const sim::TraceSet& set, const std::str
   return out;
 }
 
-void keepHalf(sim::TraceSet& traces, const std::string& half,
-              const std::set<std::string>& always) {
+void keepHalf(sim::TraceSet& traces, const std::string& half, const std::set<std::string>& always) {
   for (auto it = traces.series.begin(); it != traces.series.end();) {
     uint64_t h = 1469598103934665603ULL;  // FNV-1a of the id
     for (const unsigned char c : it->first)
@@ -88,6 +91,15 @@ void printEpoch(const model::EpochReport& e) {
 int fail(const std::string& message) {
   std::fprintf(stderr, "umbra: %s\n", message.c_str());
   return 1;
+}
+
+int finishReport(const std::string& path, const nlohmann::json& report) {
+  if (path.empty())
+    return 0;
+  if (Status written = writeFileAtomically(path, report.dump(1) + "\n", "--json"); !written.ok())
+    return fail(written.error().message);
+  std::fprintf(stderr, "[bench] wrote %s\n", path.c_str());
+  return 0;
 }
 
 }  // namespace umbra::cli
