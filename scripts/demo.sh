@@ -146,6 +146,23 @@ echo "[demo] kubectl apply -f examples/"
 "${kubectl[@]}" apply -f "$here/examples/"
 sp=$("${kubectl[@]}" get -f "$here/examples/02-shadowplacement.yaml" -o jsonpath='{.metadata.name}')
 echo "[demo] following ShadowPlacement $sp (observation as in examples/02-shadowplacement.yaml)"
+# What the mesh reports for the storefront and its Mirror shadows (umbra-sim's Istio metrics, via
+# Prometheus): requests a second and the p95 latency, each shadow's share of the storefront's.
+mesh_report() {
+  local q="http://127.0.0.1:$prom_port/api/v1/query"
+  local rate p95
+  rate=$(curl -fsS "$q" --data-urlencode 'query=sum by (destination_workload) (rate(istio_requests_total{destination_workload=~"storefront.*"}[1m]))' 2>/dev/null) || return 0
+  p95=$(curl -fsS "$q" --data-urlencode 'query=histogram_quantile(0.95, sum by (destination_workload, le) (rate(istio_request_duration_milliseconds_bucket{destination_workload=~"storefront.*"}[1m])))' 2>/dev/null) || return 0
+  python3 -c '
+import json, sys
+rows = {}
+for key, doc in (("rate", sys.argv[1]), ("p95", sys.argv[2])):
+    for r in json.loads(doc)["data"]["result"]:
+        rows.setdefault(r["metric"]["destination_workload"], {})[key] = float(r["value"][1])
+for w, v in sorted(rows.items()):
+    print("[demo]     %-40s %8.1f requests/s   p95 %7.1f ms" % (w, v.get("rate", 0), v.get("p95", float("nan"))))
+' "$rate" "$p95" || true
+}
 last=""
 since=$SECONDS
 for _ in $(seq 1 600); do
@@ -162,6 +179,10 @@ for _ in $(seq 1 600); do
     since=$SECONDS
   elif ((SECONDS - since >= 30)); then
     echo "[demo] $(date +%T) still $phase ($("${kubectl[@]}" get sp "$sp" -o jsonpath='{.status.message}'))"
+    if [[ $("${kubectl[@]}" get sp storefront -o jsonpath='{.status.phase}' 2>/dev/null) == Observing ]]; then
+      echo "[demo]   the storefront (examples/08) and its Mirror shadows, as the mesh reports them (10 % each):"
+      mesh_report
+    fi
     since=$SECONDS
   fi
   case $phase in Placed | Recommended | Failed) break ;; esac
