@@ -207,8 +207,6 @@ echo "[demo] events:"
 # by the mesh through the VirtualService, Services and egress fence the operator applied.
 echo "[demo] ShadowPlacement storefront (examples/08): fidelity Mirror, the mesh copies 10 % of its requests to each shadow"
 "${kubectl[@]}" get sp storefront -o jsonpath='{range .status.conditions[?(@.type=="Mirroring")]}[demo]   Mirroring={.status} {.reason}: {.message}{"\n"}{end}'
-"${kubectl[@]}" get vmi -l umbra.io/placement=storefront \
-  -o custom-columns='  SHADOW:.metadata.name,NODE:.status.nodeName,FIDELITY:.metadata.labels.umbra\.io/fidelity,CPU-LIMIT:.spec.domain.resources.limits.cpu' 2>/dev/null || true
 echo "[demo]   (its VirtualService, Services and NetworkPolicy went with the shadows: the garbage collector)"
 "${kubectl[@]}" get virtualservices,services,networkpolicies -l umbra.io/role=mirror 2>/dev/null || true
 # The PredictiveScalers of examples/03 (a VM, Apply) and 04 (a pool, Recommend): a pass every 15 s;
