@@ -197,29 +197,56 @@ InstancetypeBenchReport runInstancetypeBench(const sim::TraceSet& vms,
     // service time's); the shared pool's steal comes from the cluster's node metrics (steal on
     // eight of the pool's nodes over the training part, their p99), not from the VM's own host.
     const size_t trialFrom = split - static_cast<size_t>(o.trialSteps);
+    std::vector<double> pool;
+    std::vector<double> shadowHost;  // the steal where the trial's shadow runs: one pool node
+    for (int h = 0; h < 8; ++h) {
+      const sim::Trace& other = *hosts[rng() % hosts.size()];
+      const auto s = hostSteal(other, 1.0 + 0.8 * unit(rng), rng() % other.slots());
+      pool.insert(pool.end(), s.begin(), s.begin() + static_cast<std::ptrdiff_t>(split));
+      if (h == 0)
+        shadowHost = s;
+    }
+    // What the shadow reports, and nothing else: its CPU seconds over its requests (the cost per
+    // request, from the requests it served: a sample of them) and its requests' mean latency per
+    // step (the mesh histogram's _sum over _count), on its own queue — one vCPU at the quota the
+    // operator gives a Mirror shadow (the share of the VM's vCPUs, at least 10m) on its node.
+    // The variability follows from the mean by Pollaczek-Khinchine (M/G/1): mean - s =
+    // rho s (1 + cv^2) / (2 (1 - rho)); too little queueing to read it: cv^2 taken as 1.
     double requests = 0;
     for (size_t t = trialFrom; t < split; ++t)
       requests += o.mirrorShare * busy[t] / model.cpuSecondsPerRequest * StepMinutes * 60;
     const int samples = static_cast<int>(std::clamp(requests, 2.0, 20000.0));
     std::gamma_distribution<double> service(1 / model.serviceCv2,
                                             model.cpuSecondsPerRequest * model.serviceCv2);
-    double sum = 0, sum2 = 0;
-    for (int i = 0; i < samples; ++i) {
-      const double x = service(rng);
-      sum += x;
-      sum2 += x * x;
-    }
+    double sum = 0;
+    for (int i = 0; i < samples; ++i)
+      sum += service(rng);
     sim::RequestModel measured;
     measured.cpuSecondsPerRequest = sum / samples;
-    measured.serviceCv2 = std::max(
-        0.05,
-        (sum2 / samples) / (measured.cpuSecondsPerRequest * measured.cpuSecondsPerRequest) - 1);
-    std::vector<double> pool;
-    for (int h = 0; h < 8; ++h) {
-      const sim::Trace& other = *hosts[rng() % hosts.size()];
-      const auto s = hostSteal(other, 1.0 + 0.8 * unit(rng), rng() % other.slots());
-      pool.insert(pool.end(), s.begin(), s.begin() + static_cast<std::ptrdiff_t>(split));
+    const double quota = std::max(0.01, o.mirrorShare * requested->vcpus);
+    double excess = 0, queueing = 0, serviceTime = 0;
+    for (size_t t = trialFrom; t < split; ++t) {
+      const double speed = quota * (1 - shadowHost[t]);
+      const double lambda = o.mirrorShare * busy[t] / model.cpuSecondsPerRequest;
+      const double served = lambda * StepMinutes * 60;
+      const sim::LatencyDistribution truth({lambda, 1, speed / model.cpuSecondsPerRequest}, model);
+      if (served < 1 || truth.saturated())
+        continue;
+      // The step's mean over its requests: the true mean and the error of a mean of `served`.
+      const double mean =
+          truth.meanSeconds() * (1 + std::normal_distribution<>()(rng) *
+                                         std::sqrt(std::max(1.0, model.serviceCv2) / served));
+      const double s = measured.cpuSecondsPerRequest / speed;
+      const double rho = lambda * s;
+      if (rho >= 0.95)
+        continue;
+      excess += served * (mean - s);
+      queueing += served * rho * s / (2 * (1 - rho));
+      serviceTime += served * s;
     }
+    // Readable when the queueing term is at least a twentieth of the service time.
+    measured.serviceCv2 =
+        queueing > 0.05 * serviceTime ? std::clamp(excess / queueing - 1, 0.05, 20.0) : 1.0;
     const double sharedSteal = model::quantileOf(pool, 0.99);
     // The forecast peak of the work (the mesh counts the VM's requests) and of memory.
     const double peak = model::quantileOf(train(busy), o.peakQuantile) * (1 + o.peakMargin);
