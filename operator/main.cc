@@ -11,6 +11,7 @@
 #include "controller/rebalance_reconciler.h"
 #include "controller/scaler_reconciler.h"
 #include "controller/shadow_placement_reconciler.h"
+#include "controller/trial_reconciler.h"
 #include "exposition/health_server.h"
 #include "exposition/secure_metrics.h"
 #include "flags.h"
@@ -260,6 +261,50 @@ int run(const op::Flags& flags) {
         "the RebalancePolicy CRD is not installed: the rebalancing controller is off "
         "(kubectl apply --server-side -f crds/rebalancepolicies.umbra.io.yaml)");
   }
+  // InstancetypeTrials, when their CRD is installed.
+  std::unique_ptr<runtime::ManagedController> trials;
+  std::unique_ptr<controller::InstancetypeTrialReconciler> trialReconciler;
+  if (served(api::instancetypeTrials())) {
+    trials = runtime::ControllerBuilder("instancetypetrial", client)
+                 .forResource({api::instancetypeTrials(), flags.ns})
+                 .owns({api::virtualMachineInstances(), flags.ns})  // the shadows
+                 .watches({api::virtualMachines(), flags.ns}, controller::trialsOfObject)
+                 .watches({api::virtualMachineInstances(), flags.ns}, controller::trialsOfObject)
+                 .watches({api::clusterInstancetypes(), ""}, controller::trialsOfObject)
+                 .watches({api::instancetypes(), flags.ns}, controller::trialsOfObject)
+                 .workers(2)
+                 .metrics(metrics.get(), nullptr)
+                 .build(loop);
+    const auto& t = *trials;
+    telemetry::PrometheusSource& source = **prometheus;
+    controller::TrialSettings trialSettings;
+    trialSettings.defaults = cfg->placement;
+    trialReconciler =
+        std::make_unique<controller::InstancetypeTrialReconciler>(controller::TrialDeps{
+            client,
+            {t.store(api::instancetypeTrials()), t.store(api::virtualMachines()),
+             t.store(api::virtualMachineInstances()), t.store(api::clusterInstancetypes()),
+             t.store(api::instancetypes())},
+            [&source](const std::string& promql) -> Result<double> {
+              UMBRA_TRY(const auto r, source.client().query(promql));
+              if (r.resultType == "scalar")
+                return r.scalar;
+              if (r.series.empty())
+                return Error::make(ErrorKind::Unavailable, "no series for " + promql);
+              double sum = 0;
+              for (const auto& series : r.series)
+                sum += series.points.empty() ? 0 : series.points.back().second;
+              return sum;
+            },
+            cfg->placement.instancetypePrices,
+            trialSettings,
+            events,
+            RealClock::instance()});
+  } else {
+    log::warn(
+        "the InstancetypeTrial CRD is not installed: the instancetype trial controller is off "
+        "(kubectl apply --server-side -f crds/instancetypetrials.umbra.io.yaml)");
+  }
   // The optional controllers, each with its reconciler.
   std::vector<std::pair<runtime::ManagedController*, runtime::ReconcileFn>> optional;
   if (scalers)
@@ -272,6 +317,9 @@ int run(const op::Flags& flags) {
     optional.push_back({rebalancing.get(), [&](const std::string& key) {
                           return rebalanceReconciler->reconcile(key);
                         }});
+  if (trials)
+    optional.push_back(
+        {trials.get(), [&](const std::string& key) { return trialReconciler->reconcile(key); }});
   // The work starts on the leader elector's thread and stops on this one: both under one mutex,
   // so that a shutdown never races a start (stop() sees every thread start() made, and nothing
   // starts after shutdown began). Found by the TSan run.

@@ -4,6 +4,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -76,6 +78,19 @@ struct NodePrices {
   std::string label = "node.kubernetes.io/instance-type";
   std::map<std::string, double> perHour;
 };
+
+// What an instancetype costs per hour (the operator configuration's `instancetypePrices`), for
+// InstancetypeTrials: its row in `perHour`, else its vCPUs and guest memory at these rates (a
+// dedicated vCPU dearer by `dedicatedPremium`). Currency-neutral; the defaults are assumptions
+// (docs/instancetype-trials.md), not a cloud's price list.
+struct InstancetypePrices {
+  double perVcpuHour = 0.03;
+  double perGiBHour = 0.004;
+  double dedicatedPremium = 0.15;
+  // By instancetype name (a vector: GCC 12 warns of a second map in PlacementDefaults'
+  // temporaries, -Wmaybe-uninitialized, a false positive).
+  std::vector<std::pair<std::string, double>> perHour;
+};
 inline constexpr const char* PriceAnnotation = "umbra.io/price-per-hour";
 
 // What the operator uses where a ShadowPlacement leaves a field unset (the --config file).
@@ -94,6 +109,7 @@ struct PlacementDefaults {
   // istiod (xDS and certificates on 15012) there, and DNS; nothing else.
   std::string meshNamespace = "istio-system";
   NodePrices nodePrices;
+  InstancetypePrices instancetypePrices;
   std::string probeImage = "quay.io/kubevirt/cirros-container-disk-demo:v1.6.0";
   milliseconds shadowStartTimeout{std::chrono::minutes(3)};
   // How long a placement waits for its target to appear (kubectl apply -f dir/ creates files in

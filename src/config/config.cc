@@ -241,10 +241,10 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
   if (!root || root.IsNull()) {
     return c;  // an empty file means all defaults
   }
-  UMBRA_CHECK(r.onlyKeys(
-      root, "",
-      {"shadows", "mirroringPercentage", "mesh", "nodePrices", "observation", "scoring",
-       "retrainingInterval", "maxConcurrentPlacements", "limits", "prometheus", "model"}));
+  UMBRA_CHECK(r.onlyKeys(root, "",
+                         {"shadows", "mirroringPercentage", "mesh", "nodePrices",
+                          "instancetypePrices", "observation", "scoring", "retrainingInterval",
+                          "maxConcurrentPlacements", "limits", "prometheus", "model"}));
   api::PlacementDefaults& p = c.placement;
   const YAML::Node shadows = root["shadows"];
   UMBRA_CHECK(r.onlyKeys(shadows, "shadows",
@@ -296,6 +296,30 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
         const std::string key = kv.first.as<std::string>();
         UMBRA_CHECK(
             r.number(kv.second, "nodePrices.perHour." + key, 0, 1e9, p.nodePrices.perHour[key]));
+      }
+    }
+  }
+  // InstancetypeTrials: what each instancetype costs per hour.
+  const YAML::Node types = root["instancetypePrices"];
+  UMBRA_CHECK(r.onlyKeys(types, "instancetypePrices",
+                         {"perVcpuHour", "perGiBHour", "dedicatedPremium", "perHour"}));
+  if (types) {
+    api::InstancetypePrices& t = p.instancetypePrices;
+    UMBRA_CHECK(
+        r.number(types["perVcpuHour"], "instancetypePrices.perVcpuHour", 0, 1e9, t.perVcpuHour));
+    UMBRA_CHECK(
+        r.number(types["perGiBHour"], "instancetypePrices.perGiBHour", 0, 1e9, t.perGiBHour));
+    UMBRA_CHECK(r.number(types["dedicatedPremium"], "instancetypePrices.dedicatedPremium", 0, 10,
+                         t.dedicatedPremium));
+    if (const YAML::Node table = types["perHour"]) {
+      if (!table.IsMap())
+        return r.error("instancetypePrices.perHour",
+                       "must be a mapping of instancetype names to prices, e.g. {u1.large: 0.09}");
+      for (const auto& kv : table) {
+        const std::string key = kv.first.as<std::string>();
+        double price = 0;
+        UMBRA_CHECK(r.number(kv.second, "instancetypePrices.perHour." + key, 0, 1e9, price));
+        t.perHour.emplace_back(key, price);
       }
     }
   }

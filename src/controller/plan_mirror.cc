@@ -55,11 +55,12 @@ void applyMirrorObjects(Draft& d, const MirrorView& m) {
   if (complete && hosts == m.mirrored)
     return;
   write::ApplyMirror apply;
+  const placement::MirrorScope scope = placement::placementMirrorScope(d.in.object);
   apply.objects.push_back(
-      placement::buildShadowEgressPolicy(d.in.object, live, d.config.placement.meshNamespace));
+      placement::buildShadowEgressPolicy(scope, live, d.config.placement.meshNamespace));
   for (const auto& s : live)
-    apply.objects.push_back(placement::buildShadowService(d.in.object, m.service, s));
-  apply.objects.push_back(placement::buildMirrorVirtualService(d.in.object, m.service, live,
+    apply.objects.push_back(placement::buildShadowService(scope, m.service, s));
+  apply.objects.push_back(placement::buildMirrorVirtualService(scope, m.service, live,
                                                                d.settings().mirroring.percentage));
   d.add(std::move(apply));
 }

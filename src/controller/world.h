@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "kube_core/object.h"
 #include "placement/candidates.h"
+#include "placement/mirror.h"
 #include "placement/scoring.h"
 
 namespace umbra::controller {
@@ -81,6 +82,17 @@ struct MirrorView {
   bool egressPolicy = false;          // its NetworkPolicy exists
   bool virtualService = false;        // its VirtualService exists
   std::vector<std::string> mirrored;  // the hosts that VirtualService mirrors to, sorted
+};
+
+// What readMirrorView() (controller/world_reader.h) looks for: the owner's scope, the target.
+struct MirrorQuery {
+  placement::MirrorScope scope;
+  std::string service;       // the Service to mirror, as the spec names it ("": the one selecting)
+  std::string serviceField;  // that field's path, for messages
+  std::string targetName;    // "VirtualMachine ns/web", for messages
+  bool targetExists = false;
+  std::string targetPhase;
+  kube::Json targetLabels = kube::Json::object();
 };
 
 // The migration of the placement's current move.

@@ -23,6 +23,10 @@ struct Caches {
   const kube::Store& instancetypes;
 };
 
+// fidelity Mirror's view for `q`'s owner: whether the mesh is served, the target's Service (or why
+// it cannot be mirrored) and which of the owner's mirroring objects exist. API reads only.
+Result<MirrorView> readMirrorView(kube::KubeClient& client, const MirrorQuery& q);
+
 // observe: builds a pass's PlacementInput and World. Reads the caches; Prometheus only once an
 // observation window has ended (the evidence a decision needs); the API server only to confirm
 // that a deleted placement's shadows are gone before its finalizer is released.

@@ -22,15 +22,21 @@ Json ownedBy(const std::vector<MirroredShadow>& shadows) {
   return refs;
 }
 
-Json metadata(const Json& placement, const std::string& name,
+Json metadata(const MirrorScope& scope, const std::string& name,
               const std::vector<MirroredShadow>& owners) {
-  const Json& meta = placement.at("metadata");
+  Json labels = scope.labels;
+  labels[api::RoleLabel] = MirrorRole;
   return {{"name", name},
-          {"namespace", meta.value("namespace", "")},
-          {"labels",
-           {{api::PlacementLabel, placementLabelValue(meta.value("name", ""))},
-            {api::RoleLabel, MirrorRole}}},
+          {"namespace", scope.ns},
+          {"labels", labels},
           {"ownerReferences", ownedBy(owners)}};
+}
+
+// The scope's labels with umbra.io/role=shadow: its shadows.
+Json shadowsOf(const MirrorScope& scope) {
+  Json labels = scope.labels;
+  labels[api::RoleLabel] = "shadow";
+  return labels;
 }
 
 // "name", "name.ns", "name.ns.svc", "name.ns.svc.<domain>"
@@ -50,6 +56,13 @@ bool selectorMatches(const Json& selector, const Json& labels) {
   return true;
 }
 
+MirrorScope placementMirrorScope(const Json& placement) {
+  const Json& meta = placement.at("metadata");
+  return {meta.value("namespace", ""),
+          meta.value("name", ""),
+          {{api::PlacementLabel, placementLabelValue(meta.value("name", ""))}}};
+}
+
 std::string mirrorVirtualServiceName(const std::string& placement) {
   return placementLabelValue(placement + "-mirror");  // at most 63 characters
 }
@@ -58,7 +71,7 @@ std::string shadowEgressPolicyName(const std::string& placement) {
   return placementLabelValue(placement + "-shadow-egress");
 }
 
-Json buildShadowService(const Json& placement, const Json& targetService,
+Json buildShadowService(const MirrorScope& scope, const Json& targetService,
                         const MirroredShadow& shadow) {
   Json ports = Json::array();
   for (const auto& p : targetService["spec"].value("ports", Json::array())) {
@@ -69,29 +82,24 @@ Json buildShadowService(const Json& placement, const Json& targetService,
     }
     ports.push_back(port);
   }
-  const std::string spName = placement["metadata"].value("name", "");
+  Json selector = shadowsOf(scope);
+  selector[shadow.key] = shadow.node;
   return {{"apiVersion", "v1"},
           {"kind", "Service"},
-          {"metadata", metadata(placement, shadow.name, {shadow})},
-          {"spec",
-           {{"selector",
-             {{api::PlacementLabel, placementLabelValue(spName)},
-              {api::RoleLabel, "shadow"},
-              {api::ShadowNodeLabel, shadow.node}}},
-            {"ports", ports}}}};
+          {"metadata", metadata(scope, shadow.name, {shadow})},
+          {"spec", {{"selector", selector}, {"ports", ports}}}};
 }
 
-Json buildMirrorVirtualService(const Json& placement, const Json& targetService,
+Json buildMirrorVirtualService(const MirrorScope& scope, const Json& targetService,
                                const std::vector<MirroredShadow>& shadows, double percentage) {
   const std::string host = targetService["metadata"].value("name", "");
   Json mirrors = Json::array();
   for (const auto& s : shadows)
     mirrors.push_back(
         {{"destination", {{"host", s.name}}}, {"percentage", {{"value", percentage}}}});
-  const std::string spName = placement["metadata"].value("name", "");
   return {{"apiVersion", "networking.istio.io/v1"},
           {"kind", "VirtualService"},
-          {"metadata", metadata(placement, mirrorVirtualServiceName(spName), shadows)},
+          {"metadata", metadata(scope, mirrorVirtualServiceName(scope.name), shadows)},
           {"spec",
            {{"hosts", Json::array({host})},
             {"http", Json::array({{{"name", "umbra-mirror"},
@@ -99,9 +107,8 @@ Json buildMirrorVirtualService(const Json& placement, const Json& targetService,
                                    {"mirrors", mirrors}}})}}}};
 }
 
-Json buildShadowEgressPolicy(const Json& placement, const std::vector<MirroredShadow>& shadows,
+Json buildShadowEgressPolicy(const MirrorScope& scope, const std::vector<MirroredShadow>& shadows,
                              const std::string& meshNamespace) {
-  const std::string spName = placement["metadata"].value("name", "");
   const Json dns =
       Json::array({{{"protocol", "UDP"}, {"port", 53}}, {{"protocol", "TCP"}, {"port", 53}}});
   const Json istiod = {
@@ -111,11 +118,9 @@ Json buildShadowEgressPolicy(const Json& placement, const std::vector<MirroredSh
       {"ports", Json::array({{{"protocol", "TCP"}, {"port", IstiodXdsPort}}})}};
   return {{"apiVersion", "networking.k8s.io/v1"},
           {"kind", "NetworkPolicy"},
-          {"metadata", metadata(placement, shadowEgressPolicyName(spName), shadows)},
+          {"metadata", metadata(scope, shadowEgressPolicyName(scope.name), shadows)},
           {"spec",
-           {{"podSelector",
-             {{"matchLabels",
-               {{api::PlacementLabel, placementLabelValue(spName)}, {api::RoleLabel, "shadow"}}}}},
+           {{"podSelector", {{"matchLabels", shadowsOf(scope)}}},
             {"policyTypes", Json::array({"Egress"})},
             {"egress", Json::array({{{"ports", dns}}, istiod})}}}};
 }

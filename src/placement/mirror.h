@@ -4,7 +4,8 @@
 // a share of a running target's requests to each shadow, as pure functions of the placement, the
 // target's Service and the shadows. Every object is labelled umbra.io/placement and
 // umbra.io/role=mirror and owned by the shadow VMIs it serves (not as controller), so that the
-// garbage collector removes it with the last of them whatever happens to the operator.
+// garbage collector removes it with the last of them whatever happens to the operator. An
+// InstancetypeTrial's objects are the same, labelled umbra.io/trial (MirrorScope).
 #include <string>
 #include <vector>
 
@@ -20,8 +21,19 @@ inline constexpr const char* MirrorRole = "mirror";  // umbra.io/role of the mir
 struct MirroredShadow {
   std::string name;  // the VMI's (and its Service's) name
   std::string uid;   // the VMI's, for the ownerReferences
-  std::string node;  // its umbra.io/node label
+  std::string node;  // the value of its label `key`, which tells it from its siblings
+  std::string key = "umbra.io/node";  // a placement's shadows differ by node, a trial's by type
 };
+
+// Whose shadows are mirrored: a ShadowPlacement's or an InstancetypeTrial's. Its objects are named
+// after `name` in `ns`; `labels` (umbra.io/placement or umbra.io/trial) mark them and, with
+// umbra.io/role=shadow, select the shadows.
+struct MirrorScope {
+  std::string ns, name;
+  Json labels = Json::object();
+};
+// A ShadowPlacement's scope: {umbra.io/placement: <its label value>}.
+MirrorScope placementMirrorScope(const Json& placement);
 
 // True when a Service selector (spec.selector) is non-empty and every pair is in `labels`.
 bool selectorMatches(const Json& selector, const Json& labels);
@@ -34,20 +46,20 @@ std::string shadowEgressPolicyName(const std::string& placement);
 // A shadow's Service: named as the shadow, selecting its virt-launcher pod (the shadow's
 // umbra.io/placement, umbra.io/role=shadow and umbra.io/node labels, which KubeVirt copies to the
 // pod), with the target Service's ports.
-Json buildShadowService(const Json& placement, const Json& targetService,
+Json buildShadowService(const MirrorScope& scope, const Json& targetService,
                         const MirroredShadow& shadow);
 
 // An Istio VirtualService (networking.istio.io/v1) for the target Service's host: every request
 // still goes to the target (route 100 %), and `percentage` of them is copied to each shadow's
 // Service (`mirrors`, fire and forget: Istio discards the mirror's responses).
-Json buildMirrorVirtualService(const Json& placement, const Json& targetService,
+Json buildMirrorVirtualService(const MirrorScope& scope, const Json& targetService,
                                const std::vector<MirroredShadow>& shadows, double percentage);
 
 // A NetworkPolicy for the placement's shadow pods: egress only to DNS (port 53) and to the mesh's
 // control plane (istiod's xDS and certificate port 15012 in `meshNamespace`), so that a mirrored
 // write never reaches the target's downstream services. Ingress is left as it is (the mirrored
 // requests come in).
-Json buildShadowEgressPolicy(const Json& placement, const std::vector<MirroredShadow>& shadows,
+Json buildShadowEgressPolicy(const MirrorScope& scope, const std::vector<MirroredShadow>& shadows,
                              const std::string& meshNamespace);
 
 // The hosts a VirtualService's HTTP routes mirror to (mirrors[].destination.host and the older

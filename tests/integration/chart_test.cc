@@ -12,6 +12,7 @@
 #include "integration/kubevirt_examples.h"
 #include "placement/mirror.h"
 #include "placement/shadow.h"
+#include "placement/trial.h"
 
 namespace umbra::testing {
 namespace {
@@ -172,8 +173,8 @@ TEST(ChartTest, TemplatesAreHardenedAndFollowTheValues) {
     EXPECT_EQ(crd["metadata"]["annotations"].value("helm.sh/resource-policy", ""), "keep") << name;
     EXPECT_EQ(crd["metadata"]["labels"].value("app.kubernetes.io/managed-by", ""), "Helm") << name;
   }
-  EXPECT_EQ(files, 5);
-  EXPECT_EQ(rendered.size(), 5u);
+  EXPECT_EQ(files, 6);
+  EXPECT_EQ(rendered.size(), 6u);
   const auto none = helm("template umbra " + Chart + " --set crds.install=false");
   EXPECT_EQ(none.output.find("kind: CustomResourceDefinition"), std::string::npos);
   // One version for the chart's appVersion and the binaries (--version, umbra_build_info).
@@ -362,6 +363,9 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
       "list rebalancepolicies.umbra.io -A",
       "watch rebalancepolicies.umbra.io -A",
       "patch rebalancepolicies.umbra.io --subresource=status" + w,
+      "list instancetypetrials.umbra.io -A",
+      "watch instancetypetrials.umbra.io -A",
+      "patch instancetypetrials.umbra.io --subresource=status" + w,
       "list poddisruptionbudgets.policy -A",
       "watch poddisruptionbudgets.policy -A",
       "list services -A",
@@ -436,6 +440,10 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
       "create rebalancepolicies.umbra.io" + w,
       "patch rebalancepolicies.umbra.io" + w,
       "update rebalancepolicies.umbra.io --subresource=status" + w,
+      "create instancetypetrials.umbra.io" + w,
+      "patch instancetypetrials.umbra.io" + w,
+      "delete instancetypetrials.umbra.io" + w,
+      "update instancetypetrials.umbra.io --subresource=status" + w,
       "get poddisruptionbudgets.policy" + w,
       "create poddisruptionbudgets.policy" + w,
       "delete poddisruptionbudgets.policy" + w,
@@ -503,7 +511,8 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
     std::ofstream(dir + "/umbra-user-rbac.yaml")
         << "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: umbra-user}\n"
            "rules:\n- apiGroups: [umbra.io]\n"
-           "  resources: [shadowplacements, predictivescalers, shadowpools, rebalancepolicies]\n"
+           "  resources: [shadowplacements, predictivescalers, shadowpools, rebalancepolicies,\n"
+           "    instancetypetrials]\n"
            "  verbs: [get, list, create, update, patch, delete]\n---\n"
            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: alice}\n"
            "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: umbra-user}\n"
@@ -573,11 +582,25 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
                               workload.name()),
               std::string::npos)
         << mirrorAs();
+    // An InstancetypeTrial always mirrors.
+    const auto trialAs = [&] {
+      return runCommand(kubectl() + w + " --as=alice create --dry-run=server -f " + Source +
+                        "/examples/09-instancetype-trial.yaml 2>&1")
+          .output;
+    };
+    EXPECT_NE(trialAs().find("spec.mirroring: alice may not create "
+                             "virtualservices.networking.istio.io in " +
+                             workload.name()),
+              std::string::npos)
+        << trialAs();
     ASSERT_EQ(grantAlice("vs-creator", "networking.istio.io", "virtualservices", "create"), 0);
     EXPECT_TRUE(eventually([&] {
       return mirrorAs().find("shadowplacement.umbra.io/web-1 created (server dry run)") !=
              std::string::npos;
     })) << mirrorAs();
+    EXPECT_NE(trialAs().find("instancetypetrial.umbra.io/catalog created (server dry run)"),
+              std::string::npos)
+        << trialAs();
 
     // A ShadowPool makes the operator create VMs from the user's template, and with reserved
     // hosts label and taint nodes: only for a user who may do so.
@@ -654,7 +677,7 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
       return runCommand(kubectl() + w + " auth can-i " + args + " --as=" + user).output == "yes\n";
     };
     for (const char* what : {"shadowplacements", "predictivescalers", "shadowpools", "loadnotices",
-                             "rebalancepolicies"}) {
+                             "rebalancepolicies", "instancetypetrials"}) {
       const std::string r = std::string(what) + ".umbra.io";
       EXPECT_TRUE(eventually([&] { return userCan("bob", "create " + r); }))
           << "edit: create " << r;
@@ -754,6 +777,16 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
     EXPECT_NE(asOperator("rebalance", rebalance).find("created (server dry run)"),
               std::string::npos)
         << asOperator("rebalance", rebalance);
+    // An InstancetypeTrial's shadow of a candidate type, as the operator builds it.
+    {
+      const Json trial = {{"metadata", {{"name", "web"}, {"uid", "u-4"}}}};
+      const placement::Instancetype it{"u1.large",
+                                       {{"cpu", {{"guest", 2}}}, {"memory", {{"guest", "8Gi"}}}}};
+      const Json trialShadow = placement::buildTrialShadowVmi(trial, target, it, 0.02, {});
+      EXPECT_NE(asOperator("trial-shadow", trialShadow).find("created (server dry run)"),
+                std::string::npos)
+          << asOperator("trial-shadow", trialShadow);
+    }
     // fidelity Mirror's objects, as the operator's code builds them: admitted; a Service that
     // selects the user's pods, a VirtualService that diverts requests, a NetworkPolicy on other
     // pods or ingress, an object not owned by shadows: refused, naming what is wrong.
@@ -764,9 +797,12 @@ TEST_F(ChartInstallTest, InstallsGrantsExactlyWhatTheOperatorUsesAndUninstallsCl
                               {"ports", Json::array({{{"name", "http"}, {"port", 80}}})}}}};
       const std::vector<placement::MirroredShadow> shadows = {
           {"web-shadow-node-a", "u-3", "node-a"}};
-      const Json svc = placement::buildShadowService(sp, service, shadows[0]);
-      const Json vs = placement::buildMirrorVirtualService(sp, service, shadows, 10);
-      const Json np = placement::buildShadowEgressPolicy(sp, shadows, "istio-system");
+      const Json svc =
+          placement::buildShadowService(placement::placementMirrorScope(sp), service, shadows[0]);
+      const Json vs = placement::buildMirrorVirtualService(placement::placementMirrorScope(sp),
+                                                           service, shadows, 10);
+      const Json np = placement::buildShadowEgressPolicy(placement::placementMirrorScope(sp),
+                                                         shadows, "istio-system");
       for (const auto& [name, object] :
            {std::pair{"mirror-svc", svc}, std::pair{"mirror-vs", vs}, std::pair{"mirror-np", np}})
         EXPECT_NE(asOperator(name, object).find("created (server dry run)"), std::string::npos)

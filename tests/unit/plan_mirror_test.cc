@@ -231,7 +231,8 @@ TEST(PlanMirrorTest, ShadowsThatFellBackStaySynthetic) {
 
 TEST(MirrorObjectsTest, TheFenceAllowsDnsAndIstiodOnly) {
   const Json np = placement::buildShadowEgressPolicy(
-      {{"metadata", {{"namespace", "ns"}, {"name", "web"}}}}, {{"s", "u", "a"}}, "mesh");
+      placement::placementMirrorScope({{"metadata", {{"namespace", "ns"}, {"name", "web"}}}}),
+      {{"s", "u", "a"}}, "mesh");
   EXPECT_EQ(np["spec"]["policyTypes"], Json::array({"Egress"}));
   EXPECT_EQ(np["spec"]["podSelector"]["matchLabels"][api::RoleLabel], "shadow");
   ASSERT_EQ(np["spec"]["egress"].size(), 2u);
@@ -244,9 +245,9 @@ TEST(MirrorObjectsTest, TheFenceAllowsDnsAndIstiodOnly) {
 }
 
 TEST(MirrorObjectsTest, AServiceSelectsOnlyItsShadowAndTheHostMatchesEveryForm) {
-  const Json svc =
-      placement::buildShadowService({{"metadata", {{"namespace", "ns"}, {"name", "web"}}}},
-                                    WebService, {"web-shadow-a", "u", "a"});
+  const Json svc = placement::buildShadowService(
+      placement::placementMirrorScope({{"metadata", {{"namespace", "ns"}, {"name", "web"}}}}),
+      WebService, {"web-shadow-a", "u", "a"});
   EXPECT_EQ(svc["spec"]["selector"][api::ShadowNodeLabel], "a");
   EXPECT_EQ(svc["spec"]["selector"][api::RoleLabel], "shadow");
   EXPECT_EQ(svc["spec"]["ports"][0]["port"], 80);

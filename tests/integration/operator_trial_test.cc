@@ -1,0 +1,213 @@
+// InstancetypeTrial end to end: the umbra-operator binary, umbra-sim playing KubeVirt, the nodes
+// and Istio's mirroring, and Prometheus. A running VM of type u1.medium behind a Service; a trial
+// of u1.medium and u1.large exploring neighbours, mode Apply: one shadow per type with the type's
+// vCPUs, the mirroring objects, the measurements at full load in status, the next smaller size
+// tried, the cheapest type meeting the SLO set on the VM, and everything gone with the shadows.
+// A SIGKILL mid-trial makes no twin.
+#include <signal.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "api/instancetype_trial.h"
+#include "integration/operator_fixture.h"
+
+namespace umbra::testing {
+namespace {
+
+using kube::Json;
+using namespace std::chrono_literals;
+
+class TrialTest : public OperatorBinaryTest {
+ protected:
+  static void SetUpTestSuite() {
+    OperatorBinaryTest::SetUpTestSuite();
+    const Status st = ControlPlane::instance().installCrds(
+        {ControlPlane::thirdPartyDir() + "/istio/crds/virtualservices.networking.istio.io.yaml"});
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
+  std::string kubectl(const std::string& args) {
+    return runCommand(ControlPlane::instance().kubectl() + " -n " + ns_.name() + " " + args +
+                      " 2>&1")
+        .output;
+  }
+  // shop: u1.medium (1 vCPU), half busy with requests of 10 ms, behind Service shop.
+  void startShop() {
+    ASSERT_EQ(
+        runCommand(ControlPlane::instance().kubectl() + " apply -f " + ControlPlane::sourceDir() +
+                   "/tests/integration/testdata/common-instancetypes.yaml")
+            .exitCode,
+        0);
+    Json vm = haltedVm(ns_.name(), "shop");
+    vm["spec"]["runStrategy"] = "Always";
+    vm["spec"]["instancetype"] = {{"name", "u1.medium"}};
+    Json& domain = vm["spec"]["template"]["spec"]["domain"];
+    domain.erase("cpu");
+    domain.erase("resources");
+    domain.erase("memory");
+    vm["spec"]["template"]["metadata"]["labels"]["app"] = "shop";
+    vm["spec"]["template"]["metadata"]["annotations"] = {
+        {"umbra.io/sim-workload", "profile:steady:0.5"},
+        {"sidecar.istio.io/inject", "true"},
+        {"umbra.io/sim-requests", "10ms"}};
+    auto created = admin_->create(api::virtualMachines(), ns_.name(), vm);
+    ASSERT_TRUE(created.ok()) << created.error().message;
+    const Json service = {
+        {"apiVersion", "v1"},
+        {"kind", "Service"},
+        {"metadata", {{"name", "shop"}}},
+        {"spec",
+         {{"selector", {{"app", "shop"}}},
+          {"ports", Json::array({{{"name", "http"}, {"port", 80}, {"targetPort", 8080}}})}}}};
+    ASSERT_TRUE(admin_->create(kube::resources::services(), ns_.name(), service).ok());
+    ASSERT_TRUE(eventually(
+        [&] {
+          return admin_->get(api::virtualMachineInstances(), {ns_.name(), "shop"})
+                     .valueOr(Json::object())
+                     .value("status", Json::object())
+                     .value("phase", "") == "Running";
+        },
+        60s))
+        << simLog();
+  }
+  Json trial() {
+    return admin_->get(api::instancetypeTrials(), {ns_.name(), "shop"}).valueOr(Json::object());
+  }
+  Json status() { return trial().value("status", Json::object()); }
+  std::vector<std::string> trialShadows() {
+    kube::ListOptions o;
+    o.labelSelector = "umbra.io/trial=shop,umbra.io/role=shadow";
+    std::vector<std::string> names;
+    if (auto l = admin_->list(api::virtualMachineInstances(), ns_.name(), o); l.ok())
+      for (const auto& i : (*l)["items"])
+        if (!i["metadata"].contains("deletionTimestamp"))
+          names.push_back(i["metadata"].value("name", ""));
+    return names;
+  }
+  size_t mirroringObjects() {
+    kube::ListOptions o;
+    o.labelSelector = "umbra.io/trial=shop,umbra.io/role=mirror";
+    size_t n = 0;
+    for (const auto* t : {&kube::resources::services(), &kube::resources::networkPolicies(),
+                          &api::virtualServices()})
+      if (auto l = admin_->list(*t, ns_.name(), o); l.ok())
+        n += (*l)["items"].size();
+    return n;
+  }
+  Json candidate(const std::string& name) {
+    for (const auto& c : status().value("candidates", Json::array()))
+      if (c.value("name", "") == name)
+        return c;
+    return Json::object();
+  }
+};
+
+TEST_F(TrialTest, ShadowsOfEachTypeAreMeasuredAndTheCheapestMeetingTheSloIsApplied) {
+  const std::string config = startSimulatedCluster({{"a", 0.1}, {"b", 0.1}}, true);
+  auto op = startOperator(config);
+  ASSERT_TRUE(ready()) << logTail();
+  startShop();
+  const std::string file = modelDir() + "/trial.yaml";
+  std::ofstream(file) << "apiVersion: umbra.io/v1alpha1\nkind: InstancetypeTrial\n"
+                      << "metadata: {name: shop}\nspec:\n  target: {name: shop}\n"
+                      << "  candidates: [{name: u1.medium}, {name: u1.large}]\n"
+                      << "  explore: {neighbours: true}\n  slo: {p95Latency: 100ms}\n"
+                      << "  mirroring: {percentage: 5}\n  observation: {duration: 40s}\n"
+                      << "  mode: Apply\n";
+  const std::string applied = kubectl("apply -f " + file);
+  ASSERT_NE(applied.find("instancetypetrial.umbra.io/shop created"), std::string::npos) << applied;
+
+  // One shadow per type with the type's vCPUs at 5 % of a core each; the fence, their Services
+  // and the VirtualService.
+  ASSERT_TRUE(
+      eventually([&] { return trialShadows().size() == 2 && mirroringObjects() == 4; }, 60s))
+      << trialShadows().size() << " shadows, " << mirroringObjects() << " objects\n"
+      << logTail();
+  const Json large = admin_->get(api::virtualMachineInstances(), {ns_.name(), "shop-u1-large"})
+                         .valueOr(Json::object());
+  ASSERT_TRUE(large.contains("spec")) << "the u1.large shadow is named shop-u1-large";
+  EXPECT_EQ(large["spec"]["domain"]["cpu"]["sockets"], 2);
+  EXPECT_EQ(large["spec"]["domain"]["resources"]["limits"]["cpu"], "100m");
+  const Json vs = admin_->get(api::virtualServices(), {ns_.name(), "shop-trial-mirror"})
+                      .valueOr(Json::object());
+  ASSERT_TRUE(vs.contains("spec")) << "the VirtualService is shop-trial-mirror";
+  EXPECT_EQ(vs["spec"]["http"][0]["mirrors"].size(), 2u);
+  EXPECT_EQ(vs["spec"]["http"][0]["mirrors"][0]["percentage"]["value"], 5.0);
+  EXPECT_EQ(status().value("phase", ""), "Running");
+  const std::string get = kubectl("get itt");
+  for (const char* column : {"TARGET", "PHASE", "CURRENT", "RECOMMENDED"})
+    EXPECT_NE(get.find(column), std::string::npos) << get;
+
+  // Killed while they serve: the restarted operator makes no twin.
+  std::this_thread::sleep_for(10s);
+  op->signal(SIGKILL);
+  op->wait(10);
+  op = startOperator(config);
+  ASSERT_TRUE(ready()) << logTail();
+  std::this_thread::sleep_for(5s);
+  EXPECT_LE(trialShadows().size(), 2u);
+  kube::ListOptions all;
+  all.labelSelector = "umbra.io/trial=shop,umbra.io/role=shadow";
+  EXPECT_LE(admin_->list(api::virtualMachineInstances(), ns_.name(), all)
+                .valueOr(Json::object())
+                .value("items", Json::array())
+                .size(),
+            2u);
+
+  // Measured at full load: both meet the SLO, u1.medium is cheaper; its next smaller size,
+  // u1.small, is tried and is cheaper still; nothing smaller exists.
+  ASSERT_TRUE(eventually(
+      [&] {
+        const std::string p = status().value("phase", "");
+        return p == "Completed" || p == "Failed";
+      },
+      240s))
+      << status().dump(1) << "\n"
+      << logTail();
+  const Json st = status();
+  ASSERT_EQ(st.value("phase", ""), "Completed") << st.dump(1);
+  // The figures, for the log: each candidate at full load.
+  for (const auto& c : st.value("candidates", Json::array()))
+    std::cout << "[trial] " << c.dump() << "\n";
+  const Json medium = candidate("u1.medium");
+  EXPECT_EQ(medium.value("state", ""), "Measured") << medium.dump();
+  EXPECT_GT(medium.value("requestsPerSecond", 0.0), 35) << "50 a second at full load";
+  EXPECT_LT(medium.value("requestsPerSecond", 0.0), 65);
+  EXPECT_GT(medium.value("p95Ms", 0.0), 10) << "at least a request's own 10 ms";
+  EXPECT_GT(medium.value("utilisation", 0.0), 0.3) << "half of one vCPU";
+  EXPECT_LT(medium.value("utilisation", 0.0), 0.7);
+  const Json largeRow = candidate("u1.large");
+  EXPECT_LT(largeRow.value("utilisation", 1.0), medium.value("utilisation", 0.0))
+      << "two vCPUs share the same load";
+  const Json small = candidate("u1.small");
+  EXPECT_TRUE(small.value("explored", false)) << st.dump(1);
+  EXPECT_EQ(small.value("state", ""), "Measured") << small.dump();
+  EXPECT_EQ(st["recommendation"].value("name", ""), "u1.small") << st.dump(1);
+  EXPECT_EQ(st.value("current", Json::object()).value("name", ""), "u1.medium");
+
+  // Applied: the VM has the recommended type; the shadows and, with them, the mirroring objects go.
+  EXPECT_TRUE(eventually(
+      [&] {
+        return admin_->get(api::virtualMachines(), {ns_.name(), "shop"})
+                   .valueOr(Json::object())
+                   .value("spec", Json::object())
+                   .value("instancetype", Json::object())
+                   .value("name", "") == "u1.small";
+      },
+      30s))
+      << logTail();
+  EXPECT_TRUE(eventually([&] { return status().value("applied", false); }, 30s));
+  EXPECT_TRUE(eventually([&] { return trialShadows().empty() && mirroringObjects() == 0; }, 60s))
+      << trialShadows().size() << " shadows, " << mirroringObjects() << " mirroring objects left";
+  const std::string events = kubectl(
+      "get events --field-selector involvedObject.name=shop,involvedObject.kind=InstancetypeTrial "
+      "-o custom-columns=R:.reason --no-headers");
+  for (const char* reason :
+       {"Started", "CandidateMeasured", "CandidateAdded", "Recommended", "Applied"})
+    EXPECT_NE(events.find(reason), std::string::npos) << reason << " in\n" << events;
+  EXPECT_TRUE(admin_->get(kube::resources::services(), {ns_.name(), "shop"}).ok())
+      << "the user's Service stays";
+}
+
+}  // namespace
+}  // namespace umbra::testing
