@@ -262,8 +262,8 @@ void Pass::finished() {
       p.writes.push_back(SetInstancetype{to});
       event(EventType::Normal, "Applied",
             "VirtualMachine " + in.ns + "/" + spec().target + " now has instancetype " + to.name +
-                " (KubeVirt applies it live when only its vCPUs and memory change, else the VM "
-                "reports RestartRequired)");
+                " (KubeVirt hotplugs more vCPUs or memory live; fewer, or any other change, "
+                "waits for a restart: the VM's RestartRequired condition)");
     }
     st.applied = true;
   }

@@ -23,6 +23,26 @@ using namespace std::chrono_literals;
 
 using namespace sim_detail;
 
+namespace {
+
+// The VM template's spec with its instancetype expanded (pkg/instancetype/apply), as
+// virt-controller builds the VMI from it, and compares it with the VMI on a live update (VMC
+// L2988-3053): a changed spec.instancetype.name is then a CPU or memory hotplug, or
+// RestartRequired.
+Result<Json> expandedTemplate(kube::KubeClient& client, const Json& vmSpec, const std::string& ns) {
+  Json out = vmSpec.value("template", Json::object()).value("spec", Json::object());
+  const Json ref = vmSpec.value("instancetype", Json::object());
+  if (ref.empty())
+    return out;
+  const bool cluster =
+      ref.value("kind", "VirtualMachineClusterInstancetype") == "VirtualMachineClusterInstancetype";
+  UMBRA_TRY(const Json it, client.get(cluster ? api::clusterInstancetypes() : api::instancetypes(),
+                                      {cluster ? "" : ns, ref.value("name", "")}));
+  return placement::applyInstancetype(out, {ref.value("name", ""), it["spec"]});
+}
+
+}  // namespace
+
 void KubeVirtSimulator::syncVms() {
   // VMs with a migration in flight keep their VMI's selector as it is.
   std::set<std::string> migrating;
@@ -83,22 +103,13 @@ void KubeVirtSimulator::syncVms() {
                                               {"controller", true},
                                               {"blockOwnerDeletion", true}}});
       // The instancetype is expanded into the VMI spec (pkg/instancetype/apply).
-      Json vmiSpec = tmpl.value("spec", Json::object());
-      if (const Json ref = spec.value("instancetype", Json::object()); !ref.empty()) {
-        const bool cluster = ref.value("kind", "VirtualMachineClusterInstancetype") ==
-                             "VirtualMachineClusterInstancetype";
-        auto it = client_.get(cluster ? api::clusterInstancetypes() : api::instancetypes(),
-                              {cluster ? "" : ns, ref.value("name", "")});
-        auto applied =
-            it.ok() ? placement::applyInstancetype(vmiSpec, {ref.value("name", ""), (*it)["spec"]})
-                    : Result<Json>(it.error());
-        if (!applied.ok()) {
-          log::warn("cannot start VM: its instancetype",
-                    {{"vm", key}, {"error", applied.error().describe()}});
-          continue;
-        }
-        vmiSpec = std::move(applied).value();
+      auto applied = expandedTemplate(client_, spec, ns);
+      if (!applied.ok()) {
+        log::warn("cannot start VM: its instancetype",
+                  {{"vm", key}, {"error", applied.error().describe()}});
+        continue;
       }
+      Json vmiSpec = std::move(applied).value();
       // A preference's preferredArchitecture, when the template sets none.
       if (const Json pref = spec.value("preference", Json::object());
           !pref.empty() && !vmiSpec.contains("architecture")) {
@@ -139,7 +150,14 @@ void KubeVirtSimulator::syncVms() {
     } else if (vmiPtr && vmiPhase == "Running" && !migrating.count(key)) {
       // LiveUpdate: virt-controller copies the template's nodeSelector and affinity to the VMI.
       // It takes effect at the next migration, it moves nothing by itself.
-      const Json tmplSpec = spec.value("template", Json::object()).value("spec", Json::object());
+      // An instancetype it cannot read now: KubeVirt keeps the revision it stored; so does the
+      // VMI's size here.
+      auto expanded = expandedTemplate(client_, spec, ns);
+      Json tmplSpec = spec.value("template", Json::object()).value("spec", Json::object());
+      if (expanded.ok())
+        tmplSpec = std::move(expanded).value();
+      else
+        tmplSpec["domain"] = (*vmiPtr)["spec"].value("domain", Json::object());
       Json vmi = *vmiPtr;
       bool changed = false;
       for (const char* field : {"nodeSelector", "affinity"}) {
