@@ -253,6 +253,22 @@ M=[
   "    const double next = std::min(memory, dirty * roundSeconds);", "    const double next = 0 * dirty;", "unit_sim"),
  ("migration: no progress aborts after progressTimeout", "src/sim/live_migration.cc",
   "      sinceProgress += roundSeconds;", "      sinceProgress += 0;", "unit_sim"),
+ ("trial: a shadow is made once (its name is deterministic)", "src/controller/trial_plan.cc",
+  "    if (!w.shadows.count(c.ref.name))", "    if (true)", "unit_controller"),
+ ("trial: latencies scaled to the full load by the share", "src/placement/trial.cc",
+  "  m.p95Ms = r.p95Ms * share;", "  m.p95Ms = r.p95Ms;", "unit_controller"),
+ ("trial: meeting the SLO", "src/controller/trial_plan.cc",
+  "    c.meetsSlo = m.p95Ms <= slo && m.utilisation < 0.99;", "    c.meetsSlo = m.utilisation < 0.99;", "unit_controller"),
+ ("trial: a type dearer than a winner is not tried", "src/controller/trial_plan.cc",
+  "    if (cheapestMeeting && c->costPerHour >= *cheapestMeeting) {", "    if (false) {", "unit_controller"),
+ ("trial: clearly worse at half is dropped", "src/placement/trial.cc",
+  "  return m.utilisation >= 0.99 || m.p95Ms > 2 * sloP95Ms;", "  return m.utilisation >= 0.99 || m.p95Ms > 2000 * sloP95Ms;", "unit_controller"),
+ ("trial: mode Apply switches the VM once", "src/controller/trial_plan.cc",
+  "      !st.applied && w.target.exists) {", "      w.target.exists) {", "unit_controller"),
+ ("trial: mirroring lost while serving fails", "src/controller/trial_plan.cc",
+  "    if (serving) {  // the measurement", "    if (serving && false) {  // the measurement", "unit_controller"),
+ ("trial: the neighbours are explored", "src/controller/trial_plan.cc",
+  "  if (!open() && explore())", "  if (false && explore())", "unit_controller"),
 ]
 only=sys.argv[1] if len(sys.argv)>1 else ''
 results=[]

@@ -142,6 +142,8 @@ YAML
   "${kubectl[@]}" get vmi -l app=background -o custom-columns='  BACKGROUND VM:.metadata.name,NODE:.status.nodeName'
 fi
 "${kubectl[@]}" get nodes
+echo "[demo] KubeVirt's common-instancetypes, the u1 sizes (virt-operator deploys them on a real cluster)"
+"${kubectl[@]}" apply -f "$here/examples/kubevirt/common-instancetypes-u1.yaml" | sed 's/^/[demo]   /'
 echo "[demo] kubectl apply -f examples/"
 "${kubectl[@]}" apply -f "$here/examples/"
 sp=$("${kubectl[@]}" get -f "$here/examples/02-shadowplacement.yaml" -o jsonpath='{.metadata.name}')
@@ -209,6 +211,18 @@ echo "[demo] ShadowPlacement storefront (examples/08): fidelity Mirror, the mesh
 "${kubectl[@]}" get sp storefront -o jsonpath='{range .status.conditions[?(@.type=="Mirroring")]}[demo]   Mirroring={.status} {.reason}: {.message}{"\n"}{end}'
 echo "[demo]   (its VirtualService, Services and NetworkPolicy went with the shadows: the garbage collector)"
 "${kubectl[@]}" get virtualservices,services,networkpolicies -l umbra.io/role=mirror 2>/dev/null || true
+# The InstancetypeTrial of examples/09: shadows of u1.xlarge and u1.large (then the next smaller
+# size of the best) fed 2 % of the catalog's requests, 1 minute each, measured at full load.
+echo "[demo] InstancetypeTrial catalog (examples/09): which instancetype for the catalog VM (u1.xlarge now)?"
+for _ in $(seq 1 40); do
+  trial=$("${kubectl[@]}" get itt catalog -o jsonpath='{.status.phase}' 2>/dev/null || true)
+  [[ $trial == Completed || $trial == Failed ]] && break
+  echo "[demo]   $(date +%T) $trial: $("${kubectl[@]}" get itt catalog -o jsonpath='{range .status.candidates[*]}{.name} {.state}; {end}' 2>/dev/null)"
+  sleep 10
+done
+"${kubectl[@]}" get itt -o wide
+"${kubectl[@]}" get itt catalog -o jsonpath='{range .status.candidates[*]}[demo]   {.name}: {.state}, {.vcpus} vCPUs at {.costPerHour}/h; full load: {.requestsPerSecond} requests/s, p50 {.p50Ms} ms, p95 {.p95Ms} ms, {.utilisation} busy; {.reason}{"\n"}{end}'
+echo "[demo]   recommendation: $("${kubectl[@]}" get itt catalog -o jsonpath='{.status.recommendation.reason}')"
 # The PredictiveScalers of examples/03 (a VM, Apply) and 04 (a pool, Recommend): a pass every 15 s;
 # they forecast once 24 passes of demand are in (6 minutes), and follow the newest demand until then.
 echo "[demo] PredictiveScalers (examples/03, 04): hotplugged sockets and memory, pool replicas"
@@ -244,6 +258,7 @@ cat <<MSG
          $KUBECTL get spool -o wide -w   (the web tier's paused shadows; kubectl describe spool web-tier)
          $KUBECTL get rbp -o wide -w     (hosts under sustained load, migrations; kubectl describe rbp web)
          $KUBECTL get sp storefront; $KUBECTL get vs,svc,netpol -l umbra.io/role=mirror   (fidelity Mirror)
+         $KUBECTL get itt -o wide; kubectl describe itt catalog   (the instance-type trial)
          curl -s 127.0.0.1:$sim_port/metrics | grep kubevirt_vmi_vcpu_delay
          Prometheus: http://127.0.0.1:$prom_port  (try rate(kubevirt_vmi_vcpu_delay_seconds_total[1m]))
          Umbra's own metrics: curl -sk -H "Authorization: Bearer $admin_token" $metrics_url

@@ -174,6 +174,8 @@ json toJson(const TrialStatus& s) {
   }
   if (s.applied)
     j["applied"] = true;
+  if (s.shadowCostPercent)
+    j["shadowCostPercent"] = rounded(*s.shadowCostPercent);
   json conditions = json::array();
   for (const auto& c : s.conditions)
     conditions.push_back(conditionJson(c));
@@ -218,6 +220,8 @@ Result<TrialStatus> trialStatusFromJson(const json& j) {
     s.recommendationReason = j["recommendation"].value("reason", "");
   }
   s.applied = j.value("applied", false);
+  if (j.contains("shadowCostPercent") && j["shadowCostPercent"].is_number())
+    s.shadowCostPercent = j["shadowCostPercent"].get<double>();
   for (const auto& c : j.value("conditions", json::array())) {
     UMBRA_TRY(auto cond, conditionFrom(c, "status.conditions"));
     s.conditions.push_back(std::move(cond));

@@ -106,6 +106,9 @@ struct TrialStatus {
   std::optional<InstancetypeRef> recommendation;
   std::string recommendationReason;
   bool applied = false;
+  // The shadows' cost over the trial, in percent of the VM's at its current type over the same
+  // time (unknown: the VM has no instancetype).
+  std::optional<double> shadowCostPercent;
   std::vector<Condition> conditions;
 
   const TrialCandidate* candidate(const std::string& name) const;

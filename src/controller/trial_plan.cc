@@ -189,6 +189,10 @@ void Pass::complete() {
   const auto ranked = placement::rankCandidates(st.candidates);
   st.phase = phase::Completed;
   st.completedAt = now;
+  const auto current = st.current ? w.types.find(st.current->name) : w.types.end();
+  if (current != w.types.end() && st.startedAt)
+    st.shadowCostPercent = placement::shadowCostPercent(
+        st.candidates, share(), spec().duration, current->second.costPerHour, now - *st.startedAt);
   const double slo = spec().p95LatencyMs;
   if (!ranked.empty() && ranked.front()->meetsSlo) {
     const TrialCandidate& best = *ranked.front();

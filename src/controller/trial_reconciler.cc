@@ -76,6 +76,8 @@ void InstancetypeTrialReconciler::readTypes(const TrialInput& in, TrialWorld& w)
   std::vector<api::InstancetypeRef> wanted = in.spec->candidates;
   for (const auto& c : in.status.candidates)
     wanted.push_back(c.ref);
+  if (w.target.instancetype)  // what the shadows' cost is compared with
+    wanted.push_back(*w.target.instancetype);
   const auto store = [&](const std::string& kind) -> const kube::Store& {
     return kind == api::ClusterInstancetypeKind ? d_.caches.clusterInstancetypes
                                                 : d_.caches.instancetypes;

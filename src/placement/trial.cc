@@ -135,6 +135,21 @@ std::vector<const api::TrialCandidate*> rankCandidates(
   return out;
 }
 
+std::optional<double> shadowCostPercent(const std::vector<api::TrialCandidate>& candidates,
+                                        double share, std::chrono::milliseconds observation,
+                                        double vmCostPerHour, Duration elapsed) {
+  using Hours = std::chrono::duration<double, std::ratio<3600>>;
+  const double vm = vmCostPerHour * std::chrono::duration_cast<Hours>(elapsed).count();
+  if (vm <= 0)
+    return std::nullopt;
+  double shadows = 0;
+  for (const auto& c : candidates)
+    if (c.startedAt && c.measured)
+      shadows += c.costPerHour * share * std::chrono::duration_cast<Hours>(observation).count() *
+                 (c.state == api::candidate_state::Dropped ? 0.5 : 1);
+  return 100 * shadows / vm;
+}
+
 std::pair<std::optional<api::InstancetypeRef>, std::optional<api::InstancetypeRef>> neighboursOf(
     const std::string& name, const std::vector<CatalogueEntry>& catalogue) {
   const std::string series = seriesOf(name);

@@ -67,6 +67,13 @@ bool clearlyWorse(const api::TrialMeasurement& m, double sloP95Ms);
 // the cheaper, then the faster; among those missing it the faster.
 std::vector<const api::TrialCandidate*> rankCandidates(const std::vector<api::TrialCandidate>& all);
 
+// What a trial's shadows cost, in percent of the VM's at `vmCostPerHour` over `elapsed`: each
+// measured candidate at the share of its type for its observation (half of it when dropped
+// there). nullopt when the VM's cost is unknown.
+std::optional<double> shadowCostPercent(const std::vector<api::TrialCandidate>& candidates,
+                                        double share, std::chrono::milliseconds observation,
+                                        double vmCostPerHour, Duration elapsed);
+
 // A type's neighbours in its series (`<series>.<size>`, KubeVirt's common-instancetypes naming):
 // the next smaller and the next larger of `catalogue` with the same series, by vCPUs then memory.
 struct CatalogueEntry {

@@ -35,7 +35,7 @@ class TrialTest : public OperatorBinaryTest {
   void startShop() {
     ASSERT_EQ(
         runCommand(ControlPlane::instance().kubectl() + " apply -f " + ControlPlane::sourceDir() +
-                   "/tests/integration/testdata/common-instancetypes.yaml")
+                   "/examples/kubevirt/common-instancetypes-u1.yaml")
             .exitCode,
         0);
     Json vm = haltedVm(ns_.name(), "shop");
@@ -184,6 +184,9 @@ TEST_F(TrialTest, ShadowsOfEachTypeAreMeasuredAndTheCheapestMeetingTheSloIsAppli
   EXPECT_EQ(small.value("state", ""), "Measured") << small.dump();
   EXPECT_EQ(st["recommendation"].value("name", ""), "u1.small") << st.dump(1);
   EXPECT_EQ(st.value("current", Json::object()).value("name", ""), "u1.medium");
+  std::cout << "[trial] shadows' cost: " << st.value("shadowCostPercent", -1.0)
+            << " % of the VM's over the trial\n";
+  EXPECT_GT(st.value("shadowCostPercent", 0.0), 0);
 
   // Applied: the VM has the recommended type; the shadows and, with them, the mirroring objects go.
   EXPECT_TRUE(eventually(

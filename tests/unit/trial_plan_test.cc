@@ -74,9 +74,16 @@ std::vector<T> all(const TrialPlan& p) {
   return out;
 }
 
+// The status the pass wrote; one with phase "<not written>" when it wrote none (a row then fails
+// on what it expects, not on an empty optional).
 std::optional<api::TrialStatus> status(const TrialPlan& p) {
   const auto s = all<WriteStatus>(p);
-  return s.empty() ? std::nullopt : std::optional(s.back().status);
+  if (s.empty()) {
+    api::TrialStatus none;
+    none.phase = "<not written>";
+    return none;
+  }
+  return s.back().status;
 }
 
 std::vector<std::string> reasons(const TrialPlan& p) {
@@ -156,6 +163,14 @@ TEST(TrialPlanTest, ARestartedPassMakesNoTwinAndAppliesTheMirrorOnceEveryShadowI
   EXPECT_TRUE(candidate(*status(p), "u1.medium").startedAt.has_value());
 }
 
+TEST(TrialPlanTest, ShadowsMadeByAPassKilledBeforeItsStatusAreNotMadeAgain) {
+  // The first pass created both shadows and was killed before its status write.
+  const api::TrialStatus written = *status(planTrial(trial(), world(), settings(), T0 - 1min));
+  const TrialPlan p = planTrial(trial(), withShadows(written), settings(), T0);
+  EXPECT_TRUE(all<CreateShadow>(p).empty());
+  EXPECT_EQ(candidate(*status(p), "u1.medium").state, state::Running);
+}
+
 TEST(TrialPlanTest, NoMeshWaitsWithAConditionAndOneEvent) {
   TrialWorld w = world();
   w.mirror.problemReason = "NoMesh";
@@ -202,6 +217,9 @@ TEST(TrialPlanTest, MeasuredAtTheEndScaledToTheFullLoadThenTheNextTypeStarts) {
   EXPECT_EQ(st.recommendation->name, "u1.medium");
   EXPECT_NE(st.recommendationReason.find("the current u1.large costs"), std::string::npos)
       << st.recommendationReason;
+  // Shadows of u1.medium and u1.large at 2 % for 2 minutes, over 3 minutes of u1.large.
+  ASSERT_TRUE(st.shadowCostPercent.has_value());
+  EXPECT_NEAR(*st.shadowCostPercent, 100 * 0.02 * (0.046 + 0.092) * 2 / (0.092 * 3), 0.05);
 }
 
 TEST(TrialPlanTest, AClearlyWorseTypeIsDroppedAtHalfItsObservation) {
