@@ -211,8 +211,9 @@ echo "[demo] ShadowPlacement storefront (examples/08): fidelity Mirror, the mesh
 "${kubectl[@]}" get sp storefront -o jsonpath='{range .status.conditions[?(@.type=="Mirroring")]}[demo]   Mirroring={.status} {.reason}: {.message}{"\n"}{end}'
 echo "[demo]   (its VirtualService, Services and NetworkPolicy went with the shadows: the garbage collector)"
 "${kubectl[@]}" get virtualservices,services,networkpolicies -l umbra.io/role=mirror 2>/dev/null || true
-# The InstancetypeTrial of examples/09: shadows of u1.xlarge and u1.large (then the next smaller
-# size of the best) fed 2 % of the catalog's requests, 1 minute each, measured at full load.
+# The InstancetypeTrial of examples/09: shadows of u1.xlarge and u1.large fed 2 % of the catalog's
+# requests, 1 minute each, measured at full load; then the next smaller size of the best, unless the
+# catalog uses more memory than it has.
 echo "[demo] InstancetypeTrial catalog (examples/09): which instancetype for the catalog VM (u1.xlarge now)?"
 for _ in $(seq 1 40); do
   trial=$("${kubectl[@]}" get itt catalog -o jsonpath='{.status.phase}' 2>/dev/null || true)

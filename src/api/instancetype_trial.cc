@@ -176,6 +176,8 @@ json toJson(const TrialStatus& s) {
     j["applied"] = true;
   if (s.shadowCostPercent)
     j["shadowCostPercent"] = rounded(*s.shadowCostPercent);
+  if (s.memoryInUseGiB)
+    j["memoryInUseGiB"] = rounded(*s.memoryInUseGiB);
   json conditions = json::array();
   for (const auto& c : s.conditions)
     conditions.push_back(conditionJson(c));
@@ -222,6 +224,8 @@ Result<TrialStatus> trialStatusFromJson(const json& j) {
   s.applied = j.value("applied", false);
   if (j.contains("shadowCostPercent") && j["shadowCostPercent"].is_number())
     s.shadowCostPercent = j["shadowCostPercent"].get<double>();
+  if (j.contains("memoryInUseGiB") && j["memoryInUseGiB"].is_number())
+    s.memoryInUseGiB = j["memoryInUseGiB"].get<double>();
   for (const auto& c : j.value("conditions", json::array())) {
     UMBRA_TRY(auto cond, conditionFrom(c, "status.conditions"));
     s.conditions.push_back(std::move(cond));

@@ -109,6 +109,7 @@ struct TrialStatus {
   // The shadows' cost over the trial, in percent of the VM's at its current type over the same
   // time (unknown: the VM has no instancetype).
   std::optional<double> shadowCostPercent;
+  std::optional<double> memoryInUseGiB;  // the VM's peak memory in use since the trial began
   std::vector<Condition> conditions;
 
   const TrialCandidate* candidate(const std::string& name) const;

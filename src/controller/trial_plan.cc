@@ -19,17 +19,8 @@ namespace cond = api::trial_condition;
 
 namespace {
 
-std::string ms(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), v < 10 ? "%.1f ms" : "%.0f ms", v);
-  return buf;
-}
-
-std::string price(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.3g/h", v);
-  return buf;
-}
+const auto ms = placement::formatMs;
+const auto price = placement::formatPrice;
 
 struct Pass {
   const TrialInput& in;
@@ -113,10 +104,11 @@ void Pass::running(TrialCandidate& c) {
   if (over) {
     c.state = state::Measured;
     c.measured = m;
-    c.meetsSlo = m.p95Ms <= slo && m.utilisation < 0.99;
+    const std::string tight = placement::memoryShortfall(c.memoryGiB, w.memoryInUseGiB);
+    c.meetsSlo = m.p95Ms <= slo && m.utilisation < 0.99 && tight.empty();
     c.reason = "p95 " + ms(m.p95Ms) + " at full load (SLO " + ms(slo) + "), " +
                std::to_string(static_cast<int>(std::lround(100 * m.utilisation))) +
-               " % of its vCPUs busy";
+               " % of its vCPUs busy" + (tight.empty() ? "" : "; " + tight);
     event(EventType::Normal, "CandidateMeasured", c.ref.name + ": " + c.reason);
   } else if (elapsed >= spec().duration / 2 && placement::clearlyWorse(m, slo)) {
     c.state = state::Dropped;
@@ -144,7 +136,11 @@ void Pass::fillSlots() {
   std::stable_sort(queued.begin(), queued.end(),
                    [](const auto* a, const auto* b) { return a->costPerHour < b->costPerHour; });
   for (TrialCandidate* c : queued) {
-    if (cheapestMeeting && c->costPerHour >= *cheapestMeeting) {
+    if (const auto tight = placement::memoryShortfall(c->memoryGiB, w.memoryInUseGiB);
+        !tight.empty()) {
+      c->state = state::Dropped;
+      c->reason = "not tried: " + tight;
+    } else if (cheapestMeeting && c->costPerHour >= *cheapestMeeting) {
       c->state = state::Dropped;
       c->reason = "not tried: it costs " + price(c->costPerHour) +
                   ", no less than a type that meets the SLO (" + price(*cheapestMeeting) + ")";
@@ -325,6 +321,7 @@ void Pass::run() {
   std::snprintf(share, sizeof(share), "%g %% of Service %s's requests to each shadow", s.percentage,
                 w.mirror.service["metadata"].value("name", "").c_str());
   condition(cond::Mirroring, true, "Mirrored", share);
+  st.memoryInUseGiB = w.memoryInUseGiB;
   if (st.phase != phase::Running) {
     st.phase = phase::Running;
     st.startedAt = now;

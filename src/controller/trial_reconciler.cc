@@ -151,8 +151,19 @@ Result<TrialWorld> InstancetypeTrialReconciler::observe(const TrialInput& in) {
   readTypes(in, w);
   readShadows(in, w);
 
-  // Each serving shadow past half its observation: what it measured since it began serving.
   const SystemTime now = d_.clock.wallNow();
+  // The VM's memory in use, its peak since the trial began: what a type must hold.
+  if (in.status.startedAt) {
+    const auto since = std::chrono::duration_cast<std::chrono::seconds>(now - *in.status.startedAt);
+    auto used = d_.query("max(max_over_time(kubevirt_vmi_memory_used_bytes{namespace=\"" + in.ns +
+                         "\",name=\"" + s.target + "\"}[" +
+                         std::to_string(std::max<int64_t>(60, since.count())) + "s]))");
+    if (used.ok() && std::isfinite(*used) && *used > 0)
+      w.memoryInUseGiB = *used / (1024.0 * 1024 * 1024);
+    else if (!used.ok() && !used.error().is(ErrorKind::Unavailable))
+      w.metricsProblem = used.error().message;
+  }
+  // Each serving shadow past half its observation: what it measured since it began serving.
   for (const auto& c : in.status.candidates) {
     const auto shadow = w.shadows.find(c.ref.name);
     if (c.state != state::Running || !c.startedAt || shadow == w.shadows.end())

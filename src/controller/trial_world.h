@@ -47,6 +47,8 @@ struct TrialWorld {
   std::vector<placement::CatalogueEntry> catalogue;  // every type of the candidates' kinds
   std::map<std::string, TrialShadow> shadows;        // by candidate type
   std::map<std::string, placement::ShadowReading> readings;  // by candidate type, when read
+  // The VM's memory in use, its peak since the trial began (GiB); unknown before a reading.
+  std::optional<double> memoryInUseGiB;
   std::string metricsProblem;  // why a running candidate's reading is missing ("" if none is)
 };
 

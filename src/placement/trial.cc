@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "kube_core/quantity.h"
 #include "placement/shadow.h"
@@ -133,6 +134,27 @@ std::vector<const api::TrialCandidate*> rankCandidates(
     return a->measured->p95Ms < b->measured->p95Ms;
   });
   return out;
+}
+
+std::string memoryShortfall(double typeGiB, std::optional<double> inUseGiB) {
+  if (!inUseGiB || typeGiB >= *inUseGiB * (1 + MemoryMargin))
+    return "";
+  char buf[128];
+  std::snprintf(buf, sizeof(buf), "its %.3g GiB are below the VM's %.3g GiB in use + 10 %%",
+                typeGiB, *inUseGiB);
+  return buf;
+}
+
+std::string formatMs(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), v < 10 ? "%.1f ms" : "%.0f ms", v);
+  return buf;
+}
+
+std::string formatPrice(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3g/h", v);
+  return buf;
 }
 
 std::optional<double> shadowCostPercent(const std::vector<api::TrialCandidate>& candidates,

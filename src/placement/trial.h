@@ -67,6 +67,16 @@ bool clearlyWorse(const api::TrialMeasurement& m, double sloP95Ms);
 // the cheaper, then the faster; among those missing it the faster.
 std::vector<const api::TrialCandidate*> rankCandidates(const std::vector<api::TrialCandidate>& all);
 
+// Memory fit: a type whose guest memory is below what the VM uses (its peak over the trial, from
+// KubeVirt's kubevirt_vmi_memory_used_bytes) plus 10 % is not recommended. "" when it fits or the
+// use is unknown, else why not.
+inline constexpr double MemoryMargin = 0.1;
+std::string memoryShortfall(double typeGiB, std::optional<double> inUseGiB);
+
+// "81 ms", "9.5 ms"; "0.092/h".
+std::string formatMs(double ms);
+std::string formatPrice(double perHour);
+
 // What a trial's shadows cost, in percent of the VM's at `vmCostPerHour` over `elapsed`: each
 // measured candidate at the share of its type for its observation (half of it when dropped
 // there). nullopt when the VM's cost is unknown.

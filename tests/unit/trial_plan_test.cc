@@ -171,6 +171,20 @@ TEST(TrialPlanTest, ShadowsMadeByAPassKilledBeforeItsStatusAreNotMadeAgain) {
   EXPECT_EQ(candidate(*status(p), "u1.medium").state, state::Running);
 }
 
+TEST(TrialPlanTest, ATypeTooSmallForTheMemoryInUseIsNeitherTriedNorRecommended) {
+  TrialWorld w = world();
+  w.memoryInUseGiB = 3.8;  // u1.medium's 4 GiB are below 3.8 + 10 %
+  const TrialPlan p = planTrial(trial(), w, settings(), T0);
+  const auto s = *status(p);
+  EXPECT_EQ(candidate(s, "u1.medium").state, state::Dropped);
+  EXPECT_NE(candidate(s, "u1.medium").reason.find("below the VM's 3.8 GiB in use"),
+            std::string::npos)
+      << candidate(s, "u1.medium").reason;
+  ASSERT_EQ(all<CreateShadow>(p).size(), 2u) << "u1.large and u1.xlarge instead";
+  EXPECT_EQ(placement::memoryShortfall(8, 3.8), "");
+  EXPECT_EQ(placement::memoryShortfall(4, std::nullopt), "") << "unknown use: no judgement";
+}
+
 TEST(TrialPlanTest, NoMeshWaitsWithAConditionAndOneEvent) {
   TrialWorld w = world();
   w.mirror.problemReason = "NoMesh";
