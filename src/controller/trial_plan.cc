@@ -76,10 +76,19 @@ void Pass::running(TrialCandidate& c) {
     return;
   }
   if (!c.startedAt) {
+    const auto limit = settings.defaults.shadowStartTimeout;
     if (shadow == w.shadows.end())
       startShadow(c);
     else if (shadow->second.phase == "Running")
       c.startedAt = now;
+    else if (shadow->second.created && now - *shadow->second.created > limit) {
+      c.state = state::Failed;  // e.g. no node has room for its vCPUs
+      c.reason = "its shadow did not start within shadows.startTimeout (" +
+                 std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit).count()) +
+                 " s): " +
+                 (shadow->second.failure.empty() ? "still " + shadow->second.phase
+                                                 : shadow->second.failure);
+    }
     return;
   }
   if (shadow == w.shadows.end()) {
@@ -238,7 +247,7 @@ void Pass::applyMirror() {
   std::sort(hosts.begin(), hosts.end());
   if (complete && hosts == w.mirror.mirrored)
     return;
-  const placement::MirrorScope scope = trialMirrorScope(in.object);
+  const placement::MirrorScope scope = placement::trialMirrorScope(in.object);
   ApplyMirror apply;
   apply.objects.push_back(
       placement::buildShadowEgressPolicy(scope, live, settings.defaults.meshNamespace));
@@ -358,14 +367,6 @@ void Pass::run() {
 }
 
 }  // namespace
-
-placement::MirrorScope trialMirrorScope(const Json& trial) {
-  const Json& meta = trial.at("metadata");
-  // `<trial>-trial-mirror`: apart from a ShadowPlacement of the same name.
-  return {meta.value("namespace", ""),
-          meta.value("name", "") + "-trial",
-          {{api::TrialLabel, placement::trialLabelValue(meta.value("name", ""))}}};
-}
 
 TrialPlan planTrial(const TrialInput& in, const TrialWorld& w, const TrialSettings& settings,
                     SystemTime now) {

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "controller/trial_world.h"
-#include "placement/mirror.h"
 #include "runtime/action.h"
 #include "runtime/event_recorder.h"
 
@@ -57,10 +56,6 @@ struct TrialSettings {
 // next without a twin shadow or a second switch. Order: shadows made or removed, the mirroring
 // objects, the status, the VM's instancetype (mode Apply, after the status said Completed), the
 // Events.
-// The mirroring objects' scope: labelled umbra.io/trial, named `<trial>-trial-mirror` and
-// `<trial>-trial-shadow-egress`.
-placement::MirrorScope trialMirrorScope(const kube::Json& trial);
-
 TrialPlan planTrial(const TrialInput& in, const TrialWorld& world, const TrialSettings& settings,
                     SystemTime now);
 

@@ -117,6 +117,8 @@ void InstancetypeTrialReconciler::readShadows(const TrialInput& in, TrialWorld& 
     s.phase = (*vmi).value("status", Json::object()).value("phase", "");
     s.deleting = meta.contains("deletionTimestamp");
     s.failure = fields::conditionMessage(*vmi, "Ready", "False");
+    if (const std::string t = meta.value("creationTimestamp", ""); !t.empty())
+      s.created = kube::parseTime(t);
     w.shadows[labels.value(api::TrialTypeLabel, "")] = std::move(s);
   }
 }
@@ -136,7 +138,7 @@ Result<TrialWorld> InstancetypeTrialReconciler::observe(const TrialInput& in) {
           ref.value("name", ""), ref.value("kind", std::string(api::ClusterInstancetypeKind))};
   }
   MirrorQuery q;
-  q.scope = trialMirrorScope(in.object);
+  q.scope = placement::trialMirrorScope(in.object);
   q.service = s.service;
   q.serviceField = "spec.mirroring.service";
   q.targetName = "VirtualMachine " + in.ns + "/" + s.target;

@@ -38,6 +38,7 @@ struct TrialShadow {
   std::string name, uid, phase;
   bool deleting = false;
   std::string failure;  // why KubeVirt failed it, when it did
+  std::optional<SystemTime> created;
 };
 
 struct TrialWorld {

@@ -34,6 +34,13 @@ std::string trialLabelValue(const std::string& trial) {
   return placementLabelValue(trial);
 }
 
+MirrorScope trialMirrorScope(const Json& trial) {
+  const Json& meta = trial.at("metadata");
+  return {meta.value("namespace", ""),
+          meta.value("name", "") + "-trial",
+          {{api::TrialLabel, trialLabelValue(meta.value("name", ""))}}};
+}
+
 Result<TypeSize> typeSize(const Instancetype& it) {
   const Json cpu = it.spec.value("cpu", Json::object());
   const Json memory = it.spec.value("memory", Json::object());

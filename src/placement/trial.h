@@ -12,6 +12,7 @@
 #include "api/instancetype_trial.h"
 #include "api/shadow_placement.h"
 #include "placement/candidates.h"
+#include "placement/mirror.h"
 
 namespace umbra::placement {
 
@@ -22,6 +23,10 @@ using Json = nlohmann::json;
 std::string trialShadowName(const std::string& trial, const std::string& type);
 // The value of a trial's umbra.io/trial label.
 std::string trialLabelValue(const std::string& trial);
+
+// The trial's mirroring objects' scope (placement/mirror.h): labelled umbra.io/trial, named
+// `<trial>-trial-mirror` and `<trial>-trial-shadow-egress`, apart from a ShadowPlacement's.
+MirrorScope trialMirrorScope(const Json& trial);
 
 // A candidate type as its spec reads: vCPUs, guest memory, dedicated cores.
 struct TypeSize {

@@ -185,6 +185,26 @@ TEST(TrialPlanTest, ATypeTooSmallForTheMemoryInUseIsNeitherTriedNorRecommended) 
   EXPECT_EQ(placement::memoryShortfall(4, std::nullopt), "") << "unknown use: no judgement";
 }
 
+TEST(TrialPlanTest, AShadowThatDoesNotStartFailsItsCandidateAndFreesItsSlot) {
+  const api::TrialStatus s = *status(planTrial(trial(), world(), settings(), T0 - 5min));
+  TrialWorld w = withShadows(s);
+  for (auto& [type, shadow] : w.shadows) {
+    shadow.phase = "Pending";
+    shadow.created = T0 - 5min;
+    shadow.failure = "0/3 nodes are available";
+  }
+  w.shadows["u1.large"].phase = "Running";
+  const TrialPlan p = planTrial(trial({}, s), w, settings(), T0);
+  const api::TrialStatus after = *status(p);
+  const auto& medium = candidate(after, "u1.medium");
+  EXPECT_EQ(medium.state, state::Failed);
+  EXPECT_NE(medium.reason.find("did not start within shadows.startTimeout (180 s): 0/3 nodes"),
+            std::string::npos)
+      << medium.reason;
+  ASSERT_EQ(all<DeleteShadow>(p).size(), 1u);
+  ASSERT_EQ(all<CreateShadow>(p).size(), 1u) << "u1.xlarge takes the slot";
+}
+
 TEST(TrialPlanTest, NoMeshWaitsWithAConditionAndOneEvent) {
   TrialWorld w = world();
   w.mirror.problemReason = "NoMesh";
