@@ -63,7 +63,7 @@ int benchInstancetypes(const BenchInstancetypesFlags& f) {
     std::vector<Sum> sums;
     for (const auto& p : report.workloads.front().pickers)
       sums.push_back({p.picker});
-    std::vector<double> trialShares;
+    std::vector<double> trialShares, controllerShares;
     for (const auto& w : report.workloads) {
       json wj = {{"id", w.id},
                  {"cpuSecondsPerRequest", w.cpuSecondsPerRequest},
@@ -80,11 +80,14 @@ int benchInstancetypes(const BenchInstancetypesFlags& f) {
             {"type", r.type}, {"costPerHour", r.costPerHour}, {"sloMinutes", r.sloMinutes}};
         if (r.picker == "umbra")
           trialShares.push_back(r.trialCostShare);
+        if (r.picker == "umbra-controller")
+          controllerShares.push_back(r.trialCostShare);
       }
       run["perWorkload"].push_back(wj);
     }
     const double n = static_cast<double>(report.workloads.size());
     const Sum* umbra = nullptr;
+    const Sum* controller = nullptr;
     for (const auto& x : sums) {
       std::printf("| %d | %s | %.3f | %.0f | %.0f %% | %.0f |\n", seed, x.picker.c_str(), x.cost,
                   x.slo, 100.0 * x.nearOracle / n, x.hours / n);
@@ -95,6 +98,8 @@ int benchInstancetypes(const BenchInstancetypesFlags& f) {
                                 {"decisionHours", x.hours / n}});
       if (x.picker == "umbra")
         umbra = &x;
+      if (x.picker == "umbra-controller")
+        controller = &x;
     }
     // The best VPA-style setting of this run: the cheapest with no more SLO minutes than Umbra,
     // else the one with the fewest.
@@ -117,6 +122,23 @@ int benchInstancetypes(const BenchInstancetypesFlags& f) {
         "workload's over the trial: median %.1f %%, max %.1f %% (target <= 5 %%)\n\n",
         seed, report.workloads.size(), report.skipped, best->picker.c_str(), ratio, umbra->slo,
         best->slo, 100.0 * umbra->nearOracle / n, 100 * share, 100 * worst);
+    // The InstancetypeTrial controller's own algorithm (docs/instancetype-trials.md), against the
+    // same best VPA-style setting.
+    const double controllerRatio = best->cost > 0 ? controller->cost / best->cost : 0;
+    const double controllerShare = model::quantileOf(controllerShares, 0.5);
+    const double controllerWorst =
+        *std::max_element(controllerShares.begin(), controllerShares.end());
+    std::printf(
+        "seed %d: the InstancetypeTrial controller's picker / the same VPA-style setting: cost "
+        "%.2f with %.0f SLO minutes; within 10 %% of the oracle's cost in %.0f %%; its shadows' "
+        "cost / the workload's over the trial: median %.1f %%, max %.1f %%\n\n",
+        seed, controllerRatio, controller->slo, 100.0 * controller->nearOracle / n,
+        100 * controllerShare, 100 * controllerWorst);
+    run["controller"] = {{"overBestVpaCost", controllerRatio},
+                         {"sloMinutes", controller->slo},
+                         {"nearOracle", controller->nearOracle / n},
+                         {"trialCostShareMedian", controllerShare},
+                         {"trialCostShareMax", controllerWorst}};
     run["summary"] = {{"bestVpa", best->picker},
                       {"umbraOverBestVpaCost", ratio},
                       {"umbraSloMinutes", umbra->slo},

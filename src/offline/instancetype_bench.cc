@@ -1,4 +1,5 @@
 #include "offline/instancetype_bench.h"
+#include "offline/instancetype_trial_pick.h"
 
 #include <algorithm>
 #include <cmath>
@@ -281,6 +282,12 @@ InstancetypeBenchReport runInstancetypeBench(const sim::TraceSet& vms,
     PickerResult noTrial = result(umbraPick(assumed), trainHours);
     noTrial.picker = "umbra-without-trial";
     w.pickers.push_back(noTrial);
+    w.pickers.push_back(controllerPick(types, *requested,
+                                       ControllerTrial{busy, mem, shadowHost, trialFrom, split,
+                                                       model, slo, o.mirrorShare, trialHours}));
+    for (const auto& t : types)
+      if (t.name == w.pickers.back().type)
+        w.pickers.back().sloMinutes = sloMinutes(t);
     char log[160];
     std::snprintf(log, sizeof(log),
                   "measured %.1f ms a request, cv2 %.2f (%d requests); pool steal p99 %.3f",

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "offline/instancetype_bench.h"
+#include "offline/instancetype_trial_pick.h"
 
 namespace umbra::offline {
 namespace {
@@ -59,6 +60,58 @@ TEST(InstancetypeBenchTest, TheOracleAndUmbraMeetTheSloOnASteadyWorkload) {
   EXPECT_LT(by["umbra"].trialCostShare, 0.1);
   EXPECT_TRUE(by.count("vpa-p90+15%"));
   EXPECT_TRUE(by.count("umbra-without-trial"));
+}
+
+}  // namespace
+}  // namespace umbra::offline
+
+namespace umbra::offline {
+namespace {
+
+// The controller's picker: a trial of two hours at a steady load.
+struct TrialFixture {
+  std::vector<double> busy = std::vector<double>(24, 0.5), memory = std::vector<double>(24, 3.0),
+                      steal = std::vector<double>(24, 0.0);
+  sim::RequestModel model{0.01, 1.0};
+  ControllerTrial trial(double share = 0.02) const {
+    return {busy, memory, steal, 0, 24, model, 0.1, share, 2.0};
+  }
+};
+
+TEST(InstancetypeTrialPickTest, TheScaledP95IsTheFullLoadsReadThroughTheMeshsBuckets) {
+  const TrialFixture f;
+  const auto types = commonInstancetypes({});
+  const InstanceType* medium = nullptr;
+  for (const auto& t : types)
+    if (t.name == "u1.medium")
+      medium = &t;
+  ASSERT_NE(medium, nullptr);
+  // M/M/1 at half load, 10 ms requests: the true p95 is ln(20) / 50 = 60 ms; at a 2 % share the
+  // shadow's 3 s sit between the 2.5 s and 5 s buckets, which interpolation reads high.
+  const double p95 = trialP95(*medium, f.trial());
+  EXPECT_GT(p95, 60);
+  EXPECT_LT(p95, 100);
+  TrialFixture busier = f;
+  busier.busy.assign(24, 0.8);
+  EXPECT_GT(trialP95(*medium, busier.trial()), p95) << "latency grows with the load";
+}
+
+TEST(InstancetypeTrialPickTest, PicksTheCheapestSizeThatMeetsTheSloAndHoldsTheMemory) {
+  TrialFixture f;
+  const auto types = commonInstancetypes({});
+  const InstanceType* xlarge = nullptr;
+  for (const auto& t : types)
+    if (t.name == "u1.xlarge")
+      xlarge = &t;
+  ASSERT_NE(xlarge, nullptr);
+  // 0.5 busy cores of 10 ms requests, 3 GiB in use: u1.medium (1 vCPU, 4 GiB) meets 100 ms.
+  const PickerResult r = controllerPick(types, *xlarge, f.trial());
+  EXPECT_EQ(r.type, "u1.medium");
+  EXPECT_EQ(r.picker, "umbra-controller");
+  EXPECT_GT(r.trialCostShare, 0);
+  // 5 GiB in use: u1.medium's 4 GiB do not hold it.
+  f.memory.assign(24, 5.0);
+  EXPECT_EQ(controllerPick(types, *xlarge, f.trial()).type, "u1.large");
 }
 
 }  // namespace
