@@ -81,12 +81,16 @@ Result<TrialSpec> trialSpecFrom(const json& o) {
       return fieldError(o, field + ".name", "\"" + ref.name + "\" is listed twice");
     s.candidates.push_back(std::move(ref));
   }
-  if (s.candidates.empty())
-    return fieldError(o, "spec.candidates", "needs at least one instancetype");
   const json explore = spec.value("explore", json::object());
   s.neighbours = explore.value("neighbours", false);
-  UMBRA_TRY(s.maxCandidates, intAt(o, explore, "maxCandidates", "spec.explore.maxCandidates",
-                                   std::max<int>(s.maxCandidates, s.candidates.size()), 1, 20));
+  s.aroundCurrent = explore.value("aroundCurrent", false);
+  if (s.candidates.empty() && !s.aroundCurrent)
+    return fieldError(o, "spec.candidates",
+                      "needs at least one instancetype unless spec.explore.aroundCurrent");
+  UMBRA_TRY(s.maxCandidates,
+            intAt(o, explore, "maxCandidates", "spec.explore.maxCandidates",
+                  std::max<int>(s.maxCandidates, s.candidates.size() + (s.aroundCurrent ? 3 : 0)),
+                  1, 20));
   if (s.maxCandidates < static_cast<int>(s.candidates.size()))
     return fieldError(o, "spec.explore.maxCandidates", "is below the number of spec.candidates");
   const json slo = spec.value("slo", json::object());

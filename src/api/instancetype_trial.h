@@ -37,6 +37,7 @@ struct TrialSpec {
   std::string target;  // a VirtualMachine in the trial's namespace
   std::vector<InstancetypeRef> candidates;
   bool neighbours = false;  // explore: also try the best type's sizes one down and one up
+  bool aroundCurrent = false;  // explore: the VM's type and its sizes one down and up join
   int maxCandidates = 6;    // in all, with the neighbours
   double p95LatencyMs = 0;  // the SLO at full load
   double percentage = 2;    // of the target's requests, mirrored to each shadow

@@ -160,33 +160,21 @@ void Pass::fillSlots() {
   }
 }
 
-// explore.neighbours: the best type's next size down when it meets the SLO (it may too, for
-// less), else the next size up of the fastest. True when a type joined the queue.
+// explore.neighbours (placement::nextToExplore). True when a type joined the queue.
 bool Pass::explore() {
   if (!spec().neighbours || static_cast<int>(st.candidates.size()) >= spec().maxCandidates)
     return false;
-  const auto ranked = placement::rankCandidates(st.candidates);
-  if (ranked.empty())
-    return false;
-  const TrialCandidate& best = *ranked.front();
-  const auto [down, up] = placement::neighboursOf(best.ref.name, w.catalogue);
-  const auto next = best.meetsSlo ? down : up;
-  if (!next || st.candidate(next->name))
-    return false;
-  const auto type = w.types.find(next->name);
+  auto next = placement::nextToExplore(st.candidates, w.catalogue);
+  const auto type = next ? w.types.find(next->first.name) : w.types.end();
   if (type == w.types.end() || !type->second.problem.empty())
     return false;
-  TrialCandidate c;
-  c.ref = *next;
+  TrialCandidate c{next->first};
   c.explored = true;
   c.vcpus = type->second.size.vcpus;
   c.memoryGiB = type->second.size.memoryGiB;
   c.costPerHour = type->second.costPerHour;
-  const std::string note =
-      next->name + ": the " + (best.meetsSlo ? "next smaller" : "next larger") + " size of " +
-      best.ref.name + (best.meetsSlo ? ", which meets the SLO" : ", the fastest so far");
-  st.candidates.push_back(c);  // `best` points into the vector: not used past here
-  event(EventType::Normal, "CandidateAdded", note);
+  st.candidates.push_back(c);
+  event(EventType::Normal, "CandidateAdded", next->second);
   return true;
 }
 
@@ -271,8 +259,7 @@ void Pass::finished() {
       p.writes.push_back(SetInstancetype{to});
       event(EventType::Normal, "Applied",
             "VirtualMachine " + in.ns + "/" + spec().target + " now has instancetype " + to.name +
-                " (KubeVirt hotplugs more vCPUs or memory live; fewer, or any other change, "
-                "waits for a restart: the VM's RestartRequired condition)");
+                " (more vCPUs or memory are hotplugged, anything else waits for a restart)");
     }
     st.applied = true;
   }
@@ -283,7 +270,14 @@ void Pass::finished() {
 // Pending or Running: the mesh, the candidates' shadows, the queue, the outcome.
 void Pass::run() {
   const api::TrialSpec& s = spec();
-  for (const auto& ref : s.candidates)  // a new trial, or candidates added to its spec
+  std::vector<api::InstancetypeRef> wanted = s.candidates;
+  if (s.aroundCurrent && w.target.instancetype) {  // the VM's type and its sizes down and up
+    const auto [down, up] = placement::neighboursOf(w.target.instancetype->name, w.catalogue);
+    for (const auto& r : {std::optional(*w.target.instancetype), down, up})
+      if (r && static_cast<int>(wanted.size()) < s.maxCandidates)
+        wanted.push_back(*r);
+  }
+  for (const auto& ref : wanted)  // a new trial, or candidates added to its spec
     if (!st.candidate(ref.name))
       st.candidates.push_back(TrialCandidate{ref});
   for (auto& c : st.candidates) {
@@ -330,6 +324,16 @@ void Pass::run() {
   std::snprintf(share, sizeof(share), "%g %% of Service %s's requests to each shadow", s.percentage,
                 w.mirror.service["metadata"].value("name", "").c_str());
   condition(cond::Mirroring, true, "Mirrored", share);
+  if (st.candidates.empty()) {  // explore.aroundCurrent with nothing to explore around
+    st.phase = phase::Failed;
+    st.recommendationReason = "VirtualMachine " + in.ns + "/" + s.target +
+                              " has no spec.instancetype to explore around and spec.candidates "
+                              "is empty";
+    condition(cond::Completed, true, "NoCandidates", st.recommendationReason);
+    event(EventType::Warning, "NoCandidates", st.recommendationReason);
+    writeStatusIfChanged();
+    return;
+  }
   st.memoryInUseGiB = w.memoryInUseGiB;
   if (st.phase != phase::Running) {
     st.phase = phase::Running;

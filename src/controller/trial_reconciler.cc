@@ -68,7 +68,7 @@ void InstancetypeTrialReconciler::readTypes(const TrialInput& in, TrialWorld& w)
     } else {
       t.size = *size;
       t.costPerHour = placement::typeCostPerHour(d_.prices, ref.name, t.size);
-      if (in.spec->neighbours)
+      if (in.spec->neighbours || in.spec->aroundCurrent)
         w.catalogue.push_back({ref, t.size});
     }
     w.types[ref.name] = std::move(t);
@@ -82,7 +82,7 @@ void InstancetypeTrialReconciler::readTypes(const TrialInput& in, TrialWorld& w)
     return kind == api::ClusterInstancetypeKind ? d_.caches.clusterInstancetypes
                                                 : d_.caches.instancetypes;
   };
-  if (in.spec->neighbours) {  // every type of the candidates' kinds
+  if (in.spec->neighbours || in.spec->aroundCurrent) {  // every type of the candidates' kinds
     for (const char* kind : {api::ClusterInstancetypeKind, api::InstancetypeKind}) {
       if (std::none_of(wanted.begin(), wanted.end(), [&](const auto& r) { return r.kind == kind; }))
         continue;

@@ -179,6 +179,25 @@ std::optional<double> shadowCostPercent(const std::vector<api::TrialCandidate>& 
   return 100 * shadows / vm;
 }
 
+std::optional<std::pair<api::InstancetypeRef, std::string>> nextToExplore(
+    const std::vector<api::TrialCandidate>& candidates,
+    const std::vector<CatalogueEntry>& catalogue) {
+  const auto ranked = rankCandidates(candidates);
+  if (ranked.empty())
+    return std::nullopt;
+  const api::TrialCandidate& best = *ranked.front();
+  const auto [down, up] = neighboursOf(best.ref.name, catalogue);
+  const auto next = best.meetsSlo ? down : up;
+  for (const auto& c : candidates)
+    if (next && c.ref.name == next->name)
+      return std::nullopt;
+  if (!next)
+    return std::nullopt;
+  return std::pair{*next, next->name + ": the " + (best.meetsSlo ? "next smaller" : "next larger") +
+                              " size of " + best.ref.name +
+                              (best.meetsSlo ? ", which meets the SLO" : ", the fastest so far")};
+}
+
 std::pair<std::optional<api::InstancetypeRef>, std::optional<api::InstancetypeRef>> neighboursOf(
     const std::string& name, const std::vector<CatalogueEntry>& catalogue) {
   const std::string series = seriesOf(name);

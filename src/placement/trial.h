@@ -82,6 +82,13 @@ std::string memoryShortfall(double typeGiB, std::optional<double> inUseGiB);
 std::string formatMs(double ms);
 std::string formatPrice(double perHour);
 
+// explore.neighbours: the ranked best's next size down when it meets the SLO, else the next size
+// up of the fastest, unless already a candidate; with a sentence for the Event.
+struct CatalogueEntry;
+std::optional<std::pair<api::InstancetypeRef, std::string>> nextToExplore(
+    const std::vector<api::TrialCandidate>& candidates,
+    const std::vector<CatalogueEntry>& catalogue);
+
 // What a trial's shadows cost, in percent of the VM's at `vmCostPerHour` over `elapsed`: each
 // measured candidate at the share of its type for its observation (half of it when dropped
 // there). nullopt when the VM's cost is unknown.

@@ -205,6 +205,22 @@ TEST(TrialPlanTest, AShadowThatDoesNotStartFailsItsCandidateAndFreesItsSlot) {
   ASSERT_EQ(all<CreateShadow>(p).size(), 1u) << "u1.xlarge takes the slot";
 }
 
+TEST(TrialPlanTest, AroundCurrentTriesTheVmsTypeAndItsSizesDownAndUp) {
+  const Json rule = {{"candidates", Json::array()}, {"explore", {{"aroundCurrent", true}}}};
+  const auto s = *status(planTrial(trial(rule), world(), settings(), T0));
+  ASSERT_EQ(s.candidates.size(), 3u);
+  EXPECT_EQ(s.candidates[0].ref.name, "u1.large");
+  EXPECT_EQ(s.candidates[1].ref.name, "u1.medium");
+  EXPECT_EQ(s.candidates[2].ref.name, "u1.xlarge");
+  TrialWorld none = world();
+  none.target.instancetype.reset();
+  const TrialPlan p = planTrial(trial(rule), none, settings(), T0);
+  EXPECT_EQ(status(p)->phase, "Failed");
+  EXPECT_EQ(reasons(p), std::vector<std::string>{"NoCandidates"});
+  EXPECT_FALSE(InstancetypeTrialReconciler::input(trial({{"candidates", Json::array()}}).object)
+                   .spec.has_value());
+}
+
 TEST(TrialPlanTest, NoMeshWaitsWithAConditionAndOneEvent) {
   TrialWorld w = world();
   w.mirror.problemReason = "NoMesh";
