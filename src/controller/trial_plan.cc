@@ -38,7 +38,7 @@ struct Pass {
   void condition(const char* type, bool value, const std::string& why, const std::string& text) {
     setCondition(st.conditions, type, value, why, text, in.generation, now);
   }
-  // Every shadow of the trial that is not already going.
+  // Every shadow of the trial not already going, but those `keep` keeps.
   void deleteShadows(const std::function<bool(const std::string&)>& keep) {
     for (const auto& [type, shadow] : w.shadows)
       if (!shadow.deleting && !keep(type))
@@ -113,7 +113,7 @@ void Pass::running(TrialCandidate& c) {
   if (over) {
     c.state = state::Measured;
     c.measured = m;
-    const std::string tight = placement::memoryShortfall(c.memoryGiB, w.memoryInUseGiB);
+    const std::string tight = placement::memoryShortfall(c.memoryGiB, st.memoryInUseGiB);
     c.meetsSlo = m.p95Ms <= slo && m.utilisation < 0.99 && tight.empty();
     c.reason = "p95 " + ms(m.p95Ms) + " at full load (SLO " + ms(slo) + "), " +
                std::to_string(static_cast<int>(std::lround(100 * m.utilisation))) +
@@ -145,7 +145,7 @@ void Pass::fillSlots() {
   std::stable_sort(queued.begin(), queued.end(),
                    [](const auto* a, const auto* b) { return a->costPerHour < b->costPerHour; });
   for (TrialCandidate* c : queued) {
-    if (const auto tight = placement::memoryShortfall(c->memoryGiB, w.memoryInUseGiB);
+    if (const auto tight = placement::memoryShortfall(c->memoryGiB, st.memoryInUseGiB);
         !tight.empty()) {
       c->state = state::Dropped;
       c->reason = "not tried: " + tight;
@@ -326,15 +326,15 @@ void Pass::run() {
   condition(cond::Mirroring, true, "Mirrored", share);
   if (st.candidates.empty()) {  // explore.aroundCurrent with nothing to explore around
     st.phase = phase::Failed;
-    st.recommendationReason = "VirtualMachine " + in.ns + "/" + s.target +
-                              " has no spec.instancetype to explore around and spec.candidates "
-                              "is empty";
+    st.recommendationReason =
+        "VirtualMachine " + in.ns + "/" + s.target + " has no spec.instancetype to explore around";
     condition(cond::Completed, true, "NoCandidates", st.recommendationReason);
     event(EventType::Warning, "NoCandidates", st.recommendationReason);
     writeStatusIfChanged();
     return;
   }
-  st.memoryInUseGiB = w.memoryInUseGiB;
+  if (w.memoryInUseGiB)  // a peak since the start: the last one read holds when a read fails
+    st.memoryInUseGiB = w.memoryInUseGiB;
   if (st.phase != phase::Running) {
     st.phase = phase::Running;
     st.startedAt = now;

@@ -125,8 +125,10 @@ void InstancetypeTrialReconciler::readShadows(const TrialInput& in, TrialWorld& 
 
 Result<TrialWorld> InstancetypeTrialReconciler::observe(const TrialInput& in) {
   TrialWorld w;
-  if (!in.spec)
+  if (!in.spec) {  // its shadows go
+    readShadows(in, w);
     return w;
+  }
   const api::TrialSpec& s = *in.spec;
   const kube::ObjectPtr vm = d_.caches.vms.get(in.ns + "/" + s.target);
   const kube::ObjectPtr vmi = d_.caches.vmis.get(in.ns + "/" + s.target);
@@ -149,9 +151,13 @@ Result<TrialWorld> InstancetypeTrialReconciler::observe(const TrialInput& in) {
     w.target.running = q.targetPhase == "Running";
     w.target.vmiSpec = (*vmi).value("spec", Json::object());
   }
+  readShadows(in, w);
+  // A finished trial only removes its shadows (and, with mode Apply, patches the VM): no API lists
+  // or queries for the passes its target's changes cause.
+  if (in.status.phase == api::trial_phase::Completed || in.status.phase == api::trial_phase::Failed)
+    return w;
   UMBRA_TRY(w.mirror, readMirrorView(d_.client, q));
   readTypes(in, w);
-  readShadows(in, w);
 
   const SystemTime now = d_.clock.wallNow();
   // The VM's memory in use, its peak since the trial began: what a type must hold.
