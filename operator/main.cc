@@ -2,6 +2,7 @@
 // machinery in src/runtime, the forecaster and what learns in src/app.
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 
 #include "app/learning.h"
@@ -43,6 +44,23 @@ Result<std::unique_ptr<kube::RestClient>> connect(const op::Flags& flags, std::s
     return version.error().wrap("cannot reach the API server");
   server = cluster.server + " (" + version->value("gitVersion", "") + ")";
   return client;
+}
+
+// One instant query's value, summed over its series (Unavailable when it has none): what the
+// pool and trial controllers read from Prometheus.
+std::function<Result<double>(const std::string&)> instantQuery(
+    telemetry::PrometheusSource& source) {
+  return [&source](const std::string& promql) -> Result<double> {
+    UMBRA_TRY(const auto r, source.client().query(promql));
+    if (r.resultType == "scalar")
+      return r.scalar;
+    if (r.series.empty())
+      return Error::make(ErrorKind::Unavailable, "no series for " + promql);
+    double sum = 0;
+    for (const auto& series : r.series)
+      sum += series.points.empty() ? 0 : series.points.back().second;
+    return sum;
+  };
 }
 
 int run(const op::Flags& flags) {
@@ -193,17 +211,7 @@ int run(const op::Flags& flags) {
          shadowPools->store(kube::resources::nodes()),
          pools ? &shadowPools->store(api::virtualMachinePools()) : nullptr},
         demand,
-        [&source](const std::string& promql) -> Result<double> {
-          UMBRA_TRY(const auto r, source.client().query(promql));
-          if (r.resultType == "scalar")
-            return r.scalar;
-          if (r.series.empty())
-            return Error::make(ErrorKind::Unavailable, "no series for " + promql);
-          double sum = 0;
-          for (const auto& series : r.series)
-            sum += series.points.empty() ? 0 : series.points.back().second;
-          return sum;
-        },
+        instantQuery(source),
         cfg->prometheus.catalog.rateWindow,
         events,
         RealClock::instance()});
@@ -276,30 +284,16 @@ int run(const op::Flags& flags) {
                  .metrics(metrics.get(), nullptr)
                  .build(loop);
     const auto& t = *trials;
-    telemetry::PrometheusSource& source = **prometheus;
-    controller::TrialSettings trialSettings;
-    trialSettings.defaults = cfg->placement;
-    trialReconciler =
-        std::make_unique<controller::InstancetypeTrialReconciler>(controller::TrialDeps{
-            client,
-            {t.store(api::instancetypeTrials()), t.store(api::virtualMachines()),
-             t.store(api::virtualMachineInstances()), t.store(api::clusterInstancetypes()),
-             t.store(api::instancetypes())},
-            [&source](const std::string& promql) -> Result<double> {
-              UMBRA_TRY(const auto r, source.client().query(promql));
-              if (r.resultType == "scalar")
-                return r.scalar;
-              if (r.series.empty())
-                return Error::make(ErrorKind::Unavailable, "no series for " + promql);
-              double sum = 0;
-              for (const auto& series : r.series)
-                sum += series.points.empty() ? 0 : series.points.back().second;
-              return sum;
-            },
-            cfg->placement.instancetypePrices,
-            trialSettings,
-            events,
-            RealClock::instance()});
+    trialReconciler = std::make_unique<controller::InstancetypeTrialReconciler>(
+        controller::TrialDeps{client,
+                              {t.store(api::instancetypeTrials()), t.store(api::virtualMachines()),
+                               t.store(api::virtualMachineInstances()),
+                               t.store(api::clusterInstancetypes()), t.store(api::instancetypes())},
+                              instantQuery(**prometheus),
+                              cfg->placement.instancetypePrices,
+                              controller::TrialSettings{cfg->placement},
+                              events,
+                              RealClock::instance()});
   } else {
     log::warn(
         "the InstancetypeTrial CRD is not installed: the instancetype trial controller is off "

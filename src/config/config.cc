@@ -5,134 +5,13 @@
 
 #include <set>
 
+#include "config/yaml_reader.h"
 #include "kube_core/quantity.h"
 
 namespace umbra::config {
 namespace {
 
-// Walks the YAML tree, remembering the path for messages.
-class Reader {
- public:
-  explicit Reader(std::string origin) : origin_(std::move(origin)) {}
-
-  Error error(const std::string& field, const std::string& what) const {
-    return Error::config(origin_ + ": " + field + ": " + what);
-  }
-
-  // Rejects keys of `node` not in `known`.
-  Status onlyKeys(const YAML::Node& node, const std::string& where,
-                  const std::set<std::string>& known) const {
-    if (!node) {
-      return okStatus();
-    }
-    if (!node.IsMap()) {
-      return error(where.empty() ? "(top level)" : where, "must be a mapping");
-    }
-    for (const auto& kv : node) {
-      const std::string key = kv.first.as<std::string>();
-      if (known.count(key) == 0) {
-        std::string field = where;
-        field.append(where.empty() ? "" : ".").append(key);
-        return error(field, "unknown field");
-      }
-    }
-    return okStatus();
-  }
-
-  Status number(const YAML::Node& n, const std::string& field, double lo, double hi,
-                double& out) const {
-    if (!n) {
-      return okStatus();
-    }
-    try {
-      const double v = n.as<double>();
-      if (v < lo || v > hi) {
-        return error(field, "must be in [" + fmt(lo) + ", " + fmt(hi) + "], got " + fmt(v));
-      }
-      out = v;
-      return okStatus();
-    } catch (const YAML::Exception&) {
-      return error(field, "must be a number, got \"" + n.Scalar() + "\"");
-    }
-  }
-
-  Status integer(const YAML::Node& n, const std::string& field, int lo, int hi, int& out) const {
-    if (!n) {
-      return okStatus();
-    }
-    try {
-      const int v = n.as<int>();
-      if (v < lo || v > hi) {
-        return error(field, "must be " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " +
-                                std::to_string(v));
-      }
-      out = v;
-      return okStatus();
-    } catch (const YAML::Exception&) {
-      return error(field, "must be an integer, got \"" + n.Scalar() + "\"");
-    }
-  }
-
-  Status duration(const YAML::Node& n, const std::string& field,
-                  std::chrono::milliseconds& out) const {
-    if (!n) {
-      return okStatus();
-    }
-    const auto d = n.IsScalar() ? kube::parseDuration(n.Scalar()) : std::nullopt;
-    if (!d || d->count() <= 0) {
-      return error(field, "\"" + (n.IsScalar() ? n.Scalar() : std::string("?")) +
-                              "\" is not a duration (e.g. 90s, 5m, 24h)");
-    }
-    out = *d;
-    return okStatus();
-  }
-
-  Status quantity(const YAML::Node& n, const std::string& field, double& out) const {
-    if (!n) {
-      return okStatus();
-    }
-    const auto q = n.IsScalar() ? kube::parseQuantity(n.Scalar()) : std::nullopt;
-    if (!q || *q <= 0) {
-      return error(field, "\"" + (n.IsScalar() ? n.Scalar() : std::string("?")) +
-                              "\" is not a positive quantity (e.g. 10m, 128Mi)");
-    }
-    out = *q;
-    return okStatus();
-  }
-
-  Status boolean(const YAML::Node& n, const std::string& field, bool& out) const {
-    if (!n) {
-      return okStatus();
-    }
-    if (!n.IsScalar() || (n.Scalar() != "true" && n.Scalar() != "false")) {
-      return error(field, "must be true or false");
-    }
-    out = n.Scalar() == "true";
-    return okStatus();
-  }
-
-  Status string(const YAML::Node& n, const std::string& field, std::string& out) const {
-    if (!n) {
-      return okStatus();
-    }
-    if (!n.IsScalar() || n.Scalar().empty()) {
-      return error(field, "must be a non-empty string");
-    }
-    out = n.Scalar();
-    return okStatus();
-  }
-
- private:
-  static std::string fmt(double v) {
-    std::string s = std::to_string(v);
-    s.erase(s.find_last_not_of('0') + 1);
-    if (!s.empty() && s.back() == '.') {
-      s.pop_back();
-    }
-    return s;
-  }
-  std::string origin_;
-};
+using detail::Reader;
 
 Status parsePrometheus(const YAML::Node& n, const Reader& r, PrometheusSettings& p) {
   UMBRA_CHECK(r.onlyKeys(n, "prometheus",
@@ -236,6 +115,22 @@ Status parseLimits(const YAML::Node& limits, const Reader& r, OperatorConfig& c)
   return okStatus();
 }
 
+// A `perHour` mapping of names to prices (nodePrices, instancetypePrices), when present.
+Status priceTable(const Reader& r, const YAML::Node& table, const std::string& field,
+                  const std::string& what, std::vector<std::pair<std::string, double>>& out) {
+  if (!table)
+    return okStatus();
+  if (!table.IsMap())
+    return r.error(field, "must be a mapping of " + what);
+  for (const auto& kv : table) {
+    const std::string key = kv.first.as<std::string>();
+    double price = 0;
+    UMBRA_CHECK(r.number(kv.second, field + "." + key, 0, 1e9, price));
+    out.emplace_back(key, price);
+  }
+  return okStatus();
+}
+
 Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
   OperatorConfig c;
   if (!root || root.IsNull()) {
@@ -288,16 +183,10 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
   UMBRA_CHECK(r.onlyKeys(prices, "nodePrices", {"label", "perHour"}));
   if (prices) {
     UMBRA_CHECK(r.string(prices["label"], "nodePrices.label", p.nodePrices.label));
-    if (const YAML::Node table = prices["perHour"]) {
-      if (!table.IsMap())
-        return r.error("nodePrices.perHour",
-                       "must be a mapping of label values to prices, e.g. {m6i.2xlarge: 0.384}");
-      for (const auto& kv : table) {
-        const std::string key = kv.first.as<std::string>();
-        UMBRA_CHECK(
-            r.number(kv.second, "nodePrices.perHour." + key, 0, 1e9, p.nodePrices.perHour[key]));
-      }
-    }
+    std::vector<std::pair<std::string, double>> table;
+    UMBRA_CHECK(priceTable(r, prices["perHour"], "nodePrices.perHour",
+                           "label values to prices, e.g. {m6i.2xlarge: 0.384}", table));
+    p.nodePrices.perHour.insert(table.begin(), table.end());
   }
   // InstancetypeTrials: what each instancetype costs per hour.
   const YAML::Node types = root["instancetypePrices"];
@@ -311,17 +200,8 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
         r.number(types["perGiBHour"], "instancetypePrices.perGiBHour", 0, 1e9, t.perGiBHour));
     UMBRA_CHECK(r.number(types["dedicatedPremium"], "instancetypePrices.dedicatedPremium", 0, 10,
                          t.dedicatedPremium));
-    if (const YAML::Node table = types["perHour"]) {
-      if (!table.IsMap())
-        return r.error("instancetypePrices.perHour",
-                       "must be a mapping of instancetype names to prices, e.g. {u1.large: 0.09}");
-      for (const auto& kv : table) {
-        const std::string key = kv.first.as<std::string>();
-        double price = 0;
-        UMBRA_CHECK(r.number(kv.second, "instancetypePrices.perHour." + key, 0, 1e9, price));
-        t.perHour.emplace_back(key, price);
-      }
-    }
+    UMBRA_CHECK(priceTable(r, types["perHour"], "instancetypePrices.perHour",
+                           "instancetype names to prices, e.g. {u1.large: 0.09}", t.perHour));
   }
   const YAML::Node obs = root["observation"];
   UMBRA_CHECK(
