@@ -253,7 +253,7 @@ M=[
   "    const double next = std::min(memory, dirty * roundSeconds);", "    const double next = 0 * dirty;", "unit_sim"),
  ("migration: no progress aborts after progressTimeout", "src/sim/live_migration.cc",
   "      sinceProgress += roundSeconds;", "      sinceProgress += 0;", "unit_sim"),
- ("trial: a shadow is made once (its name is deterministic)", "src/controller/trial_plan.cc",
+ ("trial: a shadow is made once (its name is deterministic)", "src/controller/trial_pass.h",
   "    if (!w.shadows.count(c.ref.name))", "    if (true)", "unit_controller"),
  ("trial: latencies scaled to the full load by the share", "src/placement/trial.cc",
   "  m.p95Ms = r.p95Ms * share;", "  m.p95Ms = r.p95Ms;", "unit_controller"),
