@@ -162,6 +162,10 @@ json toJson(const TrialStatus& s) {
       r["steal"] = rounded(m.steal);
       r["meetsSLO"] = c.meetsSlo;
     }
+    if (c.extensions > 0)
+      r["extensions"] = c.extensions;
+    if (c.confidence)
+      r["confidence"] = rounded(*c.confidence);
     if (c.explored)
       r["explored"] = true;
     if (!c.reason.empty())
@@ -217,6 +221,9 @@ Result<TrialStatus> trialStatusFromJson(const json& j) {
           number(r, "cpuPerRequestMs"),   number(r, "utilisation"), number(r, "steal")};
       c.meetsSlo = r.value("meetsSLO", false);
     }
+    c.extensions = r.value("extensions", 0);
+    if (r.contains("confidence") && r["confidence"].is_number())
+      c.confidence = r["confidence"].get<double>();
     c.explored = r.value("explored", false);
     c.reason = r.value("reason", "");
     s.candidates.push_back(std::move(c));

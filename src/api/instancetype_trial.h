@@ -36,12 +36,12 @@ struct InstancetypeRef {
 struct TrialSpec {
   std::string target;  // a VirtualMachine in the trial's namespace
   std::vector<InstancetypeRef> candidates;
-  bool neighbours = false;  // explore: also try the best type's sizes one down and one up
+  bool neighbours = false;     // explore: also try the best type's sizes one down and one up
   bool aroundCurrent = false;  // explore: the VM's type and its sizes one down and up join
-  int maxCandidates = 6;    // in all, with the neighbours
-  double p95LatencyMs = 0;  // the SLO at full load
-  double percentage = 2;    // of the target's requests, mirrored to each shadow
-  std::string service;      // the target's Service ("": the one that selects it)
+  int maxCandidates = 6;       // in all, with the neighbours
+  double p95LatencyMs = 0;     // the SLO at full load
+  double percentage = 2;       // of the target's requests, mirrored to each shadow
+  std::string service;         // the target's Service ("": the one that selects it)
   std::chrono::milliseconds duration{std::chrono::minutes(10)};  // each candidate's observation
   int maxConcurrentShadows = 3;
   Mode mode = Mode::Recommend;
@@ -93,8 +93,10 @@ struct TrialCandidate {
   double costPerHour = 0;
   std::optional<TrialMeasurement> measured;
   bool meetsSlo = false;
-  bool explored = false;  // added as a neighbour of the best
-  std::string reason;     // why it ended as it did
+  int extensions = 0;                // observations added for too few requests
+  std::optional<double> confidence;  // of its p95, once measured (placement::trialConfidence)
+  bool explored = false;             // added as a neighbour of the best
+  std::string reason;                // why it ended as it did
   friend bool operator==(const TrialCandidate&, const TrialCandidate&) = default;
 };
 

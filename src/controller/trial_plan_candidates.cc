@@ -42,7 +42,7 @@ void Pass::running(TrialCandidate& c) {
   if (reading == w.readings.end())
     return;
   const auto elapsed = now - *c.startedAt;
-  const bool over = elapsed >= spec().duration;
+  const bool over = elapsed >= spec().duration * (1 + c.extensions);
   if (reading->second.requests <= 0) {
     if (over) {
       c.state = state::Failed;
@@ -52,14 +52,28 @@ void Pass::running(TrialCandidate& c) {
   }
   const api::TrialMeasurement m = placement::atFullLoad(reading->second, share(), c.vcpus);
   const double slo = spec().p95LatencyMs;
-  if (over) {
+  const double confidence = placement::trialConfidence(reading->second.requests);
+  if (over && confidence < 1 && c.extensions < placement::MaxTrialExtensions) {
+    ++c.extensions;  // too few requests for a p95: observe once more, as placements do
+    event(EventType::Normal, "ObservationExtended",
+          c.ref.name + ": " + std::to_string(std::lround(reading->second.requests)) +
+              " requests so far, too few for a p95; observing for another " +
+              std::to_string(
+                  std::chrono::duration_cast<std::chrono::seconds>(spec().duration).count()) +
+              " s");
+  } else if (over) {
     c.state = state::Measured;
     c.measured = m;
+    c.confidence = confidence;
     const std::string tight = placement::memoryShortfall(c.memoryGiB, st.memoryInUseGiB);
     c.meetsSlo = m.p95Ms <= slo && m.utilisation < 0.99 && tight.empty();
     c.reason = "p95 " + ms(m.p95Ms) + " at full load (SLO " + ms(slo) + "), " +
                std::to_string(static_cast<int>(std::lround(100 * m.utilisation))) +
-               " % of its vCPUs busy" + (tight.empty() ? "" : "; " + tight);
+               " % of its vCPUs busy" + (tight.empty() ? "" : "; " + tight) +
+               (confidence < 1
+                    ? "; low confidence: " + std::to_string(std::lround(reading->second.requests)) +
+                          " requests"
+                    : "");
     event(EventType::Normal, "CandidateMeasured", c.ref.name + ": " + c.reason);
   } else if (elapsed >= spec().duration / 2 && placement::clearlyWorse(m, slo)) {
     c.state = state::Dropped;

@@ -179,8 +179,8 @@ Result<TrialWorld> InstancetypeTrialReconciler::observe(const TrialInput& in) {
     const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(now - *c.startedAt);
     if (elapsed < s.duration / 2)
       continue;
-    const auto window =
-        std::min(elapsed, std::chrono::duration_cast<std::chrono::seconds>(s.duration));
+    const auto window = std::min(
+        elapsed, std::chrono::duration_cast<std::chrono::seconds>(s.duration * (1 + c.extensions)));
     const ShadowQueries qs = shadowQueries(in.ns, shadow->second.name, window);
     placement::ShadowReading r;
     auto requests = d_.query(qs.requests);

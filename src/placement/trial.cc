@@ -123,6 +123,10 @@ api::TrialMeasurement atFullLoad(const ShadowReading& r, double share, int vcpus
   return m;
 }
 
+double trialConfidence(double requests) {
+  return std::clamp(requests / ConfidentRequests, 0.0, 1.0);
+}
+
 bool clearlyWorse(const api::TrialMeasurement& m, double sloP95Ms) {
   return m.utilisation >= 0.99 || m.p95Ms > 2 * sloP95Ms;
 }
@@ -175,7 +179,7 @@ std::optional<double> shadowCostPercent(const std::vector<api::TrialCandidate>& 
   for (const auto& c : candidates)
     if (c.startedAt && c.measured)
       shadows += c.costPerHour * share * std::chrono::duration_cast<Hours>(observation).count() *
-                 (c.state == api::candidate_state::Dropped ? 0.5 : 1);
+                 (c.state == api::candidate_state::Dropped ? 0.5 : 1 + c.extensions);
   return 100 * shadows / vm;
 }
 

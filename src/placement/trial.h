@@ -65,6 +65,13 @@ struct ShadowReading {
 // rate is the share's.
 api::TrialMeasurement atFullLoad(const ShadowReading& r, double share, int vcpus);
 
+// How far a shadow's p95 can be trusted: the requests it served over ConfidentRequests (20 of them
+// above the 95th percentile), at most 1. Below 1 at the end of its observation, a candidate is
+// observed again (up to MaxTrialExtensions times), as a placement extends an unsure observation.
+inline constexpr double ConfidentRequests = 400;
+inline constexpr int MaxTrialExtensions = 2;
+double trialConfidence(double requests);
+
 // Clearly worse at half its observation: saturated, or p95 over twice the SLO.
 bool clearlyWorse(const api::TrialMeasurement& m, double sloP95Ms);
 

@@ -272,6 +272,28 @@ TEST(TrialPlanTest, MeasuredAtTheEndScaledToTheFullLoadThenTheNextTypeStarts) {
   EXPECT_NEAR(*st.shadowCostPercent, 100 * 0.02 * (0.046 + 0.092) * 2 / (0.092 * 3), 0.05);
 }
 
+TEST(TrialPlanTest, TooFewRequestsForAP95ExtendTheObservationTwiceThenSaySo) {
+  api::TrialStatus s = serving();
+  TrialWorld w = withShadows(s);
+  placement::ShadowReading few = reading(2500);
+  few.requests = 100;  // a quarter of what a p95 needs
+  w.readings["u1.medium"] = w.readings["u1.large"] = few;
+  const TrialPlan first = planTrial(trial({}, s), w, settings(), T0 + 2min);
+  s = *status(first);
+  EXPECT_EQ(candidate(s, "u1.medium").state, state::Running);
+  EXPECT_EQ(candidate(s, "u1.medium").extensions, 1);
+  EXPECT_EQ(reasons(first),
+            (std::vector<std::string>{"ObservationExtended", "ObservationExtended"}));
+  EXPECT_TRUE(all<DeleteShadow>(first).empty());
+  s = *status(planTrial(trial({}, s), w, settings(), T0 + 4min));
+  EXPECT_EQ(candidate(s, "u1.medium").extensions, 2);
+  s = *status(planTrial(trial({}, s), w, settings(), T0 + 6min));
+  const auto& medium = candidate(s, "u1.medium");
+  EXPECT_EQ(medium.state, state::Measured);
+  EXPECT_DOUBLE_EQ(*medium.confidence, 0.25);
+  EXPECT_NE(medium.reason.find("low confidence: 100 requests"), std::string::npos) << medium.reason;
+}
+
 TEST(TrialPlanTest, AClearlyWorseTypeIsDroppedAtHalfItsObservation) {
   const api::TrialStatus s = serving();
   TrialWorld w = withShadows(s);
