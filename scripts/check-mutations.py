@@ -259,6 +259,8 @@ M=[
   "  m.p95Ms = r.p95Ms * share;", "  m.p95Ms = r.p95Ms;", "unit_controller"),
  ("trial: meeting the SLO", "src/controller/trial_plan_candidates.cc",
   "    c.meetsSlo = m.p95Ms <= slo && m.utilisation < 0.99 && tight.empty();", "    c.meetsSlo = m.utilisation < 0.99 && tight.empty();", "unit_controller"),
+ ("trial: too few requests extend the observation", "src/controller/trial_plan_candidates.cc",
+  "  if (over && confidence < 1 && c.extensions < placement::MaxTrialExtensions) {", "  if (false) {", "unit_controller"),
  ("trial: memory fit", "src/controller/trial_plan_candidates.cc",
   "    if (const auto tight = placement::memoryShortfall(c->memoryGiB, st.memoryInUseGiB);", "    if (const auto tight = std::string();", "unit_controller"),
  ("trial: a type dearer than a winner is not tried", "src/controller/trial_plan_candidates.cc",
