@@ -222,7 +222,15 @@ for _ in $(seq 1 40); do
   sleep 10
 done
 "${kubectl[@]}" get itt -o wide
-"${kubectl[@]}" get itt catalog -o jsonpath='{range .status.candidates[*]}[demo]   {.name}: {.state}, {.vcpus} vCPUs at {.costPerHour}/h; full load: {.requestsPerSecond} requests/s, p50 {.p50Ms} ms, p95 {.p95Ms} ms, {.utilisation} busy; {.reason}{"\n"}{end}'
+"${kubectl[@]}" get itt catalog -o json | python3 -c '
+import json, sys
+for c in json.load(sys.stdin).get("status", {}).get("candidates", []):
+    figures = ("full load: %s requests/s, p50 %s ms, p95 %s ms, %s busy, confidence %s; " % tuple(
+        c.get(k, "?") for k in ("requestsPerSecond", "p50Ms", "p95Ms", "utilisation", "confidence"))
+        if "p95Ms" in c else "")
+    print("[demo]   %s: %s, %s vCPUs at %s/h; %s%s" % (c["name"], c.get("state"), c.get("vcpus", "?"),
+          c.get("costPerHour", "?"), figures, c.get("reason", "")))
+' || true
 echo "[demo]   recommendation: $("${kubectl[@]}" get itt catalog -o jsonpath='{.status.recommendation.reason}')"
 # The PredictiveScalers of examples/03 (a VM, Apply) and 04 (a pool, Recommend): a pass every 15 s;
 # they forecast once 24 passes of demand are in (6 minutes), and follow the newest demand until then.
