@@ -1,4 +1,5 @@
 #include "controller/plan_executor.h"
+#include "controller/world_reader.h"
 
 #include <optional>
 
@@ -199,19 +200,7 @@ Status PlanExecutor::createMigration(Run& run, const write::CreateMigration& m) 
 }
 
 Status PlanExecutor::applyMirror(Run& run, const write::ApplyMirror& a) {
-  for (const auto& o : a.objects) {
-    const std::string kind = o.value("kind", "");
-    const kube::ResourceType& type = kind == "Service"         ? kube::resources::services()
-                                     : kind == "NetworkPolicy" ? kube::resources::networkPolicies()
-                                                               : api::virtualServices();
-    kube::WriteOptions apply;
-    apply.force = true;  // the fields are Umbra's: take them back from an earlier manager
-    auto r = client_.patch(type, {run.in.ns, o["metadata"].value("name", "")},
-                           kube::PatchType::Apply, o, apply);
-    if (!r.ok())
-      return r.error().wrap("while applying " + kind + " " + nameOf(o) + " for mirroring");
-  }
-  return okStatus();
+  return applyMirrorObjects(client_, run.in.ns, a.objects);
 }
 
 void PlanExecutor::reportFailure(Run& run, const Plan& plan, const Error& error) {

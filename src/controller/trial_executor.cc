@@ -6,6 +6,7 @@
 #include "controller/object_fields.h"
 #include "controller/status_write.h"
 #include "controller/trial_reconciler.h"
+#include "controller/world_reader.h"
 
 namespace umbra::controller {
 
@@ -45,21 +46,7 @@ Status InstancetypeTrialReconciler::execute(const TrialInput& in, const TrialPla
               return okStatus();
             },
             [&](const ApplyMirror& a) -> Status {
-              for (const auto& o : a.objects) {
-                const std::string kind = o.value("kind", "");
-                const kube::ResourceType& type = kind == "Service" ? kube::resources::services()
-                                                 : kind == "NetworkPolicy"
-                                                     ? kube::resources::networkPolicies()
-                                                     : api::virtualServices();
-                kube::WriteOptions apply;
-                apply.force = true;  // the fields are Umbra's
-                const std::string name = o["metadata"].value("name", "");
-                auto r = d_.client.patch(type, {in.ns, name}, kube::PatchType::Apply, o, apply);
-                if (!r.ok())
-                  return r.error().wrap("while applying " + kind + " " + in.ns + "/" + name +
-                                        " for mirroring");
-              }
-              return okStatus();
+              return applyMirrorObjects(d_.client, in.ns, a.objects);
             },
             [&](const SetInstancetype& s) -> Status {
               // KubeVirt stores a fresh revision for the new name (API-NOTES section 14): the old

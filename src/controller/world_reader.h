@@ -26,6 +26,10 @@ struct Caches {
 // fidelity Mirror's view for `q`'s owner: whether the mesh is served, the target's Service (or why
 // it cannot be mirrored) and which of the owner's mirroring objects exist. API reads only.
 Result<MirrorView> readMirrorView(kube::KubeClient& client, const MirrorQuery& q);
+// Server-side applies fidelity Mirror's objects in `ns`, in order (placement/mirror.h builds them:
+// NetworkPolicy, Services, VirtualService), taking their fields back from any earlier manager.
+Status applyMirrorObjects(kube::KubeClient& client, const std::string& ns,
+                          const std::vector<kube::Json>& objects);
 
 // observe: builds a pass's PlacementInput and World. Reads the caches; Prometheus only once an
 // observation window has ended (the evidence a decision needs); the API server only to confirm

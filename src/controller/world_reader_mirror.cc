@@ -1,5 +1,6 @@
 // The view of fidelity Mirror (a ShadowPlacement's, an InstancetypeTrial's): the mesh, the
-// target's Service, and the owner's mirroring objects, read from the API server.
+// target's Service, and the owner's mirroring objects, read from the API server; and the one
+// writer of those objects.
 #include "controller/world_reader.h"
 #include "placement/mirror.h"
 #include "placement/shadow.h"
@@ -103,6 +104,23 @@ Result<MirrorView> readMirrorView(kube::KubeClient& client, const MirrorQuery& q
     return policy.error().wrap("while reading the shadows' NetworkPolicy");
   m.egressPolicy = policy.ok() && ours(*policy, q.scope);
   return m;
+}
+
+Status applyMirrorObjects(kube::KubeClient& client, const std::string& ns,
+                          const std::vector<Json>& objects) {
+  for (const auto& o : objects) {
+    const std::string kind = o.value("kind", "");
+    const kube::ResourceType& type = kind == "Service"         ? kube::resources::services()
+                                     : kind == "NetworkPolicy" ? kube::resources::networkPolicies()
+                                                               : api::virtualServices();
+    kube::WriteOptions apply;
+    apply.force = true;  // the fields are Umbra's: take them back from an earlier manager
+    const std::string name = o["metadata"].value("name", "");
+    auto r = client.patch(type, {ns, name}, kube::PatchType::Apply, o, apply);
+    if (!r.ok())
+      return r.error().wrap("while applying " + kind + " " + ns + "/" + name + " for mirroring");
+  }
+  return okStatus();
 }
 
 Result<MirrorView> WorldReader::mirrorView(const PlacementInput& in,
