@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/atomic_file.h"
+#include "model/json_integer.h"
 
 namespace umbra::model {
 
@@ -269,7 +270,7 @@ Result<ContentionMap> ContentionMap::load(const std::string& path) {
   ContentionMap map;
   try {
     map.learned_ = doc.at("learned").get<bool>();
-    map.trainedOn_ = doc.at("trainedOn").get<size_t>();
+    map.trainedOn_ = integerAt<size_t>(doc, "trainedOn");
     map.cpuDiscrepancy_ = doc.value("cpuDiscrepancy", 0.0);  // older files: unknown
     if (!(map.cpuDiscrepancy_ >= 0))
       return fail("cpuDiscrepancy must be a number >= 0");
@@ -280,7 +281,7 @@ Result<ContentionMap> ContentionMap::load(const std::string& path) {
       const json& jh = heads[static_cast<size_t>(k)];
       Head& h = map.heads_[static_cast<size_t>(k)];
       std::array<double, MaxFeatures> probe{};
-      h.features = jh.at("features").get<int>();
+      h.features = integerAt<int>(jh, "features");
       if (h.features != featuresOf(k, {}, probe))
         return fail("schema mismatch: heads[" + std::to_string(k) + "].features is " +
                     std::to_string(h.features) + ", expected " +

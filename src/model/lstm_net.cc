@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/atomic_file.h"
+#include "model/json_integer.h"
 
 namespace umbra::model {
 namespace {
@@ -270,10 +271,10 @@ Result<std::unique_ptr<LstmNet>> LstmNet::load(const std::string& path, int expe
   double scale = 0;
   LstmWeights w;
   try {
-    s.window = doc.at("window").get<int>();
-    s.period = doc.at("period").get<int>();
-    s.hidden = doc.at("hidden").get<int>();
-    s.layers = doc.at("layers").get<int>();
+    s.window = integerAt<int>(doc, "window");
+    s.period = integerAt<int>(doc, "period");
+    s.hidden = integerAt<int>(doc, "hidden");
+    s.layers = integerAt<int>(doc, "layers");
     scale = doc.at("normalisation").at("changeScale").get<double>();
   } catch (const std::exception&) {
     return fail(

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/atomic_file.h"
+#include "model/json_integer.h"
 
 namespace umbra::model {
 
@@ -104,7 +105,7 @@ Result<std::vector<Outcome>> readOutcomes(const std::string& path) {
       if (j.is_discarded())
         throw std::runtime_error("not JSON");
       Outcome o;
-      o.time = j.at("time").get<int64_t>();
+      o.time = integerAt<int64_t>(j, "time");
       o.source = j.value("source", "");
       o.target = j.value("target", "");
       o.node = j.value("node", "");

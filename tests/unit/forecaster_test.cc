@@ -260,6 +260,17 @@ TEST(Outcomes, AppendReadRoundTripAndAMalformedLineIsNamed) {
   EXPECT_EQ(bad.error().message.rfind(path + ":4: not an outcome record (", 0), 0u)
       << bad.error().message;
   EXPECT_EQ(bad.error().message.find('\n'), std::string::npos);
+  // A time that is a number but not a whole one in range (found by tests/fuzz/fuzz_model_files:
+  // converting 9.57e+85 to an integer was undefined behaviour) is refused by name.
+  std::filesystem::remove(path);
+  std::ofstream(path) << R"({"time":9.57e85,"inputs":{},"actual":{}})"
+                      << "\n";
+  auto huge = readOutcomes(path);
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(
+      huge.error().message.find(path + ":1: not an outcome record (time must be a whole number"),
+      std::string::npos)
+      << huge.error().message;
   std::filesystem::remove(path);
 }
 
