@@ -43,6 +43,7 @@ struct PoolTotals {
                                   r.poolTimeToCapacity.end());
     all.unmetVmMinutes += r.unmetVmMinutes;
     all.heldShadowHours += r.heldShadowHours;
+    all.surplusActiveHours += r.surplusActiveHours;
     all.created += r.created;
     all.decommissioned += r.decommissioned;
     all.coldStarts += r.coldStarts;
@@ -61,6 +62,7 @@ struct PoolTotals {
             {"unmetVmMinutesPerDay", days > 0 ? all.unmetVmMinutes / days : 0},
             {"heldShadowHoursPerDay", days > 0 ? all.heldShadowHours / days : 0},
             {"heldGiBHoursPerDay", days > 0 ? gibPerVm * all.heldShadowHours / days : 0},
+            {"surplusActiveHoursPerDay", days > 0 ? all.surplusActiveHours / days : 0},
             {"created", all.created},
             {"decommissioned", all.decommissioned},
             {"coldStarts", all.coldStarts}};
@@ -168,12 +170,14 @@ int benchPool(const BenchPoolFlags& f) {
       "activation of a paused shadow %.0f s (assumed), cold start lognormal p50 %.0f s p95 %.1f s "
       "(KubeVirt CI); rounds of activations %.0f s apart (the controller's interval)\n"
       "ttc: time from a surge's first step to capacity, seconds; pool p99: of the surges served "
-      "from the pool\n\n",
+      "from the pool; surplus: VMs serving above the need (a round's overshoot, a scale-in "
+      "waiting), hours a day\n\n",
       f.traces.c_str(), used, 100 * (1 - trainFraction), o.stepSeconds, 100 * f.announcedShare,
       o.activationSeconds, o.coldStartP50, o.coldStartP95, o.roundIntervalSeconds);
-  std::printf("  %-26s %7s %7s %8s %8s %9s %10s %10s %11s %11s %8s %8s\n", "strategy (* default)",
-              "surges", "pool %", "ttc p50", "ttc p99", "pool p99", "announced%", "unmet/day",
-              "held sh-h/d", "held GiB-h/d", "created", "decomm");
+  std::printf("  %-26s %7s %7s %8s %8s %9s %10s %10s %11s %11s %11s %8s %8s\n",
+              "strategy (* default)", "surges", "pool %", "ttc p50", "ttc p99", "pool p99",
+              "announced%", "unmet/day", "held sh-h/d", "held GiB-h/d", "surplus h/d", "created",
+              "decomm");
   json umbraSettings = json::array();
   for (size_t k = 0; k < settings.size(); ++k) {
     json r = totals[k].report(o.gibPerVm);
@@ -184,14 +188,14 @@ int benchPool(const BenchPoolFlags& f) {
     }
     if (settings[k].isDefault)
       out["strategies"][offline::toString(settings[k].strategy)] = r;
-    std::printf("  %-26s %7d %7.1f %8.1f %8.1f %9.1f %10.1f %10.2f %11.2f %11.2f %8d %8d\n",
+    std::printf("  %-26s %7d %7.1f %8.1f %8.1f %9.1f %10.1f %10.2f %11.2f %11.2f %11.2f %8d %8d\n",
                 (settings[k].label + (settings[k].isDefault ? " *" : "")).c_str(),
                 r["surges"].get<int>(), r["servedFromPoolPercent"].get<double>(),
                 r["timeToCapacityP50"].get<double>(), r["timeToCapacityP99"].get<double>(),
                 r["poolTimeToCapacityP99"].get<double>(), r["announcedServedPercent"].get<double>(),
                 r["unmetVmMinutesPerDay"].get<double>(), r["heldShadowHoursPerDay"].get<double>(),
-                r["heldGiBHoursPerDay"].get<double>(), r["created"].get<int>(),
-                r["decommissioned"].get<int>());
+                r["heldGiBHoursPerDay"].get<double>(), r["surplusActiveHoursPerDay"].get<double>(),
+                r["created"].get<int>(), r["decommissioned"].get<int>());
   }
   out["umbraSettings"] = umbraSettings;
   const json& u = out["strategies"]["umbra"];

@@ -64,6 +64,28 @@ PoolRun simulatePool(const PoolTarget& t, PoolStrategy strategy, const PoolBench
   int serving = need(t.demand[t.split - 1], o.utilisation);
   int dormant = 0;
   int idleFor = 0;
+  // What Umbra expects for step j, as the controller's `expected`: the highest p90 of the
+  // forecast made before it over the horizon, or the peak a LoadNotice announces from
+  // `horizonSteps` before its surge to its end (the developer announces the surge's peak demand),
+  // whichever is higher. The reserve and a round of activations both read it.
+  const auto umbraExpects = [&](size_t j) {
+    double expected = 0;
+    if (j - t.split < t.forecasts.size()) {
+      const auto& f = t.forecasts[j - t.split];
+      for (size_t h = 0; h < f.p90.size() && h < static_cast<size_t>(o.horizonSteps); ++h)
+        expected = std::max(expected, f.p90[h]);
+    }
+    for (size_t s = 0; s < t.surges.size(); ++s) {
+      if (!t.announced[s])
+        continue;
+      const Surge& g = t.surges[s];
+      if (j + static_cast<size_t>(o.horizonSteps) >= g.start && j < g.end) {
+        for (size_t i = g.start; i < g.end && i < t.demand.size(); ++i)
+          expected = std::max(expected, t.demand[i]);
+      }
+    }
+    return expected;
+  };
   // The reserve each strategy holds at the end of step k (for step k + 1).
   const auto reserve = [&](size_t k) -> int {
     switch (strategy) {
@@ -77,24 +99,7 @@ PoolRun simulatePool(const PoolTarget& t, PoolStrategy strategy, const PoolBench
       case PoolStrategy::Umbra: {
         if (k + 1 - t.split >= t.forecasts.size())
           return o.minShadows;  // after the last step: nothing left to serve
-        const auto& f = t.forecasts[k + 1 - t.split];
-        double p90 = 0;
-        for (size_t h = 0; h < f.p90.size() && h < static_cast<size_t>(o.horizonSteps); ++h)
-          p90 = std::max(p90, f.p90[h]);
-        double expected = p90;
-        // A LoadNotice from `horizonSteps` before an announced surge to its end: the developer
-        // announces the surge's peak demand.
-        for (size_t s = 0; s < t.surges.size(); ++s) {
-          if (!t.announced[s])
-            continue;
-          const Surge& g = t.surges[s];
-          if (k + 1 + static_cast<size_t>(o.horizonSteps) >= g.start && k + 1 < g.end) {
-            double peakDemand = 0;
-            for (size_t j = g.start; j < g.end && j < t.demand.size(); ++j)
-              peakDemand = std::max(peakDemand, t.demand[j]);
-            expected = std::max(expected, peakDemand);
-          }
-        }
+        const double expected = umbraExpects(k + 1);
         const int wanted = need(expected, o.utilisation) - serving;
         return std::clamp(std::max({o.minShadows, wanted, riseVms}), 0, maxShadows);
       }
@@ -120,22 +125,22 @@ PoolRun simulatePool(const PoolTarget& t, PoolStrategy strategy, const PoolBench
         int round =
             std::max(1, static_cast<int>(std::ceil(u * serving / o.utilisation - serving - 1e-9)));
         if (strategy == PoolStrategy::Umbra) {
-          int deficit = 0;
-          if (k - t.split < t.forecasts.size()) {
-            double p90 = 0;
-            const auto& f = t.forecasts[k - t.split];
-            for (size_t h = 0; h < f.p90.size() && h < static_cast<size_t>(o.horizonSteps); ++h)
-              p90 = std::max(p90, f.p90[h]);
-            deficit = need(p90, o.utilisation) - serving;
-          }
+          const int deficit = need(umbraExpects(k), o.utilisation) - serving;
           round = std::max({round, riseVms, deficit, 2 * lastRound});
         }
         if (strategy == PoolStrategy::Oracle)
           round = needed - serving;
         lastRound = round;  // what was asked (Umbra doubles it in the next round)
-        round = std::min(round, needed - serving);
-        const int a = std::min(round, dormant);
-        const int c = round - a;
+        // The round serves what is missing; what it asks beyond that (the controller activates
+        // it, or cold-starts it where no dormant shadow is left) runs unneeded until the scale-in
+        // after idleSteps: counted as active surplus, not as capacity serving later rises (which
+        // would only help the strategy that overshoots).
+        const int missing = needed - serving;
+        const int served = std::min(round, missing);
+        const int a = std::min(served, dormant);
+        const int c = served - a;
+        const int overshoot = std::clamp(round - missing, 0, std::max(0, maxShadows - needed));
+        run.surplusActiveHours += overshoot * o.idleSteps * o.stepSeconds / 3600;
         double slowest = a > 0 ? o.activationSeconds : 0;
         for (int j = 0; j < c; ++j)
           slowest = std::max(slowest, std::exp(normal(rng)));
@@ -143,7 +148,7 @@ PoolRun simulatePool(const PoolTarget& t, PoolStrategy strategy, const PoolBench
         dormant -= a;
         fromPool += a;
         cold += c;
-        serving += round;
+        serving += a + c;
         ready = at + slowest;
         at = ready + o.roundIntervalSeconds;
       }
@@ -186,6 +191,7 @@ PoolRun simulatePool(const PoolTarget& t, PoolStrategy strategy, const PoolBench
       dormant = want;
     }
     run.heldShadowHours += dormant * o.stepSeconds / 3600;
+    run.surplusActiveHours += std::max(0, serving - needed) * o.stepSeconds / 3600;
   }
   return run;
 }

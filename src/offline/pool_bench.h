@@ -59,6 +59,9 @@ struct PoolRun {
   std::vector<double> poolTimeToCapacity;  // seconds, per surge served from the pool
   double unmetVmMinutes = 0;   // (needed - serving) VM-minutes while capacity was coming
   double heldShadowHours = 0;  // dormant shadows held x hours
+  // VMs serving above the need x hours: what a round that overshoots (or a scale-in still
+  // waiting for idleSteps) runs without being needed.
+  double surplusActiveHours = 0;
   int created = 0, decommissioned = 0, coldStarts = 0;
   double seconds = 0;
 };

@@ -317,6 +317,29 @@ TEST(PoolPlanTest, ALoadNoticeRaisesTheReserveFromItsLeadTimeUntilItsEnd) {
   EXPECT_EQ(writesOf<WriteNoticeStatus>(after)[0]->status["phase"], "Expired");
 }
 
+TEST(PoolPlanTest, ARoundDuringAnActiveNoticeActivatesWhatItAnnouncesAtOnce) {
+  // The benchmark's Umbra (offline::simulatePool) reads the same rule: a round's size includes
+  // the announced load, not only what the saturated trigger shows.
+  const PoolInput in = pool(poolSpec({{"maxShadows", 6}}));
+  PoolWorld w = world(in, 1.0);  // saturated: the trigger alone asks for one shadow
+  for (int i = 0; i < 5; ++i)
+    w.shadows.push_back(dormantShadow("web-shadow-" + std::to_string(i)));
+  NoticeView n;
+  n.object = {{"metadata", {{"name", "launch"}, {"generation", 1}}},
+              {"spec",
+               {{"pool", "web"},
+                {"start", kube::formatTime(Now - 1min)},
+                {"end", kube::formatTime(Now + 60min)},
+                {"expectedLoad", {{"vcpus", 16}}},
+                {"reason", "launch"}}}};
+  n.spec = api::loadNoticeSpecFrom(n.object).value();
+  w.notices = {n};
+  // 16 vCPUs at 0.8 = 20, minus the 4 serving: 4 shadows of 4 vCPUs in the first round.
+  EXPECT_EQ(writesOf<MarkActivation>(planPool(in, w, Now)).size(), 4u);
+  w.notices.clear();
+  EXPECT_EQ(writesOf<MarkActivation>(planPool(in, w, Now)).size(), 1u);
+}
+
 TEST(PoolPlanTest, TheHistorysSuddenRisesAreHeldInReserveTooNotOnlyTheForecast) {
   const PoolInput in = pool(poolSpec({{"maxShadows", 5}}));
   PoolWorld w = world(in, 0.3);

@@ -379,7 +379,7 @@ TEST(PoolBenchTest, ColdStartsTakeRoundsAndTheOracleServesAtOnce) {
   EXPECT_LT(oracle.heldShadowHours, 2.0) << "only just before the surge";
 }
 
-TEST(PoolBenchTest, AnAnnouncedSurgeIsHeldForAndUmbrasRoundsDouble) {
+TEST(PoolBenchTest, AnAnnouncedSurgeIsHeldForAndActivatedInOneRound) {
   PoolTarget t = surgePool();
   PoolBenchOptions o;
   const PoolRun unannounced = simulatePool(t, PoolStrategy::Umbra, o);
@@ -388,10 +388,26 @@ TEST(PoolBenchTest, AnAnnouncedSurgeIsHeldForAndUmbrasRoundsDouble) {
   const PoolRun announced = simulatePool(t, PoolStrategy::Umbra, o);
   EXPECT_EQ(announced.servedFromPool, 1);
   EXPECT_EQ(announced.announcedServed, 1);
+  // The round asks for what the notice announced, as the controller's round reads its `expected`
+  // (the forecast or the announced load, whichever is higher): sixteen at once, one 1 s round.
+  EXPECT_DOUBLE_EQ(announced.timeToCapacity[0], o.activationSeconds);
+  EXPECT_GT(announced.heldShadowHours, unannounced.heldShadowHours);
+}
+
+TEST(PoolBenchTest, UmbrasRoundsDoubleWhileTheTriggerSaturatesAndTheOvershootIsSurplus) {
+  const PoolTarget t = surgePool();
+  PoolBenchOptions o;
+  o.minShadows = 16;  // enough dormant shadows, but neither forecast nor notice says so
+  const PoolRun run = simulatePool(t, PoolStrategy::Umbra, o);
+  EXPECT_EQ(run.servedFromPool, 1);
   // Rounds of 1, then doubled while the trigger still fires: 2, 4, 8, then the last 1 -> five
   // rounds of 1 s activations, four 30 s waits (the trigger's own 25 % steps would take seven).
-  EXPECT_DOUBLE_EQ(announced.timeToCapacity[0], 5 * 1 + 4 * 30);
-  EXPECT_GT(announced.heldShadowHours, unannounced.heldShadowHours);
+  EXPECT_DOUBLE_EQ(run.timeToCapacity[0], 5 * 1 + 4 * 30);
+  // The last round asked for 16 where 1 was missing: 15 more, capped by the pool's maximum (30
+  // VMs, 20 needed), run unneeded until the scale-in after idleSteps.
+  const PoolRun oracle = simulatePool(t, PoolStrategy::Oracle, o);
+  EXPECT_NEAR(run.surplusActiveHours - oracle.surplusActiveHours,
+              10.0 * o.idleSteps * o.stepSeconds / 3600, 1e-9);
 }
 
 }  // namespace
