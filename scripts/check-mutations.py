@@ -137,6 +137,8 @@ M=[
   "    if (sh->running && !sh->paused && !sh->serving)", "    if (false)", "unit_controller"),
  ("pool: notices raise the reserve", "src/controller/pool_plan.cc",
   "  const double expected = std::max(pred.p90, announced);", "  const double expected = pred.p90 + 0 * announced;", "unit_controller"),
+ ("trial: Prometheus failing is a condition", "src/controller/trial_plan.cc",
+  "  if (!w.metricsProblem.empty()) {", "  if (false) {", "unit_controller"),
  ("pool bench: a round reads the announced load as the controller does", "src/offline/pool_bench.cc",
   "          const int deficit = need(umbraExpects(k), o.utilisation) - serving;", "          const int deficit = 0;", "unit_scaling"),
  ("pool: the history's sudden rises are held in reserve", "src/controller/pool_plan.cc",

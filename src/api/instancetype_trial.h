@@ -60,6 +60,8 @@ inline constexpr const char* Failed = "Failed";
 namespace trial_condition {
 inline constexpr const char* Mirroring = "Mirroring";  // the mesh copies the requests
 inline constexpr const char* Completed = "Completed";
+// The shadows' requests, latency and CPU (and the VM's memory in use) could be read.
+inline constexpr const char* MetricsAvailable = "MetricsAvailable";
 }  // namespace trial_condition
 
 // A candidate's state: Queued -> Running -> Measured or Dropped (clearly worse at half its

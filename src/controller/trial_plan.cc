@@ -148,6 +148,17 @@ void Pass::run() {
   for (auto& c : st.candidates)
     if (c.state == state::Running)
       running(c);
+  // Prometheus failing leaves a trial waiting: a condition (and one Event when it turns False)
+  // says so instead of a trial that looks stuck; unknown until a shadow is first read.
+  if (!w.metricsProblem.empty()) {
+    if (st.conditionStatus(cond::MetricsAvailable) != "False")
+      event(EventType::Warning, "MetricsUnavailable", w.metricsProblem);
+    condition(cond::MetricsAvailable, false, "MetricsUnavailable", w.metricsProblem);
+  } else if (!w.readings.empty() || w.memoryInUseGiB) {
+    condition(cond::MetricsAvailable, true, "Read",
+              "the shadows' requests, latency and CPU and the VM's memory in use read from "
+              "Prometheus");
+  }
   fillSlots();
   const auto open = [&] {
     return std::any_of(st.candidates.begin(), st.candidates.end(), [](const auto& c) {

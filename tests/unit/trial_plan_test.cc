@@ -245,6 +245,23 @@ TEST(TrialPlanTest, MirroringLostWhileServingFailsTheTrialAndRemovesTheShadows) 
   EXPECT_EQ(reasons(p), std::vector<std::string>{"MirrorLost"});
 }
 
+TEST(TrialPlanTest, PrometheusFailingIsAConditionAndOneEventThenReadingsClearIt) {
+  const api::TrialStatus s = serving();
+  TrialWorld w = withShadows(s);
+  w.metricsProblem = "http://prometheus:9090/api/v1/query: connection refused";
+  const TrialPlan p = planTrial(trial({}, s), w, settings(), T0 + 1min);
+  const auto st = *status(p);
+  EXPECT_EQ(st.conditionStatus("MetricsAvailable"), "False");
+  EXPECT_EQ(reasons(p), std::vector<std::string>{"MetricsUnavailable"});
+  EXPECT_EQ(st.phase, "Running") << "the shadows keep serving while Prometheus is away";
+  EXPECT_TRUE(reasons(planTrial(trial({}, st), w, settings(), T0 + 70s)).empty()) << "said once";
+  w.metricsProblem.clear();
+  w.readings["u1.medium"] = reading(2000);
+  EXPECT_EQ(status(planTrial(trial({}, st), w, settings(), T0 + 80s))
+                ->conditionStatus("MetricsAvailable"),
+            "True");
+}
+
 TEST(TrialPlanTest, MeasuredAtTheEndScaledToTheFullLoadThenTheNextTypeStarts) {
   const api::TrialStatus s = serving();
   TrialWorld w = withShadows(s);
