@@ -302,7 +302,7 @@ Result<ContentionMap> ContentionMap::load(const std::string& path) {
       std::copy(w50.begin(), w50.end(), h.w50.begin());
       std::copy(w90.begin(), w90.end(), h.w90.begin());
     }
-  } catch (const json::exception& e) {
+  } catch (const std::exception& e) {  // json's, and integerAt's for a number not whole
     return fail(std::string("schema mismatch: ") + e.what());
   }
   return map;

@@ -229,6 +229,11 @@ TEST(ContentionMap, SaveLoadRoundTripAndBadFilesAreRefusedInOneLine) {
   write(R"({"format":2})");
   EXPECT_EQ(ContentionMap::load(path).error().message,
             path + ": schema mismatch: format is 2, expected \"umbra-contention/1\"");
+  // A count that is not a whole number is refused, not converted (and not thrown out of load()).
+  write(R"({"format":"umbra-contention/1","learned":true,"trainedOn":1.5,"heads":[]})");
+  EXPECT_EQ(
+      ContentionMap::load(path).error().message,
+      path + ": schema mismatch: trainedOn must be a whole number within 0..18446744073709551615");
   write(R"({"format":"umbra-contention/1","learned":true,"trainedOn":1,"heads":[]})");
   EXPECT_EQ(ContentionMap::load(path).error().message,
             path + ": schema mismatch: heads must hold 4 entries");
