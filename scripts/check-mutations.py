@@ -139,8 +139,6 @@ M=[
   "  const double expected = std::max(pred.p90, announced);", "  const double expected = pred.p90 + 0 * announced;", "unit_controller"),
  ("trial: Prometheus failing is a condition", "src/controller/trial_plan.cc",
   "  if (!w.metricsProblem.empty()) {", "  if (false) {", "unit_controller"),
- ("contention: the shadow's weight follows its observation's noise", "src/model/contention_posterior.cc",
-  "  out.gain = gain(noise);", "  out.gain = 1;", "unit_model"),
  ("pool bench: a round reads the announced load as the controller does", "src/offline/pool_bench.cc",
   "          const int deficit = need(umbraExpects(k), o.utilisation) - serving;", "          const int deficit = 0;", "unit_scaling"),
  ("pool: the history's sudden rises are held in reserve", "src/controller/pool_plan.cc",

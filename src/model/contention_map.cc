@@ -9,14 +9,10 @@
 #include <sstream>
 
 #include "common/atomic_file.h"
-#include "model/contention_fit.h"
 #include "model/json_integer.h"
 
 namespace umbra::model {
 
-using contention_fit::apply;
-using contention_fit::Features;
-using contention_fit::fitQuantile;
 using nlohmann::json;
 
 namespace {
@@ -68,30 +64,8 @@ double unitOf(int output) {
   return output == 3 ? 1e3 : 1.0;
 }  // latency fitted in ms
 
-double pinball(double actual, double predicted, double q) {
-  const double d = actual - predicted;
-  return d >= 0 ? q * d : (q - 1) * d;
-}
-
-}  // namespace
-
-namespace contention_fit {
-
-void standardise(ContentionMap::Head& h, const std::vector<Features>& x) {
-  const double n = static_cast<double>(x.size());
-  for (int j = 0; j < h.features; ++j) {
-    double s = 0, sq = 0;
-    for (const auto& r : x) {
-      s += r[static_cast<size_t>(j)];
-      sq += r[static_cast<size_t>(j)] * r[static_cast<size_t>(j)];
-    }
-    h.mean[static_cast<size_t>(j)] = s / n;
-    const double var = sq / n - (s / n) * (s / n);
-    h.sd[static_cast<size_t>(j)] = var > 1e-18 ? std::sqrt(var) : 1.0;  // a constant feature
-  }
-}
-
-double apply(const ContentionMap::Head& h, const Features& f, const Weights& w) {
+double apply(const ContentionMap::Head& h, const std::array<double, ContentionMap::MaxFeatures>& f,
+             const std::array<double, ContentionMap::MaxFeatures + 1>& w) {
   double y = w[0];
   for (int j = 0; j < h.features; ++j)
     y += w[static_cast<size_t>(j) + 1] *
@@ -100,9 +74,16 @@ double apply(const ContentionMap::Head& h, const Features& f, const Weights& w) 
   return y;
 }
 
-Weights fitQuantile(const std::vector<Features>& x, const std::vector<double>& y,
-                    const ContentionMap::Head& h, double q) {
-  Weights w{}, m{}, v{};
+double pinball(double actual, double predicted, double q) {
+  const double d = actual - predicted;
+  return d >= 0 ? q * d : (q - 1) * d;
+}
+
+// Linear quantile regression by full-batch Adam on the pinball loss (standardised features).
+std::array<double, ContentionMap::MaxFeatures + 1> fitQuantile(
+    const std::vector<std::array<double, ContentionMap::MaxFeatures>>& x,
+    const std::vector<double>& y, const ContentionMap::Head& h, double q) {
+  std::array<double, ContentionMap::MaxFeatures + 1> w{}, m{}, v{};
   std::vector<double> sorted = y;
   std::sort(sorted.begin(), sorted.end());
   w[0] = sorted[static_cast<size_t>(q * static_cast<double>(sorted.size() - 1))];
@@ -111,7 +92,7 @@ Weights fitQuantile(const std::vector<Features>& x, const std::vector<double>& y
   const size_t d = static_cast<size_t>(h.features) + 1;
   const double n = static_cast<double>(y.size());
   for (int it = 1; it <= 1500; ++it) {
-    Weights g{};
+    std::array<double, ContentionMap::MaxFeatures + 1> g{};
     for (size_t i = 0; i < y.size(); ++i) {
       const double r = y[i] - apply(h, x[i], w);
       const double dl = r > 0 ? -q : (r < 0 ? 1 - q : 0);  // d loss / d prediction
@@ -130,7 +111,7 @@ Weights fitQuantile(const std::vector<Features>& x, const std::vector<double>& y
   return w;
 }
 
-}  // namespace contention_fit
+}  // namespace
 
 ContentionMap ContentionMap::prior() {
   return {};
@@ -153,11 +134,20 @@ Result<ContentionMap> ContentionMap::fit(const std::vector<Outcome>& outcomes) {
       h.features = featuresOf(k, outcomes[i].inputs, x[i]);
       y[i] = outputOf(outcomes[i].actual, k) * unitOf(k);
     }
-    contention_fit::standardise(h, x);
+    const double n = static_cast<double>(outcomes.size());
+    for (int j = 0; j < h.features; ++j) {
+      double s = 0, sq = 0;
+      for (const auto& r : x) {
+        s += r[static_cast<size_t>(j)];
+        sq += r[static_cast<size_t>(j)] * r[static_cast<size_t>(j)];
+      }
+      h.mean[static_cast<size_t>(j)] = s / n;
+      const double var = sq / n - (s / n) * (s / n);
+      h.sd[static_cast<size_t>(j)] = var > 1e-18 ? std::sqrt(var) : 1.0;  // a constant feature
+    }
     h.w50 = fitQuantile(x, y, h, 0.5);
     h.w90 = fitQuantile(x, y, h, 0.9);
   }
-  PosteriorAccess::fit(map, outcomes);
   // The model's own error, candidate against candidate: pairs of outcomes decided together, as a
   // share of the predicted level (errors grow with contention: near zero, every node is right).
   struct Point {
@@ -211,21 +201,7 @@ ContentionQuantiles ContentionMap::predict(const ContentionInputs& in) const {
     outputOf(out.p50, k) = p50;
     outputOf(out.p90, k) = p90;
   }
-  if (const auto post = cpuPosterior(in)) {  // p90: the posterior's mean + 1.2816 sd
-    out.p50.cpuContention = post->mean;
-    out.p90.cpuContention = std::clamp(post->mean + 1.2816 * post->sd, post->mean, 1.0);
-  }
   return out;
-}
-
-std::optional<CpuPosterior> ContentionMap::cpuPosterior(const ContentionInputs& in) const {
-  return PosteriorAccess::posterior(*this, in);
-}
-
-double ContentionMap::cpuHeadMedian(const ContentionInputs& in) const {
-  Features f{};
-  featuresOf(0, in, f);
-  return std::clamp(apply(heads_[0], f, heads_[0].w50), 0.0, 1.0);
 }
 
 double ContentionMap::loss(const std::vector<Outcome>& outcomes) const {
@@ -266,8 +242,7 @@ Status ContentionMap::save(const std::string& path) const {
                     {"cpuDiscrepancy", cpuDiscrepancy_},
                     {"trainedOn", trainedOn_},
                     {"outputs", {"cpuContention", "memoryPressure", "ioWait", "networkLatency"}},
-                    {"heads", heads},
-                    {"cpuPosterior", PosteriorAccess::toJson(*this)}};
+                    {"heads", heads}};
   return writeFileAtomically(path, doc.dump(1) + "\n", "the contention model");
 }
 
@@ -327,8 +302,6 @@ Result<ContentionMap> ContentionMap::load(const std::string& path) {
       std::copy(w50.begin(), w50.end(), h.w50.begin());
       std::copy(w90.begin(), w90.end(), h.w90.begin());
     }
-    if (auto st = PosteriorAccess::fromJson(map, doc); !st.ok())
-      return fail(st.error().message);
   } catch (const std::exception& e) {  // json's, and integerAt's for a number not whole
     return fail(std::string("schema mismatch: ") + e.what());
   }

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <array>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,9 +17,6 @@ struct ContentionInputs {
   double shadowSteal = 0, shadowStealSd = 0;  // the shadow's vCPU delay fraction
   // A Synthetic shadow's probe: the share of memory-kernel speed lost to co-runners (0: none).
   double probeLoss = 0, probeLossSd = 0;
-  // The standard errors of the two means above (serial correlation counted): how much the
-  // observation's length leaves unknown. 0 in outcomes recorded before they were (unknown).
-  double shadowStealSe = 0, probeLossSe = 0;
   double nodeUtilNow = 0;                   // node CPU utilisation during the observation
   double nodeUtilP50 = 0, nodeUtilP90 = 0;  // demand forecast, mean over the horizon steps
   double memoryPressure = 0, memoryPressureSd = 0;
@@ -46,23 +42,6 @@ struct ContentionQuantiles {
   placement::Contention p50, p90;
 };
 
-// The CPU prediction as the node's forecast (the prior) updated by the shadow's evidence. The
-// prior is a median regression on the node's forecast alone; the learned CPU head (node and
-// shadow) is what the evidence makes of it at the outcomes' typical observation noise. The update
-// is the prior plus a gain times their difference, the gain set by this observation's noise
-// against the typical one (Kalman's form: a regression fitted to noisy readings weighs them less
-// than exact ones deserve, a noisier one deserves less still). Errors: each side's variance
-// a + b x mean^2 fitted to the outcomes (errors grow with contention); the shadow removes from the
-// prior's variance what it explains, scaled by the same gain.
-struct CpuPosterior {
-  double priorMean = 0, priorSd = 0;        // the node's forecast alone
-  double evidenceMean = 0, evidenceSd = 0;  // the learned head, at the typical observation noise
-  double observationSd = 0;                 // this observation's noise through the head's slopes
-  double gain = 0;                          // 0: the prior alone; 1: the learned head
-  double mean = 0, sd = 0;                  // the posterior
-  double sdWithExactObservation = 0;        // what observing longer cannot shrink
-};
-
 // Maps ContentionInputs to the contention the target would meet. Two kinds:
 //  - the prior, used until outcomes exist: the shadow's observed means, CPU steal scaled up by the
 //    forecast node utilisation times the target's vCPUs / 8, p90 = p50 + 1.28 standard deviations;
@@ -76,9 +55,7 @@ class ContentionMap {
   static Result<ContentionMap> fit(const std::vector<Outcome>& outcomes);
   static constexpr size_t MinOutcomes = 20;
 
-  // CPU from the posterior when the map has one (learned maps from this version on).
   ContentionQuantiles predict(const ContentionInputs& in) const;
-  std::optional<CpuPosterior> cpuPosterior(const ContentionInputs& in) const;
   // Mean pinball loss (at 0.5 and 0.9) over the outcomes, each output relative to the mean size
   // of its actual values: the yardstick of champion/challenger.
   double loss(const std::vector<Outcome>& outcomes) const;
@@ -106,24 +83,12 @@ class ContentionMap {
     std::array<double, MaxFeatures> mean{}, sd{};
     std::array<double, MaxFeatures + 1> w50{}, w90{};  // [0] is the intercept
   };
-  // The CPU posterior's parts: the prior's median regression and each side's error variance
-  // a + b x mean^2; the spread of the shadow's contribution (head - prior) over the outcomes that
-  // is signal, and its typical observation noise.
-  struct Posterior {
-    Head prior;
-    std::array<double, 2> priorVariance{}, headVariance{};
-    double signalVariance = 0, typicalNoiseVariance = 0;
-  };
 
  private:
   bool learned_ = false;
   size_t trainedOn_ = 0;
   double cpuDiscrepancy_ = 0;
   std::array<Head, Outputs> heads_{};
-  bool hasPosterior_ = false;  // files written before it have none: the CPU head alone decides
-  Posterior posterior_;
-  double cpuHeadMedian(const ContentionInputs& in) const;
-  friend struct PosteriorAccess;
 };
 
 // Outcomes as JSON lines. Appending writes one whole line with a single write(2), so concurrent

@@ -36,9 +36,6 @@ struct Forecast {
 // The standard error of the mean of the present samples' steal (n_eff = n (1 - r) / (1 + r) for
 // a lag-1 autocorrelation r >= 0). Fewer than two samples: 1 (nothing is known).
 double stealStandardError(const std::vector<telemetry::Sample>& samples);
-// The standard error of a series' mean with its lag-1 autocorrelation counted (effective sample
-// size n (1 - r) / (1 + r)); 1 for fewer than two values (nothing known).
-double meanStandardError(const std::vector<double>& x);
 
 // Predicts the contention the target would meet on a candidate node from that node's telemetry.
 class Forecaster {

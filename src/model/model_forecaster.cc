@@ -61,7 +61,6 @@ ContentionInputs ModelForecaster::inputsOf(const telemetry::CandidateTelemetry& 
                                            const TargetProfile& target,
                                            const QuantileForecast& demand) {
   Moments steal, probe, util, mem, io, net;
-  std::vector<double> stealSeries, probeSeries;
   double n = 0;
   for (const auto& s : observed.samples) {
     if (!s.present)
@@ -69,8 +68,6 @@ ContentionInputs ModelForecaster::inputsOf(const telemetry::CandidateTelemetry& 
     ++n;
     steal.add(s.cpuSteal);
     probe.add(s.probeLoss);
-    stealSeries.push_back(s.cpuSteal);
-    probeSeries.push_back(s.probeLoss);
     util.add(s.cpuUtilization);
     mem.add(s.memoryPressure);
     io.add(s.ioWait);
@@ -81,8 +78,6 @@ ContentionInputs ModelForecaster::inputsOf(const telemetry::CandidateTelemetry& 
   in.shadowStealSd = steal.sd(n);
   in.probeLoss = probe.mean(n);
   in.probeLossSd = probe.sd(n);
-  in.shadowStealSe = meanStandardError(stealSeries);
-  in.probeLossSe = meanStandardError(probeSeries);
   in.nodeUtilNow = util.mean(n);
   in.nodeUtilP50 = demand.p50.empty() ? in.nodeUtilNow : std::clamp(meanOf(demand.p50), 0.0, 1.0);
   in.nodeUtilP90 =
@@ -153,13 +148,6 @@ Result<Forecast> ModelForecaster::forecast(const telemetry::CandidateTelemetry& 
   const double scale = in.shadowSteal > 1e-6 ? q.p50.cpuContention / in.shadowSteal : 1.0;
   f.cpuStderr = stealStandardError(observed.samples) * std::clamp(scale, 0.0, 10.0);
   f.cpuModelSd = models->contention.cpuDiscrepancy() * q.p50.cpuContention;
-  if (const auto post = models->contention.cpuPosterior(in)) {
-    // The posterior's own uncertainty that observing longer can settle (what an extension is
-    // for); the model's error between candidates stays the discrepancy (error the candidates
-    // share does not change which one is best).
-    f.cpuStderr = std::sqrt(std::max(
-        0.0, post->sd * post->sd - post->sdWithExactObservation * post->sdWithExactObservation));
-  }
   if (!target.key.empty()) {
     const std::lock_guard<std::mutex> lock(mutex_);
     inputs_[target.key][observed.node] = in;

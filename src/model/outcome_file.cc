@@ -38,7 +38,7 @@ placement::Contention contentionOf(const json& j) {
   X(memoryPressure) X(memoryPressureSd) X(ioWait) X(ioWaitSd) X(networkLatency)     \
   X(networkLatencySd) X(targetVcpus) X(cpuShare) X(memoryShare)
 // Added later: outcomes recorded before them read 0 (a Passive shadow's).
-#define UMBRA_OPTIONAL_INPUT_FIELDS(X) X(probeLoss) X(probeLossSd) X(shadowStealSe) X(probeLossSe)
+#define UMBRA_OPTIONAL_INPUT_FIELDS(X) X(probeLoss) X(probeLossSd)
 // clang-format on
 
 json inputsJson(const ContentionInputs& in) {

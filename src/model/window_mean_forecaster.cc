@@ -23,10 +23,6 @@ double stealStandardError(const std::vector<telemetry::Sample>& samples) {
     if (s.present)
       x.push_back(s.cpuSteal);
   }
-  return meanStandardError(x);
-}
-
-double meanStandardError(const std::vector<double>& x) {
   const size_t n = x.size();
   if (n < 2)
     return 1.0;

@@ -1,14 +1,11 @@
 // The operator's forecaster: the contention mapping (fit, prior, files), the outcome records, the
 // ModelForecaster (demand from history, confidence, fallbacks) and champion/challenger retraining.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
-#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <random>
 #include <sstream>
 
@@ -205,105 +202,6 @@ TEST(SimOutcomes, ShadowsReadRunQueueDelayAndTheProbeReadsInterference) {
   const auto noisy = shadowSample(before.at("ns/probe").counters, s.workload("ns/probe")->counters);
   EXPECT_GT(noisy.probeLoss, 0.15);
   EXPECT_NEAR(noisy.probeLoss, s.workload("ns/probe")->interference, 1e-9);
-}
-
-// Interference a node's history cannot show (hidden: from the co-runners) on top of a load term
-// it can; the shadow reads the interference with an observation error whose size varies from one
-// outcome to the next (short and long observations), and records it as its standard error.
-std::vector<Outcome> hiddenInterferenceOutcomes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u01(0, 1);
-  std::normal_distribution<double> noise(0, 1);
-  std::vector<Outcome> out;
-  for (size_t i = 0; i < n; ++i) {
-    Outcome o;
-    o.time = static_cast<int64_t>(i);
-    ContentionInputs& in = o.inputs;
-    in.nodeUtilNow = 0.9 * u01(rng);
-    in.nodeUtilP50 = in.nodeUtilNow;
-    in.nodeUtilP90 = std::min(1.0, in.nodeUtilP50 + 0.05);
-    in.cpuShare = 0.05;
-    const double interference = 0.02 + 0.2 * u01(rng) * u01(rng);
-    in.shadowStealSe = i % 2 == 0 ? 0.005 : 0.15;  // a steady and a very noisy observation
-    in.shadowSteal = std::max(0.0, interference + in.shadowStealSe * noise(rng));
-    in.shadowStealSd = in.shadowStealSe * 4;
-    o.actual.cpuContention = std::clamp(
-        0.3 * std::max(0.0, in.nodeUtilNow - 0.4) + interference + 0.005 * noise(rng), 0.0, 1.0);
-    out.push_back(o);
-  }
-  return out;
-}
-
-TEST(ContentionMap, ThePosteriorWeighsTheShadowByItsObservationsNoise) {
-  auto map = ContentionMap::fit(hiddenInterferenceOutcomes(1200, 11));
-  ASSERT_TRUE(map.ok());
-  ContentionInputs in;
-  in.nodeUtilNow = in.nodeUtilP50 = 0.6;
-  in.nodeUtilP90 = 0.65;
-  in.cpuShare = 0.05;
-  in.shadowSteal = 0.2;  // far more interference than the node's history suggests
-  in.shadowStealSe = 0.002;
-  const auto steady = map->cpuPosterior(in);
-  ASSERT_TRUE(steady.has_value());
-  in.shadowStealSe = 0.3;
-  const auto noisy = map->cpuPosterior(in);
-  ASSERT_TRUE(noisy.has_value());
-  // A steady observation moves the prediction from the node's forecast as far as the learned
-  // head does (the gain only shrinks); a very noisy one hardly at all.
-  EXPECT_DOUBLE_EQ(steady->gain, 1);
-  EXPECT_LT(noisy->gain, 0.3);
-  EXPECT_DOUBLE_EQ(steady->mean, steady->evidenceMean);
-  EXPECT_GT(steady->evidenceMean, steady->priorMean);
-  EXPECT_LT(std::abs(noisy->mean - noisy->priorMean),
-            0.3 * std::abs(noisy->evidenceMean - noisy->priorMean));
-  EXPECT_GT(noisy->sd, steady->sd);
-  EXPECT_GT(noisy->observationSd, steady->observationSd);
-  EXPECT_DOUBLE_EQ(noisy->sdWithExactObservation, steady->sdWithExactObservation)
-      << "observing longer does not shrink the model's error";
-  EXPECT_LE(noisy->sd, noisy->priorSd + 1e-12);
-  EXPECT_NEAR(map->predict(in).p50.cpuContention, noisy->mean, 1e-12);
-
-  // On outcomes it has not seen, the posterior's median errs less than the prior's and the
-  // learned head's (which weighs every reading alike): the noisy readings are shrunk.
-  double post = 0, prior = 0, head = 0;
-  for (const auto& o : hiddenInterferenceOutcomes(1000, 12)) {
-    const auto p = map->cpuPosterior(o.inputs);
-    post += std::abs(o.actual.cpuContention - p->mean);
-    prior += std::abs(o.actual.cpuContention - p->priorMean);
-    head += std::abs(o.actual.cpuContention - p->evidenceMean);
-  }
-  EXPECT_LT(post, 0.98 * std::min(prior, head))
-      << "posterior " << post << " prior " << prior << " head " << head;
-  std::cout << "[ figure ] held-out MAE: posterior " << post / 1000 << ", prior " << prior / 1000
-            << ", learned head " << head / 1000 << "; gain steady " << steady->gain << ", noisy "
-            << noisy->gain << "\n";
-}
-
-TEST(ContentionMap, ThePosteriorIsSavedAndAFileWithoutOneLetsTheCpuHeadDecide) {
-  auto map = ContentionMap::fit(hiddenInterferenceOutcomes(300, 13));
-  ASSERT_TRUE(map.ok());
-  const std::string path = tempPath("posterior.json");
-  ASSERT_TRUE(map->save(path).ok());
-  auto loaded = ContentionMap::load(path);
-  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
-  const ContentionInputs in = hiddenInterferenceOutcomes(1, 14)[0].inputs;
-  ASSERT_TRUE(loaded->cpuPosterior(in).has_value());
-  EXPECT_DOUBLE_EQ(loaded->cpuPosterior(in)->mean, map->cpuPosterior(in)->mean);
-  EXPECT_DOUBLE_EQ(loaded->cpuPosterior(in)->sd, map->cpuPosterior(in)->sd);
-  EXPECT_DOUBLE_EQ(loaded->cpuPosterior(in)->gain, map->cpuPosterior(in)->gain);
-  // A file written before the posterior existed.
-  std::ifstream read(path);
-  nlohmann::json doc = nlohmann::json::parse(read);
-  doc.erase("cpuPosterior");
-  std::ofstream(path, std::ios::trunc) << doc.dump();
-  auto older = ContentionMap::load(path);
-  ASSERT_TRUE(older.ok()) << older.error().message;
-  EXPECT_FALSE(older->cpuPosterior(in).has_value());
-  doc["cpuPosterior"] = {{"prior", 1}};
-  std::ofstream(path, std::ios::trunc) << doc.dump();
-  EXPECT_EQ(ContentionMap::load(path).error().message,
-            path + ": schema mismatch: cpuPosterior.prior must have 7 features");
-  std::filesystem::remove(path);
 }
 
 TEST(ContentionMap, SaveLoadRoundTripAndBadFilesAreRefusedInOneLine) {
