@@ -154,10 +154,9 @@ void Pass::run() {
     if (st.conditionStatus(cond::MetricsAvailable) != "False")
       event(EventType::Warning, "MetricsUnavailable", w.metricsProblem);
     condition(cond::MetricsAvailable, false, "MetricsUnavailable", w.metricsProblem);
-  } else if (!w.readings.empty() || w.memoryInUseGiB) {
+  } else if (!w.readings.empty()) {  // a shadow read, not only the VM's memory
     condition(cond::MetricsAvailable, true, "Read",
-              "the shadows' requests, latency and CPU and the VM's memory in use read from "
-              "Prometheus");
+              "the shadows' requests, latency and CPU read from Prometheus");
   }
   fillSlots();
   const auto open = [&] {
