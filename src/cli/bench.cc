@@ -155,9 +155,16 @@ int benchForecast(const BenchForecastFlags& f) {
       model::FrozenMethod frozen(reused);
       model::SeriesMethod* network = reused ? static_cast<model::SeriesMethod*>(&frozen) : &lstm;
       // The engine: the guard over the members fitted (and scored) just before it.
-      model::GuardedEnsemble engine({network, ar.get(), median.get(), last.get(), hw.get()}, false);
+      const std::vector<model::SeriesMethod*> members = {network, ar.get(), median.get(),
+                                                         last.get(), hw.get()};
+      model::GuardedEnsemble engine(members, false);
+      // A candidate beside it (not the engine): each series' weights shrunk toward the all-series
+      // ones by as much as a nested validation inside the training parts asks.
+      model::GuardOptions shrinking;
+      shrinking.shrinkToGlobal = true;
+      model::GuardedEnsemble shrunk(members, false, shrinking);
       const std::vector<model::SeriesMethod*> methods = {
-          last.get(), snaive.get(), median.get(), hw.get(), ar.get(), network, &engine};
+          last.get(), snaive.get(), median.get(), hw.get(), ar.get(), network, &engine, &shrunk};
       std::fprintf(stderr, "[bench] %s: %zu series, horizon %d steps, origins every %d steps\n",
                    t.c_str(), series.size(), eo.horizon, eo.originStride);
       auto reports = model::evaluate(series, methods, eo);
@@ -168,10 +175,12 @@ int benchForecast(const BenchForecastFlags& f) {
       else if (!saved.empty())
         if (auto st = lstm.save(saved); !st.ok())
           return fail(st.error().message);
-      // The engine's training time includes its members'.
-      for (size_t m = 0; m + 1 < reports.size(); ++m)
-        if (reports[m].method != "seasonal-naive")
-          reports.back().trainSeconds += reports[m].trainSeconds;
+      // The engines' training time includes their members'.
+      const size_t engines = 2;
+      for (size_t e = reports.size() - engines; e < reports.size(); ++e)
+        for (size_t m = 0; m + engines < reports.size(); ++m)
+          if (reports[m].method != "seasonal-naive")
+            reports[e].trainSeconds += reports[m].trainSeconds;
       json section = {
           {"series", series.size()}, {"ids", json::array()}, {"methods", json::array()}};
       for (const auto& s : series)
@@ -183,6 +192,7 @@ int benchForecast(const BenchForecastFlags& f) {
       section["guard"] = {
           {"members", {"lstm", "linear-ar", "recent-median", "last-value", "holt-winters"}},
           {"globalWeights", w},
+          {"shrunkCandidateShrinkage", shrunk.shrinkage()},
           {"lstm", reused ? "reused from " + saved : "trained in this run"}};
       std::printf("%s utilisation, %zu series, horizon %d x 300 s, origins every %d steps\n",
                   t.c_str(), series.size(), eo.horizon, eo.originStride);
@@ -198,6 +208,8 @@ int benchForecast(const BenchForecastFlags& f) {
           "  guard weights for unseen series: lstm %.1f, linear-ar %.1f, recent-median %.1f, "
           "last-value %.1f, holt-winters %.1f\n",
           w[0], w[1], w[2], w[3], w[4]);
+      std::printf("  guarded-ensemble-shrunk: each series' weights %.2f of the way to those\n",
+                  shrunk.shrinkage());
       byHorizon["targets"][t] = section;
       if (forecasts.is_open()) {
         // Two days of the evaluation part of the first three series, every method, at the last

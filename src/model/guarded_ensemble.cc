@@ -20,15 +20,69 @@ struct Validation {
       v += w[m] * forecasts[point * w.size() + m];
     return std::clamp(v, 0.0, 1.0);
   }
-  double loss(const std::vector<double>& w) const {
+  double loss(const std::vector<double>& w, size_t from = 0,
+              size_t to = static_cast<size_t>(-1)) const {
     double sum = 0;
-    for (size_t k = 0; k < actual.size(); ++k)
+    for (size_t k = from; k < std::min(to, actual.size()); ++k)
       sum += std::abs(actual[k] - blend(k, w));
     return sum;
   }
+  // The first point of the newer half: an origin's points stay together.
+  size_t middle = 0;
 };
 
+size_t argmin(const std::vector<double>& v) {
+  return static_cast<size_t>(std::min_element(v.begin(), v.end()) - v.begin());
+}
+
+// The blend with the least summed loss relative to each series' best (every series counts once,
+// whatever its scale; a series whose best is exact counts 1 for every blend).
+std::vector<double> leastRegret(const std::vector<std::vector<double>>& grid,
+                                const std::vector<std::vector<double>>& losses) {
+  std::vector<double> regret(grid.size(), 0.0);
+  for (const auto& l : losses) {
+    if (l.empty())
+      continue;
+    const double best = *std::min_element(l.begin(), l.end());
+    for (size_t g = 0; g < grid.size(); ++g)
+      regret[g] += best > 0 ? l[g] / best : 1.0;
+  }
+  return grid[argmin(regret)];
+}
+
+std::vector<double> shrunk(const std::vector<double>& own, const std::vector<double>& global,
+                           double lambda) {
+  std::vector<double> w(own.size());
+  for (size_t m = 0; m < own.size(); ++m)
+    w[m] = (1 - lambda) * own[m] + lambda * global[m];
+  return w;
+}
+
 }  // namespace
+
+double nestedShrinkage(const std::vector<std::vector<double>>& grid,
+                       const std::vector<std::vector<double>>& older,
+                       const std::vector<std::vector<double>>& newer,
+                       const std::function<double(size_t, const std::vector<double>&)>& newerLoss,
+                       const std::vector<double>& lambdas) {
+  if (grid.empty() || lambdas.empty())
+    return 0;
+  const std::vector<double> global = leastRegret(grid, older);
+  std::vector<double> score(lambdas.size(), 0.0);
+  bool any = false;
+  for (size_t i = 0; i < older.size(); ++i) {
+    if (older[i].empty() || i >= newer.size() || newer[i].empty())
+      continue;
+    const double best = *std::min_element(newer[i].begin(), newer[i].end());
+    if (best <= 0)
+      continue;
+    any = true;
+    const std::vector<double>& own = grid[argmin(older[i])];
+    for (size_t l = 0; l < lambdas.size(); ++l)
+      score[l] += newerLoss(i, shrunk(own, global, lambdas[l])) / best;
+  }
+  return any ? lambdas[argmin(score)] : 0;
+}
 
 std::vector<std::vector<double>> weightGrid(size_t members, double step) {
   std::vector<std::vector<double>> out;
@@ -71,17 +125,21 @@ Status GuardedEnsemble::fit(const std::vector<TrainSeries>& train, int horizon) 
   const auto H = static_cast<size_t>(horizon);
   const auto grid = weightGrid(M, o_.gridStep);
   std::vector<Validation> val(train.size());
-  std::vector<std::vector<double>> losses(train.size());
-  std::vector<double> regret(grid.size(), 0.0);
+  std::vector<std::vector<double>> losses(train.size()), older(train.size()), newer(train.size());
   for (size_t i = 0; i < train.size(); ++i) {
     const auto& s = train[i];
     const size_t n = s.values.size();
     const auto start = std::max<size_t>(
         2, static_cast<size_t>((1.0 - o_.validationFraction) * static_cast<double>(n)));
     Validation& v = val[i];
+    bool split = false;
     for (size_t origin = start - 1; origin + H < n;
          origin += std::max<size_t>(1, o_.originStride)) {
       const std::span<const double> history(s.values.data(), origin + 1);
+      if (!split && origin + 1 >= start + (n - start) / 2) {
+        v.middle = v.actual.size();
+        split = true;
+      }
       std::vector<QuantileForecast> f;
       f.reserve(M);
       for (const SeriesMethod* m : members_)
@@ -101,21 +159,29 @@ Status GuardedEnsemble::fit(const std::vector<TrainSeries>& train, int horizon) 
     losses[i].resize(grid.size());
     for (size_t g = 0; g < grid.size(); ++g)
       losses[i][g] = v.loss(grid[g]);
-    const double best = *std::min_element(losses[i].begin(), losses[i].end());
-    // The weights for series fit() did not see minimise the summed regret relative to each
-    // series' best blend, so that every series counts once whatever its scale.
-    for (size_t g = 0; g < grid.size(); ++g)
-      regret[g] += best > 0 ? losses[i][g] / best : 1.0;
+    if (o_.shrinkToGlobal && v.middle > 0 && v.middle < v.actual.size()) {
+      older[i].resize(grid.size());
+      newer[i].resize(grid.size());
+      for (size_t g = 0; g < grid.size(); ++g) {
+        older[i][g] = v.loss(grid[g], 0, v.middle);
+        newer[i][g] = losses[i][g] - older[i][g];
+      }
+    }
   }
-  const auto argmin = [](const std::vector<double>& v) {
-    return static_cast<size_t>(std::min_element(v.begin(), v.end()) - v.begin());
-  };
-  global_ = grid[argmin(regret)];
+  // The weights for series fit() did not see.
+  global_ = leastRegret(grid, losses);
+  shrinkage_ = 0;
+  if (o_.shrinkToGlobal)
+    shrinkage_ = nestedShrinkage(
+        grid, older, newer,
+        [&](size_t i, const std::vector<double>& w) { return val[i].loss(w, val[i].middle); },
+        {0.0, 0.25, 0.5, 0.75, 1.0});
   weights_.assign(train.size(), {});
   margin_.assign(train.size(), std::vector<double>(H, 0.0));
   for (size_t i = 0; i < train.size(); ++i) {
     const Validation& v = val[i];
-    weights_[i] = losses[i].empty() ? global_ : grid[argmin(losses[i])];
+    weights_[i] =
+        losses[i].empty() ? global_ : shrunk(grid[argmin(losses[i])], global_, shrinkage_);
     std::vector<std::vector<double>> errors(H);
     for (size_t k = 0; k < v.actual.size(); ++k)
       errors[v.step[k]].push_back(v.actual[k] - v.blend(k, weights_[i]));

@@ -166,6 +166,95 @@ TEST(GuardedEnsemble, EachSeriesGetsTheMemberThatIsRightThere) {
   }
 }
 
+// The nested validation behind shrinkToGlobal, on hand-made losses for two members (grid (1,0),
+// (.5,.5), (0,1)): when one series' older half picks the member its newer half disowns, and the
+// other series agree on the other member, shrinking all the way to the all-series choice wins; when
+// every series' own choice holds on its newer half, no shrinking does (the smaller λ on a tie).
+TEST(GuardedEnsemble, NestedValidationShrinksOnlyWhenOwnChoicesDoNotHold) {
+  const auto grid = weightGrid(2, 0.5);
+  ASSERT_EQ(grid.size(), 3u);
+  // A series' loss for blend w: a·w0 + b·w1 (first member costs a, second b).
+  const auto lossesOf = [&](double a, double b) {
+    std::vector<double> l;
+    for (const auto& w : grid)
+      l.push_back(a * w[0] + b * w[1]);
+    return l;
+  };
+  const std::vector<double> lambdas = {0.0, 0.25, 0.5, 0.75, 1.0};
+  {
+    const std::vector<std::pair<double, double>> newerAB = {{2, 1}, {2, 1}, {3, 1}};
+    const std::vector<std::vector<double>> older = {lossesOf(2, 1), lossesOf(2, 1),
+                                                    lossesOf(1, 1.5)};
+    std::vector<std::vector<double>> newer;
+    for (const auto& [a, b] : newerAB)
+      newer.push_back(lossesOf(a, b));
+    const auto newerLoss = [&](size_t i, const std::vector<double>& w) {
+      return newerAB[i].first * w[0] + newerAB[i].second * w[1];
+    };
+    EXPECT_EQ(nestedShrinkage(grid, older, newer, newerLoss, lambdas), 1.0);
+  }
+  {
+    const std::vector<std::pair<double, double>> newerAB = {{2, 1}, {2, 1}, {1, 3}};
+    const std::vector<std::vector<double>> older = {lossesOf(2, 1), lossesOf(2, 1),
+                                                    lossesOf(1, 1.5)};
+    std::vector<std::vector<double>> newer;
+    for (const auto& [a, b] : newerAB)
+      newer.push_back(lossesOf(a, b));
+    const auto newerLoss = [&](size_t i, const std::vector<double>& w) {
+      return newerAB[i].first * w[0] + newerAB[i].second * w[1];
+    };
+    EXPECT_EQ(nestedShrinkage(grid, older, newer, newerLoss, lambdas), 0.0);
+  }
+  // No series with a newer half that is not exact: nothing to choose on.
+  EXPECT_EQ(nestedShrinkage(grid, {{}, {}}, {{}, {}}, nullptr, lambdas), 0.0);
+}
+
+// Through fit(): eight random walks (the last value is right); two series that are a daily
+// pattern until the middle of their validation part and a random walk after (their own choice on
+// the older half fails on the newer half: the evidence); and one that is the daily pattern through
+// all of its training part and a random walk in its evaluation part. Its validation part alone
+// picks seasonal naive; having seen own choices fail, the nested validation shrinks every series
+// toward the all-series blend (mostly the last value), which is what that series' evaluation part
+// rewards. Without shrinkToGlobal nothing changes.
+TEST(GuardedEnsemble, ShrinkingRescuesASeriesWhoseValidationPartMisleadsIt) {
+  const size_t length = 24 * 40;
+  // Training part 672 steps; its validation part 572..672, halves at 622.
+  const std::vector<size_t> shiftAt = {0, 0, 0, 0, 0, 0, 0, 0, 622, 622, 672};
+  const size_t misled = shiftAt.size() - 1;
+  std::vector<EvalSeries> all;
+  Noise noise{5};
+  for (size_t k = 0; k < shiftAt.size(); ++k) {
+    EvalSeries s{"s" + std::to_string(k), std::vector<double>(length), {}};
+    double level = 0.5;
+    for (size_t t = 0; t < length; ++t) {
+      level = std::clamp(level + 0.04 * noise(), 0.1, 0.9);
+      const double daily = 0.4 + 0.2 * std::sin(2 * M_PI * static_cast<double>(t) / 24);
+      s.values[t] = t < shiftAt[k] ? daily + 0.1 * noise() : level;
+    }
+    all.push_back(std::move(s));
+  }
+  EvalOptions o;
+  o.horizon = 3;
+  o.period = 24;
+  o.originStride = 1;
+  auto last = lastValue();
+  auto snaive = seasonalNaive(24);
+  GuardOptions plain;
+  plain.originStride = 1;
+  GuardOptions shrink = plain;
+  shrink.shrinkToGlobal = true;
+  GuardedEnsemble own({snaive.get(), last.get()}, true, plain);
+  GuardedEnsemble shrunk({snaive.get(), last.get()}, true, shrink);
+  const auto r = evaluate(all, {&own, &shrunk}, o);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(own.shrinkage(), 0.0);
+  EXPECT_GT(shrunk.shrinkage(), 0.0);
+  EXPECT_GT(own.weights()[misled][0], 0.5) << "alone, the validation part picks seasonal naive";
+  EXPECT_GT(shrunk.weights()[misled][1], own.weights()[misled][1]);
+  EXPECT_LT(r[1].perSeriesMase[misled], 0.8 * r[0].perSeriesMase[misled]);
+  EXPECT_LT(r[1].mase, r[0].mase);
+}
+
 // Forecasting's series selection (umbra bench forecast, umbra train --traces): a series shorter
 // than three days, one without data and a constant one are skipped and counted, never an error; a
 // series with gaps is kept with its gaps marked.
