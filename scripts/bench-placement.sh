@@ -60,3 +60,6 @@ trap - EXIT
 cat "$out/placement_table-on.md" "$out/placement_table-off.md"
 "$venv/bin/python" "$here/bench/placement_cdf.py" --report "$out/placement-on.json" \
   --report "$out/placement-off.json" --plot "$out/placement_cdf.png"
+# What Umbra's recorded decisions would have cost under other rules (a diagnostic).
+"$venv/bin/python" "$here/bench/placement_decisions.py" --report "$out/placement-on.json" \
+  --report "$out/placement-off.json"

@@ -48,6 +48,18 @@ json placerJson(const model::PlacerResult& r) {
                    {"minutesOverSlo", v.minutesOverSlo},
                    {"p95IoWait", v.p95IoWait},
                    {"neighbourP95", v.neighbourP95}});
+  json decisions = json::array();
+  for (const auto& d : r.decisions) {
+    json candidates = json::array();
+    for (const auto& k : d.candidates)
+      candidates.push_back({{"node", k.node},
+                            {"shadowSteal", k.shadowSteal},
+                            {"shadowStderr", k.shadowStderr},
+                            {"shadowModelSd", k.shadowModelSd},
+                            {"nodeSteal", k.nodeSteal},
+                            {"future", k.future}});
+    decisions.push_back({{"arrival", d.arrival}, {"chosen", d.chosen}, {"candidates", candidates}});
+  }
   return {{"placer", r.placer},
           {"meanP95Steal", r.meanP95Steal},
           {"meanSteal", r.meanSteal},
@@ -62,7 +74,8 @@ json placerJson(const model::PlacerResult& r) {
           {"extensions", r.extensions},
           {"neighbourP95", r.neighbourP95},
           {"unschedulable", r.unschedulable},
-          {"vms", vms}};
+          {"vms", vms},
+          {"decisions", decisions}};
 }
 
 void printRun(const model::PlacementBenchReport& report, int level, bool on, int seed) {

@@ -72,6 +72,7 @@ Result<PlacementBenchReport> runPlacementBench(
       }
       const auto t0 = std::chrono::steady_clock::now();
       Choice c;
+      placement::Decision nodeOnly;  // "umbra": the node forecast's ranking of every feasible node
       if (placer == "requests") {
         c.node = w.indexOf(verdicts.front().node);
       } else if (placer == "load-packing") {
@@ -84,7 +85,8 @@ Result<PlacementBenchReport> runPlacementBench(
         c.node = w.indexOf(d.selected.empty() ? verdicts.front().node : d.selected);
       } else if (placer == "umbra") {
         std::vector<std::string> byForecast;
-        for (const auto& f : forecastOnlyRanking(w, forecaster, vm, verdicts).ranked)
+        nodeOnly = forecastOnlyRanking(w, forecaster, vm, verdicts);
+        for (const auto& f : nodeOnly.ranked)
           byForecast.push_back(f.node);
         const auto byStatic = placement::topCandidates(verdicts, o.candidates);
         UMBRA_TRY(c,
@@ -100,6 +102,7 @@ Result<PlacementBenchReport> runPlacementBench(
       if (c.confidence >= 0) {
         // Was the choice right? Each probed candidate's future with the VM on it, clairvoyantly.
         double best = 1e9, chosen = 1e9;
+        PlacerResult::DecisionRecord record{vm.id, w.spec(c.node).name, {}};
         for (const auto& name : c.probed) {
           const size_t i = w.indexOf(name);
           const double steal =
@@ -107,7 +110,17 @@ Result<PlacementBenchReport> runPlacementBench(
           best = std::min(best, steal);
           if (i == c.node)
             chosen = steal;
+          PlacerResult::Candidate k{name, -1, 0, 0, -1, steal};
+          for (const auto& f : c.forecasts)
+            if (f.node == name)
+              k = {name, f.predicted.cpuContention, f.cpuStderr, f.cpuModelSd, -1, steal};
+          for (const auto& f : nodeOnly.ranked)
+            if (f.node == name)
+              k.nodeSteal = f.predicted.cpuContention;
+          record.candidates.push_back(std::move(k));
         }
+        if (placer == "umbra")
+          r.decisions.push_back(std::move(record));
         c.right = chosen <= best + CalibrationTolerance;
         r.calibration.emplace_back(c.confidence, c.right);
       }

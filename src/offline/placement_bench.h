@@ -69,6 +69,21 @@ struct PlacerResult {
   double neighbourP95 = 0;
   // Umbra's placers: each decision's stated confidence and whether it was right (Choice).
   std::vector<std::pair<double, bool>> calibration;
+  // "umbra": every decision's probed candidates, what the shadows and the node forecast alone
+  // predicted for each, and its clairvoyant future (what a decision rule can be fitted on, in a
+  // world other than the one it is judged in).
+  struct Candidate {
+    std::string node;
+    // From the shadow's telemetry: p50, its observation's standard error and the model's own sd.
+    double shadowSteal = -1, shadowStderr = 0, shadowModelSd = 0;
+    double nodeSteal = -1;  // from the node's telemetry alone (forecast-only's p50)
+    double future = 0;      // the VM's p95 slowdown there over its lookahead
+  };
+  struct DecisionRecord {
+    std::string arrival, chosen;
+    std::vector<Candidate> candidates;
+  };
+  std::vector<DecisionRecord> decisions;
 };
 
 struct PlacementBenchReport {

@@ -169,6 +169,7 @@ Result<Choice> umbraChoice(World& w, ModelForecaster& forecaster, const sim::Wor
     probes.push_back({i, shadow.id, w.sim().workload(shadow.id)->counters, {}});
   }
   placement::Decision decision;
+  std::vector<placement::CandidateForecast> lastForecasts;
   for (int round = 0;; ++round) {
     for (double t = 0; t < o.observeSeconds - 1e-9; t += Dt) {
       w.step();
@@ -195,6 +196,7 @@ Result<Choice> umbraChoice(World& w, ModelForecaster& forecaster, const sim::Wor
         forecasts.push_back({c.node, f->p50, f->confidence, f->cpuStderr, f->cpuModelSd});
     }
     decision = placement::decide(forecasts, {});
+    lastForecasts = forecasts;
     if (!placement::observeLonger(decision, o.minConfidence) || round >= o.maxExtensions)
       break;
     ++choice.extensions;
@@ -213,6 +215,7 @@ Result<Choice> umbraChoice(World& w, ModelForecaster& forecaster, const sim::Wor
   choice.node = decision.selected.empty() ? probes.front().node : w.indexOf(decision.selected);
   choice.confidence = decision.confidence;
   choice.probed = candidates;
+  choice.forecasts = std::move(lastForecasts);
   return choice;
 }
 

@@ -17,6 +17,8 @@ struct Choice {
   double confidence = -1;
   bool right = false;
   std::vector<std::string> probed;  // the candidates it probed
+  // What the shadows predicted for each candidate (Umbra's placers).
+  std::vector<placement::CandidateForecast> forecasts;
 };
 
 // A choice within one point of steal of the best candidate's counts as right.

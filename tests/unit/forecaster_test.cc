@@ -614,6 +614,24 @@ TEST(PlacementBench, PlacersSeeTheSameWorldAndTheOracleBoundsThem) {
     }
   }
   EXPECT_LE(by["oracle"]->meanP95Steal, by["requests"]->meanP95Steal + 1e-9);
+  // Umbra's decisions are recorded (bench/placement_decisions.py): each placed arrival, the node
+  // it chose among its probed candidates, and for each candidate the shadow's and the node
+  // telemetry's predictions and the clairvoyant future. Only "umbra" records them.
+  ASSERT_EQ(by["umbra"]->decisions.size(), 8u);
+  for (const auto& d : by["umbra"]->decisions) {
+    ASSERT_EQ(d.candidates.size(), static_cast<size_t>(o.candidates)) << d.arrival;
+    bool chosenProbed = false;
+    for (const auto& k : d.candidates) {
+      chosenProbed |= k.node == d.chosen;
+      EXPECT_GE(k.shadowSteal, 0) << d.arrival << " " << k.node;
+      EXPECT_GE(k.nodeSteal, 0) << d.arrival << " " << k.node;
+      EXPECT_GT(k.shadowModelSd + k.shadowStderr, 0) << d.arrival << " " << k.node;
+      EXPECT_GE(k.future, 0);
+      EXPECT_LE(k.future, 1);
+    }
+    EXPECT_TRUE(chosenProbed) << d.arrival;
+  }
+  EXPECT_TRUE(by["umbra-static"]->decisions.empty());
   auto b = runPlacementBench(*cluster, traces, models, o);
   ASSERT_TRUE(b.ok());
   for (size_t i = 0; i < a->placers.size(); ++i)
