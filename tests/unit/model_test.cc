@@ -113,6 +113,15 @@ TEST(Evaluation, MaseAndCoverageByHand) {
   EXPECT_LT(evaluate({s}, {last.get()}, o)[0].points, r[0].points);
 }
 
+// The guard tests' scoring: 3 steps ahead, a 24-step season, an origin at every step.
+EvalOptions threeStepsOfADay() {
+  EvalOptions o;
+  o.horizon = 3;
+  o.period = 24;
+  o.originStride = 1;
+  return o;
+}
+
 TEST(GuardedEnsemble, WeightGridCoversTheSimplex) {
   const auto grid = weightGrid(3, 0.5);
   ASSERT_EQ(grid.size(), 6u);  // (1,0,0) (.5,.5,0) (.5,0,.5) (0,1,0) (0,.5,.5) (0,0,1)
@@ -136,10 +145,7 @@ TEST(GuardedEnsemble, EachSeriesGetsTheMemberThatIsRightThere) {
     walk.values[t] = level;
   }
   const std::vector<EvalSeries> all = {periodic, walk};
-  EvalOptions o;
-  o.horizon = 3;
-  o.period = 24;
-  o.originStride = 1;
+  const EvalOptions o = threeStepsOfADay();
   auto last = lastValue();
   auto snaive = seasonalNaive(24);
   GuardOptions g;
@@ -181,30 +187,22 @@ TEST(GuardedEnsemble, NestedValidationShrinksOnlyWhenOwnChoicesDoNotHold) {
     return l;
   };
   const std::vector<double> lambdas = {0.0, 0.25, 0.5, 0.75, 1.0};
-  {
-    const std::vector<std::pair<double, double>> newerAB = {{2, 1}, {2, 1}, {3, 1}};
+  // The first two series favour the second member on both halves; the third the first member on
+  // its older half and, on its newer half, the member its costs (a, b) there favour.
+  const auto shrinkageWhenTheThirdTurns = [&](double a, double b) {
+    const std::vector<std::pair<double, double>> newerAB = {{2, 1}, {2, 1}, {a, b}};
     const std::vector<std::vector<double>> older = {lossesOf(2, 1), lossesOf(2, 1),
                                                     lossesOf(1, 1.5)};
     std::vector<std::vector<double>> newer;
-    for (const auto& [a, b] : newerAB)
-      newer.push_back(lossesOf(a, b));
+    for (const auto& [x, y] : newerAB)
+      newer.push_back(lossesOf(x, y));
     const auto newerLoss = [&](size_t i, const std::vector<double>& w) {
       return newerAB[i].first * w[0] + newerAB[i].second * w[1];
     };
-    EXPECT_EQ(nestedShrinkage(grid, older, newer, newerLoss, lambdas), 1.0);
-  }
-  {
-    const std::vector<std::pair<double, double>> newerAB = {{2, 1}, {2, 1}, {1, 3}};
-    const std::vector<std::vector<double>> older = {lossesOf(2, 1), lossesOf(2, 1),
-                                                    lossesOf(1, 1.5)};
-    std::vector<std::vector<double>> newer;
-    for (const auto& [a, b] : newerAB)
-      newer.push_back(lossesOf(a, b));
-    const auto newerLoss = [&](size_t i, const std::vector<double>& w) {
-      return newerAB[i].first * w[0] + newerAB[i].second * w[1];
-    };
-    EXPECT_EQ(nestedShrinkage(grid, older, newer, newerLoss, lambdas), 0.0);
-  }
+    return nestedShrinkage(grid, older, newer, newerLoss, lambdas);
+  };
+  EXPECT_EQ(shrinkageWhenTheThirdTurns(3, 1), 1.0) << "its own choice fails: lean on the others";
+  EXPECT_EQ(shrinkageWhenTheThirdTurns(1, 3), 0.0) << "its own choice holds: keep it";
   // No series with a newer half that is not exact: nothing to choose on.
   EXPECT_EQ(nestedShrinkage(grid, {{}, {}}, {{}, {}}, nullptr, lambdas), 0.0);
 }
@@ -233,10 +231,7 @@ TEST(GuardedEnsemble, ShrinkingRescuesASeriesWhoseValidationPartMisleadsIt) {
     }
     all.push_back(std::move(s));
   }
-  EvalOptions o;
-  o.horizon = 3;
-  o.period = 24;
-  o.originStride = 1;
+  const EvalOptions o = threeStepsOfADay();
   auto last = lastValue();
   auto snaive = seasonalNaive(24);
   GuardOptions plain;
