@@ -19,7 +19,17 @@ import sys
 
 import numpy as np
 
-BLENDS = (0.0, 0.25, 0.5, 0.75, 1.0)  # weight on the shadow's prediction; 0 = node telemetry only
+# Each rule: the candidate with the least of this (what re-decides a recorded decision).
+RULES = {
+    "shadow": lambda k: k["shadowSteal"],  # what Umbra decides on
+    "node telemetry": lambda k: k["nodeSteal"],  # what forecast-only ranks by
+    "½ each": lambda k: 0.5 * k["shadowSteal"] + 0.5 * k["nodeSteal"],
+    "load-risk": lambda k: k["loadRisk"],  # Trimaran LoadVariationRiskBalancing's score
+    "node's day p95": lambda k: k["nodeDayP95"],
+}
+# Within-decision correlations with the future (and between the two predictions).
+SIGNALS = {"shadow": "shadowSteal", "node": "nodeSteal", "load-risk": "loadRisk",
+           "day p95": "nodeDayP95"}
 
 
 def load(paths):
@@ -52,32 +62,32 @@ def main() -> int:
     if not conditions:
         print("placement_decisions: no recorded decisions in the reports", file=sys.stderr)
         return 1
-    print("| background, interference | decisions | corr(shadow, future) | corr(node, future) | "
-          "corr(shadow, node) | " + " | ".join(
-              f"w={w}: future / regret / right" for w in BLENDS) + " |")
-    print("|" + " --- |" * (5 + len(BLENDS)))
+    print("| background, interference | decisions | " + " | ".join(
+        f"corr({n}, future)" for n in SIGNALS) + " | corr(shadow, node) | " + " | ".join(
+        f"by {r}: future / regret / right" for r in RULES) + " |")
+    print("|" + " --- |" * (3 + len(SIGNALS) + len(RULES)))
     for (util, on), decisions in sorted(conditions.items()):
-        centred = {"s": [], "n": [], "y": []}
+        centred = {field: [] for field in list(SIGNALS.values()) + ["future"]}
         for ks in decisions:
-            for name, field in (("s", "shadowSteal"), ("n", "nodeSteal"), ("y", "future")):
+            for field, values in centred.items():
                 v = np.array([k[field] for k in ks])
-                centred[name].extend(v - v.mean())
-        s, n, y = (np.array(centred[k]) for k in "sny")
+                values.extend(v - v.mean())
+        corr = {f: np.corrcoef(centred[f], centred["future"])[0, 1] for f in SIGNALS.values()}
         cells = []
-        for w in BLENDS:
+        for rule in RULES.values():
             chosen, regret, right = [], [], 0
             for ks in decisions:
                 futures = [k["future"] for k in ks]
-                pick = min(range(len(ks)),
-                           key=lambda i: w * ks[i]["shadowSteal"] + (1 - w) * ks[i]["nodeSteal"])
+                pick = min(range(len(ks)), key=lambda i: rule(ks[i]))
                 chosen.append(futures[pick])
                 regret.append(futures[pick] - min(futures))
                 right += futures[pick] <= min(futures) + 0.01
             cells.append(f"{np.mean(chosen):.4f} / {np.mean(regret):.4f} / "
                          f"{right / len(decisions):.2f}")
-        print(f"| {util} %, {'on' if on else 'off'} | {len(decisions)} | "
-              f"{np.corrcoef(s, y)[0, 1]:.2f} | {np.corrcoef(n, y)[0, 1]:.2f} | "
-              f"{np.corrcoef(s, n)[0, 1]:.2f} | " + " | ".join(cells) + " |")
+        print(f"| {util} %, {'on' if on else 'off'} | {len(decisions)} | " + " | ".join(
+            f"{corr[f]:.2f}" for f in SIGNALS.values()) + " | "
+            f"{np.corrcoef(centred['shadowSteal'], centred['nodeSteal'])[0, 1]:.2f} | "
+            + " | ".join(cells) + " |")
     return 0
 
 

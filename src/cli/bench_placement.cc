@@ -57,6 +57,8 @@ json placerJson(const model::PlacerResult& r) {
                             {"shadowStderr", k.shadowStderr},
                             {"shadowModelSd", k.shadowModelSd},
                             {"nodeSteal", k.nodeSteal},
+                            {"loadRisk", k.loadRisk},
+                            {"nodeDayP95", k.dayP95},
                             {"future", k.future}});
     decisions.push_back({{"arrival", d.arrival}, {"chosen", d.chosen}, {"candidates", candidates}});
   }

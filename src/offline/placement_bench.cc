@@ -110,13 +110,20 @@ Result<PlacementBenchReport> runPlacementBench(
           best = std::min(best, steal);
           if (i == c.node)
             chosen = steal;
-          PlacerResult::Candidate k{name, -1, 0, 0, -1, steal};
+          PlacerResult::Candidate k;
+          k.node = name;
+          k.future = steal;
           for (const auto& f : c.forecasts)
-            if (f.node == name)
-              k = {name, f.predicted.cpuContention, f.cpuStderr, f.cpuModelSd, -1, steal};
+            if (f.node == name) {
+              k.shadowSteal = f.predicted.cpuContention;
+              k.shadowStderr = f.cpuStderr;
+              k.shadowModelSd = f.cpuModelSd;
+            }
           for (const auto& f : nodeOnly.ranked)
             if (f.node == name)
               k.nodeSteal = f.predicted.cpuContention;
+          k.loadRisk = loadRisk(w, vm, i, o.riskMargin, o.riskSensitivity, o.riskWindowSlots);
+          k.dayP95 = dayP95(w, i);
           record.candidates.push_back(std::move(k));
         }
         if (placer == "umbra")

@@ -77,6 +77,8 @@ struct PlacerResult {
     // From the shadow's telemetry: p50, its observation's standard error and the model's own sd.
     double shadowSteal = -1, shadowStderr = 0, shadowModelSd = 0;
     double nodeSteal = -1;  // from the node's telemetry alone (forecast-only's p50)
+    double loadRisk = 0;    // load-risk's score for the VM there (lower is better)
+    double dayP95 = 0;      // the node's p95 CPU utilisation over its last day
     double future = 0;      // the VM's p95 slowdown there over its lookahead
   };
   struct DecisionRecord {

@@ -1,6 +1,7 @@
 // The placement benchmark's placers: the clairvoyant oracle, load-aware, forecast-only and Umbra.
 #include "offline/placers.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "offline/sim_outcomes.h"
@@ -89,6 +90,27 @@ size_t loadAwareChoice(World& w, const sim::WorkloadSpec& vm,
 // per resource, risk = (mean + margin x stddev^(1/sensitivity)) / 2 of the node's measured
 // utilisation over a window, the VM's request added to the mean; the node with the lowest worst
 // risk of CPU and memory wins. Memory has no history here: its current use, stddev 0.
+double loadRisk(World& w, const sim::WorkloadSpec& vm, size_t i, double margin, double sensitivity,
+                size_t windowSlots) {
+  const auto& h = w.history(i);
+  const size_t from = h.size() > windowSlots ? h.size() - windowSlots : 0;
+  double mean = 0, sq = 0;
+  for (size_t k = from; k < h.size(); ++k) {
+    mean += h[k];
+    sq += h[k] * h[k];
+  }
+  const double n = static_cast<double>(std::max<size_t>(1, h.size() - from));
+  mean /= n;
+  const double sd = std::sqrt(std::max(0.0, sq / n - mean * mean));
+  const double cores = w.spec(i).cpuCores;
+  const double mu = std::min(1.0, mean + vm.vcpus / placement::CpuAllocationRatio / cores);
+  const double cpuRisk = std::clamp((mu + margin * std::pow(sd, 1.0 / sensitivity)) / 2, 0.0, 1.0);
+  const double capacity = w.spec(i).memoryBytes;
+  const double memRisk = std::clamp(
+      std::min(1.0, (w.sim().nodes()[i].memoryUsed + vm.memoryBytes) / capacity) / 2, 0.0, 1.0);
+  return std::max(cpuRisk, memRisk);
+}
+
 size_t loadRiskChoice(World& w, const sim::WorkloadSpec& vm,
                       const std::vector<placement::Verdict>& verdicts, double margin,
                       double sensitivity, size_t windowSlots) {
@@ -98,30 +120,24 @@ size_t loadRiskChoice(World& w, const sim::WorkloadSpec& vm,
     if (!v.feasible)
       continue;
     const size_t i = w.indexOf(v.node);
-    const auto& h = w.history(i);
-    const size_t from = h.size() > windowSlots ? h.size() - windowSlots : 0;
-    double mean = 0, sq = 0;
-    for (size_t k = from; k < h.size(); ++k) {
-      mean += h[k];
-      sq += h[k] * h[k];
-    }
-    const double n = static_cast<double>(std::max<size_t>(1, h.size() - from));
-    mean /= n;
-    const double sd = std::sqrt(std::max(0.0, sq / n - mean * mean));
-    const double cores = w.spec(i).cpuCores;
-    const double mu = std::min(1.0, mean + vm.vcpus / placement::CpuAllocationRatio / cores);
-    const double cpuRisk =
-        std::clamp((mu + margin * std::pow(sd, 1.0 / sensitivity)) / 2, 0.0, 1.0);
-    const double capacity = w.spec(i).memoryBytes;
-    const double memRisk = std::clamp(
-        std::min(1.0, (w.sim().nodes()[i].memoryUsed + vm.memoryBytes) / capacity) / 2, 0.0, 1.0);
-    const double risk = std::max(cpuRisk, memRisk);
+    const double risk = loadRisk(w, vm, i, margin, sensitivity, windowSlots);
     if (risk < bestRisk) {
       bestRisk = risk;
       best = i;
     }
   }
   return best;
+}
+
+double dayP95(World& w, size_t i) {
+  const auto& h = w.history(i);
+  const size_t from = h.size() > 288 ? h.size() - 288 : 0;
+  std::vector<double> day(h.begin() + static_cast<std::ptrdiff_t>(from), h.end());
+  if (day.empty())
+    return 0;
+  const auto k = static_cast<std::ptrdiff_t>(0.95 * static_cast<double>(day.size() - 1));
+  std::nth_element(day.begin(), day.begin() + k, day.end());
+  return day[static_cast<size_t>(k)];
 }
 
 // Forecast only: the operator's forecaster on node history and node-level telemetry (the node's

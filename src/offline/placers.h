@@ -34,6 +34,12 @@ size_t oracleChoice(World& w, const sim::ClusterSpec& cluster, const sim::TraceS
                     const std::vector<placement::Verdict>& verdicts, double lookahead);
 size_t loadAwareChoice(World& w, const sim::WorkloadSpec& vm,
                        const std::vector<placement::Verdict>& verdicts, double target);
+// The risk LoadVariationRiskBalancing gives node i for the VM (below), and the 95th percentile of
+// the node's CPU utilisation over its last day of 300 s slots.
+double loadRisk(World& w, const sim::WorkloadSpec& vm, size_t i, double margin, double sensitivity,
+                size_t windowSlots);
+double dayP95(World& w, size_t i);
+
 size_t loadRiskChoice(World& w, const sim::WorkloadSpec& vm,
                       const std::vector<placement::Verdict>& verdicts, double margin,
                       double sensitivity, size_t windowSlots);

@@ -626,8 +626,10 @@ TEST(PlacementBench, PlacersSeeTheSameWorldAndTheOracleBoundsThem) {
       EXPECT_GE(k.shadowSteal, 0) << d.arrival << " " << k.node;
       EXPECT_GE(k.nodeSteal, 0) << d.arrival << " " << k.node;
       EXPECT_GT(k.shadowModelSd + k.shadowStderr, 0) << d.arrival << " " << k.node;
-      EXPECT_GE(k.future, 0);
+      EXPECT_GT(k.future, 0) << d.arrival << " " << k.node;
       EXPECT_LE(k.future, 1);
+      EXPECT_GT(k.loadRisk, 0) << d.arrival << " " << k.node;
+      EXPECT_GT(k.dayP95, 0) << d.arrival << " " << k.node;
     }
     EXPECT_TRUE(chosenProbed) << d.arrival;
   }
