@@ -110,6 +110,8 @@ Result<PlacementBenchReport> runPlacementBench(
           best = std::min(best, steal);
           if (i == c.node)
             chosen = steal;
+          if (placer != "umbra")
+            continue;  // only "umbra" records its decisions
           PlacerResult::Candidate k;
           k.node = name;
           k.future = steal;
