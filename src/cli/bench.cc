@@ -176,11 +176,13 @@ int benchForecast(const BenchForecastFlags& f) {
         if (auto st = lstm.save(saved); !st.ok())
           return fail(st.error().message);
       // The engines' training time includes their members'.
-      const size_t engines = 2;
-      for (size_t e = reports.size() - engines; e < reports.size(); ++e)
-        for (size_t m = 0; m + engines < reports.size(); ++m)
-          if (reports[m].method != "seasonal-naive")
-            reports[e].trainSeconds += reports[m].trainSeconds;
+      double membersSeconds = 0;
+      for (size_t m = 0; m < methods.size(); ++m)
+        if (std::find(members.begin(), members.end(), methods[m]) != members.end())
+          membersSeconds += reports[m].trainSeconds;
+      for (size_t m = 0; m < methods.size(); ++m)
+        if (methods[m] == &engine || methods[m] == &shrunk)
+          reports[m].trainSeconds += membersSeconds;
       json section = {
           {"series", series.size()}, {"ids", json::array()}, {"methods", json::array()}};
       for (const auto& s : series)

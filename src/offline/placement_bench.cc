@@ -102,6 +102,7 @@ Result<PlacementBenchReport> runPlacementBench(
       if (c.confidence >= 0) {
         // Was the choice right? Each probed candidate's future with the VM on it, clairvoyantly.
         double best = 1e9, chosen = 1e9;
+        const bool recorded = placer == "umbra";  // only "umbra" records its decisions
         PlacerResult::DecisionRecord record{vm.id, w.spec(c.node).name, {}};
         for (const auto& name : c.probed) {
           const size_t i = w.indexOf(name);
@@ -110,8 +111,8 @@ Result<PlacementBenchReport> runPlacementBench(
           best = std::min(best, steal);
           if (i == c.node)
             chosen = steal;
-          if (placer != "umbra")
-            continue;  // only "umbra" records its decisions
+          if (!recorded)
+            continue;
           PlacerResult::Candidate k;
           k.node = name;
           k.future = steal;
@@ -128,7 +129,7 @@ Result<PlacementBenchReport> runPlacementBench(
           k.dayP95 = dayP95(w, i);
           record.candidates.push_back(std::move(k));
         }
-        if (placer == "umbra")
+        if (recorded)
           r.decisions.push_back(std::move(record));
         c.right = chosen <= best + CalibrationTolerance;
         r.calibration.emplace_back(c.confidence, c.right);
