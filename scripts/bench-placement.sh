@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The placement benchmark (issues 8 and 18): a contention mapping learned from simulated outcomes
-# on another cluster (examples/clusters/training.yaml) and one half of the VM traces, then
+# on another cluster (examples/clusters/training.yaml) and one half of the VM traces, each
+# outcome the placed VM's p95 slowdown over its next 24 hours (the headline's statistic), then
 # `umbra bench placement` on the medium cluster with the other half, at two utilisations with the
 # hidden interference on and off, 200 arrivals and 3 seeds per condition (the two interference
 # modes run side by side, one per core): markdown tables per run and a summary against the best
@@ -43,7 +44,8 @@ else
 fi
 contention=$cache/bench-placement/contention.json
 "$umbra" train-contention --traces "$traces" --cluster "$training" --trace-half a \
-  --utilisation 25 --count 3000 --seed 7 "${demand[@]}" --out "$contention" >/dev/null
+  --utilisation 25 --count 3000 --seed 7 --window-steps 288 --statistic p95 "${demand[@]}" \
+  --out "$contention" >/dev/null
 pids=()
 for mode in on off; do
   "$umbra" bench placement --traces "$traces" --cluster "$cluster" --trace-half b \

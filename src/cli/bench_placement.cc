@@ -27,7 +27,8 @@ using nlohmann::json;
 namespace {
 
 // The peers Umbra is compared with: the best of them in each run is the yardstick.
-const std::vector<std::string> Peers = {"requests", "load-packing", "load-risk", "forecast-only"};
+const std::vector<std::string> Peers = {"requests", "load-packing", "load-risk", "day-peak",
+                                        "forecast-only"};
 
 const model::PlacerResult* find(const model::PlacementBenchReport& r, const std::string& name) {
   for (const auto& p : r.placers) {

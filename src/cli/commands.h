@@ -34,6 +34,8 @@ struct TrainContentionFlags {
   int count = 600;
   int utilisation = 50;
   int seed = 1;
+  int windowSteps = 6;             // the outcome window, 300 s steps
+  std::string statistic = "mean";  // of the CPU outcome over the window: mean | p95
 };
 int trainContention(const TrainContentionFlags& f);
 

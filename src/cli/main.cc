@@ -67,6 +67,14 @@ void addTrainContention(CLI::App& app, cli::TrainContentionFlags& f) {
   s->add_option("--trace-half", f.traceHalf, "VM traces: all, or half a or b of a fixed split")
       ->check(CLI::IsMember({"all", "a", "b"}))
       ->capture_default_str();
+  s->add_option("--window-steps", f.windowSteps,
+                "each outcome's window after the placement, in 300 s steps (288: a day)")
+      ->check(CLI::Range(1, 2016))
+      ->capture_default_str();
+  s->add_option("--statistic", f.statistic,
+                "the CPU outcome over the window: mean, or p95 of its 300 s means")
+      ->check(CLI::IsMember({"mean", "p95"}))
+      ->capture_default_str();
 }
 
 void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFlags& bp,

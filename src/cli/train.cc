@@ -122,10 +122,14 @@ int trainContention(const TrainContentionFlags& f) {
   so.outcomes = static_cast<size_t>(f.count);
   so.utilisation = f.utilisation / 100.0;
   so.seed = static_cast<uint64_t>(f.seed);
+  so.window = f.windowSteps;
+  so.p95 = f.statistic == "p95";
   const auto t0 = std::chrono::steady_clock::now();
   std::fprintf(stderr,
-               "[contention] simulating %zu placements on %s at %d %% utilisation (demand: %s)\n",
-               so.outcomes, f.cluster.c_str(), f.utilisation, demandName.c_str());
+               "[contention] simulating %zu placements on %s at %d %% utilisation (demand: %s; "
+               "outcome: the %s over %d steps of 300 s)\n",
+               so.outcomes, f.cluster.c_str(), f.utilisation, demandName.c_str(),
+               f.statistic.c_str(), f.windowSteps);
   auto outcomes = model::simulateOutcomes(*cluster, *traces, *demand, so);
   if (!outcomes.ok())
     return fail(outcomes.error().message);

@@ -17,6 +17,9 @@ using nlohmann::json;
 
 namespace {
 
+// The CPU head's features; files written before the daily peak's two have 12 (they weigh 0).
+constexpr int CpuFeatures = 14, OlderCpuFeatures = 12;
+
 double hinge(double x) {
   return std::max(0.0, x);
 }
@@ -28,11 +31,22 @@ int featuresOf(int output, const ContentionInputs& in,
     case 0: {  // CPU steal: how loaded the node will be once the target adds its share
       const double rho50 = in.nodeUtilP50 + in.cpuShare;
       const double rho90 = in.nodeUtilP90 + in.cpuShare;
-      f = {in.shadowSteal,         in.shadowStealSd,   in.nodeUtilNow,
-           in.nodeUtilP50,         in.nodeUtilP90,     in.cpuShare,
-           hinge(rho50 - 0.6),     hinge(rho50 - 0.8), hinge(rho90 - 0.9),
-           in.shadowSteal * rho50, in.probeLoss,       in.probeLossSd};
-      return 12;
+      const double peak = in.nodeUtilDayP95 + in.cpuShare;  // the day's peak, with the target
+      f = {in.shadowSteal,
+           in.shadowStealSd,
+           in.nodeUtilNow,
+           in.nodeUtilP50,
+           in.nodeUtilP90,
+           in.cpuShare,
+           hinge(rho50 - 0.6),
+           hinge(rho50 - 0.8),
+           hinge(rho90 - 0.9),
+           in.shadowSteal * rho50,
+           in.probeLoss,
+           in.probeLossSd,
+           peak,
+           hinge(peak - 0.8)};
+      return CpuFeatures;
     }
     case 1:  // memory stalls
       f = {in.memoryPressure, in.memoryPressureSd, in.memoryShare,
@@ -282,7 +296,8 @@ Result<ContentionMap> ContentionMap::load(const std::string& path) {
       Head& h = map.heads_[static_cast<size_t>(k)];
       std::array<double, MaxFeatures> probe{};
       h.features = integerAt<int>(jh, "features");
-      if (h.features != featuresOf(k, {}, probe))
+      const bool older = k == 0 && h.features == OlderCpuFeatures;
+      if (h.features != featuresOf(k, {}, probe) && !older)
         return fail("schema mismatch: heads[" + std::to_string(k) + "].features is " +
                     std::to_string(h.features) + ", expected " +
                     std::to_string(featuresOf(k, {}, probe)));
@@ -301,6 +316,14 @@ Result<ContentionMap> ContentionMap::load(const std::string& path) {
       }
       std::copy(w50.begin(), w50.end(), h.w50.begin());
       std::copy(w90.begin(), w90.end(), h.w90.begin());
+      if (older) {  // the features added since weigh 0: the file predicts as it did
+        for (size_t j = f; j < static_cast<size_t>(CpuFeatures); ++j) {
+          h.mean[j] = 0;
+          h.sd[j] = 1;
+          h.w50[j + 1] = h.w90[j + 1] = 0;
+        }
+        h.features = CpuFeatures;
+      }
     }
   } catch (const std::exception& e) {  // json's, and integerAt's for a number not whole
     return fail(std::string("schema mismatch: ") + e.what());

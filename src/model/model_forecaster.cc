@@ -57,9 +57,20 @@ std::string ModelForecaster::name() const {
   return models()->name();
 }
 
+double dayPeakOf(const std::vector<double>& history) {
+  const size_t from = history.size() > 288 ? history.size() - 288 : 0;
+  std::vector<double> day(history.begin() + static_cast<std::ptrdiff_t>(from), history.end());
+  if (day.empty())
+    return 0;
+  const auto k = static_cast<std::ptrdiff_t>(0.95 * static_cast<double>(day.size() - 1));
+  std::nth_element(day.begin(), day.begin() + k, day.end());
+  return day[static_cast<size_t>(k)];
+}
+
 ContentionInputs ModelForecaster::inputsOf(const telemetry::CandidateTelemetry& observed,
                                            const TargetProfile& target,
-                                           const QuantileForecast& demand) {
+                                           const QuantileForecast& demand,
+                                           const std::vector<double>& history) {
   Moments steal, probe, util, mem, io, net;
   double n = 0;
   for (const auto& s : observed.samples) {
@@ -82,6 +93,7 @@ ContentionInputs ModelForecaster::inputsOf(const telemetry::CandidateTelemetry& 
   in.nodeUtilP50 = demand.p50.empty() ? in.nodeUtilNow : std::clamp(meanOf(demand.p50), 0.0, 1.0);
   in.nodeUtilP90 =
       demand.p90.empty() ? in.nodeUtilNow : std::clamp(meanOf(demand.p90), in.nodeUtilP50, 1.0);
+  in.nodeUtilDayP95 = history.empty() ? in.nodeUtilNow : std::clamp(dayPeakOf(history), 0.0, 1.0);
   in.memoryPressure = mem.mean(n);
   in.memoryPressureSd = mem.sd(n);
   in.ioWait = io.mean(n);
@@ -109,6 +121,7 @@ Result<Forecast> ModelForecaster::forecast(const telemetry::CandidateTelemetry& 
   // The demand forecast from the node's history; the observation's mean if there is none.
   double historyFactor = 0.9;
   QuantileForecast demand;
+  std::vector<double> history;
   if (history_) {
     const SystemTime end = observed.frame.times.empty()
                                ? SystemTime{}
@@ -124,9 +137,10 @@ Result<Forecast> ModelForecaster::forecast(const telemetry::CandidateTelemetry& 
     if (h.ok() && h->size() > 1) {
       demand = models->demand->predict(0, *h, horizon_);
       historyFactor = 1.0;
+      history = std::move(h).value();
     }
   }
-  const ContentionInputs in = inputsOf(observed, target, demand);
+  const ContentionInputs in = inputsOf(observed, target, demand, history);
   const ContentionQuantiles q = models->contention.predict(in);
   Forecast f;
   f.p50 = q.p50;

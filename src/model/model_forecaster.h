@@ -40,6 +40,10 @@ using NodeHistory =
 using NodeHistories = std::function<Result<std::map<std::string, std::vector<double>>>(
     const std::vector<std::string>& nodes, SystemTime end)>;
 
+// The 95th percentile of the last day (288 steps of 300 s) of a node's utilisation history: its
+// daily peak. 0 for an empty history.
+double dayPeakOf(const std::vector<double>& history);
+
 // The operator's forecaster: the demand model forecasts the candidate node's CPU utilisation over
 // the horizon from its history, then the contention mapping turns that, the shadow's observation
 // and the target's size into the contention the target would meet (p50, p90).
@@ -73,9 +77,11 @@ class ModelForecaster final : public Forecaster {
   // Forgets a target's inputs (after its outcome is scheduled, or when it is not placed).
   void forget(const std::string& target);
 
-  // The inputs from an observation and a demand forecast (exposed for the simulator's outcomes).
+  // The inputs from an observation, a demand forecast and the node's history at 300 s (empty:
+  // none; exposed for the simulator's outcomes).
   static ContentionInputs inputsOf(const telemetry::CandidateTelemetry& observed,
-                                   const TargetProfile& target, const QuantileForecast& demand);
+                                   const TargetProfile& target, const QuantileForecast& demand,
+                                   const std::vector<double>& history);
 
  private:
   mutable std::mutex mutex_;

@@ -47,6 +47,7 @@ json inputsJson(const ContentionInputs& in) {
   UMBRA_INPUT_FIELDS(X)
   UMBRA_OPTIONAL_INPUT_FIELDS(X)
 #undef X
+  j["nodeUtilDayP95"] = in.nodeUtilDayP95;
   return j;
 }
 
@@ -58,6 +59,7 @@ ContentionInputs inputsOf(const json& j) {
 #define X(f) in.f = j.value(#f, 0.0);
   UMBRA_OPTIONAL_INPUT_FIELDS(X)
 #undef X
+  in.nodeUtilDayP95 = j.value("nodeUtilDayP95", in.nodeUtilNow);  // older records: the node now
   return in;
 }
 

@@ -44,8 +44,9 @@ Result<PlacementBenchReport> runPlacementBench(
   // planSelectCandidates): the node forecast's favourites and the requests' in turn
   // (placement::mixedCandidates). "umbra-static" probes the requests' top only, as the operator
   // does when it cannot forecast the nodes (an ablation).
-  const std::vector<std::string> placers = {
-      "requests", "load-packing", "load-risk", "forecast-only", "umbra", "umbra-static", "oracle"};
+  const std::vector<std::string> placers = {"requests",     "load-packing",  "load-risk",
+                                            "day-peak",     "forecast-only", "umbra",
+                                            "umbra-static", "oracle"};
   for (const auto& placer : placers) {
     World w(cluster, traces, o.seed);
     UMBRA_CHECK(fill(w, traces, ids, classes, o.utilisation, o.seed, report.utilisation));
@@ -80,6 +81,8 @@ Result<PlacementBenchReport> runPlacementBench(
       } else if (placer == "load-risk") {
         c.node =
             loadRiskChoice(w, vm, verdicts, o.riskMargin, o.riskSensitivity, o.riskWindowSlots);
+      } else if (placer == "day-peak") {
+        c.node = dayPeakChoice(w, vm, verdicts);
       } else if (placer == "forecast-only") {
         const auto d = forecastOnlyRanking(w, forecaster, vm, verdicts);
         c.node = w.indexOf(d.selected.empty() ? verdicts.front().node : d.selected);

@@ -91,7 +91,7 @@ struct PlacerResult {
 struct PlacementBenchReport {
   double utilisation = 0;  // reached
   bool interference = true;
-  // requests, load-packing, load-risk, forecast-only, umbra, umbra-static, oracle
+  // requests, load-packing, load-risk, day-peak, forecast-only, umbra, umbra-static, oracle
   std::vector<PlacerResult> placers;
 };
 

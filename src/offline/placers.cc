@@ -130,14 +130,25 @@ size_t loadRiskChoice(World& w, const sim::WorkloadSpec& vm,
 }
 
 double dayP95(World& w, size_t i) {
-  const auto& h = w.history(i);
-  const size_t from = h.size() > 288 ? h.size() - 288 : 0;
-  std::vector<double> day(h.begin() + static_cast<std::ptrdiff_t>(from), h.end());
-  if (day.empty())
-    return 0;
-  const auto k = static_cast<std::ptrdiff_t>(0.95 * static_cast<double>(day.size() - 1));
-  std::nth_element(day.begin(), day.begin() + k, day.end());
-  return day[static_cast<size_t>(k)];
+  return dayPeakOf(w.history(i));
+}
+
+size_t dayPeakChoice(World& w, const sim::WorkloadSpec& vm,
+                     const std::vector<placement::Verdict>& verdicts) {
+  size_t best = w.indexOf(verdicts.front().node);
+  double bestPeak = 1e9;
+  for (const auto& v : verdicts) {
+    if (!v.feasible)
+      continue;
+    const size_t i = w.indexOf(v.node);
+    const double peak =
+        dayP95(w, i) + vm.vcpus / placement::CpuAllocationRatio / w.spec(i).cpuCores;
+    if (peak < bestPeak) {
+      bestPeak = peak;
+      best = i;
+    }
+  }
+  return best;
 }
 
 // Forecast only: the operator's forecaster on node history and node-level telemetry (the node's

@@ -39,6 +39,11 @@ size_t loadAwareChoice(World& w, const sim::WorkloadSpec& vm,
 double loadRisk(World& w, const sim::WorkloadSpec& vm, size_t i, double margin, double sensitivity,
                 size_t windowSlots);
 double dayP95(World& w, size_t i);
+// Peak-aware spreading: the node whose daily peak (dayP95) plus the VM's CPU request, as a share
+// of the node, is lowest. Not a published scheduler: built because Umbra's recorded decisions
+// showed the daily peak ranking its candidates well (bench/README.md).
+size_t dayPeakChoice(World& w, const sim::WorkloadSpec& vm,
+                     const std::vector<placement::Verdict>& verdicts);
 
 size_t loadRiskChoice(World& w, const sim::WorkloadSpec& vm,
                       const std::vector<placement::Verdict>& verdicts, double margin,

@@ -19,7 +19,11 @@ struct SimOutcomeOptions {
   double utilisation = 0.5;     // background load the cluster is filled to (mean node CPU)
   size_t probesPerRound = 10;   // placements probed side by side (on distinct nodes)
   double observeSeconds = 300;  // the shadow's observation
-  int horizon = 6;              // outcome window, in 300 s steps
+  int horizon = 6;              // the demand forecast's horizon, in 300 s steps (the operator's)
+  int window = 6;               // the outcome window, in 300 s steps
+  // The CPU outcome: the mean slowdown over the window, or (p95) the 95th percentile of its 300 s
+  // means: a placement's judged statistic when the window is the VM's day.
+  bool p95 = false;
   double shadowCpuFraction = 0.01;
   bool synthetic = true;  // the shadows run the probe (fidelity Synthetic)
   uint64_t seed = 1;
@@ -33,7 +37,8 @@ struct SimOutcomeOptions {
 // demand method
 // forecasts the node's CPU from its 300 s history; then the VM runs for the horizon, and what it
 // experienced (steal, the node's memory pressure and iowait, as the catalog's queries compute
-// them from counters; for CPU, its slowdown, the simulator's ground truth) is the outcome. The VM
+// them from counters; for CPU, its slowdown, the simulator's ground truth: the window's mean, or
+// with `p95` the 95th percentile of its 300 s means) is the outcome. The VM
 // leaves afterwards, so the load stays stationary. Deterministic for a seed. `progress` is called
 // after every round.
 Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
