@@ -163,7 +163,7 @@ Learning::Learning(const config::OperatorConfig& config, telemetry::PrometheusSo
       metrics_(metrics),
       learned_(loadModels(config, metrics), nodeHistory(prometheus, config.retraining.period)),
       timed_(std::make_unique<TimedForecaster>(learned_, metrics)),
-      outcomes_(prometheus, learned_, config.outcomesPath, config.outcomeWindow,
+      outcomes_(prometheus, learned_, config.outcomesPath, config.outcomeWindow, config.outcomeP95,
                 [&metrics](const std::string& result) { metrics.outcomeRecorded(result); }),
       trainerProcess_(
           config.retraining.spool.empty()

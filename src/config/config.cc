@@ -235,13 +235,19 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
   UMBRA_CHECK(parseLimits(root["limits"], r, c));
   UMBRA_CHECK(parsePrometheus(root["prometheus"], r, c.prometheus));
   const YAML::Node model = root["model"];
-  UMBRA_CHECK(r.onlyKeys(
-      model, "model", {"path", "contentionPath", "outcomesPath", "outcomeWindow", "retraining"}));
+  UMBRA_CHECK(r.onlyKeys(model, "model",
+                         {"path", "contentionPath", "outcomesPath", "outcomeWindow",
+                          "outcomeStatistic", "retraining"}));
   if (model) {
     UMBRA_CHECK(r.string(model["path"], "model.path", c.modelPath));
     UMBRA_CHECK(r.string(model["contentionPath"], "model.contentionPath", c.contentionModelPath));
     UMBRA_CHECK(r.string(model["outcomesPath"], "model.outcomesPath", c.outcomesPath));
     UMBRA_CHECK(r.duration(model["outcomeWindow"], "model.outcomeWindow", c.outcomeWindow));
+    std::string statistic = c.outcomeP95 ? "p95" : "mean";
+    UMBRA_CHECK(r.string(model["outcomeStatistic"], "model.outcomeStatistic", statistic));
+    if (statistic != "mean" && statistic != "p95")
+      return r.error("model.outcomeStatistic", "must be mean or p95, got \"" + statistic + "\"");
+    c.outcomeP95 = statistic == "p95";
     const YAML::Node t = model["retraining"];
     UMBRA_CHECK(r.onlyKeys(t, "model.retraining",
                            {"enabled", "history", "epochs", "stepsPerEpoch", "batch", "hidden",

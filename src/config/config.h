@@ -46,6 +46,10 @@ struct OperatorConfig {
   std::string outcomesPath = "/var/lib/umbra/outcomes.jsonl";
   // How long after a placement the placed VM's contention is measured as its outcome.
   std::chrono::milliseconds outcomeWindow{std::chrono::minutes(30)};
+  // The CPU outcome over that window: its mean, or the 95th percentile of its 300 s means (with a
+  // 24h window, what the placement benchmark judges and `umbra train-contention --statistic p95`
+  // simulates).
+  bool outcomeP95 = false;
   // Champion/challenger retraining every retrainingInterval (`model.retraining:`).
   struct Retraining {
     bool enabled = true;

@@ -17,8 +17,9 @@ using nlohmann::json;
 
 namespace {
 
-// The CPU head's features; files written before the daily peak's two have 12 (they weigh 0).
-constexpr int CpuFeatures = 14, OlderCpuFeatures = 12;
+// The CPU head's features; files written before the daily peak's two and the load's swing have
+// 12 (those weigh 0).
+constexpr int CpuFeatures = 15, OlderCpuFeatures = 12;
 
 double hinge(double x) {
   return std::max(0.0, x);
@@ -45,7 +46,8 @@ int featuresOf(int output, const ContentionInputs& in,
            in.probeLoss,
            in.probeLossSd,
            peak,
-           hinge(peak - 0.8)};
+           hinge(peak - 0.8),
+           std::sqrt(std::max(0.0, in.nodeUtilHourSd))};
       return CpuFeatures;
     }
     case 1:  // memory stalls

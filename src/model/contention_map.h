@@ -22,6 +22,9 @@ struct ContentionInputs {
   // The 95th percentile of the node's CPU utilisation over its last day (288 steps of 300 s of
   // its history; nodeUtilNow without one): its daily peak, which a 24-hour outcome meets.
   double nodeUtilDayP95 = 0;
+  // The standard deviation of the node's CPU utilisation over its last hour (12 steps of its
+  // history; 0 without one): how much its load swings (what LoadVariationRiskBalancing weighs).
+  double nodeUtilHourSd = 0;
   double memoryPressure = 0, memoryPressureSd = 0;
   double ioWait = 0, ioWaitSd = 0;
   double networkLatency = 0, networkLatencySd = 0;  // seconds
@@ -50,7 +53,8 @@ struct ContentionQuantiles {
 //    forecast node utilisation times the target's vCPUs / 8, p90 = p50 + 1.28 standard deviations;
 //  - learned: per output, a linear quantile regression (pinball loss at 0.5 and 0.9) on fixed
 //    features of the inputs (for steal, a piecewise-linear function of the node's forecast load
-//    and of its daily peak, plus the target's share), fitted to outcomes. What it predicts is what
+//    and of its daily peak, plus the target's share, and how much its load swings), fitted to
+//    outcomes. What it predicts is what
 //    the outcomes measured: the operator's, the mean over model.outcomeWindow; the simulated ones
 //    of `umbra train-contention`, the mean or the p95 of 300 s means over --horizon-steps.
 class ContentionMap {
@@ -82,7 +86,7 @@ class ContentionMap {
   static Result<ContentionMap> load(const std::string& path);
 
   static constexpr int Outputs = 4;  // cpuContention, memoryPressure, ioWait, networkLatency
-  static constexpr int MaxFeatures = 14;
+  static constexpr int MaxFeatures = 15;
   struct Head {
     int features = 0;
     std::array<double, MaxFeatures> mean{}, sd{};

@@ -67,6 +67,14 @@ double dayPeakOf(const std::vector<double>& history) {
   return day[static_cast<size_t>(k)];
 }
 
+double hourSdOf(const std::vector<double>& history) {
+  const size_t from = history.size() > 12 ? history.size() - 12 : 0;
+  Moments m;
+  for (size_t i = from; i < history.size(); ++i)
+    m.add(history[i]);
+  return m.sd(static_cast<double>(history.size() - from));
+}
+
 ContentionInputs ModelForecaster::inputsOf(const telemetry::CandidateTelemetry& observed,
                                            const TargetProfile& target,
                                            const QuantileForecast& demand,
@@ -94,6 +102,7 @@ ContentionInputs ModelForecaster::inputsOf(const telemetry::CandidateTelemetry& 
   in.nodeUtilP90 =
       demand.p90.empty() ? in.nodeUtilNow : std::clamp(meanOf(demand.p90), in.nodeUtilP50, 1.0);
   in.nodeUtilDayP95 = history.empty() ? in.nodeUtilNow : std::clamp(dayPeakOf(history), 0.0, 1.0);
+  in.nodeUtilHourSd = hourSdOf(history);
   in.memoryPressure = mem.mean(n);
   in.memoryPressureSd = mem.sd(n);
   in.ioWait = io.mean(n);

@@ -43,6 +43,8 @@ using NodeHistories = std::function<Result<std::map<std::string, std::vector<dou
 // The 95th percentile of the last day (288 steps of 300 s) of a node's utilisation history: its
 // daily peak. 0 for an empty history.
 double dayPeakOf(const std::vector<double>& history);
+// The standard deviation of the last hour (12 steps of 300 s) of a node's history; 0 if empty.
+double hourSdOf(const std::vector<double>& history);
 
 // The operator's forecaster: the demand model forecasts the candidate node's CPU utilisation over
 // the horizon from its history, then the contention mapping turns that, the shadow's observation

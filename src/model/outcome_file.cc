@@ -48,6 +48,7 @@ json inputsJson(const ContentionInputs& in) {
   UMBRA_OPTIONAL_INPUT_FIELDS(X)
 #undef X
   j["nodeUtilDayP95"] = in.nodeUtilDayP95;
+  j["nodeUtilHourSd"] = in.nodeUtilHourSd;
   return j;
 }
 
@@ -60,6 +61,7 @@ ContentionInputs inputsOf(const json& j) {
   UMBRA_OPTIONAL_INPUT_FIELDS(X)
 #undef X
   in.nodeUtilDayP95 = j.value("nodeUtilDayP95", in.nodeUtilNow);  // older records: the node now
+  in.nodeUtilHourSd = j.value("nodeUtilHourSd", 0.0);
   return in;
 }
 

@@ -252,6 +252,7 @@ TEST(Config, MirroringPercentageAndTheMeshNamespaceAreReadAndChecked) {
   const auto defaults = config::parseConfig("", "umbra.yaml");
   EXPECT_DOUBLE_EQ(defaults->placement.mirroringPercentage, 10);  // the design's default
   EXPECT_EQ(defaults->placement.meshNamespace, "istio-system");
+  EXPECT_FALSE(defaults->outcomeP95) << "outcomes are means over their window by default";
   const auto bad = config::parseConfig("mirroringPercentage: 150\n", "umbra.yaml");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("umbra.yaml: mirroringPercentage"), std::string::npos)
@@ -271,6 +272,7 @@ model:
   contentionPath: /models/c.json
   outcomesPath: /models/o.jsonl
   outcomeWindow: 10m
+  outcomeStatistic: p95
   retraining: {enabled: false, history: 72h, epochs: 3, stepsPerEpoch: 5, batch: 32, hidden: 4, period: 24, holdBack: 0.3}
 )",
                                "umbra.yaml");
@@ -288,6 +290,7 @@ model:
   EXPECT_EQ(c->contentionModelPath, "/models/c.json");
   EXPECT_EQ(c->outcomesPath, "/models/o.jsonl");
   EXPECT_EQ(c->outcomeWindow, 10min);
+  EXPECT_TRUE(c->outcomeP95);
   EXPECT_FALSE(c->retraining.enabled);
   EXPECT_EQ(c->retraining.history, std::chrono::hours(72));
   EXPECT_EQ(c->retraining.epochs, 3);
@@ -347,6 +350,8 @@ TEST(Config, BadInputNamesFileAndField) {
       "umbra.yaml: model.retraining.holdBack: must be in [0.05, 0.5], got 0.9");
   bad("model: {outcomeWindow: soon}",
       "umbra.yaml: model.outcomeWindow: \"soon\" is not a duration (e.g. 90s, 5m, 24h)");
+  bad("model: {outcomeStatistic: max}",
+      "umbra.yaml: model.outcomeStatistic: must be mean or p95, got \"max\"");
   bad("model: {retrain: {}}", "umbra.yaml: model.retrain: unknown field");
   bad("shadows: {count: many}", "umbra.yaml: shadows.count: must be an integer, got \"many\"");
   bad("shadows: {cout: 3}", "umbra.yaml: shadows.cout: unknown field");

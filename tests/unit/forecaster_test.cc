@@ -13,6 +13,7 @@
 #include "fakes/tiny_lstm.h"
 #include "model/contention_map.h"
 #include "model/model_forecaster.h"
+#include "model/outcomes.h"
 #include "model/retrainer.h"
 #include "offline/placement_bench.h"
 #include "offline/placers.h"
@@ -99,8 +100,8 @@ TEST(ContentionMap, LearnsAQueueingCurveBetterThanThePrior) {
 }
 
 // Outcomes judged over a day (the p95 of the VM's 300 s slowdowns over 24 hours) are set by the
-// node's daily peak, which the last minutes do not show: two candidates alike now but for their
-// day's peak must be told apart.
+// node's daily peak and how much its load swings, which the last minutes do not show: candidates
+// alike now but for those must be told apart.
 TEST(ContentionMap, LearnsTheNodesDailyPeakWhenTheOutcomeIsADaysPeak) {
   const auto outcomes = [](size_t n, uint64_t seed) {
     std::mt19937_64 rng(seed);
@@ -113,9 +114,11 @@ TEST(ContentionMap, LearnsTheNodesDailyPeakWhenTheOutcomeIsADaysPeak) {
       in.nodeUtilNow = in.nodeUtilP50 = 0.5 * u01(rng);
       in.nodeUtilP90 = in.nodeUtilP50 + 0.05;
       in.nodeUtilDayP95 = in.nodeUtilNow + 0.45 * u01(rng);
+      in.nodeUtilHourSd = 0.1 * u01(rng) * u01(rng);
       in.cpuShare = 0.05;
       in.shadowSteal = 0.01 * in.nodeUtilNow;
-      o.actual.cpuContention = 0.3 * std::max(0.0, in.nodeUtilDayP95 - 0.3) + 0.01 * u01(rng);
+      o.actual.cpuContention = 0.3 * std::max(0.0, in.nodeUtilDayP95 - 0.3) +
+                               0.2 * std::sqrt(in.nodeUtilHourSd) + 0.01 * u01(rng);
       out.push_back(o);
     }
     return out;
@@ -132,6 +135,15 @@ TEST(ContentionMap, LearnsTheNodesDailyPeakWhenTheOutcomeIsADaysPeak) {
       map->predict(peaky).p50.cpuContention - map->predict(calm).p50.cpuContention;
   EXPECT_GT(learned, 0.7 * truth) << "the daily peak must move the prediction";
   EXPECT_LT(learned, 1.3 * truth);
+  // And so does how much the node's load swung over the last hour.
+  ContentionInputs steady = calm, swinging = calm;
+  steady.nodeUtilHourSd = 0.0025;
+  swinging.nodeUtilHourSd = 0.09;
+  const double swing = 0.2 * (0.3 - 0.05);  // 0.05
+  const double learnedSwing =
+      map->predict(swinging).p50.cpuContention - map->predict(steady).p50.cpuContention;
+  EXPECT_GT(learnedSwing, 0.6 * swing) << "the load's swing must move the prediction";
+  EXPECT_LT(learnedSwing, 1.4 * swing);
 }
 
 // The model's own error between candidates of one decision, relative to the predicted level: what
@@ -291,7 +303,7 @@ TEST(ContentionMap, SaveLoadRoundTripAndBadFilesAreRefusedInOneLine) {
   doc["heads"][0]["features"] = 13;
   write(doc.dump());
   EXPECT_EQ(ContentionMap::load(path).error().message,
-            path + ": schema mismatch: heads[0].features is 13, expected 14");
+            path + ": schema mismatch: heads[0].features is 13, expected 15");
   std::filesystem::remove(path);
   EXPECT_EQ(ContentionMap::load(path).error().message, path + ": no such contention model file");
   const auto tmpLeft = std::filesystem::directory_iterator(std::filesystem::temp_directory_path());
@@ -318,6 +330,7 @@ TEST(Outcomes, AppendReadRoundTripAndAMalformedLineIsNamed) {
   std::filesystem::remove(path);
   Outcome withPeak = written[0];
   withPeak.inputs.nodeUtilDayP95 = 0.77;
+  withPeak.inputs.nodeUtilHourSd = 0.03;
   ASSERT_TRUE(appendOutcome(path, withPeak).ok());
   json older = json::parse(
       std::string(R"({"time":5,"inputs":{},"actual":{"cpuContention":0.1,"memoryPressure":0,)") +
@@ -333,6 +346,8 @@ TEST(Outcomes, AppendReadRoundTripAndAMalformedLineIsNamed) {
   ASSERT_EQ(read->size(), 2u);
   EXPECT_DOUBLE_EQ((*read)[0].inputs.nodeUtilDayP95, 0.77);
   EXPECT_DOUBLE_EQ((*read)[1].inputs.nodeUtilDayP95, 0.25);
+  EXPECT_DOUBLE_EQ((*read)[0].inputs.nodeUtilHourSd, 0.03);
+  EXPECT_DOUBLE_EQ((*read)[1].inputs.nodeUtilHourSd, 0);
   EXPECT_DOUBLE_EQ((*read)[1].inputs.probeLoss, 0);
   std::ofstream(path, std::ios::app) << "{\"time\":1}\n";
   auto bad = readOutcomes(path);
@@ -352,6 +367,24 @@ TEST(Outcomes, AppendReadRoundTripAndAMalformedLineIsNamed) {
       std::string::npos)
       << huge.error().message;
   std::filesystem::remove(path);
+}
+
+// The operator's outcome with model.outcomeStatistic p95: the interpolated 95th percentile of the
+// present steps, as the placement benchmark computes its headline.
+TEST(Outcomes, TheP95OutcomeIsThePercentileOfThePresentSteps) {
+  telemetry::FeatureFrame f;
+  f.columns = {"node_cpu_iowait", "cpu_steal"};
+  for (int r = 0; r < 21; ++r) {
+    f.times.push_back(300 * r);
+    f.values.push_back(0.5);
+    f.values.push_back(r);
+    f.present.push_back(1);
+    f.present.push_back(r < 20 ? 1 : 0);  // the last step missing
+  }
+  EXPECT_NEAR(p95Of(f, "cpu_steal", 2.0).value(), 2 * 18.05, 1e-9);
+  EXPECT_FALSE(p95Of(f, "memory_used", 1.0).has_value());
+  std::fill(f.present.begin(), f.present.end(), 0);
+  EXPECT_FALSE(p95Of(f, "cpu_steal", 1.0).has_value());
 }
 
 // Predicts a fixed utilisation whatever the history.
@@ -418,14 +451,19 @@ TEST(ModelForecaster, DemandComesFromTheNodeHistoryAndConfidenceFallsWithGaps) {
   EXPECT_DOUBLE_EQ(in->cpuShare, 4.0 / 16);
   EXPECT_DOUBLE_EQ(in->memoryShare, 8.0 / 64);
   EXPECT_DOUBLE_EQ(in->nodeUtilDayP95, 0.4) << "the history's daily peak";
+  EXPECT_NEAR(in->nodeUtilHourSd, 0, 1e-6) << "a flat history";
   // The daily peak: the p95 of the last 288 steps only; no history, the node's load now.
   std::vector<double> history(300, 1.0);
   for (size_t i = 12; i < 300; ++i)
     history[i] = static_cast<double>(i - 12) / 1000;  // 0 .. 0.287 over the last day
   EXPECT_NEAR(dayPeakOf(history), 0.272, 1e-12);
+  EXPECT_NEAR(hourSdOf(history), 0.001 * std::sqrt(143.0 / 12), 1e-9) << "the last 12 steps";
+  EXPECT_EQ(hourSdOf({}), 0);
   const QuantileForecast flat{{0.5}, {0.6}};
-  EXPECT_NEAR(ModelForecaster::inputsOf(observation(8, 0), target, flat, history).nodeUtilDayP95,
-              0.272, 1e-12);
+  const ContentionInputs fromHistory =
+      ModelForecaster::inputsOf(observation(8, 0), target, flat, history);
+  EXPECT_NEAR(fromHistory.nodeUtilDayP95, 0.272, 1e-12);
+  EXPECT_NEAR(fromHistory.nodeUtilHourSd, 0.001 * std::sqrt(143.0 / 12), 1e-9);
   EXPECT_DOUBLE_EQ(ModelForecaster::inputsOf(observation(8, 0), target, flat, {}).nodeUtilDayP95,
                    0.4);
   // p50 steal: the prior's load scaling of the observed mean.
