@@ -77,7 +77,7 @@ bench-controller: setup build ## 200 ShadowPlacements at once on 50 nodes: laten
 	@$(BUILD_DIR)/bench/bench_controller_scale --operator $(BUILD_DIR)/operator/umbra-operator --sim $(BUILD_DIR)/src/simulator/umbra-sim
 
 .PHONY: bench-placement
-bench-placement: setup build ## Placement quality: Umbra vs the best of requests, load-packing, load-risk, forecast-only; oracle (TRACES=dir, ARRIVALS, SEEDS)
+bench-placement: setup build ## Placement quality: Umbra vs the best of requests, load-packing, load-risk, day-peak, forecast-only; oracle (TRACES=dir, ARRIVALS, SEEDS)
 	@scripts/bench-placement.sh $(BUILD_DIR)/src/cli/umbra $(call traces)
 
 .PHONY: bench-scale

@@ -25,6 +25,7 @@ if [[ ! -d $traces ]]; then
   echo "bench-placement: traces folder $traces does not exist" >&2
   exit 2
 fi
+traces=$(cd "$traces" && pwd)  # absolute: the LSTM's cache key must not depend on how it was named
 venv=$("$here/scripts/bench-venv.sh")
 mkdir -p "$out" "$cache/bench-placement"
 demand=()
