@@ -130,20 +130,20 @@ TEST(ContentionMap, LearnsTheNodesDailyPeakWhenTheOutcomeIsADaysPeak) {
   calm.nodeUtilP90 = peaky.nodeUtilP90 = 0.35;
   calm.nodeUtilDayP95 = 0.35;
   peaky.nodeUtilDayP95 = 0.75;
-  const double truth = 0.3 * (0.75 - 0.35);  // 0.12
-  const double learned =
-      map->predict(peaky).p50.cpuContention - map->predict(calm).p50.cpuContention;
-  EXPECT_GT(learned, 0.7 * truth) << "the daily peak must move the prediction";
-  EXPECT_LT(learned, 1.3 * truth);
+  // The predicted difference between two inputs, against the truth's, within `within` of it.
+  const auto moves = [&](const ContentionInputs& low, const ContentionInputs& high, double truth,
+                         double within) {
+    const double learned =
+        map->predict(high).p50.cpuContention - map->predict(low).p50.cpuContention;
+    EXPECT_GT(learned, (1 - within) * truth);
+    EXPECT_LT(learned, (1 + within) * truth);
+  };
+  moves(calm, peaky, 0.3 * (0.75 - 0.35), 0.3);  // the daily peak moves the prediction
   // And so does how much the node's load swung over the last hour.
   ContentionInputs steady = calm, swinging = calm;
   steady.nodeUtilHourSd = 0.0025;
   swinging.nodeUtilHourSd = 0.09;
-  const double swing = 0.2 * (0.3 - 0.05);  // 0.05
-  const double learnedSwing =
-      map->predict(swinging).p50.cpuContention - map->predict(steady).p50.cpuContention;
-  EXPECT_GT(learnedSwing, 0.6 * swing) << "the load's swing must move the prediction";
-  EXPECT_LT(learnedSwing, 1.4 * swing);
+  moves(steady, swinging, 0.2 * (0.3 - 0.05), 0.4);
 }
 
 // The model's own error between candidates of one decision, relative to the predicted level: what
