@@ -54,9 +54,9 @@ struct ContentionQuantiles {
 //  - learned: per output, a linear quantile regression (pinball loss at 0.5 and 0.9) on fixed
 //    features of the inputs (for steal, a piecewise-linear function of the node's forecast load
 //    and of its daily peak, plus the target's share, and how much its load swings), fitted to
-//    outcomes. What it predicts is what
-//    the outcomes measured: the operator's, the mean over model.outcomeWindow; the simulated ones
-//    of `umbra train-contention`, the mean or the p95 of 300 s means over --horizon-steps.
+//    outcomes. It predicts what the outcomes measured: the operator's, the mean or the p95
+//    (model.outcomeStatistic) over model.outcomeWindow; `umbra train-contention`'s simulated
+//    ones, the mean or the p95 of 300 s means (--statistic) over --window-steps.
 class ContentionMap {
  public:
   static ContentionMap prior();
