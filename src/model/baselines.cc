@@ -334,6 +334,16 @@ double quantileOf(std::vector<double> v, double q) {
   return v[k];
 }
 
+double percentileOf(std::vector<double> v, double q) {
+  if (v.empty())
+    return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<size_t>(pos);
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
 double maseScale(const TrainSeries& train, int period) {
   const auto& y = train.values;
   const auto scale = [&](size_t lag) {

@@ -1,8 +1,7 @@
 #include "model/outcomes.h"
 
-#include <algorithm>
-
 #include "common/log.h"
+#include "model/series_forecast.h"
 
 namespace umbra::model {
 
@@ -38,11 +37,7 @@ std::optional<double> p95Of(const telemetry::FeatureFrame& f, const std::string&
       v.push_back(f.value(r, static_cast<size_t>(c)) * scale);
   if (v.empty())
     return std::nullopt;
-  std::sort(v.begin(), v.end());  // interpolated, as the placement benchmark's headline
-  const double pos = 0.95 * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<size_t>(pos);
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+  return percentileOf(std::move(v), 0.95);  // interpolated, as the placement benchmark's p95s
 }
 
 OutcomeRecorder::OutcomeRecorder(telemetry::PrometheusSource& prometheus,

@@ -61,6 +61,9 @@ struct Accuracy {
 // The empirical `q` quantile of `v` (the value at rank floor(q n), no interpolation); 0 when empty.
 // The baselines' and the guard's p90 margins.
 double quantileOf(std::vector<double> v, double q);
+// The `q` quantile of `v` interpolated between ranks (q (n - 1)); 0 when empty. The placement
+// benchmark's p95s and the outcomes judged the same way.
+double percentileOf(std::vector<double> v, double q);
 
 // In-sample MAE of the seasonal-naive forecast (lag `period`) on `train` over observed pairs; the
 // MASE denominator. Falls back to lag 1 when the season is flat; 0 when the series is constant.

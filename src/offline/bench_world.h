@@ -22,16 +22,6 @@ inline constexpr double Slot = 300;  // history and measurement slot, seconds
 inline constexpr double GiB = 1024.0 * 1024 * 1024;
 inline constexpr int SlotSteps = static_cast<int>(Slot / Dt);
 
-inline double percentileOf(std::vector<double> v, double q) {
-  if (v.empty())
-    return 0;
-  std::sort(v.begin(), v.end());
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<size_t>(pos);
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
-}
-
 // What node-exporter's series give over one step (the catalog's queries, from counter deltas).
 inline telemetry::Sample nodeSample(const sim::NodeCounters& before, const sim::NodeState& now) {
   const double cores = std::max(1.0, now.spec.cpuCores);

@@ -252,7 +252,7 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
       oc.inputs = inputs[p];
       oc.actual = {sum[p].cpuContention / n, sum[p].memoryPressure / n, sum[p].ioWait / n, 0};
       if (o.p95 && !slots[p].empty())  // as the placement benchmark's headline computes it
-        oc.actual.cpuContention = bench_detail::percentileOf(slots[p], 0.95);
+        oc.actual.cpuContention = percentileOf(slots[p], 0.95);
       out.push_back(std::move(oc));
     }
     if (progress)
