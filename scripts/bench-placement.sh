@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The placement benchmark (issues 8 and 18): a contention mapping learned from simulated outcomes
-# on another cluster (examples/clusters/training.yaml) and one half of the VM traces, each
-# outcome the placed VM's p95 slowdown over its next 24 hours (the headline's statistic), then
-# `umbra bench placement` on the medium cluster with the other half, at two utilisations with the
-# hidden interference on and off, 200 arrivals and 3 seeds per condition (the two interference
-# modes run side by side, one per core): markdown tables per run and a summary against the best
-# peer of each run with 95 % intervals, JSON with every placed VM, and the CDF of each VM's p95
-# slowdown per placer. About 30 minutes on 2 cores, and about 10 more the first time (the LSTM).
+# on another cluster (examples/clusters/training.yaml) at both background loads and one half of
+# the VM traces, each outcome the placed VM's p95 slowdown over its next 24 hours (the headline's
+# statistic), then `umbra bench placement` on the medium cluster with the other half, at two
+# utilisations with the hidden interference on and off, 200 arrivals and 3 seeds per condition
+# (the two interference modes run side by side, one per core): markdown tables per run and a
+# summary against the best peer of each run with 95 % intervals, JSON with every placed VM, and
+# the CDF of each VM's p95 slowdown per placer. About 30 minutes on 2 cores, and about 10 more the first time (the LSTM).
 #   scripts/bench-placement.sh UMBRA_BINARY TRACES_DIR [OUT_DIR]
 # The demand model is the LSTM, trained here on half a of the traces (cached by the checksums of
 # the traces, src/training and the network file format); DEMAND_MODEL=model.pt uses another model
@@ -45,7 +45,7 @@ else
 fi
 contention=$cache/bench-placement/contention.json
 "$umbra" train-contention --traces "$traces" --cluster "$training" --trace-half a \
-  --utilisation 25 --count 3000 --seed 7 --window-steps 288 --statistic p95 "${demand[@]}" \
+  --utilisation 15,25 --count 6000 --seed 7 --window-steps 288 --statistic p95 "${demand[@]}" \
   --out "$contention" >/dev/null
 pids=()
 for mode in on off; do

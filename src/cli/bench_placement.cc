@@ -293,12 +293,14 @@ int benchPlacement(const BenchPlacementFlags& f) {
       return fail(map.error().message);
     models->contention = *map;
   }
-  json out = {{"cluster", f.cluster},  {"traces", f.traces},      {"traceHalf", f.traceHalf},
-              {"seeds", f.seeds},      {"arrivals", f.arrivals},  {"model", models->name()},
-              {"runs", json::array()}, {"summary", json::array()}};
-  std::printf("# Placement benchmark: %s, traces %s (half %s), seeds %s, %d arrivals, model %s\n\n",
-              f.cluster.c_str(), f.traces.c_str(), f.traceHalf.c_str(),
-              json(f.seeds).dump().c_str(), f.arrivals, models->name().c_str());
+  json out = {{"cluster", f.cluster},       {"traces", f.traces},     {"traceHalf", f.traceHalf},
+              {"seeds", f.seeds},           {"arrivals", f.arrivals}, {"model", models->name()},
+              {"candidates", f.candidates}, {"runs", json::array()},  {"summary", json::array()}};
+  std::printf(
+      "# Placement benchmark: %s, traces %s (half %s), seeds %s, %d arrivals, %d shadows per "
+      "placement, model %s\n\n",
+      f.cluster.c_str(), f.traces.c_str(), f.traceHalf.c_str(), json(f.seeds).dump().c_str(),
+      f.arrivals, f.candidates, models->name().c_str());
   for (const int level : f.utilisation) {
     for (const bool on : interferenceModes) {
       std::vector<model::PlacementBenchReport> runs;
@@ -309,6 +311,7 @@ int benchPlacement(const BenchPlacementFlags& f) {
         o.interference = on;
         o.arrivals = static_cast<size_t>(f.arrivals);
         o.oracleLookaheadSeconds = f.oracleLookaheadHours * 3600.0;
+        o.candidates = f.candidates;
         o.seed = static_cast<uint64_t>(seed);
         const auto t0 = std::chrono::steady_clock::now();
         auto report = model::runPlacementBench(

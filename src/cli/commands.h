@@ -32,7 +32,8 @@ struct TrainContentionFlags {
   std::string traces, cluster, out, demandModel, outcomes, saveOutcomes;
   std::string traceHalf = "all";
   int count = 600;
-  int utilisation = 50;
+  // Background loads, %: the outcomes are split evenly between them (the first takes the rest).
+  std::vector<int> utilisation{50};
   int seed = 1;
   int windowSteps = 6;             // the outcome window, 300 s steps
   std::string statistic = "mean";  // of the CPU outcome over the window: mean | p95
@@ -57,6 +58,7 @@ struct BenchPlacementFlags {
   std::vector<int> seeds{1};
   int arrivals = 48;
   int oracleLookaheadHours = 24;
+  int candidates = 3;  // Umbra's shadows per placement: spec.candidates.count (default 3)
 };
 int benchPlacement(const BenchPlacementFlags& f);
 

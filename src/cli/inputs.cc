@@ -102,4 +102,22 @@ int finishReport(const std::string& path, const nlohmann::json& report) {
   return 0;
 }
 
+std::vector<size_t> outcomesPerLevel(size_t total, size_t levels) {
+  std::vector<size_t> counts(levels, levels == 0 ? 0 : total / levels);
+  if (levels > 0)
+    counts.front() += total % levels;
+  return counts;
+}
+
+JudgedOutcomes splitForJudging(const std::vector<std::vector<model::Outcome>>& blocks) {
+  JudgedOutcomes out;
+  for (const auto& block : blocks) {
+    const auto judgeFrom = block.end() - static_cast<std::ptrdiff_t>(block.size() / 5);
+    out.fit.insert(out.fit.end(), block.begin(), judgeFrom);
+    out.judge.insert(out.judge.end(), judgeFrom, block.end());
+    out.all.insert(out.all.end(), block.begin(), block.end());
+  }
+  return out;
+}
+
 }  // namespace umbra::cli

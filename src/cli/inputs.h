@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "model/contention_map.h"
 #include "model/evaluation.h"
 #include "sim/cluster.h"
 #include "sim/trace.h"
@@ -40,5 +41,17 @@ Result<SimInputs> simInputs(const std::string& traces, const std::string& cluste
                             const std::string& half = "all");
 
 void printEpoch(const model::EpochReport& e);
+
+// `umbra train-contention`'s outcomes: `total` simulated placements split evenly between `levels`
+// background loads (the first takes the remainder).
+std::vector<size_t> outcomesPerLevel(size_t total, size_t levels);
+
+// Blocks of time-ordered outcomes (one per background load, then the recorded ones): the newest
+// fifth of each judges a mapping fitted on the rest, so that every load is judged; `all` is every
+// outcome, block after block.
+struct JudgedOutcomes {
+  std::vector<model::Outcome> fit, judge, all;
+};
+JudgedOutcomes splitForJudging(const std::vector<std::vector<model::Outcome>>& blocks);
 
 }  // namespace umbra::cli

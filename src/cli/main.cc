@@ -60,7 +60,9 @@ void addTrainContention(CLI::App& app, cli::TrainContentionFlags& f) {
   s->add_option("--count", f.count, "simulated placements")
       ->check(CLI::Range(static_cast<int>(model::ContentionMap::MinOutcomes) + 5, 1000000))
       ->capture_default_str();
-  s->add_option("--utilisation", f.utilisation, "background load, %")
+  s->add_option("--utilisation", f.utilisation,
+                "background loads, %: the outcomes split evenly between them, same seed each")
+      ->delimiter(',')
       ->check(CLI::Range(1, 95))
       ->capture_default_str();
   s->add_option("--seed", f.seed)->check(CLI::Range(0, 1 << 30))->capture_default_str();
@@ -123,6 +125,10 @@ void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFla
       ->check(CLI::IsMember({"all", "a", "b"}))
       ->capture_default_str();
   p->add_option("--arrivals", bp.arrivals)->check(CLI::Range(1, 10000))->capture_default_str();
+  p->add_option("--candidates", bp.candidates,
+                "shadows per placement, Umbra's and umbra-static's (spec.candidates.count)")
+      ->check(CLI::Range(1, 10))
+      ->capture_default_str();
   p->add_option("--oracle-lookahead-hours", bp.oracleLookaheadHours)
       ->check(CLI::Range(1, 240))
       ->capture_default_str();

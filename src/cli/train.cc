@@ -101,8 +101,8 @@ int train(const TrainFlags& f) {
   return 0;
 }
 
-// Simulated outcomes (plus recorded ones), the learned mapping judged against the prior on the
-// newest 20 %, then refitted on all and written.
+// Simulated outcomes at each background load (plus recorded ones), the learned mapping judged
+// against the prior on the newest 20 % of each, then refitted on all and written.
 int trainContention(const TrainContentionFlags& f) {
   auto inputs = simInputs(f.traces, f.cluster, f.traceHalf);
   if (!inputs.ok())
@@ -118,42 +118,45 @@ int trainContention(const TrainContentionFlags& f) {
     demand = std::shared_ptr<const model::SeriesMethod>(std::move(*lstm));
     demandName = "lstm " + f.demandModel;
   }
-  model::SimOutcomeOptions so;
-  so.outcomes = static_cast<size_t>(f.count);
-  so.utilisation = f.utilisation / 100.0;
-  so.seed = static_cast<uint64_t>(f.seed);
-  so.window = f.windowSteps;
-  so.p95 = f.statistic == "p95";
+  // One block of outcomes per background load, then the recorded ones; each block's newest 20 %
+  // (they are time-ordered) judges the mapping fitted on the rest.
+  std::vector<std::vector<model::Outcome>> blocks;
   const auto t0 = std::chrono::steady_clock::now();
-  std::fprintf(stderr,
-               "[contention] simulating %zu placements on %s at %d %% utilisation (demand: %s; "
-               "outcome: the %s over %d steps of 300 s)\n",
-               so.outcomes, f.cluster.c_str(), f.utilisation, demandName.c_str(),
-               f.statistic.c_str(), f.windowSteps);
-  auto outcomes = model::simulateOutcomes(*cluster, *traces, *demand, so);
-  if (!outcomes.ok())
-    return fail(outcomes.error().message);
+  const auto counts = outcomesPerLevel(static_cast<size_t>(f.count), f.utilisation.size());
+  for (size_t k = 0; k < counts.size(); ++k) {
+    model::SimOutcomeOptions so;
+    so.outcomes = counts[k];
+    so.utilisation = f.utilisation[k] / 100.0;
+    so.seed = static_cast<uint64_t>(f.seed);
+    so.window = f.windowSteps;
+    so.p95 = f.statistic == "p95";
+    std::fprintf(stderr,
+                 "[contention] simulating %zu placements on %s at %d %% utilisation (demand: %s; "
+                 "outcome: the %s over %d steps of 300 s)\n",
+                 so.outcomes, f.cluster.c_str(), f.utilisation[k], demandName.c_str(),
+                 f.statistic.c_str(), f.windowSteps);
+    auto simulated = model::simulateOutcomes(*cluster, *traces, *demand, so);
+    if (!simulated.ok())
+      return fail(simulated.error().message);
+    blocks.push_back(std::move(*simulated));
+  }
   const double simSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!f.outcomes.empty()) {
     auto recorded = model::readOutcomes(f.outcomes);
     if (!recorded.ok())
       return fail(recorded.error().message);
-    outcomes->insert(outcomes->end(), recorded->begin(), recorded->end());
+    blocks.push_back(std::move(*recorded));
   }
+  const JudgedOutcomes split = splitForJudging(blocks);
+  const auto &fitPart = split.fit, &judgePart = split.judge, &all = split.all;
   if (!f.saveOutcomes.empty()) {
     const std::string path = f.saveOutcomes;
     std::remove(path.c_str());
-    for (const auto& o : *outcomes)
+    for (const auto& o : all)
       if (auto st = model::appendOutcome(path, o); !st.ok())
         return fail(st.error().message);
   }
-  // Time-ordered: the newest 20 % judge.
-  const size_t judge = outcomes->size() / 5;
-  const std::vector<model::Outcome> fitPart(outcomes->begin(),
-                                            outcomes->end() - static_cast<std::ptrdiff_t>(judge));
-  const std::vector<model::Outcome> judgePart(outcomes->end() - static_cast<std::ptrdiff_t>(judge),
-                                              outcomes->end());
   auto learned = model::ContentionMap::fit(fitPart);
   if (!learned.ok())
     return fail(learned.error().message);
@@ -171,22 +174,22 @@ int trainContention(const TrainContentionFlags& f) {
   const auto [lMae, lCov] = stealStats(*learned);
   const auto [pMae, pCov] = stealStats(prior);
   json report = {
-      {"outcomes", outcomes->size()},
+      {"outcomes", all.size()},
       {"simulatedSeconds", simSeconds},
       {"judged", judgePart.size()},
       {"learned",
        {{"loss", learned->loss(judgePart)}, {"stealMae", lMae}, {"stealP90Coverage", lCov}}},
       {"prior", {{"loss", prior.loss(judgePart)}, {"stealMae", pMae}, {"stealP90Coverage", pCov}}}};
-  std::fprintf(
-      stderr,
-      "[contention] %zu outcomes in %.1f s; on the newest %zu: loss %.4f (prior %.4f), steal MAE "
-      "%.4f (prior %.4f), steal p90 coverage %.3f (prior %.3f)\n",
-      outcomes->size(), simSeconds, judgePart.size(), learned->loss(judgePart),
-      prior.loss(judgePart), lMae, pMae, lCov, pCov);
-  auto all = model::ContentionMap::fit(*outcomes);
-  if (!all.ok())
-    return fail(all.error().message);
-  if (auto st = all->save(f.out); !st.ok())
+  std::fprintf(stderr,
+               "[contention] %zu outcomes in %.1f s; on the newest fifth of each load (%zu): loss "
+               "%.4f (prior %.4f), steal MAE "
+               "%.4f (prior %.4f), steal p90 coverage %.3f (prior %.3f)\n",
+               all.size(), simSeconds, judgePart.size(), learned->loss(judgePart),
+               prior.loss(judgePart), lMae, pMae, lCov, pCov);
+  auto fitted = model::ContentionMap::fit(all);
+  if (!fitted.ok())
+    return fail(fitted.error().message);
+  if (auto st = fitted->save(f.out); !st.ok())
     return fail(st.error().message);
   std::fprintf(stderr, "[contention] wrote %s\n", f.out.c_str());
   std::printf("%s\n", report.dump().c_str());

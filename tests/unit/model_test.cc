@@ -286,6 +286,33 @@ TEST(SeriesSelection, ShortEmptyAndConstantSeriesAreSkippedAndCounted) {
   EXPECT_EQ(memory.constant, 3);
 }
 
+// train-contention at several background loads: the outcomes are shared out between them, and
+// each load's newest fifth is judged, not only the last load's.
+TEST(CliInputs, OutcomesAreSharedBetweenLoadsAndEachLoadIsJudged) {
+  EXPECT_EQ(cli::outcomesPerLevel(61, 2), (std::vector<size_t>{31, 30}));
+  EXPECT_EQ(cli::outcomesPerLevel(3000, 1), (std::vector<size_t>{3000}));
+  const auto block = [](const std::string& load, int n) {
+    std::vector<model::Outcome> b;
+    for (int i = 0; i < n; ++i) {
+      model::Outcome o;
+      o.time = i;
+      o.target = load;
+      b.push_back(o);
+    }
+    return b;
+  };
+  const auto split = cli::splitForJudging({block("15", 10), block("25", 5)});
+  ASSERT_EQ(split.judge.size(), 3u);  // 2 of 10, 1 of 5
+  EXPECT_EQ(split.judge[0].target, "15");
+  EXPECT_EQ(split.judge[0].time, 8);
+  EXPECT_EQ(split.judge[2].target, "25");
+  EXPECT_EQ(split.judge[2].time, 4);
+  ASSERT_EQ(split.fit.size(), 12u);
+  EXPECT_EQ(split.fit.back().target, "25");
+  EXPECT_EQ(split.fit.back().time, 3);
+  EXPECT_EQ(split.all.size(), 15u);
+}
+
 // A noisy daily-like pattern (period 24) for the LSTM.
 std::vector<EvalSeries> seasonalSeries(size_t count) {
   std::vector<EvalSeries> out;
