@@ -6,7 +6,8 @@
 # utilisations with the hidden interference on and off, 200 arrivals and 3 seeds per condition
 # (the two interference modes run side by side, one per core): markdown tables per run and a
 # summary against the best peer of each run with 95 % intervals, JSON with every placed VM, and
-# the CDF of each VM's p95 slowdown per placer. About 30 minutes on 2 cores, and about 10 more the first time (the LSTM).
+# the CDF of each VM's p95 slowdown per placer. About 35 minutes on 2 cores, and about 10 more the
+# first time (the LSTM).
 #   scripts/bench-placement.sh UMBRA_BINARY TRACES_DIR [OUT_DIR]
 # The demand model is the LSTM, trained here on half a of the traces (cached by the checksums of
 # the traces, src/training and the network file format); DEMAND_MODEL=model.pt uses another model
