@@ -35,6 +35,7 @@ struct TrainContentionFlags {
   // Background loads, %: the outcomes are split evenly between them (the first takes the rest).
   std::vector<int> utilisation{50};
   int seed = 1;
+  int observeSeconds = 300;        // each shadow's observation (spec.observationDuration)
   int windowSteps = 6;             // the outcome window, 300 s steps
   std::string statistic = "mean";  // of the CPU outcome over the window: mean | p95
 };

@@ -69,6 +69,10 @@ void addTrainContention(CLI::App& app, cli::TrainContentionFlags& f) {
   s->add_option("--trace-half", f.traceHalf, "VM traces: all, or half a or b of a fixed split")
       ->check(CLI::IsMember({"all", "a", "b"}))
       ->capture_default_str();
+  s->add_option("--observe-seconds", f.observeSeconds,
+                "each shadow's observation before the placement (spec.observationDuration)")
+      ->check(CLI::Range(15, 86400))
+      ->capture_default_str();
   s->add_option("--window-steps", f.windowSteps,
                 "each outcome's window after the placement, in 300 s steps (288: a day)")
       ->check(CLI::Range(1, 2016))
