@@ -297,6 +297,11 @@ M=[
   "    if (serving) {  // the measurement", "    if (serving && false) {  // the measurement", "unit_controller"),
  ("trial: the neighbours are explored", "src/controller/trial_plan.cc",
   "  if (!open() && explore())", "  if (false && explore())", "unit_controller"),
+ ("train-contention: outcomes shared between the loads", "src/cli/inputs.cc",
+  "    counts.front() += total % levels;", "    {}", "unit_model"),
+ ("train-contention: each load's newest fifth judged", "src/cli/inputs.cc",
+  "    const auto judgeFrom = block.end() - static_cast<std::ptrdiff_t>(block.size() / 5);",
+  "    const auto judgeFrom = &block == &blocks.back() ? block.end() - static_cast<std::ptrdiff_t>(block.size() / 5) : block.end();", "unit_model"),
 ]
 only=sys.argv[1] if len(sys.argv)>1 else ''
 results=[]
