@@ -183,8 +183,8 @@ int trainContention(const TrainContentionFlags& f) {
       {"prior", {{"loss", prior.loss(judgePart)}, {"stealMae", pMae}, {"stealP90Coverage", pCov}}}};
   std::fprintf(stderr,
                "[contention] %zu outcomes in %.1f s; on the newest fifth of each load (%zu): loss "
-               "%.4f (prior %.4f), steal MAE "
-               "%.4f (prior %.4f), steal p90 coverage %.3f (prior %.3f)\n",
+               "%.4f (prior %.4f), steal MAE %.4f (prior %.4f), steal p90 coverage %.3f (prior "
+               "%.3f)\n",
                all.size(), simSeconds, judgePart.size(), learned->loss(judgePart),
                prior.loss(judgePart), lMae, pMae, lCov, pCov);
   auto fitted = model::ContentionMap::fit(all);
