@@ -3,11 +3,11 @@
 # on another cluster (examples/clusters/training.yaml) at both background loads and one half of
 # the VM traces, each outcome the placed VM's p95 slowdown over its next 24 hours (the headline's
 # statistic), then `umbra bench placement` on the medium cluster with the other half, at two
-# utilisations with the hidden interference on and off, 200 arrivals and 3 seeds per condition
+# utilisations with the hidden interference on and off, 200 arrivals and 6 seeds per condition
 # (the two interference modes run side by side, one per core): markdown tables per run and a
-# summary against the best peer of each run with 95 % intervals, JSON with every placed VM, and
-# the CDF of each VM's p95 slowdown per placer. About 35 minutes on 2 cores, and about 10 more the
-# first time (the LSTM).
+# summary against the best peer of each run with 95 % intervals (VMs resampled within each seed's
+# run, and seeds resampled too), JSON with every placed VM, and the CDF of each VM's p95 slowdown
+# per placer. About an hour on 2 cores, and about 10 minutes more the first time (the LSTM).
 #   scripts/bench-placement.sh UMBRA_BINARY TRACES_DIR [OUT_DIR]
 # The demand model is the LSTM, trained here on half a of the traces (cached by the checksums of
 # the traces, src/training and the network file format); DEMAND_MODEL=model.pt uses another model
@@ -21,7 +21,7 @@ cache=${UMBRA_CACHE:-$HOME/.cache/umbra}
 cluster=$here/examples/clusters/medium.yaml
 training=$here/examples/clusters/training.yaml
 arrivals=${ARRIVALS:-200}
-seeds=${SEEDS:-1,2,3}
+seeds=${SEEDS:-1,2,3,4,5,6}
 if [[ ! -d $traces ]]; then
   echo "bench-placement: traces folder $traces does not exist" >&2
   exit 2

@@ -302,6 +302,8 @@ M=[
  ("train-contention: each load's newest fifth judged", "src/cli/inputs.cc",
   "    const auto judgeFrom = block.end() - static_cast<std::ptrdiff_t>(block.size() / 5);",
   "    const auto judgeFrom = &block == &blocks.back() ? block.end() - static_cast<std::ptrdiff_t>(block.size() / 5) : block.end();", "unit_model"),
+ ("bench placement: the seeds resampled in the headline's second interval", "src/offline/paired_intervals.cc",
+  "      drawVms(pairs, groups[pickRun(rng)], rng, sample);", "      drawVms(pairs, groups[r], rng, sample);", "unit_model"),
 ]
 only=sys.argv[1] if len(sys.argv)>1 else ''
 results=[]

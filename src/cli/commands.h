@@ -36,6 +36,7 @@ struct TrainContentionFlags {
   std::vector<int> utilisation{50};
   int seed = 1;
   int observeSeconds = 300;        // each shadow's observation (spec.observationDuration)
+  double shadowCpuFraction = 0.01;  // each shadow's CPU limit, of the target's (spec.shadow.cpuFraction)
   int windowSteps = 6;             // the outcome window, 300 s steps
   std::string statistic = "mean";  // of the CPU outcome over the window: mean | p95
 };
@@ -60,6 +61,7 @@ struct BenchPlacementFlags {
   int arrivals = 48;
   int oracleLookaheadHours = 24;
   int candidates = 3;  // Umbra's shadows per placement: spec.candidates.count (default 3)
+  double shadowCpuFraction = 0.01;  // each shadow's CPU limit, of the target's (spec.shadow.cpuFraction)
 };
 int benchPlacement(const BenchPlacementFlags& f);
 

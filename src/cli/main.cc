@@ -73,6 +73,10 @@ void addTrainContention(CLI::App& app, cli::TrainContentionFlags& f) {
                 "each shadow's observation before the placement (spec.observationDuration)")
       ->check(CLI::Range(15, 86400))
       ->capture_default_str();
+  s->add_option("--shadow-cpu-fraction", f.shadowCpuFraction,
+                "each shadow's CPU limit as a fraction of the target's (spec.shadow.cpuFraction)")
+      ->check(CLI::Range(1e-6, 0.5))
+      ->capture_default_str();
   s->add_option("--window-steps", f.windowSteps,
                 "each outcome's window after the placement, in 300 s steps (288: a day)")
       ->check(CLI::Range(1, 2016))
@@ -132,6 +136,10 @@ void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFla
   p->add_option("--candidates", bp.candidates,
                 "shadows per placement, Umbra's and umbra-static's (spec.candidates.count)")
       ->check(CLI::Range(1, 10))
+      ->capture_default_str();
+  p->add_option("--shadow-cpu-fraction", bp.shadowCpuFraction,
+                "each shadow's CPU limit as a fraction of the target's (spec.shadow.cpuFraction)")
+      ->check(CLI::Range(1e-6, 0.5))
       ->capture_default_str();
   p->add_option("--oracle-lookahead-hours", bp.oracleLookaheadHours)
       ->check(CLI::Range(1, 240))

@@ -130,6 +130,7 @@ int trainContention(const TrainContentionFlags& f) {
     so.seed = static_cast<uint64_t>(f.seed);
     so.window = f.windowSteps;
     so.observeSeconds = f.observeSeconds;
+    so.shadowCpuFraction = f.shadowCpuFraction;
     so.p95 = f.statistic == "p95";
     std::fprintf(stderr,
                  "[contention] simulating %zu placements on %s at %d %% utilisation (demand: %s; "

@@ -14,6 +14,7 @@
 #include "fakes/tiny_lstm.h"
 #include "model/evaluation.h"
 #include "model/guarded_ensemble.h"
+#include "offline/paired_intervals.h"
 #include "training/lstm.h"
 
 namespace umbra::model {
@@ -311,6 +312,49 @@ TEST(CliInputs, OutcomesAreSharedBetweenLoadsAndEachLoadIsJudged) {
   EXPECT_EQ(split.fit.back().target, "25");
   EXPECT_EQ(split.fit.back().time, 3);
   EXPECT_EQ(split.all.size(), 15u);
+}
+
+// The placement benchmark's headline interval: runs (seeds) whose ratios disagree must widen the
+// interval that resamples them, and only that one; runs that agree must not.
+TEST(PairedIntervals, TheSeedToSeedSpreadWidensTheIntervalThatResamplesRuns) {
+  const auto runsWith = [](const std::vector<double>& ratios) {
+    std::vector<PairedVm> pairs;
+    for (size_t r = 0; r < ratios.size(); ++r) {
+      for (int i = 0; i < 200; ++i) {
+        const double peer = 0.05 + 0.05 * (i % 7) / 7.0;
+        const double wobble = 1.0 + 0.05 * ((i * 13) % 5 - 2) / 2.0;
+        pairs.push_back({r, ratios[r] * peer * wobble, peer, 0.5 * peer});
+      }
+    }
+    return pairs;
+  };
+  const auto disagree = runsWith({0.8, 1.7, 1.1});
+  const auto byRun = perRun(disagree, 3, placerOverPeer);
+  ASSERT_EQ(byRun.size(), 3u);
+  EXPECT_NEAR(byRun[0], 0.8, 0.01);
+  EXPECT_NEAR(byRun[1], 1.7, 0.02);
+  EXPECT_NEAR(byRun[2], 1.1, 0.01);
+  const Interval within = bootstrapWithinRuns(disagree, 3, placerOverPeer);
+  const Interval seeds = bootstrapRunsAndVms(disagree, 3, placerOverPeer);
+  EXPECT_NEAR(within.mean, 1.2, 0.02);
+  EXPECT_DOUBLE_EQ(seeds.mean, within.mean);
+  EXPECT_GT(within.lo, 1.1);  // the worlds taken as given: "surely worse than the peer"
+  EXPECT_LT(within.hi, 1.3);
+  EXPECT_LT(seeds.lo, 1.0);  // one seed in three favoured the placer: 1.0 is not excluded
+  EXPECT_GT(seeds.hi, 1.45);
+  const auto agree = runsWith({1.2, 1.2, 1.2});
+  const Interval w = bootstrapWithinRuns(agree, 3, placerOverPeer);
+  const Interval s = bootstrapRunsAndVms(agree, 3, placerOverPeer);
+  EXPECT_LT(s.hi - s.lo, 2 * (w.hi - w.lo) + 1e-3);
+  EXPECT_NEAR(gapClosed(agree), (1.0 - 1.2) / (1.0 - 0.5), 0.01);
+  // A run without pairs (a placer that placed nothing there) is skipped, not drawn as empty.
+  auto sparse = disagree;
+  for (auto& p : sparse)
+    p.run = p.run == 1 ? 3 : p.run;  // runs 0, 2, 3 of 4
+  EXPECT_TRUE(std::isnan(perRun(sparse, 4, placerOverPeer)[1]));
+  const Interval sp = bootstrapRunsAndVms(sparse, 4, placerOverPeer);
+  EXPECT_LT(sp.lo, 1.0);
+  EXPECT_GT(sp.hi, 1.45);
 }
 
 // A noisy daily-like pattern (period 24) for the LSTM.
