@@ -302,6 +302,12 @@ M=[
  ("train-contention: each load's newest fifth judged", "src/cli/inputs.cc",
   "    const auto judgeFrom = block.end() - static_cast<std::ptrdiff_t>(block.size() / 5);",
   "    const auto judgeFrom = &block == &blocks.back() ? block.end() - static_cast<std::ptrdiff_t>(block.size() / 5) : block.end();", "unit_model"),
+ ("contention map: the shadow's terms kept only when they rank better", "src/model/contention_map.cc",
+  "    verdict = {meanD > 0 && meanD > 2 * se,", "    verdict = {se >= 0 || true,", "unit_model"),
+ ("contention map: left-out shadow terms weigh nothing", "src/model/contention_map.cc",
+  "      const double keep = shadowTerms ? 1.0 : 0.0;", "      const double keep = 1.0 + 0 * shadowTerms;", "unit_model"),
+ ("forecaster: no observation error without the shadow's terms", "src/model/model_forecaster.cc",
+  "  f.cpuStderr = models->contention.shadowTerms()", "  f.cpuStderr = true", "unit_model"),
  ("bench placement: the seeds resampled in the headline's second interval", "src/offline/paired_intervals.cc",
   "      drawVms(pairs, groups[pickRun(rng)], rng, sample);", "      drawVms(pairs, groups[r], rng, sample);", "unit_model"),
 ]

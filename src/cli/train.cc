@@ -191,6 +191,16 @@ int trainContention(const TrainContentionFlags& f) {
   auto fitted = model::ContentionMap::fit(all);
   if (!fitted.ok())
     return fail(fitted.error().message);
+  const auto& v = fitted->shadowTermsVerdict();
+  report["shadowTerms"] = {{"kept", v.kept},
+                           {"judgedBy", v.judgedBy},
+                           {"with", v.with},
+                           {"without", v.without},
+                           {"judged", v.judged}};
+  std::fprintf(stderr,
+               "[contention] the shadow's terms %s: on the newest fifth of the decisions (%zu), %s "
+               "%.4f with them, %.4f without\n",
+               v.kept ? "kept" : "left out", v.judged, v.judgedBy.c_str(), v.with, v.without);
   if (auto st = fitted->save(f.out); !st.ok())
     return fail(st.error().message);
   std::fprintf(stderr, "[contention] wrote %s\n", f.out.c_str());

@@ -25,16 +25,21 @@ double hinge(double x) {
   return std::max(0.0, x);
 }
 
+// The CPU head's features that only the shadow observes (its steal, the probe's loss and their
+// spreads; steal x load): 0 when the map leaves them out, so that their weights stay 0.
+constexpr std::array<size_t, 5> ShadowFeatures = {0, 1, 9, 10, 11};
+
 // The fixed features of each output's regression (their count is Head::features).
 int featuresOf(int output, const ContentionInputs& in,
-               std::array<double, ContentionMap::MaxFeatures>& f) {
+               std::array<double, ContentionMap::MaxFeatures>& f, bool shadowTerms = true) {
   switch (output) {
     case 0: {  // CPU steal: how loaded the node will be once the target adds its share
       const double rho50 = in.nodeUtilP50 + in.cpuShare;
       const double rho90 = in.nodeUtilP90 + in.cpuShare;
       const double peak = in.nodeUtilDayP95 + in.cpuShare;  // the day's peak, with the target
-      f = {in.shadowSteal,
-           in.shadowStealSd,
+      const double keep = shadowTerms ? 1.0 : 0.0;
+      f = {keep * in.shadowSteal,
+           keep * in.shadowStealSd,
            in.nodeUtilNow,
            in.nodeUtilP50,
            in.nodeUtilP90,
@@ -42,9 +47,9 @@ int featuresOf(int output, const ContentionInputs& in,
            hinge(rho50 - 0.6),
            hinge(rho50 - 0.8),
            hinge(rho90 - 0.9),
-           in.shadowSteal * rho50,
-           in.probeLoss,
-           in.probeLossSd,
+           keep * in.shadowSteal * rho50,
+           keep * in.probeLoss,
+           keep * in.probeLossSd,
            peak,
            hinge(peak - 0.8),
            std::sqrt(std::max(0.0, in.nodeUtilHourSd))};
@@ -133,21 +138,120 @@ ContentionMap ContentionMap::prior() {
   return {};
 }
 
+namespace {
+
+// Consecutive outcomes with one decision time are one decision (simulated outcomes come so; blocks
+// at several loads may repeat the times, but not next to each other).
+std::vector<std::pair<size_t, size_t>> decisionsOf(const std::vector<Outcome>& outcomes) {
+  std::vector<std::pair<size_t, size_t>> out;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    if (out.empty() || outcomes[i].time != outcomes[out.back().first].time)
+      out.push_back({i, i + 1});
+    else
+      out.back().second = i + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<ContentionMap> ContentionMap::fit(const std::vector<Outcome>& outcomes) {
   if (outcomes.size() < MinOutcomes) {
     return Error::make(ErrorKind::Invalid,
                        "contention mapping: " + std::to_string(outcomes.size()) +
                            " outcomes, need at least " + std::to_string(MinOutcomes));
   }
+  // The newest fifth of the decisions (by time) judges whether the shadow's terms earn their place.
+  const auto decisions = decisionsOf(outcomes);
+  std::vector<int64_t> times;
+  for (const auto& [from, to] : decisions)
+    times.push_back(outcomes[from].time);
+  std::sort(times.begin(), times.end());
+  const int64_t judgeFrom =
+      times[std::min(times.size() - 1, static_cast<size_t>(0.8 * static_cast<double>(times.size())))];
+  std::vector<Outcome> older;
+  std::vector<std::pair<size_t, size_t>> judged;
+  size_t heldOut = 0;
+  for (const auto& d : decisions) {
+    if (outcomes[d.first].time >= judgeFrom) {
+      judged.push_back(d);
+      heldOut += d.second - d.first;
+    } else {
+      older.insert(older.end(), outcomes.begin() + static_cast<std::ptrdiff_t>(d.first),
+                   outcomes.begin() + static_cast<std::ptrdiff_t>(d.second));
+    }
+  }
+  ShadowTermsVerdict verdict;
+  if (heldOut >= 5 && older.size() >= MinOutcomes) {
+    const ContentionMap with = fitHeads(older, true), without = fitHeads(older, false);
+    size_t ranked = 0;
+    for (const auto& [from, to] : judged)
+      ranked += to - from >= 2 ? 1 : 0;
+    // Per held-out decision: the regret of choosing its lowest prediction.
+    const auto regrets = [&](const ContentionMap& m) {
+      std::vector<double> out;
+      for (const auto& [from, to] : judged) {
+        if (to - from < 2)
+          continue;
+        size_t chosen = from;
+        double best = outcomes[from].actual.cpuContention, lowest = 1e300;
+        for (size_t i = from; i < to; ++i) {
+          best = std::min(best, outcomes[i].actual.cpuContention);
+          const double p = m.predict(outcomes[i].inputs).p50.cpuContention;
+          if (p < lowest) {
+            lowest = p;
+            chosen = i;
+          }
+        }
+        out.push_back(outcomes[chosen].actual.cpuContention - best);
+      }
+      return out;
+    };
+    // Per held-out outcome: the CPU prediction's pinball loss (p50 and p90).
+    const auto losses = [&](const ContentionMap& m) {
+      std::vector<double> out;
+      for (const auto& [from, to] : judged) {
+        for (size_t i = from; i < to; ++i) {
+          const double a = outcomes[i].actual.cpuContention;
+          const ContentionQuantiles q = m.predict(outcomes[i].inputs);
+          out.push_back(pinball(a, q.p50.cpuContention, 0.5) + pinball(a, q.p90.cpuContention, 0.9));
+        }
+      }
+      return out;
+    };
+    const bool byRegret = ranked >= MinJudgedDecisions;
+    const std::vector<double> a = byRegret ? regrets(with) : losses(with);
+    const std::vector<double> b = byRegret ? regrets(without) : losses(without);
+    // Paired: kept only if better by more than twice the standard error of the mean difference.
+    double sumA = 0, sumB = 0, sumD = 0, sumDD = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      sumA += a[i];
+      sumB += b[i];
+      sumD += b[i] - a[i];
+      sumDD += (b[i] - a[i]) * (b[i] - a[i]);
+    }
+    const double n = static_cast<double>(a.size());
+    const double meanD = sumD / n;
+    const double se = n > 1 ? std::sqrt(std::max(0.0, sumDD / n - meanD * meanD) / (n - 1)) : 0.0;
+    verdict = {meanD > 0 && meanD > 2 * se, byRegret ? "regret" : "loss", sumA / n, sumB / n,
+               a.size()};
+  }
+  ContentionMap map = fitHeads(outcomes, verdict.kept);
+  map.verdict_ = verdict;
+  return map;
+}
+
+ContentionMap ContentionMap::fitHeads(const std::vector<Outcome>& outcomes, bool shadowTerms) {
   ContentionMap map;
   map.learned_ = true;
   map.trainedOn_ = outcomes.size();
+  map.verdict_.kept = shadowTerms;
   for (int k = 0; k < Outputs; ++k) {
     Head& h = map.heads_[static_cast<size_t>(k)];
     std::vector<std::array<double, MaxFeatures>> x(outcomes.size());
     std::vector<double> y(outcomes.size());
     for (size_t i = 0; i < outcomes.size(); ++i) {
-      h.features = featuresOf(k, outcomes[i].inputs, x[i]);
+      h.features = featuresOf(k, outcomes[i].inputs, x[i], shadowTerms);
       y[i] = outputOf(outcomes[i].actual, k) * unitOf(k);
     }
     const double n = static_cast<double>(outcomes.size());
@@ -210,7 +314,7 @@ ContentionQuantiles ContentionMap::predict(const ContentionInputs& in) const {
   for (int k = 0; k < Outputs; ++k) {
     const Head& h = heads_[static_cast<size_t>(k)];
     std::array<double, MaxFeatures> f{};
-    featuresOf(k, in, f);
+    featuresOf(k, in, f, verdict_.kept);
     const double hi = k == 3 ? 1e9 : 1.0;
     const double p50 = std::clamp(apply(h, f, h.w50) / unitOf(k), 0.0, hi);
     const double p90 = std::clamp(apply(h, f, h.w90) / unitOf(k), p50, hi);
@@ -238,7 +342,8 @@ double ContentionMap::loss(const std::vector<Outcome>& outcomes) const {
 }
 
 std::string ContentionMap::describe() const {
-  return learned_ ? "contention/learned(" + std::to_string(trainedOn_) + " outcomes)"
+  return learned_ ? "contention/learned(" + std::to_string(trainedOn_) + " outcomes" +
+                        (verdict_.kept ? ")" : ", node terms only)")
                   : "contention/prior";
 }
 
@@ -257,6 +362,12 @@ Status ContentionMap::save(const std::string& path) const {
                     {"learned", learned_},
                     {"cpuDiscrepancy", cpuDiscrepancy_},
                     {"trainedOn", trainedOn_},
+                    {"shadowTerms", verdict_.kept},
+                    {"shadowTermsJudged",
+                     {{"by", verdict_.judgedBy},
+                      {"with", verdict_.with},
+                      {"without", verdict_.without},
+                      {"judged", verdict_.judged}}},
                     {"outputs", {"cpuContention", "memoryPressure", "ioWait", "networkLatency"}},
                     {"heads", heads}};
   return writeFileAtomically(path, doc.dump(1) + "\n", "the contention model");
@@ -288,6 +399,17 @@ Result<ContentionMap> ContentionMap::load(const std::string& path) {
     map.learned_ = doc.at("learned").get<bool>();
     map.trainedOn_ = integerAt<size_t>(doc, "trainedOn");
     map.cpuDiscrepancy_ = doc.value("cpuDiscrepancy", 0.0);  // older files: unknown
+    if (doc.contains("shadowTerms")) {  // older files weigh them
+      if (!doc["shadowTerms"].is_boolean())
+        return fail("shadowTerms must be true or false");
+      map.verdict_.kept = doc["shadowTerms"].get<bool>();
+    }
+    if (const auto j = doc.find("shadowTermsJudged"); j != doc.end() && j->is_object()) {
+      map.verdict_.judgedBy = j->value("by", std::string("unjudged"));
+      map.verdict_.with = j->value("with", 0.0);
+      map.verdict_.without = j->value("without", 0.0);
+      map.verdict_.judged = j->value("judged", size_t{0});
+    }
     if (!(map.cpuDiscrepancy_ >= 0))
       return fail("cpuDiscrepancy must be a number >= 0");
     const json& heads = doc.at("heads");

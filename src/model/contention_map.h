@@ -60,8 +60,28 @@ struct ContentionQuantiles {
 class ContentionMap {
  public:
   static ContentionMap prior();
-  // Needs at least MinOutcomes outcomes. Deterministic.
+  // Needs at least MinOutcomes outcomes. Deterministic. The CPU head weighs the shadow's own
+  // observations (its steal and spread, steal x load, the probe's loss and spread) only when they
+  // earn their place: both heads, with and without them, are fitted on the older four fifths of
+  // the decisions and judged on the newest fifth, by the regret of choosing each decision's
+  // lowest prediction among its candidates (consecutive outcomes with one time are one decision),
+  // or, with fewer than MinJudgedDecisions decisions of two or more candidates there (the
+  // operator records one outcome per decision), by the CPU prediction's pinball loss. They stay
+  // only if they do better by more than twice the standard error of the paired difference (per
+  // decision, or per outcome); with too little to judge (fewer than 5 outcomes held out), they
+  // stay, as before the guard. Without them, the map predicts from what the node's history and telemetry show,
+  // so a decision made through it cannot do worse than the node forecast because of a shadow's
+  // noise.
   static Result<ContentionMap> fit(const std::vector<Outcome>& outcomes);
+  static constexpr size_t MinJudgedDecisions = 10;
+  struct ShadowTermsVerdict {
+    bool kept = true;
+    std::string judgedBy = "unjudged";  // "regret" | "loss" | "unjudged"
+    double with = 0, without = 0;       // the held-out regret (or loss) with and without them
+    size_t judged = 0;                  // held-out decisions (regret) or outcomes (loss)
+  };
+  bool shadowTerms() const { return verdict_.kept; }
+  const ShadowTermsVerdict& shadowTermsVerdict() const { return verdict_; }
   static constexpr size_t MinOutcomes = 20;
 
   ContentionQuantiles predict(const ContentionInputs& in) const;
@@ -78,7 +98,8 @@ class ContentionMap {
   // cpuDiscrepancy() x p. More observation does not shrink it. 0 for the prior (unknown).
   double cpuDiscrepancy() const { return cpuDiscrepancy_; }
   size_t trainedOn() const { return trainedOn_; }
-  // "contention/prior" or "contention/learned(412 outcomes)".
+  // "contention/prior", "contention/learned(412 outcomes)", or with the shadow's terms left out
+  // "contention/learned(412 outcomes, node terms only)".
   std::string describe() const;
 
   // JSON, written through a temporary file and a rename; errors name the path.
@@ -97,7 +118,9 @@ class ContentionMap {
   bool learned_ = false;
   size_t trainedOn_ = 0;
   double cpuDiscrepancy_ = 0;
+  ShadowTermsVerdict verdict_;
   std::array<Head, Outputs> heads_{};
+  static ContentionMap fitHeads(const std::vector<Outcome>& outcomes, bool shadowTerms);
 };
 
 // Outcomes as JSON lines. Appending writes one whole line with a single write(2), so concurrent

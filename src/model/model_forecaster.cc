@@ -167,9 +167,12 @@ Result<Forecast> ModelForecaster::forecast(const telemetry::CandidateTelemetry& 
   const double enough = std::min(1.0, static_cast<double>(present) / 4.0);  // < 4 samples is thin
   const double spread = (q.p90.cpuContention - q.p50.cpuContention) / (q.p90.cpuContention + 0.05);
   f.confidence = std::clamp(coverage * enough * historyFactor * (1.0 - spread), 0.0, 1.0);
-  // The mapping scales the observed steal: its standard error scales alike.
+  // The mapping scales the observed steal: its standard error scales alike. A map that leaves the
+  // shadow's terms out does not read the observed steal: more observation would not change it.
   const double scale = in.shadowSteal > 1e-6 ? q.p50.cpuContention / in.shadowSteal : 1.0;
-  f.cpuStderr = stealStandardError(observed.samples) * std::clamp(scale, 0.0, 10.0);
+  f.cpuStderr = models->contention.shadowTerms()
+                    ? stealStandardError(observed.samples) * std::clamp(scale, 0.0, 10.0)
+                    : 0.0;
   f.cpuModelSd = models->contention.cpuDiscrepancy() * q.p50.cpuContention;
   if (!target.key.empty()) {
     const std::lock_guard<std::mutex> lock(mutex_);

@@ -71,7 +71,9 @@ TEST(ContentionMap, LearnsAQueueingCurveBetterThanThePrior) {
   auto learned = ContentionMap::fit(train);
   ASSERT_TRUE(learned.ok()) << learned.error().message;
   EXPECT_TRUE(learned->learned());
-  EXPECT_EQ(learned->describe(), "contention/learned(400 outcomes)");
+  // The shadow's steal here is the node's queueing curve with noise: nothing the node's load does
+  // not show, so the map leaves it out.
+  EXPECT_EQ(learned->describe(), "contention/learned(400 outcomes, node terms only)");
   const ContentionMap prior = ContentionMap::prior();
   EXPECT_EQ(prior.describe(), "contention/prior");
   EXPECT_LT(learned->loss(test), 0.8 * prior.loss(test))
@@ -255,6 +257,71 @@ TEST(SimOutcomes, ShadowsReadRunQueueDelayAndTheProbeReadsInterference) {
   EXPECT_NEAR(noisy.probeLoss, s.workload("ns/probe")->interference, 1e-9);
 }
 
+// Decisions of five candidates each: the node's load decides part of the outcome; `hidden` adds a
+// co-runners' slowdown that the node does not show and that the probe reads (with noise), or,
+// without it, the probe reads noise only.
+std::vector<Outcome> rankedDecisions(size_t decisions, bool hidden, bool onePerDecision,
+                                     uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u01(0, 1);
+  std::normal_distribution<double> noise(0, 1);
+  std::vector<Outcome> out;
+  for (size_t d = 0; d < decisions; ++d) {
+    for (int c = 0; c < (onePerDecision ? 1 : 5); ++c) {
+      Outcome o;
+      o.time = static_cast<int64_t>(onePerDecision ? d * 5 + static_cast<size_t>(c) : d);
+      o.source = "test";
+      ContentionInputs& in = o.inputs;
+      in.nodeUtilNow = 0.8 * u01(rng);
+      in.nodeUtilP50 = in.nodeUtilP90 = in.nodeUtilNow;
+      in.nodeUtilDayP95 = std::min(1.0, in.nodeUtilNow + 0.1);
+      in.targetVcpus = 2;
+      in.cpuShare = 0.0625;
+      const double interference = hidden ? 0.2 * u01(rng) : 0.0;
+      in.probeLoss = std::max(0.0, interference + (hidden ? 0.01 : 0.1) * noise(rng));
+      in.probeLossSd = 0.05;
+      in.shadowSteal = std::max(0.0, 0.01 + 0.005 * noise(rng));
+      o.actual.cpuContention = 0.1 * in.nodeUtilDayP95 + interference + 0.002 * noise(rng);
+      out.push_back(o);
+    }
+  }
+  return out;
+}
+
+// The shadow's terms earn their place on the newest fifth of the decisions, or the map leaves them
+// out: then the probe's noise cannot move a prediction, and more observation would change nothing.
+TEST(ContentionMap, TheShadowsTermsStayOnlyWhereTheyRankCandidatesBetter) {
+  auto seen = ContentionMap::fit(rankedDecisions(150, true, false, 1));
+  ASSERT_TRUE(seen.ok());
+  EXPECT_TRUE(seen->shadowTerms());
+  EXPECT_EQ(seen->shadowTermsVerdict().judgedBy, "regret");
+  EXPECT_EQ(seen->shadowTermsVerdict().judged, 30u);
+  EXPECT_LT(seen->shadowTermsVerdict().with, seen->shadowTermsVerdict().without);
+  EXPECT_EQ(seen->describe(), "contention/learned(750 outcomes)");
+
+  auto noise = ContentionMap::fit(rankedDecisions(150, false, false, 2));
+  ASSERT_TRUE(noise.ok());
+  EXPECT_FALSE(noise->shadowTerms());
+  EXPECT_EQ(noise->shadowTermsVerdict().judgedBy, "regret");
+  EXPECT_EQ(noise->describe(), "contention/learned(750 outcomes, node terms only)");
+  ContentionInputs in = rankedDecisions(1, false, false, 3)[0].inputs, loud = in;
+  loud.probeLoss = 0.5;
+  loud.shadowSteal = 0.2;
+  EXPECT_DOUBLE_EQ(noise->predict(in).p50.cpuContention, noise->predict(loud).p50.cpuContention);
+  EXPECT_NE(seen->predict(in).p50.cpuContention, seen->predict(loud).p50.cpuContention);
+
+  // The operator records one outcome per decision: judged by the loss instead.
+  auto recorded = ContentionMap::fit(rankedDecisions(150, true, true, 4));
+  ASSERT_TRUE(recorded.ok());
+  EXPECT_EQ(recorded->shadowTermsVerdict().judgedBy, "loss");
+  EXPECT_TRUE(recorded->shadowTerms());
+  // Too few to judge: kept, as before the guard.
+  auto few = ContentionMap::fit(rankedDecisions(22, false, true, 5));
+  ASSERT_TRUE(few.ok());
+  EXPECT_EQ(few->shadowTermsVerdict().judgedBy, "unjudged");
+  EXPECT_TRUE(few->shadowTerms());
+}
+
 TEST(ContentionMap, SaveLoadRoundTripAndBadFilesAreRefusedInOneLine) {
   auto map = ContentionMap::fit(queueingOutcomes(200, 4));
   ASSERT_TRUE(map.ok());
@@ -267,7 +334,11 @@ TEST(ContentionMap, SaveLoadRoundTripAndBadFilesAreRefusedInOneLine) {
     EXPECT_DOUBLE_EQ(a.p50.cpuContention, b.p50.cpuContention);
     EXPECT_DOUBLE_EQ(a.p90.memoryPressure, b.p90.memoryPressure);
   }
-  EXPECT_EQ(loaded->describe(), "contention/learned(200 outcomes)");
+  EXPECT_EQ(loaded->describe(), map->describe());
+  EXPECT_EQ(loaded->describe().rfind("contention/learned(200 outcomes", 0), 0u);
+  EXPECT_EQ(loaded->shadowTerms(), map->shadowTerms());
+  EXPECT_EQ(loaded->shadowTermsVerdict().judgedBy, map->shadowTermsVerdict().judgedBy);
+  EXPECT_DOUBLE_EQ(loaded->shadowTermsVerdict().without, map->shadowTermsVerdict().without);
   const auto write = [&](const std::string& text) { std::ofstream(path, std::ios::trunc) << text; };
   write("{ not json");
   EXPECT_EQ(ContentionMap::load(path).error().message, path + ": not JSON");
@@ -486,6 +557,30 @@ TEST(ModelForecaster, DemandComesFromTheNodeHistoryAndConfidenceFallsWithGaps) {
   EXPECT_FALSE(f.inputsFor("ns/vm", "node-a").has_value());
 }
 
+// A map that leaves the shadow's terms out does not read the observed steal: its prediction has
+// no observation error, so more observation is never asked for on its account.
+TEST(ModelForecaster, NoObservationErrorWhenTheMapLeavesTheShadowOut) {
+  const TargetProfile target{4, 8.0 * (1 << 30), "ns/vm"};
+  const auto flatHistory = [](const std::string&, SystemTime) -> Result<std::vector<double>> {
+    return std::vector<double>(40, 0.4);
+  };
+  const auto forecastWith = [&](const ContentionMap& map) {
+    auto m = std::make_shared<ForecastModels>(*modelsWith(std::make_shared<Fixed>(0.4, 0.5)));
+    m->contention = map;
+    ModelForecaster f(m, flatHistory);
+    auto out = f.forecast(observation(20, 0), target);
+    EXPECT_TRUE(out.ok());
+    return out.ok() ? out->cpuStderr : -1.0;
+  };
+  auto noise = ContentionMap::fit(rankedDecisions(150, false, false, 2));
+  auto seen = ContentionMap::fit(rankedDecisions(150, true, false, 1));
+  ASSERT_TRUE(noise.ok() && seen.ok());
+  ASSERT_FALSE(noise->shadowTerms());
+  ASSERT_TRUE(seen->shadowTerms());
+  EXPECT_EQ(forecastWith(*noise), 0.0);
+  EXPECT_GT(forecastWith(*seen), 0.0);
+}
+
 TEST(ModelForecaster, UnreadableHistoryLowersConfidenceAndNamesTheFallback) {
   ModelForecaster ok(modelsWith(std::make_shared<Fixed>(0.4, 0.4)),
                      [](const std::string&, SystemTime) -> Result<std::vector<double>> {
@@ -629,7 +724,8 @@ TEST_F(RetrainerTest, ContentionMappingIsRefittedFromRecordedOutcomesWhenBetter)
   const RetrainReport rep = r.runOnce();
   EXPECT_EQ(rep.contention, "promoted") << rep.message;
   EXPECT_LT(rep.challengerLoss, rep.championLoss);
-  EXPECT_EQ(f.models()->contention.describe(), "contention/learned(120 outcomes)");
+  // (The queueing outcomes' shadow steal shows nothing the node's load does not: left out.)
+  EXPECT_EQ(f.models()->contention.describe(), "contention/learned(120 outcomes, node terms only)");
   EXPECT_TRUE(f.models()->fallbacks.empty());
   auto loaded = ContentionMap::load(dir_ + "/contention.json");
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
