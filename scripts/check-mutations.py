@@ -304,6 +304,8 @@ M=[
   "    const auto judgeFrom = &block == &blocks.back() ? block.end() - static_cast<std::ptrdiff_t>(block.size() / 5) : block.end();", "unit_model"),
  ("contention map: the shadow's terms kept only when they rank better", "src/model/contention_map.cc",
   "    verdict = {meanD > 0 && meanD > 2 * se,", "    verdict = {se >= 0 || true,", "unit_model"),
+ ("contention map: one decision is one arrival's candidates", "src/model/contention_map.cc",
+  "        arrivalOf(outcomes[i].target) == arrivalOf(first->target))", "        !arrivalOf(outcomes[i].target).empty())", "unit_model"),
  ("contention map: left-out shadow terms weigh nothing", "src/model/contention_map.cc",
   "      const double keep = shadowTerms ? 1.0 : 0.0;", "      const double keep = 1.0 + 0 * shadowTerms;", "unit_model"),
  ("forecaster: no observation error without the shadow's terms", "src/model/model_forecaster.cc",

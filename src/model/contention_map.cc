@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string_view>
 
 #include "common/atomic_file.h"
 #include "model/json_integer.h"
@@ -25,10 +26,6 @@ double hinge(double x) {
   return std::max(0.0, x);
 }
 
-// The CPU head's features that only the shadow observes (its steal, the probe's loss and their
-// spreads; steal x load): 0 when the map leaves them out, so that their weights stay 0.
-constexpr std::array<size_t, 5> ShadowFeatures = {0, 1, 9, 10, 11};
-
 // The fixed features of each output's regression (their count is Head::features).
 int featuresOf(int output, const ContentionInputs& in,
                std::array<double, ContentionMap::MaxFeatures>& f, bool shadowTerms = true) {
@@ -37,6 +34,8 @@ int featuresOf(int output, const ContentionInputs& in,
       const double rho50 = in.nodeUtilP50 + in.cpuShare;
       const double rho90 = in.nodeUtilP90 + in.cpuShare;
       const double peak = in.nodeUtilDayP95 + in.cpuShare;  // the day's peak, with the target
+      // What only the shadow observes (its steal, the probe's loss, their spreads, steal x load):
+      // 0 when the map leaves it out, so that those weights stay 0.
       const double keep = shadowTerms ? 1.0 : 0.0;
       f = {keep * in.shadowSteal,
            keep * in.shadowStealSd,
@@ -140,15 +139,24 @@ ContentionMap ContentionMap::prior() {
 
 namespace {
 
-// Consecutive outcomes with one decision time are one decision (simulated outcomes come so; blocks
-// at several loads may repeat the times, but not next to each other).
+// The arrival an outcome belongs to: its target, without the "@node" that simulated outcomes add
+// to tell one arrival's candidates apart.
+std::string_view arrivalOf(const std::string& target) {
+  return std::string_view(target).substr(0, target.find('@'));
+}
+
+// Consecutive outcomes of one arrival with one decision time are one decision (simulated outcomes
+// come so; blocks at several loads may repeat the times, but not next to each other; the operator's
+// two placements decided in the same second are two decisions).
 std::vector<std::pair<size_t, size_t>> decisionsOf(const std::vector<Outcome>& outcomes) {
   std::vector<std::pair<size_t, size_t>> out;
   for (size_t i = 0; i < outcomes.size(); ++i) {
-    if (out.empty() || outcomes[i].time != outcomes[out.back().first].time)
-      out.push_back({i, i + 1});
-    else
+    const Outcome* first = out.empty() ? nullptr : &outcomes[out.back().first];
+    if (first && outcomes[i].time == first->time &&
+        arrivalOf(outcomes[i].target) == arrivalOf(first->target))
       out.back().second = i + 1;
+    else
+      out.push_back({i, i + 1});
   }
   return out;
 }

@@ -269,7 +269,11 @@ std::vector<Outcome> rankedDecisions(size_t decisions, bool hidden, bool onePerD
   for (size_t d = 0; d < decisions; ++d) {
     for (int c = 0; c < (onePerDecision ? 1 : 5); ++c) {
       Outcome o;
-      o.time = static_cast<int64_t>(onePerDecision ? d * 5 + static_cast<size_t>(c) : d);
+      // The operator's: one VM per decision, two decided in the same second; simulated: an
+      // arrival's candidates share its time, each target named "<arrival>@<node>".
+      o.time = static_cast<int64_t>(onePerDecision ? d / 2 : d);
+      o.target = onePerDecision ? "ns/vm-" + std::to_string(d)
+                                : "vm/" + std::to_string(d) + "@node-" + std::to_string(c);
       o.source = "test";
       ContentionInputs& in = o.inputs;
       in.nodeUtilNow = 0.8 * u01(rng);
@@ -310,7 +314,8 @@ TEST(ContentionMap, TheShadowsTermsStayOnlyWhereTheyRankCandidatesBetter) {
   EXPECT_DOUBLE_EQ(noise->predict(in).p50.cpuContention, noise->predict(loud).p50.cpuContention);
   EXPECT_NE(seen->predict(in).p50.cpuContention, seen->predict(loud).p50.cpuContention);
 
-  // The operator records one outcome per decision: judged by the loss instead.
+  // The operator records one outcome per decision (two VMs decided in one second are two
+  // decisions, not one of two candidates): judged by the loss instead.
   auto recorded = ContentionMap::fit(rankedDecisions(150, true, true, 4));
   ASSERT_TRUE(recorded.ok());
   EXPECT_EQ(recorded->shadowTermsVerdict().judgedBy, "loss");
