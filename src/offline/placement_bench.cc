@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <map>
-#include <random>
 
 #include "offline/placers.h"
 #include "offline/sim_outcomes.h"
@@ -18,26 +17,11 @@ Result<PlacementBenchReport> runPlacementBench(
     const sim::ClusterSpec& clusterIn, const sim::TraceSet& traces,
     const std::shared_ptr<const ForecastModels>& models, const PlacementBenchOptions& o,
     const std::function<void(const std::string&)>& progress) {
-  if (clusterIn.nodes.empty())
-    return Error::config("placement bench: the cluster has no nodes");
-  if (o.arrivalEverySeconds < o.observeSeconds * (1 + o.maxExtensions))
-    return Error::config(
-        "placement bench: arrivals must be further apart than Umbra's longest "
-        "observation");
-  sim::ClusterSpec cluster = clusterIn;
-  if (!o.interference)
-    cluster.physics.interference = 0;
-  const std::vector<std::string> ids = traces.ids();
-  if (ids.empty())
-    return Error::config("placement bench: no traces");
-  const std::vector<std::string> classes = sim::classNames(cluster);
-  // The arrivals, the same for every placer.
-  std::vector<sim::WorkloadSpec> arrivals;
-  {
-    std::mt19937_64 rng(o.seed ^ 0xa77171a1ULL);
-    for (size_t i = 0; i < o.arrivals; ++i)
-      arrivals.push_back(traceVm(traces, ids, classes, rng, "vm/" + std::to_string(i)));
-  }
+  UMBRA_TRY(const BenchSetup setup, benchSetup(clusterIn, traces, o));
+  const sim::ClusterSpec& cluster = setup.cluster;
+  const std::vector<std::string>& ids = setup.ids;
+  const std::vector<std::string>& classes = setup.classes;
+  const std::vector<sim::WorkloadSpec>& arrivals = setup.arrivals;
   PlacementBenchReport report;
   report.interference = o.interference;
   // "umbra" chooses candidates as the operator does (WorldReader::rankByForecast and

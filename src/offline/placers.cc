@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "offline/sim_outcomes.h"
 
@@ -12,34 +13,82 @@ namespace umbra::model::bench_detail {
 // depend only on what runs on it), over the lookahead; the lowest p95 of the VM's 300 s slowdown
 // means wins: the statistic the headline reports. Greedy: one arrival at a time, the later ones
 // unknown.
-double futureSteal(World& w, const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
-                   uint64_t seed, const sim::WorkloadSpec& vm, size_t i, double lookahead) {
+Result<BenchSetup> benchSetup(const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
+                              const PlacementBenchOptions& o) {
+  if (cluster.nodes.empty())
+    return Error::config("placement bench: the cluster has no nodes");
+  if (o.arrivalEverySeconds < o.observeSeconds * (1 + o.maxExtensions))
+    return Error::config(
+        "placement bench: arrivals must be further apart than Umbra's longest "
+        "observation");
+  BenchSetup s;
+  s.cluster = cluster;
+  if (!o.interference)
+    s.cluster.physics.interference = 0;
+  s.ids = traces.ids();
+  if (s.ids.empty())
+    return Error::config("placement bench: no traces");
+  s.classes = sim::classNames(s.cluster);
+  std::mt19937_64 rng(o.seed ^ 0xa77171a1ULL);
+  for (size_t i = 0; i < o.arrivals; ++i)
+    s.arrivals.push_back(traceVm(traces, s.ids, s.classes, rng, "vm/" + std::to_string(i)));
+  return s;
+}
+
+NodeFuture nodeFuture(World& w, const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
+                      uint64_t seed, const sim::WorkloadSpec* vm, size_t i, double lookahead,
+                      bool neighbours) {
   const std::string node = w.spec(i).name;
   sim::ClusterSpec one = cluster;
   one.nodes = {cluster.nodes[i]};
   sim::Simulation future(one, seed, &traces);
+  std::vector<std::string> ids;
   for (const auto& [id, state] : w.sim().workloads()) {
-    if (state.node == node)
-      (void)future.addWorkload(state.spec, node);
+    if (state.node != node)
+      continue;
+    (void)future.addWorkload(state.spec, node);
+    if (neighbours)
+      ids.push_back(id);
   }
-  if (!future.addWorkload(vm, node).ok())
-    return 1e9;
+  NodeFuture out;
+  if (vm && !future.addWorkload(*vm, node).ok()) {
+    out.vm = 1e9;
+    return out;
+  }
   future.step(1e-6, w.sim().demandTime() / 1e-6);  // align the demand clock with the cluster's
-  std::vector<double> slots;
-  double sum = 0;
+  if (vm)
+    ids.push_back(vm->id);
+  // Per workload followed (the neighbours, then the VM): its 300 s means of slowdown.
+  std::vector<std::vector<double>> slots(ids.size());
+  std::vector<double> sums(ids.size(), 0);
   int steps = 0;
+  const auto close = [&] {
+    for (size_t k = 0; k < ids.size(); ++k) {
+      slots[k].push_back(sums[k] / steps);
+      sums[k] = 0;
+    }
+    steps = 0;
+  };
   for (double t = 0; t < lookahead; t += Dt) {
     future.step(Dt);
-    sum += future.workload(vm.id)->slowdown;
-    if (++steps == SlotSteps) {
-      slots.push_back(sum / steps);
-      sum = 0;
-      steps = 0;
-    }
+    for (size_t k = 0; k < ids.size(); ++k)
+      sums[k] += future.workload(ids[k])->slowdown;
+    if (++steps == SlotSteps)
+      close();
   }
   if (steps > 0)
-    slots.push_back(sum / steps);
-  return percentileOf(slots, 0.95);
+    close();
+  const size_t others = vm ? ids.size() - 1 : ids.size();
+  for (size_t k = 0; k < others; ++k)
+    out.neighbours[ids[k]] = percentileOf(slots[k], 0.95);
+  if (vm)
+    out.vm = percentileOf(slots.back(), 0.95);
+  return out;
+}
+
+double futureSteal(World& w, const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
+                   uint64_t seed, const sim::WorkloadSpec& vm, size_t i, double lookahead) {
+  return nodeFuture(w, cluster, traces, seed, &vm, i, lookahead, false).vm;
 }
 
 size_t oracleChoice(World& w, const sim::ClusterSpec& cluster, const sim::TraceSet& traces,

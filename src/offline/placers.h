@@ -24,6 +24,29 @@ struct Choice {
 // A choice within one point of steal of the best candidate's counts as right.
 inline constexpr double CalibrationTolerance = 0.01;
 
+// What every run of one condition shares: the cluster (the hidden interference zeroed when off),
+// the traces' ids, the workload classes and the arrivals (the same for every placer). Errors
+// name what is wrong (no nodes, no traces, arrivals closer than Umbra's longest observation).
+struct BenchSetup {
+  sim::ClusterSpec cluster;
+  std::vector<std::string> ids, classes;
+  std::vector<sim::WorkloadSpec> arrivals;
+};
+Result<BenchSetup> benchSetup(const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
+                              const PlacementBenchOptions& o);
+
+// What runs on node `i` meets over `lookahead` if `vm` joins it now (vm null: if nothing does),
+// clairvoyantly: the p95 of 300 s mean slowdowns of the VM (-1 without one; 1e9 when it does not
+// fit) and, with `neighbours`, of each workload already there. The node is simulated alone (its
+// physics depend only on what runs on it); later arrivals are unknown.
+struct NodeFuture {
+  double vm = -1;
+  std::map<std::string, double> neighbours;
+};
+NodeFuture nodeFuture(World& w, const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
+                      uint64_t seed, const sim::WorkloadSpec* vm, size_t i, double lookahead,
+                      bool neighbours);
+
 // The p95 of the VM's 300 s mean slowdowns over `lookahead` on node `i` with what runs there now
 // (clairvoyant).
 double futureSteal(World& w, const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
