@@ -312,6 +312,12 @@ M=[
   "  f.cpuStderr = models->contention.shadowTerms()", "  f.cpuStderr = true", "unit_model"),
  ("bench placement: the seeds resampled in the headline's second interval", "src/offline/paired_intervals.cc",
   "      drawVms(pairs, groups[pickRun(rng)], rng, sample);", "      drawVms(pairs, groups[r], rng, sample);", "unit_model"),
+ ("bench placement, common world: the oracle takes the lowest future", "src/offline/common_world.cc",
+  "                         return a.second < b.second;", "                         return a.second > b.second;", "unit_model"),
+ ("bench placement, common world: harm is the increase the arrival causes", "src/offline/common_world.cc",
+  "    increase += p95 - without.neighbours.at(id);", "    increase += p95 - 0 * without.neighbours.at(id);", "unit_model"),
+ ("bench placement, common world: the world follows the placers in turn", "src/offline/common_world.cc",
+  "    d.followed = Placers[k % Placers.size()];", "    d.followed = Placers[0 * k];", "unit_model"),
 ]
 only=sys.argv[1] if len(sys.argv)>1 else ''
 results=[]

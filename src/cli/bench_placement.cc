@@ -263,6 +263,8 @@ int benchPlacement(const BenchPlacementFlags& f) {
       return fail(map.error().message);
     models->contention = *map;
   }
+  if (f.commonWorld)
+    return benchCommonWorld(f, *inputs, models, interferenceModes);
   json out = {{"cluster", f.cluster},       {"traces", f.traces},     {"traceHalf", f.traceHalf},
               {"seeds", f.seeds},           {"arrivals", f.arrivals}, {"model", models->name()},
               {"candidates", f.candidates}, {"runs", json::array()},  {"summary", json::array()}};

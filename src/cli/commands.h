@@ -1,12 +1,17 @@
 // The subcommands of `umbra` (main.cc parses their flags with CLI11).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
 #include "training/lstm.h"
+
+namespace umbra::model {
+struct ForecastModels;
+}  // namespace umbra::model
 
 namespace umbra::cli {
 
@@ -62,8 +67,14 @@ struct BenchPlacementFlags {
   int oracleLookaheadHours = 24;
   int candidates = 3;  // Umbra's shadows per placement: spec.candidates.count (default 3)
   double shadowCpuFraction = 0.01;  // each shadow's CPU limit, of the target's (spec.shadow.cpuFraction)
+  bool commonWorld = false;  // every placer decides from one shared state (bench_common_world.cc)
 };
 int benchPlacement(const BenchPlacementFlags& f);
+// --common-world: every placer decides from one shared state (offline/common_world.h).
+struct SimInputs;
+int benchCommonWorld(const BenchPlacementFlags& f, const SimInputs& inputs,
+                     const std::shared_ptr<const model::ForecastModels>& models,
+                     const std::vector<bool>& interferenceModes);
 
 struct BenchScalingFlags {
   std::string traces, json, networks, plotSeries;

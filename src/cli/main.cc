@@ -141,6 +141,9 @@ void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFla
                 "each shadow's CPU limit as a fraction of the target's (spec.shadow.cpuFraction)")
       ->check(CLI::Range(1e-6, 0.5))
       ->capture_default_str();
+  p->add_flag("--common-world", bp.commonWorld,
+              "every placer decides from one shared state, each choice judged by its "
+              "clairvoyant future (instead of one world per placer)");
   p->add_option("--oracle-lookahead-hours", bp.oracleLookaheadHours)
       ->check(CLI::Range(1, 240))
       ->capture_default_str();

@@ -1,0 +1,147 @@
+// The common-world placement benchmark (offline/common_world.h) and the clairvoyant node futures
+// it judges choices by.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "fakes/sine_traces.h"
+#include "offline/common_world.h"
+#include "offline/placers.h"
+#include "sim/files.h"
+
+namespace umbra::model {
+namespace {
+
+using testing::sineTraces;
+
+std::shared_ptr<ForecastModels> lastValueModels() {
+  auto models = std::make_shared<ForecastModels>();
+  models->demand = lastValue();
+  models->demandName = "baseline/last-value";
+  return models;
+}
+
+// Every placer is judged in each decision from one state: nobody beats the oracle, which takes the
+// lowest future of every feasible node; the same node gets the same judgement whoever chose it;
+// the world follows the placers in turn; only Umbra pays for shadows; the same seed gives the same
+// report; an arrival that fits nowhere is counted, never an abort.
+TEST(CommonWorld, EveryPlacerIsJudgedFromOneStateAndNoneBeatsTheOracle) {
+  auto cluster = sim::loadCluster(std::string(UMBRA_SOURCE_DIR) + "/examples/clusters/small.yaml");
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  const sim::TraceSet traces = sineTraces();
+  PlacementBenchOptions o;
+  o.utilisation = 0.25;
+  o.arrivals = 10;
+  o.lifetimeSeconds = 4 * 3600;
+  o.oracleLookaheadSeconds = 4 * 3600;
+  const auto models = lastValueModels();
+  auto a = runCommonWorld(*cluster, traces, models, o);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  const std::vector<std::string> placers = {"requests",      "load-packing", "load-risk",
+                                            "day-peak",      "forecast-only", "umbra",
+                                            "oracle"};
+  ASSERT_EQ(a->placers, placers);
+  ASSERT_EQ(a->decisions.size(), 10u);
+  EXPECT_TRUE(a->unschedulable.empty());
+  EXPECT_GT(a->shadowCpuShare, 0);
+  EXPECT_LT(a->shadowCpuShare, 0.02);
+  std::set<std::string> distinct;
+  size_t withNeighbours = 0, harmed = 0;
+  for (size_t k = 0; k < a->decisions.size(); ++k) {
+    const auto& d = a->decisions[k];
+    EXPECT_EQ(d.followed, placers[k % placers.size()]) << d.arrival;
+    ASSERT_EQ(d.choices.size(), placers.size());
+    EXPECT_GT(d.feasible, 1u);
+    const CommonWorldChoice& oracle = d.choices.back();
+    ASSERT_EQ(oracle.placer, "oracle");
+    std::map<std::string, const CommonWorldChoice*> byNode;
+    for (size_t p = 0; p < placers.size(); ++p) {
+      const CommonWorldChoice& c = d.choices[p];
+      EXPECT_EQ(c.placer, placers[p]);
+      EXPECT_GE(c.future, oracle.future - 1e-12) << d.arrival << " " << c.placer;
+      EXPECT_LE(c.future, 1) << d.arrival << " " << c.placer;
+      if (const auto same = byNode.find(c.node); same != byNode.end()) {
+        EXPECT_DOUBLE_EQ(c.future, same->second->future) << d.arrival << " " << c.node;
+        EXPECT_DOUBLE_EQ(c.harm, same->second->harm) << d.arrival << " " << c.node;
+      }
+      byNode[c.node] = &c;
+      distinct.insert(c.placer + "@" + c.node);
+      withNeighbours += c.neighbours >= 0 ? 1 : 0;
+      // The harm is what the arrival adds to its neighbours' slowdown, not their slowdown.
+      if (c.neighbours > 0) {
+        EXPECT_LT(c.harm, c.neighbours) << d.arrival << " " << c.placer;
+      }
+      harmed += c.harm > 0 ? 1 : 0;
+    }
+  }
+  EXPECT_GT(withNeighbours, 0u);
+  EXPECT_GT(harmed, 0u);
+  // The placers do not all choose alike: there is something to compare.
+  EXPECT_GT(distinct.size(), a->decisions.size());
+  auto b = runCommonWorld(*cluster, traces, models, o);
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b->decisions.size(), a->decisions.size());
+  for (size_t k = 0; k < a->decisions.size(); ++k)
+    for (size_t p = 0; p < placers.size(); ++p)
+      EXPECT_DOUBLE_EQ(a->decisions[k].choices[p].future, b->decisions[k].choices[p].future);
+  sim::ClusterSpec tight = *cluster;
+  for (auto& n : tight.nodes)
+    n.memoryBytes = 1.5 * (1 << 30);  // room for one 1 GiB VM on a few nodes at a time
+  PlacementBenchOptions t = o;
+  t.utilisation = 0.05;
+  auto crowded = runCommonWorld(tight, traces, models, t);
+  ASSERT_TRUE(crowded.ok()) << crowded.error().message;
+  EXPECT_FALSE(crowded->unschedulable.empty());
+  EXPECT_EQ(crowded->decisions.size() + crowded->unschedulable.size(), 10u);
+}
+
+// The harm a placement does: its neighbours' p95 slowdown with the arrival minus without it, on
+// the node simulated alone. A busy VM joining a loaded node raises its neighbours' slowdown; an
+// empty node has no neighbours.
+TEST(CommonWorld, NodeFutureSeesWhatTheArrivalDoesToItsNeighbours) {
+  auto cluster = sim::parseCluster(R"(
+name: two
+physics: {interference: 0.15, noise: 0}
+nodes:
+  - {name: loaded, cpu: 8, memory: 64Gi, background: {profile: steady, level: 0.1, memory: 0.1}}
+  - {name: empty, cpu: 8, memory: 64Gi, background: {profile: steady, level: 0.0, memory: 0.1}}
+)",
+                                   "two.yaml");
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  const sim::TraceSet traces = sineTraces();
+  bench_detail::World w(*cluster, traces, 1);
+  const size_t loaded = w.indexOf("loaded"), empty = w.indexOf("empty");
+  for (int k = 0; k < 3; ++k) {
+    sim::WorkloadSpec bg;
+    bg.id = "bg/" + std::to_string(k);
+    bg.vcpus = 4;
+    bg.memoryBytes = 2.0 * (1 << 30);
+    bg.source.kind = sim::SourceKind::Profile;
+    bg.source.level = 0.6;
+    ASSERT_TRUE(w.add(bg, loaded).ok());
+  }
+  w.stepFor(3600);
+  sim::WorkloadSpec vm;
+  vm.id = "vm";
+  vm.vcpus = 8;
+  vm.memoryBytes = 4.0 * (1 << 30);
+  vm.source.kind = sim::SourceKind::Profile;
+  vm.source.level = 0.9;
+  const double hours = 4 * 3600;
+  const auto with = bench_detail::nodeFuture(w, *cluster, traces, 1, &vm, loaded, hours, true);
+  const auto without =
+      bench_detail::nodeFuture(w, *cluster, traces, 1, nullptr, loaded, hours, true);
+  ASSERT_EQ(with.neighbours.size(), 3u);
+  ASSERT_EQ(without.neighbours.size(), 3u);
+  EXPECT_LT(without.vm, 0);
+  for (const auto& [id, p95] : with.neighbours)
+    EXPECT_GT(p95, without.neighbours.at(id) + 1e-3) << id;
+  EXPECT_DOUBLE_EQ(with.vm, bench_detail::futureSteal(w, *cluster, traces, 1, vm, loaded, hours));
+  const auto alone = bench_detail::nodeFuture(w, *cluster, traces, 1, &vm, empty, hours, true);
+  EXPECT_TRUE(alone.neighbours.empty());
+  EXPECT_LT(alone.vm, with.vm);
+}
+
+}  // namespace
+}  // namespace umbra::model
