@@ -7,7 +7,9 @@
 # (the two interference modes run side by side, one per core): markdown tables per run and a
 # summary against the best peer of each run with 95 % intervals (VMs resampled within each seed's
 # run, and seeds resampled too), JSON with every placed VM, and the CDF of each VM's p95 slowdown
-# per placer. About an hour on 2 cores, and about 10 minutes more the first time (the LSTM).
+# per placer; then the same conditions in a common world (every placer deciding from one shared
+# state, --common-world). About an hour and a half on 2 cores, and about 10 minutes more the first
+# time (the LSTM).
 #   scripts/bench-placement.sh UMBRA_BINARY TRACES_DIR [OUT_DIR]
 # The demand model is the LSTM, trained here on half a of the traces (cached by the checksums of
 # the traces, src/training and the network file format); DEMAND_MODEL=model.pt uses another model
@@ -67,3 +69,22 @@ cat "$out/placement_table-on.md" "$out/placement_table-off.md"
 # What Umbra's recorded decisions would have cost under other rules (a diagnostic).
 "$venv/bin/python" "$here/bench/placement_decisions.py" --report "$out/placement-on.json" \
   --report "$out/placement-off.json"
+# The common world (COMMON_WORLD=0 skips it): every placer decides from one shared state, so that
+# the decisions are compared without each placer's world drifting down its own path. About 30
+# minutes more.
+if [[ ${COMMON_WORLD:-1} != 0 ]]; then
+  pids=()
+  for mode in on off; do
+    "$umbra" bench placement --traces "$traces" --cluster "$cluster" --trace-half b \
+      --utilisation 15,25 --interference "$mode" --arrivals "$arrivals" --seeds "$seeds" \
+      "${demand[@]}" --contention-model "$contention" --common-world \
+      --json "$out/placement_common-$mode.json" >"$out/placement_common_table-$mode.md" &
+    pids+=($!)
+  done
+  trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+  for pid in "${pids[@]}"; do
+    wait "$pid"
+  done
+  trap - EXIT
+  cat "$out/placement_common_table-on.md" "$out/placement_common_table-off.md"
+fi
