@@ -14,8 +14,10 @@ using namespace bench_detail;
 
 namespace {
 
-const std::vector<std::string> Placers = {"requests",      "load-packing", "load-risk", "day-peak",
-                                          "forecast-only", "umbra",        "oracle"};
+// The peers, Umbra, then the two clairvoyant yardsticks (the oracle last).
+const std::vector<std::string> Placers = {"requests", "load-packing",  "load-risk",
+                                          "day-peak", "forecast-only", "umbra",
+                                          "mix-aware", "oracle"};
 
 // The harm of placing `vm` on node i: its neighbours' futures with it and without it.
 void judgeNeighbours(World& w, const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
@@ -96,6 +98,7 @@ Result<CommonWorldReport> runCommonWorld(
     chosen["forecast-only"] =
         w.indexOf(nodeOnly.selected.empty() ? verdicts.front().node : nodeOnly.selected);
     chosen["umbra"] = umbra.node;
+    chosen["mix-aware"] = mixAwareChoice(w, vm, verdicts);
     chosen["oracle"] = std::min_element(futures.begin(), futures.end(), [](auto& a, auto& b) {
                          return a.second < b.second;
                        })->first;

@@ -19,7 +19,9 @@ namespace umbra::model {
 // then every placer chooses from the world as it is at that moment, the peers from what they read
 // (node history, requests), Umbra with what its shadows saw too. Each feasible node's future with
 // the arrival on it is simulated over the oracle's lookahead (bench_detail::nodeFuture); the
-// oracle picks the lowest. The arrival is then placed where one placer chose, the placers taking
+// oracle picks the lowest. "mix-aware" is a second clairvoyant yardstick: the day-peak rule told
+// the co-runners' hidden interference-class mix (bench_detail::mixAwareChoice), what a perfect
+// probe could add to what the node's history shows. The arrival is then placed where one placer chose, the placers taking
 // turns (arrival i follows placer i mod the placers' count), so the world's path is nobody's.
 struct CommonWorldChoice {
   std::string placer, node;
@@ -39,7 +41,7 @@ struct CommonWorldDecision {
 struct CommonWorldReport {
   double utilisation = 0;  // reached
   bool interference = true;
-  std::vector<std::string> placers;  // requests ... forecast-only, umbra, oracle
+  std::vector<std::string> placers;  // requests ... forecast-only, umbra, mix-aware, oracle
   std::vector<CommonWorldDecision> decisions;
   std::vector<std::string> unschedulable;
   double shadowCpuShare = 0;  // Umbra's shadows, of the arrivals' CPU-hours

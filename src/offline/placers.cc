@@ -200,6 +200,39 @@ size_t dayPeakChoice(World& w, const sim::WorkloadSpec& vm,
   return best;
 }
 
+double pressureMix(World& w, size_t i) {
+  const sim::NodeSpec& spec = w.spec(i);
+  const double bg = w.sim().backgroundNow(i).cpu;
+  double load = bg, pressure = bg;
+  for (const auto& [id, state] : w.sim().workloads()) {
+    if (state.node != spec.name)
+      continue;
+    const double phys = state.demand.cpu / spec.cpuSpeed;
+    load += phys;
+    pressure += phys * w.sim().cluster().physics.classes.at(state.spec.interferenceClass).pressure;
+  }
+  return load > 0 ? pressure / load : 1.0;
+}
+
+size_t mixAwareChoice(World& w, const sim::WorkloadSpec& vm,
+                      const std::vector<placement::Verdict>& verdicts) {
+  size_t best = w.indexOf(verdicts.front().node);
+  double bestScore = 1e18;
+  for (const auto& v : verdicts) {
+    if (!v.feasible)
+      continue;
+    const size_t i = w.indexOf(v.node);
+    const double peak =
+        dayP95(w, i) + vm.vcpus / placement::CpuAllocationRatio / w.spec(i).cpuCores;
+    const double score = peak * pressureMix(w, i);
+    if (score < bestScore) {
+      bestScore = score;
+      best = i;
+    }
+  }
+  return best;
+}
+
 // Forecast only: the operator's forecaster on node history and node-level telemetry (the node's
 // CPU pressure in place of a shadow's steal), every feasible node, no shadows: the ranking the
 // operator chooses half of its candidates by (model::rankNodes, as WorldReader::rankByForecast).

@@ -68,6 +68,15 @@ double dayP95(World& w, size_t i);
 size_t dayPeakChoice(World& w, const sim::WorkloadSpec& vm,
                      const std::vector<placement::Verdict>& verdicts);
 
+// A clairvoyant yardstick, not a peer: the node's co-runners' interference-class mix now (their
+// cache and memory-bandwidth pressure per unit of CPU, the background counting as neutral), what
+// a noise-free probe would read once divided by the load, hidden from every placer. The node
+// whose daily peak (dayP95 plus the VM's share) times that mix is lowest wins: the interference
+// the VM would meet at the node's peak if the mix stayed as it is.
+double pressureMix(World& w, size_t i);
+size_t mixAwareChoice(World& w, const sim::WorkloadSpec& vm,
+                      const std::vector<placement::Verdict>& verdicts);
+
 size_t loadRiskChoice(World& w, const sim::WorkloadSpec& vm,
                       const std::vector<placement::Verdict>& verdicts, double margin,
                       double sensitivity, size_t windowSlots);

@@ -179,6 +179,9 @@ class Simulation {
   const std::map<std::string, WorkloadState>& workloads() const { return workloads_; }
   // The mean over nodes of their CPU utilisation this step (0 without nodes).
   double meanCpuUtilization() const;
+  // The node's own background demand (not a workload) now: hidden from every placer; for the
+  // benchmark's clairvoyant yardsticks.
+  Demand backgroundNow(size_t node) const { return background(nodes_[node].spec, demandTime_); }
 
  private:
   void stepNode(size_t index, double dt);

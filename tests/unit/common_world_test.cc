@@ -38,9 +38,9 @@ TEST(CommonWorld, EveryPlacerIsJudgedFromOneStateAndNoneBeatsTheOracle) {
   const auto models = lastValueModels();
   auto a = runCommonWorld(*cluster, traces, models, o);
   ASSERT_TRUE(a.ok()) << a.error().message;
-  const std::vector<std::string> placers = {"requests",      "load-packing", "load-risk",
-                                            "day-peak",      "forecast-only", "umbra",
-                                            "oracle"};
+  const std::vector<std::string> placers = {"requests", "load-packing",  "load-risk",
+                                            "day-peak", "forecast-only", "umbra",
+                                            "mix-aware", "oracle"};
   ASSERT_EQ(a->placers, placers);
   ASSERT_EQ(a->decisions.size(), 10u);
   EXPECT_TRUE(a->unschedulable.empty());
@@ -141,6 +141,57 @@ nodes:
   const auto alone = bench_detail::nodeFuture(w, *cluster, traces, 1, &vm, empty, hours, true);
   EXPECT_TRUE(alone.neighbours.empty());
   EXPECT_LT(alone.vm, with.vm);
+}
+
+// The mix-aware yardstick reads what no placer can: the co-runners' interference classes. Of two
+// nodes, the one with a little less load but cache-heavy co-runners (three times the pressure per
+// unit of CPU) has the lower daily peak, so day-peak takes it; mix-aware takes the other.
+TEST(CommonWorld, TheMixAwareYardstickSeesTheCoRunnersClasses) {
+  auto cluster = sim::parseCluster(R"(
+name: two
+physics:
+  interference: 0.15
+  noise: 0
+  classes:
+    neutral: {sensitivity: 1, pressure: 1}
+    cache-heavy: {sensitivity: 1.5, pressure: 3}
+nodes:
+  - {name: cachey, cpu: 16, memory: 64Gi, background: {profile: steady, level: 0.05, memory: 0.1}}
+  - {name: calm, cpu: 16, memory: 64Gi, background: {profile: steady, level: 0.05, memory: 0.1}}
+)",
+                                   "two.yaml");
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  const sim::TraceSet traces = sineTraces();
+  bench_detail::World w(*cluster, traces, 1);
+  const auto add = [&](const std::string& node, const std::string& cls, double level, int k) {
+    sim::WorkloadSpec bg;
+    bg.id = node + "/" + std::to_string(k);
+    bg.vcpus = 4;
+    bg.memoryBytes = 2.0 * (1 << 30);
+    bg.interferenceClass = cls;
+    bg.source.kind = sim::SourceKind::Profile;
+    bg.source.level = level;
+    ASSERT_TRUE(w.add(bg, w.indexOf(node)).ok());
+  };
+  for (int k = 0; k < 2; ++k) {
+    add("cachey", "cache-heavy", 0.5, k);
+    add("calm", "neutral", 0.6, k);
+  }
+  w.stepFor(2 * 3600);
+  sim::WorkloadSpec vm;
+  vm.id = "vm";
+  vm.vcpus = 2;
+  vm.memoryBytes = 4.0 * (1 << 30);
+  const auto verdicts = w.classify(vm);
+  const size_t cachey = w.indexOf("cachey"), calm = w.indexOf("calm");
+  ASSERT_LT(bench_detail::dayP95(w, cachey), bench_detail::dayP95(w, calm));
+  EXPECT_EQ(bench_detail::dayPeakChoice(w, vm, verdicts), cachey);
+  EXPECT_NEAR(bench_detail::pressureMix(w, calm), 1.0, 1e-9);
+  EXPECT_GT(bench_detail::pressureMix(w, cachey), 2.0);
+  EXPECT_EQ(bench_detail::mixAwareChoice(w, vm, verdicts), calm);
+  // And the clairvoyant future agrees that the calm node is the better one for the VM.
+  EXPECT_LT(bench_detail::futureSteal(w, *cluster, traces, 1, vm, calm, 4 * 3600),
+            bench_detail::futureSteal(w, *cluster, traces, 1, vm, cachey, 4 * 3600));
 }
 
 }  // namespace
