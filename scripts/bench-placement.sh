@@ -50,20 +50,28 @@ contention=$cache/bench-placement/contention.json
 "$umbra" train-contention --traces "$traces" --cluster "$training" --trace-half a \
   --utilisation 15,25 --count 6000 --seed 7 --window-steps 288 --statistic p95 "${demand[@]}" \
   --out "$contention" >/dev/null
-pids=()
-for mode in on off; do
-  "$umbra" bench placement --traces "$traces" --cluster "$cluster" --trace-half b \
-    --utilisation 15,25 --interference "$mode" --arrivals "$arrivals" --seeds "$seeds" \
-    "${demand[@]}" --contention-model "$contention" --json "$out/placement-$mode.json" \
-    >"$out/placement_table-$mode.md" &
-  pids+=($!)
-done
-trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-for pid in "${pids[@]}"; do
-  wait "$pid"
-done
-trap - EXIT
-cat "$out/placement_table-on.md" "$out/placement_table-off.md"
+# `umbra bench placement` with the interference on and off side by side (one per core): $1 names
+# the outputs ($1-on.json, $1_table-on.md, ...), the rest are more flags. A failed run stops both.
+both_modes() {
+  local name=$1
+  shift
+  local mode
+  pids=()
+  for mode in on off; do
+    "$umbra" bench placement --traces "$traces" --cluster "$cluster" --trace-half b \
+      --utilisation 15,25 --interference "$mode" --arrivals "$arrivals" --seeds "$seeds" \
+      "${demand[@]}" --contention-model "$contention" "$@" --json "$out/$name-$mode.json" \
+      >"$out/${name}_table-$mode.md" &
+    pids+=($!)
+  done
+  trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+  for pid in "${pids[@]}"; do
+    wait "$pid"
+  done
+  trap - EXIT
+  cat "$out/${name}_table-on.md" "$out/${name}_table-off.md"
+}
+both_modes placement
 "$venv/bin/python" "$here/bench/placement_cdf.py" --report "$out/placement-on.json" \
   --report "$out/placement-off.json" --plot "$out/placement_cdf.png"
 # What Umbra's recorded decisions would have cost under other rules (a diagnostic).
@@ -73,18 +81,5 @@ cat "$out/placement_table-on.md" "$out/placement_table-off.md"
 # the decisions are compared without each placer's world drifting down its own path. About 30
 # minutes more.
 if [[ ${COMMON_WORLD:-1} != 0 ]]; then
-  pids=()
-  for mode in on off; do
-    "$umbra" bench placement --traces "$traces" --cluster "$cluster" --trace-half b \
-      --utilisation 15,25 --interference "$mode" --arrivals "$arrivals" --seeds "$seeds" \
-      "${demand[@]}" --contention-model "$contention" --common-world \
-      --json "$out/placement_common-$mode.json" >"$out/placement_common_table-$mode.md" &
-    pids+=($!)
-  done
-  trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-  for pid in "${pids[@]}"; do
-    wait "$pid"
-  done
-  trap - EXIT
-  cat "$out/placement_common_table-on.md" "$out/placement_common_table-off.md"
+  both_modes placement_common --common-world
 fi

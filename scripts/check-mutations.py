@@ -319,7 +319,7 @@ M=[
  ("bench placement, common world: the world follows the placers in turn", "src/offline/common_world.cc",
   "    d.followed = Placers[k % Placers.size()];", "    d.followed = Placers[0 * k];", "unit_model"),
  ("bench placement, common world: the mix-aware yardstick weighs the co-runners' classes", "src/offline/placers.cc",
-  "    const double score = peak * pressureMix(w, i);", "    const double score = peak + 0 * pressureMix(w, i);", "unit_model"),
+  "return peakWith(w, vm, i) * pressureMix(w, i); });", "return peakWith(w, vm, i) + 0 * pressureMix(w, i); });", "unit_model"),
 ]
 only=sys.argv[1] if len(sys.argv)>1 else ''
 results=[]

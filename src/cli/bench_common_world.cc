@@ -169,8 +169,10 @@ json summaryOf(const std::vector<model::CommonWorldReport>& runs, int level, boo
   };
   json placers = json::object();
   for (const auto& [name, x] : f)
-    placers[name] = {{"meanP95", x.future},       {"regret", x.regret},
-                     {"pickedOracleNode", x.best}, {"harm", x.harm},
+    placers[name] = {{"meanP95", x.future},
+                     {"regret", x.regret},
+                     {"pickedOracleNode", x.best},
+                     {"harm", x.harm},
                      {"neighbourP95", x.neighbours}};
   return {{"utilisation", level},
           {"interference", on},
@@ -209,10 +211,10 @@ json decisionsJson(const model::CommonWorldReport& r) {
 int benchCommonWorld(const BenchPlacementFlags& f, const SimInputs& inputs,
                      const std::shared_ptr<const model::ForecastModels>& models,
                      const std::vector<bool>& interferenceModes) {
-  json out = {{"mode", "common-world"},    {"cluster", f.cluster}, {"traces", f.traces},
-              {"traceHalf", f.traceHalf},   {"seeds", f.seeds},     {"arrivals", f.arrivals},
-              {"model", models->name()},    {"candidates", f.candidates},
-              {"runs", json::array()},      {"summary", json::array()}};
+  json out = {{"mode", "common-world"},   {"cluster", f.cluster},       {"traces", f.traces},
+              {"traceHalf", f.traceHalf}, {"seeds", f.seeds},           {"arrivals", f.arrivals},
+              {"model", models->name()},  {"candidates", f.candidates}, {"runs", json::array()},
+              {"summary", json::array()}};
   std::printf(
       "# Placement benchmark, common world: %s, traces %s (half %s), seeds %s, %d arrivals, %d "
       "shadows per placement, model %s\n\n"
@@ -225,20 +227,13 @@ int benchCommonWorld(const BenchPlacementFlags& f, const SimInputs& inputs,
     for (const bool on : interferenceModes) {
       std::vector<model::CommonWorldReport> runs;
       for (const int seed : f.seeds) {
-        model::PlacementBenchOptions o;
-        o.utilisation = level / 100.0;
-        o.interference = on;
-        o.arrivals = static_cast<size_t>(f.arrivals);
-        o.oracleLookaheadSeconds = f.oracleLookaheadHours * 3600.0;
-        o.candidates = f.candidates;
-        o.shadowCpuFraction = f.shadowCpuFraction;
-        o.seed = static_cast<uint64_t>(seed);
+        const model::PlacementBenchOptions o = placementOptions(f, level, on, seed);
         const auto t0 = std::chrono::steady_clock::now();
         auto report = model::runCommonWorld(inputs.cluster, inputs.traces, models, o);
         if (!report.ok())
           return fail(report.error().message);
-        std::fprintf(stderr, "[common world] %d %% interference %s seed %d done (%.0f s)\n",
-                     level, on ? "on" : "off", seed,
+        std::fprintf(stderr, "[common world] %d %% interference %s seed %d done (%.0f s)\n", level,
+                     on ? "on" : "off", seed,
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         std::printf(
             "## Background %d %% (reached %.1f %% mean node CPU), hidden interference %s, seed "

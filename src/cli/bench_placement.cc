@@ -238,6 +238,19 @@ json printSummary(const std::vector<model::PlacementBenchReport>& runs, int leve
 
 }  // namespace
 
+model::PlacementBenchOptions placementOptions(const BenchPlacementFlags& f, int level, bool on,
+                                              int seed) {
+  model::PlacementBenchOptions o;
+  o.utilisation = level / 100.0;
+  o.interference = on;
+  o.arrivals = static_cast<size_t>(f.arrivals);
+  o.oracleLookaheadSeconds = f.oracleLookaheadHours * 3600.0;
+  o.candidates = f.candidates;
+  o.shadowCpuFraction = f.shadowCpuFraction;
+  o.seed = static_cast<uint64_t>(seed);
+  return o;
+}
+
 int benchPlacement(const BenchPlacementFlags& f) {
   std::vector<bool> interferenceModes;
   if (f.interference == "both" || f.interference == "on")
@@ -278,14 +291,7 @@ int benchPlacement(const BenchPlacementFlags& f) {
       std::vector<model::PlacementBenchReport> runs;
       std::map<std::string, std::vector<std::pair<double, bool>>> calibration;
       for (const int seed : f.seeds) {
-        model::PlacementBenchOptions o;
-        o.utilisation = level / 100.0;
-        o.interference = on;
-        o.arrivals = static_cast<size_t>(f.arrivals);
-        o.oracleLookaheadSeconds = f.oracleLookaheadHours * 3600.0;
-        o.candidates = f.candidates;
-        o.shadowCpuFraction = f.shadowCpuFraction;
-        o.seed = static_cast<uint64_t>(seed);
+        const model::PlacementBenchOptions o = placementOptions(f, level, on, seed);
         const auto t0 = std::chrono::steady_clock::now();
         auto report = model::runPlacementBench(
             inputs->cluster, inputs->traces, models, o, [&](const std::string& placer) {

@@ -11,6 +11,7 @@
 
 namespace umbra::model {
 struct ForecastModels;
+struct PlacementBenchOptions;
 }  // namespace umbra::model
 
 namespace umbra::cli {
@@ -70,6 +71,9 @@ struct BenchPlacementFlags {
   bool commonWorld = false;  // every placer decides from one shared state (bench_common_world.cc)
 };
 int benchPlacement(const BenchPlacementFlags& f);
+// One run's options: the flags, at `level` % background, the interference on or off, `seed`.
+model::PlacementBenchOptions placementOptions(const BenchPlacementFlags& f, int level, bool on,
+                                              int seed);
 // --common-world: every placer decides from one shared state (offline/common_world.h).
 struct SimInputs;
 int benchCommonWorld(const BenchPlacementFlags& f, const SimInputs& inputs,

@@ -1,4 +1,5 @@
-// The common-world placement benchmark: every placer decides from one shared state (common_world.h).
+// The common-world placement benchmark: every placer decides from one shared state
+// (common_world.h).
 #include "offline/common_world.h"
 
 #include <algorithm>
@@ -15,9 +16,8 @@ using namespace bench_detail;
 namespace {
 
 // The peers, Umbra, then the two clairvoyant yardsticks (the oracle last).
-const std::vector<std::string> Placers = {"requests", "load-packing",  "load-risk",
-                                          "day-peak", "forecast-only", "umbra",
-                                          "mix-aware", "oracle"};
+const std::vector<std::string> Placers = {"requests",      "load-packing", "load-risk", "day-peak",
+                                          "forecast-only", "umbra",        "mix-aware", "oracle"};
 
 // The harm of placing `vm` on node i: its neighbours' futures with it and without it.
 void judgeNeighbours(World& w, const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
@@ -41,10 +41,11 @@ void judgeNeighbours(World& w, const sim::ClusterSpec& cluster, const sim::Trace
 
 }  // namespace
 
-Result<CommonWorldReport> runCommonWorld(
-    const sim::ClusterSpec& clusterIn, const sim::TraceSet& traces,
-    const std::shared_ptr<const ForecastModels>& models, const PlacementBenchOptions& o,
-    const std::function<void(size_t, size_t)>& progress) {
+Result<CommonWorldReport> runCommonWorld(const sim::ClusterSpec& clusterIn,
+                                         const sim::TraceSet& traces,
+                                         const std::shared_ptr<const ForecastModels>& models,
+                                         const PlacementBenchOptions& o,
+                                         const std::function<void(size_t, size_t)>& progress) {
   UMBRA_TRY(const BenchSetup setup, benchSetup(clusterIn, traces, o));
   const sim::ClusterSpec& cluster = setup.cluster;
   CommonWorldReport report;
@@ -112,9 +113,9 @@ Result<CommonWorldReport> runCommonWorld(
       if (!judged.count(i)) {
         CommonWorldChoice c;
         c.node = w.spec(i).name;
-        c.future = futures.count(i) ? futures.at(i)
-                                    : futureSteal(w, cluster, traces, o.seed, vm, i,
-                                                  o.oracleLookaheadSeconds);
+        c.future = futures.count(i)
+                       ? futures.at(i)
+                       : futureSteal(w, cluster, traces, o.seed, vm, i, o.oracleLookaheadSeconds);
         judgeNeighbours(w, cluster, traces, o, vm, i, c);
         judged[i] = c;
       }

@@ -21,8 +21,9 @@ namespace umbra::model {
 // the arrival on it is simulated over the oracle's lookahead (bench_detail::nodeFuture); the
 // oracle picks the lowest. "mix-aware" is a second clairvoyant yardstick: the day-peak rule told
 // the co-runners' hidden interference-class mix (bench_detail::mixAwareChoice), what a perfect
-// probe could add to what the node's history shows. The arrival is then placed where one placer chose, the placers taking
-// turns (arrival i follows placer i mod the placers' count), so the world's path is nobody's.
+// probe could add to what the node's history shows. The arrival is then placed where one placer
+// chose, the placers taking turns (arrival i follows placer i mod the placers' count), so the
+// world's path is nobody's.
 struct CommonWorldChoice {
   std::string placer, node;
   double future = 0;  // the arrival's p95 slowdown there over the lookahead
@@ -33,8 +34,8 @@ struct CommonWorldChoice {
 
 struct CommonWorldDecision {
   std::string arrival;
-  std::string followed;  // the placer whose choice the world took
-  size_t feasible = 0;   // feasible nodes
+  std::string followed;                    // the placer whose choice the world took
+  size_t feasible = 0;                     // feasible nodes
   std::vector<CommonWorldChoice> choices;  // one per placer, in CommonWorldReport::placers order
 };
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "offline/sim_outcomes.h"
@@ -160,44 +161,51 @@ double loadRisk(World& w, const sim::WorkloadSpec& vm, size_t i, double margin, 
   return std::max(cpuRisk, memRisk);
 }
 
-size_t loadRiskChoice(World& w, const sim::WorkloadSpec& vm,
-                      const std::vector<placement::Verdict>& verdicts, double margin,
-                      double sensitivity, size_t windowSlots) {
+namespace {
+
+// The feasible node with the lowest score (the first of equals); the first verdict's node if none
+// is feasible.
+template <class Score>
+size_t lowestScore(World& w, const std::vector<placement::Verdict>& verdicts, Score score) {
   size_t best = w.indexOf(verdicts.front().node);
-  double bestRisk = 2;
+  double lowest = std::numeric_limits<double>::infinity();
   for (const auto& v : verdicts) {
     if (!v.feasible)
       continue;
     const size_t i = w.indexOf(v.node);
-    const double risk = loadRisk(w, vm, i, margin, sensitivity, windowSlots);
-    if (risk < bestRisk) {
-      bestRisk = risk;
+    if (const double s = score(i); s < lowest) {
+      lowest = s;
       best = i;
     }
   }
   return best;
+}
+
+}  // namespace
+
+size_t loadRiskChoice(World& w, const sim::WorkloadSpec& vm,
+                      const std::vector<placement::Verdict>& verdicts, double margin,
+                      double sensitivity, size_t windowSlots) {
+  return lowestScore(
+      w, verdicts, [&](size_t i) { return loadRisk(w, vm, i, margin, sensitivity, windowSlots); });
 }
 
 double dayP95(World& w, size_t i) {
   return dayPeakOf(w.history(i));
 }
 
+namespace {
+
+// The node's daily peak with the VM's CPU request added, as a share of the node.
+double peakWith(World& w, const sim::WorkloadSpec& vm, size_t i) {
+  return dayP95(w, i) + vm.vcpus / placement::CpuAllocationRatio / w.spec(i).cpuCores;
+}
+
+}  // namespace
+
 size_t dayPeakChoice(World& w, const sim::WorkloadSpec& vm,
                      const std::vector<placement::Verdict>& verdicts) {
-  size_t best = w.indexOf(verdicts.front().node);
-  double bestPeak = 1e9;
-  for (const auto& v : verdicts) {
-    if (!v.feasible)
-      continue;
-    const size_t i = w.indexOf(v.node);
-    const double peak =
-        dayP95(w, i) + vm.vcpus / placement::CpuAllocationRatio / w.spec(i).cpuCores;
-    if (peak < bestPeak) {
-      bestPeak = peak;
-      best = i;
-    }
-  }
-  return best;
+  return lowestScore(w, verdicts, [&](size_t i) { return peakWith(w, vm, i); });
 }
 
 double pressureMix(World& w, size_t i) {
@@ -216,21 +224,7 @@ double pressureMix(World& w, size_t i) {
 
 size_t mixAwareChoice(World& w, const sim::WorkloadSpec& vm,
                       const std::vector<placement::Verdict>& verdicts) {
-  size_t best = w.indexOf(verdicts.front().node);
-  double bestScore = 1e18;
-  for (const auto& v : verdicts) {
-    if (!v.feasible)
-      continue;
-    const size_t i = w.indexOf(v.node);
-    const double peak =
-        dayP95(w, i) + vm.vcpus / placement::CpuAllocationRatio / w.spec(i).cpuCores;
-    const double score = peak * pressureMix(w, i);
-    if (score < bestScore) {
-      bestScore = score;
-      best = i;
-    }
-  }
-  return best;
+  return lowestScore(w, verdicts, [&](size_t i) { return peakWith(w, vm, i) * pressureMix(w, i); });
 }
 
 // Forecast only: the operator's forecaster on node history and node-level telemetry (the node's

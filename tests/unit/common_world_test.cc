@@ -38,8 +38,8 @@ TEST(CommonWorld, EveryPlacerIsJudgedFromOneStateAndNoneBeatsTheOracle) {
   const auto models = lastValueModels();
   auto a = runCommonWorld(*cluster, traces, models, o);
   ASSERT_TRUE(a.ok()) << a.error().message;
-  const std::vector<std::string> placers = {"requests", "load-packing",  "load-risk",
-                                            "day-peak", "forecast-only", "umbra",
+  const std::vector<std::string> placers = {"requests",  "load-packing",  "load-risk",
+                                            "day-peak",  "forecast-only", "umbra",
                                             "mix-aware", "oracle"};
   ASSERT_EQ(a->placers, placers);
   ASSERT_EQ(a->decisions.size(), 10u);
