@@ -107,6 +107,8 @@ void printTable(const std::map<std::string, Figures>& f, const std::vector<std::
       "node | harm: neighbours' p95 increase | neighbours' p95 | umbra / it [95 %% interval, "
       "decisions resampled within runs] |\n| --- | --- | --- | --- | --- | --- | --- |\n");
   for (const auto& name : order) {
+    if (!f.count(name))
+      continue;  // a run without decisions (every arrival unschedulable)
     const Figures& x = f.at(name);
     std::string ratio = "—";
     if (name != "umbra") {

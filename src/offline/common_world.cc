@@ -4,10 +4,8 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 
 #include "offline/placers.h"
-#include "offline/sim_outcomes.h"
 #include "placement/candidates.h"
 
 namespace umbra::model {
@@ -44,8 +42,7 @@ void judgeNeighbours(World& w, const sim::ClusterSpec& cluster, const sim::Trace
 Result<CommonWorldReport> runCommonWorld(const sim::ClusterSpec& clusterIn,
                                          const sim::TraceSet& traces,
                                          const std::shared_ptr<const ForecastModels>& models,
-                                         const PlacementBenchOptions& o,
-                                         const std::function<void(size_t, size_t)>& progress) {
+                                         const PlacementBenchOptions& o) {
   UMBRA_TRY(const BenchSetup setup, benchSetup(clusterIn, traces, o));
   const sim::ClusterSpec& cluster = setup.cluster;
   CommonWorldReport report;
@@ -89,6 +86,10 @@ Result<CommonWorldReport> runCommonWorld(const sim::ClusterSpec& clusterIn,
         futures[i] = futureSteal(w, cluster, traces, o.seed, vm, i, o.oracleLookaheadSeconds);
       }
     }
+    if (futures.empty()) {  // not expected (the observation only lets VMs leave); counted if so
+      report.unschedulable.push_back(vm.id);
+      continue;
+    }
     std::map<std::string, size_t> chosen;
     chosen["requests"] = w.indexOf(verdicts.front().node);
     chosen["load-packing"] = loadAwareChoice(w, vm, verdicts, o.targetLoad);
@@ -125,8 +126,6 @@ Result<CommonWorldReport> runCommonWorld(const sim::ClusterSpec& clusterIn,
     }
     UMBRA_CHECK(w.place(vm, chosen.at(d.followed), o.lifetimeSeconds));
     report.decisions.push_back(std::move(d));
-    if (progress)
-      progress(k + 1, setup.arrivals.size());
   }
   report.shadowCpuShare = allocatedCpu > 0 ? shadowCpu / allocatedCpu : 0;
   return report;

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,9 +48,9 @@ struct CommonWorldReport {
   int extensions = 0;         // Umbra's observation extensions, summed
 };
 
-Result<CommonWorldReport> runCommonWorld(
-    const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
-    const std::shared_ptr<const ForecastModels>& models, const PlacementBenchOptions& options,
-    const std::function<void(size_t done, size_t arrivals)>& progress = {});
+Result<CommonWorldReport> runCommonWorld(const sim::ClusterSpec& cluster,
+                                         const sim::TraceSet& traces,
+                                         const std::shared_ptr<const ForecastModels>& models,
+                                         const PlacementBenchOptions& options);
 
 }  // namespace umbra::model
