@@ -60,20 +60,21 @@ Result<CommonWorldReport> runCommonWorld(const sim::ClusterSpec& clusterIn,
     const double at = start + static_cast<double>(k) * o.arrivalEverySeconds;
     w.stepFor(at - w.sim().elapsed());
     const sim::WorkloadSpec& vm = setup.arrivals[k];
-    if (const auto before = w.classify(vm); before.empty() || !before.front().feasible) {
+    const auto before = w.classify(vm);
+    if (before.empty() || !before.front().feasible) {
       report.unschedulable.push_back(vm.id);
       continue;
     }
     // Umbra observes first, choosing its candidates as the operator does; the cluster runs on.
     std::vector<std::string> byForecast;
-    for (const auto& f : forecastOnlyRanking(w, forecaster, vm, w.classify(vm)).ranked)
+    for (const auto& f : forecastOnlyRanking(w, forecaster, vm, before).ranked)
       byForecast.push_back(f.node);
-    UMBRA_TRY(const Choice umbra,
-              umbraChoice(w, forecaster, vm,
-                          placement::mixedCandidates(
-                              byForecast, placement::topCandidates(w.classify(vm), o.candidates),
-                              o.candidates),
-                          o));
+    UMBRA_TRY(
+        const Choice umbra,
+        umbraChoice(w, forecaster, vm,
+                    placement::mixedCandidates(
+                        byForecast, placement::topCandidates(before, o.candidates), o.candidates),
+                    o));
     shadowCpu += umbra.shadowCpuSeconds;
     allocatedCpu += vm.vcpus * o.lifetimeSeconds;
     report.extensions += umbra.extensions;

@@ -15,6 +15,19 @@ namespace {
 
 using testing::sineTraces;
 
+// A VM whose CPU demand is a steady `level` of its vCPUs.
+sim::WorkloadSpec steadyVm(const std::string& id, double vcpus, double level,
+                           const std::string& cls = "neutral") {
+  sim::WorkloadSpec w;
+  w.id = id;
+  w.vcpus = vcpus;
+  w.memoryBytes = 2.0 * (1 << 30);
+  w.interferenceClass = cls;
+  w.source.kind = sim::SourceKind::Profile;
+  w.source.level = level;
+  return w;
+}
+
 std::shared_ptr<ForecastModels> lastValueModels() {
   auto models = std::make_shared<ForecastModels>();
   models->demand = lastValue();
@@ -112,22 +125,10 @@ nodes:
   const sim::TraceSet traces = sineTraces();
   bench_detail::World w(*cluster, traces, 1);
   const size_t loaded = w.indexOf("loaded"), empty = w.indexOf("empty");
-  for (int k = 0; k < 3; ++k) {
-    sim::WorkloadSpec bg;
-    bg.id = "bg/" + std::to_string(k);
-    bg.vcpus = 4;
-    bg.memoryBytes = 2.0 * (1 << 30);
-    bg.source.kind = sim::SourceKind::Profile;
-    bg.source.level = 0.6;
-    ASSERT_TRUE(w.add(bg, loaded).ok());
-  }
+  for (int k = 0; k < 3; ++k)
+    ASSERT_TRUE(w.add(steadyVm("bg/" + std::to_string(k), 4, 0.6), loaded).ok());
   w.stepFor(3600);
-  sim::WorkloadSpec vm;
-  vm.id = "vm";
-  vm.vcpus = 8;
-  vm.memoryBytes = 4.0 * (1 << 30);
-  vm.source.kind = sim::SourceKind::Profile;
-  vm.source.level = 0.9;
+  const sim::WorkloadSpec vm = steadyVm("vm", 8, 0.9);
   const double hours = 4 * 3600;
   const auto with = bench_detail::nodeFuture(w, *cluster, traces, 1, &vm, loaded, hours, true);
   const auto without =
@@ -163,25 +164,13 @@ nodes:
   ASSERT_TRUE(cluster.ok()) << cluster.error().message;
   const sim::TraceSet traces = sineTraces();
   bench_detail::World w(*cluster, traces, 1);
-  const auto add = [&](const std::string& node, const std::string& cls, double level, int k) {
-    sim::WorkloadSpec bg;
-    bg.id = node + "/" + std::to_string(k);
-    bg.vcpus = 4;
-    bg.memoryBytes = 2.0 * (1 << 30);
-    bg.interferenceClass = cls;
-    bg.source.kind = sim::SourceKind::Profile;
-    bg.source.level = level;
-    ASSERT_TRUE(w.add(bg, w.indexOf(node)).ok());
-  };
   for (int k = 0; k < 2; ++k) {
-    add("cachey", "cache-heavy", 0.5, k);
-    add("calm", "neutral", 0.6, k);
+    const std::string n = std::to_string(k);
+    ASSERT_TRUE(w.add(steadyVm("cachey/" + n, 4, 0.5, "cache-heavy"), w.indexOf("cachey")).ok());
+    ASSERT_TRUE(w.add(steadyVm("calm/" + n, 4, 0.6), w.indexOf("calm")).ok());
   }
   w.stepFor(2 * 3600);
-  sim::WorkloadSpec vm;
-  vm.id = "vm";
-  vm.vcpus = 2;
-  vm.memoryBytes = 4.0 * (1 << 30);
+  const sim::WorkloadSpec vm = steadyVm("vm", 2, 0.5);
   const auto verdicts = w.classify(vm);
   const size_t cachey = w.indexOf("cachey"), calm = w.indexOf("calm");
   ASSERT_LT(bench_detail::dayP95(w, cachey), bench_detail::dayP95(w, calm));
