@@ -10,10 +10,6 @@
 
 namespace umbra::model::bench_detail {
 
-// The oracle: each feasible node's future with the VM on it, simulated alone (the node's physics
-// depend only on what runs on it), over the lookahead; the lowest p95 of the VM's 300 s slowdown
-// means wins: the statistic the headline reports. Greedy: one arrival at a time, the later ones
-// unknown.
 Result<BenchSetup> benchSetup(const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
                               const PlacementBenchOptions& o) {
   if (cluster.nodes.empty())
@@ -87,6 +83,10 @@ NodeFuture nodeFuture(World& w, const sim::ClusterSpec& cluster, const sim::Trac
   return out;
 }
 
+// The oracle: each feasible node's future with the VM on it, simulated alone (the node's physics
+// depend only on what runs on it), over the lookahead; the lowest p95 of the VM's 300 s slowdown
+// means wins: the statistic the headline reports. Greedy: one arrival at a time, the later ones
+// unknown.
 double futureSteal(World& w, const sim::ClusterSpec& cluster, const sim::TraceSet& traces,
                    uint64_t seed, const sim::WorkloadSpec& vm, size_t i, double lookahead) {
   return nodeFuture(w, cluster, traces, seed, &vm, i, lookahead, false).vm;
