@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -7,6 +8,20 @@
 #include "common/result.h"
 
 namespace umbra::telemetry {
+
+// Per VMI ("namespace/name"), at the steps of `times`: the node it ran on ("" when it did not
+// run) and the cores it used. When a migration puts a VMI on two nodes in one step, the node it
+// used more on.
+struct VmiCpuHistory {
+  std::vector<int64_t> times;  // unix seconds
+  struct Vmi {
+    std::string key;
+    std::vector<std::string> node;
+    std::vector<double> cores;
+  };
+  std::vector<Vmi> vmis;
+  std::map<std::string, double> nodeCpus;  // node -> CPUs
+};
 
 // One observation step for one candidate: what its shadow and its node experienced.
 // Fractions in [0, 1]; latency in seconds. `present` is false for a gap (no sample at that step).
