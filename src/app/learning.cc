@@ -1,9 +1,11 @@
 #include "app/learning.h"
 
+#include <atomic>
 #include <filesystem>
 
 #include "common/files.h"
 #include "common/log.h"
+#include "model/co_runners.h"
 #include "model/lstm_net.h"
 
 namespace umbra::app {
@@ -63,19 +65,39 @@ std::shared_ptr<const model::ForecastModels> loadModels(const config::OperatorCo
   return m;
 }
 
-// Node CPU utilisation at 300 s from Prometheus, enough for the LSTM's window and season.
+// The nodes' histories as the VMIs on them now would have made them (model/co_runners.h), from
+// every VMI's CPU use over the same window; left as they are, with one warning per process, when
+// the VMI series cannot be read (a cluster without virt-handler's metrics).
+void toCoRunners(telemetry::PrometheusSource& prometheus,
+                 std::map<std::string, std::vector<double>>& histories, SystemTime from,
+                 SystemTime to, std::chrono::seconds step) {
+  static std::atomic<bool> warned{false};
+  auto vmis = prometheus.vmiCpuHistory(from, to, step);
+  if (!vmis.ok()) {
+    if (!warned.exchange(true))
+      log::warn("node histories stay as the nodes report them", {{"why", vmis.error().message}});
+    return;
+  }
+  model::toCoRunnerHistories(histories, *vmis);
+}
+
+// Node CPU utilisation at 300 s from Prometheus, enough for the LSTM's window and season, as the
+// VMIs on the node now would have made it.
 model::NodeHistory nodeHistory(telemetry::PrometheusSource& prometheus, int periodSteps) {
   return [&prometheus, periodSteps](const std::string& node,
                                     SystemTime end) -> Result<std::vector<double>> {
     const auto step = std::chrono::seconds(300);
     const auto to = std::chrono::time_point_cast<std::chrono::seconds>(end);
-    UMBRA_TRY(auto frames, prometheus.history(telemetry::Scope::Node, "", {node},
-                                              to - step * (std::max(periodSteps, 288) + 48), to,
-                                              step, {"node_cpu_utilization"}));
+    const auto from = to - step * (std::max(periodSteps, 288) + 48);
+    UMBRA_TRY(auto frames, prometheus.history(telemetry::Scope::Node, "", {node}, from, to, step,
+                                              {"node_cpu_utilization"}));
     auto series = model::seriesFromFrames(frames, "node_cpu_utilization");
     if (series.empty())
       return Error::make(ErrorKind::NotFound, "node " + node + ": no node_cpu_utilization history");
-    return std::move(series.front().values);
+    std::map<std::string, std::vector<double>> histories = {
+        {node, std::move(series.front().values)}};
+    toCoRunners(prometheus, histories, from, to, step);
+    return std::move(histories[node]);
   };
 }
 
@@ -86,12 +108,13 @@ model::NodeHistories nodeHistories(telemetry::PrometheusSource& prometheus, int 
              SystemTime end) -> Result<std::map<std::string, std::vector<double>>> {
     const auto step = std::chrono::seconds(300);
     const auto to = std::chrono::time_point_cast<std::chrono::seconds>(end);
-    UMBRA_TRY(auto frames, prometheus.history(telemetry::Scope::Node, "", nodes,
-                                              to - step * (std::max(periodSteps, 288) + 48), to,
-                                              step, {"node_cpu_utilization"}));
+    const auto from = to - step * (std::max(periodSteps, 288) + 48);
+    UMBRA_TRY(auto frames, prometheus.history(telemetry::Scope::Node, "", nodes, from, to, step,
+                                              {"node_cpu_utilization"}));
     std::map<std::string, std::vector<double>> out;
     for (auto& s : model::seriesFromFrames(frames, "node_cpu_utilization"))
       out[s.id] = std::move(s.values);
+    toCoRunners(prometheus, out, from, to, step);
     return out;
   };
 }

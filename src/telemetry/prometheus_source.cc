@@ -226,6 +226,14 @@ Result<std::vector<CandidateTelemetry>> PrometheusSource::observeNodes(
   return out;
 }
 
+Result<std::string> PrometheusSource::nodeLabel(SystemTime start, SystemTime end) {
+  return impl_->nodeLabel(start, end);
+}
+
+void PrometheusSource::countQuery() {
+  ++impl_->queries;
+}
+
 Result<std::map<std::string, FeatureFrame>> PrometheusSource::history(
     Scope scope, const std::string& nsRegex, const std::vector<std::string>& names,
     SystemTime start, SystemTime end, std::chrono::seconds step,

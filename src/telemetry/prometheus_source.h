@@ -53,6 +53,12 @@ class PrometheusSource final : public MetricsSource {
       SystemTime start, SystemTime end, std::chrono::seconds step,
       const std::vector<std::string>& features = {});
 
+  // Every VMI's CPU use at each step of [start, end] (cores: the rate of
+  // kubevirt_vmi_cpu_usage_seconds_total over the step) and the node it ran on then (the `node`
+  // label virt-handler puts on every VMI series); and each node's CPU count at `end` (its
+  // node-exporter idle series). One range query and one instant query, for the whole cluster.
+  Result<VmiCpuHistory> vmiCpuHistory(SystemTime start, SystemTime end, std::chrono::seconds step);
+
   // Catalog queries issued (one per feature per observe()); HTTP requests are
   // client().requestsSent(): those plus, with nodeLabel auto, one or two instant queries the
   // first time node series are read (which label holds the node name).
@@ -64,6 +70,8 @@ class PrometheusSource final : public MetricsSource {
 
  private:
   explicit PrometheusSource(std::unique_ptr<Impl> impl);
+  Result<std::string> nodeLabel(SystemTime start, SystemTime end);
+  void countQuery();
   std::unique_ptr<Impl> impl_;
 };
 

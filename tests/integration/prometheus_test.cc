@@ -20,6 +20,7 @@
 
 #include "harness/control_plane.h"
 #include "harness/prometheus_server.h"
+#include "model/co_runners.h"
 #include "telemetry/prometheus_source.h"
 #include "training/lstm.h"
 
@@ -152,6 +153,21 @@ struct Series {
       families["kubevirt_vmi_vcpu_seconds counter"] << "kubevirt_vmi_vcpu_seconds_total{" << vmi
                                                     << ",state=\"running\"} " << 0.95 * since << " "
                                                     << t << "\n";
+    }
+    // Two VMIs in namespace apps for the co-runner history: `mover` used 0.15 cores on n1 for the
+    // first hour, then on n2 (a new launcher, a new counter); `gone` used 0.3 cores on n3 until
+    // 40 minutes before the end.
+    const int64_t mid = begin + 3600;
+    for (int64_t t = begin; t <= end; t += 15) {
+      auto& usage = families["kubevirt_vmi_cpu_usage_seconds counter"];
+      const bool first = t < mid;
+      usage << "kubevirt_vmi_cpu_usage_seconds_total{namespace=\"apps\",name=\"mover\",node=\""
+            << (first ? "n1" : "n2") << "\"} "
+            << 0.15 * static_cast<double>(first ? t - begin : t - mid) << " " << t << "\n";
+      if (t < end - 2400)
+        usage
+            << "kubevirt_vmi_cpu_usage_seconds_total{namespace=\"apps\",name=\"gone\",node=\"n3\"} "
+            << 0.3 * static_cast<double>(t - begin) << " " << t << "\n";
     }
     std::ostringstream om;
     for (const auto& [key, body] : families) {
@@ -398,6 +414,51 @@ TEST_F(PrometheusTest, TrainingHistoryReadsNodesAndVmsOverALongWindow) {
   ASSERT_EQ(vms->size(), 1u);
   const auto& vm = vms->at("ns/sp-shadow-n3");
   EXPECT_NEAR(vm.value(10, static_cast<size_t>(vm.column("cpu_steal"))), 0.30, 1e-9);
+}
+
+// The operator's co-runner history (model/co_runners.h): every VMI's CPU use and node from
+// virt-handler's series, each node's CPU count from node-exporter's, and the nodes' histories
+// rebuilt from them.
+TEST_F(PrometheusTest, NodeHistoriesAreRebuiltFromTheVmisOnTheNodesNow) {
+  auto source = sourceFor(server_->url());
+  ASSERT_TRUE(source);
+  const int64_t from = series_.begin + 600;
+  auto vmis = source->vmiCpuHistory(at(from), at(series_.end), 300s);
+  ASSERT_TRUE(vmis.ok()) << vmis.error().message;
+  ASSERT_EQ(vmis->times.size(), (series_.end - from) / 300 + 1);
+  EXPECT_EQ(vmis->nodeCpus, (std::map<std::string, double>{{"n1", 1}, {"n2", 1}, {"n3", 1}}));
+  const auto step = [&](int64_t t) { return static_cast<size_t>((t - from) / 300); };
+  const auto vmi = [&](const std::string& key) {
+    for (const auto& v : vmis->vmis) {
+      if (v.key == key)
+        return v;
+    }
+    ADD_FAILURE() << key << " not read";
+    return telemetry::VmiCpuHistory::Vmi{};
+  };
+  const auto mover = vmi("apps/mover"), gone = vmi("apps/gone");
+  ASSERT_EQ(mover.node.size(), vmis->times.size());
+  EXPECT_EQ(mover.node[step(series_.begin + 1800)], "n1");
+  EXPECT_NEAR(mover.cores[step(series_.begin + 1800)], 0.15, 1e-9);
+  EXPECT_EQ(mover.node.back(), "n2");
+  EXPECT_EQ(gone.node[step(series_.end - 3000)], "n3");
+  EXPECT_EQ(gone.node.back(), "") << "no sample in its last steps";
+
+  std::map<std::string, std::vector<double>> histories;
+  for (const auto& n : {"n1", "n2", "n3"}) {
+    for (int64_t t = from; t <= series_.end; t += 300)
+      histories[n].push_back(std::string(n) == "n1" ? 0.2 : std::string(n) == "n2" ? 0.5 : 0.8);
+  }
+  EXPECT_EQ(model::toCoRunnerHistories(histories, *vmis), 3u);
+  // First hour: mover is n2's now (put in there, taken out of n1); gone is nobody's.
+  EXPECT_NEAR(histories["n1"][step(series_.begin + 1800)], 0.05, 1e-6);
+  EXPECT_NEAR(histories["n2"][step(series_.begin + 1800)], 0.65, 1e-6);
+  EXPECT_NEAR(histories["n3"][step(series_.begin + 1800)], 0.5, 1e-6);
+  // After the move, before gone left; then after it left.
+  EXPECT_NEAR(histories["n1"][step(series_.end - 3000)], 0.2, 1e-6);
+  EXPECT_NEAR(histories["n2"][step(series_.end - 3000)], 0.5, 1e-6);
+  EXPECT_NEAR(histories["n3"][step(series_.end - 3000)], 0.5, 1e-6);
+  EXPECT_NEAR(histories["n3"].back(), 0.8, 1e-6);
 }
 
 // kube-prometheus-stack's node-exporter: the node name in `instance`, no `node` label.
