@@ -320,6 +320,16 @@ M=[
   "    d.followed = Placers[k % Placers.size()];", "    d.followed = Placers[0 * k];", "unit_model"),
  ("bench placement, common world: the mix-aware yardstick weighs the co-runners' classes", "src/offline/placers.cc",
   "return peakWith(w, vm, i) * pressureMix(w, i); });", "return peakWith(w, vm, i) + 0 * pressureMix(w, i); });", "unit_model"),
+ ("co-runner history: a VM that left is taken out", "src/model/co_runners.cc",
+  "        used[t] -= vm.cores[t];", "        used[t] -= 0 * vm.cores[t];", "unit_model"),
+ ("co-runner history: a VM that moved here brings its past", "src/model/co_runners.cc",
+  "      else if (w == Where::Elsewhere && current)\n        used[t] += vm.cores[t];", "      else if (w == Where::Elsewhere && current)\n        used[t] += 0 * vm.cores[t];", "unit_model"),
+ ("co-runner history: a new VM stands at its mean", "src/model/co_runners.cc",
+  "        used[t] += fill;", "        used[t] += 0 * fill;", "unit_model"),
+ ("co-runner history: the operator's VMIs are current where their last step ran", "src/model/co_runners.cc",
+  "      v.current = vmi.node.back() == node;", "      v.current = true;", "unit_model"),
+ ("co-runner history: the bench marks a VM that stopped running", "src/offline/bench_world.h",
+  "      if (t.slot != cpuSlot_) {  // not running in this slot", "      if (t.node.size() < len) {", "unit_model"),
 ]
 only=sys.argv[1] if len(sys.argv)>1 else ''
 results=[]

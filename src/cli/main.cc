@@ -144,6 +144,12 @@ void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFla
   p->add_flag("--common-world", bp.commonWorld,
               "every placer decides from one shared state, each choice judged by its "
               "clairvoyant future (instead of one world per placer)");
+  p->add_option(
+       "--node-history", bp.nodeHistory,
+       "the node history forecast-only's and Umbra's forecaster reads: as the VMs on it now "
+       "would have made it (co-runners, what the operator reads), or the node's own")
+      ->check(CLI::IsMember({"node", "co-runners"}))
+      ->capture_default_str();
   p->add_option("--oracle-lookahead-hours", bp.oracleLookaheadHours)
       ->check(CLI::Range(1, 240))
       ->capture_default_str();

@@ -51,9 +51,7 @@ Result<CommonWorldReport> runCommonWorld(const sim::ClusterSpec& clusterIn,
   World w(cluster, traces, o.seed);
   UMBRA_CHECK(fill(w, traces, setup.ids, setup.classes, o.utilisation, o.seed, report.utilisation));
   w.stepFor(26 * 3600);  // a day of node history, and some
-  ModelForecaster forecaster(models, [&w](const std::string& node, SystemTime) {
-    return Result<std::vector<double>>(w.history(w.indexOf(node)));
-  });
+  ModelForecaster forecaster(models, forecasterHistory(w, o));
   double shadowCpu = 0, allocatedCpu = 0;
   const double start = w.sim().elapsed();
   for (size_t k = 0; k < setup.arrivals.size(); ++k) {

@@ -35,9 +35,7 @@ Result<PlacementBenchReport> runPlacementBench(
     World w(cluster, traces, o.seed);
     UMBRA_CHECK(fill(w, traces, ids, classes, o.utilisation, o.seed, report.utilisation));
     w.stepFor(26 * 3600);  // a day of node history, and some
-    ModelForecaster forecaster(models, [&w](const std::string& node, SystemTime) {
-      return Result<std::vector<double>>(w.history(w.indexOf(node)));
-    });
+    ModelForecaster forecaster(models, forecasterHistory(w, o));
     w.startMeasuring();
     PlacerResult r;
     r.placer = placer;

@@ -37,6 +37,10 @@ struct PlacementBenchOptions {
   // The oracle simulates each feasible node's future with the VM on it over this long (the
   // arrivals after it are not known to it).
   double oracleLookaheadSeconds = 24 * 3600;
+  // The node history the operator's forecaster reads (forecast-only and Umbra alike): true, as the
+  // VMs on it now would have made it (model/co_runners.h, what the operator reads); false, the
+  // node's own (the operator before it read per-VMI CPU; the results before session 28).
+  bool coRunnerHistory = true;
   uint64_t seed = 1;
 };
 

@@ -144,6 +144,38 @@ nodes:
   EXPECT_LT(alone.vm, with.vm);
 }
 
+// The node history the operator's forecaster reads in the benchmark, as the VMs on the node now
+// would have made it: a VM that left after a day and more (the tracked window full, so old slots
+// are trimmed) is taken out of its old node's history; a VM that came an hour ago is put into the
+// day before it came, at its mean.
+TEST(CommonWorld, TheCoRunnerHistoryFollowsTheVmsOnTheNodeNow) {
+  auto cluster = sim::parseCluster(R"(
+name: two
+physics: {interference: 0, noise: 0, measurementNoise: 0}
+nodes:
+  - {name: a, cpu: 8, memory: 64Gi, background: {profile: steady, level: 0.1, memory: 0.1}}
+  - {name: b, cpu: 8, memory: 64Gi, background: {profile: steady, level: 0.1, memory: 0.1}}
+)",
+                                   "two.yaml");
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  const sim::TraceSet traces = sineTraces();
+  bench_detail::World w(*cluster, traces, 1);
+  const size_t a = w.indexOf("a"), b = w.indexOf("b");
+  ASSERT_TRUE(w.place(steadyVm("big", 4, 0.75), a, 30 * 3600).ok());
+  w.stepFor(30 * 3600);
+  ASSERT_TRUE(w.place(steadyVm("fresh", 4, 0.5), b, 10 * 3600).ok());
+  w.stepFor(3600);
+  ASSERT_EQ(w.sim().workload("big"), nullptr) << "its lifetime is over";
+  // a: "big" (3 cores) is in the node's own history, not in the co-runners'.
+  EXPECT_GT(dayPeakOf(w.history(a)), 0.4);
+  EXPECT_NEAR(dayPeakOf(w.coRunnerHistory(a)), 0.1, 0.02);
+  // b: "fresh" (2 cores) stands in the day before it came.
+  const size_t before = w.history(b).size() - 100;
+  EXPECT_NEAR(w.history(b)[before], 0.1, 0.02);
+  EXPECT_NEAR(w.coRunnerHistory(b)[before], 0.35, 0.03);
+  EXPECT_NEAR(w.coRunnerHistory(b).back(), w.history(b).back(), 1e-9);
+}
+
 // The mix-aware yardstick reads what no placer can: the co-runners' interference classes. Of two
 // nodes, the one with a little less load but cache-heavy co-runners (three times the pressure per
 // unit of CPU) has the lower daily peak, so day-peak takes it; mix-aware takes the other.
