@@ -81,11 +81,12 @@ void toCoRunners(telemetry::PrometheusSource& prometheus,
   model::toCoRunnerHistories(histories, *vmis);
 }
 
-// Node CPU utilisation at 300 s from Prometheus, enough for the LSTM's window and season, as the
-// VMIs on the node now would have made it.
-model::NodeHistory nodeHistory(telemetry::PrometheusSource& prometheus, int periodSteps) {
-  return [&prometheus, periodSteps](const std::string& node,
-                                    SystemTime end) -> Result<std::vector<double>> {
+// Node CPU utilisation at 300 s from Prometheus, enough for the LSTM's window and season; with
+// `coRunners` (model.nodeHistory), as the VMIs on the node now would have made it.
+model::NodeHistory nodeHistory(telemetry::PrometheusSource& prometheus, int periodSteps,
+                               bool coRunners) {
+  return [&prometheus, periodSteps, coRunners](const std::string& node,
+                                               SystemTime end) -> Result<std::vector<double>> {
     const auto step = std::chrono::seconds(300);
     const auto to = std::chrono::time_point_cast<std::chrono::seconds>(end);
     const auto from = to - step * (std::max(periodSteps, 288) + 48);
@@ -96,14 +97,16 @@ model::NodeHistory nodeHistory(telemetry::PrometheusSource& prometheus, int peri
       return Error::make(ErrorKind::NotFound, "node " + node + ": no node_cpu_utilization history");
     std::map<std::string, std::vector<double>> histories = {
         {node, std::move(series.front().values)}};
-    toCoRunners(prometheus, histories, from, to, step);
+    if (coRunners)
+      toCoRunners(prometheus, histories, from, to, step);
     return std::move(histories[node]);
   };
 }
 
 // The same for many nodes in one query (ranking every feasible node before probing).
-model::NodeHistories nodeHistories(telemetry::PrometheusSource& prometheus, int periodSteps) {
-  return [&prometheus, periodSteps](
+model::NodeHistories nodeHistories(telemetry::PrometheusSource& prometheus, int periodSteps,
+                                   bool coRunners) {
+  return [&prometheus, periodSteps, coRunners](
              const std::vector<std::string>& nodes,
              SystemTime end) -> Result<std::map<std::string, std::vector<double>>> {
     const auto step = std::chrono::seconds(300);
@@ -114,7 +117,8 @@ model::NodeHistories nodeHistories(telemetry::PrometheusSource& prometheus, int 
     std::map<std::string, std::vector<double>> out;
     for (auto& s : model::seriesFromFrames(frames, "node_cpu_utilization"))
       out[s.id] = std::move(s.values);
-    toCoRunners(prometheus, out, from, to, step);
+    if (coRunners)
+      toCoRunners(prometheus, out, from, to, step);
     return out;
   };
 }
@@ -184,7 +188,8 @@ Learning::Learning(const config::OperatorConfig& config, telemetry::PrometheusSo
                    exposition::OperatorMetrics& metrics)
     : config_(config),
       metrics_(metrics),
-      learned_(loadModels(config, metrics), nodeHistory(prometheus, config.retraining.period)),
+      learned_(loadModels(config, metrics),
+               nodeHistory(prometheus, config.retraining.period, config.coRunnerHistory)),
       timed_(std::make_unique<TimedForecaster>(learned_, metrics)),
       outcomes_(prometheus, learned_, config.outcomesPath, config.outcomeWindow, config.outcomeP95,
                 [&metrics](const std::string& result) { metrics.outcomeRecorded(result); }),
@@ -193,7 +198,8 @@ Learning::Learning(const config::OperatorConfig& config, telemetry::PrometheusSo
               ? std::unique_ptr<model::TrainerProcess>(std::make_unique<model::ChildTrainer>(
                     config.retraining.trainer, workDirOf(config.modelPath)))
               : std::make_unique<model::SpoolTrainer>(config.retraining.spool)) {
-  learned_.setNodeHistories(nodeHistories(prometheus, config.retraining.period));
+  learned_.setNodeHistories(
+      nodeHistories(prometheus, config.retraining.period, config.coRunnerHistory));
   metrics_.modelInfo(learned_.name());
   auto options = retrainOptions(config);
   options.train = trainerProcess_->trainer();

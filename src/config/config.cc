@@ -237,7 +237,7 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
   const YAML::Node model = root["model"];
   UMBRA_CHECK(r.onlyKeys(model, "model",
                          {"path", "contentionPath", "outcomesPath", "outcomeWindow",
-                          "outcomeStatistic", "retraining"}));
+                          "outcomeStatistic", "nodeHistory", "retraining"}));
   if (model) {
     UMBRA_CHECK(r.string(model["path"], "model.path", c.modelPath));
     UMBRA_CHECK(r.string(model["contentionPath"], "model.contentionPath", c.contentionModelPath));
@@ -248,6 +248,11 @@ Result<OperatorConfig> parseRoot(const YAML::Node& root, const Reader& r) {
     if (statistic != "mean" && statistic != "p95")
       return r.error("model.outcomeStatistic", "must be mean or p95, got \"" + statistic + "\"");
     c.outcomeP95 = statistic == "p95";
+    std::string history = c.coRunnerHistory ? "coRunners" : "node";
+    UMBRA_CHECK(r.string(model["nodeHistory"], "model.nodeHistory", history));
+    if (history != "coRunners" && history != "node")
+      return r.error("model.nodeHistory", "must be coRunners or node, got \"" + history + "\"");
+    c.coRunnerHistory = history == "coRunners";
     const YAML::Node t = model["retraining"];
     UMBRA_CHECK(r.onlyKeys(t, "model.retraining",
                            {"enabled", "history", "epochs", "stepsPerEpoch", "batch", "hidden",

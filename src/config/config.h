@@ -50,6 +50,10 @@ struct OperatorConfig {
   // 24h window, what the placement benchmark judges and `umbra train-contention --statistic p95`
   // simulates).
   bool outcomeP95 = false;
+  // The node history the forecaster reads (`model.nodeHistory`): true (coRunners), rebuilt from
+  // per-VMI CPU use as the VMIs on the node now would have made it (model/co_runners.h); false
+  // (node), the node's own.
+  bool coRunnerHistory = true;
   // Champion/challenger retraining every retrainingInterval (`model.retraining:`).
   struct Retraining {
     bool enabled = true;

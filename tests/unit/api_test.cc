@@ -253,6 +253,7 @@ TEST(Config, MirroringPercentageAndTheMeshNamespaceAreReadAndChecked) {
   EXPECT_DOUBLE_EQ(defaults->placement.mirroringPercentage, 10);  // the design's default
   EXPECT_EQ(defaults->placement.meshNamespace, "istio-system");
   EXPECT_FALSE(defaults->outcomeP95) << "outcomes are means over their window by default";
+  EXPECT_TRUE(defaults->coRunnerHistory) << "node histories are rebuilt from the VMIs by default";
   const auto bad = config::parseConfig("mirroringPercentage: 150\n", "umbra.yaml");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("umbra.yaml: mirroringPercentage"), std::string::npos)
@@ -273,6 +274,7 @@ model:
   outcomesPath: /models/o.jsonl
   outcomeWindow: 10m
   outcomeStatistic: p95
+  nodeHistory: node
   retraining: {enabled: false, history: 72h, epochs: 3, stepsPerEpoch: 5, batch: 32, hidden: 4, period: 24, holdBack: 0.3}
 )",
                                "umbra.yaml");
@@ -291,6 +293,7 @@ model:
   EXPECT_EQ(c->outcomesPath, "/models/o.jsonl");
   EXPECT_EQ(c->outcomeWindow, 10min);
   EXPECT_TRUE(c->outcomeP95);
+  EXPECT_FALSE(c->coRunnerHistory);
   EXPECT_FALSE(c->retraining.enabled);
   EXPECT_EQ(c->retraining.history, std::chrono::hours(72));
   EXPECT_EQ(c->retraining.epochs, 3);
@@ -352,6 +355,8 @@ TEST(Config, BadInputNamesFileAndField) {
       "umbra.yaml: model.outcomeWindow: \"soon\" is not a duration (e.g. 90s, 5m, 24h)");
   bad("model: {outcomeStatistic: max}",
       "umbra.yaml: model.outcomeStatistic: must be mean or p95, got \"max\"");
+  bad("model: {nodeHistory: vms}",
+      "umbra.yaml: model.nodeHistory: must be coRunners or node, got \"vms\"");
   bad("model: {retrain: {}}", "umbra.yaml: model.retrain: unknown field");
   bad("shadows: {count: many}", "umbra.yaml: shadows.count: must be an integer, got \"many\"");
   bad("shadows: {cout: 3}", "umbra.yaml: shadows.cout: unknown field");
