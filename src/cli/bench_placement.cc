@@ -213,8 +213,9 @@ json printSummary(const std::vector<model::PlacementBenchReport>& runs, int leve
       prober.c_str(), level, on ? "on" : "off", runs.size(), pairs.size(), prober.c_str(),
       umbra.mean, umbra.lo, umbra.hi, bestPeers.dump().c_str(), peer.mean, peer.lo, peer.hi,
       oracle.mean, oracle.lo, oracle.hi, prober.c_str(), ratio.mean, ratio.lo, ratio.hi,
-      ratioSeeds.lo, ratioSeeds.hi, byRun.c_str(), 100 * closed.mean, 100 * closed.lo,
-      100 * closed.hi, prober.c_str(), harmUmbra / n, harmPeer / n, 100 * shadowCpu / n);
+      ratioSeeds.lo, ratioSeeds.hi, byRun.c_str(),
+      100 * closed.mean, 100 * closed.lo, 100 * closed.hi, prober.c_str(), harmUmbra / n,
+      harmPeer / n, 100 * shadowCpu / n);
   const auto interval = [](const model::Interval& i) {
     return json{{"mean", i.mean}, {"lo", i.lo}, {"hi", i.hi}};
   };

@@ -41,10 +41,9 @@ struct TrainContentionFlags {
   // Background loads, %: the outcomes are split evenly between them (the first takes the rest).
   std::vector<int> utilisation{50};
   int seed = 1;
-  int observeSeconds = 300;  // each shadow's observation (spec.observationDuration)
-  double shadowCpuFraction =
-      0.01;             // each shadow's CPU limit, of the target's (spec.shadow.cpuFraction)
-  int windowSteps = 6;  // the outcome window, 300 s steps
+  int observeSeconds = 300;        // each shadow's observation (spec.observationDuration)
+  double shadowCpuFraction = 0.01;  // each shadow's CPU limit, of the target's (spec.shadow.cpuFraction)
+  int windowSteps = 6;             // the outcome window, 300 s steps
   std::string statistic = "mean";  // of the CPU outcome over the window: mean | p95
 };
 int trainContention(const TrainContentionFlags& f);
@@ -68,8 +67,7 @@ struct BenchPlacementFlags {
   int arrivals = 48;
   int oracleLookaheadHours = 24;
   int candidates = 3;  // Umbra's shadows per placement: spec.candidates.count (default 3)
-  double shadowCpuFraction =
-      0.01;                  // each shadow's CPU limit, of the target's (spec.shadow.cpuFraction)
+  double shadowCpuFraction = 0.01;  // each shadow's CPU limit, of the target's (spec.shadow.cpuFraction)
   bool commonWorld = false;  // every placer decides from one shared state (bench_common_world.cc)
   std::string nodeHistory = "co-runners";  // or "node" (PlacementBenchOptions::coRunnerHistory)
 };

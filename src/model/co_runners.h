@@ -16,8 +16,8 @@
 namespace umbra::model {
 
 // One VM's CPU use over the slots of a node's history (the same slots, the same length): the
-// cores it used in each slot and where it ran then; `current`: it runs on the node now (what the
-// API server says, not the last slot: a VM that left a minute ago is still in it).
+// cores it used in each slot and where it ran then; `current`: it runs on the node now (how the
+// caller knows is its own: the operator's form below takes the node of the VMI's last step).
 struct VmCpuSlots {
   enum class Where : uint8_t { Absent, Here, Elsewhere };
   std::vector<double> cores;
