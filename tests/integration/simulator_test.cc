@@ -731,6 +731,11 @@ TEST_F(SimulatorTest, AVirtualServicesMirrorGivesTheShadowItsShareOfTheTargetsRe
             .ok());
   ASSERT_TRUE(runningOn("web"));
   ASSERT_TRUE(runningOn("web-shadow"));
+  // Running in the API server a moment before the exporter lists them (seen on a loaded machine).
+  ASSERT_TRUE(eventually([&] {
+    const std::string m = metrics();
+    return !std::isnan(cpuSeconds(m, "web")) && !std::isnan(cpuSeconds(m, "web-shadow"));
+  })) << "both VMIs exported";
   // Busy cores over a 3 s window, from the counters.
   const auto busy = [&](const std::string& name) {
     const double before = cpuSeconds(metrics(), name);
