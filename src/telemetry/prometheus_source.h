@@ -1,8 +1,11 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "telemetry/catalog.h"
@@ -57,6 +60,8 @@ class PrometheusSource final : public MetricsSource {
   // kubevirt_vmi_cpu_usage_seconds_total over the step) and the node it ran on then (the `node`
   // label virt-handler puts on every VMI series); and each node's CPU count at `end` (its
   // node-exporter idle series). One range query and one instant query, for the whole cluster.
+  // The last window's answer is kept: asked again for the same window (every candidate of one
+  // decision, once its observation ends), it is returned without querying.
   Result<VmiCpuHistory> vmiCpuHistory(SystemTime start, SystemTime end, std::chrono::seconds step);
 
   // Catalog queries issued (one per feature per observe()); HTTP requests are
@@ -72,7 +77,13 @@ class PrometheusSource final : public MetricsSource {
   explicit PrometheusSource(std::unique_ptr<Impl> impl);
   Result<std::string> nodeLabel(SystemTime start, SystemTime end);
   void countQuery();
+  Result<VmiCpuHistory> readVmiCpuHistory(SystemTime start, SystemTime end,
+                                          std::chrono::seconds step);
   std::unique_ptr<Impl> impl_;
+  // vmiCpuHistory's last window ({start, end, step} in seconds) and its answer.
+  std::mutex vmiMutex_;
+  std::optional<std::array<int64_t, 3>> vmiWindow_;
+  VmiCpuHistory vmiLast_;
 };
 
 // The pure assembly step, for tests: one candidate's frame and decision samples from the

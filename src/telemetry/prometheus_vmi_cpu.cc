@@ -1,6 +1,8 @@
 // PrometheusSource::vmiCpuHistory: every VMI's CPU use and node over a window (the operator's
 // co-runner history, model/co_runners.h).
+#include <array>
 #include <cmath>
+#include <mutex>
 
 #include "telemetry/prometheus_source.h"
 
@@ -16,6 +18,23 @@ int64_t unixSeconds(SystemTime t) {
 
 Result<VmiCpuHistory> PrometheusSource::vmiCpuHistory(SystemTime start, SystemTime end,
                                                       std::chrono::seconds step) {
+  const std::array<int64_t, 3> window = {unixSeconds(start), unixSeconds(end), step.count()};
+  {
+    const std::lock_guard<std::mutex> lock(vmiMutex_);
+    if (vmiWindow_ == window)
+      return vmiLast_;
+  }
+  auto read = readVmiCpuHistory(start, end, step);  // outside the lock: a Prometheus round trip
+  if (read.ok()) {
+    const std::lock_guard<std::mutex> lock(vmiMutex_);
+    vmiWindow_ = window;
+    vmiLast_ = *read;
+  }
+  return read;
+}
+
+Result<VmiCpuHistory> PrometheusSource::readVmiCpuHistory(SystemTime start, SystemTime end,
+                                                          std::chrono::seconds step) {
   const int64_t s0 = unixSeconds(start), s1 = unixSeconds(end);
   const int64_t st = std::max<int64_t>(1, step.count());
   UMBRA_TRY(const std::string label, nodeLabel(start, end));

@@ -459,6 +459,19 @@ TEST_F(PrometheusTest, NodeHistoriesAreRebuiltFromTheVmisOnTheNodesNow) {
   EXPECT_NEAR(histories["n2"][step(series_.end - 3000)], 0.5, 1e-6);
   EXPECT_NEAR(histories["n3"][step(series_.end - 3000)], 0.5, 1e-6);
   EXPECT_NEAR(histories["n3"].back(), 0.8, 1e-6);
+
+  // Every candidate of a decision asks for the same window once its observation ends: one read.
+  const int queries = source->queriesIssued();
+  auto again = source->vmiCpuHistory(at(from), at(series_.end), 300s);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(source->queriesIssued(), queries) << "the same window is not read again";
+  EXPECT_EQ(again->times, vmis->times);
+  ASSERT_EQ(again->vmis.size(), vmis->vmis.size());
+  EXPECT_EQ(again->vmis.front().cores, vmis->vmis.front().cores);
+  auto later = source->vmiCpuHistory(at(from + 300), at(series_.end), 300s);
+  ASSERT_TRUE(later.ok()) << later.error().message;
+  EXPECT_EQ(source->queriesIssued(), queries + 2) << "another window is";
+  EXPECT_EQ(later->times.size(), vmis->times.size() - 1);
 }
 
 // kube-prometheus-stack's node-exporter: the node name in `instance`, no `node` label.
