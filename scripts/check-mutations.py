@@ -330,6 +330,8 @@ M=[
   "      v.current = vmi.node.back() == node;", "      v.current = true;", "unit_model"),
  ("co-runner history: the bench marks a VM that stopped running", "src/offline/bench_world.h",
   "      if (t.slot != cpuSlot_) {  // not running in this slot", "      if (t.node.size() < len) {", "unit_model"),
+ ("train-contention: each block's interference scaled", "src/cli/inputs.cc",
+  "      l.cluster.physics.interference *= scale;", "      l.cluster.physics.interference *= 1;", "unit_model"),
  ("co-runner history: the candidates of a decision share one VMI read", "src/telemetry/prometheus_vmi_cpu.cc",
   "    if (vmiWindow_ == window)", "    if (false && vmiWindow_ == window)", "integration_prometheus"),
 ]

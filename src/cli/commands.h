@@ -40,6 +40,9 @@ struct TrainContentionFlags {
   int count = 600;
   // Background loads, %: the outcomes are split evenly between them (the first takes the rest).
   std::vector<int> utilisation{50};
+  // Multiples of the cluster file's physics.interference: the outcomes are split evenly between
+  // every (load, multiple) pair. A product does not know its hardware's interference strength.
+  std::vector<double> interferenceScale{1.0};
   int seed = 1;
   int observeSeconds = 300;        // each shadow's observation (spec.observationDuration)
   double shadowCpuFraction = 0.01;  // each shadow's CPU limit, of the target's (spec.shadow.cpuFraction)

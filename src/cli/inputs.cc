@@ -109,6 +109,23 @@ std::vector<size_t> outcomesPerLevel(size_t total, size_t levels) {
   return counts;
 }
 
+std::vector<ContentionLevel> contentionLevels(const sim::ClusterSpec& cluster,
+                                              const std::vector<int>& loads,
+                                              const std::vector<double>& scales, size_t total) {
+  std::vector<ContentionLevel> out;
+  for (const int load : loads) {
+    for (const double scale : scales) {
+      ContentionLevel l{load, scale, cluster, 0};
+      l.cluster.physics.interference *= scale;
+      out.push_back(std::move(l));
+    }
+  }
+  const auto counts = outcomesPerLevel(total, out.size());
+  for (size_t k = 0; k < out.size(); ++k)
+    out[k].outcomes = counts[k];
+  return out;
+}
+
 JudgedOutcomes splitForJudging(const std::vector<std::vector<model::Outcome>>& blocks) {
   JudgedOutcomes out;
   for (const auto& block : blocks) {

@@ -46,6 +46,19 @@ void printEpoch(const model::EpochReport& e);
 // background loads (the first takes the remainder).
 std::vector<size_t> outcomesPerLevel(size_t total, size_t levels);
 
+// One block of train-contention's simulated outcomes: a background load on the cluster with its
+// physics.interference multiplied by `scale`.
+struct ContentionLevel {
+  int load = 0;  // %
+  double scale = 1;
+  sim::ClusterSpec cluster;
+  size_t outcomes = 0;
+};
+// Every (load, multiple) pair, loads outermost, `total` outcomes shared out (outcomesPerLevel).
+std::vector<ContentionLevel> contentionLevels(const sim::ClusterSpec& cluster,
+                                              const std::vector<int>& loads,
+                                              const std::vector<double>& scales, size_t total);
+
 // Blocks of time-ordered outcomes (one per background load, then the recorded ones): the newest
 // fifth of each judges a mapping fitted on the rest, so that every load is judged; `all` is every
 // outcome, block after block.

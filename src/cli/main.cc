@@ -65,6 +65,12 @@ void addTrainContention(CLI::App& app, cli::TrainContentionFlags& f) {
       ->delimiter(',')
       ->check(CLI::Range(1, 95))
       ->capture_default_str();
+  s->add_option("--interference-scale", f.interferenceScale,
+                "multiples of the cluster's physics.interference: the outcomes split evenly "
+                "between every load and multiple")
+      ->delimiter(',')
+      ->check(CLI::Range(0.0, 10.0))
+      ->capture_default_str();
   s->add_option("--seed", f.seed)->check(CLI::Range(0, 1 << 30))->capture_default_str();
   s->add_option("--trace-half", f.traceHalf, "VM traces: all, or half a or b of a fixed split")
       ->check(CLI::IsMember({"all", "a", "b"}))

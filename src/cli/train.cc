@@ -118,26 +118,26 @@ int trainContention(const TrainContentionFlags& f) {
     demand = std::shared_ptr<const model::SeriesMethod>(std::move(*lstm));
     demandName = "lstm " + f.demandModel;
   }
-  // One block of outcomes per background load, then the recorded ones; each block's newest 20 %
-  // (they are time-ordered) judges the mapping fitted on the rest.
+  // One block of outcomes per background load and interference multiple, then the recorded ones;
+  // each block's newest 20 % (they are time-ordered) judges the mapping fitted on the rest.
   std::vector<std::vector<model::Outcome>> blocks;
   const auto t0 = std::chrono::steady_clock::now();
-  const auto counts = outcomesPerLevel(static_cast<size_t>(f.count), f.utilisation.size());
-  for (size_t k = 0; k < counts.size(); ++k) {
+  for (const auto& level :
+       contentionLevels(*cluster, f.utilisation, f.interferenceScale, static_cast<size_t>(f.count))) {
     model::SimOutcomeOptions so;
-    so.outcomes = counts[k];
-    so.utilisation = f.utilisation[k] / 100.0;
+    so.outcomes = level.outcomes;
+    so.utilisation = level.load / 100.0;
     so.seed = static_cast<uint64_t>(f.seed);
     so.window = f.windowSteps;
     so.observeSeconds = f.observeSeconds;
     so.shadowCpuFraction = f.shadowCpuFraction;
     so.p95 = f.statistic == "p95";
     std::fprintf(stderr,
-                 "[contention] simulating %zu placements on %s at %d %% utilisation (demand: %s; "
-                 "outcome: the %s over %d steps of 300 s)\n",
-                 so.outcomes, f.cluster.c_str(), f.utilisation[k], demandName.c_str(),
-                 f.statistic.c_str(), f.windowSteps);
-    auto simulated = model::simulateOutcomes(*cluster, *traces, *demand, so);
+                 "[contention] simulating %zu placements on %s at %d %% utilisation, interference "
+                 "%g (x%g) (demand: %s; outcome: the %s over %d steps of 300 s)\n",
+                 so.outcomes, f.cluster.c_str(), level.load, level.cluster.physics.interference,
+                 level.scale, demandName.c_str(), f.statistic.c_str(), f.windowSteps);
+    auto simulated = model::simulateOutcomes(level.cluster, *traces, *demand, so);
     if (!simulated.ok())
       return fail(simulated.error().message);
     blocks.push_back(std::move(*simulated));

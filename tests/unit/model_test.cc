@@ -314,6 +314,29 @@ TEST(CliInputs, OutcomesAreSharedBetweenLoadsAndEachLoadIsJudged) {
   EXPECT_EQ(split.all.size(), 15u);
 }
 
+// train-contention over several interference strengths (--interference-scale): every load with
+// every multiple, each block simulated on the cluster with its interference scaled.
+TEST(CliInputs, EveryLoadIsSimulatedWithEveryInterferenceMultiple) {
+  sim::ClusterSpec cluster;
+  cluster.physics.interference = 0.2;
+  const auto levels = cli::contentionLevels(cluster, {15, 25}, {0, 1.5}, 101);
+  ASSERT_EQ(levels.size(), 4u);
+  EXPECT_EQ(levels[0].load, 15);
+  EXPECT_EQ(levels[1].load, 15);
+  EXPECT_EQ(levels[3].load, 25);
+  EXPECT_DOUBLE_EQ(levels[0].cluster.physics.interference, 0.0);
+  EXPECT_DOUBLE_EQ(levels[1].cluster.physics.interference, 0.3);
+  EXPECT_DOUBLE_EQ(levels[2].cluster.physics.interference, 0.0);
+  EXPECT_DOUBLE_EQ(levels[3].cluster.physics.interference, 0.3);
+  EXPECT_EQ(levels[0].outcomes, 26u);
+  EXPECT_EQ(levels[3].outcomes, 25u);
+  EXPECT_DOUBLE_EQ(cluster.physics.interference, 0.2) << "the file's cluster is left as it is";
+  const auto one = cli::contentionLevels(cluster, {50}, {1}, 600);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_DOUBLE_EQ(one[0].cluster.physics.interference, 0.2);
+  EXPECT_EQ(one[0].outcomes, 600u);
+}
+
 // The placement benchmark's headline interval: runs (seeds) whose ratios disagree must widen the
 // interval that resamples them, and only that one; runs that agree must not.
 TEST(PairedIntervals, TheSeedToSeedSpreadWidensTheIntervalThatResamplesRuns) {
