@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
 # The placement benchmark (issues 8 and 18): a contention mapping learned from simulated outcomes
-# on another cluster (examples/clusters/training.yaml) at both background loads, with its
-# interference and without (a product does not know its hardware's strength), and one half of the
-# VM traces, each outcome the placed VM's p95 slowdown over its next 24 hours (the headline's
+# on another cluster (examples/clusters/training.yaml) at both background loads and one half of
+# the VM traces, each outcome the placed VM's p95 slowdown over its next 24 hours (the headline's
 # statistic), then `umbra bench placement` on the medium cluster with the other half, at two
 # utilisations with the hidden interference on and off, 200 arrivals and 6 seeds per condition
 # (the two interference modes run side by side, one per core): markdown tables per run and a
 # summary against the best peer of each run with 95 % intervals (VMs resampled within each seed's
 # run, and seeds resampled too), JSON with every placed VM, and the CDF of each VM's p95 slowdown
 # per placer; then the same conditions in a common world (every placer deciding from one shared
-# state, --common-world). About an hour and 40 minutes on 2 cores, and about 10 minutes more the
-# first time (the LSTM).
+# state, --common-world). About an hour and a half on 2 cores, and about 10 minutes more the first
+# time (the LSTM).
 #   scripts/bench-placement.sh UMBRA_BINARY TRACES_DIR [OUT_DIR]
 # The demand model is the LSTM, trained here on half a of the traces (cached by the checksums of
 # the traces, src/training and the network file format); DEMAND_MODEL=model.pt uses another model
@@ -49,8 +48,8 @@ else
 fi
 contention=$cache/bench-placement/contention.json
 "$umbra" train-contention --traces "$traces" --cluster "$training" --trace-half a \
-  --utilisation 15,25 --interference-scale 0,1 --count 12000 --seed 7 --window-steps 288 \
-  --statistic p95 "${demand[@]}" --out "$contention" >/dev/null
+  --utilisation 15,25 --count 6000 --seed 7 --window-steps 288 --statistic p95 "${demand[@]}" \
+  --out "$contention" >/dev/null
 # `umbra bench placement` with the interference on and off side by side (one per core): $1 names
 # the outputs ($1-on.json, $1_table-on.md, ...), the rest are more flags. A failed run stops both.
 both_modes() {
