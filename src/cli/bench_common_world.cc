@@ -223,7 +223,8 @@ int benchCommonWorld(const BenchPlacementFlags& f, const SimInputs& inputs,
               {"candidates", f.candidates},
               {"runs", json::array()},
               {"summary", json::array()},
-              {"nodeHistory", f.nodeHistory}};
+              {"nodeHistory", f.nodeHistory},
+              {"scoringWeights", f.scoringWeights}};
   std::printf(
       "# Placement benchmark, common world: %s, traces %s (half %s), seeds %s, %d arrivals, %d "
       "shadows per placement, model %s\n\n"

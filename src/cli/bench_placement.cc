@@ -248,6 +248,7 @@ model::PlacementBenchOptions placementOptions(const BenchPlacementFlags& f, int 
   o.candidates = f.candidates;
   o.shadowCpuFraction = f.shadowCpuFraction;
   o.coRunnerHistory = f.nodeHistory == "co-runners";
+  o.scoring = {f.scoringWeights[0], f.scoringWeights[1], f.scoringWeights[2], f.scoringWeights[3]};
   o.seed = static_cast<uint64_t>(seed);
   return o;
 }
@@ -258,6 +259,8 @@ int benchPlacement(const BenchPlacementFlags& f) {
     interferenceModes.push_back(true);
   if (f.interference == "both" || f.interference == "off")
     interferenceModes.push_back(false);
+  if (f.scoringWeights[0] + f.scoringWeights[1] + f.scoringWeights[2] + f.scoringWeights[3] <= 0)
+    return fail("--scoring-weights: at least one weight must be above 0");
   auto inputs = simInputs(f.traces, f.cluster, f.traceHalf);
   if (!inputs.ok())
     return fail(inputs.error().message);
@@ -283,7 +286,8 @@ int benchPlacement(const BenchPlacementFlags& f) {
               {"traceHalf", f.traceHalf},   {"seeds", f.seeds},
               {"arrivals", f.arrivals},     {"model", models->name()},
               {"candidates", f.candidates}, {"runs", json::array()},
-              {"summary", json::array()},   {"nodeHistory", f.nodeHistory}};
+              {"summary", json::array()},   {"nodeHistory", f.nodeHistory},
+              {"scoringWeights", f.scoringWeights}};
   std::printf(
       "# Placement benchmark: %s, traces %s (half %s), seeds %s, %d arrivals, %d shadows per "
       "placement, model %s\n\n",

@@ -73,6 +73,8 @@ struct BenchPlacementFlags {
   double shadowCpuFraction = 0.01;  // each shadow's CPU limit, of the target's (spec.shadow.cpuFraction)
   bool commonWorld = false;  // every placer decides from one shared state (bench_common_world.cc)
   std::string nodeHistory = "co-runners";  // or "node" (PlacementBenchOptions::coRunnerHistory)
+  // spec.scoring.weights for forecast-only and Umbra: cpu, memory, disk, network.
+  std::vector<double> scoringWeights{0.4, 0.2, 0.2, 0.2};
 };
 int benchPlacement(const BenchPlacementFlags& f);
 // One run's options: the flags, at `level` % background, the interference on or off, `seed`.

@@ -156,6 +156,13 @@ void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFla
        "would have made it (co-runners, what the operator reads), or the node's own")
       ->check(CLI::IsMember({"node", "co-runners"}))
       ->capture_default_str();
+  p->add_option("--scoring-weights", bp.scoringWeights,
+                "spec.scoring.weights forecast-only and Umbra rank by: cpu,memory,disk,network "
+                "(the operator's defaults)")
+      ->delimiter(',')
+      ->expected(4)
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   p->add_option("--oracle-lookahead-hours", bp.oracleLookaheadHours)
       ->check(CLI::Range(1, 240))
       ->capture_default_str();

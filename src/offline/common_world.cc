@@ -65,7 +65,7 @@ Result<CommonWorldReport> runCommonWorld(const sim::ClusterSpec& clusterIn,
     }
     // Umbra observes first, choosing its candidates as the operator does; the cluster runs on.
     std::vector<std::string> byForecast;
-    for (const auto& f : forecastOnlyRanking(w, forecaster, vm, before).ranked)
+    for (const auto& f : forecastOnlyRanking(w, forecaster, vm, before, o.scoring).ranked)
       byForecast.push_back(f.node);
     UMBRA_TRY(
         const Choice umbra,
@@ -95,7 +95,7 @@ Result<CommonWorldReport> runCommonWorld(const sim::ClusterSpec& clusterIn,
     chosen["load-risk"] =
         loadRiskChoice(w, vm, verdicts, o.riskMargin, o.riskSensitivity, o.riskWindowSlots);
     chosen["day-peak"] = dayPeakChoice(w, vm, verdicts);
-    const auto nodeOnly = forecastOnlyRanking(w, forecaster, vm, verdicts);
+    const auto nodeOnly = forecastOnlyRanking(w, forecaster, vm, verdicts, o.scoring);
     chosen["forecast-only"] =
         w.indexOf(nodeOnly.selected.empty() ? verdicts.front().node : nodeOnly.selected);
     chosen["umbra"] = umbra.node;

@@ -66,11 +66,11 @@ Result<PlacementBenchReport> runPlacementBench(
       } else if (placer == "day-peak") {
         c.node = dayPeakChoice(w, vm, verdicts);
       } else if (placer == "forecast-only") {
-        const auto d = forecastOnlyRanking(w, forecaster, vm, verdicts);
+        const auto d = forecastOnlyRanking(w, forecaster, vm, verdicts, o.scoring);
         c.node = w.indexOf(d.selected.empty() ? verdicts.front().node : d.selected);
       } else if (placer == "umbra") {
         std::vector<std::string> byForecast;
-        nodeOnly = forecastOnlyRanking(w, forecaster, vm, verdicts);
+        nodeOnly = forecastOnlyRanking(w, forecaster, vm, verdicts, o.scoring);
         for (const auto& f : nodeOnly.ranked)
           byForecast.push_back(f.node);
         const auto byStatic = placement::topCandidates(verdicts, o.candidates);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "api/shadow_placement.h"
 #include "model/model_forecaster.h"
 #include "sim/simulation.h"
 
@@ -41,6 +42,9 @@ struct PlacementBenchOptions {
   // VMs on it now would have made it (model/co_runners.h, what the operator reads); false, the
   // node's own (the operator before it read per-VMI CPU; the results before session 28).
   bool coRunnerHistory = true;
+  // The ShadowPlacement's spec.scoring that forecast-only and Umbra rank by (the operator's
+  // defaults unless set: CPU 0.4, memory, disk and network 0.2 each).
+  api::ScoringWeights scoring;
   uint64_t seed = 1;
 };
 

@@ -232,7 +232,8 @@ size_t mixAwareChoice(World& w, const sim::WorkloadSpec& vm,
 // operator chooses half of its candidates by (model::rankNodes, as WorldReader::rankByForecast).
 placement::Decision forecastOnlyRanking(World& w, ModelForecaster& forecaster,
                                         const sim::WorkloadSpec& vm,
-                                        const std::vector<placement::Verdict>& verdicts) {
+                                        const std::vector<placement::Verdict>& verdicts,
+                                        const api::ScoringWeights& scoring) {
   std::vector<telemetry::CandidateTelemetry> nodes;
   for (const auto& v : verdicts) {
     if (!v.feasible)
@@ -245,7 +246,7 @@ placement::Decision forecastOnlyRanking(World& w, ModelForecaster& forecaster,
     c.nodeMemoryBytes = w.spec(i).memoryBytes;
     nodes.push_back(std::move(c));
   }
-  return rankNodes(forecaster, nodes, {vm.vcpus, vm.memoryBytes, ""}, {});
+  return rankNodes(forecaster, nodes, {vm.vcpus, vm.memoryBytes, ""}, scoring);
 }
 
 // Umbra: a throttled shadow on each candidate (Synthetic: the probe; Passive: idle), observed (the
@@ -298,7 +299,7 @@ Result<Choice> umbraChoice(World& w, ModelForecaster& forecaster, const sim::Wor
       if (f.ok())
         forecasts.push_back({c.node, f->p50, f->confidence, f->cpuStderr, f->cpuModelSd});
     }
-    decision = placement::decide(forecasts, {});
+    decision = placement::decide(forecasts, o.scoring);
     lastForecasts = forecasts;
     if (!placement::observeLonger(decision, o.minConfidence) || round >= o.maxExtensions)
       break;

@@ -82,7 +82,8 @@ size_t loadRiskChoice(World& w, const sim::WorkloadSpec& vm,
                       double sensitivity, size_t windowSlots);
 placement::Decision forecastOnlyRanking(World& w, ModelForecaster& forecaster,
                                         const sim::WorkloadSpec& vm,
-                                        const std::vector<placement::Verdict>& verdicts);
+                                        const std::vector<placement::Verdict>& verdicts,
+                                        const api::ScoringWeights& scoring);
 Result<Choice> umbraChoice(World& w, ModelForecaster& forecaster, const sim::WorkloadSpec& vm,
                            const std::vector<std::string>& candidates,
                            const PlacementBenchOptions& o);
