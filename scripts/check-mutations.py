@@ -332,6 +332,10 @@ M=[
   "      if (t.slot != cpuSlot_) {  // not running in this slot", "      if (t.node.size() < len) {", "unit_model"),
  ("train-contention: each block's interference scaled", "src/cli/inputs.cc",
   "      l.cluster.physics.interference *= scale;", "      l.cluster.physics.interference *= 1;", "unit_model"),
+ ("bench placement: forecast-only ranks by the scoring weights", "src/offline/placers.cc",
+  "{vm.vcpus, vm.memoryBytes, \"\"}, scoring);", "{vm.vcpus, vm.memoryBytes, \"\"}, scoring.cpu > 2 ? scoring : api::ScoringWeights{});", "unit_model"),
+ ("bench placement: Umbra decides by the scoring weights", "src/offline/placers.cc",
+  "    decision = placement::decide(forecasts, o.scoring);", "    decision = placement::decide(forecasts, {});", "unit_model"),
  ("co-runner history: the candidates of a decision share one VMI read", "src/telemetry/prometheus_vmi_cpu.cc",
   "    if (vmiWindow_ == window)", "    if (false && vmiWindow_ == window)", "integration_prometheus"),
 ]

@@ -2,7 +2,9 @@
 // it judges choices by.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "fakes/sine_traces.h"
@@ -213,6 +215,62 @@ nodes:
   // And the clairvoyant future agrees that the calm node is the better one for the VM.
   EXPECT_LT(bench_detail::futureSteal(w, *cluster, traces, 1, vm, calm, 4 * 3600),
             bench_detail::futureSteal(w, *cluster, traces, 1, vm, cachey, 4 * 3600));
+}
+
+// Forecast-only and Umbra rank by the ShadowPlacement's spec.scoring weights
+// (PlacementBenchOptions::scoring), as the operator does: by CPU alone, or by I/O wait alone,
+// each from the same state, the lowest predicted one wins.
+TEST(CommonWorld, ForecastOnlyAndUmbraRankByTheScoringWeights) {
+  auto cluster = sim::parseCluster(R"(
+name: three
+physics: {interference: 0.15, noise: 0}
+nodes:
+  - {name: a, cpu: 8, memory: 64Gi, background: {profile: steady, level: 0.3, memory: 0.1}}
+  - {name: b, cpu: 8, memory: 8Gi, background: {profile: steady, level: 0.05, memory: 0.1}}
+  - {name: c, cpu: 8, memory: 64Gi, background: {profile: steady, level: 0.2, memory: 0.1}}
+)",
+                                   "three.yaml");
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  const sim::TraceSet traces = sineTraces();
+  const auto world = [&] {
+    auto w = std::make_unique<bench_detail::World>(*cluster, traces, 1);
+    EXPECT_TRUE(w->add(steadyVm("busy", 4, 0.6), w->indexOf("c")).ok());
+    w->stepFor(2 * 3600);
+    return w;
+  };
+  const sim::WorkloadSpec vm = steadyVm("vm", 2, 0.5);
+  const api::ScoringWeights cpu{1, 0, 0, 0}, disk{0, 0, 1, 0};
+  PlacementBenchOptions o;
+  {
+    const auto w = world();
+    ModelForecaster forecaster(lastValueModels(), bench_detail::forecasterHistory(*w, o), 6);
+    for (const auto& weights : {cpu, disk}) {
+      const auto d =
+          bench_detail::forecastOnlyRanking(*w, forecaster, vm, w->classify(vm), weights);
+      ASSERT_EQ(d.ranked.size(), 3u);
+      for (const auto& r : d.ranked) {
+        const double judged = weights.cpu > 0 ? r.predicted.cpuContention : r.predicted.ioWait;
+        EXPECT_NEAR(r.score, 100 * (1 - std::clamp(judged, 0.0, 1.0)), 1e-9) << r.node;
+      }
+    }
+  }
+  // Umbra, from the same state each time: the node its own forecasts put lowest on the metric.
+  const auto umbra = [&](const api::ScoringWeights& weights,
+                         double placement::Contention::*metric) {
+    const auto w = world();
+    ModelForecaster forecaster(lastValueModels(), bench_detail::forecasterHistory(*w, o), 6);
+    o.scoring = weights;
+    auto choice = bench_detail::umbraChoice(*w, forecaster, vm, {"a", "b", "c"}, o);
+    EXPECT_TRUE(choice.ok()) << choice.error().message;
+    const auto lowest = std::min_element(
+        choice->forecasts.begin(), choice->forecasts.end(),
+        [&](const auto& x, const auto& y) { return x.predicted.*metric < y.predicted.*metric; });
+    EXPECT_EQ(w->spec(choice->node).name, lowest->node);
+    return lowest->node;
+  };
+  EXPECT_NE(umbra(cpu, &placement::Contention::cpuContention),
+            umbra(disk, &placement::Contention::ioWait))
+      << "the two weightings must disagree for the test to tell them apart";
 }
 
 }  // namespace
