@@ -52,6 +52,8 @@ contention=$cache/bench-placement/contention.json
   --out "$contention" >/dev/null
 # `umbra bench placement` with the interference on and off side by side (one per core): $1 names
 # the outputs ($1-on.json, $1_table-on.md, ...), the rest are more flags. A failed run stops both.
+# Forecast-only and Umbra rank by CPU alone (spec.scoring.weights {cpu: 1}), the objective every
+# peer and the headline use: in the simulation nothing but CPU slows a VM's work.
 both_modes() {
   local name=$1
   shift
@@ -60,7 +62,8 @@ both_modes() {
   for mode in on off; do
     "$umbra" bench placement --traces "$traces" --cluster "$cluster" --trace-half b \
       --utilisation 15,25 --interference "$mode" --arrivals "$arrivals" --seeds "$seeds" \
-      "${demand[@]}" --contention-model "$contention" "$@" --json "$out/$name-$mode.json" \
+      --scoring-weights 1,0,0,0 "${demand[@]}" --contention-model "$contention" "$@" \
+      --json "$out/$name-$mode.json" \
       >"$out/${name}_table-$mode.md" &
     pids+=($!)
   done
