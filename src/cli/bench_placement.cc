@@ -282,11 +282,16 @@ int benchPlacement(const BenchPlacementFlags& f) {
   }
   if (f.commonWorld)
     return benchCommonWorld(f, *inputs, models, interferenceModes);
-  json out = {{"cluster", f.cluster},       {"traces", f.traces},
-              {"traceHalf", f.traceHalf},   {"seeds", f.seeds},
-              {"arrivals", f.arrivals},     {"model", models->name()},
-              {"candidates", f.candidates}, {"runs", json::array()},
-              {"summary", json::array()},   {"nodeHistory", f.nodeHistory},
+  json out = {{"cluster", f.cluster},
+              {"traces", f.traces},
+              {"traceHalf", f.traceHalf},
+              {"seeds", f.seeds},
+              {"arrivals", f.arrivals},
+              {"model", models->name()},
+              {"candidates", f.candidates},
+              {"runs", json::array()},
+              {"summary", json::array()},
+              {"nodeHistory", f.nodeHistory},
               {"scoringWeights", f.scoringWeights}};
   std::printf(
       "# Placement benchmark: %s, traces %s (half %s), seeds %s, %d arrivals, %d shadows per "

@@ -122,8 +122,8 @@ int trainContention(const TrainContentionFlags& f) {
   // each block's newest 20 % (they are time-ordered) judges the mapping fitted on the rest.
   std::vector<std::vector<model::Outcome>> blocks;
   const auto t0 = std::chrono::steady_clock::now();
-  for (const auto& level :
-       contentionLevels(*cluster, f.utilisation, f.interferenceScale, static_cast<size_t>(f.count))) {
+  for (const auto& level : contentionLevels(*cluster, f.utilisation, f.interferenceScale,
+                                            static_cast<size_t>(f.count))) {
     model::SimOutcomeOptions so;
     so.outcomes = level.outcomes;
     so.utilisation = level.load / 100.0;

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "common/result.h"
 #include "api/shadow_placement.h"
+#include "common/result.h"
 #include "model/model_forecaster.h"
 #include "sim/simulation.h"
 
