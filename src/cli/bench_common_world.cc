@@ -213,18 +213,8 @@ json decisionsJson(const model::CommonWorldReport& r) {
 int benchCommonWorld(const BenchPlacementFlags& f, const SimInputs& inputs,
                      const std::shared_ptr<const model::ForecastModels>& models,
                      const std::vector<bool>& interferenceModes) {
-  json out = {{"mode", "common-world"},
-              {"cluster", f.cluster},
-              {"traces", f.traces},
-              {"traceHalf", f.traceHalf},
-              {"seeds", f.seeds},
-              {"arrivals", f.arrivals},
-              {"model", models->name()},
-              {"candidates", f.candidates},
-              {"runs", json::array()},
-              {"summary", json::array()},
-              {"nodeHistory", f.nodeHistory},
-              {"scoringWeights", f.scoringWeights}};
+  json out = placementReportHead(f, models->name());
+  out["mode"] = "common-world";
   std::printf(
       "# Placement benchmark, common world: %s, traces %s (half %s), seeds %s, %d arrivals, %d "
       "shadows per placement, model %s\n\n"

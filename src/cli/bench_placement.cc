@@ -253,6 +253,20 @@ model::PlacementBenchOptions placementOptions(const BenchPlacementFlags& f, int 
   return o;
 }
 
+json placementReportHead(const BenchPlacementFlags& f, const std::string& modelName) {
+  return {{"cluster", f.cluster},
+          {"traces", f.traces},
+          {"traceHalf", f.traceHalf},
+          {"seeds", f.seeds},
+          {"arrivals", f.arrivals},
+          {"model", modelName},
+          {"candidates", f.candidates},
+          {"runs", json::array()},
+          {"summary", json::array()},
+          {"nodeHistory", f.nodeHistory},
+          {"scoringWeights", f.scoringWeights}};
+}
+
 int benchPlacement(const BenchPlacementFlags& f) {
   std::vector<bool> interferenceModes;
   if (f.interference == "both" || f.interference == "on")
@@ -282,17 +296,7 @@ int benchPlacement(const BenchPlacementFlags& f) {
   }
   if (f.commonWorld)
     return benchCommonWorld(f, *inputs, models, interferenceModes);
-  json out = {{"cluster", f.cluster},
-              {"traces", f.traces},
-              {"traceHalf", f.traceHalf},
-              {"seeds", f.seeds},
-              {"arrivals", f.arrivals},
-              {"model", models->name()},
-              {"candidates", f.candidates},
-              {"runs", json::array()},
-              {"summary", json::array()},
-              {"nodeHistory", f.nodeHistory},
-              {"scoringWeights", f.scoringWeights}};
+  json out = placementReportHead(f, models->name());
   std::printf(
       "# Placement benchmark: %s, traces %s (half %s), seeds %s, %d arrivals, %d shadows per "
       "placement, model %s\n\n",

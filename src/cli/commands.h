@@ -80,6 +80,8 @@ int benchPlacement(const BenchPlacementFlags& f);
 // One run's options: the flags, at `level` % background, the interference on or off, `seed`.
 model::PlacementBenchOptions placementOptions(const BenchPlacementFlags& f, int level, bool on,
                                               int seed);
+// The placement report's JSON before any run: what was run, with which model (`modelName`).
+nlohmann::json placementReportHead(const BenchPlacementFlags& f, const std::string& modelName);
 // --common-world: every placer decides from one shared state (offline/common_world.h).
 struct SimInputs;
 int benchCommonWorld(const BenchPlacementFlags& f, const SimInputs& inputs,
