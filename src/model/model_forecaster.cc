@@ -79,14 +79,21 @@ ContentionInputs ModelForecaster::inputsOf(const telemetry::CandidateTelemetry& 
                                            const TargetProfile& target,
                                            const QuantileForecast& demand,
                                            const std::vector<double>& history) {
-  Moments steal, probe, util, mem, io, net;
-  double n = 0;
+  Moments steal, util, mem, io, net;
+  // The probe's two kernel speeds, over the steps that have a probe reading.
+  Moments memory, alu;
+  double n = 0, probed = 0, memoryTimesAlu = 0;
   for (const auto& s : observed.samples) {
     if (!s.present)
       continue;
     ++n;
     steal.add(s.cpuSteal);
-    probe.add(s.probeLoss);
+    if (s.probeAluSpeed > 0) {
+      ++probed;
+      memory.add(s.probeMemorySpeed);
+      alu.add(s.probeAluSpeed);
+      memoryTimesAlu += s.probeMemorySpeed * s.probeAluSpeed;
+    }
     util.add(s.cpuUtilization);
     mem.add(s.memoryPressure);
     io.add(s.ioWait);
@@ -95,8 +102,18 @@ ContentionInputs ModelForecaster::inputsOf(const telemetry::CandidateTelemetry& 
   ContentionInputs in;
   in.shadowSteal = steal.mean(n);
   in.shadowStealSd = steal.sd(n);
-  in.probeLoss = probe.mean(n);
-  in.probeLossSd = probe.sd(n);
+  // The ratio of the observation's mean speeds, not the mean of each step's ratio: a step's few
+  // counted operations make its ratio noisy, biased upwards (Jensen), and a clamp at 0 per step
+  // turns that noise into a loss. The spread is one step's, linearised (delta method) so that a
+  // step with almost no ALU operations does not dominate it.
+  in.probeLoss = telemetry::probeLossOf(memory.mean(probed), alu.mean(probed));
+  if (probed > 0 && alu.mean(probed) > 0) {
+    const double m = memory.mean(probed), a = alu.mean(probed), r = m / a;
+    const double cov = memoryTimesAlu / probed - m * a;
+    const double var = memory.sd(probed) * memory.sd(probed) +
+                       r * r * alu.sd(probed) * alu.sd(probed) - 2 * r * cov;
+    in.probeLossSd = std::sqrt(std::max(0.0, var)) / a;
+  }
   in.nodeUtilNow = util.mean(n);
   in.nodeUtilP50 = demand.p50.empty() ? in.nodeUtilNow : std::clamp(meanOf(demand.p50), 0.0, 1.0);
   in.nodeUtilP90 =

@@ -282,7 +282,8 @@ Result<Choice> umbraChoice(World& w, ModelForecaster& forecaster, const sim::Wor
         telemetry::Sample s = w.recent(p.node).back();
         const telemetry::Sample read = shadowSample(p.last, c);
         s.cpuSteal = read.cpuSteal;
-        s.probeLoss = read.probeLoss;
+        s.probeMemorySpeed = read.probeMemorySpeed;
+        s.probeAluSpeed = read.probeAluSpeed;
         p.last = c;
         p.samples.push_back(s);
       }

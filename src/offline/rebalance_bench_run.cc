@@ -167,7 +167,7 @@ class Run {
       const auto sample = model::shadowSample(v.companionBefore, c->counters);
       v.companionBefore = c->counters;
       const size_t n = index_.at(c->node);
-      loss[n] += sample.probeLoss;
+      loss[n] += telemetry::probeLossOf(sample.probeMemorySpeed, sample.probeAluSpeed);
       ++probes[n];
     }
     for (size_t n = 0; n < nodes_.size(); ++n)

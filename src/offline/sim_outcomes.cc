@@ -58,11 +58,12 @@ telemetry::Sample shadowSample(const sim::WorkloadCounters& before,
       std::max(0.0, (now.cpuDelay - before.cpuDelay) - (now.cpuThrottled - before.cpuThrottled));
   const double running = now.cpuRunning - before.cpuRunning;
   s.cpuSteal = delay / std::max(1e-9, delay + running);
-  const double memory = (now.probeMemoryOps - before.probeMemoryOps) /
-                        std::max(1e-9, now.probeMemorySeconds - before.probeMemorySeconds);
-  const double alu = (now.probeAluOps - before.probeAluOps) /
-                     std::max(1e-9, now.probeAluSeconds - before.probeAluSeconds);
-  s.probeLoss = alu > 0 ? std::clamp(1.0 - memory / alu, 0.0, 1.0) : 0.0;
+  // Each kernel's operations per second of its wall time (probeReference is 1 in the simulation).
+  const auto speed = [](double ops, double seconds) { return seconds > 0 ? ops / seconds : 0.0; };
+  s.probeMemorySpeed = speed(now.probeMemoryOps - before.probeMemoryOps,
+                             now.probeMemorySeconds - before.probeMemorySeconds);
+  s.probeAluSpeed =
+      speed(now.probeAluOps - before.probeAluOps, now.probeAluSeconds - before.probeAluSeconds);
   return s;
 }
 

@@ -57,8 +57,8 @@ sim::WorkloadSpec shadowOf(const sim::WorkloadSpec& vm, const std::string& id, b
                            double cpuFraction, double memoryFraction);
 
 // What the catalog's shadow queries read from a shadow's counters over one interval: cpu_steal
-// (run-queue delay less the quota's throttling) and probe_loss (memory kernel against ALU
-// kernel; 0 without a probe).
+// (run-queue delay less the quota's throttling) and the probe's probe_memory_speed and
+// probe_alu_speed (0 without a probe).
 telemetry::Sample shadowSample(const sim::WorkloadCounters& before,
                                const sim::WorkloadCounters& now);
 

@@ -39,18 +39,27 @@ features:
       - (sum by (namespace, name) (label_replace(rate(container_cpu_cfs_throttled_seconds_total{namespace=~"$ns",container="compute",pod=~"virt-launcher-($shadows)-[a-z0-9]{5}"}[$window]), "name", "$1", "pod", "virt-launcher-(.+)-[a-z0-9]{5}"))
       or 0 * sum by (namespace, name) (rate(kubevirt_vmi_vcpu_delay_seconds_total{namespace=~"$ns",name=~"$shadows"}[$window]))), 0)
       + sum by (namespace, name) (rate(kubevirt_vmi_vcpu_seconds_total{namespace=~"$ns",name=~"$shadows",state="running"}[$window])), 1e-9)
-  - name: probe_loss
+  # A Synthetic shadow's probe: operations per second of each kernel's wall time (umbra_probe_*,
+  # served by the guest). Co-runners' cache and memory-bandwidth pressure slows the memory kernel
+  # only; steal and throttling slow both alike. The loss, 1 - memory speed / ALU speed, is taken
+  # over the whole observation (ratio of the means; ModelForecaster), not per step, where a small
+  # probe's few operations would bias it. The memory speed is divided by the idle reference.
+  # Absent for Passive shadows.
+  - name: probe_memory_speed
     scope: shadow
     series: umbra_probe_operations_total
-    # A Synthetic shadow's probe: the share of its memory kernel's speed lost next to its ALU
-    # kernel's (co-runners' cache and memory-bandwidth pressure), against the idle reference.
-    # Steal and throttling slow both kernels alike and cancel. Absent for Passive shadows.
+    scale: 100
     query: >-
-      clamp_max(clamp_min(1 - (sum by (namespace, name) (rate(umbra_probe_operations_total{namespace=~"$ns",name=~"$shadows",kernel="memory"}[$window]))
-      / clamp_min(sum by (namespace, name) (rate(umbra_probe_seconds_total{namespace=~"$ns",name=~"$shadows",kernel="memory"}[$window])), 1e-9))
-      / clamp_min(sum by (namespace, name) (rate(umbra_probe_operations_total{namespace=~"$ns",name=~"$shadows",kernel="alu"}[$window]))
-      / clamp_min(sum by (namespace, name) (rate(umbra_probe_seconds_total{namespace=~"$ns",name=~"$shadows",kernel="alu"}[$window])), 1e-9), 1e-9)
-      / $probe_reference, 0), 1)
+      sum by (namespace, name) (rate(umbra_probe_operations_total{namespace=~"$ns",name=~"$shadows",kernel="memory"}[$window]))
+      / clamp_min(sum by (namespace, name) (rate(umbra_probe_seconds_total{namespace=~"$ns",name=~"$shadows",kernel="memory"}[$window])), 1e-9)
+      / $probe_reference
+  - name: probe_alu_speed
+    scope: shadow
+    series: umbra_probe_operations_total
+    scale: 100
+    query: >-
+      sum by (namespace, name) (rate(umbra_probe_operations_total{namespace=~"$ns",name=~"$shadows",kernel="alu"}[$window]))
+      / clamp_min(sum by (namespace, name) (rate(umbra_probe_seconds_total{namespace=~"$ns",name=~"$shadows",kernel="alu"}[$window])), 1e-9)
   - name: cpu_wait
     scope: shadow
     series: kubevirt_vmi_vcpu_wait_seconds_total

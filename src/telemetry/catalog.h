@@ -42,7 +42,8 @@ struct MetricCatalog {
   // finds out from the series (node first, then instance).
   std::string nodeLabel = "auto";
   // The Synthetic probe's memory-kernel rate over its ALU-kernel rate on an idle node of the
-  // cluster's CPU model (a one-off calibration; 1 in the simulation). probe_loss divides by it.
+  // cluster's CPU model (a one-off calibration; 1 in the simulation). probe_memory_speed divides
+  // by it.
   double probeReference = 1.0;
   std::vector<Feature> features;
 

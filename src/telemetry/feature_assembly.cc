@@ -117,7 +117,7 @@ Result<CandidateTelemetry> assembleCandidate(const MetricCatalog& catalog,
   const auto col = [&](const char* name) { return catalog.index(name); };
   const int steal = col("cpu_steal"), util = col("node_cpu_utilization"),
             memory = col("node_pressure_memory"), io = col("node_cpu_iowait"),
-            probe = col("probe_loss");
+            probeMemory = col("probe_memory_speed"), probeAlu = col("probe_alu_speed");
   const auto raw = [&](int j, size_t i) {
     return j < 0 || !f.has(i, static_cast<size_t>(j))
                ? 0.0
@@ -130,7 +130,8 @@ Result<CandidateTelemetry> assembleCandidate(const MetricCatalog& catalog,
     s.cpuUtilization = raw(util, i);
     s.memoryPressure = raw(memory, i);
     s.ioWait = raw(io, i);
-    s.probeLoss = raw(probe, i);
+    s.probeMemorySpeed = raw(probeMemory, i);
+    s.probeAluSpeed = raw(probeAlu, i);
     s.present = steal >= 0 && f.has(i, static_cast<size_t>(steal));
     c.samples.push_back(s);
   }

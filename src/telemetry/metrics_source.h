@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -27,13 +28,23 @@ struct VmiCpuHistory {
 // Fractions in [0, 1]; latency in seconds. `present` is false for a gap (no sample at that step).
 struct Sample {
   double cpuSteal = 0;        // shadow's run-queue delay fraction (steal less CFS throttling)
-  double probeLoss = 0;       // a Synthetic shadow's probe: memory-kernel speed lost (0: none)
+  // A Synthetic shadow's probe: operations per second of each kernel's wall time, the memory
+  // kernel's divided by the idle reference (0: no probe). probeLossOf turns them into a loss.
+  double probeMemorySpeed = 0;
+  double probeAluSpeed = 0;
   double cpuUtilization = 0;  // node busy share (node_cpu_seconds_total, 1 - idle)
   double memoryPressure = 0;  // node_pressure_memory_*
   double ioWait = 0;          // node iowait share
   double networkLatency = 0;  // added latency seen by the shadow
   bool present = true;
 };
+
+// The share of the memory kernel's speed lost next to the ALU kernel's, in [0, 1]; 0 without a
+// probe (alu <= 0). Give it sums or means over an interval, not one short step's speeds: the ratio
+// of a few counted operations is biased, and a clamp per step biases it more.
+inline double probeLossOf(double memorySpeed, double aluSpeed) {
+  return aluSpeed > 0 ? std::clamp(1.0 - memorySpeed / aluSpeed, 0.0, 1.0) : 0.0;
+}
 
 struct ShadowRef {
   std::string ns;

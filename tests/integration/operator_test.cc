@@ -217,7 +217,7 @@ TEST_F(OperatorBinaryTest, BadInputIsOneLineAndExitsNonZero) {
       run("--kubeconfig=" + ControlPlane::instance().kubeconfig() + " --config=" + bad);
   EXPECT_EQ(feature.exitCode, 1);
   EXPECT_NE(feature.output.find(bad + ": prometheus.catalog.cpu_stael: unknown feature (known: "
-                                      "cpu_steal, probe_loss, cpu_wait,"),
+                                      "cpu_steal, probe_memory_speed, probe_alu_speed, cpu_wait,"),
             std::string::npos)
       << feature.output;
   std::ofstream(bad) << "prometheus:\n  tls: {caFile: /nonexistent/ca.crt}\n";

@@ -50,7 +50,8 @@ std::map<std::string, double> expectedRaw(size_t i) {
   const Row& r = Rows[i];
   const double k = static_cast<double>(i + 1);
   return {{"cpu_steal", r.steal},  // the delay counter's throttled part taken out
-          {"probe_loss", 0.1 * k},
+          {"probe_memory_speed", 200 * (1 - 0.1 * k)},  // operations per kernel-second
+          {"probe_alu_speed", 200.0},
           {"cpu_wait", 0.05 * k / 1.0},  // wait / (all vCPU states: running + blocked = 1)
           {"cpu_usage", 0.01 * k},
           {"memory_used", 0.25 * k},
@@ -267,7 +268,8 @@ TEST_F(PrometheusTest, TheFeatureTensorMatchesAHandComputedOneWithOneQueryPerFea
     EXPECT_FALSE(c.samples[3].present);
     EXPECT_TRUE(c.samples[4].present);
     EXPECT_NEAR(c.samples[10].cpuSteal, Rows[i].steal, 1e-6);
-    EXPECT_NEAR(c.samples[10].probeLoss, 0.1 * static_cast<double>(i + 1), 1e-6);
+    EXPECT_NEAR(telemetry::probeLossOf(c.samples[10].probeMemorySpeed, c.samples[10].probeAluSpeed),
+                0.1 * static_cast<double>(i + 1), 1e-6);
     EXPECT_NEAR(c.samples[10].cpuUtilization, Rows[i].util, 1e-6);
     EXPECT_NEAR(c.samples[10].memoryPressure, Rows[i].memPressure, 1e-6);
     EXPECT_NEAR(c.samples[10].ioWait, Rows[i].iowait, 1e-6);
@@ -979,7 +981,7 @@ TEST(PrometheusParse, ResultTypesAndChunks) {
 
 TEST(PrometheusParse, TheDefaultCatalogParsesAndBadCatalogsAreOneLineErrors) {
   const auto& d = MetricCatalog::defaults();
-  EXPECT_EQ(d.features.size(), 17u);
+  EXPECT_EQ(d.features.size(), 18u);
   EXPECT_EQ(d.features[0].name, "cpu_steal");
   EXPECT_TRUE(d.features[0].required);
   auto round = telemetry::parseCatalog(d.toYaml(), "printed");

@@ -598,11 +598,12 @@ TEST_F(SimulatorTest, PrometheusSeesMoreDelayOnTheOverloadedNode) {
   EXPECT_EQ(source->queriesIssued(), static_cast<int>(catalog.features.size()));
   for (const auto& c : *observed) {
     // These VMIs are no Synthetic shadows: they run no probe.
-    ASSERT_EQ(c.notes.size(), 1u) << c.node;
-    EXPECT_EQ(c.notes.front().rfind("probe_loss: ", 0), 0u) << c.notes.front();
+    ASSERT_EQ(c.notes.size(), 2u) << c.node;
+    EXPECT_EQ(c.notes[0].rfind("probe_memory_speed: ", 0), 0u) << c.notes[0];
+    EXPECT_EQ(c.notes[1].rfind("probe_alu_speed: ", 0), 0u) << c.notes[1];
     const auto& f = c.frame;
     for (size_t j = 0; j < f.cols(); ++j) {
-      if (f.columns[j] != "probe_loss") {
+      if (!f.columns[j].starts_with("probe_")) {
         EXPECT_TRUE(f.has(f.rows() - 1, j)) << c.node << " " << f.columns[j];
       }
     }
@@ -692,13 +693,15 @@ TEST_F(SimulatorTest, AThrottledShadowReadsNoStealOnAnIdleNodeAndItsProbeReadsIn
   EXPECT_LT(idle.samples.back().cpuSteal, 0.02) << "Umbra's reading: no contention on sim-idle";
   EXPECT_GT(busy.samples.back().cpuSteal, 0.1) << "and q(0.95) = 0.16 on sim-busy";
   // The probe: absent for the Passive shadow, the node's interference for the Synthetic one.
-  ASSERT_EQ(idle.notes.size(), 1u);
-  EXPECT_EQ(idle.notes.front().rfind("probe_loss: ", 0), 0u) << idle.notes.front();
+  ASSERT_EQ(idle.notes.size(), 2u);
+  EXPECT_EQ(idle.notes[0].rfind("probe_memory_speed: ", 0), 0u) << idle.notes[0];
+  EXPECT_EQ(idle.notes[1].rfind("probe_alu_speed: ", 0), 0u) << idle.notes[1];
   EXPECT_TRUE(busy.notes.empty()) << busy.notes.front();
   const double truth = query("umbra_sim_vmi_interference_ratio{namespace=\"" + ns_.name() +
                              "\",name=\"probe-busy\"}");
   EXPECT_GT(truth, 0.1);
-  EXPECT_NEAR(busy.samples.back().probeLoss, truth, 0.03);
+  const auto& last = busy.samples.back();
+  EXPECT_NEAR(telemetry::probeLossOf(last.probeMemorySpeed, last.probeAluSpeed), truth, 0.03);
 }
 
 // The CPU seconds `vmi` has run so far, from the exposition (NaN without the series).

@@ -226,7 +226,7 @@ name: three
 physics: {interference: 0.15, noise: 0}
 nodes:
   - {name: a, cpu: 8, memory: 64Gi, background: {profile: steady, level: 0.3, memory: 0.1}}
-  - {name: b, cpu: 8, memory: 8Gi, background: {profile: steady, level: 0.05, memory: 0.1}}
+  - {name: b, cpu: 8, memory: 8Gi, disk: 4Mi, background: {profile: steady, level: 0.05, memory: 0.1}}
   - {name: c, cpu: 8, memory: 64Gi, background: {profile: steady, level: 0.2, memory: 0.1}}
 )",
                                    "three.yaml");
@@ -235,12 +235,15 @@ nodes:
   const auto world = [&] {
     auto w = std::make_unique<bench_detail::World>(*cluster, traces, 1);
     EXPECT_TRUE(w->add(steadyVm("busy", 4, 0.6), w->indexOf("c")).ok());
+    // b: the least CPU, but a small disk that a light VM keeps half busy.
+    EXPECT_TRUE(w->add(steadyVm("writer", 1, 0.2), w->indexOf("b")).ok());
     w->stepFor(2 * 3600);
     return w;
   };
   const sim::WorkloadSpec vm = steadyVm("vm", 2, 0.5);
   const api::ScoringWeights cpu{1, 0, 0, 0}, disk{0, 0, 1, 0};
   PlacementBenchOptions o;
+  o.synthetic = false;  // Passive shadows: no probe noise in what the weights choose between
   {
     const auto w = world();
     ModelForecaster forecaster(lastValueModels(), bench_detail::forecasterHistory(*w, o), 6);

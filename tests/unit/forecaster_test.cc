@@ -252,10 +252,46 @@ TEST(SimOutcomes, ShadowsReadRunQueueDelayAndTheProbeReadsInterference) {
   const auto idle =
       shadowSample(before.at("ns/passive").counters, s.workload("ns/passive")->counters);
   EXPECT_LT(idle.cpuSteal, 1e-9) << "an idle node, however throttled the shadow";
-  EXPECT_EQ(idle.probeLoss, 0) << "a Passive shadow has no probe";
+  EXPECT_EQ(idle.probeAluSpeed, 0) << "a Passive shadow has no probe";
+  EXPECT_EQ(telemetry::probeLossOf(idle.probeMemorySpeed, idle.probeAluSpeed), 0);
   const auto noisy = shadowSample(before.at("ns/probe").counters, s.workload("ns/probe")->counters);
-  EXPECT_GT(noisy.probeLoss, 0.15);
-  EXPECT_NEAR(noisy.probeLoss, s.workload("ns/probe")->interference, 1e-9);
+  const double loss = telemetry::probeLossOf(noisy.probeMemorySpeed, noisy.probeAluSpeed);
+  EXPECT_GT(loss, 0.15);
+  EXPECT_NEAR(loss, s.workload("ns/probe")->interference, 1e-9);
+}
+
+// The probe's loss over an observation is the ratio of its mean kernel speeds. A small probe counts
+// few operations a step: each step's ratio is noisy, and the mean of the steps' ratios, clamped at
+// 0 as one step's reading must be, reads a loss where there is none.
+TEST(ModelForecaster, TheProbesLossIsTheRatioOfTheObservationsMeanSpeeds) {
+  const TargetProfile target{1, 1.0 * (1 << 30), "ns/vm"};
+  const QuantileForecast flat{{0.3}, {0.4}};
+  for (const double truth : {0.0, 0.1}) {
+    std::mt19937_64 rng(7);
+    // About 6 operations of each kernel a 15 s step (a probe at 10m): a relative error of 0.4.
+    std::poisson_distribution<int> aluOps(6.0), memoryOps(6.0 * (1 - truth));
+    telemetry::CandidateTelemetry c;
+    c.node = "node-a";
+    double perStep = 0;
+    for (int i = 0; i < 400; ++i) {
+      telemetry::Sample s;
+      s.probeAluSpeed = std::max(1, aluOps(rng)) / 7.5;
+      s.probeMemorySpeed = memoryOps(rng) / 7.5;
+      perStep += telemetry::probeLossOf(s.probeMemorySpeed, s.probeAluSpeed) / 400;
+      c.samples.push_back(s);
+    }
+    const ContentionInputs in = ModelForecaster::inputsOf(c, target, flat, {});
+    EXPECT_NEAR(in.probeLoss, truth, 0.03) << truth;
+    EXPECT_GT(perStep, truth + 0.1) << "what the mean of the steps' clamped losses reads";
+    EXPECT_GT(in.probeLossSd, 0.2) << "one step's spread";
+    EXPECT_LT(in.probeLossSd, 1.0);
+  }
+  // A Passive shadow: no probe, no loss and no spread.
+  telemetry::CandidateTelemetry passive;
+  passive.samples.assign(8, telemetry::Sample{});
+  const ContentionInputs none = ModelForecaster::inputsOf(passive, target, flat, {});
+  EXPECT_EQ(none.probeLoss, 0);
+  EXPECT_EQ(none.probeLossSd, 0);
 }
 
 // Decisions of five candidates each: the node's load decides part of the outcome; `hidden` adds a
