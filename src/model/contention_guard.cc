@@ -121,6 +121,9 @@ Result<ContentionMap> ContentionMap::fit(const std::vector<Outcome>& outcomes) {
   }
   ContentionMap map = fitHeads(outcomes, verdict.kept);
   map.verdict_ = verdict;
+  // A reading of the node alone has no shadow's terms: it gets a CPU head fitted without them.
+  if (verdict.kept)
+    map.nodeCpuHead_ = fitHeads(outcomes, false).heads_[0];
   return map;
 }
 

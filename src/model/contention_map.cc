@@ -186,7 +186,7 @@ ContentionMap ContentionMap::fitHeads(const std::vector<Outcome>& outcomes, bool
   return map;
 }
 
-ContentionQuantiles ContentionMap::predict(const ContentionInputs& in) const {
+ContentionQuantiles ContentionMap::predict(const ContentionInputs& in, Reading reading) const {
   ContentionQuantiles out;
   if (!learned_) {
     const double load =
@@ -202,10 +202,11 @@ ContentionQuantiles ContentionMap::predict(const ContentionInputs& in) const {
                in.networkLatency + 1.28 * in.networkLatencySd};
     return out;
   }
+  const bool nodeHead = reading == Reading::NodeOnly && nodeCpuHead_.has_value();
   for (int k = 0; k < Outputs; ++k) {
-    const Head& h = heads_[static_cast<size_t>(k)];
+    const Head& h = k == 0 && nodeHead ? *nodeCpuHead_ : heads_[static_cast<size_t>(k)];
     std::array<double, MaxFeatures> f{};
-    featuresOf(k, in, f, verdict_.kept);
+    featuresOf(k, in, f, verdict_.kept && !(k == 0 && nodeHead));
     const double hi = k == 3 ? 1e9 : 1.0;
     const double p50 = std::clamp(apply(h, f, h.w50) / unitOf(k), 0.0, hi);
     const double p90 = std::clamp(apply(h, f, h.w90) / unitOf(k), p50, hi);
@@ -238,29 +239,38 @@ std::string ContentionMap::describe() const {
                   : "contention/prior";
 }
 
+namespace {
+
+json headJson(const ContentionMap::Head& h) {
+  json jh;
+  jh["features"] = h.features;
+  jh["mean"] = std::vector<double>(h.mean.begin(), h.mean.begin() + h.features);
+  jh["sd"] = std::vector<double>(h.sd.begin(), h.sd.begin() + h.features);
+  jh["w50"] = std::vector<double>(h.w50.begin(), h.w50.begin() + h.features + 1);
+  jh["w90"] = std::vector<double>(h.w90.begin(), h.w90.begin() + h.features + 1);
+  return jh;
+}
+
+}  // namespace
+
 Status ContentionMap::save(const std::string& path) const {
   json heads = json::array();
-  for (const Head& h : heads_) {
-    json jh;
-    jh["features"] = h.features;
-    jh["mean"] = std::vector<double>(h.mean.begin(), h.mean.begin() + h.features);
-    jh["sd"] = std::vector<double>(h.sd.begin(), h.sd.begin() + h.features);
-    jh["w50"] = std::vector<double>(h.w50.begin(), h.w50.begin() + h.features + 1);
-    jh["w90"] = std::vector<double>(h.w90.begin(), h.w90.begin() + h.features + 1);
-    heads.push_back(jh);
-  }
-  const json doc = {{"format", "umbra-contention/1"},
-                    {"learned", learned_},
-                    {"cpuDiscrepancy", cpuDiscrepancy_},
-                    {"trainedOn", trainedOn_},
-                    {"shadowTerms", verdict_.kept},
-                    {"shadowTermsJudged",
-                     {{"by", verdict_.judgedBy},
-                      {"with", verdict_.with},
-                      {"without", verdict_.without},
-                      {"judged", verdict_.judged}}},
-                    {"outputs", {"cpuContention", "memoryPressure", "ioWait", "networkLatency"}},
-                    {"heads", heads}};
+  for (const Head& h : heads_)
+    heads.push_back(headJson(h));
+  json doc = {{"format", "umbra-contention/1"},
+              {"learned", learned_},
+              {"cpuDiscrepancy", cpuDiscrepancy_},
+              {"trainedOn", trainedOn_},
+              {"shadowTerms", verdict_.kept},
+              {"shadowTermsJudged",
+               {{"by", verdict_.judgedBy},
+                {"with", verdict_.with},
+                {"without", verdict_.without},
+                {"judged", verdict_.judged}}},
+              {"outputs", {"cpuContention", "memoryPressure", "ioWait", "networkLatency"}},
+              {"heads", heads}};
+  if (nodeCpuHead_)
+    doc["nodeCpuHead"] = headJson(*nodeCpuHead_);
   return writeFileAtomically(path, doc.dump(1) + "\n", "the contention model");
 }
 
@@ -306,26 +316,25 @@ Result<ContentionMap> ContentionMap::load(const std::string& path) {
     const json& heads = doc.at("heads");
     if (!heads.is_array() || heads.size() != Outputs)
       return fail("schema mismatch: heads must hold 4 entries");
-    for (int k = 0; k < Outputs; ++k) {
-      const json& jh = heads[static_cast<size_t>(k)];
-      Head& h = map.heads_[static_cast<size_t>(k)];
+    // One head of output k, named `where` in errors.
+    const auto readHead = [&](const json& jh, int k, const std::string& where,
+                              Head& h) -> Result<bool> {
       std::array<double, MaxFeatures> probe{};
       h.features = integerAt<int>(jh, "features");
       const bool older = k == 0 && h.features == OlderCpuFeatures;
       if (h.features != featuresOf(k, {}, probe) && !older)
-        return fail("schema mismatch: heads[" + std::to_string(k) + "].features is " +
-                    std::to_string(h.features) + ", expected " +
-                    std::to_string(featuresOf(k, {}, probe)));
+        return fail("schema mismatch: " + where + ".features is " + std::to_string(h.features) +
+                    ", expected " + std::to_string(featuresOf(k, {}, probe)));
       const auto mean = jh.at("mean").get<std::vector<double>>();
       const auto sd = jh.at("sd").get<std::vector<double>>();
       const auto w50 = jh.at("w50").get<std::vector<double>>();
       const auto w90 = jh.at("w90").get<std::vector<double>>();
       const size_t f = static_cast<size_t>(h.features);
       if (mean.size() != f || sd.size() != f || w50.size() != f + 1 || w90.size() != f + 1)
-        return fail("schema mismatch: heads[" + std::to_string(k) + "] has the wrong sizes");
+        return fail("schema mismatch: " + where + " has the wrong sizes");
       for (size_t j = 0; j < f; ++j) {
         if (!(sd[j] > 0))
-          return fail("heads[" + std::to_string(k) + "].sd must be positive");
+          return fail(where + ".sd must be positive");
         h.mean[j] = mean[j];
         h.sd[j] = sd[j];
       }
@@ -339,6 +348,16 @@ Result<ContentionMap> ContentionMap::load(const std::string& path) {
         }
         h.features = CpuFeatures;
       }
+      return true;
+    };
+    for (int k = 0; k < Outputs; ++k) {
+      UMBRA_CHECK(readHead(heads[static_cast<size_t>(k)], k, "heads[" + std::to_string(k) + "]",
+                           map.heads_[static_cast<size_t>(k)]));
+    }
+    if (const auto j = doc.find("nodeCpuHead"); j != doc.end()) {
+      Head h;
+      UMBRA_CHECK(readHead(*j, 0, "nodeCpuHead", h));
+      map.nodeCpuHead_ = h;
     }
   } catch (const std::exception& e) {  // json's, and integerAt's for a number not whole
     return fail(std::string("schema mismatch: ") + e.what());

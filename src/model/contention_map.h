@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,7 +85,12 @@ class ContentionMap {
   const ShadowTermsVerdict& shadowTermsVerdict() const { return verdict_; }
   static constexpr size_t MinOutcomes = 20;
 
-  ContentionQuantiles predict(const ContentionInputs& in) const;
+  // What a candidate's inputs were read from: a shadow's observation, or the node alone (before
+  // any shadow: the node's CPU pressure where the shadow's steal would be, and no probe).
+  enum class Reading { Shadow, NodeOnly };
+  // With Reading::NodeOnly, a map that keeps the shadow's terms predicts CPU with the head fitted
+  // without them (nodeCpuHead), not with shadow terms that were never read.
+  ContentionQuantiles predict(const ContentionInputs& in, Reading reading = Reading::Shadow) const;
   // Mean pinball loss (at 0.5 and 0.9) over the outcomes, each output relative to the mean size
   // of its actual values: the yardstick of champion/challenger.
   double loss(const std::vector<Outcome>& outcomes) const;
@@ -120,6 +126,10 @@ class ContentionMap {
   double cpuDiscrepancy_ = 0;
   ShadowTermsVerdict verdict_;
   std::array<Head, Outputs> heads_{};
+  // When the shadow's terms are kept: the CPU head fitted on the same outcomes without them, for
+  // node-only readings. Absent otherwise, and in files written before it (those predict node-only
+  // readings with heads_[0], as they did).
+  std::optional<Head> nodeCpuHead_;
   static ContentionMap fitHeads(const std::vector<Outcome>& outcomes, bool shadowTerms);
 };
 

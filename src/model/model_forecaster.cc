@@ -167,7 +167,9 @@ Result<Forecast> ModelForecaster::forecast(const telemetry::CandidateTelemetry& 
     }
   }
   const ContentionInputs in = inputsOf(observed, target, demand, history);
-  const ContentionQuantiles q = models->contention.predict(in);
+  const auto reading =
+      observed.fromShadow ? ContentionMap::Reading::Shadow : ContentionMap::Reading::NodeOnly;
+  const ContentionQuantiles q = models->contention.predict(in, reading);
   Forecast f;
   f.p50 = q.p50;
   f.p90 = q.p90;
@@ -175,7 +177,7 @@ Result<Forecast> ModelForecaster::forecast(const telemetry::CandidateTelemetry& 
     ContentionInputs step = in;
     step.nodeUtilP50 = std::clamp(demand.p50[h], 0.0, 1.0);
     step.nodeUtilP90 = std::clamp(demand.p90[h], step.nodeUtilP50, 1.0);
-    const ContentionQuantiles s = models->contention.predict(step);
+    const ContentionQuantiles s = models->contention.predict(step, reading);
     f.stepP50.push_back(s.p50);
     f.stepP90.push_back(s.p90);
   }

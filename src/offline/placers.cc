@@ -244,6 +244,7 @@ placement::Decision forecastOnlyRanking(World& w, ModelForecaster& forecaster,
     c.samples = w.recent(i);
     c.nodeCpuCores = w.spec(i).cpuCores;
     c.nodeMemoryBytes = w.spec(i).memoryBytes;
+    c.fromShadow = false;
     nodes.push_back(std::move(c));
   }
   return rankNodes(forecaster, nodes, {vm.vcpus, vm.memoryBytes, ""}, scoring);

@@ -81,6 +81,9 @@ struct CandidateTelemetry {
   // The node's allocatable size (filled in by the reconciler; 0 when unknown).
   double nodeCpuCores = 0;
   double nodeMemoryBytes = 0;
+  // False for the node alone (observeNodes): its CPU pressure stands where a shadow's steal would
+  // be, and there is no probe.
+  bool fromShadow = true;
 };
 
 // Where shadow and node behaviour comes from (Prometheus in production). One call per placement

@@ -221,6 +221,7 @@ Result<std::vector<CandidateTelemetry>> PrometheusSource::observeNodes(
                                   : 0.0;
       c.samples[i].present = util >= 0 && c.frame.has(i, static_cast<size_t>(util));
     }
+    c.fromShadow = false;
     out.push_back(std::move(c));
   }
   return out;

@@ -49,7 +49,12 @@ class FakeMetricsSource final : public telemetry::MetricsSource {
     for (const auto& n : nodes)
       refs.push_back({"", "", n});
     --calls;  // counted as a node call only
-    return observe(refs, start, end, step);
+    auto out = observe(refs, start, end, step);
+    if (out.ok()) {
+      for (auto& c : *out)
+        c.fromShadow = false;
+    }
+    return out;
   }
 
   void setSteal(const std::string& node, double steal) {

@@ -623,6 +623,8 @@ TEST_F(SimulatorTest, PrometheusSeesMoreDelayOnTheOverloadedNode) {
   EXPECT_EQ(source->queriesIssued() - before, nodeFeatures);
   ASSERT_EQ(nodesOnly->size(), 2u);
   EXPECT_EQ((*nodesOnly)[1].node, "sim-busy");
+  EXPECT_FALSE((*nodesOnly)[1].fromShadow) << "read from the node alone";
+  EXPECT_TRUE((*observed)[1].fromShadow);
   EXPECT_TRUE((*nodesOnly)[1].samples.back().present);
   EXPECT_GT((*nodesOnly)[1].samples.back().cpuSteal, 0.1) << "sim-busy's CPU pressure";
   EXPECT_LT((*nodesOnly)[0].samples.back().cpuSteal, 0.01);

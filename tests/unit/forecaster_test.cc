@@ -364,6 +364,53 @@ TEST(ContentionMap, TheShadowsTermsStayOnlyWhereTheyRankCandidatesBetter) {
   EXPECT_TRUE(few->shadowTerms());
 }
 
+// A map that keeps the shadow's terms predicts a reading of the node alone (no shadow: its CPU
+// pressure where the steal would be, no probe) with a CPU head fitted without them, which knows
+// the node terms must carry what the probe would have said; it survives a save and a load, and a
+// map without the shadow's terms needs none.
+TEST(ContentionMap, ANodeOnlyReadingIsPredictedWithoutTheShadowsTerms) {
+  const auto outcomes = rankedDecisions(150, true, false, 1);
+  auto map = ContentionMap::fit(outcomes);
+  ASSERT_TRUE(map.ok());
+  ASSERT_TRUE(map->shadowTerms());
+  // The mean interference (0.1) is in the node head's intercept; the shadow head reads it from the
+  // probe, and a node-only reading has none.
+  ContentionInputs node = outcomes[0].inputs;
+  node.probeLoss = node.probeLossSd = 0;
+  node.shadowSteal = node.shadowStealSd = 0;
+  const double viaShadowHead = map->predict(node).p50.cpuContention;
+  const double viaNodeHead = map->predict(node, ContentionMap::Reading::NodeOnly).p50.cpuContention;
+  EXPECT_GT(viaNodeHead, viaShadowHead + 0.05) << viaNodeHead << " " << viaShadowHead;
+  double mean = 0;
+  for (const auto& o : outcomes)
+    mean += o.actual.cpuContention / static_cast<double>(outcomes.size());
+  EXPECT_NEAR(viaNodeHead, 0.1 * node.nodeUtilDayP95 + 0.1, 0.03) << "mean outcome " << mean;
+  // The other outputs are the same heads either way.
+  EXPECT_DOUBLE_EQ(map->predict(node).p50.ioWait,
+                   map->predict(node, ContentionMap::Reading::NodeOnly).p50.ioWait);
+  const std::string path = tempPath("contention-node-head.json");
+  ASSERT_TRUE(map->save(path).ok());
+  auto loaded = ContentionMap::load(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_DOUBLE_EQ(loaded->predict(node, ContentionMap::Reading::NodeOnly).p50.cpuContention,
+                   viaNodeHead);
+  // Without the shadow's terms, one head serves both readings.
+  auto plain = ContentionMap::fit(rankedDecisions(150, false, false, 2));
+  ASSERT_TRUE(plain.ok());
+  ASSERT_FALSE(plain->shadowTerms());
+  EXPECT_DOUBLE_EQ(plain->predict(node).p50.cpuContention,
+                   plain->predict(node, ContentionMap::Reading::NodeOnly).p50.cpuContention);
+  ASSERT_TRUE(plain->save(path).ok());
+  std::ifstream saved(path);
+  const std::string text((std::istreambuf_iterator<char>(saved)), {});
+  EXPECT_EQ(text.find("nodeCpuHead"), std::string::npos);
+  // A malformed node head is refused in one line, like the others.
+  std::ofstream(path, std::ios::trunc) << nlohmann::json::parse(text).dump().insert(
+      1, R"("nodeCpuHead":{"features":3,"mean":[],"sd":[],"w50":[],"w90":[]},)");
+  EXPECT_EQ(ContentionMap::load(path).error().message,
+            path + ": schema mismatch: nodeCpuHead.features is 3, expected 15");
+}
+
 TEST(ContentionMap, SaveLoadRoundTripAndBadFilesAreRefusedInOneLine) {
   auto map = ContentionMap::fit(queueingOutcomes(200, 4));
   ASSERT_TRUE(map.ok());
@@ -621,6 +668,32 @@ TEST(ModelForecaster, NoObservationErrorWhenTheMapLeavesTheShadowOut) {
   ASSERT_TRUE(seen->shadowTerms());
   EXPECT_EQ(forecastWith(*noise), 0.0);
   EXPECT_GT(forecastWith(*seen), 0.0);
+}
+
+// A reading of the node alone (observeNodes: fromShadow false) is forecast with the map's node-only
+// CPU head, every horizon step too; a shadow's reading with the shadow's.
+TEST(ModelForecaster, ANodeOnlyReadingUsesTheNodeOnlyHead) {
+  auto seen = ContentionMap::fit(rankedDecisions(150, true, false, 1));
+  ASSERT_TRUE(seen.ok() && seen->shadowTerms());
+  auto m = std::make_shared<ForecastModels>(*modelsWith(std::make_shared<Fixed>(0.4, 0.5)));
+  m->contention = *seen;
+  ModelForecaster f(m, [](const std::string&, SystemTime) -> Result<std::vector<double>> {
+    return std::vector<double>(40, 0.4);
+  });
+  const TargetProfile target{4, 8.0 * (1 << 30), ""};
+  telemetry::CandidateTelemetry node = observation(20, 0);
+  node.fromShadow = false;
+  const auto shadow = f.forecast(observation(20, 0), target);
+  const auto alone = f.forecast(node, target);
+  ASSERT_TRUE(shadow.ok() && alone.ok());
+  const ContentionInputs in =
+      ModelForecaster::inputsOf(node, target, {{0.4}, {0.5}}, std::vector<double>(40, 0.4));
+  EXPECT_DOUBLE_EQ(alone->p50.cpuContention,
+                   seen->predict(in, ContentionMap::Reading::NodeOnly).p50.cpuContention);
+  EXPECT_DOUBLE_EQ(shadow->p50.cpuContention, seen->predict(in).p50.cpuContention);
+  EXPECT_NE(alone->p50.cpuContention, shadow->p50.cpuContention);
+  ASSERT_FALSE(alone->stepP50.empty());
+  EXPECT_DOUBLE_EQ(alone->stepP50.front().cpuContention, alone->p50.cpuContention);
 }
 
 TEST(ModelForecaster, UnreadableHistoryLowersConfidenceAndNamesTheFallback) {
