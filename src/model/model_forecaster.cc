@@ -103,8 +103,8 @@ ContentionInputs ModelForecaster::inputsOf(const telemetry::CandidateTelemetry& 
   in.shadowSteal = steal.mean(n);
   in.shadowStealSd = steal.sd(n);
   // The ratio of the observation's mean speeds, not the mean of each step's ratio: a step's few
-  // counted operations make its ratio noisy, biased upwards (Jensen), and a clamp at 0 per step
-  // turns that noise into a loss. The spread is one step's, linearised (delta method) so that a
+  // counted operations make its ratio noisy and biased (the mean of a ratio is not the ratio of
+  // the means), and a clamp at 0 per step turns that noise into a loss. The spread is one step's, linearised (delta method) so that a
   // step with almost no ALU operations does not dominate it.
   in.probeLoss = telemetry::probeLossOf(memory.mean(probed), alu.mean(probed));
   if (probed > 0 && alu.mean(probed) > 0) {
