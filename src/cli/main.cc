@@ -91,6 +91,12 @@ void addTrainContention(CLI::App& app, cli::TrainContentionFlags& f) {
                 "the CPU outcome over the window: mean, or p95 of its 300 s means")
       ->check(CLI::IsMember({"mean", "p95"}))
       ->capture_default_str();
+  s->add_option("--node-history", f.nodeHistory,
+                "the node history the inputs are computed from: as the VMs on it now would have "
+                "made it (co-runners, what the operator and the placement benchmark read), or the "
+                "node's own")
+      ->check(CLI::IsMember({"node", "co-runners"}))
+      ->capture_default_str();
 }
 
 void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFlags& bp,

@@ -132,11 +132,13 @@ int trainContention(const TrainContentionFlags& f) {
     so.observeSeconds = f.observeSeconds;
     so.shadowCpuFraction = f.shadowCpuFraction;
     so.p95 = f.statistic == "p95";
-    std::fprintf(stderr,
-                 "[contention] simulating %zu placements on %s at %d %% utilisation, interference "
-                 "%g (x%g) (demand: %s; outcome: the %s over %d steps of 300 s)\n",
-                 so.outcomes, f.cluster.c_str(), level.load, level.cluster.physics.interference,
-                 level.scale, demandName.c_str(), f.statistic.c_str(), f.windowSteps);
+    so.coRunnerHistory = f.nodeHistory == "co-runners";
+    std::fprintf(
+        stderr,
+        "[contention] simulating %zu placements on %s at %d %% utilisation, interference "
+        "%g (x%g) (demand: %s on the %s history; outcome: the %s over %d steps of 300 s)\n",
+        so.outcomes, f.cluster.c_str(), level.load, level.cluster.physics.interference, level.scale,
+        demandName.c_str(), f.nodeHistory.c_str(), f.statistic.c_str(), f.windowSteps);
     auto simulated = model::simulateOutcomes(level.cluster, *traces, *demand, so);
     if (!simulated.ok())
       return fail(simulated.error().message);

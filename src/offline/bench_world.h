@@ -5,12 +5,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <deque>
 #include <map>
 #include <random>
 
 #include "common/result.h"
-#include "model/co_runners.h"
+#include "offline/cpu_slot_tracker.h"
 #include "offline/placement_bench.h"
 #include "offline/sim_outcomes.h"
 #include "placement/candidates.h"
@@ -23,9 +22,6 @@ inline constexpr double Dt = 15;     // simulation step, seconds
 inline constexpr double Slot = 300;  // history and measurement slot, seconds
 inline constexpr double GiB = 1024.0 * 1024 * 1024;
 inline constexpr int SlotSteps = static_cast<int>(Slot / Dt);
-// How many slots of each workload's CPU use a World keeps: the operator's history window (a day
-// and four hours, learning.cc).
-inline constexpr size_t CpuTrackSlots = 336;
 
 // What node-exporter's series give over one step (the catalog's queries, from counter deltas).
 inline telemetry::Sample nodeSample(const sim::NodeCounters& before, const sim::NodeState& now) {
@@ -69,7 +65,10 @@ struct StealSeries {
 class World {
  public:
   World(const sim::ClusterSpec& cluster, const sim::TraceSet& traces, uint64_t seed)
-      : cluster_(cluster), sim_(cluster, seed, &traces), n_(cluster.nodes.size()) {
+      : cluster_(cluster),
+        sim_(cluster, seed, &traces),
+        n_(cluster.nodes.size()),
+        cpu_(cluster, Slot) {
     history_.resize(n_);
     slotUtil_.assign(n_, 0);
     before_.resize(n_);
@@ -171,7 +170,7 @@ class World {
       sq += u * u;
       slotUtil_[i] = 0;
     }
-    trackCpu();
+    cpu_.slotEnded(sim_, history_.front().size());
     if (measuring_) {
       mean /= static_cast<double>(n_);
       imbalance_ += std::sqrt(std::max(0.0, sq / static_cast<double>(n_) - mean * mean));
@@ -222,74 +221,11 @@ class World {
     requested_[node].memory -= w.memoryBytes;
   }
 
-  // Node i's history with its last CpuTrackSlots slots as the workloads on it now would have made
-  // them, through the operator's own function (model::toCoRunnerHistories) over every workload's
-  // CPU use and node per slot: what the operator reads from kubevirt_vmi_cpu_usage_seconds_total
-  // and its node label.
-  std::vector<double> coRunnerHistory(size_t i) const {
-    std::vector<double> out = history_[i];
-    const size_t k = std::min(out.size(), CpuTrackSlots);
-    if (k == 0)
-      return out;
-    const int here = static_cast<int>(i);
-    const std::string& name = spec(i).name;
-    telemetry::VmiCpuHistory vmis;
-    vmis.times.resize(k);
-    vmis.nodeCpus[name] = spec(i).cpuCores;
-    for (const auto& [id, t] : cpu_) {
-      if (t.node.size() != k || std::find(t.node.begin(), t.node.end(), here) == t.node.end())
-        continue;
-      telemetry::VmiCpuHistory::Vmi v{id, {}, {t.cores.begin(), t.cores.end()}};
-      for (int node : t.node)
-        v.node.push_back(node < 0 ? std::string() : spec(static_cast<size_t>(node)).name);
-      vmis.vmis.push_back(std::move(v));
-    }
-    std::map<std::string, std::vector<double>> h = {
-        {name, std::vector<double>(out.end() - static_cast<std::ptrdiff_t>(k), out.end())}};
-    model::toCoRunnerHistories(h, vmis);
-    std::copy(h[name].begin(), h[name].end(), out.end() - static_cast<std::ptrdiff_t>(k));
-    return out;
-  }
+  // Node i's history with its last slots as the workloads on it now would have made them
+  // (CpuSlotTracker).
+  std::vector<double> coRunnerHistory(size_t i) const { return cpu_.rebuild(i, history_[i]); }
 
  private:
-  // One workload's CPU use (cores) and node index (-1: not running) per slot, the newest last,
-  // as long as the nodes' histories up to CpuTrackSlots.
-  struct CpuTrack {
-    double lastRunning = 0;
-    size_t slot = 0;  // the last slot it ran in (cpuSlot_)
-    std::deque<int> node;
-    std::deque<double> cores;
-  };
-  void trackCpu() {
-    ++cpuSlot_;
-    const size_t len = std::min(history_.front().size(), CpuTrackSlots);
-    for (const auto& [id, state] : sim_.workloads()) {
-      auto [it, fresh] = cpu_.try_emplace(id);
-      CpuTrack& t = it->second;
-      if (fresh) {
-        t.node.assign(len - 1, -1);
-        t.cores.assign(len - 1, 0.0);
-      }
-      t.node.push_back(static_cast<int>(index_.at(state.node)));
-      t.cores.push_back((state.counters.cpuRunning - t.lastRunning) / Slot);
-      t.lastRunning = state.counters.cpuRunning;
-      t.slot = cpuSlot_;
-    }
-    for (auto it = cpu_.begin(); it != cpu_.end();) {
-      CpuTrack& t = it->second;
-      if (t.slot != cpuSlot_) {  // not running in this slot
-        t.node.push_back(-1);
-        t.cores.push_back(0);
-      }
-      while (t.node.size() > len) {
-        t.node.pop_front();
-        t.cores.pop_front();
-      }
-      const bool gone = std::all_of(t.node.begin(), t.node.end(), [](int n) { return n < 0; });
-      it = gone ? cpu_.erase(it) : std::next(it);
-    }
-  }
-
   const sim::ClusterSpec& cluster_;
   sim::Simulation sim_;
   size_t n_;
@@ -302,8 +238,7 @@ class World {
   int slotSteps_ = 0;
   std::map<std::string, Tracked> tracked_, finished_;
   std::map<std::string, StealSeries> series_;
-  std::map<std::string, CpuTrack> cpu_;
-  size_t cpuSlot_ = 0;  // slots tracked
+  CpuSlotTracker cpu_;
   size_t slot_ = 0;     // measuring slots completed
   std::vector<std::string> released_;
   bool measuring_ = false;

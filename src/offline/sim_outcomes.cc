@@ -137,6 +137,7 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
   std::vector<double> slotSum(nodeCount, 0);
   int slotSteps = 0;
   std::vector<sim::NodeCounters> before(nodeCount);
+  bench_detail::CpuSlotTracker cpu(cluster, Slot);
   const auto step = [&] {
     for (size_t i = 0; i < nodeCount; ++i)
       before[i] = s.nodes()[i].counters;
@@ -148,6 +149,7 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
         history[i].push_back(slotSum[i] / slotSteps);
         slotSum[i] = 0;
       }
+      cpu.slotEnded(s, history.front().size());
       slotSteps = 0;
     }
   };
@@ -217,9 +219,11 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
       c.samples = p.samples;
       c.nodeCpuCores = spec.cpuCores;
       c.nodeMemoryBytes = spec.memoryBytes;
-      const auto forecast = demand.predict(p.node, history[p.node], o.horizon);
+      const std::vector<double> nodeHistory =
+          o.coRunnerHistory ? cpu.rebuild(p.node, history[p.node]) : history[p.node];
+      const auto forecast = demand.predict(p.node, nodeHistory, o.horizon);
       inputs.push_back(ModelForecaster::inputsOf(c, {p.vm.vcpus, p.vm.memoryBytes, p.vm.id},
-                                                 forecast, history[p.node]));
+                                                 forecast, nodeHistory));
       UMBRA_CHECK(s.addWorkload(p.vm, spec.name));
     }
     std::vector<placement::Contention> sum(probes.size());

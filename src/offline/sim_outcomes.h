@@ -26,6 +26,10 @@ struct SimOutcomeOptions {
   bool p95 = false;
   double shadowCpuFraction = 0.01;
   bool synthetic = true;  // the shadows run the probe (fidelity Synthetic)
+  // The node history the demand method and the inputs read: as the VMs on the node now would
+  // have made it (CpuSlotTracker; the operator's default, `model.nodeHistory: coRunners`), or the
+  // node's own, which still holds the earlier rounds' arrivals for a day after they left.
+  bool coRunnerHistory = true;
   uint64_t seed = 1;
 };
 
@@ -35,12 +39,13 @@ struct SimOutcomeOptions {
 // probesPerRound random nodes that have room: the counterfactuals a decision chooses between. A
 // throttled shadow (Synthetic: the probe) observes each node for `observeSeconds` first; the
 // demand method
-// forecasts the node's CPU from its 300 s history; then the VM runs for the horizon, and what it
-// experienced (steal, the node's memory pressure and iowait, as the catalog's queries compute
-// them from counters; for CPU, its slowdown, the simulator's ground truth: the window's mean, or
-// with `p95` the 95th percentile of its 300 s means) is the outcome. The VM
-// leaves afterwards, so the load stays stationary. Deterministic for a seed. `progress` is called
-// after every round.
+// forecasts the node's CPU from its 300 s history (`coRunnerHistory`: rebuilt for the VMs on it
+// now, as the operator and the placement benchmark read it); then the VM runs for the horizon, and
+// what it experienced (steal, the node's memory pressure and iowait, as the catalog's queries
+// compute them from counters; for CPU, its slowdown, the simulator's ground truth: the window's
+// mean, or with `p95` the 95th percentile of its 300 s means) is the outcome. The VM leaves
+// afterwards, so the load stays stationary. Deterministic for a seed. `progress` is called after
+// every round.
 Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
                                               const sim::TraceSet& traces,
                                               const SeriesMethod& demand,

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "fakes/sine_traces.h"
@@ -908,6 +909,45 @@ TEST(SimOutcomes, DeterministicAndBusierNodesGiveMoreSteal) {
   ASSERT_FALSE(thin.ok());
   EXPECT_NE(thin.error().message.find("% utilisation of the 60 % asked for"), std::string::npos)
       << thin.error().message;
+}
+
+// The map's training inputs read the node history as the operator and the benchmark read it: as
+// the VMs on the node now would have made it. A round's arrivals leave before the next round, so
+// the node's own history still holds them for a day; the rebuilt one does not.
+TEST(SimOutcomes, TheNodeHistoryHoldsTheVmsOnTheNodeNotTheArrivalsThatLeft) {
+  auto cluster = sim::loadCluster(std::string(UMBRA_SOURCE_DIR) + "/examples/clusters/small.yaml");
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  const sim::TraceSet traces = sineTraces();
+  SimOutcomeOptions o;
+  o.outcomes = 12;
+  o.utilisation = 0.3;
+  o.probesPerRound = cluster->nodes.size();
+  o.window = 288;  // each round's arrivals stay a day: the next round's daily peak holds them
+  auto last = lastValue();
+  SimOutcomeOptions own = o;
+  own.coRunnerHistory = false;
+  auto rebuilt = simulateOutcomes(*cluster, traces, *last, o);
+  auto kept = simulateOutcomes(*cluster, traces, *last, own);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.error().message;
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  ASSERT_EQ(rebuilt->size(), kept->size());
+  const int64_t firstRound = rebuilt->front().time;
+  std::set<std::string> hadAnArrival;
+  size_t later = 0;
+  for (size_t i = 0; i < rebuilt->size(); ++i) {
+    const Outcome &r = (*rebuilt)[i], &k = (*kept)[i];
+    ASSERT_EQ(r.node, k.node);
+    EXPECT_DOUBLE_EQ(r.actual.cpuContention, k.actual.cpuContention) << "the same world";
+    const double drop = k.inputs.nodeUtilDayP95 - r.inputs.nodeUtilDayP95;
+    if (r.time == firstRound) {  // nothing has left yet: the same history, bar the shadow
+      EXPECT_NEAR(drop, 0, 0.01) << r.node;
+      hadAnArrival.insert(r.node);
+    } else if (hadAnArrival.count(r.node)) {  // the first round's copy left this node
+      EXPECT_GT(drop, 0.02) << r.node;
+      ++later;
+    }
+  }
+  EXPECT_GT(later, 0u);
 }
 
 // Every placer places every arrival on the same cluster; only Umbra pays for shadows and waits
