@@ -38,14 +38,13 @@ struct SimOutcomeOptions {
 // round's arrival (a trace VM with a random class and offset) goes, as one copy per node, to up to
 // probesPerRound random nodes that have room: the counterfactuals a decision chooses between. A
 // throttled shadow (Synthetic: the probe) observes each node for `observeSeconds` first; the
-// demand method
-// forecasts the node's CPU from its 300 s history (`coRunnerHistory`: rebuilt for the VMs on it
-// now, as the operator and the placement benchmark read it); then the VM runs for the horizon, and
-// what it experienced (steal, the node's memory pressure and iowait, as the catalog's queries
-// compute them from counters; for CPU, its slowdown, the simulator's ground truth: the window's
-// mean, or with `p95` the 95th percentile of its 300 s means) is the outcome. The VM leaves
-// afterwards, so the load stays stationary. Deterministic for a seed. `progress` is called after
-// every round.
+// demand method forecasts the node's CPU from its 300 s history (`coRunnerHistory`: rebuilt for
+// the VMs on it now, as the operator and the placement benchmark read it); then the VM runs for
+// the horizon, and what it experienced (steal, the node's memory pressure and iowait, as the
+// catalog's queries compute them from counters; for CPU, its slowdown, the simulator's ground
+// truth: the window's mean, or with `p95` the 95th percentile of its 300 s means) is the outcome.
+// The VM leaves afterwards, so the load stays stationary. Deterministic for a seed. `progress` is
+// called after every round.
 Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
                                               const sim::TraceSet& traces,
                                               const SeriesMethod& demand,
