@@ -48,7 +48,7 @@ struct TrainContentionFlags {
   double shadowCpuFraction = 0.01;  // each shadow's CPU limit, of the target's (spec.shadow.cpuFraction)
   int windowSteps = 6;             // the outcome window, 300 s steps
   std::string statistic = "mean";  // of the CPU outcome over the window: mean | p95
-  std::string nodeHistory = "co-runners";  // or "node" (SimOutcomeOptions::coRunnerHistory)
+  std::string nodeHistory = "node";  // or "co-runners" (SimOutcomeOptions::coRunnerHistory)
 };
 int trainContention(const TrainContentionFlags& f);
 

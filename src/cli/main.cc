@@ -92,9 +92,9 @@ void addTrainContention(CLI::App& app, cli::TrainContentionFlags& f) {
       ->check(CLI::IsMember({"mean", "p95"}))
       ->capture_default_str();
   s->add_option("--node-history", f.nodeHistory,
-                "the node history the inputs are computed from: as the VMs on it now would have "
-                "made it (co-runners, what the operator and the placement benchmark read), or the "
-                "node's own")
+                "the node history the inputs are computed from: the node's own, or as the VMs on "
+                "it now would have made it (co-runners, what the operator and the placement "
+                "benchmark read)")
       ->check(CLI::IsMember({"node", "co-runners"}))
       ->capture_default_str();
 }

@@ -26,10 +26,12 @@ struct SimOutcomeOptions {
   bool p95 = false;
   double shadowCpuFraction = 0.01;
   bool synthetic = true;  // the shadows run the probe (fidelity Synthetic)
-  // The node history the demand method and the inputs read: as the VMs on the node now would
-  // have made it (CpuSlotTracker; the operator's default, `model.nodeHistory: coRunners`), or the
-  // node's own, which still holds the earlier rounds' arrivals for a day after they left.
-  bool coRunnerHistory = true;
+  // The node history the demand method and the inputs read: the node's own, which still holds
+  // the last round's arrivals for a day after they left, or (true) as the VMs on the node now
+  // would have made it (CpuSlotTracker), as the operator (`model.nodeHistory: coRunners`) and the
+  // placement benchmark read it. The benchmark's forecast-only ranked worse with a map trained on
+  // the rebuilt history (bench/README.md, session 31), so the node's own stays the default.
+  bool coRunnerHistory = false;
   uint64_t seed = 1;
 };
 

@@ -911,9 +911,10 @@ TEST(SimOutcomes, DeterministicAndBusierNodesGiveMoreSteal) {
       << thin.error().message;
 }
 
-// The map's training inputs read the node history as the operator and the benchmark read it: as
-// the VMs on the node now would have made it. A round's arrivals leave before the next round, so
-// the node's own history still holds them for a day; the rebuilt one does not.
+// With coRunnerHistory the map's training inputs read the node history as the operator and the
+// benchmark read it: as the VMs on the node now would have made it. A round's arrivals leave
+// before the next round, so the node's own history still holds them for a day; the rebuilt one
+// does not.
 TEST(SimOutcomes, TheNodeHistoryHoldsTheVmsOnTheNodeNotTheArrivalsThatLeft) {
   auto cluster = sim::loadCluster(std::string(UMBRA_SOURCE_DIR) + "/examples/clusters/small.yaml");
   ASSERT_TRUE(cluster.ok()) << cluster.error().message;
@@ -923,6 +924,7 @@ TEST(SimOutcomes, TheNodeHistoryHoldsTheVmsOnTheNodeNotTheArrivalsThatLeft) {
   o.utilisation = 0.3;
   o.probesPerRound = cluster->nodes.size();
   o.window = 288;  // each round's arrivals stay a day: the next round's daily peak holds them
+  o.coRunnerHistory = true;
   auto last = lastValue();
   SimOutcomeOptions own = o;
   own.coRunnerHistory = false;
