@@ -149,7 +149,8 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
         history[i].push_back(slotSum[i] / slotSteps);
         slotSum[i] = 0;
       }
-      cpu.slotEnded(s, history.front().size());
+      if (o.coRunnerHistory)
+        cpu.slotEnded(s, history.front().size());
       slotSteps = 0;
     }
   };
