@@ -97,6 +97,15 @@ void addTrainContention(CLI::App& app, cli::TrainContentionFlags& f) {
                 "benchmark read)")
       ->check(CLI::IsMember({"node", "co-runners"}))
       ->capture_default_str();
+  s->add_option("--churn-every", f.churnEverySeconds,
+                "passers-by: one trace VM every this many seconds lands on a random node with "
+                "room and leaves after --churn-lifetime, as the placement benchmark's arrivals "
+                "come and go (0: none)")
+      ->check(CLI::Range(0, 86400))
+      ->capture_default_str();
+  s->add_option("--churn-lifetime", f.churnLifetimeSeconds, "each passer-by's stay, seconds")
+      ->check(CLI::Range(300, 7 * 86400))
+      ->capture_default_str();
 }
 
 void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFlags& bp,

@@ -133,12 +133,19 @@ int trainContention(const TrainContentionFlags& f) {
     so.shadowCpuFraction = f.shadowCpuFraction;
     so.p95 = f.statistic == "p95";
     so.coRunnerHistory = f.nodeHistory == "co-runners";
+    so.churnEverySeconds = f.churnEverySeconds;
+    so.churnLifetimeSeconds = f.churnLifetimeSeconds;
+    const std::string churn =
+        f.churnEverySeconds > 0 ? "; a passer-by every " + std::to_string(f.churnEverySeconds) +
+                                      " s for " + std::to_string(f.churnLifetimeSeconds) + " s"
+                                : "";
     std::fprintf(
         stderr,
         "[contention] simulating %zu placements on %s at %d %% utilisation, interference "
-        "%g (x%g) (demand: %s on the %s history; outcome: the %s over %d steps of 300 s)\n",
+        "%g (x%g) (demand: %s on the %s history; outcome: the %s over %d steps of 300 s%s)\n",
         so.outcomes, f.cluster.c_str(), level.load, level.cluster.physics.interference, level.scale,
-        demandName.c_str(), f.nodeHistory.c_str(), f.statistic.c_str(), f.windowSteps);
+        demandName.c_str(), f.nodeHistory.c_str(), f.statistic.c_str(), f.windowSteps,
+        churn.c_str());
     auto simulated = model::simulateOutcomes(level.cluster, *traces, *demand, so);
     if (!simulated.ok())
       return fail(simulated.error().message);

@@ -138,7 +138,46 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
   int slotSteps = 0;
   std::vector<sim::NodeCounters> before(nodeCount);
   bench_detail::CpuSlotTracker cpu(cluster, Slot);
-  const auto step = [&] {
+  // Passers-by on the cluster: their node and when they leave.
+  struct Passer {
+    std::string id;
+    size_t node;
+    double vcpus, memoryBytes, leaveAt;
+  };
+  std::vector<Passer> passers;
+  double nextPasser = s.elapsed();
+  const auto churn = [&]() -> Status {
+    const double now = s.elapsed();
+    for (auto it = passers.begin(); it != passers.end();) {
+      if (now < it->leaveAt) {
+        ++it;
+        continue;
+      }
+      s.removeWorkload(it->id);
+      vcpusOn[it->node] -= it->vcpus;
+      memoryOn[it->node] -= it->memoryBytes;
+      it = passers.erase(it);
+    }
+    for (; now >= nextPasser; nextPasser += o.churnEverySeconds) {
+      const sim::WorkloadSpec w = vmFrom("passer");
+      std::vector<size_t> room;
+      for (size_t n = 0; n < nodeCount; ++n) {
+        if (fits(n, w, 0.95))
+          room.push_back(n);
+      }
+      if (room.empty())
+        continue;  // it fits nowhere: it goes elsewhere
+      const size_t n = room[pick(room.size())];
+      UMBRA_CHECK(s.addWorkload(w, cluster.nodes[n].name));
+      vcpusOn[n] += w.vcpus;
+      memoryOn[n] += w.memoryBytes;
+      passers.push_back({w.id, n, w.vcpus, w.memoryBytes, now + o.churnLifetimeSeconds});
+    }
+    return okStatus();
+  };
+  const auto step = [&]() -> Status {
+    if (o.churnEverySeconds > 0)
+      UMBRA_CHECK(churn());
     for (size_t i = 0; i < nodeCount; ++i)
       before[i] = s.nodes()[i].counters;
     s.step(Dt);
@@ -153,9 +192,10 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
         cpu.slotEnded(s, history.front().size());
       slotSteps = 0;
     }
+    return okStatus();
   };
   for (double t = 0; t < 26 * 3600; t += Dt)
-    step();
+    UMBRA_CHECK(step());
 
   std::vector<Outcome> out;
   const size_t observeSteps = static_cast<size_t>(o.observeSeconds / Dt);
@@ -199,7 +239,7 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
     for (size_t k = 0; k < observeSteps; ++k) {
       for (size_t p = 0; p < probes.size(); ++p)
         wBefore[p] = s.workload(probes[p].shadow.id)->counters;
-      step();
+      UMBRA_CHECK(step());
       for (size_t p = 0; p < probes.size(); ++p) {
         const auto& node = s.nodes()[probes[p].node];
         const NodeReading r = readNode(before[probes[p].node], node);
@@ -234,7 +274,7 @@ Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
     for (size_t k = 0; k < horizonSteps; ++k) {
       for (size_t p = 0; p < probes.size(); ++p)
         wBefore[p] = s.workload(probes[p].vm.id)->counters;
-      step();
+      UMBRA_CHECK(step());
       for (size_t p = 0; p < probes.size(); ++p) {
         const NodeReading r = readNode(before[probes[p].node], s.nodes()[probes[p].node]);
         sum[p].cpuContention += s.workload(probes[p].vm.id)->slowdown;

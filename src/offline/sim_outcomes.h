@@ -32,6 +32,12 @@ struct SimOutcomeOptions {
   // placement benchmark read it. The benchmark's forecast-only ranked worse with a map trained on
   // the rebuilt history (bench/README.md, session 31), so the node's own stays the default.
   bool coRunnerHistory = false;
+  // Passers-by: from the start, one trace VM every `churnEverySeconds` (0: none) lands on a random
+  // node with room and leaves `churnLifetimeSeconds` later, as the placement benchmark's arrivals
+  // come and go (one every 1800 s, each for a day): the rounds' nodes then hold VMs of every age,
+  // and their histories VMs that have left.
+  double churnEverySeconds = 0;
+  double churnLifetimeSeconds = 24 * 3600;
   uint64_t seed = 1;
 };
 
@@ -45,7 +51,8 @@ struct SimOutcomeOptions {
 // the horizon, and what it experienced (steal, the node's memory pressure and iowait, as the
 // catalog's queries compute them from counters; for CPU, its slowdown, the simulator's ground
 // truth: the window's mean, or with `p95` the 95th percentile of its 300 s means) is the outcome.
-// The VM leaves afterwards, so the load stays stationary. Deterministic for a seed. `progress` is
+// The VM leaves afterwards, so the load stays stationary. With `churnEverySeconds`, passers-by
+// come and go throughout (warm-up included) on random nodes. Deterministic for a seed. `progress` is
 // called after every round.
 Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
                                               const sim::TraceSet& traces,

@@ -952,6 +952,36 @@ TEST(SimOutcomes, TheNodeHistoryHoldsTheVmsOnTheNodeNotTheArrivalsThatLeft) {
   EXPECT_GT(later, 0u);
 }
 
+// Passers-by come and go as the placement benchmark's arrivals do: they add their load while they
+// stay, and leave when their lifetime is over, so that a day's stay holds many more of them at
+// once than two hours' does.
+TEST(SimOutcomes, PassersByComeAndGo) {
+  auto cluster = sim::loadCluster(std::string(UMBRA_SOURCE_DIR) + "/examples/clusters/small.yaml");
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  const sim::TraceSet traces = sineTraces();
+  auto last = lastValue();
+  const auto meanLoad = [&](double every, double lifetime) {
+    SimOutcomeOptions o;
+    o.outcomes = 12;
+    o.utilisation = 0.2;
+    o.probesPerRound = cluster->nodes.size();
+    o.churnEverySeconds = every;
+    o.churnLifetimeSeconds = lifetime;
+    auto out = simulateOutcomes(*cluster, traces, *last, o);
+    EXPECT_TRUE(out.ok()) << out.error().message;
+    double sum = 0;
+    for (const auto& oc : *out)
+      sum += oc.inputs.nodeUtilNow;
+    return sum / static_cast<double>(out->size());
+  };
+  const double none = meanLoad(0, 0), brief = meanLoad(1800, 2 * 3600),
+               day = meanLoad(1800, 24 * 3600);
+  // About 4 passers-by of ~1.2 cores at once against about 48 on 112 cores.
+  EXPECT_GT(brief, none - 0.02);
+  EXPECT_LT(brief, none + 0.1);
+  EXPECT_GT(day, brief + 0.15) << "a day's passers-by stay on: " << none << " " << brief;
+}
+
 // Every placer places every arrival on the same cluster; only Umbra pays for shadows and waits
 // for its observation; the clairvoyant oracle does at least as well as placing by requests; the
 // same seed gives the same report.
