@@ -49,7 +49,7 @@ struct TrainContentionFlags {
   int windowSteps = 6;             // the outcome window, 300 s steps
   std::string statistic = "mean";  // of the CPU outcome over the window: mean | p95
   std::string nodeHistory = "node";  // or "co-runners" (SimOutcomeOptions::coRunnerHistory)
-  int churnEverySeconds = 0;          // passers-by (SimOutcomeOptions::churnEverySeconds), 0: none
+  int churnEverySeconds = 0;         // passers-by (SimOutcomeOptions::churnEverySeconds), 0: none
   int churnLifetimeSeconds = 24 * 3600;
 };
 int trainContention(const TrainContentionFlags& f);

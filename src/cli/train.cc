@@ -135,10 +135,10 @@ int trainContention(const TrainContentionFlags& f) {
     so.coRunnerHistory = f.nodeHistory == "co-runners";
     so.churnEverySeconds = f.churnEverySeconds;
     so.churnLifetimeSeconds = f.churnLifetimeSeconds;
-    const std::string churn =
-        f.churnEverySeconds > 0 ? "; a passer-by every " + std::to_string(f.churnEverySeconds) +
-                                      " s for " + std::to_string(f.churnLifetimeSeconds) + " s"
-                                : "";
+    const std::string churn = f.churnEverySeconds > 0
+                                  ? "; a passer-by every " + std::to_string(f.churnEverySeconds) +
+                                        " s for " + std::to_string(f.churnLifetimeSeconds) + " s"
+                                  : "";
     std::fprintf(
         stderr,
         "[contention] simulating %zu placements on %s at %d %% utilisation, interference "

@@ -52,8 +52,8 @@ struct SimOutcomeOptions {
 // catalog's queries compute them from counters; for CPU, its slowdown, the simulator's ground
 // truth: the window's mean, or with `p95` the 95th percentile of its 300 s means) is the outcome.
 // The VM leaves afterwards, so the load stays stationary. With `churnEverySeconds`, passers-by
-// come and go throughout (warm-up included) on random nodes. Deterministic for a seed. `progress` is
-// called after every round.
+// come and go throughout (warm-up included) on random nodes. Deterministic for a seed. `progress`
+// is called after every round.
 Result<std::vector<Outcome>> simulateOutcomes(const sim::ClusterSpec& cluster,
                                               const sim::TraceSet& traces,
                                               const SeriesMethod& demand,
