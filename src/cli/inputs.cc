@@ -111,13 +111,16 @@ std::vector<size_t> outcomesPerLevel(size_t total, size_t levels) {
 
 std::vector<ContentionLevel> contentionLevels(const sim::ClusterSpec& cluster,
                                               const std::vector<int>& loads,
-                                              const std::vector<double>& scales, size_t total) {
+                                              const std::vector<double>& scales, size_t total,
+                                              int worlds) {
   std::vector<ContentionLevel> out;
   for (const int load : loads) {
     for (const double scale : scales) {
-      ContentionLevel l{load, scale, cluster, 0};
-      l.cluster.physics.interference *= scale;
-      out.push_back(std::move(l));
+      for (int world = 0; world < worlds; ++world) {
+        ContentionLevel l{load, scale, cluster, 0, world};
+        l.cluster.physics.interference *= scale;
+        out.push_back(std::move(l));
+      }
     }
   }
   const auto counts = outcomesPerLevel(total, out.size());

@@ -47,17 +47,21 @@ void printEpoch(const model::EpochReport& e);
 std::vector<size_t> outcomesPerLevel(size_t total, size_t levels);
 
 // One block of train-contention's simulated outcomes: a background load on the cluster with its
-// physics.interference multiplied by `scale`.
+// physics.interference multiplied by `scale`, in world number `world` (its seed: --seed + world).
 struct ContentionLevel {
   int load = 0;  // %
   double scale = 1;
   sim::ClusterSpec cluster;
   size_t outcomes = 0;
+  int world = 0;
 };
-// Every (load, multiple) pair, loads outermost, `total` outcomes shared out (outcomesPerLevel).
+// Every (load, multiple, world) triple, loads outermost and worlds innermost, `total` outcomes
+// shared out (outcomesPerLevel). Several worlds: the same load in differently drawn clusters
+// (background VMs, their traces and nodes, the arrivals).
 std::vector<ContentionLevel> contentionLevels(const sim::ClusterSpec& cluster,
                                               const std::vector<int>& loads,
-                                              const std::vector<double>& scales, size_t total);
+                                              const std::vector<double>& scales, size_t total,
+                                              int worlds = 1);
 
 // Blocks of time-ordered outcomes (one per background load, then the recorded ones): the newest
 // fifth of each judges a mapping fitted on the rest, so that every load is judged; `all` is every

@@ -106,6 +106,11 @@ void addTrainContention(CLI::App& app, cli::TrainContentionFlags& f) {
   s->add_option("--churn-lifetime", f.churnLifetimeSeconds, "each passer-by's stay, seconds")
       ->check(CLI::Range(300, 7 * 86400))
       ->capture_default_str();
+  s->add_option("--worlds", f.worlds,
+                "each load's outcomes shared between this many differently drawn clusters, seeded "
+                "--seed, --seed + 1, ...")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
 }
 
 void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFlags& bp,

@@ -123,11 +123,11 @@ int trainContention(const TrainContentionFlags& f) {
   std::vector<std::vector<model::Outcome>> blocks;
   const auto t0 = std::chrono::steady_clock::now();
   for (const auto& level : contentionLevels(*cluster, f.utilisation, f.interferenceScale,
-                                            static_cast<size_t>(f.count))) {
+                                            static_cast<size_t>(f.count), f.worlds)) {
     model::SimOutcomeOptions so;
     so.outcomes = level.outcomes;
     so.utilisation = level.load / 100.0;
-    so.seed = static_cast<uint64_t>(f.seed);
+    so.seed = static_cast<uint64_t>(f.seed + level.world);
     so.window = f.windowSteps;
     so.observeSeconds = f.observeSeconds;
     so.shadowCpuFraction = f.shadowCpuFraction;
@@ -142,10 +142,11 @@ int trainContention(const TrainContentionFlags& f) {
     std::fprintf(
         stderr,
         "[contention] simulating %zu placements on %s at %d %% utilisation, interference "
-        "%g (x%g) (demand: %s on the %s history; outcome: the %s over %d steps of 300 s%s)\n",
+        "%g (x%g), seed %llu (demand: %s on the %s history; outcome: the %s over %d steps of "
+        "300 s%s)\n",
         so.outcomes, f.cluster.c_str(), level.load, level.cluster.physics.interference, level.scale,
-        demandName.c_str(), f.nodeHistory.c_str(), f.statistic.c_str(), f.windowSteps,
-        churn.c_str());
+        static_cast<unsigned long long>(so.seed), demandName.c_str(), f.nodeHistory.c_str(),
+        f.statistic.c_str(), f.windowSteps, churn.c_str());
     auto simulated = model::simulateOutcomes(level.cluster, *traces, *demand, so);
     if (!simulated.ok())
       return fail(simulated.error().message);
