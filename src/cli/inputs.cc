@@ -112,12 +112,12 @@ std::vector<size_t> outcomesPerLevel(size_t total, size_t levels) {
 std::vector<ContentionLevel> contentionLevels(const sim::ClusterSpec& cluster,
                                               const std::vector<int>& loads,
                                               const std::vector<double>& scales, size_t total,
-                                              int worlds) {
+                                              int worlds, uint64_t seed) {
   std::vector<ContentionLevel> out;
   for (const int load : loads) {
     for (const double scale : scales) {
       for (int world = 0; world < worlds; ++world) {
-        ContentionLevel l{load, scale, cluster, 0, world};
+        ContentionLevel l{load, scale, cluster, 0, world, seed + static_cast<uint64_t>(world)};
         l.cluster.physics.interference *= scale;
         out.push_back(std::move(l));
       }

@@ -1,6 +1,7 @@
 #pragma once
 
 // What the subcommands share: trace series, simulation inputs, training progress.
+#include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
@@ -47,21 +48,22 @@ void printEpoch(const model::EpochReport& e);
 std::vector<size_t> outcomesPerLevel(size_t total, size_t levels);
 
 // One block of train-contention's simulated outcomes: a background load on the cluster with its
-// physics.interference multiplied by `scale`, in world number `world` (its seed: --seed + world).
+// physics.interference multiplied by `scale`, in world number `world`, simulated with `seed`.
 struct ContentionLevel {
   int load = 0;  // %
   double scale = 1;
   sim::ClusterSpec cluster;
   size_t outcomes = 0;
   int world = 0;
+  uint64_t seed = 1;
 };
 // Every (load, multiple, world) triple, loads outermost and worlds innermost, `total` outcomes
 // shared out (outcomesPerLevel). Several worlds: the same load in differently drawn clusters
-// (background VMs, their traces and nodes, the arrivals).
+// (background VMs, their traces and nodes, the arrivals), world w seeded `seed` + w.
 std::vector<ContentionLevel> contentionLevels(const sim::ClusterSpec& cluster,
                                               const std::vector<int>& loads,
                                               const std::vector<double>& scales, size_t total,
-                                              int worlds = 1);
+                                              int worlds = 1, uint64_t seed = 1);
 
 // Blocks of time-ordered outcomes (one per background load, then the recorded ones): the newest
 // fifth of each judges a mapping fitted on the rest, so that every load is judged; `all` is every

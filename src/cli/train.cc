@@ -122,12 +122,13 @@ int trainContention(const TrainContentionFlags& f) {
   // each block's newest 20 % (they are time-ordered) judges the mapping fitted on the rest.
   std::vector<std::vector<model::Outcome>> blocks;
   const auto t0 = std::chrono::steady_clock::now();
-  for (const auto& level : contentionLevels(*cluster, f.utilisation, f.interferenceScale,
-                                            static_cast<size_t>(f.count), f.worlds)) {
+  for (const auto& level :
+       contentionLevels(*cluster, f.utilisation, f.interferenceScale, static_cast<size_t>(f.count),
+                        f.worlds, static_cast<uint64_t>(f.seed))) {
     model::SimOutcomeOptions so;
     so.outcomes = level.outcomes;
     so.utilisation = level.load / 100.0;
-    so.seed = static_cast<uint64_t>(f.seed + level.world);
+    so.seed = level.seed;
     so.window = f.windowSteps;
     so.observeSeconds = f.observeSeconds;
     so.shadowCpuFraction = f.shadowCpuFraction;

@@ -336,18 +336,20 @@ TEST(CliInputs, EveryLoadIsSimulatedWithEveryInterferenceMultiple) {
   EXPECT_DOUBLE_EQ(one[0].cluster.physics.interference, 0.2);
   EXPECT_EQ(one[0].outcomes, 600u);
   EXPECT_EQ(one[0].world, 0);
+  EXPECT_EQ(one[0].seed, 1u);
 }
 
 // train-contention --worlds: every load in every world (seeded --seed + world), the outcomes
 // shared out between them.
 TEST(CliInputs, EveryLoadIsSimulatedInEveryWorld) {
   sim::ClusterSpec cluster;
-  const auto levels = cli::contentionLevels(cluster, {15, 25}, {1}, 100, 3);
+  const auto levels = cli::contentionLevels(cluster, {15, 25}, {1}, 100, 3, 7);
   ASSERT_EQ(levels.size(), 6u);
   size_t total = 0;
   for (size_t k = 0; k < levels.size(); ++k) {
     EXPECT_EQ(levels[k].load, k < 3 ? 15 : 25) << k;
     EXPECT_EQ(levels[k].world, static_cast<int>(k % 3)) << k;
+    EXPECT_EQ(levels[k].seed, 7 + k % 3) << k;
     total += levels[k].outcomes;
   }
   EXPECT_EQ(total, 100u);
