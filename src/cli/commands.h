@@ -51,8 +51,8 @@ struct TrainContentionFlags {
   std::string nodeHistory = "node";  // or "co-runners" (SimOutcomeOptions::coRunnerHistory)
   int churnEverySeconds = 0;         // passers-by (SimOutcomeOptions::churnEverySeconds), 0: none
   int churnLifetimeSeconds = 24 * 3600;
-  int worlds =
-      1;  // each (load, multiple) block split between worlds seeded --seed, --seed + 1, ...
+  // Each (load, multiple) block split between worlds seeded --seed, --seed + 1, ...
+  int worlds = 1;
 };
 int trainContention(const TrainContentionFlags& f);
 
