@@ -7,9 +7,13 @@
 //   umbra bench pool --traces DIR [--json out.json] [--seed N] [--announced SHARE]
 //   umbra bench rebalance --traces DIR [--cluster FILE] [--seeds 1,2,3] [--json out.json]
 //   umbra bench instancetypes --traces DIR [--seeds 1,2,3] [--json out.json]
+//   umbra probe-script [--cpu-percent 50] [--limit-cores 0.01] [--profile steady] [--format script]
+#include <iostream>
+
 #include "cli/commands.h"
 #include "cli_flags/cli_flags.h"
 #include "model/contention_map.h"
+#include "placement/shadow.h"
 
 namespace {
 
@@ -258,6 +262,37 @@ void addBench(CLI::App& app, cli::BenchForecastFlags& bf, cli::BenchPlacementFla
   cli_flags::helpOfSubcommands(*bench);
 }
 
+// What a Synthetic shadow's guest runs, to read or to run on a node of one's own (calibrating
+// prometheus.probeReference; bench/probe_noise.py).
+struct ProbeScriptFlags {
+  api::SyntheticLoad load;
+  double limitCores = 0.01;
+  std::string format = "cloud-config";
+};
+
+void addProbeScript(CLI::App& app, ProbeScriptFlags& f) {
+  auto* s = app.add_subcommand(
+      "probe-script", "Print the cloud-init (or the script in it) a Synthetic shadow runs");
+  s->add_option("--cpu-percent", f.load.cpuPercent, "spec.shadow.syntheticLoad.cpuPercent")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  s->add_option("--profile", f.load.profile, "spec.shadow.syntheticLoad.profile")
+      ->check(CLI::IsMember({"steady", "diurnal", "spiky", "bursty"}))
+      ->capture_default_str();
+  s->add_option("--limit-cores", f.limitCores, "the shadow's CPU limit, cores (10m = 0.01)")
+      ->check(CLI::Range(0.001, 1024.0))
+      ->capture_default_str();
+  s->add_option("--format", f.format, "cloud-config (the VMI's userData) or script (the guest's)")
+      ->check(CLI::IsMember({"cloud-config", "script"}))
+      ->capture_default_str();
+}
+
+int probeScript(const ProbeScriptFlags& f) {
+  std::cout << (f.format == "script" ? placement::syntheticScript(f.load, f.limitCores)
+                                     : placement::syntheticUserData(f.load, f.limitCores));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -275,6 +310,8 @@ int main(int argc, char** argv) {
   addTrain(app, train);
   addTrainContention(app, contention);
   addBench(app, forecast, placement, scaling, pool, rebalance, instancetypes);
+  ProbeScriptFlags probe;
+  addProbeScript(app, probe);
   cli_flags::helpOfSubcommands(app);
   if (const int code = cli_flags::parse(app, argc, argv); code >= 0)
     return code;
@@ -282,6 +319,8 @@ int main(int argc, char** argv) {
     return cli::train(train);
   if (app.got_subcommand("train-contention"))
     return cli::trainContention(contention);
+  if (app.got_subcommand("probe-script"))
+    return probeScript(probe);
   if (app.get_subcommand("bench")->got_subcommand("forecast"))
     return cli::benchForecast(forecast);
   if (app.get_subcommand("bench")->got_subcommand("scaling"))

@@ -63,7 +63,7 @@ Resources shadowResources(const TargetRequirements& target, const api::Placement
                    std::max(d.memoryFloorBytes, target.size.memory * s.memoryFraction)};
 }
 
-std::string syntheticUserData(const api::SyntheticLoad& load, double limitCores) {
+std::string syntheticScript(const api::SyntheticLoad& load, double limitCores) {
   // duty = busy per-mille of each 10 s period (busy centiseconds), cpuPercent of the CPU limit;
   // spiky/bursty alternate a high and a low phase, diurnal follows the hour of the day. The busy
   // time runs the probe (docs/simulation.md, "The probe"): chunks of an ALU kernel (awk arithmetic)
@@ -114,6 +114,11 @@ std::string syntheticUserData(const api::SyntheticLoad& load, double limitCores)
       "  sleep $(( (1000 - B) / 100 ))\n"
       "done\n";
   // Each 10 s period is busy for duty/10 seconds (rounded) and idle for the rest.
+  return script;
+}
+
+std::string syntheticUserData(const api::SyntheticLoad& load, double limitCores) {
+  const std::string script = syntheticScript(load, limitCores);
   return "#cloud-config\n"
          "write_files:\n"
          "- path: /usr/local/bin/umbra-load\n"

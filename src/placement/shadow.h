@@ -35,6 +35,8 @@ Resources shadowResources(const TargetRequirements& target, const api::Placement
 // probe"): busy `cpuPercent` of the shadow's CPU limit (`limitCores`), so that the probe is not
 // throttled by its own quota. Always <= 2048 bytes (KubeVirt's inline limit).
 std::string syntheticUserData(const api::SyntheticLoad& load, double limitCores = 1.0);
+// The guest script inside it (write_files' /usr/local/bin/umbra-load), for `umbra probe-script`.
+std::string syntheticScript(const api::SyntheticLoad& load, double limitCores = 1.0);
 
 // A throttled copy of the target, pinned to `node`:
 //  - CPU request = limit = shadowResources().cpu, one vCPU; memory guest = request = limit;
