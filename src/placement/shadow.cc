@@ -67,9 +67,11 @@ std::string syntheticScript(const api::SyntheticLoad& load, double limitCores) {
   // duty = busy per-mille of each 10 s period (busy centiseconds), cpuPercent of the CPU limit;
   // spiky/bursty alternate a high and a low phase, diurnal follows the hour of the day. The busy
   // time runs the probe (docs/simulation.md, "The probe"): chunks of an ALU kernel (awk arithmetic)
-  // and of a memory-streaming kernel (dd copying 16 MiB from /dev/zero) in turn, counted with their
-  // wall time (centiseconds of /proc/uptime) in a text exposition that busybox httpd (or python3)
-  // serves on :9100 for Prometheus to scrape through the virt-launcher pod. Co-runners' cache and
+  // and of a memory-streaming kernel (dd copying 8 x 16 MiB from /dev/zero) in turn, counted with
+  // their wall time (centiseconds of /proc/uptime) in a text exposition that busybox httpd (or
+  // python3) serves on :9100 for Prometheus to scrape through the virt-launcher pod. A chunk is
+  // about 16 ms of CPU, so that neither the clock's centiseconds nor the quota's 100 ms periods
+  // swamp its timing (bench/probe_noise.py measures it). Co-runners' cache and
   // memory-bandwidth pressure slows the memory kernel only; steal and the CPU quota slow both, so
   // their ratio reads the interference alone. Kept short: KubeVirt refuses inline user data over
   // 2048 bytes.
@@ -97,8 +99,8 @@ std::string syntheticScript(const api::SyntheticLoad& load, double limitCores) {
       "  esac\n"
       "}\n"
       "t() { read u x </proc/uptime; echo ${u%.*}${u#*.}; }\n"
-      "k() { if [ $1 = alu ]; then awk 'BEGIN{for(i=0;i<100000;i++)s+=i*i}'; else\n"
-      "  dd if=/dev/zero of=/dev/null bs=16M count=1 2>/dev/null; fi; }\n"
+      "k() { if [ $1 = alu ]; then awk 'BEGIN{for(i=0;i<500000;i++)s+=i*i}'; else\n"
+      "  dd if=/dev/zero of=/dev/null bs=16M count=8 2>/dev/null; fi; }\n"
       "M=/run/umbra; mkdir -p $M; na=0 ca=0 nm=0 cm=0\n"
       "(cd $M && (busybox httpd -f -p 9100 || python3 -m http.server 9100)) &\n"
       "while :; do\n"

@@ -32,8 +32,10 @@ Resources shadowResources(const TargetRequirements& target, const api::Placement
                           const api::PlacementDefaults& d);
 
 // Cloud-init user data that runs the Synthetic load profile and the probe (docs/simulation.md, "The
-// probe"): busy `cpuPercent` of the shadow's CPU limit (`limitCores`), so that the probe is not
-// throttled by its own quota. Always <= 2048 bytes (KubeVirt's inline limit).
+// probe"): busy `cpuPercent` of the shadow's CPU limit (`limitCores`) in wall time, at least one
+// pair of chunks a cycle. A chunk outlasts a small quota's share of a 100 ms period, so the quota
+// throttles it anyway (bench/probe_noise.py); the kernels' ratio cancels that. Always <= 2048
+// bytes (KubeVirt's inline limit).
 std::string syntheticUserData(const api::SyntheticLoad& load, double limitCores = 1.0);
 // The guest script inside it (write_files' /usr/local/bin/umbra-load), for `umbra probe-script`.
 std::string syntheticScript(const api::SyntheticLoad& load, double limitCores = 1.0);

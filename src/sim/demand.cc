@@ -1,6 +1,7 @@
 // Demand: what each workload and each node's background asks for at a demand time, and the
 // noise on demand and on what the exporters count.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numbers>
 
@@ -72,6 +73,32 @@ double Simulation::jitter(uint64_t key, int signal, double t) const {
   return std::max(0.0, 1.0 + sigma * normalOf(h));
 }
 
+double probePairsPerSecond(double busyShare, double limitCores) {
+  constexpr double SleepSeconds = 9;  // sleep $(( (1000 - B) / 100 )), whole seconds
+  const double busyWall = std::clamp(busyShare, 0.0, 1.0) * 10;
+  const double rate = limitCores > 0 ? std::min(1.0, limitCores) : 1.0;
+  const double pairWall = ProbePairCpuSeconds / rate;
+  const double pairs = std::ceil(busyWall / pairWall - 1e-9);  // the last pair runs out B
+  return pairs > 0 ? pairs / (pairs * pairWall + SleepSeconds) : 0;
+}
+
+double probeChunkError(double limitCores) {
+  // bench/results/probe_noise.md: the loss's spread over 5 minutes between copies (0.048, 0.076,
+  // 0.058) is sqrt(2) x error / sqrt(chunks in 5 minutes) with probePairsPerSecond's chunks.
+  static constexpr std::array<std::pair<double, double>, 3> Measured{
+      {{0.01, 0.165}, {0.04, 0.295}, {0.16, 0.450}}};
+  const double limit = limitCores > 0 ? limitCores : Measured.back().first;
+  if (limit <= Measured.front().first)
+    return Measured.front().second;
+  for (size_t i = 1; i < Measured.size(); ++i) {
+    const auto [x0, y0] = Measured[i - 1];
+    const auto [x1, y1] = Measured[i];
+    if (limit <= x1)
+      return y0 + (y1 - y0) * std::log(limit / x0) / std::log(x1 / x0);
+  }
+  return Measured.back().second;
+}
+
 Demand Simulation::demandAt(const WorkloadSpec& spec, double t, int depth) const {
   const DemandSource& src = spec.source;
   const uint64_t key = hashOf(spec.id);
@@ -81,9 +108,12 @@ Demand Simulation::demandAt(const WorkloadSpec& spec, double t, int depth) const
   switch (src.kind) {
     case SourceKind::Idle: d = {0.03 * spec.vcpus, 0.25 * spec.memoryBytes, 4 * 1024, 1024}; break;
     case SourceKind::Probe: {
-      // A duty cycle of busy loops: CPU time, not work; no I/O beyond an idle guest's.
+      // The script's pairs of chunks: CPU time, not work; no I/O beyond an idle guest's.
       const double busy = std::min(1.0, src.level * profileFactor(src.profile, t, key ^ seed_));
-      d = {std::max(busy, 0.03) * spec.vcpus, 0.25 * spec.memoryBytes, 4 * 1024, 1024};
+      const double pairs = probePairsPerSecond(busy, spec.cpuLimit);
+      d = {std::max(pairs * ProbePairCpuSeconds, 0.03 * spec.vcpus), 0.25 * spec.memoryBytes,
+           4 * 1024, 1024};
+      d.probePairs = pairs;
       break;
     }
     case SourceKind::Profile: {
@@ -131,7 +161,7 @@ Demand Simulation::demandAt(const WorkloadSpec& spec, double t, int depth) const
   const double n = noise(key, t);
   // The vCPUs cap the work; a CPU limit throttles it on the node (stepNode).
   return {std::min(d.cpu * n, spec.vcpus), std::min(d.memory, spec.memoryBytes), d.disk * n,
-          d.network * n};
+          d.network * n, d.probePairs};
 }
 
 Demand Simulation::background(const NodeSpec& n, double t) const {

@@ -14,7 +14,6 @@ constexpr double IoBytes = 16 * 1024;          // bytes per I/O operation
 constexpr double PacketBytes = 1000;           // bytes per packet
 constexpr double ReadShare = 0.6;              // of disk traffic
 constexpr double MaxDelay = 0.95;              // bounds runnable time at 20x the running time
-constexpr double ProbeOpsPerCoreSecond = 150;  // a probe chunk: about 7 ms of a reference core
 
 // Measurement-noise signals (jitter's `signal`).
 enum Signal : int {
@@ -316,18 +315,20 @@ void Simulation::stepNode(size_t index, double dt) {
     wc.cpuThrottled += throttled * measured(Throttled) * dt;
     if (w->spec.source.kind == SourceKind::Probe) {
       // Equal wall time in each kernel; the memory kernel's operations lose the interference.
+      // The script's pairs (probePairsPerSecond), slowed by the node's run queue.
       const double wall = 0.5 * (running + queueWait + throttled) * dt;
-      const double ops = 0.5 * running * spec.cpuSpeed * ProbeOpsPerCoreSecond * dt;
+      const double ops = w->demand.probePairs * (1.0 - delay) * spec.cpuSpeed * dt;
       wc.probeAluSeconds += wall;
       wc.probeMemorySeconds += wall;
-      // Counting whole chunks: a relative error of 1/sqrt(chunks per 15 s slot) when that
-      // exceeds the measurement noise (a probe at 10m completes about 11 chunks a slot).
+      // Timing whole chunks: a relative error of probeChunkError / sqrt(chunks per 15 s slot)
+      // when that exceeds the measurement noise (a probe at 10m completes about one a slot).
       const auto counted = [&](double n, int signal) {
         const double sigma = cluster_.physics.measurementNoise;
         if (sigma <= 0 || n <= 0)
           return n;
         const double perSlot = n / dt * NoiseSlotSeconds;
-        const double rel = std::max(sigma, 1.0 / std::sqrt(std::max(1.0, perSlot)));
+        const double rel =
+            std::max(sigma, probeChunkError(w->spec.cpuLimit) / std::sqrt(std::max(1.0, perSlot)));
         return std::max(0.0, n * (1.0 + (jitter(key, signal, demandTime_) - 1.0) * rel / sigma));
       };
       wc.probeAluOps += counted(ops, AluOps);

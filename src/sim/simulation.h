@@ -22,6 +22,8 @@ struct Demand {
   double memory = 0;   // bytes
   double disk = 0;     // bytes/s
   double network = 0;  // bytes/s
+  // A Synthetic probe's pairs of chunks (one of each kernel) per second (probePairsPerSecond).
+  double probePairs = 0;
 };
 
 enum class SourceKind {
@@ -215,5 +217,17 @@ class Simulation {
 double profileFactor(const std::string& profile, double t, uint64_t key);
 
 uint64_t hashOf(const std::string& text);
+
+// The Synthetic probe as placement::syntheticScript runs it (docs/simulation.md, "The probe"),
+// measured on a real kernel under its CFS quota (bench/probe_noise.py):
+// - CPU time of one pair of chunks, one of each kernel, with the loop's own forks;
+inline constexpr double ProbePairCpuSeconds = 0.037;
+// - pairs per second: each cycle is busy for `busyShare` x 10 s of wall time, running whole pairs
+//   (at least one once busy) at min(1, limitCores) cores, then sleeps 9 s (limitCores 0: none);
+double probePairsPerSecond(double busyShare, double limitCores);
+// - the error of one chunk's timing, relative to its length, at a CPU limit: set so that the
+//   probe's loss over 5 minutes spreads as much as measured at 10m, 40m and 160m (log-linear in
+//   between, constant beyond; limitCores 0: as at 160m).
+double probeChunkError(double limitCores);
 
 }  // namespace umbra::sim

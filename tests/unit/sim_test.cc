@@ -289,6 +289,51 @@ TEST(PhysicsTest, TheProbeReadsInterferenceAndNotSteal) {
   EXPECT_GT(cacheLoss, 0.15);
 }
 
+// The probe as its script runs under a CFS quota, measured on a real kernel (bench/probe_noise.py,
+// bench/results/probe_noise.md): about one pair of chunks a 15 s slot at 10m, whose loss over
+// 5 minutes spreads between copies by about 0.05 on a quiet node.
+TEST(PhysicsTest, TheProbeRunsItsScriptsChunksAndTimesThemAsMeasured) {
+  // 10m, cpuPercent 50: busy 50 ms of each cycle, so one pair (3.7 s under the quota), then 9 s.
+  EXPECT_NEAR(probePairsPerSecond(0.005, 0.01), 1 / (3.7 + 9), 1e-9);
+  // 160m: busy 0.8 s, four pairs of 0.23 s.
+  EXPECT_NEAR(probePairsPerSecond(0.08, 0.16), 4 / (4 * 0.037 / 0.16 + 9), 1e-9);
+  EXPECT_EQ(probePairsPerSecond(0, 0.01), 0) << "a bursty probe's quiet phase runs nothing";
+  EXPECT_NEAR(probeChunkError(0.04), 0.295, 1e-9);
+  EXPECT_GT(probeChunkError(0.02), 0.165);
+  EXPECT_LT(probeChunkError(0.02), 0.295);
+  EXPECT_EQ(probeChunkError(1.0), probeChunkError(0.16)) << "constant beyond what was measured";
+
+  ClusterSpec c = twoNodes();
+  c.physics.measurementNoise = 0.02;
+  Simulation sim(c, 1);
+  constexpr int Probes = 40;
+  for (int k = 0; k < Probes; ++k) {
+    WorkloadSpec probe;
+    probe.id = "ns/probe-" + std::to_string(k);
+    probe.vcpus = 1;
+    probe.cpuLimit = 0.01;
+    probe.memoryBytes = 0.125 * GiB;
+    probe.source.kind = SourceKind::Probe;
+    probe.source.level = 0.005;  // as placement::syntheticScript's PERMILLE=5 at 10m
+    ASSERT_TRUE(sim.addWorkload(probe, "a").ok());
+  }
+  for (int i = 0; i < 20; ++i)
+    sim.step(15);
+  double pairs = 0, sum = 0, sumSq = 0;
+  for (int k = 0; k < Probes; ++k) {
+    const auto& w = sim.workload("ns/probe-" + std::to_string(k))->counters;
+    pairs += w.probeAluOps / Probes;
+    const double loss =
+        1 - (w.probeMemoryOps / w.probeMemorySeconds) / (w.probeAluOps / w.probeAluSeconds);
+    sum += loss;
+    sumSq += loss * loss;
+  }
+  EXPECT_NEAR(pairs, 300 / (3.7 + 9), 3) << "one chunk of each kernel a cycle";
+  const double sd = std::sqrt(sumSq / Probes - (sum / Probes) * (sum / Probes));
+  EXPECT_GT(sd, 0.03) << "measured between copies at 10m: 0.048";
+  EXPECT_LT(sd, 0.07) << "measured between copies at 10m: 0.048";
+}
+
 TEST(PhysicsTest, CountersCarryMeasurementNoiseAroundTheTruth) {
   ClusterSpec noisy = twoNodes();
   noisy.physics.measurementNoise = 0.05;
