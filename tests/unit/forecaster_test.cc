@@ -410,6 +410,7 @@ TEST(ContentionMap, ANodeOnlyReadingIsPredictedWithoutTheShadowsTerms) {
       1, R"("nodeCpuHead":{"features":3,"mean":[],"sd":[],"w50":[],"w90":[]},)");
   EXPECT_EQ(ContentionMap::load(path).error().message,
             path + ": schema mismatch: nodeCpuHead.features is 3, expected 15");
+  std::filesystem::remove(path);
 }
 
 TEST(ContentionMap, SaveLoadRoundTripAndBadFilesAreRefusedInOneLine) {
