@@ -95,6 +95,8 @@ M=[
   "  const double pairWall = ProbePairCpuSeconds / rate;", "  const double pairWall = ProbePairCpuSeconds / std::max(1.0, rate);", "unit_sim"),
  ("sim: the probe's chunks are timed with the measured error", "src/sim/simulation.cc",
   "std::max(sigma, probeChunkError(w->spec.cpuLimit) / std::sqrt(std::max(1.0, perSlot)));", "std::max(sigma, 1.0 / std::sqrt(std::max(1.0, perSlot)));", "unit_sim"),
+ ("test harness: what a test starts dies with it", "tests/harness/process.cc",
+  "  ::prctl(PR_SET_PDEATHSIG, SIGKILL);", "", "unit_harness"),
  ("sim: counters carry measurement noise", "src/sim/demand.cc",
   "  return std::max(0.0, 1.0 + sigma * normalOf(h));", "  return 1.0 + 0 * sigma * normalOf(h);", "unit_sim"),
  ("bench shadows: throttling is taken out of steal", "src/offline/sim_outcomes.cc",

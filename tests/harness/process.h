@@ -23,6 +23,9 @@ class ChildProcess {
   bool reaped_ = false;
 };
 
+// In a forked child: SIGKILL when `parent` (the process that forked it) dies, even by SIGKILL.
+void dieWithParent(int parent);
+
 // A free TCP port on 127.0.0.1 (bind to 0, read, close).
 int freePort();
 

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "harness/control_plane.h"
+#include "harness/process.h"
 
 namespace umbra::testing {
 
@@ -71,9 +72,11 @@ Status PrometheusServer::launch() {
     std::ofstream(dir_ + "/web.yml") << webConfig_;
     web = "--web.config.file=" + dir_ + "/web.yml";
   }
+  const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ == 0) {
     ::setpgid(0, 0);
+    dieWithParent(parent);
     const std::string log = dir_ + "/prometheus.log";
     FILE* out = std::freopen(log.c_str(), "a", stderr);
     (void)out;
